@@ -1,0 +1,63 @@
+"""Live element handles: a binding resolves its element once and then writes through this.
+
+A handle survives structural edits: when its submodel is replaced over REST the twin
+re-resolves every handle of that submodel by path, and a handle whose element vanished
+turns ``element`` to None so updates are dropped instead of writing into a detached object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from basyx.aas import model
+
+from aas.quality import Quality
+
+DeviceWriter = Callable[[Any], Awaitable[None]]
+"""Sends a client-written value to the device; raises to refuse it (the message reaches the client)."""
+
+
+class SubmodelState:
+    """Per-submodel bookkeeping the hot path touches without string lookups."""
+
+    __slots__ = ("dirty", "identifier", "revision")
+
+    def __init__(self, identifier: str) -> None:
+        self.identifier = identifier
+        self.revision = 0
+        self.dirty = False
+
+
+class LiveElement:
+    """A resolved element plus its live metadata (source timestamp and quality)."""
+
+    __slots__ = (
+        "element",
+        "key",
+        "path",
+        "quality",
+        "state",
+        "submodel_id",
+        "timestamp",
+        "writer",
+    )
+
+    def __init__(self, key: int, state: SubmodelState, path: str, element: model.SubmodelElement) -> None:
+        self.key = key
+        self.state = state
+        self.submodel_id = state.identifier
+        self.path = path
+        self.element: model.SubmodelElement | None = element
+        self.timestamp: float | None = None
+        self.quality = Quality.GOOD
+        self.writer: DeviceWriter | None = None
+
+    @property
+    def value_type(self) -> type | None:
+        """The Python type of a Property's value (None for other element kinds)."""
+        element = self.element
+        return element.value_type if isinstance(element, model.Property) else None
+
+    def __repr__(self) -> str:
+        return f"<LiveElement {self.submodel_id}#{self.path} {self.quality.value}>"

@@ -1,0 +1,146 @@
+"""The southbound part of the plant description: sources (devices, brokers) and bindings.
+
+A binding ties one device point to one AAS element. The server's configuration schema
+embeds these models under ``sources:`` and ``bindings:``; ``twinbridge validate`` reports
+their errors with the field path.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors: a typo in a plant file must not silently do nothing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Backoff(Strict):
+    initial_s: float = Field(0.5, gt=0, description="first reconnect delay")
+    max_s: float = Field(30.0, gt=0, description="upper bound of the exponential backoff")
+
+
+# ----------------------------------------------------------------------------- targets
+class ElementTarget(Strict):
+    """Which AAS element a point feeds: shell (idShort or id), submodel (idShort or semanticId), path."""
+
+    shell: str = Field(min_length=1)
+    submodel: str = Field(min_length=1)
+    path: str = Field(min_length=1, description="idShortPath inside the submodel, e.g. Spindle.Speed")
+
+
+# ------------------------------------------------------------------------------ modbus
+ModbusArea = Literal["coil", "discrete_input", "input_register", "holding_register"]
+ModbusType = Literal[
+    "bool", "bit", "int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64", "string"
+]
+ByteOrder = Literal["ABCD", "BADC", "CDAB", "DCBA"]
+
+
+class ModbusPollGroup(Strict):
+    interval_ms: int = Field(1000, ge=10, le=3_600_000)
+
+
+class ModbusSource(Strict):
+    kind: Literal["modbus"] = "modbus"
+    name: str = Field(min_length=1)
+    host: str = "127.0.0.1"
+    port: int = Field(502, ge=1, le=65535)
+    unit: int = Field(1, ge=0, le=255, description="default unit id of the points")
+    timeout_s: float = Field(1.0, gt=0)
+    one_based: bool = Field(False, description="addresses in this source's points start at 1 (register 40001 style offsets excluded)")
+    poll_groups: dict[str, ModbusPollGroup] = Field(default_factory=lambda: {"default": ModbusPollGroup()})
+    backoff: Backoff = Backoff()
+
+
+class ModbusPoint(Strict):
+    area: ModbusArea = "holding_register"
+    address: int = Field(ge=0, le=65535)
+    unit: int | None = Field(None, ge=0, le=255)
+    type: ModbusType = "uint16"
+    order: ByteOrder = Field("ABCD", description="byte/word order of multi-register values; ABCD is big-endian")
+    length: int | None = Field(None, ge=1, le=125, description="registers of a string")
+    bit: int | None = Field(None, ge=0, le=15, description="bit index for type 'bit'")
+    scale: float = 1.0
+    offset: float = 0.0
+    deadband: float = Field(0.0, ge=0)
+    poll_group: str = "default"
+
+
+# -------------------------------------------------------------------------------- mqtt
+class MqttTls(Strict):
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    insecure: bool = False
+
+
+class MqttSource(Strict):
+    kind: Literal["mqtt"] = "mqtt"
+    name: str = Field(min_length=1)
+    url: str = Field("mqtt://127.0.0.1:1883", pattern=r"^mqtts?://")
+    username: str | None = None
+    password: str | None = None
+    client_id: str | None = None
+    clean_session: bool = True
+    keepalive_s: int = Field(30, ge=1)
+    tls: MqttTls | None = None
+    backoff: Backoff = Backoff()
+
+
+class MqttPoint(Strict):
+    topic: str = Field(min_length=1, description="topic or filter with + and # wildcards")
+    qos: Literal[0, 1, 2] = 0
+    payload: Literal["text", "json", "sparkplug"] = "json"
+    value: str | None = Field(None, description="JSON selector ($.a.b[0]) or Sparkplug metric name")
+    timestamp: str | None = Field(None, description="JSON selector of the source timestamp")
+    command_topic: str | None = Field(None, description="where writes are published (JSON/text), or a Sparkplug DCMD topic")
+
+
+# ---------------------------------------------------------------------------- bindings
+Source = ModbusSource | MqttSource
+
+
+class Binding(Strict):
+    source: str = Field(min_length=1, description="name of a source")
+    target: ElementTarget
+    writable: bool = False
+    modbus: ModbusPoint | None = None
+    mqtt: MqttPoint | None = None
+
+    @model_validator(mode="after")
+    def _one_point(self) -> Binding:
+        if (self.modbus is None) == (self.mqtt is None):
+            raise ValueError("a binding needs exactly one of 'modbus' or 'mqtt'")
+        return self
+
+
+class Southbound(Strict):
+    """``sources`` and ``bindings`` of a plant description, cross-checked."""
+
+    sources: list[ModbusSource | MqttSource] = Field(default_factory=list)
+    bindings: list[Binding] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _cross_check(self) -> Southbound:
+        by_name: dict[str, Source] = {}
+        for source in self.sources:
+            if source.name in by_name:
+                raise ValueError(f"duplicate source name {source.name!r}")
+            by_name[source.name] = source
+        for index, binding in enumerate(self.bindings):
+            source = by_name.get(binding.source)
+            where = f"bindings[{index}]"
+            if source is None:
+                raise ValueError(f"{where}: unknown source {binding.source!r}")
+            if isinstance(source, ModbusSource):
+                if binding.modbus is None:
+                    raise ValueError(f"{where}: source {source.name!r} is Modbus, the binding needs 'modbus'")
+                if binding.modbus.poll_group not in source.poll_groups:
+                    raise ValueError(f"{where}: poll group {binding.modbus.poll_group!r} is not declared")
+            elif binding.mqtt is None:
+                raise ValueError(f"{where}: source {source.name!r} is MQTT, the binding needs 'mqtt'")
+        return self

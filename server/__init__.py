@@ -1,0 +1,1 @@
+"""twinbridge: server room."""

@@ -1,0 +1,1 @@
+"""twinbridge: submodels room."""
