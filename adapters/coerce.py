@@ -1,0 +1,78 @@
+"""Turning a decoded device value into the Python type of the bound AAS Property.
+
+Adapters decode to int/float/bool/str; the element's valueType decides the final type.
+A value that cannot be represented (3.7 into xs:int is rounded, 70000 into xs:short is not)
+raises ValueError so the adapter can mark the point Bad instead of storing nonsense.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+from collections.abc import Callable
+from typing import Any
+
+from basyx.aas.model import datatypes
+
+
+def converter_for(value_type: type) -> Callable[[Any], Any]:
+    """A converter chosen once per binding (at start-up), so the hot path does no type dispatch."""
+    if value_type is bool:
+        return _to_bool
+    if issubclass(value_type, int):
+        return lambda raw: _to_int(raw, value_type)
+    if issubclass(value_type, float):
+        return lambda raw: _to_float(raw, value_type)
+    if issubclass(value_type, str):
+        return lambda raw: value_type(raw if isinstance(raw, str) else _text(raw))
+    if value_type is datetime.datetime:
+        return _to_datetime
+    return lambda raw: datatypes.trivial_cast(raw, value_type)
+
+
+def _to_bool(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, (int, float)):
+        return raw != 0
+    if isinstance(raw, str):
+        text = raw.strip().lower()
+        if text in ("true", "1", "on", "yes"):
+            return True
+        if text in ("false", "0", "off", "no"):
+            return False
+    raise ValueError(f"{raw!r} is not a boolean")
+
+
+def _to_int(raw: Any, value_type: type) -> Any:
+    if isinstance(raw, bool):
+        raw = int(raw)
+    elif isinstance(raw, float):
+        if not math.isfinite(raw):
+            raise ValueError(f"{raw!r} cannot be an integer")
+        raw = round(raw)
+    elif isinstance(raw, str):
+        raw = int(float(raw)) if "." in raw or "e" in raw.lower() else int(raw)
+    return value_type(raw)  # basyx's xs integer types check their ranges
+
+
+def _to_float(raw: Any, value_type: type) -> Any:
+    if isinstance(raw, str):
+        raw = float(raw)
+    elif not isinstance(raw, (int, float)):
+        raise ValueError(f"{raw!r} is not a number")
+    return value_type(raw)
+
+
+def _to_datetime(raw: Any) -> datetime.datetime:
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        return datetime.datetime.fromtimestamp(raw, tz=datetime.UTC)
+    if isinstance(raw, str):
+        return datetime.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    raise ValueError(f"{raw!r} is not a date-time")
+
+
+def _text(raw: Any) -> str:
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    return str(raw)
