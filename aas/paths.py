@@ -7,6 +7,7 @@ client deserves "no element 'Speed' in 'Spindle'" rather than a bare KeyError.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from basyx.aas import model
 
@@ -82,7 +83,7 @@ def child(parent: model.Referable, segment: str | int, where: str) -> model.Subm
         return list(items)[segment] if not isinstance(items, list) else items[segment]
     if isinstance(parent, model.SubmodelElementList):
         raise PathError(f"{where} is a SubmodelElementList: address its items by [index], not {segment!r}")
-    container: model.NamespaceSet[model.SubmodelElement] | None
+    container: Any
     if isinstance(parent, model.Submodel):
         container = parent.submodel_element
     elif isinstance(parent, model.SubmodelElementCollection):
@@ -93,10 +94,10 @@ def child(parent: model.Referable, segment: str | int, where: str) -> model.Subm
         container = parent.annotation  # type: ignore[assignment]
     else:
         raise PathError(f"{where} is a {type(parent).__name__} and has no child elements")
-    try:
-        return container.get("id_short", segment)  # type: ignore[no-any-return]
-    except KeyError:
-        raise PathError(f"no element {segment!r} in {where or 'the submodel'}") from None
+    found = container.get("id_short", segment)
+    if found is None:
+        raise PathError(f"no element {segment!r} in {where or 'the submodel'}")
+    return found  # type: ignore[no-any-return]
 
 
 def resolve(submodel: model.Submodel, path: str) -> model.SubmodelElement:

@@ -78,6 +78,9 @@ class Twin:
         except KeyError:
             raise NotFound(f"no {_LABELS[kind]} with id {identifier!r}") from None
 
+    def exists(self, kind: ObjectKind, identifier: str) -> bool:
+        return identifier in self._objects[kind]
+
     def shell(self, identifier: str) -> model.AssetAdministrationShell:
         return self.get(ObjectKind.SHELL, identifier)  # type: ignore[no-any-return]
 
@@ -271,7 +274,7 @@ class Twin:
         if not isinstance(element, model.Property):
             raise NotWritable(f"{handle.path} is not a Property")
         try:
-            typed = model.datatypes.trivial_cast(value, element.value_type) if value is not None else None
+            typed = typed_value(value, element.value_type) if value is not None else None
         except (TypeError, ValueError) as error:
             raise WriteRejected(f"{handle.path}: {error}") from None
         if handle.writer is not None:
@@ -347,6 +350,20 @@ class Twin:
                 handle.element = paths.resolve(submodel, handle.path) if submodel is not None else None
             except paths.PathError:
                 handle.element = None
+
+
+def typed_value(value: Any, value_type: type) -> Any:
+    """A client's value as the element's Python type: typed JSON/OPC UA values where the
+    conversion is lossless (1500 → 1500.0, 3.0 → 3), lexical strings parsed as xs values."""
+    if isinstance(value, str) and not issubclass(value_type, str):
+        return model.datatypes.from_xsd(value, value_type)
+    if isinstance(value, bool) != (value_type is bool):
+        raise TypeError(f"{value!r} is not a valid {model.datatypes.XSD_TYPE_NAMES[value_type]}")
+    if isinstance(value, int) and issubclass(value_type, float):
+        return value_type(value)
+    if isinstance(value, float) and issubclass(value_type, int) and value.is_integer():
+        return value_type(int(value))
+    return model.datatypes.trivial_cast(value, value_type)
 
 
 def _container_of(parent: model.Referable, where: str) -> Any:

@@ -51,7 +51,15 @@ class ModbusSource(Strict):
     port: int = Field(502, ge=1, le=65535)
     unit: int = Field(1, ge=0, le=255, description="default unit id of the points")
     timeout_s: float = Field(1.0, gt=0)
-    one_based: bool = Field(False, description="addresses in this source's points start at 1 (register 40001 style offsets excluded)")
+    one_based: bool = Field(
+        False,
+        description="point addresses count from 1 as in many device manuals (address 1 is protocol "
+        "address 0); 40001-style area prefixes are not used: the area is its own field",
+    )
+    coalesce_gap: int = Field(
+        0, ge=0, le=100,
+        description="unused registers/bits one read may span to join two points (0: only adjacent points)",
+    )
     poll_groups: dict[str, ModbusPollGroup] = Field(default_factory=lambda: {"default": ModbusPollGroup()})
     backoff: Backoff = Backoff()
 
@@ -61,13 +69,42 @@ class ModbusPoint(Strict):
     address: int = Field(ge=0, le=65535)
     unit: int | None = Field(None, ge=0, le=255)
     type: ModbusType = "uint16"
-    order: ByteOrder = Field("ABCD", description="byte/word order of multi-register values; ABCD is big-endian")
+    order: ByteOrder = Field(
+        "ABCD", description="byte/word order of multi-register values; ABCD is big-endian, CDAB swaps words"
+    )
     length: int | None = Field(None, ge=1, le=125, description="registers of a string")
     bit: int | None = Field(None, ge=0, le=15, description="bit index for type 'bit'")
     scale: float = 1.0
     offset: float = 0.0
     deadband: float = Field(0.0, ge=0)
     poll_group: str = "default"
+
+    @model_validator(mode="after")
+    def _fits(self) -> ModbusPoint:
+        bit_area = self.area in ("coil", "discrete_input")
+        if bit_area and self.type != "bool":
+            raise ValueError(f"a {self.area} holds one bit: type must be 'bool', not {self.type!r}")
+        if self.type == "string" and self.length is None:
+            raise ValueError("type 'string' needs 'length' (registers, two characters each)")
+        if self.type != "string" and self.length is not None:
+            raise ValueError(f"'length' only applies to type 'string', not {self.type!r}")
+        if (self.type == "bit") != (self.bit is not None):
+            raise ValueError("type 'bit' needs 'bit' (0-15), and 'bit' needs type 'bit'")
+        span = self.length if self.type == "string" else MODBUS_TYPE_REGISTERS[self.type]
+        if self.address + (span or 1) - 1 > 65535:
+            raise ValueError(
+                f"a {self.type} at address {self.address} spans {span} registers, past the last address 65535"
+            )
+        if self.scale == 0:
+            raise ValueError("scale 0 would make every value 0 (and write-back impossible)")
+        return self
+
+
+MODBUS_TYPE_REGISTERS: dict[str, int] = {
+    "bool": 1, "bit": 1, "int16": 1, "uint16": 1, "int32": 2, "uint32": 2,
+    "int64": 4, "uint64": 4, "float32": 2, "float64": 4,
+}
+"""Registers a value of each fixed-size type occupies (a string's span is its ``length``)."""
 
 
 # -------------------------------------------------------------------------------- mqtt
@@ -126,16 +163,16 @@ class Southbound(Strict):
 
     @model_validator(mode="after")
     def _cross_check(self) -> Southbound:
-        by_name: dict[str, Source] = {}
+        by_name: dict[str, ModbusSource | MqttSource] = {}
         for source in self.sources:
             if source.name in by_name:
                 raise ValueError(f"duplicate source name {source.name!r}")
             by_name[source.name] = source
         for index, binding in enumerate(self.bindings):
-            source = by_name.get(binding.source)
             where = f"bindings[{index}]"
-            if source is None:
+            if binding.source not in by_name:
                 raise ValueError(f"{where}: unknown source {binding.source!r}")
+            source = by_name[binding.source]
             if isinstance(source, ModbusSource):
                 if binding.modbus is None:
                     raise ValueError(f"{where}: source {source.name!r} is Modbus, the binding needs 'modbus'")

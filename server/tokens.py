@@ -1,0 +1,32 @@
+"""The admin API token: given (--token / TWINBRIDGE_TOKEN), kept in the data directory, or generated.
+
+Generating one on first start means a fresh server is never open for writes by accident;
+printing it once means the operator can use it at once.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+TOKEN_FILE = "admin-token"
+ENVIRONMENT_VARIABLE = "TWINBRIDGE_TOKEN"
+
+
+def admin_token(explicit: str | None, data_dir: Path | None) -> tuple[str, bool]:
+    """(token, newly_generated). The explicit value wins, then the environment, then the stored file."""
+    given = explicit or os.environ.get(ENVIRONMENT_VARIABLE)
+    if given:
+        return given, False
+    if data_dir is not None:
+        stored = data_dir / TOKEN_FILE
+        if stored.exists():
+            return stored.read_text(encoding="utf-8").strip(), False
+    token = secrets.token_urlsafe(32)
+    if data_dir is not None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        stored = data_dir / TOKEN_FILE
+        stored.touch(mode=0o600)
+        stored.write_text(token + "\n", encoding="utf-8")
+    return token, True
