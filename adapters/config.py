@@ -7,7 +7,7 @@ their errors with the field path.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -158,7 +158,7 @@ class Binding(Strict):
 class Southbound(Strict):
     """``sources`` and ``bindings`` of a plant description, cross-checked."""
 
-    sources: list[ModbusSource | MqttSource] = Field(default_factory=list)
+    sources: list[Annotated[ModbusSource | MqttSource, Field(discriminator="kind")]] = Field(default_factory=list)
     bindings: list[Binding] = Field(default_factory=list)
 
     @model_validator(mode="after")

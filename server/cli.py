@@ -1,0 +1,113 @@
+"""The ``twinbridge`` command line: serve, demo, export, validate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from server.config import ConfigError, PlantFile, load_plant_file
+
+EXAMPLE_PLANT = Path(__file__).resolve().parent.parent / "examples" / "plant.yaml"
+
+
+def _common(parser: argparse.ArgumentParser, default_data: str | None) -> None:
+    parser.add_argument("--config", type=Path, help="plant file (YAML): plant, sources, bindings, server")
+    parser.add_argument("--host", help="REST listen address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="REST port (default 8080)")
+    parser.add_argument("--data", type=Path, default=Path(default_data) if default_data else None,
+                        help=f"data directory (default {default_data})")
+    parser.add_argument("--memory", action="store_true", help="keep everything in memory (no data directory)")
+    parser.add_argument("--import", dest="imports", type=Path, action="append", default=[],
+                        metavar="FILE", help="AASX, JSON or XML file to import at start-up (repeatable)")
+    parser.add_argument("--token", help="admin API token (else $TWINBRIDGE_TOKEN, else generated and stored)")
+    parser.add_argument("--opcua-port", type=int, help="OPC UA port (default 4840)")
+    parser.add_argument("--no-opcua", action="store_true", help="do not start the OPC UA server")
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="twinbridge", description="AAS interoperability server")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the server")
+    _common(serve, "data")
+    demo = commands.add_parser("demo", help="run the example plant with simulated Modbus and MQTT devices")
+    _common(demo, "data/demo")
+    demo.add_argument("--mqtt-url", help="use this MQTT broker instead of the embedded one")
+    export = commands.add_parser("export", help="write the repository as JSON, XML or AASX")
+    export.add_argument("--format", choices=["json", "xml", "aasx"], default="json")
+    export.add_argument("--output", "-o", type=Path, help="file to write (default: standard output)")
+    export.add_argument("--config", type=Path, help="plant file whose plant is built before exporting")
+    export.add_argument("--data", type=Path, default=Path("data"), help="data directory (default data)")
+    export.add_argument("--memory", action="store_true", help="export only what --config/--import build")
+    export.add_argument("--import", dest="imports", type=Path, action="append", default=[], metavar="FILE")
+    validate = commands.add_parser("validate", help="check a plant file and print its errors")
+    validate.add_argument("file", type=Path)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=getattr(args, "log_level", "INFO").upper(),
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    try:
+        if args.command == "validate":
+            return _validate(args.file)
+        config_path = args.config or (EXAMPLE_PLANT if args.command == "demo" else None)
+        plant_file = load_plant_file(config_path) if config_path else PlantFile()
+        if args.command == "export":
+            return _export(args, plant_file)
+        return _serve(args, plant_file, demo=args.command == "demo")
+    except ConfigError as error:
+        print(f"twinbridge: invalid configuration {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+
+
+def _validate(path: Path) -> int:
+    from server.application import check_bindings
+
+    try:
+        plant_file = load_plant_file(path)
+        problems = check_bindings(plant_file)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    if problems:
+        print(ConfigError(str(path), problems), file=sys.stderr)
+        return 2
+    print(f"{path}: valid ({len(plant_file.southbound.sources)} sources, "
+          f"{len(plant_file.southbound.bindings)} bindings)")
+    return 0
+
+
+def _serve(args: argparse.Namespace, plant_file: PlantFile, demo: bool) -> int:
+    from server.application import Application, Options
+
+    options = Options(
+        host=args.host, port=args.port, data=None if args.memory else args.data, imports=args.imports,
+        token=args.token, opcua_port=args.opcua_port, opcua=not args.no_opcua, demo=demo,
+        mqtt_url=getattr(args, "mqtt_url", None),
+    )
+    application = Application(plant_file, options)
+    asyncio.run(application.run())
+    return 0
+
+
+def _export(args: argparse.Namespace, plant_file: PlantFile) -> int:
+    from server.application import export_repository
+
+    data = export_repository(plant_file, None if args.memory else args.data, args.imports, args.format)
+    if args.output:
+        args.output.write_bytes(data)
+        print(f"wrote {len(data)} bytes to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(data)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""The plant file: one YAML document describing the plant, its devices and the server.
+
+```yaml
+plant:    {...}          # assets, templates, hierarchy, roll-ups   (submodels.description)
+sources:  [...]          # Modbus devices, MQTT brokers             (adapters.config)
+bindings: [...]          # device point -> AAS element              (adapters.config)
+imports:  [file.aasx]    # AAS packages/files loaded at start-up
+server:   {...}          # REST, auth, OPC UA, data directory       (this module)
+```
+
+Errors are reported with the field path and, where the YAML tells us, the line.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from adapters.config import Southbound
+from server.opcua.settings import OpcUaSettings
+from submodels.description import PlantDescription
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RestSettings(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    prefix: str = Field("/api/v3.0", pattern=r"^(/[A-Za-z0-9._~\-]+)*$")
+    cors_origins: list[str] = Field(default_factory=list)
+
+
+class TokenSpec(Strict):
+    token: SecretStr = Field(min_length=16)
+    role: Literal["read", "write", "admin"]
+    name: str = ""
+
+
+class TokenAuth(Strict):
+    tokens: list[TokenSpec] = Field(default_factory=list)
+    read_open: bool = Field(True, description="reads need no token (set false to close them)")
+
+
+class ServerSettings(Strict):
+    rest: RestSettings = RestSettings()
+    auth: Literal["none"] | TokenAuth = Field(
+        default_factory=TokenAuth,
+        description="bearer tokens (the default; an admin token is generated on first start) or 'none'",
+    )
+    opcua: OpcUaSettings = Field(default_factory=OpcUaSettings)
+    data: Path | None = Field(None, description="data directory (SQLite store, certificates, token)")
+    flush_interval_s: float = Field(5.0, gt=0, description="how often live values are persisted")
+
+
+class PlantFile(Strict):
+    plant: PlantDescription | None = None
+    sources: list[Any] = Field(default_factory=list)
+    bindings: list[Any] = Field(default_factory=list)
+    imports: list[Path] = Field(default_factory=list)
+    server: ServerSettings = ServerSettings()
+    southbound: Southbound = Field(default_factory=Southbound, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _southbound(cls, data: Any) -> Any:
+        """Validate sources and bindings together (bindings name their source)."""
+        if isinstance(data, dict):
+            data = dict(data)
+            data["southbound"] = {"sources": data.get("sources") or [], "bindings": data.get("bindings") or []}
+        return data
+
+
+_CROSS_CHECK = re.compile(r"^(?P<table>bindings|sources)\[(?P<index>\d+)\]: ")
+
+
+class ConfigError(ValueError):
+    """A plant file is invalid; ``problems`` lists "path (line N): message" entries."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(f"{source}: {len(problems)} problem(s)\n" + "\n".join(f"  {p}" for p in problems))
+
+
+def load_plant_file(path: Path) -> PlantFile:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(str(path), [f"cannot read the file: {error.strerror}"]) from None
+    return parse_plant_file(text, str(path), base_dir=path.parent)
+
+
+def parse_plant_file(text: str, source: str = "<plant file>", base_dir: Path | None = None) -> PlantFile:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        raise ConfigError(source, [f"{where}not valid YAML: {getattr(error, 'problem', error)}"]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(source, ["the document must be a mapping with plant/sources/bindings/server keys"])
+    lines = _line_index(node)
+    try:
+        plant_file = PlantFile.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(source, [_describe(e, lines) for e in error.errors()]) from None
+    if base_dir is not None:
+        plant_file.imports = [p if p.is_absolute() else base_dir / p for p in plant_file.imports]
+    return plant_file
+
+
+def _describe(error: Any, lines: dict[tuple[Any, ...], int]) -> str:
+    location = _strip_union_tags(tuple(part for part in error["loc"] if part != "southbound"))
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "union_tag_not_found":
+        message = "a source needs 'kind: modbus' or 'kind: mqtt'"
+    cross_check = _CROSS_CHECK.match(message)
+    if not location and cross_check:
+        location = (cross_check["table"], int(cross_check["index"]))
+        message = message[cross_check.end():]
+    path = _format_location(location)
+    line = None
+    for cut in range(len(location), -1, -1):
+        line = lines.get(location[:cut])
+        if line is not None:
+            break
+    where = f"{path} (line {line})" if line is not None else path or "(document)"
+    return f"{where}: {message}"
+
+
+def _strip_union_tags(location: tuple[Any, ...]) -> tuple[Any, ...]:
+    """pydantic inserts union members ('TokenAuth', "literal['none']") and discriminator tags
+    ('modbus' right after sources[n]) into error paths; a plant engineer never wrote those."""
+    kept: list[Any] = []
+    for part in location:
+        if isinstance(part, str) and (part[:1].isupper() or "[" in part):
+            continue
+        if part in ("modbus", "mqtt") and len(kept) == 2 and kept[0] == "sources":
+            continue
+        kept.append(part)
+    return tuple(kept)
+
+
+def _format_location(location: tuple[Any, ...]) -> str:
+    out = ""
+    for part in location:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _line_index(node: yaml.Node | None) -> dict[tuple[Any, ...], int]:
+    """Map every field path of the YAML document to its 1-based line."""
+    index: dict[tuple[Any, ...], int] = {}
+
+    def walk(current: yaml.Node, path: tuple[Any, ...]) -> None:
+        index[path] = current.start_mark.line + 1
+        if isinstance(current, yaml.MappingNode):
+            for key, value in current.value:
+                child = (*path, key.value)
+                walk(value, child)
+                index[child] = key.start_mark.line + 1
+        elif isinstance(current, yaml.SequenceNode):
+            for position, item in enumerate(current.value):
+                walk(item, (*path, position))
+
+    if node is not None:
+        walk(node, ())
+    return index
