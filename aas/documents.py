@@ -1,12 +1,17 @@
-"""One identifiable ⇄ its AAS JSON document, the unit the store keeps."""
+"""One identifiable ⇄ its AAS JSON document, the unit the store keeps.
+
+The twin encodes a whole submodel on every structural write and decodes every document at
+start-up, so both run through orjson with basyx's own per-class functions (``aas.formats.jsontree``).
+"""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from basyx.aas import model
-from basyx.aas.adapter.json import AASFromJsonDecoder, AASToJsonEncoder
+
+from aas.formats import jsontree
 
 
 def strip_empty_specific_asset_ids(data: Any) -> Any:
@@ -23,16 +28,17 @@ def strip_empty_specific_asset_ids(data: Any) -> Any:
 
 
 def to_jsonable(obj: object) -> Any:
-    """The AAS JSON form of any basyx object, as plain dicts and lists."""
-    return strip_empty_specific_asset_ids(json.loads(json.dumps(obj, cls=AASToJsonEncoder)))
+    """The AAS JSON form of any basyx object, as plain dicts and lists (empty specificAssetIds stripped)."""
+    return orjson.loads(jsontree.dumps(obj))
 
 
 def encode(obj: model.Identifiable) -> bytes:
-    return json.dumps(to_jsonable(obj), separators=(",", ":"), ensure_ascii=False).encode()
+    return jsontree.dumps(obj)
 
 
 def decode(document: bytes | str) -> model.Identifiable:
-    obj = json.loads(document, cls=AASFromJsonDecoder)
+    """Failsafe, like basyx's default decoder: what the twin stored itself is trusted."""
+    obj = jsontree.build(orjson.loads(document), failsafe=True)
     if not isinstance(obj, model.Identifiable):
         raise ValueError("the document is not an AAS identifiable")
     return obj

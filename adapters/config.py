@@ -11,6 +11,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from adapters.mqtt.selectors import Selector
+from adapters.mqtt.topics import check_filter, check_topic
+from adapters.sparkplug.topics import binding_topic
+
 
 class Strict(BaseModel):
     """Unknown keys are errors: a typo in a plant file must not silently do nothing."""
@@ -127,6 +131,12 @@ class MqttSource(Strict):
     tls: MqttTls | None = None
     backoff: Backoff = Backoff()
 
+    @model_validator(mode="after")
+    def _check_session(self) -> MqttSource:
+        if not self.clean_session and not self.client_id:
+            raise ValueError("a persistent session (clean_session: false) needs a client_id")
+        return self
+
 
 class MqttPoint(Strict):
     topic: str = Field(min_length=1, description="topic or filter with + and # wildcards")
@@ -134,7 +144,30 @@ class MqttPoint(Strict):
     payload: Literal["text", "json", "sparkplug"] = "json"
     value: str | None = Field(None, description="JSON selector ($.a.b[0]) or Sparkplug metric name")
     timestamp: str | None = Field(None, description="JSON selector of the source timestamp")
-    command_topic: str | None = Field(None, description="where writes are published (JSON/text), or a Sparkplug DCMD topic")
+    command_topic: str | None = Field(
+        None, description="where writes are published (JSON/text), or a Sparkplug DCMD topic"
+    )
+
+    @model_validator(mode="after")
+    def _check_mqtt(self) -> MqttPoint:
+        """Topic filters, selectors and Sparkplug topics are checked here so ``validate`` reports them."""
+        check_filter(self.topic)
+        if self.command_topic is not None:
+            check_topic(self.command_topic)
+        if self.payload == "sparkplug":
+            binding_topic(self.topic)
+            if not self.value:
+                raise ValueError("a sparkplug point needs 'value': the metric name")
+            if self.timestamp is not None:
+                raise ValueError("a sparkplug point takes its timestamp from the metric; drop 'timestamp'")
+        elif self.payload == "text":
+            if self.value is not None or self.timestamp is not None:
+                raise ValueError("a text payload has no fields; drop 'value' and 'timestamp'")
+        else:
+            for selector in (self.value, self.timestamp):
+                if selector is not None:
+                    Selector(selector)
+        return self
 
 
 # ---------------------------------------------------------------------------- bindings

@@ -1,0 +1,1 @@
+"""Format readers and writers behind ``aas.serialization`` (JSON, XML, AASX)."""

@@ -1,0 +1,254 @@
+"""Reading AAS JSON, XML and AASX into an ``Environment``.
+
+Strict by default: the first defect is an error naming the document part and position.
+``failsafe=True`` loads sloppy third-party files the way basyx does, skipping defective
+objects with a logged warning.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import zipfile
+from typing import Any
+
+import orjson
+import pyecma376_2
+from basyx.aas import model
+from basyx.aas.adapter.aasx import AASXReader, DictSupplementaryFileContainer
+from basyx.aas.adapter.xml import read_aas_xml_file
+from lxml import etree
+
+from aas.formats import xmlns
+from aas.formats.environment import Environment, FormatError, FormatName
+from aas.formats.jsontree import JsonModelError, build
+
+logger = logging.getLogger(__name__)
+
+MAX_PACKAGE_BYTES = 512 * 1024 * 1024
+MAX_PACKAGE_ENTRIES = 10_000
+MAX_COMPRESSION_RATIO = 200
+_RATIO_CHECK_FROM = 1024 * 1024
+"""Tiny parts (relationship files, empty origins) legitimately compress beyond any ratio."""
+
+_TOP_LEVEL: dict[str, type[model.Identifiable]] = {
+    "assetAdministrationShells": model.AssetAdministrationShell,
+    "submodels": model.Submodel,
+    "conceptDescriptions": model.ConceptDescription,
+}
+_PACKAGE_TYPES = (
+    "application/asset-administration-shell-package",
+    "application/zip",
+    "application/x-zip-compressed",
+)
+
+
+def guess_format(filename: str | None, content_type: str | None, data: bytes) -> FormatName:
+    """The bytes decide when they are unambiguous (zip magic, ``{``, ``<``); then the content
+    type, then the file extension."""
+    sniffed = _sniff(data)
+    if sniffed is not None:
+        return sniffed
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media.startswith(_PACKAGE_TYPES):
+        return "aasx"
+    if media == "application/json" or media.endswith("+json"):
+        return "json"
+    if media in ("application/xml", "text/xml") or media.endswith("+xml"):
+        return "xml"
+    extension = (filename or "").rsplit(".", 1)[-1].lower() if filename and "." in filename else ""
+    if extension in ("json", "xml", "aasx"):
+        return extension  # type: ignore[return-value]
+    raise FormatError(
+        f"cannot tell the format of {filename or 'the upload'!s} (content type {content_type!r}): "
+        "expected AAS JSON, XML or an AASX package"
+    )
+
+
+def _sniff(data: bytes) -> FormatName | None:
+    if data.startswith(b"PK\x03\x04"):
+        return "aasx"
+    head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"{"):
+        return "json"
+    if head.startswith(b"<"):
+        return "xml"
+    return None
+
+
+def read_environment(data: bytes, fmt: FormatName, failsafe: bool = False) -> Environment:
+    if fmt == "json":
+        return read_json(data, failsafe)
+    if fmt == "xml":
+        return read_xml(data, failsafe)
+    if fmt == "aasx":
+        return read_aasx(data, failsafe)
+    raise FormatError(f"unknown format {fmt!r}: expected json, xml or aasx")
+
+
+# ------------------------------------------------------------------- JSON
+def read_json(data: bytes, failsafe: bool = False) -> Environment:
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        raise FormatError(f"not valid JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise FormatError(f"an AAS environment is a JSON object, not a {type(document).__name__}")
+    unknown = sorted(set(document) - set(_TOP_LEVEL))
+    if unknown and not failsafe:
+        raise FormatError(
+            f"unknown top-level key(s) {', '.join(map(repr, unknown))}: "
+            f"an environment has only {', '.join(_TOP_LEVEL)}"
+        )
+    env = Environment()
+    seen: set[str] = set()
+    for key, expected in _TOP_LEVEL.items():
+        items = document.get(key)
+        if items is None:
+            continue
+        if not isinstance(items, list):
+            raise FormatError(f"{key}: expected a list, found {type(items).__name__}")
+        for index, item in enumerate(items):
+            obj = _build_one(item, f"{key}[{index}]", failsafe)
+            if obj is None:
+                continue
+            if not isinstance(obj, expected):
+                _problem(f"{key}[{index}]: expected {expected.__name__}, found {_describe(obj)}", failsafe)
+                continue
+            if obj.id in seen:
+                _problem(f"{key}[{index}]: duplicate id {obj.id!r}", failsafe)
+                continue
+            seen.add(obj.id)
+            _target(env, obj).append(obj)
+    return env
+
+
+def _build_one(item: Any, where: str, failsafe: bool) -> Any:
+    try:
+        return build(item, failsafe)
+    except JsonModelError as error:
+        inner = error.path
+        raise FormatError(f"{where}{'' if inner == '$' else '.' + inner}: {error.reason}") from None
+
+
+def _describe(obj: Any) -> str:
+    if isinstance(obj, dict):
+        return f"an object with modelType {obj.get('modelType')!r}" if "modelType" in obj else "a plain object"
+    return type(obj).__name__
+
+
+def _problem(message: str, failsafe: bool) -> None:
+    if not failsafe:
+        raise FormatError(message)
+    logger.warning("skipping: %s", message)
+
+
+def _target(env: Environment, obj: model.Identifiable) -> list[Any]:
+    if isinstance(obj, model.AssetAdministrationShell):
+        return env.shells
+    if isinstance(obj, model.Submodel):
+        return env.submodels
+    return env.concept_descriptions
+
+
+def _from_store(store: model.DictIdentifiableStore) -> Environment:
+    env = Environment()
+    for obj in store:
+        _target(env, obj).append(obj)
+    return env
+
+
+# -------------------------------------------------------------------- XML
+_XML_ERRORS = (etree.XMLSyntaxError, KeyError, ValueError, TypeError, model.AASConstraintViolation)
+
+
+def read_xml(data: bytes, failsafe: bool = False) -> Environment:
+    try:
+        document = xmlns.as_31(data)
+        store = read_aas_xml_file(io.BytesIO(document), failsafe=failsafe, resolve_entities=False, no_network=True)
+    except _XML_ERRORS as error:
+        reason = _reason(error)
+        if "namespaces are not declared" in reason:
+            reason = f"the root element must be an environment in namespace {xmlns.NS_30} (or {xmlns.NS_31})"
+        raise FormatError(f"not a valid AAS XML environment: {reason}") from None
+    return _from_store(store)
+
+
+def _reason(error: BaseException) -> str:
+    """basyx wraps the real defect in "Failed to construct ..." errors; keep the whole chain."""
+    reasons: list[str] = []
+    current: BaseException | None = error
+    while current is not None and len(reasons) < 20:
+        text = str(current.args[0]) if isinstance(current, KeyError) and current.args else str(current)
+        if text and text not in reasons:
+            reasons.append(text)
+        current = current.__cause__ or current.__context__
+    return " <- ".join(reasons)
+
+
+# ------------------------------------------------------------------- AASX
+def check_package(data: bytes) -> None:
+    """Refuse non-zips and zip bombs from the central directory, before anything is inflated.
+
+    ``zipfile`` never inflates an entry past its declared ``file_size``, so these declared
+    sizes bound the real work.
+    """
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError, OSError) as error:
+        raise FormatError(f"not an AASX package (a ZIP file is required): {error}") from None
+    with archive:
+        entries = archive.infolist()
+        if len(entries) > MAX_PACKAGE_ENTRIES:
+            raise FormatError(f"AASX package has {len(entries)} entries; at most {MAX_PACKAGE_ENTRIES} are accepted")
+        total = 0
+        for entry in entries:
+            total += entry.file_size
+            if total > MAX_PACKAGE_BYTES:
+                raise FormatError(
+                    f"AASX package inflates to more than {MAX_PACKAGE_BYTES // (1024 * 1024)} MiB; refused"
+                )
+            if entry.file_size >= _RATIO_CHECK_FROM and entry.file_size > MAX_COMPRESSION_RATIO * max(
+                entry.compress_size, 1
+            ):
+                raise FormatError(
+                    f"AASX entry {entry.filename!r} compresses {entry.file_size // max(entry.compress_size, 1)}:1;"
+                    f" more than {MAX_COMPRESSION_RATIO}:1 is refused as a zip bomb"
+                )
+
+
+def read_aasx(data: bytes, failsafe: bool = False) -> Environment:
+    check_package(data)
+    store: model.DictIdentifiableStore = model.DictIdentifiableStore()
+    container = DictSupplementaryFileContainer()
+    package = xmlns.package_renamed(data, xmlns.NS_30, xmlns.NS_31)
+    try:
+        reader = AASXReader(io.BytesIO(package), failsafe=failsafe)
+    except ValueError as error:
+        raise FormatError(f"not an AASX package (broken OPC structure): {_reason(error.__cause__ or error)}") from None
+    try:
+        with reader:
+            reader.read_into(store, container)
+            thumbnail = _package_thumbnail(reader)
+    except (*_XML_ERRORS, orjson.JSONDecodeError, OSError, zipfile.BadZipFile) as error:
+        raise FormatError(f"not a valid AASX package: {_reason(error)}") from None
+    env = _from_store(store)
+    for name in container:
+        buffer = io.BytesIO()
+        container.write_file(name, buffer)
+        env.files[name] = (container.get_content_type(name), buffer.getvalue())
+    if thumbnail is not None:
+        name, content_type, content = thumbnail
+        if all(content != kept for _, kept in env.files.values()):
+            env.files[name] = (content_type, content)
+    return env
+
+
+def _package_thumbnail(reader: AASXReader) -> tuple[str, str, bytes] | None:
+    """The package-level thumbnail, which no AAS element has to reference."""
+    parts = reader.reader.get_related_parts_by_type()[pyecma376_2.RELATIONSHIP_TYPE_THUMBNAIL]
+    if not parts:
+        return None
+    with reader.reader.open_part(parts[0]) as part:
+        content = part.read()
+    return parts[0], reader.reader.get_content_type(parts[0]), content

@@ -1,0 +1,91 @@
+"""Writing an ``Environment`` as AAS JSON, XML or an AASX package."""
+
+from __future__ import annotations
+
+import datetime
+import io
+import mimetypes
+
+import orjson
+import pyecma376_2
+from basyx.aas import model
+from basyx.aas.adapter.aasx import AASXWriter, DictSupplementaryFileContainer
+from basyx.aas.adapter.xml import write_aas_xml_file
+
+from aas.formats import xmlns
+from aas.formats.environment import Environment, FormatError, FormatName
+from aas.formats.jsontree import default
+
+AASX_DATA_PART = "/aasx/data.xml"
+
+
+def write_environment(env: Environment, fmt: FormatName) -> bytes:
+    if fmt == "json":
+        return write_json(env)
+    if fmt == "xml":
+        return write_xml(env)
+    if fmt == "aasx":
+        return write_aasx(env)
+    raise FormatError(f"unknown format {fmt!r}: expected json, xml or aasx")
+
+
+def write_json(env: Environment) -> bytes:
+    """Empty lists are left out: the JSON schema and aas-core require present lists to be non-empty."""
+    document: dict[str, list[model.Identifiable]] = {}
+    if env.shells:
+        document["assetAdministrationShells"] = list(env.shells)
+    if env.submodels:
+        document["submodels"] = list(env.submodels)
+    if env.concept_descriptions:
+        document["conceptDescriptions"] = list(env.concept_descriptions)
+    return orjson.dumps(document, default=default)
+
+
+def _object_store(env: Environment) -> model.DictIdentifiableStore:
+    store: model.DictIdentifiableStore = model.DictIdentifiableStore()
+    for obj in env.identifiables():
+        store.add(obj)
+    return store
+
+
+def write_xml(env: Environment) -> bytes:
+    """basyx writes the 3.1 namespace; AAS 3.0 documents get the 3.0 one (see ``xmlns``)."""
+    buffer = io.BytesIO()
+    write_aas_xml_file(buffer, _object_store(env))
+    return xmlns.as_30(buffer.getvalue())
+
+
+def is_package_path(name: str) -> bool:
+    """Only absolute paths name parts of a package; URIs (``file:``, ``https:``) stay references."""
+    return name.startswith("/") and not name.startswith("//")
+
+
+def write_aasx(env: Environment, creator: str = "twinbridge") -> bytes:
+    """One XML data part, every package-local file as an aas-suppl part, and the first shell's
+    default thumbnail as the package thumbnail."""
+    container = DictSupplementaryFileContainer()
+    for name, (content_type, data) in env.files.items():
+        if is_package_path(name):
+            container.add_file(name, io.BytesIO(data), content_type)
+    buffer = io.BytesIO()
+    with AASXWriter(buffer, failsafe=True) as writer:  # a File without its attachment still exports
+        writer.write_all_aas_objects(AASX_DATA_PART, _object_store(env), container)
+        properties = pyecma376_2.OPCCoreProperties()
+        properties.creator = creator
+        properties.created = datetime.datetime.now(datetime.UTC)
+        writer.write_core_properties(properties)
+        thumbnail = _thumbnail(env)
+        if thumbnail is not None:
+            writer.write_thumbnail(*thumbnail)
+    return xmlns.package_renamed(buffer.getvalue(), xmlns.NS_31, xmlns.NS_30)
+
+
+def _thumbnail(env: Environment) -> tuple[str, bytearray, str] | None:
+    for shell in env.shells:
+        resource = shell.asset_information.default_thumbnail
+        if resource is None or resource.path not in env.files:
+            continue
+        content_type, data = env.files[resource.path]
+        extension = mimetypes.guess_extension(content_type) or ".bin"
+        return f"/aasx-thumbnail{extension}", bytearray(data), content_type
+    return None

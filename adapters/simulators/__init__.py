@@ -1,0 +1,1 @@
+"""Simulated plant devices for the demo and the tests (real protocol servers, simulated signals)."""

@@ -1,0 +1,82 @@
+"""``create_app``: the AAS Part 2 HTTP API over one twin.
+
+Every router of ``server.api`` is mounted under ``prefix`` (default ``/api/v3.0``); the OpenAPI
+document and the interactive docs live under the same prefix (``{prefix}/openapi.json``,
+``{prefix}/docs``) so one reverse-proxy rule exposes the whole API.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from aas.operations import OperationRegistry
+from aas.twin import Twin
+from server.api.auth import ApiSecurity
+from server.api.results import install_error_handlers
+
+# Modules whose ``router`` (and optional ``routers``) make up the API, in mounting order:
+# fixed paths such as ``/shells/$reference`` come before ``/shells/{aasIdentifier}`` inside each.
+ROUTER_MODULES = (
+    "server.api.description",
+    "server.api.shells",
+    "server.api.submodels",
+    "server.api.elements",
+    "server.api.operations",
+    "server.api.concept_descriptions",
+    "server.api.serialization",
+    "server.api.packages",
+)
+
+
+def _routers_of(module_name: str) -> list[APIRouter]:
+    module: Any = importlib.import_module(module_name)
+    routers: list[APIRouter] = list(getattr(module, "routers", ()))
+    router = getattr(module, "router", None)
+    if router is not None:
+        routers.insert(0, router)
+    return routers
+
+
+def create_app(
+    twin: Twin,
+    *,
+    prefix: str = "/api/v3.0",
+    security: ApiSecurity | None = None,
+    operations: OperationRegistry | None = None,
+    cors_origins: Sequence[str] = (),
+    extra_routers: Sequence[APIRouter] = (),
+    title: str = "twinbridge AAS API",
+) -> FastAPI:
+    prefix = prefix.rstrip("/")
+    app = FastAPI(
+        title=title,
+        version="3.0",
+        description="Asset Administration Shell Part 2 HTTP API (IDTA-01002 v3.0)",
+        openapi_url=f"{prefix}/openapi.json",
+        docs_url=f"{prefix}/docs",
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=f"{prefix}/docs/oauth2-redirect",
+    )
+    app.state.twin = twin
+    app.state.operations = operations if operations is not None else OperationRegistry()
+    app.state.security = security if security is not None else ApiSecurity()
+    install_error_handlers(app)
+    if cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(cors_origins),
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["Location"],
+        )
+    for module_name in ROUTER_MODULES:
+        for router in _routers_of(module_name):
+            app.include_router(router, prefix=prefix)
+    for router in extra_routers:
+        app.include_router(router, prefix=prefix)
+    return app

@@ -1,0 +1,156 @@
+"""Request bodies → basyx objects (strictly) and basyx objects → response JSON (fast).
+
+Parsing uses basyx's *strict* decoder: the failsafe one silently drops invalid parts, which
+would store something other than what the client sent. Rendering goes through
+``aas.documents.to_jsonable`` (strips the empty ``specificAssetIds`` basyx writes) and orjson.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
+
+import orjson
+from basyx.aas import model
+from basyx.aas.adapter.json import StrictAASFromJsonDecoder
+from fastapi import Query, UploadFile
+from fastapi.responses import Response
+
+from aas.documents import to_jsonable
+from server.api.results import ApiError
+
+T = TypeVar("T")
+
+_MAX_ERROR_TEXT = 600
+
+Level = Literal["deep", "core"]
+Extent = Literal["withBlobValue", "withoutBlobValue"]
+
+LevelQuery = Query("deep", description="deep: all levels; core: only the direct children")
+ExtentQuery = Query("withBlobValue", description="withoutBlobValue omits the values of Blobs")
+
+# JSON keys holding child elements, per modelType (Part 1, "SubmodelElement" subclasses).
+_CHILD_KEYS: dict[str, tuple[str, ...]] = {
+    "Submodel": ("submodelElements",),
+    "SubmodelElementCollection": ("value",),
+    "SubmodelElementList": ("value",),
+    "Entity": ("statements",),
+    "AnnotatedRelationshipElement": ("annotations",),
+}
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= _MAX_ERROR_TEXT else text[:_MAX_ERROR_TEXT] + " ..."
+
+
+def load_json(data: bytes, what: str) -> Any:
+    """Plain JSON with a message naming the position of a syntax error."""
+    if not data.strip():
+        raise ApiError(400, f"the request body is empty; expected {what} as JSON")
+    try:
+        return json.loads(data)
+    except json.JSONDecodeError as error:
+        raise ApiError(
+            400, f"malformed JSON in the request body: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
+    except UnicodeDecodeError:
+        raise ApiError(400, "the request body is not UTF-8 encoded JSON") from None
+
+
+def parse_body(data: bytes, expected: type[T]) -> T:
+    """The basyx object of type ``expected`` in a JSON body; anything invalid is a 400 saying why."""
+    name = expected.__name__
+    raw = load_json(data, f"a {name}")
+    if not isinstance(raw, dict):
+        raise ApiError(400, f"expected a {name} JSON object, got a JSON {type(raw).__name__}")
+    model_type = raw.get("modelType")
+    if model_type is None:
+        raise ApiError(400, f"the {name} has no modelType")
+    try:
+        obj = json.loads(data, cls=StrictAASFromJsonDecoder)
+    except (model.AASConstraintViolation, KeyError, TypeError, ValueError) as error:
+        raise ApiError(400, _shorten(f"invalid {name}: {_describe(error)}")) from None
+    if not isinstance(obj, expected):
+        raise ApiError(400, f"expected modelType {name}, got {model_type!r}")
+    return obj
+
+
+def parse_part(data: bytes, what: str, construct: Callable[[dict[str, Any]], T]) -> T:
+    """A metamodel part without modelType (AssetInformation, Reference, SpecificAssetId...).
+
+    ``construct`` is one of basyx's ``StrictAASFromJsonDecoder._construct_*`` class methods.
+    """
+    raw = load_json(data, what)
+    return construct_part(raw, what, construct)
+
+
+def construct_part(raw: Any, what: str, construct: Callable[[dict[str, Any]], T]) -> T:
+    if not isinstance(raw, dict):
+        raise ApiError(400, f"expected {what} as a JSON object, got a JSON {type(raw).__name__}")
+    try:
+        return construct(raw)
+    except (model.AASConstraintViolation, KeyError, TypeError, ValueError) as error:
+        raise ApiError(400, _shorten(f"invalid {what}: {_describe(error)}")) from None
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, KeyError):
+        return f"missing or unknown value {error}"
+    return str(error)
+
+
+async def read_upload(file: UploadFile, limit: int, what: str) -> bytes:
+    """An uploaded file's bytes, refusing (413) anything over ``limit`` before holding it all."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await file.read(1024 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"{what} is larger than {limit // (1024 * 1024)} MiB; refused", "PayloadTooLarge")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def json_response(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """orjson-rendered response of a basyx object or already plain JSON data."""
+    if isinstance(content, (model.Referable, model.Reference, model.AssetInformation,
+                            model.SpecificAssetId, model.Resource)):
+        content = to_jsonable(content)
+    return Response(orjson.dumps(content), status_code=status, media_type="application/json", headers=headers)
+
+
+def shape(data: Any, level: Level = "deep", extent: Extent = "withBlobValue") -> Any:
+    """Apply Part 2 ``level`` and ``extent`` to the JSON form of a submodel or element (in place)."""
+    if extent == "withoutBlobValue":
+        _drop_blob_values(data)
+    if level == "core" and isinstance(data, dict):
+        for child in _children(data):
+            _drop_children(child)
+    return data
+
+
+def _children(data: dict[str, Any]) -> list[Any]:
+    children: list[Any] = []
+    for key in _CHILD_KEYS.get(str(data.get("modelType")), ()):
+        value = data.get(key)
+        if isinstance(value, list):
+            children.extend(value)
+    return children
+
+
+def _drop_children(data: Any) -> None:
+    if isinstance(data, dict):
+        for key in _CHILD_KEYS.get(str(data.get("modelType")), ()):
+            data.pop(key, None)
+
+
+def _drop_blob_values(data: Any) -> None:
+    if isinstance(data, dict):
+        if data.get("modelType") == "Blob":
+            data.pop("value", None)
+        for value in data.values():
+            _drop_blob_values(value)
+    elif isinstance(data, list):
+        for item in data:
+            _drop_blob_values(item)

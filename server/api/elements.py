@@ -1,0 +1,419 @@
+"""Submodel elements: ``.../submodel-elements`` and ``.../submodel-elements/{idShortPath}``.
+
+Mounted under both submodel prefixes (see ``server.api.submodels.ScopedRoutes``). Reads of an
+element that a device feeds carry its live quality and source timestamp as the documented
+companion headers ``X-Twinbridge-Quality`` (Good|Uncertain|Bad) and ``X-Twinbridge-Timestamp``
+(xs:dateTime); the bodies stay standard Part 2 JSON. ``GET .../$value`` is the hot read path
+and stays free of per-request dependencies beyond what it needs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from basyx.aas import model
+from fastapi import File, Form, Request, UploadFile
+from fastapi.responses import Response
+from fastapi.security import HTTPBearer
+
+from aas import paths
+from aas.documents import to_jsonable
+from aas.errors import InvalidInput, NotFound, TwinError
+from aas.twin import Twin
+from aas.value_only import apply_value, has_value, parse_property_value, to_value
+from server.api.auth import require_read
+from server.api.codec import Extent, ExtentQuery, Level, LevelQuery, json_response, load_json, parse_body, shape
+from server.api.paging import CursorQuery, LimitQuery, paged, paged_envelope
+from server.api.results import ApiError
+from server.api.submodels import (
+    ReadAccess,
+    ScopeDep,
+    ScopedRoutes,
+    WriteAccess,
+    copy_metadata,
+    decode_cached,
+    element_paths,
+    refuse_bound_values,
+    render_cache,
+    submodel_scope,
+)
+
+scoped = ScopedRoutes("Submodel API")
+routers = scoped.routers
+
+_ELEMENTS = "/submodel-elements"
+_ELEMENT = "/submodel-elements/{idShortPath}"
+_ELEMENT_METADATA = (
+    "category", "description", "display_name", "semantic_id", "supplemental_semantic_id", "qualifier",
+    "extension", "embedded_data_specifications",
+)
+# JSON keys that hold an element's value (or children) and so are not part of its $metadata.
+# Attributes the metamodel makes mandatory (a relationship's first/second, an event's observed)
+# stay, so each $metadata item is still a valid SubmodelElement.
+_VALUE_KEYS: dict[str, tuple[str, ...]] = {
+    "Property": ("value", "valueId"),
+    "MultiLanguageProperty": ("value", "valueId"),
+    "Range": ("min", "max"),
+    "File": ("value",),
+    "Blob": ("value",),
+    "ReferenceElement": ("value",),
+    "RelationshipElement": (),
+    "AnnotatedRelationshipElement": ("annotations",),
+    "Entity": ("statements",),
+    "SubmodelElementCollection": ("value",),
+    "SubmodelElementList": ("value",),
+    "BasicEventElement": (),
+    "Operation": ("inputVariables", "outputVariables", "inoutputVariables"),
+    "Capability": (),
+}
+
+
+# --------------------------------------------------------------- helpers
+def live_headers(twin: Twin, submodel_id: str, path: str) -> dict[str, str] | None:
+    """The companion headers of an element with a live handle (None when it has none)."""
+    handle = twin.find_live(submodel_id, path)
+    if handle is None:
+        return None
+    headers = {"X-Twinbridge-Quality": handle.quality.value}
+    if handle.timestamp is not None:
+        headers["X-Twinbridge-Timestamp"] = xs_datetime(handle.timestamp)
+    return headers
+
+
+def xs_datetime(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def element_json(element: model.SubmodelElement, level: Level = "deep", extent: Extent = "withBlobValue") -> Any:
+    return shape(to_jsonable(element), level, extent)
+
+
+def element_metadata(element: model.SubmodelElement) -> Any:
+    data = to_jsonable(element)
+    for key in _VALUE_KEYS.get(str(data.get("modelType")), ()):
+        data.pop(key, None)
+    return data
+
+
+def element_reference(element: model.SubmodelElement) -> Any:
+    return to_jsonable(model.ModelReference.from_referable(element))
+
+
+def named_value(element: model.SubmodelElement, with_blob: bool, depth: int | None) -> Any:
+    return {element.id_short: to_value(element, with_blob=with_blob, depth=depth)}
+
+
+def unwrap_value(element: model.SubmodelElement, data: Any, path: str) -> Any:
+    """A $value body is ``{idShort: value}`` like the GET answer; a Property also takes its bare value.
+
+    List items have no idShort of their own (basyx gives them a generated one): their value is bare.
+    """
+    if isinstance(element.parent, model.SubmodelElementList):
+        return data
+    if isinstance(element, model.Property) and not isinstance(data, dict):
+        return data
+    if not isinstance(data, dict) or list(data) != [element.id_short]:
+        raise InvalidInput(f"{path}: the $value body must be {{{element.id_short!r}: <value>}}, "
+                           "the same shape GET .../$value returns")
+    return data[element.id_short]
+
+
+def _depth(level: Level) -> int | None:
+    return 1 if level == "core" else None
+
+
+def _top_level(twin: Twin, submodel_id: str) -> list[model.SubmodelElement]:
+    return list(twin.submodel(submodel_id).submodel_element)
+
+
+def _same_kind(stored: model.SubmodelElement, body: model.SubmodelElement, path: str) -> None:
+    if type(stored) is not type(body):
+        raise ApiError(400, f"{path} is a {type(stored).__name__}; the body is a {type(body).__name__}")
+
+
+# ---------------------------------------------------------- all elements
+@scoped.route(_ELEMENTS, ["GET"], dependencies=[ReadAccess])
+async def get_all_elements(scope: ScopeDep, limit: LimitQuery, cursor: CursorQuery, level: Level = LevelQuery,
+                           extent: Extent = ExtentQuery) -> Response:
+    twin, submodel_id = scope
+    elements = _top_level(twin, submodel_id)
+    return json_response(paged_envelope(elements, cursor, limit, lambda e: element_json(e, level, extent)))
+
+
+@scoped.route(_ELEMENTS, ["POST"], status_code=201, dependencies=[WriteAccess])
+async def post_element(request: Request, scope: ScopeDep) -> Response:
+    twin, submodel_id = scope
+    element = parse_body(await request.body(), model.SubmodelElement)  # type: ignore[type-abstract]
+    twin.add_element(submodel_id, None, element)
+    return json_response(element, 201)
+
+
+@scoped.route(_ELEMENTS + "/$metadata", ["GET"], dependencies=[ReadAccess])
+async def get_all_elements_metadata(scope: ScopeDep, limit: LimitQuery, cursor: CursorQuery) -> Response:
+    twin, submodel_id = scope
+    return json_response(paged_envelope(_top_level(twin, submodel_id), cursor, limit, element_metadata))
+
+
+@scoped.route(_ELEMENTS + "/$value", ["GET"], dependencies=[ReadAccess])
+async def get_all_elements_value(scope: ScopeDep, limit: LimitQuery, cursor: CursorQuery,
+                                 level: Level = LevelQuery, extent: Extent = ExtentQuery) -> Response:
+    """Each item is ``{idShort: value}``: a bare value would not say which element it belongs to."""
+    twin, submodel_id = scope
+    elements = [element for element in _top_level(twin, submodel_id) if has_value(element)]
+    with_blob, depth = extent == "withBlobValue", _depth(level)
+    return json_response(paged_envelope(elements, cursor, limit, lambda e: named_value(e, with_blob, depth)))
+
+
+@scoped.route(_ELEMENTS + "/$reference", ["GET"], dependencies=[ReadAccess])
+async def get_all_elements_reference(scope: ScopeDep, limit: LimitQuery, cursor: CursorQuery) -> Response:
+    twin, submodel_id = scope
+    return json_response(paged_envelope(_top_level(twin, submodel_id), cursor, limit, element_reference))
+
+
+@scoped.route(_ELEMENTS + "/$path", ["GET"], dependencies=[ReadAccess])
+async def get_all_elements_path(scope: ScopeDep, limit: LimitQuery, cursor: CursorQuery,
+                                level: Level = LevelQuery) -> Response:
+    twin, submodel_id = scope
+    all_paths = element_paths(_top_level(twin, submodel_id), level == "deep")
+    page, next_cursor = paged(all_paths, cursor, limit)
+    return json_response({"paging_metadata": {"cursor": next_cursor} if next_cursor else {}, "result": page})
+
+
+# ------------------------------------------------------------ one element
+_bearer = HTTPBearer(auto_error=False)
+
+
+@scoped.route(_ELEMENT + "/$value", ["GET"])
+async def get_element_value(request: Request, idShortPath: str, level: Level = LevelQuery,
+                            extent: Extent = ExtentQuery) -> Response:
+    """The hot read path: cached id decode and path resolution, one orjson call, no thread hop."""
+    security = request.app.state.security
+    if security.mode != "none" and not security.read_open:
+        require_read(request, await _bearer(request))
+    twin: Twin = request.app.state.twin
+    params = request.path_params
+    if "aasIdentifier" in params:
+        submodel_id = (await submodel_scope(request)).submodel_id
+    else:
+        submodel_id = decode_cached(params["submodelIdentifier"], "submodelIdentifier")
+        if submodel_id not in twin.submodels:
+            raise NotFound(f"no Submodel with id {submodel_id!r}")
+    element = render_cache(twin).element(twin, submodel_id, idShortPath)
+    if not has_value(element):
+        raise ApiError(400, f"{idShortPath} is a {type(element).__name__}, which has no value")
+    value = to_value(element, with_blob=extent == "withBlobValue", depth=_depth(level))
+    if not isinstance(element.parent, model.SubmodelElementList):
+        value = {element.id_short: value}
+    return Response(orjson.dumps(value), media_type="application/json",
+                    headers=live_headers(twin, submodel_id, idShortPath))
+
+
+@scoped.route(_ELEMENT, ["GET"], dependencies=[ReadAccess])
+async def get_element(scope: ScopeDep, idShortPath: str, level: Level = LevelQuery,
+                      extent: Extent = ExtentQuery) -> Response:
+    twin, submodel_id = scope
+    element = twin.element(submodel_id, idShortPath)
+    return json_response(element_json(element, level, extent),
+                         headers=live_headers(twin, submodel_id, idShortPath))
+
+
+@scoped.route(_ELEMENT, ["POST"], status_code=201, dependencies=[WriteAccess])
+async def post_element_at(request: Request, scope: ScopeDep, idShortPath: str) -> Response:
+    """Adds a child to the collection, list, entity or annotated relationship at ``idShortPath``."""
+    twin, submodel_id = scope
+    element = parse_body(await request.body(), model.SubmodelElement)  # type: ignore[type-abstract]
+    twin.add_element(submodel_id, idShortPath, element)
+    return json_response(element, 201)
+
+
+@scoped.route(_ELEMENT, ["PUT"], status_code=204, dependencies=[WriteAccess])
+async def put_element(request: Request, scope: ScopeDep, idShortPath: str) -> Response:
+    twin, submodel_id = scope
+    twin.element(submodel_id, idShortPath)
+    element = parse_body(await request.body(), model.SubmodelElement)  # type: ignore[type-abstract]
+    twin.replace_element(submodel_id, idShortPath, element)
+    return Response(status_code=204)
+
+
+@scoped.route(_ELEMENT, ["PATCH"], status_code=204, dependencies=[WriteAccess])
+async def patch_element(request: Request, scope: ScopeDep, idShortPath: str) -> Response:
+    """A PATCH carries the complete element of the same kind; it replaces the stored one in place."""
+    twin, submodel_id = scope
+    stored = twin.element(submodel_id, idShortPath)
+    element = parse_body(await request.body(), model.SubmodelElement)  # type: ignore[type-abstract]
+    _same_kind(stored, element, idShortPath)
+    twin.replace_element(submodel_id, idShortPath, element)
+    return Response(status_code=204)
+
+
+@scoped.route(_ELEMENT, ["DELETE"], status_code=204, dependencies=[WriteAccess])
+async def delete_element(scope: ScopeDep, idShortPath: str) -> Response:
+    twin, submodel_id = scope
+    twin.delete_element(submodel_id, idShortPath)
+    return Response(status_code=204)
+
+
+@scoped.route(_ELEMENT + "/$metadata", ["GET"], dependencies=[ReadAccess])
+async def get_element_metadata(scope: ScopeDep, idShortPath: str) -> Response:
+    twin, submodel_id = scope
+    element = twin.element(submodel_id, idShortPath)
+    if isinstance(element, (model.Operation, model.Capability)):
+        raise ApiError(400, f"{idShortPath} is a {type(element).__name__}: Part 2 defines no $metadata for it; "
+                            "GET the element itself")
+    return json_response(element_metadata(element), headers=live_headers(twin, submodel_id, idShortPath))
+
+
+@scoped.route(_ELEMENT + "/$metadata", ["PATCH"], status_code=204, dependencies=[WriteAccess])
+async def patch_element_metadata(request: Request, scope: ScopeDep, idShortPath: str) -> Response:
+    twin, submodel_id = scope
+    stored = twin.element(submodel_id, idShortPath)
+    body = parse_body(await request.body(), model.SubmodelElement)  # type: ignore[type-abstract]
+    _same_kind(stored, body, idShortPath)
+    if body.id_short not in (None, stored.id_short):
+        raise ApiError(400, f"{idShortPath}: the idShort cannot change through $metadata")
+    twin.modify_element(submodel_id, idShortPath, lambda element: copy_metadata(element, body, _ELEMENT_METADATA))
+    return Response(status_code=204)
+
+
+@scoped.route(_ELEMENT + "/$value", ["PATCH"], status_code=204, dependencies=[WriteAccess])
+async def patch_element_value(request: Request, scope: ScopeDep, idShortPath: str) -> Response:
+    """Device-fed Properties go through ``twin.write`` so the device gets (and may refuse) the value."""
+    twin, submodel_id = scope
+    element = twin.element(submodel_id, idShortPath)
+    data = unwrap_value(element, load_json(await request.body(), f"the value of {idShortPath}"), idShortPath)
+    handle = twin.find_live(submodel_id, idShortPath)
+    if isinstance(element, model.Property) and handle is not None and twin.is_bound(handle):
+        value = parse_property_value(data, element.value_type, idShortPath)
+        try:
+            await twin.write(handle, value)
+        except TwinError:
+            raise
+        except Exception as error:
+            raise ApiError(502, f"{idShortPath}: the device did not accept the write: {error}") from None
+        return Response(status_code=204)
+    refuse_bound_values(twin, submodel_id, idShortPath)
+    twin.modify_element(submodel_id, idShortPath, lambda target: apply_value(target, data, idShortPath))
+    return Response(status_code=204)
+
+
+@scoped.route(_ELEMENT + "/$reference", ["GET"], dependencies=[ReadAccess])
+async def get_element_reference(scope: ScopeDep, idShortPath: str) -> Response:
+    twin, submodel_id = scope
+    return json_response(element_reference(twin.element(submodel_id, idShortPath)))
+
+
+@scoped.route(_ELEMENT + "/$path", ["GET"], dependencies=[ReadAccess])
+async def get_element_path(scope: ScopeDep, idShortPath: str, level: Level = LevelQuery) -> Response:
+    """The element's own path and those below it (only containers have a $path)."""
+    twin, submodel_id = scope
+    element = twin.element(submodel_id, idShortPath)
+    if not isinstance(element, (model.SubmodelElementCollection, model.SubmodelElementList, model.Entity)):
+        raise ApiError(400, f"{idShortPath} is a {type(element).__name__}; only collections, lists and "
+                            "entities have a $path")
+    return json_response(element_paths([element], True) if level == "deep"
+                         else [paths.path_of(element), *element_paths(paths.children(element), False)])
+
+
+# ------------------------------------------------------------ attachments
+_FILES_DIR = "/aasx/files"
+
+
+def _file_or_blob(twin: Twin, submodel_id: str, path: str) -> model.File | model.Blob:
+    element = twin.element(submodel_id, path)
+    if not isinstance(element, (model.File, model.Blob)):
+        raise ApiError(400, f"{path} is a {type(element).__name__}; only File and Blob elements have attachments")
+    return element
+
+
+def _referenced_elsewhere(twin: Twin, name: str, owner: model.File) -> bool:
+    """Whether another File (in any submodel) or a shell thumbnail points at the stored file ``name``."""
+    for submodel in twin.submodels.values():
+        stack: list[model.SubmodelElement] = list(submodel.submodel_element)
+        while stack:
+            element = stack.pop()
+            if isinstance(element, model.File) and element is not owner and element.value == name:
+                return True
+            stack.extend(paths.children(element))
+    for shell in twin.shells.values():
+        thumbnail = shell.asset_information.default_thumbnail
+        if thumbnail is not None and thumbnail.path == name:
+            return True
+    return False
+
+
+def _stored_name(twin: Twin, submodel_id: str, path: str, file_name: str, owner: model.File) -> str:
+    """``/aasx/files/<name>``, made unique when another element already keeps a file of that name."""
+    base = posixpath.basename(file_name.replace("\\", "/")).strip()
+    if base in ("", ".", ".."):
+        raise ApiError(400, f"fileName {file_name!r} does not name a file")
+    name = f"{_FILES_DIR}/{base}"
+    if owner.value != name and (twin.load_file(name) is not None or _referenced_elsewhere(twin, name, owner)):
+        digest = hashlib.sha256(f"{submodel_id}#{path}".encode()).hexdigest()[:10]
+        name = f"{_FILES_DIR}/{digest}-{base}"
+    return name
+
+
+@scoped.route(_ELEMENT + "/attachment", ["GET"], dependencies=[ReadAccess])
+async def get_attachment(scope: ScopeDep, idShortPath: str) -> Response:
+    twin, submodel_id = scope
+    element = _file_or_blob(twin, submodel_id, idShortPath)
+    if isinstance(element, model.Blob):
+        if element.value is None:
+            raise NotFound(f"the Blob {idShortPath} has no value")
+        return Response(element.value, media_type=element.content_type or "application/octet-stream")
+    if not element.value:
+        raise NotFound(f"the File {idShortPath} has no value")
+    stored = twin.load_file(element.value)
+    if stored is None:
+        raise NotFound(f"the File {idShortPath} points to {element.value!r}, which is not stored on this server")
+    content_type, data = stored
+    return Response(data, media_type=element.content_type or content_type)
+
+
+@scoped.route(_ELEMENT + "/attachment", ["PUT"], status_code=204, dependencies=[WriteAccess])
+async def put_attachment(scope: ScopeDep, idShortPath: str, fileName: str = Form(...),
+                         file: UploadFile = File(...)) -> Response:
+    """Multipart upload: a File's content goes to the file store under its new path, a Blob's into the model."""
+    twin, submodel_id = scope
+    element = _file_or_blob(twin, submodel_id, idShortPath)
+    data = await file.read()
+    content_type = file.content_type or element.content_type or "application/octet-stream"
+    if isinstance(element, model.Blob):
+        twin.modify_element(submodel_id, idShortPath, lambda blob: _set_blob(blob, content_type, data))
+        return Response(status_code=204)
+    name = _stored_name(twin, submodel_id, idShortPath, fileName, element)
+    old = element.value
+    twin.save_file(name, content_type, data)
+    twin.modify_element(submodel_id, idShortPath, lambda target: _set_file(target, content_type, name))
+    if old and old != name and twin.load_file(old) is not None and not _referenced_elsewhere(twin, old, element):
+        twin.delete_file(old)
+    return Response(status_code=204)
+
+
+@scoped.route(_ELEMENT + "/attachment", ["DELETE"], status_code=204, dependencies=[WriteAccess])
+async def delete_attachment(scope: ScopeDep, idShortPath: str) -> Response:
+    twin, submodel_id = scope
+    element = _file_or_blob(twin, submodel_id, idShortPath)
+    if element.value is None:
+        raise NotFound(f"{idShortPath} has no attachment")
+    old = element.value
+    twin.modify_element(submodel_id, idShortPath, lambda target: setattr(target, "value", None))
+    if isinstance(old, str) and twin.load_file(old) is not None and not _referenced_elsewhere(
+        twin, old, element  # type: ignore[arg-type]
+    ):
+        twin.delete_file(old)
+    return Response(status_code=204)
+
+
+def _set_blob(blob: model.SubmodelElement, content_type: str, data: bytes) -> None:
+    assert isinstance(blob, model.Blob)
+    blob.content_type, blob.value = content_type, data
+
+
+def _set_file(target: model.SubmodelElement, content_type: str, name: str) -> None:
+    assert isinstance(target, model.File)
+    target.content_type, target.value = content_type, name

@@ -1,0 +1,141 @@
+"""AASX File Server routes: ``/packages``.
+
+A package upload is imported into the repository (all or nothing, through
+``aas.serialization``) and kept, byte for byte, with its description under the ``packages/``
+file prefix so clients can download exactly what they uploaded. Deleting a package removes
+the package, not the shells and submodels it brought: those belong to the repository now.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi.responses import Response
+
+from aas.errors import NotFound
+from aas.serialization import import_environment, read_environment
+from aas.twin import Twin
+from server.api.auth import AdminAccess, ReadAccess, WriteAccess
+from server.api.codec import json_response, read_upload
+from server.api.deps import TwinDep
+from server.api.ids import decode_id, encode_id
+from server.api.paging import CursorQuery, LimitQuery, paged_envelope
+from server.api.serialization import AASX_MEDIA_TYPE
+
+router = APIRouter(tags=["AASX File Server API"])
+
+PREFIX = "packages/"
+MAX_PACKAGE_BYTES = 512 * 1024 * 1024
+_DESCRIPTION_SUFFIX = ".json"
+_CONTENT_SUFFIX = ".aasx"
+
+UploadFileField = Annotated[UploadFile, File(description="the AASX package")]
+FileNameField = Annotated[str | None, Form(description="the package's file name")]
+AasIdsField = Annotated[list[str] | None, Form(description="ids of the shells the package holds")]
+
+
+def _description_name(package_id: str) -> str:
+    return f"{PREFIX}{encode_id(package_id)}{_DESCRIPTION_SUFFIX}"
+
+
+def _content_name(package_id: str) -> str:
+    return f"{PREFIX}{encode_id(package_id)}{_CONTENT_SUFFIX}"
+
+
+def _description(twin: Twin, package_id: str) -> dict[str, Any]:
+    stored = twin.load_file(_description_name(package_id))
+    if stored is None:
+        raise NotFound(f"no AASX package with packageId {package_id!r}")
+    description: dict[str, Any] = json.loads(stored[1])
+    return description
+
+
+def _all_descriptions(twin: Twin) -> list[dict[str, Any]]:
+    names = [name for name in twin.store.file_names(PREFIX) if name.endswith(_DESCRIPTION_SUFFIX)]
+    descriptions = []
+    for name in names:
+        stored = twin.load_file(name)
+        if stored is not None:
+            descriptions.append(json.loads(stored[1]))
+    return sorted(descriptions, key=lambda item: item.get("created", 0))
+
+
+async def _store_package(twin: Twin, package_id: str, file: UploadFile, file_name: str | None,
+                         aas_ids: list[str] | None, created: float) -> dict[str, Any]:
+    """Import first (it validates everything), then keep the bytes and the description."""
+    data = await read_upload(file, MAX_PACKAGE_BYTES, "the AASX package")
+    env = read_environment(data, "aasx")
+    import_environment(twin, env)
+    ids = [identifier for value in aas_ids or () for identifier in value.split(",") if identifier] \
+        or [shell.id for shell in env.shells]
+    description = {
+        "packageId": package_id,
+        "aasIds": ids,
+        "fileName": file_name or file.filename or f"{package_id}.aasx",
+        "created": created,
+    }
+    with twin.store.batch():
+        twin.save_file(_content_name(package_id), AASX_MEDIA_TYPE, data)
+        twin.save_file(_description_name(package_id), "application/json", json.dumps(description).encode())
+    return description
+
+
+def _public(description: dict[str, Any]) -> dict[str, Any]:
+    """The Part 2 PackageDescription: packageId and aasIds."""
+    return {"packageId": description["packageId"], "aasIds": description["aasIds"]}
+
+
+@router.get("/packages", dependencies=[ReadAccess])
+async def get_all_packages(
+    twin: TwinDep,
+    limit: LimitQuery,
+    cursor: CursorQuery,
+    aas_id: Annotated[str | None, Query(alias="aasId", description="base64url-encoded shell id")] = None,
+) -> Response:
+    wanted = decode_id(aas_id, "aasId") if aas_id is not None else None
+    descriptions = [d for d in _all_descriptions(twin) if wanted is None or wanted in d["aasIds"]]
+    return json_response(paged_envelope(descriptions, cursor, limit, _public))
+
+
+@router.post("/packages", status_code=201, dependencies=[WriteAccess])
+async def post_package(twin: TwinDep, file: UploadFileField, fileName: FileNameField = None,
+                       aasIds: AasIdsField = None) -> Response:
+    package_id = f"{time.time_ns():x}-{secrets.token_hex(4)}"
+    description = await _store_package(twin, package_id, file, fileName, aasIds, time.time())
+    return json_response(_public(description), status=201)
+
+
+@router.get("/packages/{packageId}", dependencies=[ReadAccess], response_class=Response,
+            responses={200: {"content": {AASX_MEDIA_TYPE: {}}}})
+async def get_package(packageId: str, twin: TwinDep) -> Response:
+    package_id = decode_id(packageId, "packageId")
+    description = _description(twin, package_id)
+    stored = twin.load_file(_content_name(package_id))
+    if stored is None:
+        raise NotFound(f"the AASX package {package_id!r} has no stored content")
+    file_name = str(description.get("fileName", "package.aasx")).replace('"', "")
+    return Response(stored[1], media_type=AASX_MEDIA_TYPE,
+                    headers={"Content-Disposition": f'attachment; filename="{file_name}"'})
+
+
+@router.put("/packages/{packageId}", status_code=204, dependencies=[WriteAccess])
+async def put_package(packageId: str, twin: TwinDep, file: UploadFileField, fileName: FileNameField = None,
+                      aasIds: AasIdsField = None) -> Response:
+    package_id = decode_id(packageId, "packageId")
+    old = _description(twin, package_id)
+    await _store_package(twin, package_id, file, fileName, aasIds, old.get("created", time.time()))
+    return Response(status_code=204)
+
+
+@router.delete("/packages/{packageId}", status_code=204, dependencies=[AdminAccess])
+async def delete_package(packageId: str, twin: TwinDep) -> Response:
+    package_id = decode_id(packageId, "packageId")
+    _description(twin, package_id)
+    with twin.store.batch():
+        twin.delete_file(_content_name(package_id))
+        twin.delete_file(_description_name(package_id))
+    return Response(status_code=204)

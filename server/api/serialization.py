@@ -1,0 +1,117 @@
+"""``GET /serialization``: an environment of chosen shells and submodels, in the format ``Accept`` asks for.
+
+JSON and XML carry the model; an AASX package also carries the supplementary files (File
+element attachments, thumbnails); Turtle is the semantic graph when the application has one.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from aas.serialization import FormatName, collect, write_environment
+from aas.twin import Twin
+from server.api.auth import ReadAccess
+from server.api.deps import TwinDep
+from server.api.ids import decode_id
+from server.api.results import ApiError
+from server.api.shells import shell_of
+
+router = APIRouter(tags=["Serialization API"])
+
+AASX_MEDIA_TYPE = "application/asset-administration-shell-package+xml"
+TURTLE = "text/turtle"
+_MEDIA_TYPES: dict[str, FormatName | None] = {
+    "application/json": "json",
+    "application/xml": "xml",
+    "text/xml": "xml",
+    AASX_MEDIA_TYPE: "aasx",
+    "application/asset-administration-shell-package": "aasx",
+    TURTLE: None,
+}
+_DEFAULT = "application/json"
+
+IdsQuery = Annotated[list[str] | None, Query(description="base64url-encoded identifiers (repeat or comma-separate)")]
+
+
+def negotiate(accept: str | None) -> str:
+    """The best supported media type for an ``Accept`` header (q-values honoured)."""
+    if not accept:
+        return _DEFAULT
+    choices: list[tuple[float, int, str]] = []
+    for position, part in enumerate(accept.split(",")):
+        fields = [field.strip() for field in part.split(";")]
+        media, quality = fields[0].lower(), 1.0
+        for parameter in fields[1:]:
+            name, _, value = parameter.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if quality > 0:
+            choices.append((-quality, position, media))
+    for _, _, media in sorted(choices):
+        if media in _MEDIA_TYPES:
+            return media
+        if media in ("*/*", "application/*"):
+            return _DEFAULT
+    raise ApiError(
+        406, f"cannot serialize as {accept!r}; supported: {', '.join(_MEDIA_TYPES)}", "NotAcceptable"
+    )
+
+
+def _ids(values: list[str] | None, what: str) -> list[str] | None:
+    if values is None:
+        return None
+    return [decode_id(part, what) for value in values for part in value.split(",") if part]
+
+
+def _serialize(request: Request, twin: Twin, shell_ids: list[str] | None, submodel_ids: list[str] | None,
+               include_concept_descriptions: bool) -> Response:
+    media = negotiate(request.headers.get("accept"))
+    fmt = _MEDIA_TYPES[media]
+    if fmt is None:
+        graph = getattr(request.app.state, "semantic_graph", None)
+        if graph is None:
+            raise ApiError(406, "this server has no semantic graph to serialize as text/turtle", "NotAcceptable")
+        return Response(graph.turtle(), media_type=TURTLE)
+    env = collect(twin, shell_ids, submodel_ids, include_concept_descriptions)
+    headers = {"Content-Disposition": 'attachment; filename="environment.aasx"'} if fmt == "aasx" else None
+    return Response(write_environment(env, fmt), media_type=media, headers=headers)
+
+
+@router.get("/serialization", dependencies=[ReadAccess], response_class=Response,
+            responses={200: {"content": {media: {} for media in _MEDIA_TYPES}}})
+async def generate_serialization(
+    request: Request,
+    twin: TwinDep,
+    aas_ids: Annotated[IdsQuery, Query(alias="aasIds")] = None,
+    submodel_ids: Annotated[IdsQuery, Query(alias="submodelIds")] = None,
+    include_concept_descriptions: Annotated[bool, Query(alias="includeConceptDescriptions")] = True,
+) -> Response:
+    return _serialize(request, twin, _ids(aas_ids, "aasIds"), _ids(submodel_ids, "submodelIds"),
+                      include_concept_descriptions)
+
+
+@router.get("/shells/{aasIdentifier}/serialization", dependencies=[ReadAccess], response_class=Response,
+            responses={200: {"content": {media: {} for media in _MEDIA_TYPES}}})
+async def generate_shell_serialization(
+    aasIdentifier: str,
+    request: Request,
+    twin: TwinDep,
+    aas_ids: Annotated[IdsQuery, Query(alias="aasIds")] = None,
+    submodel_ids: Annotated[IdsQuery, Query(alias="submodelIds")] = None,
+    include_concept_descriptions: Annotated[bool, Query(alias="includeConceptDescriptions")] = True,
+) -> Response:
+    """The single-shell view (AAS Service at ``/shells/{id}``): serializes this shell.
+
+    ``aasIds`` may only name this shell; ``submodelIds`` narrows its submodels.
+    """
+    shell = shell_of(twin, aasIdentifier)
+    named = _ids(aas_ids, "aasIds")
+    if named is not None and any(identifier != shell.id for identifier in named):
+        raise ApiError(400, f"this service serves only the shell {shell.id!r}; aasIds names others")
+    return _serialize(request, twin, [shell.id], _ids(submodel_ids, "submodelIds"), include_concept_descriptions)

@@ -1,0 +1,255 @@
+"""AAS Repository routes: ``/shells``, asset information, thumbnails and submodel references.
+
+The submodel superpaths ``/shells/{id}/submodels/{smId}/...`` are mounted by ``server.api.submodels``.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from typing import Annotated, Any
+
+from basyx.aas import model
+from basyx.aas.adapter.json import StrictAASFromJsonDecoder
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import Response
+
+from aas.documents import to_jsonable
+from aas.errors import NotFound
+from aas.events import ObjectKind
+from aas.twin import Twin
+from server.api.auth import ReadAccess, WriteAccess
+from server.api.codec import json_response, parse_body, parse_part, read_upload
+from server.api.deps import TwinDep
+from server.api.ids import decode_id, decode_json, encode_id
+from server.api.paging import CursorQuery, LimitQuery, paged_envelope
+from server.api.results import ApiError
+
+router = APIRouter(tags=["Asset Administration Shell Repository API"])
+
+MAX_THUMBNAIL_BYTES = 16 * 1024 * 1024
+
+JSON_BODY: dict[str, Any] = {
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
+}
+AssetIdsQuery = Annotated[
+    list[str] | None,
+    Query(alias="assetIds", description="base64url-encoded SpecificAssetId JSON ({name, value}); "
+          "name 'globalAssetId' matches the global asset id; several must all match"),
+]
+IdShortQuery = Annotated[str | None, Query(alias="idShort")]
+
+
+# ------------------------------------------------------------------ helpers
+def shell_of(twin: Twin, encoded: str) -> model.AssetAdministrationShell:
+    return twin.shell(decode_id(encoded, "aasIdentifier"))
+
+
+def reference_to(identifiable: model.Identifiable) -> Any:
+    return to_jsonable(model.ModelReference.from_referable(identifiable))
+
+
+def _asset_filters(encoded: list[str] | None) -> list[tuple[str, str]]:
+    """(name, value) pairs; each parameter may carry one SpecificAssetId or a JSON array of them."""
+    pairs: list[tuple[str, str]] = []
+    for value in encoded or ():
+        data = decode_json(value, "assetIds")
+        for item in data if isinstance(data, list) else [data]:
+            if not (isinstance(item, dict) and isinstance(item.get("name"), str)
+                    and isinstance(item.get("value"), str)):
+                raise ApiError(400, "assetIds must encode SpecificAssetId objects with string name and value")
+            pairs.append((item["name"], item["value"]))
+    return pairs
+
+
+def _has_asset(shell: model.AssetAdministrationShell, name: str, value: str) -> bool:
+    info = shell.asset_information
+    if name == "globalAssetId" and info.global_asset_id == value:
+        return True
+    return any(asset.name == name and asset.value == value for asset in info.specific_asset_id)
+
+
+def matching_shells(twin: Twin, id_short: str | None, asset_ids: list[str] | None,
+                    ) -> list[model.AssetAdministrationShell]:
+    pairs = _asset_filters(asset_ids)
+    return [
+        shell for shell in twin.shells.values()
+        if (id_short is None or shell.id_short == id_short)
+        and all(_has_asset(shell, name, value) for name, value in pairs)
+    ]
+
+
+def _thumbnail_name(shell: model.AssetAdministrationShell, file_name: str) -> str:
+    return f"/aasx/thumbnails/{encode_id(shell.id)}/{file_name}"
+
+
+def _submodel_reference(data: bytes) -> model.ModelReference:
+    reference = parse_part(data, "a Reference", StrictAASFromJsonDecoder._construct_reference)
+    keys = list(reference.key)
+    if not isinstance(reference, model.ModelReference) or len(keys) != 1 \
+            or keys[0].type is not model.KeyTypes.SUBMODEL:
+        raise ApiError(400, "a submodel reference must be a ModelReference with exactly one key of type Submodel")
+    return reference
+
+
+def _referenced_ids(shell: model.AssetAdministrationShell) -> list[str]:
+    return [next(iter(reference.key)).value for reference in shell.submodel]
+
+
+# ------------------------------------------------------------------- shells
+@router.get("/shells", dependencies=[ReadAccess])
+async def get_all_shells(twin: TwinDep, limit: LimitQuery, cursor: CursorQuery,
+                         id_short: IdShortQuery = None, asset_ids: AssetIdsQuery = None) -> Response:
+    shells = matching_shells(twin, id_short, asset_ids)
+    return json_response(paged_envelope(shells, cursor, limit, to_jsonable))
+
+
+@router.post("/shells", status_code=201, dependencies=[WriteAccess], openapi_extra=JSON_BODY)
+async def post_shell(request: Request, twin: TwinDep) -> Response:
+    shell = parse_body(await request.body(), model.AssetAdministrationShell)
+    twin.create(shell)
+    return json_response(shell, status=201)
+
+
+@router.get("/shells/$reference", dependencies=[ReadAccess])
+async def get_all_shell_references(twin: TwinDep, limit: LimitQuery, cursor: CursorQuery,
+                                   id_short: IdShortQuery = None,
+                                   asset_ids: AssetIdsQuery = None) -> Response:
+    shells = matching_shells(twin, id_short, asset_ids)
+    return json_response(paged_envelope(shells, cursor, limit, reference_to))
+
+
+@router.get("/shells/{aasIdentifier}", dependencies=[ReadAccess])
+async def get_shell(aasIdentifier: str, twin: TwinDep) -> Response:
+    return json_response(shell_of(twin, aasIdentifier))
+
+
+@router.put("/shells/{aasIdentifier}", status_code=204, dependencies=[WriteAccess], openapi_extra=JSON_BODY)
+async def put_shell(aasIdentifier: str, request: Request, twin: TwinDep) -> Response:
+    identifier = decode_id(aasIdentifier, "aasIdentifier")
+    shell = parse_body(await request.body(), model.AssetAdministrationShell)
+    if shell.id != identifier:
+        raise ApiError(400, f"the body's id {shell.id!r} differs from the path's aasIdentifier {identifier!r}")
+    twin.replace(shell)
+    return Response(status_code=204)
+
+
+@router.delete("/shells/{aasIdentifier}", status_code=204, dependencies=[WriteAccess])
+async def delete_shell(aasIdentifier: str, twin: TwinDep) -> Response:
+    twin.delete(ObjectKind.SHELL, decode_id(aasIdentifier, "aasIdentifier"))
+    return Response(status_code=204)
+
+
+@router.get("/shells/{aasIdentifier}/$reference", dependencies=[ReadAccess])
+async def get_shell_reference(aasIdentifier: str, twin: TwinDep) -> Response:
+    return json_response(reference_to(shell_of(twin, aasIdentifier)))
+
+
+@router.get("/shells/{aasIdentifier}/shells", dependencies=[ReadAccess])
+async def get_own_shell_list(aasIdentifier: str, twin: TwinDep, limit: LimitQuery, cursor: CursorQuery,
+                             id_short: IdShortQuery = None, asset_ids: AssetIdsQuery = None) -> Response:
+    """The single-shell view (AAS Service at ``/shells/{id}``) lists just this shell.
+
+    Clients of the standalone AAS Service, such as the IDTA conformance tool, discover the
+    shell through ``/shells`` relative to the service root.
+    """
+    shell = shell_of(twin, aasIdentifier)
+    shells = [s for s in matching_shells(twin, id_short, asset_ids) if s is shell]
+    return json_response(paged_envelope(shells, cursor, limit, to_jsonable))
+
+
+# -------------------------------------------------------- asset information
+@router.get("/shells/{aasIdentifier}/asset-information", dependencies=[ReadAccess])
+async def get_asset_information(aasIdentifier: str, twin: TwinDep) -> Response:
+    return json_response(shell_of(twin, aasIdentifier).asset_information)
+
+
+@router.put("/shells/{aasIdentifier}/asset-information", status_code=204, dependencies=[WriteAccess],
+            openapi_extra=JSON_BODY)
+async def put_asset_information(aasIdentifier: str, request: Request, twin: TwinDep) -> Response:
+    shell = shell_of(twin, aasIdentifier)
+    info = parse_part(await request.body(), "an AssetInformation",
+                      StrictAASFromJsonDecoder._construct_asset_information)
+    twin.modify(ObjectKind.SHELL, shell.id, lambda s: setattr(s, "asset_information", info))
+    return Response(status_code=204)
+
+
+@router.get("/shells/{aasIdentifier}/asset-information/thumbnail", dependencies=[ReadAccess],
+            response_class=Response, responses={200: {"content": {"application/octet-stream": {}}}})
+async def get_thumbnail(aasIdentifier: str, twin: TwinDep) -> Response:
+    shell = shell_of(twin, aasIdentifier)
+    thumbnail = shell.asset_information.default_thumbnail
+    if thumbnail is None:
+        raise NotFound(f"the shell {shell.id!r} has no thumbnail")
+    stored = twin.load_file(thumbnail.path)
+    if stored is None:
+        raise NotFound(f"the thumbnail {thumbnail.path!r} of shell {shell.id!r} has no stored content")
+    content_type, data = stored
+    return Response(data, media_type=thumbnail.content_type or content_type)
+
+
+@router.put("/shells/{aasIdentifier}/asset-information/thumbnail", status_code=204,
+            dependencies=[WriteAccess])
+async def put_thumbnail(aasIdentifier: str, twin: TwinDep, file: Annotated[UploadFile, File()],
+                        fileName: Annotated[str, Form()]) -> Response:
+    shell = shell_of(twin, aasIdentifier)
+    if not fileName or "/" in fileName or "\\" in fileName or fileName in {".", ".."}:
+        raise ApiError(400, f"fileName {fileName!r} must be a plain file name")
+    content_type = (file.content_type if file.content_type and file.content_type != "application/octet-stream"
+                    else mimetypes.guess_type(fileName)[0]) or "application/octet-stream"
+    data = await read_upload(file, MAX_THUMBNAIL_BYTES, "the thumbnail")
+    name = _thumbnail_name(shell, fileName)
+    old = shell.asset_information.default_thumbnail
+    try:
+        resource = model.Resource(path=name, content_type=content_type)
+    except (model.AASConstraintViolation, ValueError) as error:
+        raise ApiError(400, f"thumbnail {fileName!r}: {error}") from None
+    twin.save_file(name, content_type, data)
+    twin.modify(ObjectKind.SHELL, shell.id,
+                lambda s: setattr(s.asset_information, "default_thumbnail", resource))
+    if old is not None and old.path != name:
+        twin.delete_file(old.path)
+    return Response(status_code=204)
+
+
+@router.delete("/shells/{aasIdentifier}/asset-information/thumbnail", status_code=204,
+               dependencies=[WriteAccess])
+async def delete_thumbnail(aasIdentifier: str, twin: TwinDep) -> Response:
+    shell = shell_of(twin, aasIdentifier)
+    thumbnail = shell.asset_information.default_thumbnail
+    if thumbnail is None:
+        raise NotFound(f"the shell {shell.id!r} has no thumbnail")
+    twin.modify(ObjectKind.SHELL, shell.id, lambda s: setattr(s.asset_information, "default_thumbnail", None))
+    twin.delete_file(thumbnail.path)
+    return Response(status_code=204)
+
+
+# ---------------------------------------------------------- submodel refs
+@router.get("/shells/{aasIdentifier}/submodel-refs", dependencies=[ReadAccess])
+async def get_submodel_references(aasIdentifier: str, twin: TwinDep, limit: LimitQuery,
+                                  cursor: CursorQuery) -> Response:
+    references = list(shell_of(twin, aasIdentifier).submodel)
+    return json_response(paged_envelope(references, cursor, limit, to_jsonable))
+
+
+@router.post("/shells/{aasIdentifier}/submodel-refs", status_code=201, dependencies=[WriteAccess],
+             openapi_extra=JSON_BODY)
+async def post_submodel_reference(aasIdentifier: str, request: Request, twin: TwinDep) -> Response:
+    shell = shell_of(twin, aasIdentifier)
+    reference = _submodel_reference(await request.body())
+    submodel_id = next(iter(reference.key)).value
+    if submodel_id in _referenced_ids(shell):
+        raise ApiError(409, f"the shell {shell.id!r} already references submodel {submodel_id!r}", "Conflict")
+    twin.modify(ObjectKind.SHELL, shell.id, lambda s: s.submodel.add(reference))
+    return json_response(reference, status=201)
+
+
+@router.delete("/shells/{aasIdentifier}/submodel-refs/{submodelIdentifier}", status_code=204,
+               dependencies=[WriteAccess])
+async def delete_submodel_reference(aasIdentifier: str, submodelIdentifier: str, twin: TwinDep) -> Response:
+    shell = shell_of(twin, aasIdentifier)
+    submodel_id = decode_id(submodelIdentifier, "submodelIdentifier")
+    matches = [ref for ref in shell.submodel if next(iter(ref.key)).value == submodel_id]
+    if not matches:
+        raise NotFound(f"the shell {shell.id!r} has no reference to submodel {submodel_id!r}")
+    twin.modify(ObjectKind.SHELL, shell.id, lambda s: s.submodel.discard(matches[0]))
+    return Response(status_code=204)

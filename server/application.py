@@ -1,0 +1,232 @@
+"""The composition root: one process, one event loop, every room wired together.
+
+Start order follows the road a value travels: the store and the twin first, then the
+content (imports, then the plant file), then what derives from it (hierarchy, roll-ups,
+semantic graph), then the adapters that feed it, and last the endpoints that expose it.
+Stop runs the other way round and flushes live values to the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import uvicorn
+
+from aas.serialization import collect, guess_format, import_environment, read_environment, write_environment
+from aas.store import open_store
+from aas.twin import Twin, kind_of
+from adapters.binding import BindingError, resolve_target
+from adapters.config import Binding, ModbusSource, MqttSource
+from server.api.app import create_app
+from server.api.auth import ApiSecurity, ApiToken
+from server.api.hierarchy import router as hierarchy_router
+from server.api.sparql import router as sparql_router
+from server.config import PlantFile, TokenAuth
+from server.tokens import admin_token
+from submodels.builder import build_environment
+from submodels.hierarchy import PlantHierarchy
+from submodels.rollups import RollupEngine
+from submodels.semantic import SemanticGraph
+
+log = logging.getLogger("twinbridge")
+
+
+class Service(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass
+class Options:
+    """What the command line says; each field, when set, overrides the plant file."""
+
+    host: str | None = None
+    port: int | None = None
+    data: Path | None = None
+    imports: list[Path] = field(default_factory=list)
+    token: str | None = None
+    opcua_port: int | None = None
+    opcua: bool = True
+    demo: bool = False
+    mqtt_url: str | None = None
+
+
+def load_content(twin: Twin, plant_file: PlantFile, imports: list[Path]) -> None:
+    """Imports first, then the plant: the plant file seeds what the store does not hold yet,
+    so REST edits made to plant-built objects survive a restart."""
+    for path in [*plant_file.imports, *imports]:
+        data = path.read_bytes()
+        environment = read_environment(data, guess_format(path.name, None, data))
+        summary = import_environment(twin, environment)
+        log.info("imported %s: %d created, %d replaced, %d files", path, summary.created, summary.replaced,
+                 summary.files)
+    if plant_file.plant is not None:
+        plant = build_environment(plant_file.plant)
+        created = 0
+        with twin.store.batch():
+            for obj in [*plant.concept_descriptions, *plant.submodels, *plant.shells]:
+                if not twin.exists(kind_of(obj), obj.id):
+                    twin.create(obj)
+                    created += 1
+        log.info("plant %s: %d shells, %d new objects", plant_file.plant.assets[0].id_short if
+                 plant_file.plant.assets else "-", len(plant.shells), created)
+
+
+def bindings_by_source(plant_file: PlantFile) -> dict[str, list[tuple[str, Binding]]]:
+    grouped: dict[str, list[tuple[str, Binding]]] = {s.name: [] for s in plant_file.southbound.sources}
+    for index, binding in enumerate(plant_file.southbound.bindings):
+        grouped[binding.source].append((f"bindings[{index}]", binding))
+    return grouped
+
+
+def check_bindings(plant_file: PlantFile) -> list[str]:
+    """Every binding whose target does not resolve in the plant (for ``twinbridge validate``)."""
+    twin = Twin()
+    load_content(twin, plant_file, [])
+    problems = []
+    for index, binding in enumerate(plant_file.southbound.bindings):
+        try:
+            resolve_target(twin, binding.target, f"bindings[{index}]")
+        except BindingError as error:
+            problems.append(str(error))
+    return problems
+
+
+def export_repository(plant_file: PlantFile, data: Path | None, imports: list[Path], fmt: str) -> bytes:
+    twin = Twin(open_store(data))
+    try:
+        load_content(twin, plant_file, imports)
+        return write_environment(collect(twin), fmt)  # type: ignore[arg-type]
+    finally:
+        twin.store.close()
+
+
+class Application:
+    def __init__(self, plant_file: PlantFile, options: Options) -> None:
+        self.plant_file = plant_file
+        self.options = options
+        settings = plant_file.server
+        self.data_dir = options.data if options.data is not None else settings.data
+        self.host = options.host or settings.rest.host
+        self.port = options.port if options.port is not None else settings.rest.port
+        self.twin = Twin(open_store(self.data_dir))
+        self.services: list[Service] = []
+        self._tasks: list[asyncio.Task[Any]] = []
+        self.http: uvicorn.Server | None = None
+        self.token: str | None = None
+
+    async def run(self) -> None:
+        """Serve until SIGINT/SIGTERM (uvicorn handles the signals), then stop cleanly."""
+        await self.start()
+        try:
+            assert self.http is not None
+            await self.http.serve()
+        finally:
+            await self.stop()
+
+    async def start(self) -> None:
+        load_content(self.twin, self.plant_file, self.options.imports)
+        hierarchy = PlantHierarchy.from_twin(self.twin)
+        graph = SemanticGraph(self.twin, hierarchy)
+        await self._start(graph)
+        if self.plant_file.plant is not None:
+            await self._start(RollupEngine(self.twin, hierarchy, self.plant_file.plant))
+        plant_file = self.plant_file
+        if self.options.demo:
+            from server.demo import DemoDevices
+
+            devices = DemoDevices(plant_file, self.options.mqtt_url)
+            await self._start(devices)
+            plant_file = devices.plant_file
+        self._start_adapters(plant_file)
+        for adapter in self._adapters:
+            await self._start(adapter)
+        app = create_app(
+            self.twin, prefix=plant_file.server.rest.prefix, security=self._security(),
+            cors_origins=plant_file.server.rest.cors_origins,
+            extra_routers=[hierarchy_router, sparql_router],
+        )
+        app.state.hierarchy = hierarchy
+        app.state.semantic_graph = graph
+        if self.options.opcua and plant_file.server.opcua.enabled:
+            await self._start(self._opcua(hierarchy))
+        config = uvicorn.Config(app, host=self.host, port=self.port, log_level="warning", lifespan="off")
+        self.http = uvicorn.Server(config)
+        self._tasks.append(asyncio.create_task(self._flush_periodically(plant_file.server.flush_interval_s)))
+        self._banner()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for service in reversed(self.services):
+            try:
+                await service.stop()
+            except Exception:
+                log.exception("stopping %s failed", type(service).__name__)
+        self.twin.flush()
+        self.twin.store.close()
+
+    async def _start(self, service: Service) -> None:
+        await service.start()
+        self.services.append(service)
+
+    def _start_adapters(self, plant_file: PlantFile) -> None:
+        from adapters.modbus import ModbusAdapter
+        from adapters.mqtt import MqttAdapter
+
+        grouped = bindings_by_source(plant_file)
+        self._adapters: list[Service] = []
+        for source in plant_file.southbound.sources:
+            if isinstance(source, ModbusSource):
+                self._adapters.append(ModbusAdapter(source, grouped[source.name], self.twin))
+            elif isinstance(source, MqttSource):
+                self._adapters.append(MqttAdapter(source, grouped[source.name], self.twin))
+
+    def _opcua(self, hierarchy: PlantHierarchy) -> Service:
+        from server.opcua import OpcUaServer
+
+        settings = self.plant_file.server.opcua
+        if self.options.opcua_port is not None:
+            settings = settings.model_copy(update={"port": self.options.opcua_port})
+        return OpcUaServer(self.twin, settings, self.data_dir, hierarchy=hierarchy)  # type: ignore[no-any-return]
+
+    def _security(self) -> ApiSecurity:
+        auth = self.plant_file.server.auth
+        if auth == "none":
+            return ApiSecurity(mode="none")
+        assert isinstance(auth, TokenAuth)
+        token, generated = admin_token(self.options.token, self.data_dir)
+        self.token = token
+        self._token_generated = generated
+        tokens = [ApiToken(token=t.token, role=t.role, name=t.name) for t in auth.tokens]
+        tokens.append(ApiToken(token=token, role="admin", name="admin"))  # type: ignore[arg-type]
+        return ApiSecurity(mode="token", tokens=tokens, read_open=auth.read_open)
+
+    async def _flush_periodically(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            with contextlib.suppress(Exception):
+                self.twin.flush()
+
+    def _banner(self) -> None:
+        prefix = self.plant_file.server.rest.prefix
+        base = f"http://{self.host}:{self.port}{prefix}"
+        lines = [f"twinbridge: REST API on {base}  (docs: {base}/docs)"]
+        if self.token is not None:
+            note = "generated and stored in the data directory" if getattr(self, "_token_generated", False) \
+                else "as configured"
+            lines.append(f"  admin token ({note}): {self.token}")
+        for service in self.services:
+            url = getattr(service, "endpoint_url", None)
+            if url:
+                lines.append(f"  OPC UA endpoint: {url}")
+        sample = getattr(self, "sample_value_url", None)
+        if sample:
+            lines.append(f"  a live value: curl -s {sample}")
+        print("\n".join(lines), flush=True)

@@ -1,0 +1,124 @@
+"""AAS Operations as OPC UA Methods: each Operation node gets an ``Invoke`` Method.
+
+Arguments are the Operation's input (and in-out) variables in order, typed like the
+Properties they are; outputs are the output (and in-out) variables. The implementation is
+looked up in the shared ``OperationRegistry`` at call time, so REST ``/invoke`` and OPC UA
+run the same code.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from asyncua import Server, ua
+from basyx.aas import model
+
+from aas.errors import TwinError
+from aas.operations import OperationRegistry
+from server.opcua.builder import PendingOperation
+from server.opcua.datatypes import Unrepresentable, codec_for, node_id, status, to_variant_value
+from server.opcua.nodes import child_id
+
+_log = logging.getLogger(__name__)
+S = ua.StatusCodes
+_BASE_DATA_TYPE = node_id(ua.ObjectIds.BaseDataType)
+
+
+def _argument(variable: model.SubmodelElement) -> ua.Argument:
+    argument = ua.Argument()
+    argument.Name = variable.id_short or ""
+    argument.DataType = codec_for(variable.value_type).data_type if isinstance(variable, model.Property) \
+        else _BASE_DATA_TYPE
+    argument.ValueRank = -1
+    argument.ArrayDimensions = []
+    argument.Description = ua.LocalizedText(variable.id_short or "")
+    return argument
+
+
+class OperationMethod:
+    """The callable behind one ``Invoke`` Method (a coroutine function: asyncua runs others in threads)."""
+
+    def __init__(self, pending: PendingOperation, registry: OperationRegistry | None) -> None:
+        self._pending = pending
+        self._registry = registry
+        operation = pending.operation
+        self.inputs = [*operation.input_variable, *operation.in_output_variable]
+        self.outputs = [*operation.output_variable, *operation.in_output_variable]
+
+    async def invoke(self, _parent: ua.NodeId, *arguments: ua.Variant) -> ua.CallMethodResult | list[ua.Variant]:
+        pending = self._pending
+        implementation = self._registry.find(pending.submodel_id, pending.path, pending.operation) \
+            if self._registry is not None else None
+        if implementation is None:
+            return _failure(S.BadNotExecutable)
+        if len(arguments) < len(self.inputs):
+            return _failure(S.BadArgumentsMissing)
+        if len(arguments) > len(self.inputs):
+            return _failure(S.BadTooManyArguments)
+        values, results = {}, []
+        for variable, argument in zip(self.inputs, arguments, strict=True):
+            code, value = _decode(variable, argument)
+            results.append(status(code))
+            values[variable.id_short or ""] = value
+        if any(not result.is_good() for result in results):
+            failure = _failure(S.BadInvalidArgument)
+            failure.InputArgumentResults = results
+            return failure
+        try:
+            produced = await implementation(values)
+        except TwinError as error:
+            _log.info("operation %s#%s refused: %s", pending.submodel_id, pending.path, error)
+            return _failure(S.BadInvalidArgument)
+        except Exception:
+            _log.exception("operation %s#%s failed", pending.submodel_id, pending.path)
+            return _failure(S.BadInternalError)
+        outputs = []
+        for variable in self.outputs:
+            value = produced.get(variable.id_short or "")
+            if isinstance(variable, model.Property):
+                codec = codec_for(variable.value_type)
+                try:
+                    payload = to_variant_value(codec, value)
+                except Unrepresentable:
+                    return _failure(S.BadOutOfRange)
+                outputs.append(ua.Variant(payload, codec.variant_type) if payload is not None else ua.Variant())
+            else:
+                outputs.append(ua.Variant(None if value is None else str(value), ua.VariantType.String))
+        return outputs
+
+
+def _decode(variable: model.SubmodelElement, argument: ua.Variant) -> tuple[int, Any]:
+    if not isinstance(variable, model.Property):
+        return S.Good, argument.Value
+    codec = codec_for(variable.value_type)
+    if argument.VariantType != codec.variant_type or argument.is_array:
+        return S.BadTypeMismatch, None
+    try:
+        return S.Good, codec.from_ua(argument.Value)
+    except TypeError:
+        return S.BadTypeMismatch, None
+    except (ValueError, OverflowError, ArithmeticError):
+        return S.BadOutOfRange, None
+
+
+def _failure(code: int) -> ua.CallMethodResult:
+    result = ua.CallMethodResult()
+    result.StatusCode = status(code)
+    return result
+
+
+async def add_operation_methods(server: Server, pending: list[PendingOperation],
+                                registry: OperationRegistry | None) -> None:
+    """Give every pending Operation node its Method; nodes removed meanwhile are skipped."""
+    aspace = server.iserver.aspace
+    for item in pending:
+        method_id = child_id(item.node_id, "Invoke")
+        if item.node_id not in aspace or method_id in aspace:
+            continue
+        method = OperationMethod(item, registry)
+        await server.get_node(item.node_id).add_method(
+            method_id, ua.QualifiedName("Invoke", item.node_id.NamespaceIndex), method.invoke,
+            [_argument(variable) for variable in method.inputs],
+            [_argument(variable) for variable in method.outputs])
+    pending.clear()

@@ -1,0 +1,41 @@
+"""Every failure is a Part 2 Result: unknown routes, wrong methods, twin errors, unexpected exceptions."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import APIRouter
+
+from aas.errors import NotWritable, WriteRejected
+from aas.twin import Twin
+from server.api.app import create_app
+from tests.api.conftest import PREFIX
+from tests.api.test_shells import assert_result
+
+
+def failing_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("kaput")
+
+    @router.get("/not-writable")
+    async def not_writable() -> None:
+        raise NotWritable("Temperature is fed by a device and has no write-back")
+
+    @router.get("/rejected")
+    async def rejected() -> None:
+        raise WriteRejected("the device refused 7")
+
+    return router
+
+
+async def test_errors_become_results(full_twin: Twin) -> None:
+    app = create_app(full_twin, prefix=PREFIX, extra_routers=[failing_router()])
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url=f"http://t{PREFIX}") as http:
+        assert_result(await http.get("/boom"), 500, "RuntimeError", "kaput")
+        assert_result(await http.get("/not-writable"), 403, "no write-back")
+        assert_result(await http.get("/rejected"), 422, "refused 7")
+        assert_result(await http.get("/no-such-route"), 404)
+        assert_result(await http.patch("/description"), 405)

@@ -1,0 +1,134 @@
+"""Browsing the mirrored environment with a real asyncua client: layout, types, values, data types."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+from asyncua import Client, ua
+from basyx.aas.examples.data.example_aas import create_full_example
+
+from aas.twin import Twin
+from server.opcua import OpcUaServer, OpcUaSettings
+from tests.opcua.conftest import SPEED_SEMANTIC_ID, ns_of
+
+
+async def _path(client: Client, *names: str) -> object:
+    ns = await ns_of(client)
+    return await client.nodes.objects.get_child([f"{ns}:{name}" for name in names])
+
+
+async def test_browse_from_environment_to_a_property_value_and_type(client: Client) -> None:
+    speed = await _path(client, "AASEnvironment", "Machine1", "OperationalData", "Speed")
+    ns = await ns_of(client)
+    value = await speed.get_child(f"{ns}:Value")
+    assert await value.read_value() == 12.5
+    assert await value.read_data_type() == ua.NodeId(ua.ObjectIds.Double)
+    assert await (await speed.get_child(f"{ns}:ValueType")).read_value() == "xs:double"
+    assert await (await speed.get_child(f"{ns}:IdShort")).read_value() == "Speed"
+    assert await (await speed.get_child(f"{ns}:SemanticId")).read_value() == SPEED_SEMANTIC_ID
+    assert await (await speed.get_child(f"{ns}:Category")).read_value() == "VARIABLE"
+    type_definition = client.get_node(await speed.read_type_definition())
+    assert (await type_definition.read_browse_name()).Name == "AASPropertyType"
+    assert (await speed.read_display_name()).Text == "Speed"
+
+
+async def test_identifiables_expose_their_id_and_types(client: Client) -> None:
+    ns = await ns_of(client)
+    shell = await _path(client, "AASEnvironment", "Machine1")
+    assert await (await shell.get_child(f"{ns}:Id")).read_value() == "urn:twinbridge:test:aas:m1"
+    submodel = await shell.get_child(f"{ns}:OperationalData")
+    assert await (await submodel.get_child(f"{ns}:Id")).read_value() == "urn:twinbridge:test:sm:m1:operational"
+    names = {}
+    for node in (shell, submodel):
+        names[(await node.read_browse_name()).Name] = \
+            (await client.get_node(await node.read_type_definition()).read_browse_name()).Name
+    assert names == {"Machine1": "AASAssetAdministrationShellType", "OperationalData": "AASSubmodelType"}
+
+
+async def test_data_types_follow_the_table(client: Client) -> None:
+    ns = await ns_of(client)
+    submodel = await _path(client, "AASEnvironment", "Machine1", "OperationalData")
+    expected = {
+        "Count": (ua.VariantType.Int32, 7),
+        "Running": (ua.VariantType.Boolean, True),
+        "Label": (ua.VariantType.String, "press"),
+        "Stamp": (ua.VariantType.DateTime, datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)),
+        "Day": (ua.VariantType.String, "2026-05-17"),
+    }
+    for name, (variant_type, value) in expected.items():
+        data_value = await (await submodel.get_child([f"{ns}:{name}", f"{ns}:Value"])).read_data_value()
+        assert data_value.Value.VariantType == variant_type, name
+        read = data_value.Value.Value
+        if isinstance(read, datetime.datetime) and read.tzinfo is None:
+            read = read.replace(tzinfo=datetime.UTC)
+        assert read == value, name
+    torque = await submodel.get_child([f"{ns}:Spindle", f"{ns}:Torque", f"{ns}:Value"])
+    assert (await torque.read_data_value()).Value.VariantType == ua.VariantType.Float
+    items = await (await submodel.get_child(f"{ns}:Temperatures")).get_children()
+    names = {(await item.read_browse_name()).Name for item in items}
+    assert {"[0]", "[1]"} <= names
+    window = await submodel.get_child(f"{ns}:Window")
+    assert await (await window.get_child(f"{ns}:Min")).read_value() == 1.0
+    assert await (await window.get_child(f"{ns}:Max")).read_value() == 9.0
+
+
+async def test_a_value_opc_ua_cannot_hold_gets_a_bad_status_not_a_crash(client: Client) -> None:
+    huge = await _path(client, "AASEnvironment", "Machine1", "OperationalData", "Huge", "Value")
+    data_value = await client.uaclient.read_attributes([huge.nodeid], ua.AttributeIds.Value)
+    assert data_value[0].StatusCode.value == ua.StatusCodes.BadOutOfRange
+    speed = await _path(client, "AASEnvironment", "Machine1", "OperationalData", "Speed", "Value")
+    assert await speed.read_value() == 12.5
+
+
+async def test_every_element_kind_of_the_full_example_is_mirrored(settings: OpcUaSettings, tmp_path: Path) -> None:
+    twin = Twin()
+    for obj in create_full_example():
+        twin.create(obj)
+    server = OpcUaServer(twin, settings, tmp_path)
+    await server.start()
+    try:
+        async with Client(server.endpoint_url, timeout=10) as client:
+            ns = await ns_of(client)
+            submodel = await client.nodes.objects.get_child(
+                [f"{ns}:AASEnvironment", f"{ns}:TestAssetAdministrationShell", f"{ns}:TestSubmodel"])
+            kinds = {}
+            for child in await submodel.get_children(refs=ua.ObjectIds.HasComponent):
+                type_id = await child.read_type_definition()
+                kinds[(await child.read_browse_name()).Name] = \
+                    (await client.get_node(type_id).read_browse_name()).Name
+            assert kinds["ExampleRelationshipElement"] == "AASRelationshipElementType"
+            assert kinds["ExampleAnnotatedRelationshipElement"] == "AASAnnotatedRelationshipElementType"
+            assert kinds["ExampleOperation"] == "AASOperationType"
+            assert kinds["ExampleSubmodelCollection"] == "AASSubmodelElementCollectionType"
+            collection = await submodel.get_child(f"{ns}:ExampleSubmodelCollection")
+            inner = {}
+            for child in await collection.get_children(refs=ua.ObjectIds.HasComponent):
+                type_id = await child.read_type_definition()
+                inner[(await child.read_browse_name()).Name] = \
+                    (await client.get_node(type_id).read_browse_name()).Name
+            assert inner["ExampleBlob"] == "AASBlobType"
+            assert inner["ExampleFile"] == "AASFileType"
+            assert inner["ExampleMultiLanguageProperty"] == "AASMultiLanguagePropertyType"
+            assert inner["ExampleRange"] == "AASRangeType"
+            assert inner["ExampleReferenceElement"] == "AASReferenceElementType"
+            mlp = await collection.get_child([f"{ns}:ExampleMultiLanguageProperty", f"{ns}:Value"])
+            texts = await mlp.read_value()
+            assert {text.Locale for text in texts} >= {"en-US", "de"}
+            keys = await collection.get_child([f"{ns}:ExampleReferenceElement", f"{ns}:Value", f"{ns}:Keys"])
+            assert any("ExampleProperty" in key for key in await keys.read_value())
+    finally:
+        await server.stop()
+
+
+async def test_a_browse_path_that_does_not_exist_answers_bad_no_match(client: Client) -> None:
+    ns = await ns_of(client)
+    path = ua.BrowsePath()
+    path.StartingNode = client.nodes.objects.nodeid
+    element = ua.RelativePathElement()
+    element.ReferenceTypeId = ua.NodeId(ua.ObjectIds.HierarchicalReferences)
+    element.IncludeSubtypes = True
+    element.TargetName = ua.QualifiedName("NoSuchShell", ns)
+    path.RelativePath = ua.RelativePath(Elements=[element])
+    results = await client.uaclient.translate_browsepaths_to_nodeids([path])
+    assert results[0].StatusCode.value == ua.StatusCodes.BadNoMatch
