@@ -58,12 +58,30 @@ class ServerSettings(Strict):
     flush_interval_s: float = Field(5.0, gt=0, description="how often live values are persisted")
 
 
+class DemoModbus(Strict):
+    source: str = Field(description="the Modbus source the simulated gateway stands in for")
+    machines: int = Field(5, ge=1, le=247, description="simulated machines, on unit ids 1..n")
+
+
+class DemoMqtt(Strict):
+    source: str = Field(description="the MQTT source whose broker the simulated machines publish to")
+    machines: dict[str, Literal["json", "sparkplug"]] = Field(default_factory=dict)
+    group: str = "Plant1"
+    interval_s: float = Field(1.0, gt=0)
+
+
+class DemoSettings(Strict):
+    modbus: DemoModbus | None = None
+    mqtt: DemoMqtt | None = None
+
+
 class PlantFile(Strict):
     plant: PlantDescription | None = None
     sources: list[Any] = Field(default_factory=list)
     bindings: list[Any] = Field(default_factory=list)
     imports: list[Path] = Field(default_factory=list)
     server: ServerSettings = ServerSettings()
+    demo: DemoSettings | None = Field(None, description="which sources `twinbridge demo` simulates")
     southbound: Southbound = Field(default_factory=Southbound, exclude=True)
 
     @model_validator(mode="before")
@@ -74,6 +92,12 @@ class PlantFile(Strict):
             data = dict(data)
             data["southbound"] = {"sources": data.get("sources") or [], "bindings": data.get("bindings") or []}
         return data
+
+    def with_sources(self, replaced: dict[str, Any]) -> PlantFile:
+        """A copy whose sources named in ``replaced`` are swapped (the demo points them at simulators)."""
+        sources = [replaced.get(source.name, source) for source in self.southbound.sources]
+        southbound = self.southbound.model_copy(update={"sources": sources})
+        return self.model_copy(update={"southbound": southbound})
 
 
 _CROSS_CHECK = re.compile(r"^(?P<table>bindings|sources)\[(?P<index>\d+)\]: ")

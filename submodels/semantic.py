@@ -394,7 +394,8 @@ class SemanticGraph:
                     tree_changed = True
             if change.object_kind is ObjectKind.SHELL or change.object_kind is ObjectKind.SUBMODEL:
                 self._value_nodes.clear()
-            tree_changed = tree_changed or change.object_kind is ObjectKind.SHELL
+            if change.object_kind is ObjectKind.SHELL and change.kind in (ChangeKind.CREATED, ChangeKind.DELETED):
+                tree_changed = True
         if tree_changed:
             self._reload_tree()
         graph = self.graph
@@ -434,9 +435,6 @@ class SemanticGraph:
         for triple in self._tree_triples:
             self.graph.remove(triple)
         self._add(self._tree())
-        for shell_id in self._hierarchy.shells():
-            self._forget(ObjectKind.SHELL, shell_id)
-            self._add(self._emit(ObjectKind.SHELL, self._twin.shell(shell_id)))
 
     # ---------------------------------------------------------------- output
     def turtle(self) -> bytes:
@@ -474,8 +472,7 @@ def _prepare(sparql: str) -> Any:
     try:
         prepared = prepareQuery(sparql, initNs=PREFIXES)
     except ParseException as error:
-        with contextlib.suppress(ParseException, Exception):
-            parseUpdate(sparql)
+        if _is_update(sparql):
             raise QueryRejected("SPARQL UPDATE is not allowed: this endpoint is read-only") from None
         raise QueryError(f"malformed SPARQL query at line {error.lineno}, column {error.col}: {error.msg}") from None
     except Exception as error:  # rdflib reports unknown prefixes and the like with plain exceptions
@@ -487,6 +484,14 @@ def _prepare(sparql: str) -> Any:
     if services:
         raise QueryRejected("SERVICE (federated queries) is not allowed on this endpoint")
     return prepared
+
+
+def _is_update(sparql: str) -> bool:
+    try:
+        parseUpdate(sparql)
+    except Exception:  # any parse failure: it is not a valid update either
+        return False
+    return True
 
 
 def _collect_service(found: list[Any]) -> Callable[[Any], None]:

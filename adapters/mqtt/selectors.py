@@ -10,7 +10,9 @@ a loop over pre-parsed steps (about 10x faster than a general JSONPath engine pe
 
 from __future__ import annotations
 
+import operator
 import re
+from collections.abc import Callable
 from typing import Any
 
 _STEP = re.compile(
@@ -34,13 +36,25 @@ class Missing(LookupError):
 class Selector:
     """A compiled selector; ``select(document)`` returns the value or raises Missing."""
 
-    __slots__ = ("steps", "text")
+    __slots__ = ("_fetch", "steps", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.steps: tuple[str | int, ...] = _compile(text)
+        self._fetch = _fast_path(self.steps)
 
     def select(self, document: Any) -> Any:
+        """The value at the selector. The common shapes ($.a, $.a.b) take a plain item lookup;
+        anything unexpected falls back to the step-by-step walk, which says what is missing."""
+        fetch = self._fetch
+        if fetch is not None:
+            try:
+                return fetch(document)
+            except (KeyError, TypeError):
+                pass
+        return self._walk(document)
+
+    def _walk(self, document: Any) -> Any:
         node = document
         for step in self.steps:
             try:
@@ -54,6 +68,17 @@ class Selector:
 
     def __repr__(self) -> str:
         return f"Selector({self.text!r})"
+
+
+def _fast_path(steps: tuple[str | int, ...]) -> Callable[[Any], Any] | None:
+    """Item lookups for selectors of one or two names. Only names: indexing a string by an
+    integer would succeed where the walk refuses it; a name on a non-object raises TypeError."""
+    if not steps or not all(isinstance(step, str) for step in steps) or len(steps) > 2:
+        return None
+    if len(steps) == 1:
+        return operator.itemgetter(steps[0])
+    first, second = steps
+    return lambda document: document[first][second]
 
 
 def _compile(text: str) -> tuple[str | int, ...]:

@@ -46,12 +46,13 @@ def free_port() -> int:
 
 
 class Mosquitto:
-    """A mosquitto process; ``extra`` lines are appended to its listener configuration."""
+    """A mosquitto process; ``extra`` lines (TLS files, a password file) follow its listener line."""
 
-    def __init__(self, directory: Path, extra: list[str] | None = None) -> None:
+    def __init__(self, directory: Path, extra: list[str] | None = None, anonymous: bool = True) -> None:
         self.directory = directory
         self.port = free_port()
         self.extra = extra or []
+        self.anonymous = anonymous
         self.process: subprocess.Popen[bytes] | None = None
         self.log = directory / "mosquitto.log"
 
@@ -64,7 +65,7 @@ class Mosquitto:
         config.write_text(
             "\n".join([
                 f"listener {self.port} 127.0.0.1",
-                "allow_anonymous true",
+                f"allow_anonymous {'true' if self.anonymous else 'false'}",
                 "persistence false",
                 "max_queued_messages 0",
                 *self.extra,

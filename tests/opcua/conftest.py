@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from asyncua import Client
 from basyx.aas import model
 from basyx.aas.model import datatypes as xs
@@ -80,19 +81,22 @@ USERS = [OpcUaUser(name="operator", password="op-secret", rights="readwrite"),
          OpcUaUser(name="viewer", password="view-secret", rights="read")]
 
 
-@pytest.fixture
+# One server per test module: asyncua needs ~2.5 s to load its standard address space, so tests in
+# a module share the server and each touches its own elements.
+@pytest.fixture(scope="module")
 def twin() -> Twin:
     return plant_twin()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def settings() -> OpcUaSettings:
     return OpcUaSettings(host="127.0.0.1", port=free_port(), users=USERS)
 
 
-@pytest.fixture
-async def opcua(twin: Twin, settings: OpcUaSettings, tmp_path: Path) -> AsyncIterator[OpcUaServer]:
-    server = OpcUaServer(twin, settings, tmp_path)
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def opcua(twin: Twin, settings: OpcUaSettings,
+                tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[OpcUaServer]:
+    server = OpcUaServer(twin, settings, tmp_path_factory.mktemp("opcua-data"))
     await server.start()
     try:
         yield server
@@ -100,14 +104,14 @@ async def opcua(twin: Twin, settings: OpcUaSettings, tmp_path: Path) -> AsyncIte
         await server.stop()
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def client(opcua: OpcUaServer) -> AsyncIterator[Client]:
     """An anonymous client (read-only)."""
     async with Client(opcua.endpoint_url, timeout=10) as connected:
         yield connected
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def operator(opcua: OpcUaServer) -> AsyncIterator[Client]:
     """A client logged in as a user with read/write rights."""
     connection = Client(opcua.endpoint_url, timeout=10)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import datetime
 from pathlib import Path
 
+import pytest
 from asyncua import Client, ua
 from basyx.aas.examples.data.example_aas import create_full_example
 
 from aas.twin import Twin
 from server.opcua import OpcUaServer, OpcUaSettings
-from tests.opcua.conftest import SPEED_SEMANTIC_ID, ns_of
+from tests.opcua.conftest import SPEED_SEMANTIC_ID, free_port, ns_of
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 async def _path(client: Client, *names: str) -> object:
@@ -81,11 +84,11 @@ async def test_a_value_opc_ua_cannot_hold_gets_a_bad_status_not_a_crash(client: 
     assert await speed.read_value() == 12.5
 
 
-async def test_every_element_kind_of_the_full_example_is_mirrored(settings: OpcUaSettings, tmp_path: Path) -> None:
+async def test_every_element_kind_of_the_full_example_is_mirrored(tmp_path: Path) -> None:
     twin = Twin()
     for obj in create_full_example():
         twin.create(obj)
-    server = OpcUaServer(twin, settings, tmp_path)
+    server = OpcUaServer(twin, OpcUaSettings(host="127.0.0.1", port=free_port()), tmp_path)
     await server.start()
     try:
         async with Client(server.endpoint_url, timeout=10) as client:
