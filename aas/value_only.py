@@ -32,6 +32,7 @@ from aas.errors import InvalidInput
 Assignment = Callable[[], None]
 
 _NO_VALUE = (model.Operation, model.Capability)
+_FLOAT_MAX = 3.4028234663852886e38
 _ENTITY_TYPES = {kind.name.title().replace("_", ""): kind for kind in model.EntityType}
 
 
@@ -231,8 +232,9 @@ def _plan_list(element: model.SubmodelElementList, data: Any, where: str, out: l
 
 def _plan_range(element: model.Range, data: Any, where: str, out: list[Assignment]) -> None:
     fields = _object(data, where, allowed=("min", "max"))
-    low = parse_property_value(fields.get("min"), element.value_type, where + ".min")
-    high = parse_property_value(fields.get("max"), element.value_type, where + ".max")
+    # An absent bound stays as it is; null clears it.
+    low = parse_property_value(fields["min"], element.value_type, where + ".min") if "min" in fields else element.min
+    high = parse_property_value(fields["max"], element.value_type, where + ".max") if "max" in fields else element.max
     if low is not None and high is not None and low > high:
         raise InvalidInput(f"{where}: min {low!r} is greater than max {high!r}")
 
@@ -313,7 +315,10 @@ def _plan_entity(element: model.Entity, data: Any, where: str, out: list[Assignm
         raise InvalidInput(f"{where}.globalAssetId: expected a string, got {_json_type(global_asset_id)}")
     specific = list(element.specific_asset_id)
     if "specificAssetIds" in fields:
-        specific = _parse_specific_asset_ids(fields["specificAssetIds"], where + ".specificAssetIds")
+        parsed = _parse_specific_asset_ids(fields["specificAssetIds"], where + ".specificAssetIds")
+        # ValueOnly carries only name and value: an unchanged pair keeps its externalSubjectId and semantics.
+        kept = {(item.name, item.value): item for item in element.specific_asset_id}
+        specific = [kept.get((item.name, item.value), item) for item in parsed]
     _check(lambda: model.Entity(None, kind, global_asset_id=global_asset_id, specific_asset_id=specific), where)
 
     def assign() -> None:
@@ -351,6 +356,10 @@ def parse_property_value(data: Any, value_type: Any, where: str) -> Any:
                 raise TypeError(f"the number {data!r}")
             if value_type is decimal.Decimal:
                 return decimal.Decimal(str(data))
+            if issubclass(value_type, float):
+                if value_type is model.datatypes.Float and abs(data) > _FLOAT_MAX:
+                    raise ValueError(f"{data!r} is beyond the xs:float range")
+                return value_type(data)
             return model.datatypes.trivial_cast(data, value_type)
         raise TypeError(_json_type(data))
     except (TypeError, ValueError, decimal.InvalidOperation) as error:

@@ -11,10 +11,6 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from adapters.mqtt.selectors import Selector
-from adapters.mqtt.topics import check_filter, check_topic
-from adapters.sparkplug.topics import binding_topic
-
 
 class Strict(BaseModel):
     """Unknown keys are errors: a typo in a plant file must not silently do nothing."""
@@ -151,6 +147,11 @@ class MqttPoint(Strict):
     @model_validator(mode="after")
     def _check_mqtt(self) -> MqttPoint:
         """Topic filters, selectors and Sparkplug topics are checked here so ``validate`` reports them."""
+        # Imported here: adapters.mqtt imports this module (its adapter reads these models).
+        from adapters.mqtt.selectors import Selector
+        from adapters.mqtt.topics import check_filter, check_topic
+        from adapters.sparkplug.topics import binding_topic
+
         check_filter(self.topic)
         if self.command_topic is not None:
             check_topic(self.command_topic)

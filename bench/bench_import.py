@@ -18,6 +18,7 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -25,7 +26,7 @@ from basyx.aas import model
 from basyx.aas.adapter.json import AASToJsonEncoder, StrictAASFromJsonDecoder
 
 from aas import documents
-from aas.serialization import Environment, import_environment, read_environment, write_environment
+from aas.serialization import Environment, FormatName, import_environment, read_environment, write_environment
 from aas.store import MemoryStore, SqliteStore
 from aas.twin import Twin
 
@@ -81,30 +82,31 @@ def _legacy_import(twin: Twin, env: Environment) -> None:
 T = TypeVar("T")
 
 
-def _timed(function: Callable[[], T]) -> tuple[float, T]:
+def _timed(function: Callable[[], T]) -> tuple[float, float, T]:
+    """(wall s, CPU s, result); CPU time is the steadier figure on a shared machine."""
     gc.collect()
-    start = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     result = function()
-    return time.perf_counter() - start, result
+    return time.perf_counter() - wall, time.process_time() - cpu, result
 
 
-def run_once(data: bytes, workdir: Path, legacy: bool) -> dict[str, float]:
+def run_once(data: bytes, workdir: Path, legacy: bool) -> dict[str, tuple[float, float]]:
     parse = _legacy_parse if legacy else (lambda d: read_environment(d, "json"))
-    parse_s, env = _timed(lambda: parse(data))
-    if legacy:
-        twin_s, _ = _timed(lambda: _legacy_import(Twin(MemoryStore()), env))
-    else:
-        twin_s, _ = _timed(lambda: import_environment(Twin(MemoryStore()), env))
+    importer = _legacy_import if legacy else import_environment
+    parse_wall, parse_cpu, env = _timed(lambda: parse(data))
+    twin_wall, twin_cpu, _ = _timed(lambda: importer(Twin(MemoryStore()), env))
     env = parse(data)  # fresh objects: the first import parented them
     store = SqliteStore(workdir / f"bench-{time.monotonic_ns()}.sqlite3")
     twin = Twin(store)
-    if legacy:
-        stored_s, _ = _timed(lambda: _legacy_import(twin, env))
-    else:
-        stored_s, _ = _timed(lambda: import_environment(twin, env))
+    stored_wall, stored_cpu, _ = _timed(lambda: importer(twin, env))
     store.close()
-    return {"parse": parse_s, "twin (memory store)": twin_s, "twin + sqlite": stored_s,
-            "end_to_end": parse_s + stored_s}
+    return {"parse": (parse_wall, parse_cpu), "twin (memory store)": (twin_wall, twin_cpu),
+            "twin + sqlite": (stored_wall, stored_cpu),
+            "end to end": (parse_wall + stored_wall, parse_cpu + stored_cpu)}
+
+
+def _last_database(directory: str) -> str:
+    return max(Path(directory).glob("bench-*.sqlite3"), key=lambda path: path.stat().st_mtime).name
 
 
 def main() -> None:
@@ -116,11 +118,40 @@ def main() -> None:
     data = generate(args.submodels, args.properties)
     print(f"environment: {args.submodels} submodels x {args.properties} properties "
           f"= {args.submodels * args.properties} properties, {len(data) / 1e6:.1f} MB JSON")
+    print(f"median of {args.runs} interleaved runs, wall s (CPU s)")
+    labels = {True: "baseline (plain basyx json)", False: "twinbridge"}
     with tempfile.TemporaryDirectory() as tmp:
-        for label, legacy in (("baseline (plain basyx json)", True), ("twinbridge", False)):
-            runs = [run_once(data, Path(tmp), legacy) for _ in range(args.runs)]
-            medians = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
-            print(f"{label:30s} " + "  ".join(f"{key} {value:6.3f}s" for key, value in medians.items()))
+        runs: dict[bool, list[dict[str, tuple[float, float]]]] = {True: [], False: []}
+        for _ in range(args.runs):
+            for legacy in (True, False):
+                runs[legacy].append(run_once(data, Path(tmp), legacy))
+        for legacy, results in runs.items():
+            figures = []
+            for key in results[0]:
+                wall = statistics.median(run[key][0] for run in results)
+                cpu = statistics.median(run[key][1] for run in results)
+                figures.append(f"{key} {wall:5.2f} ({cpu:4.2f})")
+            print(f"{labels[legacy]:28s} " + "  ".join(figures))
+        restart_wall, restart_cpu, reloaded = _timed(lambda: Twin(SqliteStore(Path(tmp) / _last_database(tmp))))
+        print(f"restart (Twin over the imported SqliteStore): {restart_wall:.2f} s ({restart_cpu:.2f}), "
+              f"{len(reloaded.submodels)} submodels")
+        one = next(iter(reloaded.submodels.values()))
+        for label, encode in (("baseline", _legacy_encode), ("twinbridge", documents.encode)):
+            timings = []
+            for _ in range(5):
+                start = time.perf_counter()
+                for _ in range(100):
+                    encode(one)
+                timings.append((time.perf_counter() - start) / 100)
+            print(f"encode one {len(one.submodel_element)}-property submodel (each structural write), "
+                  f"{label}: {statistics.median(timings) * 1e3:.2f} ms")
+        env = read_environment(data, "json")
+        formats: tuple[FormatName, ...] = ("json", "xml", "aasx")
+        for fmt in formats:
+            write_wall, write_cpu, written = _timed(partial(write_environment, env, fmt))
+            read_wall, read_cpu, _ = _timed(partial(read_environment, written, fmt))
+            print(f"{fmt:4s}: write {write_wall:.2f} s ({write_cpu:.2f}), {len(written) / 1e6:.1f} MB;"
+                  f" read {read_wall:.2f} s ({read_cpu:.2f})")
         tracemalloc.start()
         env = read_environment(data, "json")
         import_environment(Twin(SqliteStore(Path(tmp) / "memory.sqlite3")), env)

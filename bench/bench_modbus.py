@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import multiprocessing
 import resource
 import statistics
@@ -40,8 +41,6 @@ from adapters.modbus.poller import describe  # noqa: E402
 # ----------------------------------------------------------------------------- device servers
 def serve(registers: int, conn: Any) -> None:
     """Child process: one pymodbus device whose holding registers tick on every read."""
-    import logging
-
     from pymodbus.server import ModbusTcpServer
     from pymodbus.simulator import DataType, SimData, SimDevice
 
@@ -162,6 +161,8 @@ async def baseline(points: int, ports: list[int], seconds: float) -> float:
 
 
 async def main(args: argparse.Namespace) -> None:
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)  # late replies under load dump whole frames
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
     servers = start_servers(args.servers, args.points // args.servers + 16)
     ports = [port for _, _, port in servers]
     try:

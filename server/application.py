@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import uvicorn
 
+from aas.operations import OperationRegistry
 from aas.serialization import collect, guess_format, import_environment, read_environment, write_environment
 from aas.store import open_store
 from aas.twin import Twin, kind_of
@@ -25,10 +27,11 @@ from adapters.config import Binding, ModbusSource, MqttSource
 from server.api.app import create_app
 from server.api.auth import ApiSecurity, ApiToken
 from server.api.hierarchy import router as hierarchy_router
+from server.api.ids import encode_id
 from server.api.sparql import router as sparql_router
 from server.config import PlantFile, TokenAuth
 from server.tokens import admin_token
-from submodels.builder import build_environment
+from submodels.builder import PlantModel, build_environment
 from submodels.hierarchy import PlantHierarchy
 from submodels.rollups import RollupEngine
 from submodels.semantic import SemanticGraph
@@ -57,7 +60,7 @@ class Options:
     mqtt_url: str | None = None
 
 
-def load_content(twin: Twin, plant_file: PlantFile, imports: list[Path]) -> None:
+def load_content(twin: Twin, plant_file: PlantFile, imports: list[Path]) -> PlantModel | None:
     """Imports first, then the plant: the plant file seeds what the store does not hold yet,
     so REST edits made to plant-built objects survive a restart."""
     for path in [*plant_file.imports, *imports]:
@@ -66,16 +69,18 @@ def load_content(twin: Twin, plant_file: PlantFile, imports: list[Path]) -> None
         summary = import_environment(twin, environment)
         log.info("imported %s: %d created, %d replaced, %d files", path, summary.created, summary.replaced,
                  summary.files)
-    if plant_file.plant is not None:
-        plant = build_environment(plant_file.plant)
-        created = 0
-        with twin.store.batch():
-            for obj in [*plant.concept_descriptions, *plant.submodels, *plant.shells]:
-                if not twin.exists(kind_of(obj), obj.id):
-                    twin.create(obj)
-                    created += 1
-        log.info("plant %s: %d shells, %d new objects", plant_file.plant.assets[0].id_short if
-                 plant_file.plant.assets else "-", len(plant.shells), created)
+    if plant_file.plant is None:
+        return None
+    plant = build_environment(plant_file.plant, plant_file.base_dir)
+    created = 0
+    with twin.store.batch():
+        for obj in plant.identifiables():
+            if not twin.exists(kind_of(obj), obj.id):
+                twin.create(obj)
+                created += 1
+    log.info("plant %s: %d shells, %d objects created", plant_file.plant.assets[0].id_short,
+             len(plant.shells), created)
+    return plant
 
 
 def bindings_by_source(plant_file: PlantFile) -> dict[str, list[tuple[str, Binding]]]:
@@ -116,14 +121,20 @@ class Application:
         self.host = options.host or settings.rest.host
         self.port = options.port if options.port is not None else settings.rest.port
         self.twin = Twin(open_store(self.data_dir))
+        self.operations = OperationRegistry()
         self.services: list[Service] = []
         self._tasks: list[asyncio.Task[Any]] = []
         self.http: uvicorn.Server | None = None
         self.token: str | None = None
+        self._token_generated = False
 
     async def run(self) -> None:
         """Serve until SIGINT/SIGTERM (uvicorn handles the signals), then stop cleanly."""
-        await self.start()
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()
+            raise
         try:
             assert self.http is not None
             await self.http.serve()
@@ -131,12 +142,12 @@ class Application:
             await self.stop()
 
     async def start(self) -> None:
-        load_content(self.twin, self.plant_file, self.options.imports)
+        plant = load_content(self.twin, self.plant_file, self.options.imports)
         hierarchy = PlantHierarchy.from_twin(self.twin)
         graph = SemanticGraph(self.twin, hierarchy)
         await self._start(graph)
-        if self.plant_file.plant is not None:
-            await self._start(RollupEngine(self.twin, hierarchy, self.plant_file.plant))
+        if plant is not None:
+            await self._start(RollupEngine(self.twin, hierarchy, plant))
         plant_file = self.plant_file
         if self.options.demo:
             from server.demo import DemoDevices
@@ -148,7 +159,7 @@ class Application:
         for adapter in self._adapters:
             await self._start(adapter)
         app = create_app(
-            self.twin, prefix=plant_file.server.rest.prefix, security=self._security(),
+            self.twin, prefix=plant_file.server.rest.prefix, security=self._security(), operations=self.operations,
             cors_origins=plant_file.server.rest.cors_origins,
             extra_routers=[hierarchy_router, sparql_router],
         )
@@ -177,7 +188,7 @@ class Application:
         self.services.append(service)
 
     def _start_adapters(self, plant_file: PlantFile) -> None:
-        from adapters.modbus import ModbusAdapter
+        from adapters.modbus.adapter import ModbusAdapter
         from adapters.mqtt import MqttAdapter
 
         grouped = bindings_by_source(plant_file)
@@ -194,7 +205,12 @@ class Application:
         settings = self.plant_file.server.opcua
         if self.options.opcua_port is not None:
             settings = settings.model_copy(update={"port": self.options.opcua_port})
-        return OpcUaServer(self.twin, settings, self.data_dir, hierarchy=hierarchy)  # type: ignore[no-any-return]
+        if self.data_dir is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="twinbridge-opcua-")
+            data_dir = Path(self._scratch.name)
+        else:
+            data_dir = self.data_dir
+        return OpcUaServer(self.twin, settings, data_dir, operations=self.operations, hierarchy=hierarchy)
 
     def _security(self) -> ApiSecurity:
         auth = self.plant_file.server.auth
@@ -219,14 +235,19 @@ class Application:
         base = f"http://{self.host}:{self.port}{prefix}"
         lines = [f"twinbridge: REST API on {base}  (docs: {base}/docs)"]
         if self.token is not None:
-            note = "generated and stored in the data directory" if getattr(self, "_token_generated", False) \
-                else "as configured"
+            if not self._token_generated:
+                note = "as configured"
+            elif self.data_dir is None:
+                note = "generated for this in-memory run"
+            else:
+                note = f"generated, stored in {self.data_dir / 'admin-token'}"
             lines.append(f"  admin token ({note}): {self.token}")
         for service in self.services:
             url = getattr(service, "endpoint_url", None)
             if url:
                 lines.append(f"  OPC UA endpoint: {url}")
-        sample = getattr(self, "sample_value_url", None)
-        if sample:
-            lines.append(f"  a live value: curl -s {sample}")
+        bound = next((h for h in self.twin.live_elements() if self.twin.is_bound(h)), None)
+        if bound is not None:
+            lines.append(f"  a live value: curl -s '{base}/submodels/{encode_id(bound.submodel_id)}"
+                         f"/submodel-elements/{bound.path}/$value'")
         print("\n".join(lines), flush=True)

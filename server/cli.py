@@ -50,8 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=getattr(args, "log_level", "WARNING").upper(),
-                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    _configure_logging(getattr(args, "log_level", "WARNING"))
     try:
         if args.command == "validate":
             return _validate(args.file)
@@ -65,6 +64,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 0
+    except OSError as error:
+        print(f"twinbridge: cannot start: {error}", file=sys.stderr)
+        return 1
+
+
+def _configure_logging(level: str) -> None:
+    """Our rooms log at ``level``; the libraries below us only speak up for warnings."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    for room in ("twinbridge", "aas", "adapters", "server", "submodels"):
+        logging.getLogger(room).setLevel(level.upper())
 
 
 def _validate(path: Path) -> int:

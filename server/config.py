@@ -83,6 +83,7 @@ class PlantFile(Strict):
     server: ServerSettings = ServerSettings()
     demo: DemoSettings | None = Field(None, description="which sources `twinbridge demo` simulates")
     southbound: Southbound = Field(default_factory=Southbound, exclude=True)
+    base_dir: Path | None = Field(None, exclude=True, description="where relative paths in the file start")
 
     @model_validator(mode="before")
     @classmethod
@@ -138,6 +139,7 @@ def parse_plant_file(text: str, source: str = "<plant file>", base_dir: Path | N
         raise ConfigError(source, [_describe(e, lines) for e in error.errors()]) from None
     if base_dir is not None:
         plant_file.imports = [p if p.is_absolute() else base_dir / p for p in plant_file.imports]
+        plant_file.base_dir = base_dir
     return plant_file
 
 

@@ -89,6 +89,7 @@ class RollupEngine:
         self._rollups: list[_Rollup] = []
         self._readers: dict[int, list[_Rollup]] = {}
         self._submodels: dict[str, list[_Rollup]] = {}
+        self._echoes: dict[int, Any] = {}
         self._subscription: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
         self.recomputed = 0
@@ -148,8 +149,12 @@ class RollupEngine:
     def _affected(self, batch: ChangeBatch) -> set[_Rollup]:
         affected: set[_Rollup] = set()
         readers = self._readers
+        echoes = self._echoes
         for event in batch.values:
-            found = readers.get(event.element.key)
+            key = event.element.key
+            if key in echoes and echoes.pop(key) == event.value:
+                continue  # our own write, already propagated in the pass that made it
+            found = readers.get(key)
             if found:
                 affected.update(found)
         for change in batch.structure:
@@ -173,4 +178,5 @@ class RollupEngine:
             if element.value == value and output.quality is quality:
                 continue
             self._twin.update(output, value, timestamp if timestamp is not None else time.time(), quality)
+            self._echoes[output.key] = element.value
             pending.update(readers.get(output.key, ()))

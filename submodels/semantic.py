@@ -43,6 +43,7 @@ from aas.events import ChangeKind, ObjectKind
 from aas.live import LiveElement
 from aas.twin import Twin
 from submodels.hierarchy import HierarchyError, PlantHierarchy
+from submodels.query_plan import plan
 from submodels.templates import hierarchy_bom
 
 log = logging.getLogger(__name__)
@@ -447,6 +448,7 @@ class SemanticGraph:
         with self._lock:
             self.graph.deadline = time.monotonic() + timeout_s
             try:
+                plan(prepared, self.graph)
                 result = self.graph.query(prepared)
                 if result.type in ("SELECT", "ASK"):
                     body = result.serialize(format="json")

@@ -89,7 +89,7 @@ def read_environment(data: bytes, fmt: FormatName, failsafe: bool = False) -> En
 # ------------------------------------------------------------------- JSON
 def read_json(data: bytes, failsafe: bool = False) -> Environment:
     try:
-        document = orjson.loads(data)
+        document = orjson.loads(data.removeprefix(b"\xef\xbb\xbf"))  # Windows tools write a BOM
     except orjson.JSONDecodeError as error:
         raise FormatError(f"not valid JSON: {error}") from None
     if not isinstance(document, dict):
@@ -110,8 +110,6 @@ def read_json(data: bytes, failsafe: bool = False) -> Environment:
             raise FormatError(f"{key}: expected a list, found {type(items).__name__}")
         for index, item in enumerate(items):
             obj = _build_one(item, f"{key}[{index}]", failsafe)
-            if obj is None:
-                continue
             if not isinstance(obj, expected):
                 _problem(f"{key}[{index}]: expected {expected.__name__}, found {_describe(obj)}", failsafe)
                 continue
@@ -129,9 +127,13 @@ def _build_one(item: Any, where: str, failsafe: bool) -> Any:
     except JsonModelError as error:
         inner = error.path
         raise FormatError(f"{where}{'' if inner == '$' else '.' + inner}: {error.reason}") from None
+    except RecursionError:
+        raise FormatError(f"{where}: nested too deeply") from None
 
 
 def _describe(obj: Any) -> str:
+    if obj is None:
+        return "null"
     if isinstance(obj, dict):
         return f"an object with modelType {obj.get('modelType')!r}" if "modelType" in obj else "a plain object"
     return type(obj).__name__
@@ -217,13 +219,28 @@ def check_package(data: bytes) -> None:
                 )
 
 
+class _PackageReader(AASXReader):
+    """basyx aborts the whole package when a File element or thumbnail names a part the package
+    lacks, even when failsafe. Strict: say which reference is dangling; failsafe: keep the
+    reference, skip the file."""
+
+    def _add_supplementary_file(self, part_name: str, file_path: str, file_store: Any) -> str | None:
+        try:
+            return super()._add_supplementary_file(part_name, file_path, file_store)  # type: ignore[no-any-return]
+        except KeyError:
+            if not self.failsafe:
+                raise FormatError(f"the model references {file_path!r}, which is not in the AASX package") from None
+            logger.warning("skipping supplementary file %s: not in the AASX package", file_path)
+            return None
+
+
 def read_aasx(data: bytes, failsafe: bool = False) -> Environment:
     check_package(data)
     store: model.DictIdentifiableStore = model.DictIdentifiableStore()
     container = DictSupplementaryFileContainer()
     package = xmlns.package_renamed(data, xmlns.NS_30, xmlns.NS_31)
     try:
-        reader = AASXReader(io.BytesIO(package), failsafe=failsafe)
+        reader = _PackageReader(io.BytesIO(package), failsafe=failsafe)
     except ValueError as error:
         raise FormatError(f"not an AASX package (broken OPC structure): {_reason(error.__cause__ or error)}") from None
     try:
@@ -244,7 +261,7 @@ def read_aasx(data: bytes, failsafe: bool = False) -> Environment:
     return env
 
 
-def _package_thumbnail(reader: AASXReader) -> tuple[str, str, bytes] | None:
+def _package_thumbnail(reader: _PackageReader) -> tuple[str, str, bytes] | None:
     """The package-level thumbnail, which no AAS element has to reference."""
     parts = reader.reader.get_related_parts_by_type()[pyecma376_2.RELATIONSHIP_TYPE_THUMBNAIL]
     if not parts:

@@ -12,7 +12,7 @@ from basyx.aas import model
 from basyx.aas.adapter.aasx import AASXWriter, DictSupplementaryFileContainer
 from basyx.aas.adapter.xml import write_aas_xml_file
 
-from aas.formats import xmlns
+from aas.formats import opc, xmlns
 from aas.formats.environment import Environment, FormatError, FormatName
 from aas.formats.jsontree import default
 
@@ -77,7 +77,7 @@ def write_aasx(env: Environment, creator: str = "twinbridge") -> bytes:
         thumbnail = _thumbnail(env)
         if thumbnail is not None:
             writer.write_thumbnail(*thumbnail)
-    return xmlns.package_renamed(buffer.getvalue(), xmlns.NS_31, xmlns.NS_30)
+    return opc.exact_relationship_targets(xmlns.package_renamed(buffer.getvalue(), xmlns.NS_31, xmlns.NS_30))
 
 
 def _thumbnail(env: Environment) -> tuple[str, bytearray, str] | None:

@@ -14,9 +14,9 @@ declaration-shaped string inside CDATA is the accepted corner case).
 
 from __future__ import annotations
 
-import io
 import re
-import zipfile
+
+from aas.formats import opc
 
 NS_30 = "https://admin-shell.io/aas/3/0"
 NS_31 = "https://admin-shell.io/aas/3/1"
@@ -48,24 +48,12 @@ def as_30(data: bytes) -> bytes:
 
 
 def package_renamed(data: bytes, source: str, target: str) -> bytes:
-    """An AASX whose XML parts declaring ``source`` declare ``target``; other entries are copied unchanged.
-
-    Call only on packages that passed the zip-bomb checks (or that we wrote): parts are inflated here.
-    """
+    """An AASX whose XML parts declaring ``source`` declare ``target``; other entries are copied unchanged."""
     marker = source.encode()
-    with zipfile.ZipFile(io.BytesIO(data)) as package:
-        changed: dict[str, bytes] = {}
-        for entry in package.infolist():
-            if not entry.filename.lower().endswith(".xml") or "_rels/" in entry.filename:
-                continue
-            content = package.read(entry)
-            if marker in content:
-                changed[entry.filename] = renamed(content, source, target)
-        if not changed:
-            return data
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as copy:
-            for entry in package.infolist():
-                replacement = changed.get(entry.filename)
-                copy.writestr(entry, replacement if replacement is not None else package.read(entry))
-    return buffer.getvalue()
+
+    def change(name: str, content: bytes) -> bytes | None:
+        if not name.lower().endswith(".xml") or "_rels/" in name or marker not in content:
+            return None
+        return renamed(content, source, target)
+
+    return opc.rewrite(data, change)

@@ -62,6 +62,7 @@ class SqliteStore:
         if str(mode).lower() != "wal":
             raise sqlite3.DatabaseError(f"WAL journal mode unavailable (got {mode!r})")
         db.execute(f"PRAGMA synchronous={synchronous}")
+        db.execute("PRAGMA busy_timeout=5000")  # a CLI export next to a running server waits, not fails
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise sqlite3.DatabaseError(

@@ -1,4 +1,5 @@
-"""MQTT southbound adapter (text, JSON and Sparkplug B payloads): ``adapters.mqtt.adapter.MqttAdapter``.
+"""MQTT southbound adapter: text, JSON and Sparkplug B payloads from one broker per source."""
 
-Kept free of imports so ``adapters.config`` can use ``adapters.mqtt.topics`` for validation.
-"""
+from adapters.mqtt.adapter import MqttAdapter, MqttStats
+
+__all__ = ["MqttAdapter", "MqttStats"]

@@ -26,7 +26,7 @@ import datetime
 import decimal
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,14 +72,14 @@ class MqttStats:
     unbound: int = 0
     commands: int = 0
     connects: int = 0
-    broker_losses: int = 0
+    broker_losses: int = 0  # the broker was lost, or could not be reached after start or a loss
 
 
 class MqttAdapter:
     """Feeds the elements of ``bindings`` (``(name, binding)``, e.g. ``("bindings[3]", b)``) from
     the broker of ``source``. Every target is resolved here; BindingError names the binding."""
 
-    def __init__(self, source: MqttSource, bindings: list[tuple[str, Binding]], twin: Twin) -> None:
+    def __init__(self, source: MqttSource, bindings: Sequence[tuple[str, Binding]], twin: Twin) -> None:
         self.source = source
         self._twin = twin
         self._routes: TopicIndex[Route] = TopicIndex()
@@ -101,6 +101,8 @@ class MqttAdapter:
         self._connection = MqttConnection(source, subscriptions, self.handle_message, self._up, self._down)
 
     def _add(self, name: str, binding: Binding, point: MqttPoint, handle: LiveElement) -> None:
+        if binding.writable and point.command_topic is None and point.payload != "sparkplug":
+            raise BindingError(f"{name}: a writable MQTT binding needs a 'command_topic'")
         value_type = handle.value_type
         assert value_type is not None  # resolve_target only returns Properties
         convert = converter_for(value_type)
@@ -114,12 +116,7 @@ class MqttAdapter:
             stamp = Selector(point.timestamp) if point.timestamp else None
             self._routes.add(point.topic, Route(name, handle, point.payload == "json", selector, stamp, convert))
             self._qos[point.topic] = max(self._qos.get(point.topic, 0), point.qos)
-        writer: DeviceWriter | None = None
-        if binding.writable:
-            if point.command_topic is None and point.payload != "sparkplug":
-                raise BindingError(f"{name}: a writable MQTT binding needs a 'command_topic'")
-            writer = self._writer(name, point)
-        self._twin.bind(handle, writer)
+        self._twin.bind(handle, self._writer(name, point) if binding.writable else None)
         self._handles.append(handle)
 
     # ------------------------------------------------------------ lifecycle
@@ -130,6 +127,7 @@ class MqttAdapter:
         await self._connection.stop()
         for task in list(self._pending):
             task.cancel()
+        await asyncio.gather(*self._pending, return_exceptions=True)
         now = time.time()
         for handle in self._handles:
             self._twin.set_quality(handle, Quality.BAD, now)
@@ -148,6 +146,8 @@ class MqttAdapter:
 
     def _up(self) -> None:
         self.stats.connects += 1
+        if self._sparkplug_qos is not None:
+            self._sparkplug.request_rebirths()
 
     def _down(self, reason: str) -> None:
         self.stats.broker_losses += 1
@@ -159,10 +159,10 @@ class MqttAdapter:
     def handle_message(self, topic: str, payload: bytes) -> None:
         """One incoming message (called by the connection, synchronously, on the event loop)."""
         self.stats.messages += 1
+        if self._sparkplug_qos is not None and topic.startswith("spBv1.0/") and self._sparkplug.handle(topic, payload):
+            return
         routes = self._routes.lookup(topic)
         if not routes:
-            if self._sparkplug_qos is not None and self._sparkplug.handle(topic, payload):
-                return
             self.stats.unbound += 1
             log.debug("MQTT message on unbound topic %r ignored", topic)
             return
@@ -179,7 +179,7 @@ class MqttAdapter:
                     raw = payloads.text(payload)
                     stamp = None
                 value = route.convert(raw)
-            except (ValueError, TypeError) as error:
+            except (ValueError, TypeError, ArithmeticError) as error:
                 self._bad(route, topic, error)
                 continue
             update(route.handle, value, stamp, Quality.GOOD)

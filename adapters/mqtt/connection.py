@@ -75,7 +75,9 @@ def client_options(source: MqttSource) -> dict[str, Any]:
 class MqttConnection:
     """Keeps one session to the broker of ``source`` alive until ``stop()``.
 
-    ``on_up`` runs after every (re)connect and resubscribe, ``on_down`` after every loss.
+    ``on_up`` runs after every (re)connect and resubscribe; ``on_down`` when the broker is lost,
+    and once when the first attempts (after start or after a loss) fail, so values fed by a
+    broker that never answered do not wait as Uncertain forever.
     """
 
     def __init__(
@@ -127,6 +129,7 @@ class MqttConnection:
     async def _run(self) -> None:
         backoff = self.source.backoff
         delay = backoff.initial_s
+        reported_down = False
         where = f"{self._options['hostname']}:{self._options['port']}"
         while True:
             client = _Client(self._handler, **self._options)
@@ -136,7 +139,7 @@ class MqttConnection:
                     if self._subscriptions:
                         await client.subscribe(self._subscriptions)
                     self._client = client
-                    delay = backoff.initial_s
+                    delay, reported_down = backoff.initial_s, False
                     log.info("MQTT source %r connected to %s (%d subscriptions)",
                              self.source.name, where, len(self._subscriptions))
                     self._up.set()
@@ -151,10 +154,12 @@ class MqttConnection:
                 was_up, self._client = self._client is not None, None
                 self._up.clear()
             if was_up:
-                self._on_down(reason)
                 log.warning("MQTT source %r lost its broker %s: %s", self.source.name, where, reason)
             else:
                 log.warning("MQTT source %r cannot connect to %s: %s; retrying in %.1f s",
                             self.source.name, where, reason, delay)
+            if not reported_down:
+                reported_down = True
+                self._on_down(reason)
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, backoff.max_s)

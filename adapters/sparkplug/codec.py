@@ -55,6 +55,9 @@ _INT_FIELD = {
 }
 
 
+_COMPOSITE = frozenset({"dataset_value", "template_value", "extension_value"})
+
+
 class SparkplugDecodeError(ValueError):
     """The bytes are not a Sparkplug B payload."""
 
@@ -68,7 +71,8 @@ def decode(data: bytes) -> Any:
 
 
 def metric_value(metric: Any, datatype: int) -> Any:
-    """The Python value of ``metric``: int/float/bool/str/bytes, None when null or absent.
+    """The Python value of ``metric``: int/float/bool/str/bytes, None when null or absent,
+    ValueError for DataSet/Template metrics (no single Property value).
 
     Signed integers travel as two's complement in the unsigned fields; a DateTime (epoch ms)
     becomes ISO 8601 text so a dateTime or string Property can take it.
@@ -78,6 +82,8 @@ def metric_value(metric: Any, datatype: int) -> Any:
     field = metric.WhichOneof("value")
     if field is None:
         return None
+    if field in _COMPOSITE:
+        raise ValueError(f"a {field.removesuffix('_value')} metric cannot feed a Property")
     value = getattr(metric, field)
     if field in ("int_value", "long_value"):
         bits = _SIGNED_BITS.get(datatype)  # type: ignore[call-overload]

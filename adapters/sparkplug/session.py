@@ -8,7 +8,8 @@ Behaviour (Sparkplug 3.0, host application role):
 - NDATA/DDATA metrics are found by name, or by the alias the birth tied to a name.
 - ``seq`` runs 0..255 per node over NBIRTH/NDATA/DBIRTH/DDATA/DDEATH. A gap, or data from a
   node whose birth this host has not seen, sends an NCMD ``Node Control/Rebirth`` (at most one
-  per node every ``rebirth_interval_s``). Data that can still be resolved is applied.
+  per node every ``rebirth_interval_s``). Data that can still be resolved is applied. Every
+  (re)connect to the broker also asks each bound node for a rebirth.
 - NDEATH (with the ``bdSeq`` of the current birth, or none) turns every bound value of the node
   and its devices Bad; DDEATH those of the device. An NDEATH whose bdSeq belongs to an older
   session (a late will message) is ignored.
@@ -106,9 +107,12 @@ class SparkplugHost:
             topics += [f"{NAMESPACE}/{group}/+/{node}", f"{NAMESPACE}/{group}/+/{node}/+"]
         return topics
 
-    def handles(self) -> Iterator[LiveElement]:
+    def request_rebirths(self) -> None:
+        """Ask every bound edge node for its births (after each connect: births published while
+        this host was away were missed). Not counted against the per-node rebirth interval."""
         for node in self._nodes.values():
-            yield from node.handles()
+            self.stats.rebirth_requests += 1
+            self._publish(command_topic(node.group, node.node, None), codec.rebirth_request())
 
     # ------------------------------------------------------------ messages
     def handle(self, topic: str, data: bytes) -> bool:
@@ -130,8 +134,8 @@ class SparkplugHost:
             return True
         received = time.time()
         stamp = payload.timestamp / 1000 if payload.HasField("timestamp") else received
-        if kind == "NDEATH":
-            self._node_death(node, payload, stamp)
+        if kind == "NDEATH":  # usually the will registered at connect time: its timestamp is stale
+            self._node_death(node, payload, received)
         elif kind == "NBIRTH":
             self.stats.births += 1
             node.aliases = {None: {}}
@@ -207,15 +211,15 @@ class SparkplugHost:
                 continue
             datatype = metric.datatype if metric.HasField("datatype") else node.datatypes.get((device, name), 0)
             timestamp = metric.timestamp / 1000 if metric.HasField("timestamp") else stamp
-            raw = codec.metric_value(metric, datatype)
             for point in points:
-                if raw is None:
-                    update(point.handle, None, timestamp, Quality.BAD)
-                    continue
                 try:
+                    raw = codec.metric_value(metric, datatype)
+                    if raw is None:  # is_null: the device has no value
+                        update(point.handle, None, timestamp, Quality.BAD)
+                        continue
                     value = point.convert(raw)
-                except (ValueError, TypeError) as error:
-                    self._warn.warning(point.name, f"{point.name}: metric {name!r} = {raw!r}: {error}")
+                except (ValueError, TypeError, ArithmeticError) as error:
+                    self._warn.warning(point.name, f"{point.name}: metric {name!r}: {error}")
                     update(point.handle, None, timestamp, Quality.BAD)
                     continue
                 update(point.handle, value, timestamp, Quality.GOOD)

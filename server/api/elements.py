@@ -3,29 +3,29 @@
 Mounted under both submodel prefixes (see ``server.api.submodels.ScopedRoutes``). Reads of an
 element that a device feeds carry its live quality and source timestamp as the documented
 companion headers ``X-Twinbridge-Quality`` (Good|Uncertain|Bad) and ``X-Twinbridge-Timestamp``
-(xs:dateTime); the bodies stay standard Part 2 JSON. ``GET .../$value`` is the hot read path
-and stays free of per-request dependencies beyond what it needs.
+(xs:dateTime); the bodies stay standard Part 2 JSON. ``GET .../{idShortPath}/$value``, the hot
+read path, lives in ``server.api.submodels`` so that it is matched first.
+
+``$value`` bodies are ``{idShort: value}`` (a bare value would not say whose it is; list items,
+which have no idShort, are bare); ``PATCH .../$value`` takes the same shape, and a Property also
+its bare value.
 """
 
 from __future__ import annotations
 
 import hashlib
 import posixpath
-from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from basyx.aas import model
 from fastapi import File, Form, Request, UploadFile
 from fastapi.responses import Response
-from fastapi.security import HTTPBearer
 
 from aas import paths
 from aas.documents import to_jsonable
 from aas.errors import InvalidInput, NotFound, TwinError
 from aas.twin import Twin
 from aas.value_only import apply_value, has_value, parse_property_value, to_value
-from server.api.auth import require_read
 from server.api.codec import Extent, ExtentQuery, Level, LevelQuery, json_response, load_json, parse_body, shape
 from server.api.paging import CursorQuery, LimitQuery, paged, paged_envelope
 from server.api.results import ApiError
@@ -35,11 +35,9 @@ from server.api.submodels import (
     ScopedRoutes,
     WriteAccess,
     copy_metadata,
-    decode_cached,
     element_paths,
+    live_headers,
     refuse_bound_values,
-    render_cache,
-    submodel_scope,
 )
 
 scoped = ScopedRoutes("Submodel API")
@@ -73,21 +71,6 @@ _VALUE_KEYS: dict[str, tuple[str, ...]] = {
 
 
 # --------------------------------------------------------------- helpers
-def live_headers(twin: Twin, submodel_id: str, path: str) -> dict[str, str] | None:
-    """The companion headers of an element with a live handle (None when it has none)."""
-    handle = twin.find_live(submodel_id, path)
-    if handle is None:
-        return None
-    headers = {"X-Twinbridge-Quality": handle.quality.value}
-    if handle.timestamp is not None:
-        headers["X-Twinbridge-Timestamp"] = xs_datetime(handle.timestamp)
-    return headers
-
-
-def xs_datetime(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def element_json(element: model.SubmodelElement, level: Level = "deep", extent: Extent = "withBlobValue") -> Any:
     return shape(to_jsonable(element), level, extent)
 
@@ -184,34 +167,6 @@ async def get_all_elements_path(scope: ScopeDep, limit: LimitQuery, cursor: Curs
 
 
 # ------------------------------------------------------------ one element
-_bearer = HTTPBearer(auto_error=False)
-
-
-@scoped.route(_ELEMENT + "/$value", ["GET"])
-async def get_element_value(request: Request, idShortPath: str, level: Level = LevelQuery,
-                            extent: Extent = ExtentQuery) -> Response:
-    """The hot read path: cached id decode and path resolution, one orjson call, no thread hop."""
-    security = request.app.state.security
-    if security.mode != "none" and not security.read_open:
-        require_read(request, await _bearer(request))
-    twin: Twin = request.app.state.twin
-    params = request.path_params
-    if "aasIdentifier" in params:
-        submodel_id = (await submodel_scope(request)).submodel_id
-    else:
-        submodel_id = decode_cached(params["submodelIdentifier"], "submodelIdentifier")
-        if submodel_id not in twin.submodels:
-            raise NotFound(f"no Submodel with id {submodel_id!r}")
-    element = render_cache(twin).element(twin, submodel_id, idShortPath)
-    if not has_value(element):
-        raise ApiError(400, f"{idShortPath} is a {type(element).__name__}, which has no value")
-    value = to_value(element, with_blob=extent == "withBlobValue", depth=_depth(level))
-    if not isinstance(element.parent, model.SubmodelElementList):
-        value = {element.id_short: value}
-    return Response(orjson.dumps(value), media_type="application/json",
-                    headers=live_headers(twin, submodel_id, idShortPath))
-
-
 @scoped.route(_ELEMENT, ["GET"], dependencies=[ReadAccess])
 async def get_element(scope: ScopeDep, idShortPath: str, level: Level = LevelQuery,
                       extent: Extent = ExtentQuery) -> Response:

@@ -34,13 +34,14 @@ from aas.value_only import apply_value, parse_property_value, to_value
 from server.api.codec import json_response, load_json, parse_body
 from server.api.ids import encode_id
 from server.api.results import ApiError, timestamp
-from server.api.submodels import ReadAccess, ScopeDep, ScopedRoutes, WriteAccess
+from server.api.submodels import ReadAccess, Scope, ScopeDep, ScopedRoutes, WriteAccess
 
 scoped = ScopedRoutes("Submodel API: operations")
 routers = scoped.routers
 
 _OPERATION = "/submodel-elements/{idShortPath}"
 _KEPT_JOBS = 1000
+_REQUEST_FIELDS = ("inputArguments", "inoutputArguments", "clientTimeoutDuration")
 _SECONDS = {"years": 365 * 86400, "months": 30 * 86400, "days": 86400, "hours": 3600, "minutes": 60,
             "seconds": 1, "microseconds": 1e-6}
 
@@ -76,7 +77,7 @@ class Job:
 
 
 # ----------------------------------------------------------- request side
-def _operation(scope: ScopeDep, path: str) -> model.Operation:
+def _operation(scope: Scope, path: str) -> model.Operation:
     twin, submodel_id = scope
     element = twin.element(submodel_id, path)
     if not isinstance(element, model.Operation):
@@ -162,12 +163,15 @@ def _value_only_arguments(data: dict[str, Any], declared: dict[str, model.Submod
     return inputs
 
 
-def _invocation(request: Request, scope: ScopeDep, path: str, body: bytes, value_only: bool) -> Invocation:
+def _invocation(request: Request, scope: Scope, path: str, body: bytes, value_only: bool) -> Invocation:
     operation = _operation(scope, path)
     implementation = _implementation(request, scope.submodel_id, path, operation)
     data = load_json(body, "an OperationRequest") if body.strip() else {}
     if not isinstance(data, dict):
         raise InvalidInput("the body must be an OperationRequest JSON object")
+    unknown = sorted(set(data) - set(_REQUEST_FIELDS))
+    if unknown:
+        raise InvalidInput(f"unknown OperationRequest field(s) {unknown}; the fields are {list(_REQUEST_FIELDS)}")
     declared = _declared(operation)
     given = _value_only_arguments(data, declared) if value_only else _full_arguments(data, declared)
     inputs: dict[str, Any] = {}
@@ -260,14 +264,14 @@ def _jobs(request: Request) -> OrderedDict[str, Job]:
     return jobs
 
 
-async def _invoke(request: Request, scope: ScopeDep, path: str, value_only: bool) -> Response:
+async def _invoke(request: Request, scope: Scope, path: str, value_only: bool) -> Response:
     invocation = _invocation(request, scope, path, await request.body(), value_only)
     outcome = Outcome()
     await _execute(invocation, outcome)
     return json_response(_result(invocation, outcome, value_only))
 
 
-async def _invoke_async(request: Request, scope: ScopeDep, path: str, value_only: bool) -> Response:
+async def _invoke_async(request: Request, scope: Scope, path: str, value_only: bool) -> Response:
     invocation = _invocation(request, scope, path, await request.body(), value_only)
     job = Job(scope.submodel_id, path, invocation)
     job.task = asyncio.get_running_loop().create_task(_execute(invocation, job.outcome))
@@ -283,7 +287,7 @@ async def _invoke_async(request: Request, scope: ScopeDep, path: str, value_only
     return json_response({"handleId": handle}, 202, headers={"Location": location})
 
 
-def _job(request: Request, scope: ScopeDep, path: str, handle: str) -> Job:
+def _job(request: Request, scope: Scope, path: str, handle: str) -> Job:
     job = _jobs(request).get(handle)
     if job is None or job.submodel_id != scope.submodel_id or job.path != path:
         raise NotFound(f"no invocation {handle!r} of {path} in submodel {encode_id(scope.submodel_id)}")

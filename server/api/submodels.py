@@ -12,20 +12,23 @@ from __future__ import annotations
 import json
 import weakref
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Annotated, Any, NamedTuple
 
 import orjson
 from basyx.aas import model
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from fastapi.security import HTTPBearer
 
 from aas import paths
 from aas.documents import to_jsonable
-from aas.errors import NotFound, NotWritable
+from aas.errors import InvalidInput, NotFound, NotWritable
 from aas.events import ObjectKind
+from aas.live import LiveElement
 from aas.serialization import FormatName, collect, write_environment
 from aas.twin import Twin
-from aas.value_only import apply_submodel_value, submodel_value
+from aas.value_only import apply_submodel_value, has_value, submodel_value, to_value
 from server.api.auth import Credentials, require_read, require_write
 from server.api.codec import Extent, ExtentQuery, Level, LevelQuery, json_response, load_json, parse_body, shape
 from server.api.ids import decode_id
@@ -209,30 +212,131 @@ def refuse_bound_values(twin: Twin, submodel_id: str, under: str | None) -> None
 
 
 def copy_metadata(target: model.Referable, source: model.Referable, fields: Iterable[str]) -> None:
-    """Copy metadata attributes (not values, not children) from a parsed body onto the stored object."""
-    for field in fields:
-        if not hasattr(source, field):
-            continue
-        value = getattr(source, field)
-        current = getattr(target, field)
-        if isinstance(current, (model.NamespaceSet, model.ConstrainedList, list, set)) and not isinstance(
-            current, model.LangStringSet
-        ):
-            items = list(value)
-            current.clear()
-            for item in items:
-                if isinstance(current, (list, model.ConstrainedList)):
-                    current.append(item)
-                else:
-                    current.add(item)
+    """Copy metadata attributes (not values, not children) from a parsed body onto the stored object.
+
+    basyx checks some constraints only when attributes are set one by one (AASd-118: no
+    supplementalSemanticId without a semanticId); if one fails, every field is put back and
+    the body is refused, so the stored object never ends up half-updated.
+    """
+    present = [field for field in fields if hasattr(source, field)]
+    before = {field: _detached(getattr(target, field)) for field in present}
+    try:
+        for field in present:
+            _assign(target, field, _detached(getattr(source, field)))
+    except (model.AASConstraintViolation, ValueError, TypeError) as error:
+        for field, value in before.items():
+            _assign(target, field, value)
+        raise InvalidInput(f"{getattr(target, 'id_short', None) or 'the object'}: {error}") from None
+
+
+def _is_collection(value: Any) -> bool:
+    return isinstance(value, (model.NamespaceSet, model.ConstrainedList, list, set)) and not isinstance(
+        value, model.LangStringSet)
+
+
+def _detached(value: Any) -> Any:
+    """A collection's items as a plain list, taken out of it (a referable has only one parent)."""
+    if not _is_collection(value):
+        return value
+    items = list(value)
+    value.clear()
+    return items
+
+
+def _assign(target: model.Referable, field: str, value: Any) -> None:
+    current = getattr(target, field)
+    if not _is_collection(current):
+        setattr(target, field, value)
+        return
+    current.clear()
+    for item in value:
+        if isinstance(current, (list, model.ConstrainedList)):
+            current.append(item)
         else:
-            setattr(target, field, value)
+            current.add(item)
+
+
+# ------------------------------------------------------------ the hot path
+router = APIRouter(tags=["Submodel Repository API"])
+# FastAPI matches routes one by one in the order they were included, so the hottest route of
+# the API (a device value read by dashboards and gateways) is this module's first. Query
+# parameters are parsed by hand and access checked only when reads need a token: each
+# dependency FastAPI resolves costs as much as the handler itself.
+_bearer = HTTPBearer(auto_error=False)
+_VALUE_PARAMETERS = {"parameters": [
+    {"name": "idShortPath", "in": "path", "required": True, "schema": {"type": "string"}},
+    {"name": "level", "in": "query", "required": False,
+     "schema": {"type": "string", "enum": ["deep", "core"], "default": "deep"}},
+    {"name": "extent", "in": "query", "required": False,
+     "schema": {"type": "string", "enum": ["withBlobValue", "withoutBlobValue"], "default": "withBlobValue"}},
+]}
+_QUERY_CHOICES = {"level": ("deep", "core"), "extent": ("withBlobValue", "withoutBlobValue")}
+
+
+def live_headers(twin: Twin, submodel_id: str, path: str) -> dict[str, str] | None:
+    """The companion headers of an element with a live handle (None when it has none)."""
+    return _handle_headers(twin.find_live(submodel_id, path))
+
+
+def _handle_headers(handle: LiveElement | None) -> dict[str, str] | None:
+    if handle is None:
+        return None
+    headers = {"X-Twinbridge-Quality": handle.quality.value}
+    if handle.timestamp is not None:
+        headers["X-Twinbridge-Timestamp"] = xs_datetime(handle.timestamp)
+    return headers
+
+
+def xs_datetime(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _value_query(request: Request) -> tuple[bool, int | None]:
+    """(with blob values, depth) from ``level``/``extent``; unknown values are a 400 naming them."""
+    if not request.scope["query_string"]:
+        return True, None
+    query = request.query_params
+    for name, choices in _QUERY_CHOICES.items():
+        given = query.get(name)
+        if given is not None and given not in choices:
+            raise ApiError(400, f"query parameter {name}={given!r} must be one of {list(choices)}")
+    return query.get("extent", "withBlobValue") == "withBlobValue", 1 if query.get("level") == "core" else None
+
+
+async def get_element_value(request: Request) -> Response:
+    """``GET .../submodel-elements/{idShortPath}/$value``: ``{idShort: value}`` (a list item's bare value)."""
+    idShortPath = request.path_params["idShortPath"]
+    security = request.app.state.security
+    if security.mode != "none" and not security.read_open:
+        require_read(request, await _bearer(request))
+    twin: Twin = request.app.state.twin
+    with_blob, depth = _value_query(request)
+    if "aasIdentifier" in request.path_params:
+        submodel_id = (await submodel_scope(request)).submodel_id
+    else:
+        submodel_id = decode_cached(request.path_params["submodelIdentifier"], "submodelIdentifier")
+        if submodel_id not in twin.submodels:
+            raise NotFound(f"no Submodel with id {submodel_id!r}")
+    # A live handle follows its element across structural edits (the twin re-resolves it), so a
+    # device-fed value needs no lookup at all; other elements come from the revision-keyed cache.
+    handle = twin.find_live(submodel_id, idShortPath)
+    element = handle.element if handle is not None else None
+    if element is None:
+        element = render_cache(twin).element(twin, submodel_id, idShortPath)
+    if not has_value(element):
+        raise ApiError(400, f"{idShortPath} is a {type(element).__name__}, which has no value")
+    value = to_value(element, with_blob=with_blob, depth=depth)
+    if not isinstance(element.parent, model.SubmodelElementList):
+        value = {element.id_short: value}
+    return Response(orjson.dumps(value), media_type="application/json", headers=_handle_headers(handle))
+
+
+for _prefix in (SUBMODEL_PREFIX, SHELL_SUBMODEL_PREFIX):
+    router.add_api_route(_prefix + "/submodel-elements/{idShortPath}/$value", get_element_value, methods=["GET"],
+                         tags=["Submodel API"], openapi_extra=_VALUE_PARAMETERS)
 
 
 # ------------------------------------------------------------ repository
-router = APIRouter(tags=["Submodel Repository API"])
-
-
 def _filtered(twin: Twin, semantic_id: str | None, id_short: str | None) -> list[model.Submodel]:
     submodels = list(twin.submodels.values())
     if id_short is not None:
@@ -257,8 +361,8 @@ def _semantic_filter(decoded: str) -> Callable[[model.Reference | None], bool]:
 
 @router.get("/submodels", dependencies=[ReadAccess])
 async def get_all_submodels(twin: TwinDep, limit: LimitQuery, cursor: CursorQuery, semanticId: str | None = None,
-                      idShort: str | None = None, level: Level = LevelQuery,
-                      extent: Extent = ExtentQuery) -> Response:
+                            idShort: str | None = None, level: Level = LevelQuery,
+                            extent: Extent = ExtentQuery) -> Response:
     submodels = _filtered(twin, semanticId, idShort)
     return json_response(paged_envelope(submodels, cursor, limit, lambda sm: submodel_json(sm, level, extent)))
 
@@ -272,15 +376,15 @@ async def post_submodel(request: Request, twin: TwinDep) -> Response:
 
 @router.get("/submodels/$metadata", dependencies=[ReadAccess])
 async def get_all_submodels_metadata(twin: TwinDep, limit: LimitQuery, cursor: CursorQuery,
-                               semanticId: str | None = None, idShort: str | None = None) -> Response:
+                                     semanticId: str | None = None, idShort: str | None = None) -> Response:
     submodels = _filtered(twin, semanticId, idShort)
     return json_response(paged_envelope(submodels, cursor, limit, submodel_metadata))
 
 
 @router.get("/submodels/$value", dependencies=[ReadAccess])
 async def get_all_submodels_value(twin: TwinDep, limit: LimitQuery, cursor: CursorQuery,
-                            semanticId: str | None = None, idShort: str | None = None,
-                            level: Level = LevelQuery, extent: Extent = ExtentQuery) -> Response:
+                                  semanticId: str | None = None, idShort: str | None = None,
+                                  level: Level = LevelQuery, extent: Extent = ExtentQuery) -> Response:
     submodels = _filtered(twin, semanticId, idShort)
     depth = 1 if level == "core" else None
     with_blob = extent == "withBlobValue"
@@ -292,15 +396,15 @@ async def get_all_submodels_value(twin: TwinDep, limit: LimitQuery, cursor: Curs
 
 @router.get("/submodels/$reference", dependencies=[ReadAccess])
 async def get_all_submodels_reference(twin: TwinDep, limit: LimitQuery, cursor: CursorQuery,
-                                semanticId: str | None = None, idShort: str | None = None) -> Response:
+                                      semanticId: str | None = None, idShort: str | None = None) -> Response:
     submodels = _filtered(twin, semanticId, idShort)
     return json_response(paged_envelope(submodels, cursor, limit, submodel_reference))
 
 
 @router.get("/submodels/$path", dependencies=[ReadAccess])
 async def get_all_submodels_path(twin: TwinDep, limit: LimitQuery, cursor: CursorQuery,
-                           semanticId: str | None = None, idShort: str | None = None,
-                           level: Level = LevelQuery) -> Response:
+                                 semanticId: str | None = None, idShort: str | None = None,
+                                 level: Level = LevelQuery) -> Response:
     """The idShortPaths of every matching submodel's elements, one after the other, paged as one list."""
     submodels = _filtered(twin, semanticId, idShort)
     all_paths = [path for sm in submodels for path in element_paths(sm.submodel_element, level == "deep")]
@@ -314,7 +418,7 @@ routers = scoped.routers
 
 @scoped.route("", ["GET"], dependencies=[ReadAccess])
 async def get_submodel(scope: ScopeDep, level: Level = LevelQuery,
-                 extent: Extent = ExtentQuery) -> Response:
+                       extent: Extent = ExtentQuery) -> Response:
     twin, submodel_id = scope
     submodel = twin.submodel(submodel_id)
     data = render_cache(twin).document(twin, submodel_id, f"full/{level}/{extent}",
@@ -368,7 +472,7 @@ async def patch_submodel_metadata(request: Request, scope: ScopeDep) -> Response
 
 @scoped.route("/$value", ["GET"], dependencies=[ReadAccess])
 async def get_submodel_value(scope: ScopeDep, level: Level = LevelQuery,
-                       extent: Extent = ExtentQuery) -> Response:
+                             extent: Extent = ExtentQuery) -> Response:
     twin, submodel_id = scope
     submodel = twin.submodel(submodel_id)
     depth = 1 if level == "core" else None

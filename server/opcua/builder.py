@@ -11,6 +11,7 @@ and ``<node id>/<child>`` for fixed children such as ``Value`` or ``IdShort``
 from __future__ import annotations
 
 import datetime
+import gc
 import hashlib
 from dataclasses import dataclass
 
@@ -110,12 +111,18 @@ class EnvironmentBuilder:
 
     # -------------------------------------------------------------- whole
     def build_all(self) -> None:
-        for submodel in list(self.twin.submodels.values()):
-            self.add_submodel(submodel, link=False)
-        for shell in list(self.twin.shells.values()):
-            self.add_shell(shell)
-        for submodel_id in list(self.twin.submodels):
-            self._place_orphan(submodel_id)
+        """Mirror the whole environment; the cyclic GC pauses meanwhile (it would rescan the
+        growing node graph again and again, which halves the build rate at 100,000 properties)."""
+        gc.disable()
+        try:
+            for submodel in list(self.twin.submodels.values()):
+                self.add_submodel(submodel, link=False)
+            for shell in list(self.twin.shells.values()):
+                self.add_shell(shell)
+            for submodel_id in list(self.twin.submodels):
+                self._place_orphan(submodel_id)
+        finally:
+            gc.enable()
 
     def _environment(self) -> NodeData:
         environment_id = node_id("AASEnvironment", self.ns)

@@ -23,13 +23,16 @@ from aas.quality import Quality
 VT = ua.VariantType
 
 
+_NODE_ID: Any = ua.NodeId  # asyncua annotates NewTypes (Int32, String...); the runtime takes plain values
+_STATUS_CODE: Any = ua.StatusCode
+
+
 def node_id(identifier: int | str, namespace_index: int = 0) -> ua.NodeId:
-    """``ua.NodeId`` with plain ints/strs (asyncua annotates its NewTypes, the runtime takes both)."""
-    return ua.NodeId(cast(Any, identifier), cast(Any, namespace_index))
+    return _NODE_ID(identifier, namespace_index)  # type: ignore[no-any-return]
 
 
 def status(code: int) -> ua.StatusCode:
-    return ua.StatusCode(cast(Any, code))
+    return _STATUS_CODE(code)  # type: ignore[no-any-return]
 
 
 class Unrepresentable(ValueError):
@@ -214,6 +217,23 @@ def to_variant_value(codec: Codec, value: Any) -> Any:
 
 
 
+class ImmutableDataValue(ua.DataValue):
+    """A DataValue nobody mutates after creation, so copying it is a no-op.
+
+    asyncua deep-copies every DataValue for every monitored item it notifies; that copy is
+    most of the cost of a value change (it caps the mirror near 1,500 changes/s on a loaded
+    2-core machine). The mirror's values are built fresh per change and never changed after.
+    """
+
+    __slots__ = ()
+
+    def __copy__(self) -> ImmutableDataValue:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ImmutableDataValue:
+        return self
+
+
 _STATUS = {
     Quality.GOOD: status(ua.StatusCodes.Good),
     Quality.UNCERTAIN: status(ua.StatusCodes.Uncertain),
@@ -229,9 +249,9 @@ def data_value(codec: Codec, value: Any, quality: Quality, source_time: datetime
     try:
         payload = to_variant_value(codec, value)
     except Unrepresentable:
-        return ua.DataValue(_NULL, _OUT_OF_RANGE, cast(Any, source_time), cast(Any, server_time))
+        return ImmutableDataValue(_NULL, _OUT_OF_RANGE, cast(Any, source_time), cast(Any, server_time))
     variant = ua.Variant(payload, codec.variant_type) if payload is not None else _NULL
-    return ua.DataValue(variant, _STATUS[quality], cast(Any, source_time), cast(Any, server_time))
+    return ImmutableDataValue(variant, _STATUS[quality], cast(Any, source_time), cast(Any, server_time))
 
 
 def utc(timestamp: float | None) -> datetime.datetime | None:

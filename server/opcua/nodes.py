@@ -30,6 +30,7 @@ PROPERTY_TYPE = node_id(ua.ObjectIds.PropertyType)
 DATA_VARIABLE_TYPE = node_id(ua.ObjectIds.BaseDataVariableType)
 READ = ua.AccessLevel.CurrentRead.mask
 READ_WRITE = ua.AccessLevel.CurrentRead.mask | ua.AccessLevel.CurrentWrite.mask
+_STRING = node_id(VT.String.value)
 _HIERARCHICAL = (HAS_COMPONENT, HAS_PROPERTY)
 
 
@@ -75,9 +76,20 @@ class NodeFactory:
         self._not_historizing = _constant(False, VT.Boolean)
         self._levels = {READ: _constant(READ, VT.Byte), READ_WRITE: _constant(READ_WRITE, VT.Byte)}
         self._data_types: dict[ua.NodeId, AttributeValue] = {}
+        self._strings: dict[str | None, AttributeValue] = {}
+        self._variable_templates: dict[tuple[object, ...], dict[ua.AttributeIds, AttributeValue]] = {}
+        self._object_attributes: dict[ua.AttributeIds, AttributeValue] = {
+            A.NodeId: self._node_id,
+            A.NodeClass: self._object_class,
+            A.Description: self._no_description,
+            A.WriteMask: self._zero_mask,
+            A.UserWriteMask: self._zero_mask,
+            A.EventNotifier: self._no_events,
+        }
         self._names: dict[str, Names] = {}
         self._type_refs: dict[ua.NodeId, ua.ReferenceDescription] = {}
-        self._inverse: dict[tuple[ua.NodeId, ua.NodeId], ua.ReferenceDescription] = {}
+        self._inverse: dict[tuple[int, object], ua.ReferenceDescription] = {}
+        """Child → parent references, one per (parent NodeData, reference type); keyed by id() for speed."""
 
     # ------------------------------------------------------------ names
     def shared_names(self, name: str) -> Names:
@@ -103,43 +115,32 @@ class NodeFactory:
     def add_object(self, parent: NodeData | None, node_id: ua.NodeId, names: Names, type_definition: ua.NodeId,
                    reference_type: ua.NodeId = HAS_COMPONENT) -> NodeData:
         node = NodeData(node_id)
-        attributes = node.attributes
-        attributes[A.NodeId] = self._node_id
-        attributes[A.NodeClass] = self._object_class
+        attributes = node.attributes = self._object_attributes.copy()
         attributes[A.BrowseName] = names.browse
         attributes[A.DisplayName] = names.display
-        attributes[A.Description] = self._no_description
-        attributes[A.WriteMask] = self._zero_mask
-        attributes[A.UserWriteMask] = self._zero_mask
-        attributes[A.EventNotifier] = self._no_events
         node.references.append(self._type_reference(type_definition, ua.NodeClass.ObjectType))
         self.aspace[node_id] = node
         if parent is not None:
             self._attach(parent, node, names, ua.NodeClass.Object, type_definition, reference_type)
         return node
 
-    def add_variable(self, parent: NodeData, node_id: ua.NodeId, names: Names, value: ua.DataValue,
+    def add_variable(self, parent: NodeData, node_id: ua.NodeId, names: Names, value: ua.DataValue | AttributeValue,
                      data_type: ua.NodeId, *, is_property: bool = True, array: bool = False,
                      access_level: AttributeValue | None = None) -> tuple[NodeData, AttributeValue]:
-        """A Variable child; returns the node and its Value attribute (the mirror's fast path)."""
+        """A Variable child named by shared ``names``; returns the node and its Value attribute.
+
+        ``value`` may be a shared, never-written AttributeValue (constant strings); a DataValue
+        gets an attribute of its own (the mirror's fast path writes it).
+        """
         node = NodeData(node_id)
-        attributes = node.attributes
-        value_attribute = AttributeValue(value)
         level = access_level if access_level is not None else self._levels[READ]
-        attributes[A.NodeId] = self._node_id
-        attributes[A.NodeClass] = self._variable_class
-        attributes[A.BrowseName] = names.browse
-        attributes[A.DisplayName] = names.display
-        attributes[A.Description] = self._no_description
-        attributes[A.WriteMask] = self._zero_mask
-        attributes[A.UserWriteMask] = self._zero_mask
+        key = (names.browse_name.Name, data_type.Identifier, array, id(level))
+        template = self._variable_templates.get(key)
+        if template is None:
+            template = self._variable_templates[key] = self._variable_template(names, data_type, array, level)
+        attributes = node.attributes = template.copy()
+        value_attribute = value if isinstance(value, AttributeValue) else AttributeValue(value)
         attributes[A.Value] = value_attribute
-        attributes[A.DataType] = self._data_type(data_type)
-        attributes[A.ValueRank] = self._array if array else self._scalar
-        attributes[A.AccessLevel] = level
-        attributes[A.UserAccessLevel] = level
-        attributes[A.MinimumSamplingInterval] = self._sampling
-        attributes[A.Historizing] = self._not_historizing
         type_definition = PROPERTY_TYPE if is_property else DATA_VARIABLE_TYPE
         node.references.append(self._type_reference(type_definition, ua.NodeClass.VariableType))
         self.aspace[node_id] = node
@@ -148,9 +149,32 @@ class NodeFactory:
         return node, value_attribute
 
     def add_string(self, parent: NodeData, name: str, value: str | None) -> None:
-        """A String property named ``name`` under ``parent`` (IdShort, Id, SemanticId...)."""
-        self.add_variable(parent, child_id(parent.nodeid, name), self.shared_names(name),
-                          ua.DataValue(ua.Variant(value, VT.String)), node_id(VT.String.value))
+        """A constant String property named ``name`` under ``parent`` (IdShort, Id, SemanticId...)."""
+        shared = self._strings.get(value)
+        if shared is None:
+            shared = self._strings[value] = _constant(value, VT.String)
+        self.add_variable(parent, child_id(parent.nodeid, name), self.shared_names(name), shared, _STRING)
+
+    def _variable_template(self, names: Names, data_type: ua.NodeId, array: bool,
+                           level: AttributeValue) -> dict[ua.AttributeIds, AttributeValue]:
+        data_type_attribute = self._data_types.get(data_type)
+        if data_type_attribute is None:
+            data_type_attribute = self._data_types[data_type] = _constant(data_type, VT.NodeId)
+        return {
+            A.NodeId: self._node_id,
+            A.NodeClass: self._variable_class,
+            A.BrowseName: names.browse,
+            A.DisplayName: names.display,
+            A.Description: self._no_description,
+            A.WriteMask: self._zero_mask,
+            A.UserWriteMask: self._zero_mask,
+            A.DataType: data_type_attribute,
+            A.ValueRank: self._array if array else self._scalar,
+            A.AccessLevel: level,
+            A.UserAccessLevel: level,
+            A.MinimumSamplingInterval: self._sampling,
+            A.Historizing: self._not_historizing,
+        }
 
     # -------------------------------------------------------- references
     def link(self, source: NodeData, target: NodeData, reference_type: ua.NodeId) -> None:
@@ -186,14 +210,15 @@ class NodeFactory:
             if node is None:
                 continue
             value = node.attributes.get(A.Value)
-            if value is not None:
+            if value is not None and value.datachange_callbacks:
+                owners = self.aspace._handle_to_attribute_map
                 for handle, callback in list(value.datachange_callbacks.items()):
-                    _notify_deleted(callback, handle)
-                    self.aspace.delete_datachange_callback(handle)
+                    if owners.get(handle, (doomed,))[0] == doomed:
+                        _notify_deleted(callback, handle)
+                        self.aspace.delete_datachange_callback(handle)
             del self.aspace[doomed]
-            self._inverse.pop((doomed, HAS_COMPONENT), None)
-            self._inverse.pop((doomed, HAS_PROPERTY), None)
-            self._inverse.pop((doomed, ORGANIZES), None)
+            for reference_type in (HAS_COMPONENT, HAS_PROPERTY, ORGANIZES):
+                self._inverse.pop((id(node), reference_type.Identifier), None)
             removed.append(doomed)
         if parent is not None:
             parent.references = [ref for ref in parent.references if ref.NodeId != node_id]
@@ -215,33 +240,26 @@ class NodeFactory:
 
     def _attach(self, parent: NodeData, node: NodeData, names: Names, node_class: ua.NodeClass,
                 type_definition: ua.NodeId, reference_type: ua.NodeId) -> None:
-        forward = ua.ReferenceDescription()
-        forward.ReferenceTypeId = reference_type
-        forward.IsForward = True
-        forward.NodeId = node.nodeid
-        forward.BrowseName = names.browse_name
-        forward.DisplayName = names.display_name
-        forward.NodeClass = node_class
-        forward.TypeDefinition = type_definition
+        forward = ua.ReferenceDescription(
+            ReferenceTypeId=reference_type, IsForward=True, NodeId=node.nodeid, BrowseName=names.browse_name,
+            DisplayName=names.display_name, NodeClass=node_class, TypeDefinition=type_definition)
         parent.references.append(forward)
         node.references.append(self._inverse_reference(parent, reference_type))
 
     def _inverse_reference(self, parent: NodeData, reference_type: ua.NodeId) -> ua.ReferenceDescription:
-        key = (parent.nodeid, reference_type)
+        key = (id(parent), reference_type.Identifier)
         inverse = self._inverse.get(key)
         if inverse is None:
             browse = parent.attributes[A.BrowseName].value
             display = parent.attributes[A.DisplayName].value
-            inverse = ua.ReferenceDescription()
-            inverse.ReferenceTypeId = reference_type
-            inverse.IsForward = False
-            inverse.NodeId = parent.nodeid
-            inverse.BrowseName = browse.Value.Value if browse and browse.Value else ua.QualifiedName()
-            inverse.DisplayName = display.Value.Value if display and display.Value else ua.LocalizedText()
             node_class = parent.attributes[A.NodeClass].value
-            inverse.NodeClass = ua.NodeClass(node_class.Value.Value) if node_class and node_class.Value \
-                else ua.NodeClass.Object
-            inverse.TypeDefinition = _type_of(parent)
+            inverse = ua.ReferenceDescription(
+                ReferenceTypeId=reference_type, IsForward=False, NodeId=parent.nodeid,
+                BrowseName=browse.Value.Value if browse and browse.Value else ua.QualifiedName(),
+                DisplayName=display.Value.Value if display and display.Value else ua.LocalizedText(),
+                NodeClass=ua.NodeClass(node_class.Value.Value) if node_class and node_class.Value
+                else ua.NodeClass.Object,
+                TypeDefinition=_type_of(parent))
             self._inverse[key] = inverse
         return inverse
 
@@ -264,11 +282,6 @@ class NodeFactory:
             self._type_refs[type_definition] = reference
         return reference
 
-    def _data_type(self, data_type: ua.NodeId) -> AttributeValue:
-        attribute = self._data_types.get(data_type)
-        if attribute is None:
-            attribute = self._data_types[data_type] = _constant(data_type, VT.NodeId)
-        return attribute
 
 
 def child_id(parent: ua.NodeId, name: str) -> ua.NodeId:

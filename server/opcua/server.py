@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from pathlib import Path
 
@@ -83,6 +84,7 @@ class OpcUaServer:
         self._mirror = mirror = Mirror(self.twin, builder, self._after_structure)
         mirror.subscribe()  # before the build: nothing that changes meanwhile is missed
         builder.build_all()
+        gc.freeze()  # the address space is long-lived: keep full collections from rescanning it
         await add_operation_methods(server, builder.pending_operations, self.operations)
         self._plant = PlantView(factory, self.twin, self.hierarchy)
         self._plant.rebuild()

@@ -49,17 +49,18 @@ def typed(value: Any, value_type: type, where: str) -> Any:
         raise InvalidInput(f"{where}: {value!r} is not a valid {name} ({error})") from None
 
 
+def english(value: str) -> model.MultiLanguageTextType:
+    return model.MultiLanguageTextType({"en": value})
+
+
 def prop(id_short: str, value_type: type, value: Any, semantic_id: model.Reference | None,
          description: str | None = None) -> model.Property:
-    return model.Property(
-        id_short, value_type, value, semantic_id=semantic_id,
-        description=model.MultiLanguageTextType({"en": description}) if description else None,
-    )
+    return model.Property(id_short, value_type, value, semantic_id=semantic_id,
+                          description=english(description) if description else None)
 
 
 def text(id_short: str, value: str, semantic_id: str) -> model.MultiLanguageProperty:
-    return model.MultiLanguageProperty(id_short, model.MultiLanguageTextType({"en": value}),
-                                       semantic_id=semantic(semantic_id))
+    return model.MultiLanguageProperty(id_short, english(value), semantic_id=semantic(semantic_id))
 
 
 def collection(id_short: str | None, semantic_id: str, elements: Iterable[model.SubmodelElement]

@@ -69,7 +69,7 @@ def _parts(parts: list[Part], owner: list[tuple[model.KeyTypes, str]]) -> list[m
     return elements
 
 
-def build(identifier: str, *, id_short: str, asset_id: str, parts: list[Part], parent: Part | None,
+def build(identifier: str, *, asset_id: str, parts: list[Part], parent: Part | None,
           archetype: str) -> model.Submodel:
     """``archetype`` is "OneDown" or "Full" (``parts`` nested) for shells with parts, else "OneUp"."""
     entry = [(model.KeyTypes.SUBMODEL, identifier), (model.KeyTypes.ENTITY, "EntryNode")]
@@ -81,8 +81,7 @@ def build(identifier: str, *, id_short: str, asset_id: str, parts: list[Part], p
         statements.append(model.RelationshipElement(
             "IsPartOf", _ref(entry), _ref([*entry, (model.KeyTypes.ENTITY, node_id)]), semantic_id=semantic(IS_PART_OF)))
     entry_node = model.Entity("EntryNode", model.EntityType.SELF_MANAGED_ENTITY, statements,
-                              global_asset_id=asset_id, semantic_id=semantic(ENTRY_NODE),
-                              description=model.MultiLanguageTextType({"en": id_short}))
+                              global_asset_id=asset_id, semantic_id=semantic(ENTRY_NODE))
     kind = archetype if parts else "OneUp"
     return submodel(identifier, ID_SHORT, SUBMODEL, [
         model.Property("ArcheType", model.datatypes.String, kind, semantic_id=semantic(ARCHETYPE)),

@@ -146,3 +146,13 @@ def test_high_compression_ratio_is_refused() -> None:
 def test_too_many_entries_are_refused() -> None:
     with pytest.raises(FormatError, match="10001 entries; at most 10000"):
         read_environment(_zip({f"f{index}": b"" for index in range(10_001)}), "aasx")
+
+
+def test_dangling_file_reference() -> None:
+    submodel = model.Submodel("urn:sm", submodel_element=[model.File("f", "application/pdf", value="/aasx/gone.pdf")])
+    package = write_environment(Environment(submodels=[submodel]), "aasx")
+    with pytest.raises(FormatError, match=r"references '/aasx/gone\.pdf', which is not in the AASX package"):
+        read_environment(package, "aasx")
+    env = read_environment(package, "aasx", failsafe=True)
+    assert env.files == {}
+    assert env.submodels[0].get_referable("f").value == "/aasx/gone.pdf"  # type: ignore[attr-defined]

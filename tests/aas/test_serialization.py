@@ -3,6 +3,7 @@ format guessing, export selections and all-or-nothing imports."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -249,3 +250,68 @@ def test_bad_environment_leaves_twin_unchanged(twin: Twin) -> None:
         import_environment(twin, bad_file)
     assert canonical(collect(twin)) == before
     assert twin.load_file("/f") is None
+
+
+def test_failsafe_json_skips_defective_identifiables_and_unknown_keys() -> None:
+    data = (b'{"extra": 1, "submodels": [{"modelType": "Submodel"}, {"modelType": "Submodel", "id": "urn:ok"},'
+            b' {"modelType": "Submodel", "id": "urn:ok"}]}')
+    env = read_environment(data, "json", failsafe=True)
+    assert [submodel.id for submodel in env.submodels] == ["urn:ok"]
+
+
+def test_json_with_a_byte_order_mark() -> None:
+    env = read_environment(b'\xef\xbb\xbf{"submodels": [{"modelType": "Submodel", "id": "urn:bom"}]}', "json")
+    assert [submodel.id for submodel in env.submodels] == ["urn:bom"]
+
+
+def test_reads_3_0_xml_with_a_default_namespace() -> None:
+    data = (
+        b"<?xml version='1.0' encoding='utf-8'?>\n"
+        b'<environment xmlns="https://admin-shell.io/aas/3/0"><submodels><submodel>'
+        b"<idShort>Nameplate</idShort><id>urn:sm</id><submodelElements><property><idShort>Serial</idShort>"
+        b"<valueType>xs:string</valueType><value>A-17</value></property></submodelElements>"
+        b"</submodel></submodels></environment>"
+    )
+    submodel = read_environment(data, "xml").submodels[0]
+    assert submodel.get_referable("Serial").value == "A-17"  # type: ignore[attr-defined]
+
+
+class DiskFullStore(SqliteStore):
+    """A real SQLite store whose disk fills up at one file."""
+
+    def save_file(self, name: str, content_type: str, data: bytes) -> None:
+        if name == "/full.bin":
+            raise sqlite3.OperationalError("database or disk is full")
+        super().save_file(name, content_type, data)
+
+
+def test_store_failure_mid_import_restores_the_twin(tmp_path: Path, twin: Twin) -> None:
+    store = DiskFullStore(tmp_path / "full.sqlite3")
+    target = Twin(store)
+    target.create(model.Submodel(TEST_SUBMODEL, id_short="Old"))
+    target.save_file("/TestFile.pdf", "application/pdf", b"old bytes")
+    env = collect(twin)
+    env.files["/full.bin"] = ("application/octet-stream", b"x")
+    with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+        import_environment(target, env)
+    assert list(target.submodels) == [TEST_SUBMODEL] and target.shells == {}
+    assert target.submodel(TEST_SUBMODEL).id_short == "Old"
+    assert target.load_file("/TestFile.pdf") == ("application/pdf", b"old bytes")
+    store.close()
+    reopened = Twin(SqliteStore(tmp_path / "full.sqlite3"))
+    assert list(reopened.submodels) == [TEST_SUBMODEL] and reopened.submodel(TEST_SUBMODEL).id_short == "Old"
+
+
+def test_unserializable_object_half_way_is_undone(twin: Twin) -> None:
+    before = canonical(collect(twin))
+    broken = model.Property("p", model.datatypes.Int, value=1)
+    broken.semantic_id = object()  # type: ignore[assignment]
+    env = Environment(submodels=[
+        model.Submodel("urn:first-is-fine"),
+        model.Submodel(TEST_SUBMODEL, id_short="Replacement"),
+        model.Submodel("urn:broken", submodel_element=[broken]),
+    ])
+    with pytest.raises(InvalidInput, match="Submodel 'urn:broken' cannot be serialized"):
+        import_environment(twin, env)
+    assert canonical(collect(twin)) == before
+    assert "urn:first-is-fine" not in twin.submodels

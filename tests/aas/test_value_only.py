@@ -104,6 +104,13 @@ def test_round_trip_of_the_whole_submodel(test_submodel: model.Submodel) -> None
     assert _element(test_submodel, "ExampleSubmodelCollection.ExampleBlob").value == b"xyz"
 
 
+def test_entity_asset_ids_keep_their_details(objects: dict[str, Any]) -> None:
+    entity = objects[BOM_SUBMODEL].get_referable("ExampleEntity")
+    apply_value(entity, {"specificAssetIds": [{"TestKey": "TestValue"}, {"Serial": "42"}]})
+    kept, added = list(entity.specific_asset_id)
+    assert kept.external_subject_id is not None and (added.name, added.value) == ("Serial", "42")
+
+
 def test_entity_type_change_respects_aasd_014(objects: dict[str, Any]) -> None:
     entity = objects[BOM_SUBMODEL].get_referable("ExampleEntity2")
     apply_value(entity, {"entityType": "SelfManagedEntity", "globalAssetId": "urn:asset:1"})
@@ -111,6 +118,16 @@ def test_entity_type_change_respects_aasd_014(objects: dict[str, Any]) -> None:
     with pytest.raises(InvalidInput, match="co-managed"):
         apply_value(entity, {"entityType": "CoManagedEntity"})
     assert entity.entity_type is model.EntityType.SELF_MANAGED_ENTITY
+
+
+def test_range_bounds_absent_stay_null_clears() -> None:
+    bounds = model.Range("Bounds", model.datatypes.Int, 1, 9)
+    apply_value(bounds, {"min": 3})
+    assert (bounds.min, bounds.max) == (3, 9)
+    apply_value(bounds, {"max": None})
+    assert (bounds.min, bounds.max) == (3, None)
+    with pytest.raises(InvalidInput, match="greater than max"):
+        apply_value(bounds, {"min": 5, "max": 4})
 
 
 def test_typed_property_values() -> None:
@@ -123,6 +140,9 @@ def test_typed_property_values() -> None:
         with pytest.raises(InvalidInput, match=reason):
             apply_value(prop, bad, "Drive.Speed")
     assert prop.value == 301
+    level = model.Property("Level", model.datatypes.Double, 0.0)
+    apply_value(level, 5)
+    assert level.value == 5.0 and isinstance(level.value, float)
     flag = model.Property("On", model.datatypes.Boolean, False)
     with pytest.raises(InvalidInput):
         apply_value(flag, 1)

@@ -10,6 +10,7 @@ nothing beyond them.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 
@@ -17,11 +18,12 @@ import aas_core3.jsonization as jsonization
 import aas_core3.verification as verification
 import aas_core3.xmlization as xmlization
 import pytest
+from aas_test_engines import file as files
 from basyx.aas import model
 from basyx.aas.examples.data.example_aas import create_full_example
 from basyx.aas.util import traversal
 
-from aas.serialization import Environment, write_environment
+from aas.serialization import Environment, FormatName, write_environment
 
 EXAMPLE_DATA_DEFECTS = {"AASc-3a-010", "AASd-129", "AASd-014"}
 
@@ -94,3 +96,14 @@ def test_raw_example_shows_only_its_own_defects(errors_of: Callable[[Environment
     assert errors, "the raw example is known to break AAS 3.0 constraints"
     found = {error.split("Constraint ", 1)[1].split(":", 1)[0] for error in errors}
     assert found <= EXAMPLE_DATA_DEFECTS, errors
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml", "aasx"])
+def test_idta_file_checks_pass(fmt: FormatName) -> None:
+    """aas-test-engines' file checks: schema, constraints and, for AASX, the OPC relationships."""
+    env = conform(example())
+    env.files["/TestFile.pdf"] = ("application/pdf", b"%PDF-1.4\n%%EOF\n")
+    data = io.BytesIO(write_environment(env, fmt))
+    check = {"json": files.check_json_file, "xml": files.check_xml_file, "aasx": files.check_aasx_file}[fmt]
+    result = check(data)  # type: ignore[arg-type]
+    assert result.ok(), result.to_dict()

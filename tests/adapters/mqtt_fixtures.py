@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import shutil
 import socket
 import subprocess
@@ -68,6 +69,7 @@ class Mosquitto:
                 f"allow_anonymous {'true' if self.anonymous else 'false'}",
                 "persistence false",
                 "max_queued_messages 0",
+                f"user {getpass.getuser()}",  # as root, mosquitto would switch to a user who cannot read tmp_path
                 *self.extra,
                 "",
             ])
@@ -154,8 +156,8 @@ class Publisher:
         assert self._subscribed.wait(5), f"no SUBACK for {topic!r}"
 
     def close(self) -> None:
+        self.client.disconnect()  # before loop_stop, which otherwise waits out the loop's 1 s select
         self.client.loop_stop()
-        self.client.disconnect()
 
 
 async def eventually(condition: Callable[[], object], timeout: float = 5.0, what: str = "condition") -> None:

@@ -20,6 +20,7 @@ from tests.adapters.mqtt_fixtures import (
     Mosquitto,
     Publisher,
     eventually,
+    free_port,
     machine_twin,
     mosquitto_fixture,  # noqa: F401
     value_of,
@@ -186,3 +187,41 @@ async def test_a_binding_to_a_missing_element_is_a_start_up_error_naming_it(mosq
     writable_without_command = [("bindings[7]", binding("Setpoint", writable=True, topic="plant/x"))]
     with pytest.raises(BindingError, match=r"bindings\[7\].*command_topic"):
         MqttAdapter(source(mosquitto), writable_without_command, twin)
+
+
+async def test_persistent_session_receives_what_was_published_while_away(mosquitto: Mosquitto) -> None:
+    persistent = MqttSource(name="broker", url=mosquitto.url, client_id="twinbridge-persistent", clean_session=False)
+    point = [("bindings[0]", binding("Power", topic="plant/mill/power", payload="text", qos=1))]
+    first = MqttAdapter(persistent, point, machine_twin())
+    await first.start()
+    await first.wait_connected(10)
+    await first.stop()
+
+    publisher = Publisher(mosquitto.port)
+    publisher.publish("plant/mill/power", b"7.25", qos=1)  # nobody connected: the broker keeps it
+    publisher.close()
+
+    twin = machine_twin()
+    second = MqttAdapter(persistent, point, twin)
+    await second.start()
+    try:
+        power = twin.live(SUBMODEL_ID, "Power")
+        await eventually(lambda: power.quality is Quality.GOOD, what="the queued message")
+        assert value_of(power) == 7.25
+    finally:
+        await second.stop()
+
+
+async def test_an_unreachable_broker_makes_the_values_bad() -> None:
+    twin = machine_twin()
+    nowhere = MqttSource(name="broker", url=f"mqtt://127.0.0.1:{free_port()}", backoff=Backoff(initial_s=0.05))
+    adapter = MqttAdapter(nowhere, [("bindings[2]", BINDINGS[2])], twin)
+    power = twin.live(SUBMODEL_ID, "Power")
+    assert power.quality is Quality.UNCERTAIN
+    await adapter.start()
+    try:
+        await eventually(lambda: power.quality is Quality.BAD, what="Bad without a broker")
+        assert not adapter.connected and adapter.stats.broker_losses == 1
+    finally:
+        await adapter.stop()
+

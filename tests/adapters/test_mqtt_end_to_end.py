@@ -1,25 +1,32 @@
-"""End to end: a value published to Mosquitto is read back over REST ``$value`` from uvicorn,
-and a REST ``$value`` write on a writable binding reaches the broker as the command."""
+"""End to end: a value published to Mosquitto is read back over REST ``$value`` from uvicorn and
+over OPC UA (value, source timestamp, status), and a REST ``$value`` write on a writable binding
+reaches the broker as the command."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import time
+from pathlib import Path
 
 import httpx
 import orjson
 import uvicorn
+from asyncua import Client
 
-from adapters.config import Binding, ElementTarget, MqttPoint, MqttSource
+from adapters.config import Backoff, Binding, ElementTarget, MqttPoint, MqttSource
 from adapters.mqtt.adapter import MqttAdapter
 from server.api.app import create_app
 from server.api.ids import encode_id
+from server.opcua import OpcUaServer, OpcUaSettings
+from server.opcua.types import NAMESPACE
 from tests.adapters.mqtt_fixtures import (
     SUBMODEL_ID,
     Mosquitto,
     Publisher,
     eventually,
+    free_port,
     machine_twin,
     mosquitto_fixture,  # noqa: F401
 )
@@ -77,3 +84,44 @@ async def test_published_value_is_visible_over_rest_and_rest_writes_publish(mosq
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await serving
+
+
+async def test_published_value_reaches_opc_ua_with_its_source_timestamp_and_broker_loss_turns_it_bad(
+    mosquitto: Mosquitto, tmp_path: Path,
+) -> None:
+    twin = machine_twin()
+    target = ElementTarget(shell="Machine", submodel="Signals", path="Temperature")
+    adapter = MqttAdapter(MqttSource(name="broker", url=mosquitto.url, backoff=Backoff(initial_s=0.05)), [
+        ("bindings[0]", Binding(source="broker", target=target,
+                                mqtt=MqttPoint(topic="plant/mill/telemetry", value="$.temp", timestamp="$.ts"))),
+    ], twin)
+    opcua = OpcUaServer(twin, OpcUaSettings(host="127.0.0.1", port=free_port()), tmp_path)
+    await opcua.start()
+    await adapter.start()
+    publisher = Publisher(mosquitto.port)
+    try:
+        await adapter.wait_connected(10)
+        async with Client(opcua.endpoint_url, timeout=10) as client:
+            ns = await client.get_namespace_index(NAMESPACE)
+            node = await client.nodes.objects.get_child(
+                [f"{ns}:{name}" for name in ("AASEnvironment", "Machine", "Signals", "Temperature", "Value")])
+            sent = time.perf_counter()
+            publisher.publish("plant/mill/telemetry", b'{"temp": 71.5, "ts": 1700000000250}', qos=0)
+            while (value := await node.read_data_value(raise_on_bad_status=False)).Value.Value != 71.5:
+                assert time.perf_counter() - sent < 5, "the MQTT value never reached OPC UA"
+                await asyncio.sleep(0.005)
+            print(f"MQTT publish -> OPC UA read: {(time.perf_counter() - sent) * 1000:.1f} ms")
+            assert value.StatusCode.is_good()
+            assert value.SourceTimestamp == datetime.datetime(2023, 11, 14, 22, 13, 20, 250000, tzinfo=datetime.UTC)
+
+            publisher.close()
+            mosquitto.stop()
+            await eventually(lambda: adapter.stats.broker_losses == 1, what="broker loss")
+            deadline = time.perf_counter() + 5
+            while not (await node.read_data_value(raise_on_bad_status=False)).StatusCode.is_bad():
+                assert time.perf_counter() < deadline, "OPC UA never showed the value as Bad"
+                await asyncio.sleep(0.02)
+    finally:
+        publisher.close()
+        await adapter.stop()
+        await opcua.stop()

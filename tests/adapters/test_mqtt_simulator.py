@@ -65,3 +65,26 @@ async def test_json_and_sparkplug_machines_feed_every_signal_and_take_set_points
         await adapter.stop()
     # The edge node said goodbye with an NDEATH before disconnecting; the adapter's stop made the rest Bad.
     assert all(h.quality is Quality.BAD for h in handles.values())
+
+
+async def test_after_a_broker_restart_both_kinds_of_machine_flow_again(mosquitto: Mosquitto) -> None:
+    simulator = SimulatedMqttMachines(mosquitto.url, interval_s=0.05)
+    twin, bindings = plant_twin(simulator)
+    adapter = MqttAdapter(MqttSource(name="sim", url=mosquitto.url, backoff=Backoff(initial_s=0.05, max_s=0.2)),
+                          bindings, twin)
+    await adapter.start()
+    await adapter.wait_connected(10)
+    await simulator.start()
+    try:
+        temperatures = [twin.live(f"urn:test:sm:{machine}", "temperature") for machine in simulator.machines]
+        await eventually(lambda: all(h.quality is Quality.GOOD for h in temperatures), what="first values")
+        mosquitto.restart()
+        await eventually(lambda: adapter.stats.broker_losses == 1, what="the loss")
+        before = [h.timestamp or 0.0 for h in temperatures]
+        await eventually(lambda: all(h.quality is Quality.GOOD and (h.timestamp or 0) > t
+                                     for h, t in zip(temperatures, before, strict=True)),
+                         timeout=15, what="fresh Good values from both machines")
+        assert adapter.sparkplug.stats.births >= 4  # the edge node was born again on its new session
+    finally:
+        await simulator.stop()
+        await adapter.stop()

@@ -84,11 +84,16 @@ async def running(mosquitto: Mosquitto) -> AsyncIterator[tuple[Twin, MqttAdapter
     twin = machine_twin()
     source = MqttSource(name="broker", url=mosquitto.url, backoff=Backoff(initial_s=0.05, max_s=0.2))
     adapter = MqttAdapter(source, [(f"bindings[{i}]", b) for i, b in enumerate(BINDINGS)], twin)
-    await adapter.start()
-    await adapter.wait_connected(10)
     edge = Publisher(mosquitto.port)
     edge.subscribe("spBv1.0/Plant1/NCMD/Lathe1")
     edge.subscribe("spBv1.0/Plant1/DCMD/Lathe1/+")
+    await adapter.start()
+    await adapter.wait_connected(10)
+    # A host that (re)connects asks every bound node for its births.
+    await eventually(lambda: len(edge.received) == 1, what="the rebirth request on connect")
+    topic, request = edge.received.pop()
+    assert topic == "spBv1.0/Plant1/NCMD/Lathe1"
+    assert [m.name for m in codec.decode(request).metrics] == ["Node Control/Rebirth"]
     try:
         yield twin, adapter, edge
     finally:
@@ -118,7 +123,7 @@ async def test_births_and_aliased_data_land_with_metric_timestamps(
     assert value_of(temperature) == 41.75
     assert temperature.timestamp == pytest.approx(1_700_000_005.25)
     assert value_of(count) == 17 and count.timestamp == pytest.approx(1_700_000_005.3)
-    assert adapter.sparkplug.stats.births == 2 and adapter.sparkplug.stats.rebirth_requests == 0
+    assert adapter.sparkplug.stats.births == 2 and adapter.sparkplug.stats.rebirth_requests == 1  # on connect
     assert edge.received == []
 
 

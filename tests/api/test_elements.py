@@ -76,6 +76,10 @@ async def test_value_reads(client: httpx.AsyncClient) -> None:
     assert blob.json() == {"ExampleBlob": {"contentType": "application/pdf"}}
     listing = (await client.get(f"{SM}/submodel-elements/$value")).json()["result"]
     assert {"ExampleRelationshipElement"} <= {name for item in listing for name in item}
+    bad_level = await client.get(f"{SM}/submodel-elements/{COLLECTION}/$value", params={"level": "all"})
+    assert bad_level.status_code == 400 and "level" in _error_text(bad_level)
+    core = (await client.get(f"{SM}/submodel-elements/{COLLECTION}/$value", params={"level": "core"})).json()
+    assert core[COLLECTION]["ExampleSubmodelList"] == [] and core[COLLECTION]["ExampleRange"]["max"] == 100
     operation = await client.get(f"{SM}/submodel-elements/ExampleOperation/$value")
     assert operation.status_code == 400 and "has no value" in _error_text(operation)
 
@@ -147,9 +151,18 @@ async def test_patch_metadata_keeps_the_value(client: httpx.AsyncClient, full_tw
     metadata = (await client.get(url)).json()
     assert "min" not in metadata and "max" not in metadata
     metadata["category"] = "VARIABLE"
+    metadata["qualifiers"] = [{"type": "Unit", "valueType": "xs:string", "value": "mm"}]
     assert (await client.patch(url, json=metadata)).status_code == 204
     element = full_twin.element(SUBMODEL_ID, f"{COLLECTION}.ExampleRange")
     assert element.category == "VARIABLE" and element.max == 100  # type: ignore[attr-defined]
+    assert [qualifier.type for qualifier in element.qualifier] == ["Unit"]
+    broken = {**metadata, "category": "CONSTANT"}
+    broken.pop("semanticId", None)
+    broken["supplementalSemanticIds"] = [{"type": "ExternalReference",
+                                          "keys": [{"type": "GlobalReference", "value": "urn:x"}]}]
+    refused = await client.patch(url, json=broken)
+    assert refused.status_code == 400 and "AASd-118" in _error_text(refused)
+    assert element.category == "VARIABLE" and element.semantic_id is not None
 
 
 async def test_live_headers_and_device_write_back(client: httpx.AsyncClient, full_twin: Twin) -> None:
@@ -184,3 +197,15 @@ async def test_read_only_bound_element_refuses_writes(client: httpx.AsyncClient,
     response = await client.patch(f"{IDENTIFICATION}/submodel-elements/InstanceId/$value", json="x")
     assert response.status_code == 403 and "no write-back" in _error_text(response)
     assert isinstance(handle.element, model.Property) and handle.element.value == "978-8234-234-342"
+
+
+async def test_value_reads_follow_structural_edits(client: httpx.AsyncClient, full_twin: Twin) -> None:
+    full_twin.live(IDENTIFICATION_ID, "ManufacturerName")
+    element = f"{IDENTIFICATION}/submodel-elements/ManufacturerName"
+    assert (await client.get(f"{element}/$value")).json() == {"ManufacturerName": "ACPLT"}
+    new = {"modelType": "Property", "idShort": "ManufacturerName", "valueType": "xs:string", "value": "New AG"}
+    assert (await client.put(element, json=new)).status_code == 204
+    assert (await client.get(f"{element}/$value")).json() == {"ManufacturerName": "New AG"}
+    assert (await client.delete(element)).status_code == 204
+    gone = await client.get(f"{element}/$value")
+    assert gone.status_code == 404 and "'ManufacturerName'" in _error_text(gone)

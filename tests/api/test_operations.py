@@ -78,6 +78,8 @@ async def test_timeout(client: httpx.AsyncClient, echo: list[dict[str, Any]]) ->
     assert result["executionState"] == "Timeout" and result["success"] is False
     bad = await client.post(f"{OPERATION}/invoke", json={"clientTimeoutDuration": "soon"})
     assert bad.status_code == 400 and "xs:duration" in bad.json()["messages"][0]["text"]
+    misnamed = await client.post(f"{OPERATION}/invoke", json={"timeout": "PT1S"})
+    assert misnamed.status_code == 400 and "clientTimeoutDuration" in misnamed.json()["messages"][0]["text"]
 
 
 async def test_async_invoke(client: httpx.AsyncClient, echo: list[dict[str, Any]]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import socket
 from collections.abc import AsyncIterator
-from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -13,6 +13,7 @@ from asyncua import Client
 from basyx.aas import model
 from basyx.aas.model import datatypes as xs
 
+from aas.operations import OperationRegistry
 from aas.twin import Twin
 from server.opcua import OpcUaServer, OpcUaSettings, OpcUaUser
 from server.opcua.types import NAMESPACE
@@ -93,10 +94,20 @@ def settings() -> OpcUaSettings:
     return OpcUaSettings(host="127.0.0.1", port=free_port(), users=USERS)
 
 
+async def _scale(inputs: dict[str, Any]) -> dict[str, Any]:
+    return {"y": inputs["x"] * 2}
+
+
+def operations() -> OperationRegistry:
+    registry = OperationRegistry()
+    registry.register(_scale, submodel_id=OPERATIONAL, path="Scale")
+    return registry
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def opcua(twin: Twin, settings: OpcUaSettings,
                 tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[OpcUaServer]:
-    server = OpcUaServer(twin, settings, tmp_path_factory.mktemp("opcua-data"))
+    server = OpcUaServer(twin, settings, tmp_path_factory.mktemp("opcua-data"), operations=operations())
     await server.start()
     try:
         yield server
