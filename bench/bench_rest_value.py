@@ -6,7 +6,8 @@ timestamp, like a device-fed value), and a bare FastAPI app whose one route retu
 JSON value. Both are driven by the same load generator, ``wrk`` (Debian package ``wrk``), in
 alternating rounds; the script prints requests/s, p50/p99 latency per round and the medians, the
 ratio $value/bare, the throughput of ``GET /submodels/{id}`` (the whole 1,000-element submodel,
-served from the revision-keyed cache) and the servers' resident memory.
+served from the revision-keyed cache) and the servers' resident memory. Last, the in-process ASGI
+cost per request of both apps (best of 7): a figure that other load on the machine barely moves.
 
     .venv/bin/python bench/bench_rest_value.py [--rounds 3] [--seconds 8] [--connections 32]
 """
@@ -14,6 +15,7 @@ served from the revision-keyed cache) and the servers' resident memory.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import re
 import socket
 import statistics
@@ -22,12 +24,13 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 SUBMODEL_ID = "urn:twinbridge:bench:submodel"
 ELEMENTS = 1000
 
 
-def build_app() -> object:
+def build_app() -> Any:
     from basyx.aas import model
 
     from aas.twin import Twin
@@ -46,7 +49,7 @@ def build_app() -> object:
     return create_app(twin, security=ApiSecurity(mode="none"))
 
 
-def build_bare_app() -> object:
+def build_bare_app() -> Any:
     from fastapi import FastAPI
 
     app = FastAPI()
@@ -62,7 +65,7 @@ def serve(kind: str, port: int) -> None:
     import uvicorn
 
     app = build_app() if kind == "twin" else build_bare_app()
-    uvicorn.run(app, host="127.0.0.1", port=port, workers=1, log_level="warning", access_log=False)  # type: ignore[arg-type]
+    uvicorn.run(app, host="127.0.0.1", port=port, workers=1, log_level="warning", access_log=False)
 
 
 def free_port() -> int:
@@ -119,6 +122,36 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
+async def _asgi_cost(app: Any, path: str, requests: int) -> float:
+    """Microseconds per request of ``app`` called in-process (no sockets, no HTTP parsing)."""
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"bench")], "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start" and message["status"] != 200:
+            raise RuntimeError(f"{path} answered {message['status']}")
+
+    started = time.perf_counter()
+    for _ in range(requests):
+        await app(dict(scope), receive, send)
+    return (time.perf_counter() - started) / requests * 1e6
+
+
+def asgi_costs(value_path: str, runs: int = 7, requests: int = 2000) -> tuple[float, float]:
+    """The best of ``runs`` per-request costs (bare, $value): the minimum filters out noisy neighbours."""
+    twin_app, bare_app = build_app(), build_bare_app()
+    bare: list[float] = []
+    value: list[float] = []
+    for _ in range(runs):
+        bare.append(asyncio.run(_asgi_cost(bare_app, "/value", requests)))
+        value.append(asyncio.run(_asgi_cost(twin_app, value_path, requests)))
+    return min(bare), min(value)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
@@ -156,6 +189,9 @@ def main() -> None:
             print(f"  {name:9s} {rate:9.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms")
         print(f"  ratio $value / bare FastAPI: {medians['value'][0] / medians['bare'][0]:.2f}")
         print(f"  RSS: twinbridge {rss_mib(twin_server.pid):.0f} MiB, bare {rss_mib(bare_server.pid):.0f} MiB")
+        bare_us, value_us = asgi_costs(value_path)
+        print(f"in-process ASGI cost per request (best of 7 x 2,000; no HTTP): bare {bare_us:.0f} us, "
+              f"$value {value_us:.0f} us, ratio of rates {bare_us / value_us:.2f}")
     finally:
         for process in (twin_server, bare_server):
             process.terminate()

@@ -203,7 +203,8 @@ class _Builder:
         full = self.description.hierarchy.archetype == "Full"
         parts = [self._part(child, (*path, child.id_short), full) for child in asset.children]
         parent_part = self._part(parent, path[:-1], False) if parent is not None else None
-        return hierarchy_bom.build(self.ids.submodel(path, hierarchy_bom.ID_SHORT), asset_id=asset_id, parts=parts, parent=parent_part,
+        return hierarchy_bom.build(self.ids.submodel(path, hierarchy_bom.ID_SHORT), asset_id=asset_id, parts=parts,
+                                   parent=parent_part,
                                    archetype=self.description.hierarchy.archetype)
 
     def _from_file(self, template: TemplateFile, path: tuple[str, ...], where: str) -> list[model.Submodel]:

@@ -18,6 +18,7 @@ XsdType = Literal[
     "xs:string", "xs:boolean", "xs:double", "xs:float", "xs:decimal", "xs:int", "xs:integer", "xs:long",
     "xs:short", "xs:unsignedInt", "xs:unsignedLong", "xs:unsignedShort", "xs:dateTime", "xs:date", "xs:anyURI",
 ]
+Role = Literal["Administrative", "Commercial", "Other", "HazardousGoods", "Technical"]
 RollupFunction = Literal["sum", "mean", "min", "max", "count"]
 Scalar = str | bool | int | float
 _ID_SHORT = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*[A-Za-z0-9_]$|^[A-Za-z]$")
@@ -47,7 +48,7 @@ class Address(Strict):
     city_town: str | None = None
     state_county: str | None = None
     national_code: str | None = Field(None, description="ISO 3166-1 alpha-2 country code, e.g. DE")
-    role_of_contact_person: Literal["Administrative", "Commercial", "Other", "HazardousGoods", "Technical"] | None = None
+    role_of_contact_person: Role | None = None
     phone: str | None = None
     email: str | None = None
 

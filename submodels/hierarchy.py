@@ -123,6 +123,8 @@ def _edges_of(sm: model.Submodel, by_asset: Mapping[str, str], owner: str) -> li
         kind = _semantic(element)
         if kind not in (hierarchy_bom.HAS_PART, hierarchy_bom.IS_PART_OF):
             continue
+        if element.first is None or element.second is None:
+            raise HierarchyError(f"{owner}: {element.id_short} must name both its first and second node")
         first = _asset_of(sm, element.first, by_asset, f"{owner}: {element.id_short}.first")
         second = _asset_of(sm, element.second, by_asset, f"{owner}: {element.id_short}.second")
         if first is None or second is None:

@@ -42,8 +42,8 @@ from aas.errors import InvalidInput, TwinError
 from aas.events import ChangeKind, ObjectKind
 from aas.live import LiveElement
 from aas.twin import Twin
+from submodels import query_plan
 from submodels.hierarchy import HierarchyError, PlantHierarchy
-from submodels.query_plan import plan
 from submodels.templates import hierarchy_bom
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,9 @@ class _DeadlineGraph(Graph):
                 yield found
         else:
             yield from super().triples(triple)
+
+
+query_plan.register(_DeadlineGraph)
 
 
 def _check(deadline: float) -> None:
@@ -224,16 +227,20 @@ class _Emitter:
                     add((node, _p(f"Range/{bound}"), self.lit(model.datatypes.xsd_repr(value))))
         elif isinstance(element, model.File | model.Blob):
             kind = type(element).__name__
-            add((node, _p(f"{kind}/contentType"), self.lit(element.content_type)))
+            if element.content_type:
+                add((node, _p(f"{kind}/contentType"), self.lit(element.content_type)))
             if isinstance(element, model.File) and element.value:
                 add((node, _p("File/value"), self.lit(element.value)))
         elif isinstance(element, model.ReferenceElement) and element.value is not None:
             add((node, _p("ReferenceElement/value"), self.owner.reference(element.value, self.triples)))
         elif isinstance(element, model.RelationshipElement):
-            add((node, _p("RelationshipElement/first"), self.owner.reference(element.first, self.triples)))
-            add((node, _p("RelationshipElement/second"), self.owner.reference(element.second, self.triples)))
+            for end in ("first", "second"):
+                ref = getattr(element, end)
+                if ref is not None:
+                    add((node, _p(f"RelationshipElement/{end}"), self.owner.reference(ref, self.triples)))
         if isinstance(element, model.Entity):
-            add((node, _p("Entity/entityType"), _enum_node("EntityType", _camel(element.entity_type.name))))
+            if element.entity_type is not None:
+                add((node, _p("Entity/entityType"), _enum_node("EntityType", _camel(element.entity_type.name))))
             if element.global_asset_id:
                 add((node, _p("Entity/globalAssetId"), self.lit(element.global_asset_id)))
         link = next((p for cls, p in _CHILDREN.items() if isinstance(element, cls)), None)
@@ -448,7 +455,6 @@ class SemanticGraph:
         with self._lock:
             self.graph.deadline = time.monotonic() + timeout_s
             try:
-                plan(prepared, self.graph)
                 result = self.graph.query(prepared)
                 if result.type in ("SELECT", "ASK"):
                     body = result.serialize(format="json")

@@ -7,6 +7,15 @@ import re
 import zipfile
 from collections.abc import Callable
 
+_STRUCTURE_PARTS = {"/[content_types].xml", "/aasx/aasx-origin", "/docprops/core.xml"}
+
+
+def is_structure_part(name: str) -> bool:
+    """Parts that make up the package itself rather than carry a supplementary file."""
+    lowered = name.lower()
+    return "/_rels/" in lowered or lowered.endswith(".rels") or lowered in _STRUCTURE_PARTS
+
+
 _TARGET = re.compile(rb"""(\sTarget\s*=\s*)(["'])(/[^"']*)\2""")
 
 

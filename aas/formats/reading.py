@@ -19,7 +19,7 @@ from basyx.aas.adapter.aasx import AASXReader, DictSupplementaryFileContainer
 from basyx.aas.adapter.xml import read_aas_xml_file
 from lxml import etree
 
-from aas.formats import xmlns
+from aas.formats import opc, xmlns
 from aas.formats.environment import Environment, FormatError, FormatName
 from aas.formats.jsontree import JsonModelError, build
 
@@ -221,10 +221,15 @@ def check_package(data: bytes) -> None:
 
 class _PackageReader(AASXReader):
     """basyx aborts the whole package when a File element or thumbnail names a part the package
-    lacks, even when failsafe. Strict: say which reference is dangling; failsafe: keep the
-    reference, skip the file."""
+    lacks, even when failsafe (strict: say which reference dangles; failsafe: keep the reference,
+    skip the file), and would take the package's own data and relationship parts as attachments."""
 
     def _add_supplementary_file(self, part_name: str, file_path: str, file_store: Any) -> str | None:
+        if not (file_path.startswith("//") or ":" in file_path.split("/")[0]):  # basyx's own URI test
+            absolute = pyecma376_2.package_model.part_realpath(file_path, part_name)
+            if absolute.lower() == part_name.lower() or opc.is_structure_part(absolute):
+                logger.warning("not taking %s as a supplementary file: it is part of the package structure", file_path)
+                return None
         try:
             return super()._add_supplementary_file(part_name, file_path, file_store)  # type: ignore[no-any-return]
         except KeyError:

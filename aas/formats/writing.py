@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import logging
 import mimetypes
 
 import orjson
@@ -15,6 +16,8 @@ from basyx.aas.adapter.xml import write_aas_xml_file
 from aas.formats import opc, xmlns
 from aas.formats.environment import Environment, FormatError, FormatName
 from aas.formats.jsontree import default
+
+logger = logging.getLogger(__name__)
 
 AASX_DATA_PART = "/aasx/data.xml"
 
@@ -56,8 +59,16 @@ def write_xml(env: Environment) -> bytes:
 
 
 def is_package_path(name: str) -> bool:
-    """Only absolute paths name parts of a package; URIs (``file:``, ``https:``) stay references."""
-    return name.startswith("/") and not name.startswith("//")
+    """Only absolute paths name parts of a package; URIs (``file:``, ``https:``) stay references,
+    and a file may not pose as the package's own structure (data part, relationships, ...)."""
+    lowered = name.lower()
+    return (
+        name.startswith("/")
+        and not name.startswith("//")
+        and not opc.is_structure_part(name)
+        and lowered != AASX_DATA_PART
+        and not lowered.startswith("/aasx-thumbnail")
+    )
 
 
 def write_aasx(env: Environment, creator: str = "twinbridge") -> bytes:
@@ -67,6 +78,8 @@ def write_aasx(env: Environment, creator: str = "twinbridge") -> bytes:
     for name, (content_type, data) in env.files.items():
         if is_package_path(name):
             container.add_file(name, io.BytesIO(data), content_type)
+        else:
+            logger.info("not packing %s: not a package path", name)
     buffer = io.BytesIO()
     with AASXWriter(buffer, failsafe=True) as writer:  # a File without its attachment still exports
         writer.write_all_aas_objects(AASX_DATA_PART, _object_store(env), container)

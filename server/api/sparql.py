@@ -9,6 +9,7 @@ Malformed queries answer 400, UPDATE/SERVICE/FROM 403, a query past the limit 42
 from __future__ import annotations
 
 import json
+from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
@@ -21,7 +22,7 @@ from submodels.semantic import QueryError, QueryRejected, QueryTimeout, Semantic
 
 router = APIRouter(tags=["SPARQL"])
 DEFAULT_TIMEOUT_S = 5.0
-_RESPONSES = {200: {"content": {"application/sparql-results+json": {}, "text/turtle": {}}}}
+_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {"application/sparql-results+json": {}, "text/turtle": {}}}}
 
 
 async def _query_text(request: Request) -> str:

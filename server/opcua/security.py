@@ -15,6 +15,8 @@ from typing import Any
 
 from asyncua.crypto.cert_gen import setup_self_signed_certificate
 from asyncua.crypto.permission_rules import User, UserRole
+from asyncua.crypto.truststore import TrustStore
+from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
 from asyncua.server.user_managers import UserManager
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
@@ -35,6 +37,16 @@ async def ensure_certificate(directory: Path, application_uri: str) -> tuple[Pat
     )
     os.chmod(key, 0o600)
     return certificate, key
+
+
+async def client_validator(directory: Path) -> CertificateValidator:
+    """Accept only client certificates found in (or issued by a CA in) ``directory``."""
+    if not directory.is_dir():
+        raise FileNotFoundError(f"opcua.trusted_client_certificates: {directory} is not a directory")
+    store = TrustStore([directory], [])
+    await store.load()
+    options = CertificateValidatorOptions.TRUSTED_VALIDATION | CertificateValidatorOptions.PEER_CLIENT
+    return CertificateValidator(options, store)
 
 
 class Rights:

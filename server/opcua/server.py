@@ -16,7 +16,7 @@ from server.opcua.methods import add_operation_methods
 from server.opcua.mirror import Mirror
 from server.opcua.nodes import NodeFactory
 from server.opcua.plant_view import Hierarchy, PlantView
-from server.opcua.security import Rights, TwinUserManager, ensure_certificate
+from server.opcua.security import Rights, TwinUserManager, client_validator, ensure_certificate
 from server.opcua.settings import OpcUaSettings
 from server.opcua.types import NAMESPACE, define_types
 from server.opcua.writes import TwinAttributeService
@@ -75,6 +75,8 @@ class OpcUaServer:
         certificate, key = await ensure_certificate(self.certificate_path, settings.application_uri)
         await server.load_certificate(str(certificate))
         await server.load_private_key(str(key))
+        if settings.trusted_client_certificates:
+            server.set_certificate_validator(await client_validator(Path(settings.trusted_client_certificates)))
         InternalSession.max_connections = settings.max_sessions
 
         self.namespace_index = await server.register_namespace(NAMESPACE)

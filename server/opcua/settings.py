@@ -30,6 +30,10 @@ class OpcUaSettings(BaseModel):
     users: list[OpcUaUser] = Field(default_factory=list)
     certificate_dir: str | None = None
     """Where the application certificate and key live; default ``<data dir>/opcua``."""
+    trusted_client_certificates: str | None = None
+    """A directory of trusted client application certificates (DER or PEM, or their CAs). When set,
+    only those clients may open a signed or encrypted channel; unset, any client certificate is
+    accepted (the channel is encrypted, the client application is not authenticated)."""
     application_uri: str = "urn:twinbridge:opcua:server"
     server_name: str = "twinbridge"
     max_sessions: int = Field(default=100, ge=1)

@@ -79,7 +79,8 @@ def build(identifier: str, *, asset_id: str, parts: list[Part], parent: Part | N
         node_id = parent.id_short if parent.id_short not in names else f"{parent.id_short}_Parent"
         statements.append(_node(Part(parent.id_short, parent.asset_id, parent.bom_id), entry, node_id))
         statements.append(model.RelationshipElement(
-            "IsPartOf", _ref(entry), _ref([*entry, (model.KeyTypes.ENTITY, node_id)]), semantic_id=semantic(IS_PART_OF)))
+            "IsPartOf", _ref(entry), _ref([*entry, (model.KeyTypes.ENTITY, node_id)]),
+            semantic_id=semantic(IS_PART_OF)))
     entry_node = model.Entity("EntryNode", model.EntityType.SELF_MANAGED_ENTITY, statements,
                               global_asset_id=asset_id, semantic_id=semantic(ENTRY_NODE))
     kind = archetype if parts else "OneUp"

@@ -156,3 +156,19 @@ def test_dangling_file_reference() -> None:
     env = read_environment(package, "aasx", failsafe=True)
     assert env.files == {}
     assert env.submodels[0].get_referable("f").value == "/aasx/gone.pdf"  # type: ignore[attr-defined]
+
+
+def test_files_cannot_pose_as_package_structure() -> None:
+    submodel = model.Submodel("urn:sm", submodel_element=[
+        model.File("evil", "application/xml", value="/aasx/data.xml"),
+        model.File("rels", "application/xml", value="/_rels/.rels"),
+        model.File("fine", "application/pdf", value="/aasx/files/fine.pdf"),
+    ])
+    env = Environment(submodels=[submodel], files={
+        "/aasx/data.xml": ("application/xml", b"<not-the-model/>"),
+        "/_rels/.rels": ("application/xml", b"<nope/>"),
+        "/aasx/files/fine.pdf": ("application/pdf", PDF),
+    })
+    again = read_environment(write_environment(env, "aasx"), "aasx")
+    assert [s.id for s in again.submodels] == ["urn:sm"]
+    assert again.files == {"/aasx/files/fine.pdf": ("application/pdf", PDF)}

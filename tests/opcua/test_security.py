@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import stat
 from pathlib import Path
@@ -21,19 +22,24 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 CLIENT_URI = "urn:twinbridge:test:client"
 
 
-@pytest.fixture(scope="module")
-def settings() -> OpcUaSettings:
-    return OpcUaSettings(host="127.0.0.1", port=free_port(), users=USERS, allow_none_security=False,
-                         anonymous="off")
+async def _make_certificate(directory: Path, name: str) -> tuple[Path, Path]:
+    certificate, key = directory / f"{name}.der", directory / f"{name}.pem"
+    await setup_self_signed_certificate(key, certificate, CLIENT_URI, socket.gethostname(),
+                                        [ExtendedKeyUsageOID.CLIENT_AUTH], {"commonName": name})
+    return certificate, key
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def client_certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    directory = tmp_path_factory.mktemp("client-pki")
-    certificate, key = directory / "client.der", directory / "client.pem"
-    await setup_self_signed_certificate(key, certificate, CLIENT_URI, socket.gethostname(),
-                                        [ExtendedKeyUsageOID.CLIENT_AUTH], {"commonName": "test client"})
-    return certificate, key
+    return await _make_certificate(tmp_path_factory.mktemp("client-pki"), "trusted-client")
+
+
+@pytest.fixture(scope="module")
+def settings(client_certificate: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> OpcUaSettings:
+    trusted = tmp_path_factory.mktemp("trusted-clients")
+    shutil.copy(client_certificate[0], trusted / client_certificate[0].name)
+    return OpcUaSettings(host="127.0.0.1", port=free_port(), users=USERS, allow_none_security=False,
+                         anonymous="off", trusted_client_certificates=str(trusted))
 
 
 async def _secure_client(opcua: OpcUaServer, policy: str, certificate: tuple[Path, Path],
@@ -111,3 +117,12 @@ async def test_the_certificate_is_generated_once_into_the_data_dir(opcua: OpcUaS
         assert (again.certificate_path / CERTIFICATE_FILE).read_bytes() == first
     finally:
         await again.stop()
+
+
+async def test_a_client_certificate_outside_the_trust_list_is_rejected(
+        opcua: OpcUaServer, tmp_path: Path) -> None:
+    stranger = await _secure_client(opcua, "Basic256Sha256", await _make_certificate(tmp_path, "stranger"))
+    with pytest.raises(ua.UaStatusCodeError) as refused:
+        async with stranger:
+            pass
+    assert refused.value.code == ua.StatusCodes.BadCertificateUntrusted

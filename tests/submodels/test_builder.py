@@ -187,7 +187,7 @@ def test_the_nameplate_address_passes_the_tool_contact_information_check(twin: T
     data = json.loads(documents.encode(twin.submodel(f"{BASE}sm/DemoPlant/Line1/Cell1/Filler1/Nameplate")))
     parsed_result, environment = json_to_obj({"submodels": [data]}, "Environment")
     assert parsed_result.ok()
-    submodel = environment.submodels[0]
+    submodel = environment.submodels[0]  # type: ignore[attr-defined]
     address = next(e for e in submodel.submodel_elements if e.id_short.raw_value == "AddressInformation")
     result = AasTestResult("AddressInformation")
     contact = _parse_elements(result, submodel_templates.ContactInformation, address.value, AdapterPath())

@@ -90,10 +90,10 @@ def test_wrong_template_values_are_rejected(tmp_path: Path, values: dict[str, An
 
 
 def test_missing_or_unreadable_template_files_are_named(tmp_path: Path) -> None:
-    with pytest.raises(InvalidInput, match="maint.json: No such file"):
+    with pytest.raises(InvalidInput, match=r"maint\.json: No such file"):
         build_environment(PlantDescription.model_validate(_plant(tmp_path / "maint.json", {})), tmp_path)
     (tmp_path / "maint.json").write_text("{not json")
-    with pytest.raises(InvalidInput, match="maint.json: cannot be read"):
+    with pytest.raises(InvalidInput, match=r"maint\.json: cannot be read"):
         build_environment(PlantDescription.model_validate(_plant(tmp_path / "maint.json", {})), tmp_path)
     other = copy.deepcopy(TEMPLATE)
     other["submodels"][0]["idShort"] = "Other"
