@@ -6,9 +6,11 @@ same shells and submodels and external references to them stay valid.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import quote
 
 
+@lru_cache(maxsize=65536)
 def _segment(text: str) -> str:
     return quote(text, safe="-_.~")
 

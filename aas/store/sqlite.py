@@ -47,13 +47,19 @@ CREATE TABLE IF NOT EXISTS files (
 
 class SqliteStore:
     def __init__(self, path: Path, synchronous: Literal["FULL", "NORMAL"] = "FULL") -> None:
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
         self.path = Path(path)
         self._lock = threading.RLock()
         self._depth = 0
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as error:
+            raise sqlite3.DatabaseError(f"cannot open the store {self.path}: {error}") from error
+        try:
             self._prepare(synchronous)
-        except sqlite3.DatabaseError as error:
+        except sqlite3.Error as error:
+            self._db.close()
             raise sqlite3.DatabaseError(f"cannot open the store {self.path}: {error}") from error
 
     def _prepare(self, synchronous: str) -> None:

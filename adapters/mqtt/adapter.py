@@ -10,8 +10,8 @@ Bad input, per binding (the other bindings and the connection are unaffected):
   receive time as timestamp, and a warning is logged at most once per binding every 10 s;
 - a topic nobody bound (possible with overlapping or Sparkplug filters): debug log, counted in
   ``stats.unbound``;
-- the broker is lost: every bound value turns Bad until a fresh message arrives after the
-  reconnect.
+- the broker is lost, or cannot be reached at start: every bound value turns Bad until a fresh
+  message arrives after the (re)connect.
 
 Write-back: a client write to a writable binding publishes to its ``command_topic`` — text:
 the value as text; JSON: ``{"value": <value>, "timestamp": <epoch ms>}``; Sparkplug: an NCMD or

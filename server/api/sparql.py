@@ -22,7 +22,9 @@ from submodels.semantic import QueryError, QueryRejected, QueryTimeout, Semantic
 
 router = APIRouter(tags=["SPARQL"])
 DEFAULT_TIMEOUT_S = 5.0
-_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {"application/sparql-results+json": {}, "text/turtle": {}}}}
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/sparql-results+json": {}, "text/turtle": {}}},
+}
 
 
 async def _query_text(request: Request) -> str:

@@ -250,7 +250,7 @@ def data_value(codec: Codec, value: Any, quality: Quality, source_time: datetime
         payload = to_variant_value(codec, value)
     except Unrepresentable:
         return ImmutableDataValue(_NULL, _OUT_OF_RANGE, cast(Any, source_time), cast(Any, server_time))
-    variant = ua.Variant(payload, codec.variant_type) if payload is not None else _NULL
+    variant = ua.Variant(payload, codec.variant_type, None, False) if payload is not None else _NULL
     return ImmutableDataValue(variant, _STATUS[quality], cast(Any, source_time), cast(Any, server_time))
 
 

@@ -29,6 +29,7 @@ from server.opcua.builder import EnvironmentBuilder, ValueNode, element_node_id
 from server.opcua.datatypes import codec_for, data_value, utc
 
 _log = logging.getLogger(__name__)
+_YIELD_EVERY = 256
 
 AfterStructure = Callable[[bool], Awaitable[None]]
 """Called after structure events were applied; the flag says whether shells/submodels changed."""
@@ -100,7 +101,9 @@ class Mirror:
         now = datetime.datetime.now(datetime.UTC)
         by_key = self._by_key
         by_path = self._builder.by_path
-        for event in events:
+        for count, event in enumerate(events, 1):
+            if not count % _YIELD_EVERY:
+                await asyncio.sleep(0)  # a large batch must not starve publish responses and REST
             handle = event.element
             entry = by_key.get(handle.key)
             if entry is None:
@@ -116,15 +119,18 @@ class Mirror:
         self._by_key.clear()
         containers_changed = False
         for event in events:
-            if event.object_kind is ObjectKind.SHELL:
-                self._sync_shell(event.identifier)
-                containers_changed = True
-            elif event.object_kind is ObjectKind.SUBMODEL:
-                if event.path is None:
-                    self._sync_submodel(event.identifier)
+            try:
+                if event.object_kind is ObjectKind.SHELL:
+                    self._sync_shell(event.identifier)
                     containers_changed = True
-                else:
-                    await self._sync_element(event)
+                elif event.object_kind is ObjectKind.SUBMODEL:
+                    if event.path is None:
+                        self._sync_submodel(event.identifier)
+                        containers_changed = True
+                    else:
+                        await self._sync_element(event)
+            except Exception:
+                _log.exception("OPC UA mirror could not apply %s", event)
         await self._after_structure(containers_changed)
 
     def _sync_shell(self, shell_id: str) -> None:

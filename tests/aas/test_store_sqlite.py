@@ -132,5 +132,7 @@ def test_open_store(tmp_path: Path) -> None:
 
 def test_not_a_database_is_a_clear_error(path: Path) -> None:
     path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(sqlite3.DatabaseError, match="cannot open the store"):
+    with pytest.raises(sqlite3.DatabaseError, match=r"cannot open the store .*store\.sqlite3: file is not a database"):
         SqliteStore(path)
+    with pytest.raises(sqlite3.DatabaseError, match=r"cannot open the store .*missing"):
+        SqliteStore(path.parent / "missing" / "store.sqlite3")

@@ -296,3 +296,35 @@ async def test_thousands_of_siblings_are_mirrored_and_browsable(twin: Twin, clie
     assert len(children) == count
     middle = await wide.get_child([f"{ns}:P2500", f"{ns}:Value"])
     assert await middle.read_value() == 2500.0
+
+
+async def test_a_shell_posted_over_rest_shares_the_submodel_node(client: Client, rest: httpx.AsyncClient) -> None:
+    ns = await ns_of(client)
+    body = {"modelType": "AssetAdministrationShell", "id": "urn:twinbridge:test:aas:twin2", "idShort": "Twin2",
+            "assetInformation": {"assetKind": "Instance", "globalAssetId": "urn:asset:twin2"},
+            "submodels": [{"type": "ModelReference",
+                           "keys": [{"type": "Submodel", "value": OPERATIONAL}]}]}
+    response = await rest.post(f"{PREFIX}/shells", json=body)
+    assert response.status_code == 201, response.text
+
+    async def shared() -> bool:
+        try:
+            via_twin2 = await client.nodes.objects.get_child(
+                [f"{ns}:AASEnvironment", f"{ns}:Twin2", f"{ns}:OperationalData"])
+        except ua.UaError:
+            return False
+        via_machine = await client.nodes.objects.get_child(
+            [f"{ns}:AASEnvironment", f"{ns}:Machine1", f"{ns}:OperationalData"])
+        return bool(via_twin2.nodeid == via_machine.nodeid)
+
+    await eventually(shared)
+    assert (await rest.delete(f"{PREFIX}/shells/{_b64('urn:twinbridge:test:aas:twin2')}")).status_code == 204
+
+    async def gone() -> bool:
+        environment = await client.nodes.objects.get_child(f"{ns}:AASEnvironment")
+        names = {(await node.read_browse_name()).Name for node in await environment.get_children()}
+        return "Twin2" not in names and "Machine1" in names
+
+    await eventually(gone)
+    speed = await _value_node(client, "Speed")
+    assert isinstance(await speed.read_value(), float)
