@@ -33,13 +33,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from basyx.aas import model  # noqa: E402
-from pymodbus.client import AsyncModbusTcpClient  # noqa: E402
+from basyx.aas import model
+from pymodbus.client import AsyncModbusTcpClient
 
-from aas.twin import Twin  # noqa: E402
-from adapters.config import Binding, ElementTarget, ModbusPoint, ModbusPollGroup, ModbusSource  # noqa: E402
-from adapters.modbus.adapter import ModbusAdapter  # noqa: E402
-from adapters.modbus.poller import describe  # noqa: E402
+from aas.twin import Twin
+from adapters.config import Binding, ElementTarget, ModbusPoint, ModbusPollGroup, ModbusSource
+from adapters.modbus.adapter import ModbusAdapter
+from adapters.modbus.poller import describe
 
 
 # ----------------------------------------------------------------------------- device servers
@@ -48,7 +48,7 @@ def serve(registers: int, conn: Any) -> None:
     from pymodbus.server import ModbusTcpServer
     from pymodbus.simulator import DataType, SimData, SimDevice
 
-    logging.disable(logging.WARNING)
+    logging.disable(logging.CRITICAL)  # pymodbus dumps frames at ERROR when a client goes away
 
     async def bump(function_code: int, start: int, address: int, count: int, current: list[int],
                    values: Any) -> None:

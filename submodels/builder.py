@@ -15,6 +15,7 @@ from basyx.aas import model
 
 from aas.errors import InvalidInput
 from aas.twin import Twin
+from submodels.bulk import collector_paused
 from submodels.concepts import Concepts
 from submodels.description import Asset, PlantDescription, TemplateFile
 from submodels.ids import IdScheme
@@ -65,7 +66,7 @@ class PlantModel:
 
     def load_into(self, twin: Twin) -> None:
         """Create or replace everything in ``twin`` in one store batch."""
-        with twin.store.batch():
+        with collector_paused(), twin.store.batch():
             for obj in self.identifiables():
                 twin.upsert(obj)
 
@@ -227,15 +228,14 @@ class _Builder:
     # ---------------------------------------------------------------- roll-ups
     def _resolve_rollups(self) -> None:
         plant = self.plant
-        by_path = {shell.id: shell for shell in plant.shells}
-        assets = {self.ids.shell(p): a for p, a in _walk(self.description.assets, ())}
-        for shell_id, asset in assets.items():
+        for path, asset in _walk(self.description.assets, ()):
+            shell_id = self.ids.shell(path)
             for rollup in asset.rollups:
                 candidates = plant.children[shell_id] if rollup.over == "children" else _descendants(plant, shell_id)
                 sources = tuple(c for c in candidates if rollup.input in self.signal_names.get(c, ()))
                 if not sources:
                     raise InvalidInput(
-                        f"{by_path[shell_id].id_short}: roll-up {rollup.id_short} reads {rollup.input!r}, "
+                        f"{'/'.join(path)}: roll-up {rollup.id_short} reads {rollup.input!r}, "
                         f"but none of its {rollup.over} has a signal or roll-up of that name"
                     )
                 plant.rollups.append(RollupSpec(shell_id, plant.operational_data[shell_id],
@@ -262,4 +262,5 @@ def _descendants(plant: PlantModel, shell_id: str) -> list[str]:
 
 def build_environment(description: PlantDescription, base_dir: Path | None = None) -> PlantModel:
     """Every shell, submodel and concept description of the plant; ``base_dir`` anchors template files."""
-    return _Builder(description, base_dir or Path.cwd()).build()
+    with collector_paused():
+        return _Builder(description, base_dir or Path.cwd()).build()

@@ -8,15 +8,20 @@ names the shells involved, and an invalid tree never replaces a valid one.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 
 from basyx.aas import model
 
 from aas import paths
 from aas.errors import InvalidInput, NotFound
+from aas.events import ChangeKind, ObjectKind, StructureChanged
 from aas.twin import Twin
 from submodels.builder import PlantModel
+from submodels.bulk import collector_paused
 from submodels.templates import hierarchy_bom
+
+log = logging.getLogger(__name__)
 
 
 class HierarchyError(InvalidInput):
@@ -46,6 +51,11 @@ class PlantHierarchy:
     @classmethod
     def from_twin(cls, twin: Twin) -> PlantHierarchy:
         """Read HasPart/IsPartOf links from every shell's Hierarchical Structures submodel."""
+        with collector_paused():
+            return cls._read(twin)
+
+    @classmethod
+    def _read(cls, twin: Twin) -> PlantHierarchy:
         by_asset: dict[str, str] = {}
         levels: dict[str, str] = {}
         for shell in twin.shells.values():
@@ -66,6 +76,15 @@ class PlantHierarchy:
         """Take over ``other``'s (already validated) tree in place, so holders see the new one."""
         self._parents, self._children, self._order = other._parents, other._children, other._order
         self._levels = other._levels
+
+    def refresh(self, twin: Twin) -> bool:
+        """Re-read the tree after an edit; an invalid edit is logged and the old tree kept (False)."""
+        try:
+            self.reload(PlantHierarchy.from_twin(twin))
+        except HierarchyError as error:
+            log.warning("the plant hierarchy was not changed: %s", error)
+            return False
+        return True
 
     # ----------------------------------------------------------------- reads
     def __contains__(self, shell_id: object) -> bool:
@@ -110,6 +129,16 @@ class PlantHierarchy:
         if shell_id not in self._parents:
             raise NotFound(f"no shell with id {shell_id!r} in the plant hierarchy")
         return shell_id
+
+
+def changes_tree(twin: Twin, change: StructureChanged) -> bool:
+    """Whether ``change`` can alter the tree: a shell added or removed, a BoM submodel changed or removed."""
+    if change.object_kind is ObjectKind.SHELL:
+        return change.kind in (ChangeKind.CREATED, ChangeKind.DELETED)
+    if change.object_kind is ObjectKind.SUBMODEL:
+        submodel = twin.submodels.get(change.identifier)
+        return submodel is None or _semantic(submodel) == hierarchy_bom.SUBMODEL
+    return False
 
 
 def _edges_of(sm: model.Submodel, by_asset: Mapping[str, str], owner: str) -> list[tuple[str, str]]:

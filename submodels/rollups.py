@@ -26,7 +26,7 @@ from aas.live import LiveElement
 from aas.quality import Quality
 from aas.twin import Twin
 from submodels.builder import PlantModel, RollupSpec
-from submodels.hierarchy import PlantHierarchy
+from submodels.hierarchy import PlantHierarchy, changes_tree
 from submodels.templates import time_series
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,7 @@ class RollupEngine:
         self._readers: dict[int, list[_Rollup]] = {}
         self._submodels: dict[str, list[_Rollup]] = {}
         self._echoes: dict[int, Any] = {}
+        self._tree_changed = False
         self._subscription: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
         self.recomputed = 0
@@ -128,6 +129,7 @@ class RollupEngine:
                 with contextlib.suppress(NotFound):
                     inputs.append(twin.live(sm_id, time_series.signal_path(spec.input)))
             output = twin.live(spec.submodel_id, spec.path)
+            twin.bind(output)  # computed here: client writes are refused like those to a read-only device
             rollups.append(_Rollup(spec, output, inputs, len(hierarchy.ancestors(spec.shell_id))))
         rollups.sort(key=lambda r: -r.depth)
         self._rollups = rollups
@@ -142,7 +144,13 @@ class RollupEngine:
         assert self._subscription is not None
         async for batch in self._subscription:
             try:
-                self._apply(self._affected(batch))
+                affected = self._affected(batch)
+                if self._tree_changed:  # parts added or moved: inputs change, recompute everything
+                    self._tree_changed = False
+                    if self._hierarchy.refresh(self._twin):
+                        self._resolve()
+                    affected = set(self._rollups)
+                self._apply(affected)
             except Exception:  # a broken roll-up must not stop the others
                 log.exception("roll-up recomputation failed")
 
@@ -160,6 +168,7 @@ class RollupEngine:
         for change in batch.structure:
             if change.object_kind is ObjectKind.SUBMODEL:
                 affected.update(self._submodels.get(change.identifier, ()))
+            self._tree_changed = self._tree_changed or changes_tree(self._twin, change)
         return affected
 
     def _apply(self, affected: Iterable[_Rollup]) -> None:

@@ -60,11 +60,6 @@ class ModbusAdapter:
         """Requests, errors, overruns and cycle times of this source (live counters)."""
         return self.poller.stats
 
-    @property
-    def requests(self) -> dict[str, list[ReadRequest]]:
-        """The coalesced read plan per poll group (what one cycle sends)."""
-        return {group: requests for group, (_, requests) in self.poller.groups.items()}
-
     async def start(self) -> None:
         await self.poller.start()
 

@@ -52,7 +52,7 @@ class Point:
 
     __slots__ = (
         "address", "area", "codec", "convert", "deadband", "failing", "handle", "last", "name",
-        "offset", "scale", "scaled", "source", "span", "target", "throttle", "twin", "unit",
+        "offset", "scale", "scaled", "source", "span", "stored", "target", "throttle", "twin", "unit",
     )
 
     def __init__(
@@ -77,6 +77,7 @@ class Point:
         self.twin = twin
         self.throttle = throttle
         self.last: Any = None
+        self.stored: Any = None
         self.failing = False
 
     def where(self) -> str:
@@ -89,7 +90,11 @@ class Point:
             value = raw * self.scale + self.offset
         handle = self.handle
         last = self.last
-        if last is not None and handle.quality is Quality.GOOD:
+        element = handle.element
+        # skip only while the element still holds what this point stored (a client write or a
+        # replaced submodel may have changed it since)
+        if (last is not None and handle.quality is Quality.GOOD and element is not None
+                and element.value == self.stored):  # type: ignore[attr-defined]
             if value == last:
                 return
             if self.deadband and not isinstance(value, str) and abs(value - last) < self.deadband:
@@ -100,6 +105,7 @@ class Point:
             self.fail(f"{value!r} does not fit the element: {error}", timestamp)
             return
         self.last = value
+        self.stored = typed
         self.twin.update(handle, typed, timestamp, Quality.GOOD)
         if self.failing:
             self.failing = False

@@ -9,7 +9,6 @@ supervisor reconnects with exponential backoff; the next successful read makes t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
@@ -84,6 +83,7 @@ class ModbusPoller:
         self._connected = asyncio.Event()
         self._lost = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
 
     @property
     def connected(self) -> bool:
@@ -100,13 +100,20 @@ class ModbusPoller:
             self._tasks.append(task)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        """Stop every loop and close the connection.
+
+        Python 3.11's ``wait_for`` (inside pymodbus) can swallow a cancellation that races with
+        a reply, so the loops also check ``_stopping`` and the cancel is repeated until they end.
+        """
+        self._stopping = True
+        tasks, self._tasks = self._tasks, []
+        while tasks:
+            for task in tasks:
+                task.cancel()
+            _, pending = await asyncio.wait(tasks, timeout=0.5)
+            tasks = list(pending)
         self._drop_client()
+        self._stopping = False
 
     # ---------------------------------------------------------------- connection
     async def _supervise(self) -> None:
@@ -114,7 +121,7 @@ class ModbusPoller:
         backoff = self.source.backoff
         delay = backoff.initial_s
         where = f"Modbus source {self.source.name!r} at {self.source.host}:{self.source.port}"
-        while True:
+        while not self._stopping:
             client = AsyncModbusTcpClient(
                 self.source.host, port=self.source.port, name=self.source.name,
                 timeout=self.source.timeout_s, retries=0, reconnect_delay=0,
@@ -163,9 +170,11 @@ class ModbusPoller:
     async def _poll(self, group: str, interval: float, requests: list[ReadRequest]) -> None:
         stats = self.stats.groups[group]
         loop = asyncio.get_running_loop()
-        while True:
+        next_tick = loop.time()
+        while not self._stopping:
             if not self._connected.is_set():
                 await self._connected.wait()
+                next_tick = loop.time()
             start = loop.time()
             try:
                 for request in list(requests):
@@ -185,8 +194,11 @@ class ModbusPoller:
                     f"Modbus source {self.source.name!r} poll group {group!r}: a cycle took {elapsed:.3f} s, "
                     f"longer than its {interval:g} s interval; skipping the missed ticks",
                 )
-            # the next tick on the group's grid after now: late cycles skip ticks, never queue them
-            await asyncio.sleep(interval - (elapsed % interval))
+            # ticks stay on a fixed grid; a late cycle skips the ticks it missed instead of queueing them
+            next_tick += interval
+            if now >= next_tick:
+                next_tick += interval * ((now - next_tick) // interval + 1)
+            await asyncio.sleep(next_tick - now)
 
     async def _read(self, request: ReadRequest, requests: list[ReadRequest]) -> None:
         client = self._client

@@ -21,10 +21,10 @@ from server.api.results import install_error_handlers
 
 # Modules whose ``router`` (and optional ``routers``) make up the API, in mounting order:
 # fixed paths such as ``/shells/$reference`` come before ``/shells/{aasIdentifier}`` inside each.
-ROUTER_MODULES = (
+ROUTER_MODULES = (  # the hot $value route is matched first: FastAPI tries routes in order
+    "server.api.submodels",
     "server.api.description",
     "server.api.shells",
-    "server.api.submodels",
     "server.api.elements",
     "server.api.operations",
     "server.api.concept_descriptions",

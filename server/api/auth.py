@@ -43,7 +43,7 @@ _bearer = HTTPBearer(auto_error=False, description="API token (roles read, write
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def _check(request: Request, credentials: HTTPAuthorizationCredentials | None, needed: Role) -> None:
+def check_access(request: Request, credentials: HTTPAuthorizationCredentials | None, needed: Role) -> None:
     security: ApiSecurity = request.app.state.security
     if security.mode == "none" or (needed == "read" and security.read_open):
         return
@@ -56,16 +56,16 @@ def _check(request: Request, credentials: HTTPAuthorizationCredentials | None, n
         raise ApiError(403, f"the token's role {role!r} may not do this; it needs {needed!r}", "Forbidden")
 
 
-def require_read(request: Request, credentials: Credentials) -> None:
-    _check(request, credentials, "read")
+async def require_read(request: Request, credentials: Credentials) -> None:
+    check_access(request, credentials, "read")
 
 
-def require_write(request: Request, credentials: Credentials) -> None:
-    _check(request, credentials, "write")
+async def require_write(request: Request, credentials: Credentials) -> None:
+    check_access(request, credentials, "write")
 
 
-def require_admin(request: Request, credentials: Credentials) -> None:
-    _check(request, credentials, "admin")
+async def require_admin(request: Request, credentials: Credentials) -> None:
+    check_access(request, credentials, "admin")
 
 
 ReadAccess = Depends(require_read)

@@ -1,4 +1,8 @@
-"""Request-scoped access to what ``create_app`` put on ``app.state``."""
+"""Request-scoped access to what ``create_app`` put on ``app.state``.
+
+Dependencies are ``async`` so FastAPI runs them on the event loop, where the twin lives,
+instead of in a worker thread.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from fastapi import Depends, Request
 from aas.twin import Twin
 
 
-def get_twin(request: Request) -> Twin:
+async def get_twin(request: Request) -> Twin:
     twin: Twin = request.app.state.twin
     return twin
 

@@ -43,7 +43,7 @@ def read_cursor(cursor: str) -> int:
     return int(payload)
 
 
-def parse_limit(limit: Annotated[str | None, Query(description="Maximum number of results, > 0")] = None,
+async def parse_limit(limit: Annotated[str | None, Query(description="Maximum number of results, > 0")] = None,
                 ) -> int | None:
     if limit is None:
         return None
@@ -56,7 +56,7 @@ def parse_limit(limit: Annotated[str | None, Query(description="Maximum number o
     return value
 
 
-def parse_cursor(cursor: Annotated[str | None, Query(description="Cursor from a previous page")] = None,
+async def parse_cursor(cursor: Annotated[str | None, Query(description="Cursor from a previous page")] = None,
                  ) -> int:
     """The offset to start from (0 without a cursor)."""
     if cursor is None or cursor == "":

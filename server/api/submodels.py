@@ -10,6 +10,7 @@ shell exists and references the submodel. Serialized submodels are cached per tw
 from __future__ import annotations
 
 import json
+import re
 import weakref
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ from aas.live import LiveElement
 from aas.serialization import FormatName, collect, write_environment
 from aas.twin import Twin
 from aas.value_only import apply_submodel_value, has_value, submodel_value, to_value
-from server.api.auth import Credentials, require_read, require_write
+from server.api.auth import check_access, require_read, require_write
 from server.api.codec import Extent, ExtentQuery, Level, LevelQuery, json_response, load_json, parse_body, shape
 from server.api.ids import decode_id
 from server.api.paging import CursorQuery, LimitQuery, paged_envelope
@@ -78,19 +79,8 @@ def decode_cached(value: str, what: str) -> str:
     return identifier
 
 
-# The dependencies below are coroutines on purpose: FastAPI runs plain functions in a worker
-# thread, which costs a thread hop per request and would touch the (single-threaded) twin
-# from outside the event loop.
-async def _read_access(request: Request, credentials: Credentials) -> None:
-    require_read(request, credentials)
-
-
-async def _write_access(request: Request, credentials: Credentials) -> None:
-    require_write(request, credentials)
-
-
-ReadAccess = Depends(_read_access)
-WriteAccess = Depends(_write_access)
+ReadAccess = Depends(require_read)
+WriteAccess = Depends(require_write)
 
 
 async def current_twin(request: Request) -> Twin:
@@ -260,16 +250,14 @@ def _assign(target: model.Referable, field: str, value: Any) -> None:
 router = APIRouter(tags=["Submodel Repository API"])
 # FastAPI matches routes one by one in the order they were included, so the hottest route of
 # the API (a device value read by dashboards and gateways) is this module's first. Query
-# parameters are parsed by hand and access checked only when reads need a token: each
-# dependency FastAPI resolves costs as much as the handler itself.
+# parameters are parsed by hand and access checked only when reads need a token.
 _bearer = HTTPBearer(auto_error=False)
-_VALUE_PARAMETERS = {"parameters": [
-    {"name": "idShortPath", "in": "path", "required": True, "schema": {"type": "string"}},
+_VALUE_QUERY = [
     {"name": "level", "in": "query", "required": False,
      "schema": {"type": "string", "enum": ["deep", "core"], "default": "deep"}},
     {"name": "extent", "in": "query", "required": False,
      "schema": {"type": "string", "enum": ["withBlobValue", "withoutBlobValue"], "default": "withBlobValue"}},
-]}
+]
 _QUERY_CHOICES = {"level": ("deep", "core"), "extent": ("withBlobValue", "withoutBlobValue")}
 
 
@@ -308,7 +296,7 @@ async def get_element_value(request: Request) -> Response:
     idShortPath = request.path_params["idShortPath"]
     security = request.app.state.security
     if security.mode != "none" and not security.read_open:
-        require_read(request, await _bearer(request))
+        check_access(request, await _bearer(request), "read")
     twin: Twin = request.app.state.twin
     with_blob, depth = _value_query(request)
     if "aasIdentifier" in request.path_params:
@@ -331,9 +319,16 @@ async def get_element_value(request: Request) -> Response:
     return Response(orjson.dumps(value), media_type="application/json", headers=_handle_headers(handle))
 
 
+# Served by a plain Starlette route: FastAPI's per-request machinery (dependency solving,
+# validation) would cost this route about as much as the rest of the request. The APIRoute
+# registered right after it is never reached; it only puts the route into the OpenAPI document.
 for _prefix in (SUBMODEL_PREFIX, SHELL_SUBMODEL_PREFIX):
-    router.add_api_route(_prefix + "/submodel-elements/{idShortPath}/$value", get_element_value, methods=["GET"],
-                         tags=["Submodel API"], openapi_extra=_VALUE_PARAMETERS)
+    _path = _prefix + "/submodel-elements/{idShortPath}/$value"
+    router.add_route(_path, get_element_value, methods=["GET"], include_in_schema=False)
+    _in_path = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                for name in re.findall(r"{(\w+)}", _path)]
+    router.add_api_route(_path, get_element_value, methods=["GET"], tags=["Submodel API"],
+                         openapi_extra={"parameters": [*_in_path, *_VALUE_QUERY]})
 
 
 # ------------------------------------------------------------ repository

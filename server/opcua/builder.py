@@ -325,6 +325,10 @@ class EnvironmentBuilder:
 
     def _referable(self, node: NodeData, referable: model.Referable, id_short: str | None) -> None:
         self.factory.add_string(node, "IdShort", id_short)
+        if referable.description:
+            texts = dict(referable.description.items())
+            locale = "en" if "en" in texts else next(iter(texts))
+            self.factory.describe(node, texts[locale], locale)
         if referable.category:
             self.factory.add_string(node, "Category", referable.category)
         semantic = getattr(referable, "semantic_id", None)

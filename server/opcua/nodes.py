@@ -155,6 +155,10 @@ class NodeFactory:
             shared = self._strings[value] = _constant(value, VT.String)
         self.add_variable(parent, child_id(parent.nodeid, name), self.shared_names(name), shared, _STRING)
 
+    def describe(self, node: NodeData, text: str, locale: str) -> None:
+        """Give ``node`` its own Description attribute (the default is a shared empty one)."""
+        node.attributes[A.Description] = _constant(ua.LocalizedText(text, locale), VT.LocalizedText)
+
     def _variable_template(self, names: Names, data_type: ua.NodeId, array: bool,
                            level: AttributeValue) -> dict[ua.AttributeIds, AttributeValue]:
         data_type_attribute = self._data_types.get(data_type)

@@ -4,7 +4,8 @@ The Plant folder Organizes the root shells, and each shell Organizes its child s
 client browses plant → line → cell → machine → component and lands on the very nodes under
 ``AASEnvironment``. The hierarchy comes from the plant hierarchy model when one is given;
 otherwise it is derived from Entity data (an Entity whose globalAssetId is another shell's
-asset is that shell's part, nested Entities nest), and without any, the view is flat.
+asset is that shell's part, nested Entities nest), and without any, the view is flat. Shells
+the hierarchy does not place (created over REST later) appear directly under Plant.
 """
 
 from __future__ import annotations
@@ -33,7 +34,11 @@ class Hierarchy(Protocol):
 
 
 class EntityHierarchy:
-    """A hierarchy read from the Entities in the shells' submodels (flat when there are none)."""
+    """A hierarchy read from the Entities in the shells' submodels (flat when there are none).
+
+    Nested Entities nest (IDTA Hierarchical Structures "Full"/"OneDown"; "OneUp" inverts), and
+    HasPart / IsPartOf RelationshipElements between Entities add their edge.
+    """
 
     def __init__(self, twin: Twin) -> None:
         self._children: dict[str, list[str]] = {}
@@ -46,10 +51,11 @@ class EntityHierarchy:
                 submodel = twin.submodels.get(str(keys[-1].value)) if keys else None
                 if submodel is None:
                     continue
-                bottom_up = _is_bottom_up(submodel)
-                for parent, child in _entity_edges(submodel, shell.id, by_asset):
-                    if bottom_up:
-                        parent, child = child, parent
+                related = _relationship_edges(twin, submodel, by_asset)
+                edges = _entity_edges(submodel, shell.id, by_asset, top_level=not related)
+                if _is_one_up(submodel):
+                    edges = [(child, parent) for parent, child in edges]
+                for parent, child in [*edges, *related]:
                     siblings = self._children.setdefault(parent, [])
                     if child not in siblings and child != parent:
                         siblings.append(child)
@@ -66,14 +72,17 @@ class EntityHierarchy:
         return None
 
 
-def _is_bottom_up(submodel: model.Submodel) -> bool:
+def _is_one_up(submodel: model.Submodel) -> bool:
     for element in submodel.submodel_element:
         if element.id_short == "ArcheType" and isinstance(element, model.Property):
-            return str(element.value) == "BottomUp"
+            return str(element.value) == "OneUp"
     return False
 
 
-def _entity_edges(submodel: model.Submodel, owner: str, by_asset: dict[str, str]) -> list[tuple[str, str]]:
+def _entity_edges(submodel: model.Submodel, owner: str, by_asset: dict[str, str],
+                  top_level: bool) -> list[tuple[str, str]]:
+    """Edges from Entity nesting; Entities at the submodel's top level are the owner's parts only
+    when ``top_level`` (with HasPart relationships present, those say what is part of what)."""
     edges: list[tuple[str, str]] = []
     stack: list[tuple[model.Referable, str]] = [(submodel, owner)]
     while stack:
@@ -83,11 +92,47 @@ def _entity_edges(submodel: model.Submodel, owner: str, by_asset: dict[str, str]
             if isinstance(element, model.Entity):
                 shell_id = by_asset.get(element.global_asset_id) if element.global_asset_id else None
                 if shell_id is not None:
-                    if shell_id != parent:
+                    if shell_id != parent and (top_level or node is not submodel):
                         edges.append((parent, shell_id))
                     current = shell_id
             stack.append((element, current))
     return edges
+
+
+def _relationship_edges(twin: Twin, submodel: model.Submodel, by_asset: dict[str, str]) -> list[tuple[str, str]]:
+    edges: list[tuple[str, str]] = []
+    stack: list[model.Referable] = [submodel]
+    while stack:
+        node = stack.pop()
+        for element in paths.children(node):
+            stack.append(element)
+            if not isinstance(element, model.RelationshipElement):
+                continue
+            label = f"{element.id_short} {element.semantic_id.key[0].value if element.semantic_id else ''}"
+            first, second = _shell_of(twin, element.first, by_asset), _shell_of(twin, element.second, by_asset)
+            if first is None or second is None:
+                continue
+            if "HasPart" in label:
+                edges.append((first, second))
+            elif "IsPartOf" in label:
+                edges.append((second, first))
+    return edges
+
+
+def _shell_of(twin: Twin, reference: model.Reference | None, by_asset: dict[str, str]) -> str | None:
+    """The shell whose asset the referenced Entity stands for."""
+    keys = list(reference.key) if reference is not None else []
+    node: model.Referable | None = twin.submodels.get(str(keys[0].value)) if keys else None
+    for key in keys[1:]:
+        if node is None:
+            return None
+        try:
+            node = paths.child(node, int(key.value) if key.value.isdigit() else key.value, "")
+        except paths.PathError:
+            return None
+    if isinstance(node, model.Entity) and node.global_asset_id:
+        return by_asset.get(node.global_asset_id)
+    return None
 
 
 class PlantView:
@@ -115,8 +160,14 @@ class PlantView:
                 continue
             visited.add(shell_id)
             self._link(parent_id, shell_node_id(ns, shell_id))
-            child_parent = shell_node_id(ns, shell_id)
-            stack.extend((child_parent, child) for child in reversed(hierarchy.children(shell_id)))
+            try:
+                children = hierarchy.children(shell_id)
+            except LookupError:
+                children = []
+            stack.extend((shell_node_id(ns, shell_id), child) for child in reversed(children))
+        for shell_id in self._twin.shells:  # shells the hierarchy does not place (added later over REST)
+            if shell_id not in visited:
+                self._link(self.folder.nodeid, shell_node_id(ns, shell_id))
 
     def _link(self, source_id: ua.NodeId, target_id: ua.NodeId) -> None:
         source = self._factory.aspace.get(source_id)

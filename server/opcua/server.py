@@ -93,7 +93,13 @@ class OpcUaServer:
         server.iserver.attribute_service = TwinAttributeService(
             server.iserver.aspace, self.twin, builder.values, Rights(settings), mirror.echo)
         self.server = server
-        await server.start()
+        try:
+            await server.start()
+        except OSError as error:
+            await mirror.stop()
+            self.server = self._mirror = self._builder = self._plant = None
+            raise OSError(error.errno, f"OPC UA server cannot listen on {settings.endpoint_url()}: "
+                                       f"{error.strerror or error}") from error
         mirror.start()
         _log.info("OPC UA server listening on %s (%d values mirrored)", self.endpoint_url, len(builder.by_path))
 

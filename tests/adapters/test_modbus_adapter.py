@@ -344,3 +344,18 @@ def test_binding_errors_name_the_binding() -> None:
     with pytest.raises(BindingError, match=r"bindings\[0\]: address 0 does not exist"):
         ModbusAdapter(source(1502, one_based=True), named([binding("x", address=0)]), twin)
     assert not twin.is_bound(twin.live(SUBMODEL_ID, "x"))  # a failed start-up binds nothing
+
+
+async def test_the_device_has_the_last_word_after_a_write(device: DeviceServer) -> None:
+    twin = build_twin({"setpoint": datatypes.Int})
+    await device.set("holding_register", 0, [100])
+    adapter = ModbusAdapter(source(device.port, interval_ms=20), named([binding("setpoint", True, address=0)]), twin)
+    await adapter.start()
+    try:
+        await eventually(lambda: value(twin, "setpoint") == 100)
+        await twin.write(twin.live(SUBMODEL_ID, "setpoint"), 200)
+        await device.set("holding_register", 0, [100])  # the device clamps it back
+        await eventually(lambda: value(twin, "setpoint") == 100)
+        assert await device.get("holding_register", 0) == [100]
+    finally:
+        await adapter.stop()

@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from aas_test_engines import api as test_engines
 from aas_test_engines.config import CheckApiConfig
 from aas_test_engines.http import HttpClient
 from aas_test_engines.result import AasTestResult
 
+from aas.events import ObjectKind
+from aas.twin import Twin
 from server.api.ids import encode_id
-from tests.api.conftest import SHELL_ID, SUBMODEL_ID
+from tests.api.conftest import SHELL_ID, SUBMODEL_ID, load_full_example
 
 SUITE_PREFIX = "https://admin-shell.io/aas/API/3/0/"
+
+
+@pytest.fixture(params=["as-loaded", "every-kind-first"])
+def full_twin(request: pytest.FixtureRequest) -> Twin:
+    """The tool probes the first submodel it lists; "every-kind-first" makes that the one with every element kind."""
+    twin = load_full_example(Twin())
+    if request.param == "every-kind-first":
+        for submodel in [sm for identifier, sm in twin.submodels.items() if identifier != SUBMODEL_ID]:
+            twin.delete(ObjectKind.SUBMODEL, submodel.id)
+            twin.create(submodel)
+    return twin
 
 
 def _failures(result: AasTestResult, path: str = "") -> list[str]:

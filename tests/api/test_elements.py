@@ -53,6 +53,8 @@ async def test_every_element_response_passes_aas_core(client: httpx.AsyncClient)
             response = await client.get(url, params=params)
             assert response.status_code == 200, url
             _verified_element(response.json())
+        reference = (await client.get(f"{url}/$reference")).json()
+        assert list(verification.verify(jsonization.reference_from_jsonable(reference))) == []
         metadata = await client.get(f"{url}/$metadata")
         if metadata.status_code == 200:
             _verified_element(metadata.json())

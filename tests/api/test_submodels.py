@@ -131,9 +131,11 @@ async def test_cached_document_follows_changes(client: httpx.AsyncClient, full_t
 
 async def test_level_and_extent(client: httpx.AsyncClient) -> None:
     core = (await client.get(SM, params={"level": "core"})).json()
+    _verified_submodel(core)
     collection = next(e for e in core["submodelElements"] if e["idShort"] == "ExampleSubmodelCollection")
     assert "value" not in collection
     without_blob = (await client.get(SM, params={"extent": "withoutBlobValue"})).json()
+    _verified_submodel(without_blob)
     collection = next(e for e in without_blob["submodelElements"] if e["idShort"] == "ExampleSubmodelCollection")
     blob = next(child for child in collection["value"] if child["modelType"] == "Blob")
     assert "value" not in blob
@@ -145,6 +147,7 @@ async def test_modifiers(client: httpx.AsyncClient) -> None:
     assert metadata["id"] == SUBMODEL_ID and "submodelElements" not in metadata
     _verified_submodel(metadata)
     reference = (await client.get(f"{SM}/$reference")).json()
+    assert list(verification.verify(jsonization.reference_from_jsonable(reference))) == []
     assert reference == {"type": "ModelReference", "keys": [{"type": "Submodel", "value": SUBMODEL_ID}]}
     paths = (await client.get(f"{SM}/$path")).json()
     assert "ExampleSubmodelCollection.ExampleSubmodelList[1]" in paths

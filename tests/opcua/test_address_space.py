@@ -120,6 +120,8 @@ async def test_every_element_kind_of_the_full_example_is_mirrored(tmp_path: Path
             assert {text.Locale for text in texts} >= {"en-US", "de"}
             keys = await collection.get_child([f"{ns}:ExampleReferenceElement", f"{ns}:Value", f"{ns}:Keys"])
             assert any("ExampleProperty" in key for key in await keys.read_value())
+            description = await (await collection.get_child(f"{ns}:ExampleRange")).read_description()
+            assert description.Text and description.Locale
     finally:
         await server.stop()
 
@@ -135,3 +137,22 @@ async def test_a_browse_path_that_does_not_exist_answers_bad_no_match(client: Cl
     path.RelativePath = ua.RelativePath(Elements=[element])
     results = await client.uaclient.translate_browsepaths_to_nodeids([path])
     assert results[0].StatusCode.value == ua.StatusCodes.BadNoMatch
+
+
+async def test_the_object_types_are_defined_in_the_project_namespace(client: Client) -> None:
+    ns = await ns_of(client)
+    property_type = client.get_node(ua.NodeId("AASPropertyType", ns))
+    members = {(await child.read_browse_name()).Name for child in await property_type.get_children()}
+    assert {"Value", "ValueType"} <= members
+    chain = []
+    node = property_type
+    while node.nodeid != ua.NodeId(ua.ObjectIds.BaseObjectType):
+        chain.append((await node.read_browse_name()).Name)
+        node = client.get_node((await node.get_references(ua.ObjectIds.HasSubtype, ua.BrowseDirection.Inverse))[0]
+                               .NodeId)
+    assert chain == ["AASPropertyType", "AASSubmodelElementType", "AASReferableType"]
+    for name in ("AASAssetAdministrationShellType", "AASSubmodelType", "AASSubmodelElementCollectionType",
+                 "AASSubmodelElementListType", "AASMultiLanguagePropertyType", "AASRangeType", "AASFileType",
+                 "AASBlobType", "AASReferenceElementType", "AASRelationshipElementType", "AASEntityType",
+                 "AASOperationType", "AASReferenceType"):
+        assert (await client.get_node(ua.NodeId(name, ns)).read_browse_name()).Name == name

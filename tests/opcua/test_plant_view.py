@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 from asyncua import Client, Node, ua
+from basyx.aas import model
 
 from aas.events import ObjectKind
 from aas.twin import Twin
 from server.opcua import OpcUaServer, OpcUaSettings
 from server.opcua.plant_view import EntityHierarchy
-from tests.opcua.conftest import LINE, MACHINE, PLANT, free_port, ns_of, plant_twin
+from tests.opcua.conftest import LINE, MACHINE, PLANT, STRUCTURE, free_port, ns_of, plant_twin
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -56,7 +57,7 @@ async def test_the_view_is_rebuilt_when_a_shell_goes(twin: Twin, client: Client)
 
 async def test_without_entities_the_hierarchy_is_flat() -> None:
     twin = plant_twin()
-    twin.delete(ObjectKind.SUBMODEL, "urn:twinbridge:test:sm:plant:structure")
+    twin.delete(ObjectKind.SUBMODEL, STRUCTURE)
     hierarchy = EntityHierarchy(twin)
     assert hierarchy.roots() == [PLANT, LINE, MACHINE]
     assert hierarchy.children(PLANT) == []
@@ -83,7 +84,28 @@ async def test_a_given_hierarchy_model_is_used(tmp_path: Path) -> None:
         async with Client(server.endpoint_url, timeout=10) as client:
             ns = await ns_of(client)
             roots = await _organized(await client.nodes.objects.get_child(f"{ns}:Plant"))
-            assert await _names(roots) == ["Machine1"]
+            assert await _names(roots) == ["Machine1", "Line"]  # Line is not placed: directly under Plant
             assert await _names(await _organized(roots[0])) == ["Plant"]
     finally:
         await server.stop()
+
+
+async def test_part_of_relationships_between_flat_entities_give_the_edges() -> None:
+    twin = plant_twin()
+    twin.delete(ObjectKind.SUBMODEL, STRUCTURE)
+
+    def entity_ref(id_short: str) -> model.ModelReference[model.Entity]:
+        return model.ModelReference((model.Key(model.KeyTypes.SUBMODEL, "urn:bom"),
+                                     model.Key(model.KeyTypes.ENTITY, id_short)), model.Entity)
+
+    twin.create(model.Submodel("urn:bom", id_short="BillOfMaterial", submodel_element=[
+        model.Entity("MachineNode", model.EntityType.SELF_MANAGED_ENTITY, global_asset_id="urn:asset:m1"),
+        model.Entity("LineNode", model.EntityType.SELF_MANAGED_ENTITY, global_asset_id="urn:asset:line"),
+        model.RelationshipElement("IsPartOf", entity_ref("MachineNode"), entity_ref("LineNode")),
+    ]))
+    twin.modify(ObjectKind.SHELL, MACHINE, lambda shell: shell.submodel.add(
+        model.ModelReference((model.Key(model.KeyTypes.SUBMODEL, "urn:bom"),), model.Submodel)))
+    hierarchy = EntityHierarchy(twin)
+    assert hierarchy.children(LINE) == [MACHINE]
+    assert hierarchy.children(MACHINE) == []
+    assert hierarchy.roots() == [PLANT, LINE]

@@ -126,3 +126,10 @@ async def test_a_client_certificate_outside_the_trust_list_is_rejected(
         async with stranger:
             pass
     assert refused.value.code == ua.StatusCodes.BadCertificateUntrusted
+
+
+async def test_a_port_in_use_is_a_clear_error(opcua: OpcUaServer, twin: Twin) -> None:
+    clash = OpcUaServer(twin, opcua.settings.model_copy(update={"port": opcua.settings.port}), opcua.data_dir)
+    with pytest.raises(OSError, match=f"cannot listen on opc.tcp://127.0.0.1:{opcua.settings.port}/twinbridge"):
+        await clash.start()
+    assert clash.server is None

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
+
+from aas.errors import NotWritable
 from aas.quality import Quality
 from aas.twin import Twin
 from submodels.builder import PlantModel
+from submodels.rdf_mapping import TB, iri
 from submodels.rollups import RollupEngine
-from tests.submodels.conftest import settle, shell_id
+from submodels.semantic import SemanticGraph
+from tests.submodels.conftest import BASE, settle, shell_id
+from tests.submodels.test_hierarchy import _add_part
 
 MACHINES = ("Line1/Cell1/Filler1", "Line1/Cell1/Capper1", "Line1/Cell2/Labeller1", "Line1/Cell2/Inspector1",
             "Line2/Cell3/Packer1", "Line2/Cell3/Palletizer1", "Line2/Cell3/Wrapper1", "Line2/Cell3/Conveyor1")
@@ -66,3 +72,30 @@ async def test_only_affected_rollups_are_recomputed(twin: Twin, plant: PlantMode
     await settle(twin)
     # Cell3 TotalPower, MachineCount at the plant, then Line2 and plant TotalPower up the chain
     assert rollups.recomputed - before == 4
+
+
+async def test_clients_cannot_overwrite_a_rollup(twin: Twin, plant: PlantModel, rollups: RollupEngine) -> None:
+    handle = twin.live(*plant.signal_target(shell_id("DemoPlant/Line1"), "TotalPower"))
+    with pytest.raises(NotWritable):
+        await twin.write(handle, 99.0)
+
+
+async def test_moving_a_machine_between_cells_moves_its_power(twin: Twin, plant: PlantModel, rollups: RollupEngine,
+                                                              graph: SemanticGraph) -> None:
+    _set(twin, plant, "DemoPlant/Line1/Cell1/Filler1", "Power", 1.0)
+    _set(twin, plant, "DemoPlant/Line1/Cell2/Inspector1", "Power", 4.0)
+    await settle(twin)
+    assert _value(twin, plant, "DemoPlant/Line1/Cell1", "TotalPower") == 1.0
+    twin.delete_element(f"{BASE}sm/DemoPlant/Line1/Cell2/HierarchicalStructures", "EntryNode.HasPart_Inspector1")
+    twin.delete_element(f"{BASE}sm/DemoPlant/Line1/Cell2/Inspector1/HierarchicalStructures", "EntryNode.IsPartOf")
+    _add_part(twin, "DemoPlant/Line1/Cell1", f"{BASE}asset/DemoPlant/Line1/Cell2/Inspector1", "Inspector1")
+    await settle(twin)
+    inspector = shell_id("DemoPlant/Line1/Cell2/Inspector1")
+    assert rollups.rollups and inspector in [c for c in graph_children(graph, shell_id("DemoPlant/Line1/Cell1"))]
+    assert _value(twin, plant, "DemoPlant/Line1/Cell1", "TotalPower") == 5.0
+    cell2 = twin.live(*plant.signal_target(shell_id("DemoPlant/Line1/Cell2"), "TotalPower"))
+    assert cell2.quality is Quality.BAD  # its remaining machine, Labeller1, has reported no power yet
+
+
+def graph_children(graph: SemanticGraph, parent: str) -> list[str]:
+    return [str(child) for child in graph.graph.objects(iri(parent), TB.hasPart)]

@@ -12,7 +12,8 @@ from aas.events import ObjectKind
 from aas.twin import Twin
 from submodels.builder import PlantModel
 from submodels.hierarchy import PlantHierarchy
-from submodels.semantic import AAS, TB, QueryError, QueryRejected, QueryTimeout, SemanticGraph, iri
+from submodels.rdf_mapping import AAS, TB, iri
+from submodels.semantic import QueryError, QueryRejected, QueryTimeout, SemanticGraph
 from tests.submodels.conftest import BASE, settle, shell_id
 
 KRONES_IN_LINE2 = """

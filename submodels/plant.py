@@ -1,0 +1,42 @@
+"""One plant description brought to life on a twin: its shells, tree, roll-ups and semantic graph.
+
+This is what the application composes: build and load the environment once, then keep the
+roll-ups and the RDF graph following the change bus while the server runs. The REST routers
+read ``hierarchy`` and ``graph`` from ``app.state.hierarchy`` / ``app.state.semantic_graph``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aas.twin import Twin
+from submodels.builder import PlantModel, build_environment
+from submodels.description import PlantDescription
+from submodels.hierarchy import PlantHierarchy
+from submodels.rollups import RollupEngine
+from submodels.semantic import SemanticGraph
+
+
+class Plant:
+    """``Plant(twin, description)`` loads the model (ids are stable, so a restart replaces in place)."""
+
+    def __init__(self, twin: Twin, description: PlantDescription, base_dir: Path | None = None) -> None:
+        self.twin = twin
+        self.model: PlantModel = build_environment(description, base_dir)
+        self.model.load_into(twin)
+        self.hierarchy = PlantHierarchy.from_model(self.model)
+        self.rollups = RollupEngine(twin, self.hierarchy, self.model)
+        self.graph = SemanticGraph(twin, self.hierarchy)
+
+    def signal_target(self, shell_id: str, signal: str) -> tuple[str, str]:
+        """(submodel id, idShortPath) where the live value ``signal`` of a shell lives."""
+        return self.model.signal_target(shell_id, signal)
+
+    async def start(self) -> None:
+        """Inside the running loop: roll-ups computed once, then both follow the bus."""
+        await self.graph.start()
+        await self.rollups.start()
+
+    async def stop(self) -> None:
+        await self.rollups.stop()
+        await self.graph.stop()
