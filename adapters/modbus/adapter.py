@@ -8,7 +8,15 @@ Bad input is caught before anything runs: a binding whose target does not resolv
 poll group is undeclared, whose span leaves the address space, or which is writable on a
 read-only area (input registers, discrete inputs) raises ``BindingError`` naming the binding.
 At run time a value that cannot be decoded or converted turns Bad with a rate-limited log
-line naming source, unit, address and binding; the rest of the source keeps polling.
+line naming source, unit, address (protocol, 0-based) and binding, and keeps its last value;
+the rest of the source keeps polling. A Modbus exception answer to a coalesced read splits
+that read into per-point reads, so only the offending point turns Bad.
+
+Quality: Uncertain from binding until the first read; Good on every stored read; Bad for every
+point of the source as soon as the connection is lost or cannot be made (the last value stays,
+flagged Bad), Good again on the first successful read after reconnecting. A device that stops
+answering without closing the connection turns Bad after ``timeout_s``. An unchanged value (or
+one within the deadband) is not stored again, so it produces no change event.
 """
 
 from __future__ import annotations

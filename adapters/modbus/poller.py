@@ -142,10 +142,11 @@ class ModbusPoller:
                 self._connected.clear()
                 self._drop_client()
                 self.stats.disconnects += 1
-                self._all_bad(where, f"{where} lost the connection; reconnecting")
-                continue
-            client.close()
-            self._all_bad(where, f"{where} is unreachable; retrying in {delay:g} s")
+                self._all_bad(where, f"{where} lost the connection; reconnecting in {delay:g} s")
+            else:
+                client.close()
+                self._all_bad(where, f"{where} is unreachable; retrying in {delay:g} s")
+            # also after a loss, so a device that accepts and drops at once cannot spin this loop
             await asyncio.sleep(delay)
             delay = min(delay * 2, backoff.max_s)
 

@@ -148,7 +148,9 @@ class Machine:
         running = bool(v["run"]) and not v["door_open"]
         target = float(v["speed_setpoint"]) * float(v["feed_override"]) / 100.0 if running else 0.0
         speed = float(v["spindle_speed"])
-        speed += (target - speed) * min(1.0, dt / 1.5)
+        speed += (target - speed) * min(1.0, dt / 0.6)  # the drive ramps with a ~0.6 s time constant
+        if target == 0.0 and speed < 5.0:
+            speed = 0.0  # the brake holds a stopped spindle at zero
         speed = max(0.0, min(speed + rng.gauss(0.0, 2.0) if speed > 1 else speed, 65535.0))
         v["spindle_speed"] = round(speed)
         load = speed / 6000.0

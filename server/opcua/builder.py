@@ -4,8 +4,9 @@ Layout: ``Objects/AASEnvironment/<shell>/<submodel>/<element>/...``. A submodel 
 referenced (HasComponent) by every shell that lists it; a submodel no shell lists sits
 directly under AASEnvironment. NodeIds are derived from ids and idShortPaths, so they are
 stable across restarts: ``aas:<shell id>``, ``sm:<submodel id>``, ``sm:<submodel id>#<path>``,
-and ``<node id>/<child>`` for fixed children such as ``Value`` or ``IdShort``
-('%', '#' and '/' in ids are percent-escaped to keep the scheme unambiguous).
+and for fixed children such as ``Value`` or ``IdShort`` ``<element node id>/<child>`` or
+``<shell or submodel node id>#/<child>`` ('%' and '#' in ids are percent-escaped, and
+idShortPaths hold no '/', so every id has one reading).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ _BYTE_STRING = node_id(VT.ByteString.value)
 
 
 def _escape(identifier: str) -> str:
-    return identifier.replace("%", "%25").replace("#", "%23").replace("/", "%2F")
+    return identifier.replace("%", "%25").replace("#", "%23")
 
 
 def shell_node_id(ns: int, shell_id: str) -> ua.NodeId:
@@ -104,7 +105,9 @@ class EnvironmentBuilder:
         """Property Value nodes by (submodel id, idShortPath) (the live mirror looks here)."""
         self.pending_operations: list[PendingOperation] = []
         self._shell_names = UniqueNames()
-        self._submodel_names = UniqueNames()
+        self._submodel_names: dict[str, UniqueNames] = {}
+        """Submodel BrowseNames are unique per first referencing shell ("" for unreferenced ones)."""
+        self._submodel_scope: dict[str, str] = {}
         self._parents_of: dict[str, list[ua.NodeId]] = {}
         self._property_access = factory.access_level(self._property_access_level)
         self.environment: NodeData = self._environment()
@@ -115,8 +118,12 @@ class EnvironmentBuilder:
         growing node graph again and again, which halves the build rate at 100,000 properties)."""
         gc.disable()
         try:
+            first_shell: dict[str, str] = {}
+            for shell in self.twin.shells.values():
+                for submodel_id in _submodel_ids(shell):
+                    first_shell.setdefault(submodel_id, shell.id)
             for submodel in list(self.twin.submodels.values()):
-                self.add_submodel(submodel, link=False)
+                self.add_submodel(submodel, link=False, scope=first_shell.get(submodel.id, ""))
             for shell in list(self.twin.shells.values()):
                 self.add_shell(shell)
             for submodel_id in list(self.twin.submodels):
@@ -144,10 +151,8 @@ class EnvironmentBuilder:
         info = shell.asset_information
         self.factory.add_string(node, "GlobalAssetId", info.global_asset_id)
         self.factory.add_string(node, "AssetKind", info.asset_kind.name)
-        for reference in shell.submodel:
-            keys = list(reference.key)
-            if keys:
-                self._link_submodel(node, str(keys[-1].value))
+        for submodel_id in _submodel_ids(shell):
+            self._link_submodel(node, submodel_id)
         return node
 
     def remove_shell(self, shell_id: str) -> None:
@@ -184,7 +189,7 @@ class EnvironmentBuilder:
         if target is None:
             return
         for shell in self.twin.shells.values():
-            if any(list(ref.key) and str(list(ref.key)[-1].value) == submodel_id for ref in shell.submodel):
+            if submodel_id in _submodel_ids(shell):
                 shell_node = self.factory.aspace.get(shell_node_id(self.ns, shell.id))
                 if shell_node is not None:
                     self._link_submodel(shell_node, submodel_id)
@@ -198,8 +203,12 @@ class EnvironmentBuilder:
             parents.append(self.environment.nodeid)
 
     # ----------------------------------------------------------- submodels
-    def add_submodel(self, submodel: model.Submodel, link: bool = True) -> None:
-        name = self._submodel_names.claim(submodel.id, submodel.id_short or submodel.id)
+    def add_submodel(self, submodel: model.Submodel, link: bool = True, scope: str | None = None) -> None:
+        if scope is None:
+            scope = next((shell.id for shell in self.twin.shells.values() if submodel.id in _submodel_ids(shell)), "")
+        self._submodel_scope[submodel.id] = scope
+        names = self._submodel_names.setdefault(scope, UniqueNames())
+        name = names.claim(submodel.id, submodel.id_short or submodel.id)
         node = self.factory.add_object(None, submodel_node_id(self.ns, submodel.id),
                                        self.factory.names(name, submodel.id_short or submodel.id),
                                        self.types.ids["AASSubmodelType"])
@@ -219,7 +228,9 @@ class EnvironmentBuilder:
                 self.factory.unlink(parent, submodel_id_node, HAS_COMPONENT)
         for removed in self.factory.remove(submodel_id_node):
             self._forget(removed)
-        self._submodel_names.release(submodel_id)
+        scope = self._submodel_scope.pop(submodel_id, None)
+        if scope is not None:
+            self._submodel_names[scope].release(submodel_id)
 
     # ------------------------------------------------------------ elements
     def add_element(self, submodel_id: str, path: str) -> None:
@@ -353,8 +364,12 @@ class EnvironmentBuilder:
 
 
 
+def _submodel_ids(shell: model.AssetAdministrationShell) -> list[str]:
+    return [str(keys[-1].value) for keys in (list(reference.key) for reference in shell.submodel) if keys]
+
+
 class UniqueNames:
-    """BrowseNames unique among shells (or submodels); a duplicate idShort gets a suffix from the id."""
+    """BrowseNames unique among siblings; a duplicate idShort gets a suffix derived from the id."""
 
     def __init__(self) -> None:
         self._by_id: dict[str, str] = {}

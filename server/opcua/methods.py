@@ -3,15 +3,19 @@
 Arguments are the Operation's input (and in-out) variables in order, typed like the
 Properties they are; outputs are the output (and in-out) variables. The implementation is
 looked up in the shared ``OperationRegistry`` at call time, so REST ``/invoke`` and OPC UA
-run the same code.
+run the same code. Like REST ``/invoke``, calling needs write rights.
 """
 
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 from typing import Any
 
 from asyncua import Server, ua
+from asyncua.crypto.permission_rules import User, UserRole
+from asyncua.server.internal_server import InternalServer
+from asyncua.server.internal_session import InternalSession
 from basyx.aas import model
 
 from aas.errors import TwinError
@@ -19,10 +23,34 @@ from aas.operations import OperationRegistry
 from server.opcua.builder import PendingOperation
 from server.opcua.datatypes import Unrepresentable, codec_for, node_id, status, to_variant_value
 from server.opcua.nodes import child_id
+from server.opcua.security import Rights
 
 _log = logging.getLogger(__name__)
 S = ua.StatusCodes
 _BASE_DATA_TYPE = node_id(ua.ObjectIds.BaseDataType)
+_CALLER: ContextVar[User | None] = ContextVar("opcua_method_caller", default=None)
+
+
+class CallerSession(InternalSession):
+    """A client session that makes its user known to Method callbacks (asyncua does not pass it)."""
+
+    async def call(self, params: list[ua.CallMethodRequest]) -> list[ua.CallMethodResult]:
+        token = _CALLER.set(self.user)
+        try:
+            return await super().call(params)
+        finally:
+            _CALLER.reset(token)
+
+
+def install_caller_sessions(iserver: InternalServer) -> None:
+    """Create client sessions as ``CallerSession``s."""
+
+    def create_session(name: str, user: User = User(role=UserRole.Anonymous),
+                       external: bool = False) -> InternalSession:
+        return CallerSession(iserver, iserver.aspace, iserver.subscription_service, name, user=user,
+                             external=external)
+
+    iserver.create_session = create_session  # type: ignore[method-assign]
 
 
 def _argument(variable: model.SubmodelElement) -> ua.Argument:
@@ -39,14 +67,18 @@ def _argument(variable: model.SubmodelElement) -> ua.Argument:
 class OperationMethod:
     """The callable behind one ``Invoke`` Method (a coroutine function: asyncua runs others in threads)."""
 
-    def __init__(self, pending: PendingOperation, registry: OperationRegistry | None) -> None:
+    def __init__(self, pending: PendingOperation, registry: OperationRegistry | None, rights: Rights) -> None:
         self._pending = pending
         self._registry = registry
+        self._rights = rights
         operation = pending.operation
         self.inputs = [*operation.input_variable, *operation.in_output_variable]
         self.outputs = [*operation.output_variable, *operation.in_output_variable]
 
     async def invoke(self, _parent: ua.NodeId, *arguments: ua.Variant) -> ua.CallMethodResult | list[ua.Variant]:
+        caller = _CALLER.get()
+        if caller is not None and not self._rights.may_write(caller):
+            return _failure(S.BadUserAccessDenied)
         pending = self._pending
         implementation = self._registry.find(pending.submodel_id, pending.path, pending.operation) \
             if self._registry is not None else None
@@ -109,14 +141,14 @@ def _failure(code: int) -> ua.CallMethodResult:
 
 
 async def add_operation_methods(server: Server, pending: list[PendingOperation],
-                                registry: OperationRegistry | None) -> None:
+                                registry: OperationRegistry | None, rights: Rights) -> None:
     """Give every pending Operation node its Method; nodes removed meanwhile are skipped."""
     aspace = server.iserver.aspace
     for item in pending:
         method_id = child_id(item.node_id, "Invoke")
         if item.node_id not in aspace or method_id in aspace:
             continue
-        method = OperationMethod(item, registry)
+        method = OperationMethod(item, registry, rights)
         await server.get_node(item.node_id).add_method(
             method_id, ua.QualifiedName("Invoke", item.node_id.NamespaceIndex), method.invoke,
             [_argument(variable) for variable in method.inputs],

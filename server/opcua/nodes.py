@@ -289,8 +289,10 @@ class NodeFactory:
 
 
 def child_id(parent: ua.NodeId, name: str) -> ua.NodeId:
-    """Children of an instance node are addressed as ``<parent id>/<name>`` (idShorts hold no '/')."""
-    return node_id(f"{parent.Identifier!s}/{name}", parent.NamespaceIndex)
+    """``<element id>/<name>``, or ``<shell/submodel id>#/<name>`` (their escaped ids hold no '#')."""
+    identifier = str(parent.Identifier)
+    separator = "/" if "#" in identifier else "#/"
+    return node_id(f"{identifier}{separator}{name}", parent.NamespaceIndex)
 
 
 def _type_of(node: NodeData) -> ua.NodeId:

@@ -12,7 +12,7 @@ from asyncua.server.internal_session import InternalSession
 from aas.operations import OperationRegistry
 from aas.twin import Twin
 from server.opcua.builder import EnvironmentBuilder
-from server.opcua.methods import add_operation_methods
+from server.opcua.methods import add_operation_methods, install_caller_sessions
 from server.opcua.mirror import Mirror
 from server.opcua.nodes import NodeFactory
 from server.opcua.plant_view import Hierarchy, PlantView
@@ -40,6 +40,7 @@ class OpcUaServer:
         self._builder: EnvironmentBuilder | None = None
         self._plant: PlantView | None = None
         self._mirror: Mirror | None = None
+        self._rights = Rights(settings)
 
     @property
     def endpoint_url(self) -> str:
@@ -87,11 +88,12 @@ class OpcUaServer:
         mirror.subscribe()  # before the build: nothing that changes meanwhile is missed
         builder.build_all()
         gc.freeze()  # the address space is long-lived: keep full collections from rescanning it
-        await add_operation_methods(server, builder.pending_operations, self.operations)
+        install_caller_sessions(server.iserver)
+        await add_operation_methods(server, builder.pending_operations, self.operations, self._rights)
         self._plant = PlantView(factory, self.twin, self.hierarchy)
         self._plant.rebuild()
         server.iserver.attribute_service = TwinAttributeService(
-            server.iserver.aspace, self.twin, builder.values, Rights(settings), mirror.echo)
+            server.iserver.aspace, self.twin, builder.values, self._rights, mirror.echo)
         self.server = server
         try:
             await server.start()
@@ -113,6 +115,6 @@ class OpcUaServer:
     async def _after_structure(self, containers_changed: bool) -> None:
         if self.server is None or self._builder is None:
             return
-        await add_operation_methods(self.server, self._builder.pending_operations, self.operations)
+        await add_operation_methods(self.server, self._builder.pending_operations, self.operations, self._rights)
         if containers_changed and self._plant is not None:
             self._plant.rebuild()

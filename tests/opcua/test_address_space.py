@@ -11,6 +11,8 @@ from basyx.aas.examples.data.example_aas import create_full_example
 
 from aas.twin import Twin
 from server.opcua import OpcUaServer, OpcUaSettings
+from server.opcua.builder import element_node_id, shell_node_id, submodel_node_id
+from server.opcua.nodes import child_id
 from tests.opcua.conftest import SPEED_SEMANTIC_ID, free_port, ns_of
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -156,3 +158,18 @@ async def test_the_object_types_are_defined_in_the_project_namespace(client: Cli
                  "AASBlobType", "AASReferenceElementType", "AASRelationshipElementType", "AASEntityType",
                  "AASOperationType", "AASReferenceType"):
         assert (await client.get_node(ua.NodeId(name, ns)).read_browse_name()).Name == name
+
+
+async def test_node_ids_have_exactly_one_reading() -> None:
+    ids = {
+        submodel_node_id(2, "urn:x#a"),
+        element_node_id(2, "urn:x", "a"),
+        submodel_node_id(2, "urn:x/IdShort"),
+        child_id(submodel_node_id(2, "urn:x"), "IdShort"),
+        child_id(element_node_id(2, "urn:x", "a"), "Value"),
+        element_node_id(2, "urn:x", "a.Value"),
+        shell_node_id(2, "urn:x"),
+        submodel_node_id(2, "urn:x%23a"),
+    }
+    assert len(ids) == 8
+    assert submodel_node_id(2, "https://example.org/sm/1").Identifier == "sm:https://example.org/sm/1"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -17,6 +18,7 @@ from basyx.aas import model
 from basyx.aas.model import datatypes as xs
 
 from aas.errors import WriteRejected
+from aas.events import ObjectKind
 from aas.quality import Quality
 from aas.twin import Twin
 from server.api.app import create_app
@@ -253,15 +255,19 @@ async def test_structure_changes_over_rest_add_and_remove_nodes(client: Client, 
     await eventually(submodel_gone)
 
 
-async def test_operations_are_callable_methods(client: Client) -> None:
-    ns = await ns_of(client)
-    scale = await client.nodes.objects.get_child(
-        [f"{ns}:{name}" for name in ("AASEnvironment", "Machine1", "OperationalData", "Scale")])
-    result = await scale.call_method(f"{ns}:Invoke", ua.Variant(4.0, ua.VariantType.Double))
-    assert result == 8.0
+async def test_operations_are_callable_methods_for_users_with_write_rights(
+        client: Client, operator: Client) -> None:
+    ns = await ns_of(operator)
+    path = [f"{ns}:{name}" for name in ("AASEnvironment", "Machine1", "OperationalData", "Scale")]
+    scale = await operator.nodes.objects.get_child(path)
+    assert await scale.call_method(f"{ns}:Invoke", ua.Variant(4.0, ua.VariantType.Double)) == 8.0
     with pytest.raises(ua.UaStatusCodeError) as refused:
         await scale.call_method(f"{ns}:Invoke", ua.Variant("four", ua.VariantType.String))
     assert refused.value.code == ua.StatusCodes.BadInvalidArgument
+    anonymous = await client.nodes.objects.get_child(path)
+    with pytest.raises(ua.UaStatusCodeError) as denied:
+        await anonymous.call_method(f"{ns}:Invoke", ua.Variant(4.0, ua.VariantType.Double))
+    assert denied.value.code == ua.StatusCodes.BadUserAccessDenied
 
 
 async def test_a_flood_of_bad_requests_gets_status_codes_and_the_server_stays_up(client: Client) -> None:
@@ -328,3 +334,34 @@ async def test_a_shell_posted_over_rest_shares_the_submodel_node(client: Client,
     await eventually(gone)
     speed = await _value_node(client, "Speed")
     assert isinstance(await speed.read_value(), float)
+
+
+async def test_browse_names_are_unique_among_siblings_only(twin: Twin, client: Client) -> None:
+    ns = await ns_of(client)
+    first, second = "urn:twinbridge:test:sm:m2:operational", "urn:twinbridge:test:sm:m2:operational-b"
+    twin.create(model.Submodel(first, id_short="OperationalData",
+                               submodel_element=[model.Property("Speed", xs.Double, 1.0)]))
+    twin.create(model.AssetAdministrationShell(
+        model.AssetInformation(model.AssetKind.INSTANCE, global_asset_id="urn:asset:m2"),
+        "urn:twinbridge:test:aas:m2", id_short="Machine2",
+        submodel={model.ModelReference((model.Key(model.KeyTypes.SUBMODEL, first),), model.Submodel)}))
+
+    async def names_of(shell: str) -> set[str]:
+        try:
+            node = await client.nodes.objects.get_child([f"{ns}:AASEnvironment", f"{ns}:{shell}"])
+        except ua.UaError:
+            return set()
+        return {(await child.read_browse_name()).Name
+                for child in await node.get_children(refs=ua.ObjectIds.HasComponent)}
+
+    async def has(shell: str, expected: set[str]) -> bool:
+        return await names_of(shell) == expected
+
+    # the same idShort as Machine1's submodel: no suffix, they are not siblings
+    await eventually(lambda: has("Machine2", {"OperationalData"}))
+    twin.create(model.Submodel(second, id_short="OperationalData"))
+    twin.modify(ObjectKind.SHELL, "urn:twinbridge:test:aas:m2", lambda shell: shell.submodel.add(
+        model.ModelReference((model.Key(model.KeyTypes.SUBMODEL, second),), model.Submodel)))
+    await eventually(lambda: has("Machine2", {"OperationalData", "OperationalData~"
+                                              + hashlib.sha1(second.encode()).hexdigest()[:8]}))
+    assert "OperationalData" in await names_of("Machine1")
