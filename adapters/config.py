@@ -212,6 +212,10 @@ class Southbound(Strict):
                     raise ValueError(f"{where}: source {source.name!r} is Modbus, the binding needs 'modbus'")
                 if binding.modbus.poll_group not in source.poll_groups:
                     raise ValueError(f"{where}: poll group {binding.modbus.poll_group!r} is not declared")
+                if source.one_based and binding.modbus.address == 0:
+                    raise ValueError(f"{where}: address 0 does not exist, source {source.name!r} counts from 1")
+                if binding.writable and binding.modbus.area not in ("holding_register", "coil"):
+                    raise ValueError(f"{where}: writable, but Modbus cannot write a {binding.modbus.area}")
             elif binding.mqtt is None:
                 raise ValueError(f"{where}: source {source.name!r} is MQTT, the binding needs 'mqtt'")
         return self

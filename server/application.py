@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import hashlib
 import logging
 import tempfile
 from dataclasses import dataclass, field
@@ -21,7 +23,7 @@ import uvicorn
 from aas.operations import OperationRegistry
 from aas.serialization import collect, guess_format, import_environment, read_environment, write_environment
 from aas.store import open_store
-from aas.twin import Twin, kind_of
+from aas.twin import Twin
 from adapters.binding import BindingError, resolve_target
 from adapters.config import Binding, ModbusSource, MqttSource
 from server.api.app import create_app
@@ -31,9 +33,8 @@ from server.api.ids import encode_id
 from server.api.sparql import router as sparql_router
 from server.config import PlantFile, TokenAuth
 from server.tokens import admin_token
-from submodels.builder import PlantModel, build_environment
 from submodels.hierarchy import PlantHierarchy
-from submodels.rollups import RollupEngine
+from submodels.plant import Plant
 from submodels.semantic import SemanticGraph
 
 log = logging.getLogger("twinbridge")
@@ -60,26 +61,34 @@ class Options:
     mqtt_url: str | None = None
 
 
-def load_content(twin: Twin, plant_file: PlantFile, imports: list[Path]) -> PlantModel | None:
-    """Imports first, then the plant: the plant file seeds what the store does not hold yet,
-    so REST edits made to plant-built objects survive a restart."""
-    for path in [*plant_file.imports, *imports]:
+PLANT_FINGERPRINT = "plant/description.sha256"
+
+
+def import_files(twin: Twin, paths: list[Path]) -> None:
+    for path in paths:
         data = path.read_bytes()
         environment = read_environment(data, guess_format(path.name, None, data))
         summary = import_environment(twin, environment)
         log.info("imported %s: %d created, %d replaced, %d files", path, summary.created, summary.replaced,
                  summary.files)
+
+
+def load_plant(twin: Twin, plant_file: PlantFile) -> Plant | None:
+    """Build the described plant into the twin.
+
+    While the description is unchanged since the last start, only missing objects are created,
+    so edits made over REST survive a restart; a changed description wins and replaces what
+    it describes. Objects the description does not mention (imports, REST) are never touched.
+    """
     if plant_file.plant is None:
         return None
-    plant = build_environment(plant_file.plant, plant_file.base_dir)
-    created = 0
-    with twin.store.batch():
-        for obj in plant.identifiables():
-            if not twin.exists(kind_of(obj), obj.id):
-                twin.create(obj)
-                created += 1
-    log.info("plant %s: %d shells, %d objects created", plant_file.plant.assets[0].id_short,
-             len(plant.shells), created)
+    fingerprint = hashlib.sha256(plant_file.plant.model_dump_json().encode()).hexdigest().encode()
+    stored = twin.load_file(PLANT_FINGERPRINT)
+    changed = stored is None or stored[1] != fingerprint
+    plant = Plant(twin, plant_file.plant, plant_file.base_dir, replace=changed)
+    twin.save_file(PLANT_FINGERPRINT, "text/plain", fingerprint)
+    log.info("plant %s: %d shells, %d objects %s", plant_file.plant.assets[0].id_short, len(plant.model.shells),
+             plant.written, "written (description changed)" if changed else "created (description unchanged)")
     return plant
 
 
@@ -93,7 +102,8 @@ def bindings_by_source(plant_file: PlantFile) -> dict[str, list[tuple[str, Bindi
 def check_bindings(plant_file: PlantFile) -> list[str]:
     """Every binding whose target does not resolve in the plant (for ``twinbridge validate``)."""
     twin = Twin()
-    load_content(twin, plant_file, [])
+    import_files(twin, plant_file.imports)
+    load_plant(twin, plant_file)
     problems = []
     for index, binding in enumerate(plant_file.southbound.bindings):
         try:
@@ -106,7 +116,8 @@ def check_bindings(plant_file: PlantFile) -> list[str]:
 def export_repository(plant_file: PlantFile, data: Path | None, imports: list[Path], fmt: str) -> bytes:
     twin = Twin(open_store(data))
     try:
-        load_content(twin, plant_file, imports)
+        import_files(twin, [*plant_file.imports, *imports])
+        load_plant(twin, plant_file)
         return write_environment(collect(twin), fmt)  # type: ignore[arg-type]
     finally:
         twin.store.close()
@@ -142,12 +153,16 @@ class Application:
             await self.stop()
 
     async def start(self) -> None:
-        plant = load_content(self.twin, self.plant_file, self.options.imports)
-        hierarchy = PlantHierarchy.from_twin(self.twin)
-        graph = SemanticGraph(self.twin, hierarchy)
-        await self._start(graph)
+        import_files(self.twin, [*self.plant_file.imports, *self.options.imports])
+        plant = load_plant(self.twin, self.plant_file)
         if plant is not None:
-            await self._start(RollupEngine(self.twin, hierarchy, plant))
+            hierarchy, graph = plant.hierarchy, plant.graph
+            await self._start(plant)
+        else:
+            hierarchy = PlantHierarchy.from_twin(self.twin)
+            graph = SemanticGraph(self.twin, hierarchy)
+            await self._start(graph)
+        gc.freeze()  # the start-up model is long-lived: keep it out of every later collection
         plant_file = self.plant_file
         if self.options.demo:
             from server.demo import DemoDevices

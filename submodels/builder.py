@@ -14,7 +14,7 @@ from pathlib import Path
 from basyx.aas import model
 
 from aas.errors import InvalidInput
-from aas.twin import Twin
+from aas.twin import Twin, kind_of
 from submodels.bulk import collector_paused
 from submodels.concepts import Concepts
 from submodels.description import Asset, PlantDescription, TemplateFile
@@ -64,11 +64,20 @@ class PlantModel:
         yield from self.submodels
         yield from self.shells
 
-    def load_into(self, twin: Twin) -> None:
-        """Create or replace everything in ``twin`` in one store batch."""
+    def load_into(self, twin: Twin, replace: bool = True) -> int:
+        """Create (and with ``replace`` also overwrite) everything in ``twin`` in one store batch;
+        returns how many objects were written."""
+        written = 0
         with collector_paused(), twin.store.batch():
             for obj in self.identifiables():
-                twin.upsert(obj)
+                if replace:
+                    twin.upsert(obj)
+                elif not twin.exists(kind_of(obj), obj.id):
+                    twin.create(obj)
+                else:
+                    continue
+                written += 1
+        return written
 
     def signal_target(self, shell_id: str, signal: str) -> tuple[str, str]:
         """(submodel id, idShortPath) of a signal or roll-up of the asset ``shell_id``."""

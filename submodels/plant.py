@@ -18,12 +18,17 @@ from submodels.semantic import SemanticGraph
 
 
 class Plant:
-    """``Plant(twin, description)`` loads the model (ids are stable, so a restart replaces in place)."""
+    """``Plant(twin, description)`` loads the model; ids are stable, so a restart finds its objects.
 
-    def __init__(self, twin: Twin, description: PlantDescription, base_dir: Path | None = None) -> None:
+    ``replace=False`` only creates what the twin does not hold yet, keeping edits made over REST
+    (the application does that while the description is unchanged since the last start).
+    """
+
+    def __init__(self, twin: Twin, description: PlantDescription, base_dir: Path | None = None,
+                 replace: bool = True) -> None:
         self.twin = twin
         self.model: PlantModel = build_environment(description, base_dir)
-        self.model.load_into(twin)
+        self.written = self.model.load_into(twin, replace)
         self.hierarchy = PlantHierarchy.from_model(self.model)
         self.rollups = RollupEngine(twin, self.hierarchy, self.model)
         self.graph = SemanticGraph(twin, self.hierarchy)

@@ -115,7 +115,7 @@ async def test_opcua_mirrors_the_same_live_value(demo: tuple[Application, str]) 
 
         async def same() -> bool:
             data_value = await node.read_data_value()
-            rest = (await http.get(_value_url(base, "Line1/Cell1/Filler1", "Temperature"))).json()
+            rest = (await http.get(_value_url(base, "Line1/Cell1/Filler1", "Temperature"))).json()["Temperature"]
             return bool(data_value.StatusCode.is_good() and abs(data_value.Value.Value - rest) < 5.0)
 
         await _eventually(same)

@@ -8,7 +8,7 @@ Bad input is caught before anything runs: a binding whose target does not resolv
 poll group is undeclared, whose span leaves the address space, or which is writable on a
 read-only area (input registers, discrete inputs) raises ``BindingError`` naming the binding.
 At run time a value that cannot be decoded or converted turns Bad with a rate-limited log
-line naming source, unit, address (protocol, 0-based) and binding, and keeps its last value;
+line naming source, unit, address and binding, and keeps its last value;
 the rest of the source keeps polling. A Modbus exception answer to a coalesced read splits
 that read into per-point reads, so only the offending point turns Bad.
 
@@ -105,6 +105,7 @@ class ModbusAdapter:
             codec=None if spec.area in BIT_AREAS else codec_for(spec),
             scale=spec.scale, offset=spec.offset, deadband=spec.deadband,
             convert=converter_for(value_type), handle=handle, twin=self.twin, throttle=self.throttle,
+            label=f"{spec.address} (protocol address {address})" if source.one_based else str(address),
         )
 
     def _writer(self, point: Point) -> Any:

@@ -51,14 +51,14 @@ class Point:
     """A binding's point with its resolved handle, codec and converter."""
 
     __slots__ = (
-        "address", "area", "codec", "convert", "deadband", "failing", "handle", "last", "name",
+        "address", "area", "codec", "convert", "deadband", "failing", "handle", "label", "last", "name",
         "offset", "scale", "scaled", "source", "span", "stored", "target", "throttle", "twin", "unit",
     )
 
     def __init__(
         self, *, name: str, target: str, source: str, unit: int, area: ModbusArea, address: int, span: int,
         codec: Codec | None, scale: float, offset: float, deadband: float,
-        convert: Callable[[Any], Any], handle: LiveElement, twin: Twin, throttle: Throttle,
+        convert: Callable[[Any], Any], handle: LiveElement, twin: Twin, throttle: Throttle, label: str = "",
     ) -> None:
         self.name = name
         self.target = target
@@ -66,6 +66,7 @@ class Point:
         self.unit = unit
         self.area = area
         self.address = address
+        self.label = label or str(address)
         self.span = span
         self.codec = codec
         self.scale = scale
@@ -81,7 +82,7 @@ class Point:
         self.failing = False
 
     def where(self) -> str:
-        return f"source {self.source!r} unit {self.unit} {self.area} {self.address} ({self.name} → {self.target})"
+        return f"source {self.source!r} unit {self.unit} {self.area} {self.label} ({self.name} → {self.target})"
 
     def accept(self, raw: Any, timestamp: float) -> None:
         """A fresh raw value from the device: store it unless it is within the deadband."""

@@ -41,6 +41,11 @@ def shaped_json(obj: model.Submodel | model.SubmodelElement, level: Level = "dee
     return shape(to_jsonable(obj), level, extent)
 
 
+def value_depth(level: Level) -> int | None:
+    """The ``depth`` of ``aas.value_only`` for a ``level``: core stops below the direct children."""
+    return 1 if level == "core" else None
+
+
 def submodel_metadata(submodel: model.Submodel) -> Any:
     data = to_jsonable(submodel)
     data.pop("submodelElements", None)

@@ -1,10 +1,10 @@
 """Submodel elements: ``.../submodel-elements`` and ``.../submodel-elements/{idShortPath}``.
 
-Mounted under both submodel prefixes (see ``server.api.submodels.ScopedRoutes``). Reads of an
+Mounted under both submodel prefixes (see ``server.api.scope.ScopedRoutes``). Reads of an
 element that a device feeds carry its live quality and source timestamp as the documented
-companion headers ``X-Twinbridge-Quality`` (Good|Uncertain|Bad) and ``X-Twinbridge-Timestamp``
-(xs:dateTime); the bodies stay standard Part 2 JSON. ``GET .../{idShortPath}/$value``, the hot
-read path, lives in ``server.api.submodels`` so that it is matched first.
+companion headers (``server.api.live``); the bodies stay standard Part 2 JSON.
+``GET .../{idShortPath}/$value``, the hot read path, lives in ``server.api.element_value`` and
+is added first to ``server.api.submodels.router`` so that it is matched first.
 
 ``$value`` bodies are ``{idShort: value}`` (a bare value would not say whose it is; list items,
 which have no idShort, are bare); ``PATCH .../$value`` takes the same shape, and a Property also
@@ -22,70 +22,26 @@ from fastapi import File, Form, Request, UploadFile
 from fastapi.responses import Response
 
 from aas import paths
-from aas.documents import to_jsonable
 from aas.errors import InvalidInput, NotFound, TwinError
 from aas.twin import Twin
 from aas.value_only import apply_value, has_value, parse_property_value, to_value
-from server.api.codec import Extent, ExtentQuery, Level, LevelQuery, json_response, load_json, parse_body, shape
+from server.api.auth import ReadAccess, WriteAccess
+from server.api.codec import Extent, ExtentQuery, Level, LevelQuery, json_response, load_json, parse_body
+from server.api.content import element_metadata, element_paths, reference_json, shaped_json, value_depth
+from server.api.live import live_headers, refuse_bound_values
+from server.api.metadata import ELEMENT_METADATA, copy_metadata
 from server.api.paging import CursorQuery, LimitQuery, paged, paged_envelope
 from server.api.results import ApiError
-from server.api.submodels import (
-    ReadAccess,
-    ScopeDep,
-    ScopedRoutes,
-    WriteAccess,
-    copy_metadata,
-    element_paths,
-    live_headers,
-    refuse_bound_values,
-)
+from server.api.scope import ScopeDep, ScopedRoutes
 
 scoped = ScopedRoutes("Submodel API")
 routers = scoped.routers
 
 _ELEMENTS = "/submodel-elements"
 _ELEMENT = "/submodel-elements/{idShortPath}"
-_ELEMENT_METADATA = (
-    "category", "description", "display_name", "semantic_id", "supplemental_semantic_id", "qualifier",
-    "extension", "embedded_data_specifications",
-)
-# JSON keys that hold an element's value (or children) and so are not part of its $metadata.
-# Attributes the metamodel makes mandatory (a relationship's first/second, an event's observed)
-# stay, so each $metadata item is still a valid SubmodelElement.
-_VALUE_KEYS: dict[str, tuple[str, ...]] = {
-    "Property": ("value", "valueId"),
-    "MultiLanguageProperty": ("value", "valueId"),
-    "Range": ("min", "max"),
-    "File": ("value",),
-    "Blob": ("value",),
-    "ReferenceElement": ("value",),
-    "RelationshipElement": (),
-    "AnnotatedRelationshipElement": ("annotations",),
-    "Entity": ("statements",),
-    "SubmodelElementCollection": ("value",),
-    "SubmodelElementList": ("value",),
-    "BasicEventElement": (),
-    "Operation": ("inputVariables", "outputVariables", "inoutputVariables"),
-    "Capability": (),
-}
 
 
 # --------------------------------------------------------------- helpers
-def element_json(element: model.SubmodelElement, level: Level = "deep", extent: Extent = "withBlobValue") -> Any:
-    return shape(to_jsonable(element), level, extent)
-
-
-def element_metadata(element: model.SubmodelElement) -> Any:
-    data = to_jsonable(element)
-    for key in _VALUE_KEYS.get(str(data.get("modelType")), ()):
-        data.pop(key, None)
-    return data
-
-
-def element_reference(element: model.SubmodelElement) -> Any:
-    return to_jsonable(model.ModelReference.from_referable(element))
-
-
 def named_value(element: model.SubmodelElement, with_blob: bool, depth: int | None) -> Any:
     return {element.id_short: to_value(element, with_blob=with_blob, depth=depth)}
 
@@ -105,10 +61,6 @@ def unwrap_value(element: model.SubmodelElement, data: Any, path: str) -> Any:
     return data[element.id_short]
 
 
-def _depth(level: Level) -> int | None:
-    return 1 if level == "core" else None
-
-
 def _top_level(twin: Twin, submodel_id: str) -> list[model.SubmodelElement]:
     return list(twin.submodel(submodel_id).submodel_element)
 
@@ -124,7 +76,7 @@ async def get_all_elements(scope: ScopeDep, limit: LimitQuery, cursor: CursorQue
                            extent: Extent = ExtentQuery) -> Response:
     twin, submodel_id = scope
     elements = _top_level(twin, submodel_id)
-    return json_response(paged_envelope(elements, cursor, limit, lambda e: element_json(e, level, extent)))
+    return json_response(paged_envelope(elements, cursor, limit, lambda e: shaped_json(e, level, extent)))
 
 
 @scoped.route(_ELEMENTS, ["POST"], status_code=201, dependencies=[WriteAccess])
@@ -147,14 +99,14 @@ async def get_all_elements_value(scope: ScopeDep, limit: LimitQuery, cursor: Cur
     """Each item is ``{idShort: value}``: a bare value would not say which element it belongs to."""
     twin, submodel_id = scope
     elements = [element for element in _top_level(twin, submodel_id) if has_value(element)]
-    with_blob, depth = extent == "withBlobValue", _depth(level)
+    with_blob, depth = extent == "withBlobValue", value_depth(level)
     return json_response(paged_envelope(elements, cursor, limit, lambda e: named_value(e, with_blob, depth)))
 
 
 @scoped.route(_ELEMENTS + "/$reference", ["GET"], dependencies=[ReadAccess])
 async def get_all_elements_reference(scope: ScopeDep, limit: LimitQuery, cursor: CursorQuery) -> Response:
     twin, submodel_id = scope
-    return json_response(paged_envelope(_top_level(twin, submodel_id), cursor, limit, element_reference))
+    return json_response(paged_envelope(_top_level(twin, submodel_id), cursor, limit, reference_json))
 
 
 @scoped.route(_ELEMENTS + "/$path", ["GET"], dependencies=[ReadAccess])
@@ -172,7 +124,7 @@ async def get_element(scope: ScopeDep, idShortPath: str, level: Level = LevelQue
                       extent: Extent = ExtentQuery) -> Response:
     twin, submodel_id = scope
     element = twin.element(submodel_id, idShortPath)
-    return json_response(element_json(element, level, extent),
+    return json_response(shaped_json(element, level, extent),
                          headers=live_headers(twin, submodel_id, idShortPath))
 
 
@@ -230,7 +182,7 @@ async def patch_element_metadata(request: Request, scope: ScopeDep, idShortPath:
     _same_kind(stored, body, idShortPath)
     if body.id_short not in (None, stored.id_short):
         raise ApiError(400, f"{idShortPath}: the idShort cannot change through $metadata")
-    twin.modify_element(submodel_id, idShortPath, lambda element: copy_metadata(element, body, _ELEMENT_METADATA))
+    twin.modify_element(submodel_id, idShortPath, lambda element: copy_metadata(element, body, ELEMENT_METADATA))
     return Response(status_code=204)
 
 
@@ -258,7 +210,7 @@ async def patch_element_value(request: Request, scope: ScopeDep, idShortPath: st
 @scoped.route(_ELEMENT + "/$reference", ["GET"], dependencies=[ReadAccess])
 async def get_element_reference(scope: ScopeDep, idShortPath: str) -> Response:
     twin, submodel_id = scope
-    return json_response(element_reference(twin.element(submodel_id, idShortPath)))
+    return json_response(reference_json(twin.element(submodel_id, idShortPath)))
 
 
 @scoped.route(_ELEMENT + "/$path", ["GET"], dependencies=[ReadAccess])

@@ -31,10 +31,11 @@ from aas.documents import to_jsonable
 from aas.errors import InvalidInput, NotFound
 from aas.operations import OperationImpl, OperationRegistry
 from aas.value_only import apply_value, parse_property_value, to_value
+from server.api.auth import ReadAccess, WriteAccess
 from server.api.codec import json_response, load_json, parse_body
 from server.api.ids import encode_id
 from server.api.results import ApiError, timestamp
-from server.api.submodels import ReadAccess, Scope, ScopeDep, ScopedRoutes, WriteAccess
+from server.api.scope import Scope, ScopeDep, ScopedRoutes
 
 scoped = ScopedRoutes("Submodel API: operations")
 routers = scoped.routers

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from aas.serialization import FormatName, collect, write_environment
@@ -69,15 +70,16 @@ def _ids(values: list[str] | None, what: str) -> list[str] | None:
     return [decode_id(part, what) for value in values for part in value.split(",") if part]
 
 
-def _serialize(request: Request, twin: Twin, shell_ids: list[str] | None, submodel_ids: list[str] | None,
-               include_concept_descriptions: bool) -> Response:
+async def _serialize(request: Request, twin: Twin, shell_ids: list[str] | None, submodel_ids: list[str] | None,
+                     include_concept_descriptions: bool) -> Response:
     media = negotiate(request.headers.get("accept"))
     fmt = _MEDIA_TYPES[media]
     if fmt is None:
         graph = getattr(request.app.state, "semantic_graph", None)
         if graph is None:
             raise ApiError(406, "this server has no semantic graph to serialize as text/turtle", "NotAcceptable")
-        return Response(graph.turtle(), media_type=TURTLE)
+        # The graph takes its own lock; a big plant's Turtle takes seconds, so not on the event loop.
+        return Response(await run_in_threadpool(graph.turtle), media_type=TURTLE)
     env = collect(twin, shell_ids, submodel_ids, include_concept_descriptions)
     headers = {"Content-Disposition": 'attachment; filename="environment.aasx"'} if fmt == "aasx" else None
     return Response(write_environment(env, fmt), media_type=media, headers=headers)
@@ -92,7 +94,7 @@ async def generate_serialization(
     submodel_ids: Annotated[IdsQuery, Query(alias="submodelIds")] = None,
     include_concept_descriptions: Annotated[bool, Query(alias="includeConceptDescriptions")] = True,
 ) -> Response:
-    return _serialize(request, twin, _ids(aas_ids, "aasIds"), _ids(submodel_ids, "submodelIds"),
+    return await _serialize(request, twin, _ids(aas_ids, "aasIds"), _ids(submodel_ids, "submodelIds"),
                       include_concept_descriptions)
 
 
@@ -114,4 +116,4 @@ async def generate_shell_serialization(
     named = _ids(aas_ids, "aasIds")
     if named is not None and any(identifier != shell.id for identifier in named):
         raise ApiError(400, f"this service serves only the shell {shell.id!r}; aasIds names others")
-    return _serialize(request, twin, [shell.id], _ids(submodel_ids, "submodelIds"), include_concept_descriptions)
+    return await _serialize(request, twin, [shell.id], _ids(submodel_ids, "submodelIds"), include_concept_descriptions)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from adapters.config import ModbusPoint
+from adapters.config import ModbusPoint, Southbound
 from adapters.modbus.codec import codec_for, registers_to_bytes
 
 FORMATS = {"int16": "h", "uint16": "H", "int32": "i", "uint32": "I", "int64": "q", "uint64": "Q",
@@ -109,3 +109,23 @@ def test_values_that_do_not_fit_are_refused() -> None:
 def test_point_configuration_errors_say_what_is_wrong(fields: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         ModbusPoint(**fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("source", "point", "writable", "message"),
+    [
+        ({"one_based": True}, {"address": 0}, False, r"bindings\[0\]: address 0 does not exist"),
+        ({}, {"area": "input_register", "address": 3}, True, r"bindings\[0\]: writable, but Modbus cannot write"),
+        ({}, {"address": 3, "poll_group": "fast"}, False, r"bindings\[0\]: poll group 'fast' is not declared"),
+        ({"colour": "red"}, {"address": 3}, False, "Extra inputs are not permitted"),
+    ],
+)
+def test_plant_file_errors_name_the_binding(source: dict[str, Any], point: dict[str, Any], writable: bool,
+                                             message: str) -> None:
+    document = {
+        "sources": [{"kind": "modbus", "name": "press", **source}],
+        "bindings": [{"source": "press", "writable": writable, "modbus": point,
+                      "target": {"shell": "Press", "submodel": "Signals", "path": "Speed"}}],
+    }
+    with pytest.raises(ValidationError, match=message):
+        Southbound.model_validate(document)
