@@ -13,7 +13,9 @@ import contextlib
 import gc
 import hashlib
 import logging
+import signal
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -123,6 +125,15 @@ def export_repository(plant_file: PlantFile, data: Path | None, imports: list[Pa
         twin.store.close()
 
 
+class HttpServer(uvicorn.Server):
+    """uvicorn without its own signal handling: after HTTP stops, the application still has to
+    stop the adapters and flush the store, which uvicorn's re-raised signal would cut short."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 class Application:
     def __init__(self, plant_file: PlantFile, options: Options) -> None:
         self.plant_file = plant_file
@@ -140,17 +151,24 @@ class Application:
         self._token_generated = False
 
     async def run(self) -> None:
-        """Serve until SIGINT/SIGTERM (uvicorn handles the signals), then stop cleanly."""
+        """Serve until SIGINT/SIGTERM, then stop everything and flush the store."""
         try:
             await self.start()
         except BaseException:
             await self.stop()
             raise
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, self.request_stop)
         try:
             assert self.http is not None
             await self.http.serve()
         finally:
             await self.stop()
+
+    def request_stop(self) -> None:
+        if self.http is not None:
+            self.http.should_exit = True
 
     async def start(self) -> None:
         import_files(self.twin, [*self.plant_file.imports, *self.options.imports])
@@ -183,7 +201,7 @@ class Application:
         if self.options.opcua and plant_file.server.opcua.enabled:
             await self._start(self._opcua(hierarchy))
         config = uvicorn.Config(app, host=self.host, port=self.port, log_level="warning", lifespan="off")
-        self.http = uvicorn.Server(config)
+        self.http = HttpServer(config)
         self._tasks.append(asyncio.create_task(self._flush_periodically(plant_file.server.flush_interval_s)))
         self._banner()
 

@@ -45,7 +45,7 @@ def _value_query(request: Request) -> tuple[bool, int | None]:
 
 
 async def get_element_value(request: Request) -> Response:
-    """``{idShort: value}`` (a list item's bare value), with the live companion headers."""
+    """``GET .../submodel-elements/{idShortPath}/$value``: ``{idShort: value}`` (a list item's bare value)."""
     idShortPath = request.path_params["idShortPath"]
     await check_read(request)
     twin: Twin = request.app.state.twin

@@ -1,0 +1,118 @@
+"""The ``twinbridge`` command: validate, export, and serve surviving restarts and ``kill -9``."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from server.cli import EXAMPLE_PLANT, main
+
+TOKEN = "cli-test-token-0123456789abcdef"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_validate_accepts_the_example_plant(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(EXAMPLE_PLANT)]) == 0
+    assert "valid (2 sources, 48 bindings)" in capsys.readouterr().out
+
+
+def test_validate_names_a_binding_whose_element_does_not_exist(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    text = EXAMPLE_PLANT.read_text().replace("Records.Current.Vibration}", "Records.Current.Vibratoin}", 1)
+    broken = tmp_path / "plant.yaml"
+    broken.write_text(text)
+    assert main(["validate", str(broken)]) == 2
+    error = capsys.readouterr().err
+    assert "bindings[" in error and "Vibratoin" in error
+
+
+def test_validate_reports_schema_errors_with_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    broken = tmp_path / "plant.yaml"
+    broken.write_text("sources:\n  - {kind: modbus, name: plc, port: 0}\n")
+    assert main(["validate", str(broken)]) == 2
+    assert "sources[0].port (line 2)" in capsys.readouterr().err
+
+
+def test_export_writes_the_described_plant(tmp_path: Path) -> None:
+    out = tmp_path / "plant.json"
+    assert main(["export", "--memory", "--config", str(EXAMPLE_PLANT), "--format", "json", "-o", str(out)]) == 0
+    environment = json.loads(out.read_bytes())
+    assert len(environment["assetAdministrationShells"]) == 21
+    aasx = tmp_path / "plant.aasx"
+    assert main(["export", "--memory", "--config", str(EXAMPLE_PLANT), "--format", "aasx", "-o", str(aasx)]) == 0
+    assert aasx.read_bytes()[:2] == b"PK"
+
+
+@contextmanager
+def _serve(data: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "server.cli", "serve", "--data", str(data), "--port", str(port), "--no-opcua",
+         "--token", TOKEN],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/api/v3.0/description", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
+                time.sleep(0.2)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+
+def _submodel(index: int) -> dict[str, object]:
+    return {
+        "modelType": "Submodel", "id": f"urn:test:restart:{index}", "idShort": f"S{index}",
+        "submodelElements": [{"modelType": "Property", "idShort": "P", "valueType": "xs:int", "value": str(index)}],
+    }
+
+
+def test_writes_survive_a_clean_restart_and_a_kill_9_mid_load(tmp_path: Path) -> None:
+    port = _free_port()
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    base = f"http://127.0.0.1:{port}/api/v3.0"
+    acknowledged: list[int] = []
+    with _serve(tmp_path, port) as process:
+        first = httpx.post(f"{base}/submodels", json=_submodel(0), headers=headers)
+        assert first.status_code == 201, first.text
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    with _serve(tmp_path, port) as process, httpx.Client(headers=headers, timeout=5) as http:
+        assert http.get(f"{base}/submodels/{base64.urlsafe_b64encode(b'urn:test:restart:0').decode()}").status_code == 200
+        for index in range(1, 400):
+            if index == 150:
+                process.send_signal(signal.SIGKILL)
+            try:
+                if http.post(f"{base}/submodels", json=_submodel(index)).status_code == 201:
+                    acknowledged.append(index)
+            except httpx.TransportError:
+                break
+    assert len(acknowledged) >= 100
+    with _serve(tmp_path, port), httpx.Client(timeout=5) as http:
+        listed = http.get(f"{base}/submodels", params={"limit": 1000}).json()["result"]
+        stored = {submodel["id"] for submodel in listed}
+        assert {f"urn:test:restart:{index}" for index in [0, *acknowledged]} <= stored
