@@ -22,6 +22,7 @@ one within the deadband) is not stored again, so it produces no change event.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -72,7 +73,11 @@ class ModbusAdapter:
         await self.poller.start()
 
     async def stop(self) -> None:
+        """Stop polling; the points' values stay but turn Bad, since nothing keeps them current."""
         await self.poller.stop()
+        now = time.time()
+        for point in self.points:
+            point.fail("the adapter stopped", now, quiet=True)
 
     # ------------------------------------------------------------------ set-up
     def _point(self, name: str, binding: Binding) -> Point:
