@@ -9,10 +9,14 @@ Everything runs on one asyncio loop; there are no locks.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aas.events import StructureChanged, ValueChanged
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -98,3 +102,47 @@ class ChangeBus:
     def publish_structure(self, event: StructureChanged) -> None:
         for subscription in self._all_subscribers:
             subscription.offer_structure(event)
+
+
+BatchHandler = Callable[[ChangeBatch], Awaitable[None]]
+
+
+class Follower:
+    """A consumer's task: hands every batch of its own subscription to ``handle``.
+
+    ``subscribe()`` may come before ``start()`` so nothing is missed while the consumer builds
+    its first view. A failing batch is logged and the following goes on: one bad change must
+    not leave a projection deaf to every later one.
+    """
+
+    def __init__(self, bus: ChangeBus, handle: BatchHandler, name: str) -> None:
+        self._bus = bus
+        self._handle = handle
+        self.name = name
+        self._subscription: Subscription | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def subscribe(self) -> None:
+        if self._subscription is None:
+            self._subscription = self._bus.subscribe()
+
+    def start(self) -> None:
+        self.subscribe()
+        assert self._subscription is not None
+        self._task = asyncio.get_running_loop().create_task(self._run(self._subscription), name=self.name)
+
+    async def stop(self) -> None:
+        if self._subscription is not None:
+            self._subscription.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._task = self._subscription = None
+
+    async def _run(self, subscription: Subscription) -> None:
+        async for batch in subscription:
+            try:
+                await self._handle(batch)
+            except Exception:
+                log.exception("%s could not apply a change batch", self.name)

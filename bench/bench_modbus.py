@@ -63,7 +63,7 @@ def serve(registers: int, conn: Any) -> None:
         device = SimDevice(id=1, simdata=(bits, bits, regs, regs), action=bump)
         server = ModbusTcpServer([device], address=("127.0.0.1", 0))
         await server.serve_forever(background=True)
-        conn.send(server.transport.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+        conn.send(server.transport.sockets[0].getsockname()[1])  # type: ignore[union-attr,attr-defined]
         await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # until told to stop
         await server.shutdown()
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from basyx.aas import model
 
+from aas.bulk import collector_paused
 from aas.errors import InvalidInput
 from aas.twin import Twin, kind_of
-from submodels.bulk import collector_paused
 from submodels.concepts import Concepts
 from submodels.description import Asset, PlantDescription, TemplateFile
 from submodels.ids import IdScheme

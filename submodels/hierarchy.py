@@ -14,11 +14,11 @@ from collections.abc import Iterable, Mapping
 from basyx.aas import model
 
 from aas import paths
+from aas.bulk import collector_paused
 from aas.errors import InvalidInput, NotFound
 from aas.events import ChangeKind, ObjectKind, StructureChanged
 from aas.twin import Twin
 from submodels.builder import PlantModel
-from submodels.bulk import collector_paused
 from submodels.templates import hierarchy_bom
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,6 @@ semantic graph see them without knowing they were computed.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import math
@@ -19,7 +18,7 @@ from typing import Any
 
 from basyx.aas import model
 
-from aas.bus import ChangeBatch, Subscription
+from aas.bus import ChangeBatch, Follower
 from aas.errors import NotFound
 from aas.events import ObjectKind
 from aas.live import LiveElement
@@ -91,8 +90,7 @@ class RollupEngine:
         self._submodels: dict[str, list[_Rollup]] = {}
         self._echoes: dict[int, Any] = {}
         self._tree_changed = False
-        self._subscription: Subscription | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._follower = Follower(twin.bus, self._on_batch, "roll-ups")
         self.recomputed = 0
 
     @property
@@ -101,18 +99,12 @@ class RollupEngine:
 
     async def start(self) -> None:
         self._resolve()
-        self._subscription = self._twin.bus.subscribe()
+        self._follower.subscribe()
         self._apply(self._rollups)
-        self._task = asyncio.create_task(self._run(), name="rollups")
+        self._follower.start()
 
     async def stop(self) -> None:
-        if self._subscription is not None:
-            self._subscription.close()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self._task = self._subscription = None
+        await self._follower.stop()
 
     # ---------------------------------------------------------------- internal
     def _resolve(self) -> None:
@@ -140,19 +132,14 @@ class RollupEngine:
                 self._readers.setdefault(handle.key, []).append(rollup)
                 self._submodels.setdefault(handle.submodel_id, []).append(rollup)
 
-    async def _run(self) -> None:
-        assert self._subscription is not None
-        async for batch in self._subscription:
-            try:
-                affected = self._affected(batch)
-                if self._tree_changed:  # parts added or moved: inputs change, recompute everything
-                    self._tree_changed = False
-                    if self._hierarchy.refresh(self._twin):
-                        self._resolve()
-                    affected = set(self._rollups)
-                self._apply(affected)
-            except Exception:  # a broken roll-up must not stop the others
-                log.exception("roll-up recomputation failed")
+    async def _on_batch(self, batch: ChangeBatch) -> None:
+        affected = self._affected(batch)
+        if self._tree_changed:  # parts added or moved: inputs change, recompute everything
+            self._tree_changed = False
+            if self._hierarchy.refresh(self._twin):
+                self._resolve()
+            affected = set(self._rollups)
+        self._apply(affected)
 
     def _affected(self, batch: ChangeBatch) -> set[_Rollup]:
         affected: set[_Rollup] = set()

@@ -17,7 +17,6 @@ groups are ordered by ``query_plan`` rather than by rdflib's bound-term count.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 import time
@@ -31,13 +30,13 @@ from rdflib.plugins.sparql import algebra, prepareQuery
 from rdflib.plugins.sparql.parser import parseUpdate
 from rdflib.term import Node
 
-from aas.bus import ChangeBatch, Subscription
+from aas.bulk import collector_paused
+from aas.bus import ChangeBatch, Follower
 from aas.errors import InvalidInput, TwinError
 from aas.events import ChangeKind, ObjectKind
 from aas.live import LiveElement
 from aas.twin import Twin
 from submodels import query_plan
-from submodels.bulk import collector_paused
 from submodels.hierarchy import PlantHierarchy, changes_tree
 from submodels.rdf_mapping import PREFIXES, PROPERTY_VALUE, TB, Emitter, Terms, Triple, iri
 
@@ -95,8 +94,7 @@ class SemanticGraph:
         self._terms = Terms()
         self._value_nodes: dict[int, URIRef] = {}
         self._lock = threading.Lock()
-        self._subscription: Subscription | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._follower = Follower(twin.bus, self._on_batch, "semantic graph")
         self.rebuild()
 
     # ---------------------------------------------------------------- building
@@ -144,29 +142,18 @@ class SemanticGraph:
 
     # ------------------------------------------------------------- following
     async def start(self) -> None:
-        self._subscription = self._twin.bus.subscribe()
-        self._task = asyncio.create_task(self._run(), name="semantic-graph")
+        self._follower.start()
 
     async def stop(self) -> None:
-        if self._subscription is not None:
-            self._subscription.close()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self._task = self._subscription = None
+        await self._follower.stop()
 
-    async def _run(self) -> None:
-        assert self._subscription is not None
-        async for batch in self._subscription:
-            while not self._lock.acquire(blocking=False):  # a query is running in a worker thread
-                await asyncio.sleep(0.005)
-            try:
-                self.apply(batch)
-            except Exception:  # keep following; the next structure event re-emits the object
-                log.exception("the semantic graph could not apply a change batch")
-            finally:
-                self._lock.release()
+    async def _on_batch(self, batch: ChangeBatch) -> None:
+        while not self._lock.acquire(blocking=False):  # a query is running in a worker thread
+            await asyncio.sleep(0.005)
+        try:
+            self.apply(batch)
+        finally:
+            self._lock.release()
 
     def apply(self, batch: ChangeBatch) -> None:
         """Apply one bus batch; the caller holds the lock (or owns the graph exclusively)."""

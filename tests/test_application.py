@@ -68,7 +68,7 @@ async def _eventually(probe: object, timeout: float = 10.0) -> None:
 
 
 async def test_live_values_flow_from_both_protocols_to_rest_and_roll_ups(demo: tuple[Application, str]) -> None:
-    application, base = demo
+    _, base = demo
     async with httpx.AsyncClient(timeout=5) as http:
         async def fed(submodel: str, signal: str) -> bool:
             response = await http.get(_value_url(base, submodel, signal))

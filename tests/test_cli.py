@@ -102,7 +102,8 @@ def test_writes_survive_a_clean_restart_and_a_kill_9_mid_load(tmp_path: Path) ->
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
     with _serve(tmp_path, port) as process, httpx.Client(headers=headers, timeout=5) as http:
-        assert http.get(f"{base}/submodels/{base64.urlsafe_b64encode(b'urn:test:restart:0').decode()}").status_code == 200
+        first_id = base64.urlsafe_b64encode(b"urn:test:restart:0").decode()
+        assert http.get(f"{base}/submodels/{first_id}").status_code == 200
         for index in range(1, 400):
             if index == 150:
                 process.send_signal(signal.SIGKILL)

@@ -9,9 +9,9 @@ from typing import Any
 from basyx.aas import model
 from basyx.aas.util import traversal
 
+from aas.bulk import collector_paused
 from aas.events import ObjectKind
 from aas.formats.environment import Environment, FormatError, ImportSummary
-from aas.formats.jsontree import paused_gc
 from aas.twin import Twin, kind_of
 
 logger = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ def import_environment(twin: Twin, env: Environment) -> ImportSummary:
     done: list[tuple[ObjectKind, str, Any]] = []
     saved: list[tuple[str, tuple[str, bytes] | None]] = []
     try:
-        with paused_gc(), twin.store.batch():
+        with collector_paused(), twin.store.batch():
             for obj in env.identifiables():
                 kind = kind_of(obj)
                 done.append((kind, obj.id, views[kind].get(obj.id)))

@@ -10,15 +10,15 @@ the JSON path of the offending object.
 
 from __future__ import annotations
 
-import gc
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 from basyx.aas import model
 from basyx.aas.adapter.json import AASFromJsonDecoder, AASToJsonEncoder, StrictAASFromJsonDecoder
+
+from aas.bulk import collector_paused
 
 logger = logging.getLogger(__name__)
 
@@ -70,27 +70,13 @@ def dumps(obj: object) -> bytes:
     return orjson.dumps(obj, default=default)
 
 
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """Bulk model building allocates hundreds of thousands of long-lived objects; each one
-    triggers cyclic GC passes over the whole growing heap (a third of a 20,000-property
-    import). Nothing built here is garbage, so collection waits until the end."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def build(node: Any, failsafe: bool = False) -> Any:
     """Turn parsed JSON into basyx objects wherever a ``modelType`` names an AAS class.
 
     Strict: the first defect raises ``JsonModelError`` with its path. Failsafe: a defective
     object stays a dict (and is logged); the enclosing constructor then skips it, as basyx does.
     """
-    with paused_gc():
+    with collector_paused():
         return _build(node, _PARSERS_FAILSAFE if failsafe else _PARSERS_STRICT, failsafe)
 
 

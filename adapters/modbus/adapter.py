@@ -7,10 +7,10 @@ many device manuals). The area is always its own field; 40001-style prefixes are
 Bad input is caught before anything runs: a binding whose target does not resolve, whose
 poll group is undeclared, whose span leaves the address space, or which is writable on a
 read-only area (input registers, discrete inputs) raises ``BindingError`` naming the binding.
-At run time a value that cannot be decoded or converted turns Bad with a rate-limited log
-line naming source, unit, address and binding, and keeps its last value;
-the rest of the source keeps polling. A Modbus exception answer to a coalesced read splits
-that read into per-point reads, so only the offending point turns Bad.
+At run time a value that cannot be decoded or converted turns Bad (keeping its last value)
+with a rate-limited log line naming source, unit, address and binding; the rest of the source
+keeps polling. A Modbus exception answer to a coalesced read splits that read into per-point
+reads, so only the offending point turns Bad.
 
 Quality: Uncertain from binding until the first read; Good on every stored read; Bad for every
 point of the source as soon as the connection is lost or cannot be made (the last value stays,

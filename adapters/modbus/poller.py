@@ -42,7 +42,11 @@ class GroupStats:
 
 @dataclass(slots=True)
 class PollStats:
-    """Counters of one source, for operators and the benchmark."""
+    """Counters of one source, for operators and the benchmark.
+
+    ``requests``: reads answered; ``errors``: Modbus exception answers among them; ``connects`` /
+    ``disconnects``: sessions opened and lost; ``writes``: writes the device answered.
+    """
 
     requests: int = 0
     errors: int = 0

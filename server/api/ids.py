@@ -45,3 +45,8 @@ def decode_json(value: str, what: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as error:
         raise ApiError(400, f"{what} does not decode to JSON: {error.msg} at column {error.colno}") from None
+
+
+def decode_ids(values: list[str], what: str) -> list[str]:
+    """Ids given as repeated query parameters, comma-separated, or both (``aasIds=a,b&aasIds=c``)."""
+    return [decode_id(part, what) for value in values for part in value.split(",") if part]

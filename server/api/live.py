@@ -8,11 +8,10 @@ would overwrite a bound element from above is refused.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from aas.errors import NotWritable
 from aas.live import LiveElement
 from aas.twin import Twin
+from server.api.results import xs_datetime
 
 
 def live_headers(twin: Twin, submodel_id: str, path: str) -> dict[str, str] | None:
@@ -27,10 +26,6 @@ def handle_headers(handle: LiveElement | None) -> dict[str, str] | None:
     if handle.timestamp is not None:
         headers["X-Twinbridge-Timestamp"] = xs_datetime(handle.timestamp)
     return headers
-
-
-def xs_datetime(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def refuse_bound_values(twin: Twin, submodel_id: str, under: str | None) -> None:

@@ -7,6 +7,7 @@ wrong; one place maps the twin's errors, validation errors and surprises to thos
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
@@ -39,9 +40,13 @@ class ApiError(Exception):
         self.code = code
 
 
+def xs_datetime(epoch: float) -> str:
+    """xs:dateTime in UTC with milliseconds, as the Result schema and the live headers use it."""
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def timestamp() -> str:
-    """xs:dateTime in UTC with milliseconds, as the Result schema asks."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return xs_datetime(time.time())
 
 
 def result_body(status: int, text: str, code: str | None = None, message_type: str = "Error") -> dict[str, object]:

@@ -16,7 +16,7 @@ from aas.serialization import FormatName, collect, write_environment
 from aas.twin import Twin
 from server.api.auth import ReadAccess
 from server.api.deps import TwinDep
-from server.api.ids import decode_id
+from server.api.ids import decode_ids
 from server.api.results import ApiError
 from server.api.shells import shell_of
 
@@ -65,9 +65,7 @@ def negotiate(accept: str | None) -> str:
 
 
 def _ids(values: list[str] | None, what: str) -> list[str] | None:
-    if values is None:
-        return None
-    return [decode_id(part, what) for value in values for part in value.split(",") if part]
+    return None if values is None else decode_ids(values, what)
 
 
 async def _serialize(request: Request, twin: Twin, shell_ids: list[str] | None, submodel_ids: list[str] | None,

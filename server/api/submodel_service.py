@@ -15,7 +15,7 @@ from aas.documents import to_jsonable
 from aas.serialization import FormatName, collect, write_environment
 from server.api.auth import ReadAccess
 from server.api.codec import json_response
-from server.api.ids import decode_id
+from server.api.ids import decode_ids
 from server.api.paging import CursorQuery, LimitQuery, paged_envelope
 from server.api.results import ApiError
 from server.api.scope import Scope, ScopeDep, ScopedRoutes, decode_cached, references
@@ -52,10 +52,10 @@ async def get_submodel_serialization(request: Request, scope: ScopeDep, aasIds: 
         raise ApiError(406, f"a submodel service serializes as {sorted(_FORMATS)}, not {media!r}", "NotAcceptable")
     shell_ids = [shell.id for shell in _referencing_shells(request, scope)]
     if aasIds is not None:
-        wanted = _decoded_ids(aasIds, "aasIds")
+        wanted = set(decode_ids(aasIds, "aasIds"))
         shell_ids = [identifier for identifier in shell_ids if identifier in wanted]
     submodel_ids = [submodel_id]
-    if submodelIds is not None and submodel_id not in _decoded_ids(submodelIds, "submodelIds"):
+    if submodelIds is not None and submodel_id not in decode_ids(submodelIds, "submodelIds"):
         submodel_ids = []
     env = collect(twin, shell_ids, submodel_ids, includeConceptDescriptions)
     return Response(write_environment(env, fmt), media_type=media)
@@ -75,6 +75,3 @@ def _referencing_shells(request: Request, scope: Scope) -> list[model.AssetAdmin
         return [twin.shell(decode_cached(shell_param, "aasIdentifier"))]
     return [shell for shell in twin.shells.values() if references(shell, submodel_id)]
 
-
-def _decoded_ids(values: list[str], what: str) -> set[str]:
-    return {decode_id(part, what) for value in values for part in value.split(",") if part}

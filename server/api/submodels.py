@@ -35,8 +35,8 @@ router = APIRouter(tags=["Submodel Repository API"])
 add_element_value_routes(router)  # first: FastAPI tries routes in the order they were added
 
 
-def bytes_response(data: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(data, status_code=status, media_type="application/json", headers=headers)
+def bytes_response(data: bytes) -> Response:
+    return Response(data, media_type="application/json")
 
 
 # ------------------------------------------------------------ repository
@@ -207,7 +207,7 @@ async def get_submodel_path(scope: ScopeDep, level: Level = LevelQuery) -> Respo
     return json_response(element_paths(twin.submodel(submodel_id).submodel_element, level == "deep"))
 
 
-add_service_routes(scoped)
+add_service_routes(scoped)  # /description, /shells, /serialization of the single-submodel service
 
 
 def _body_for(body: bytes, submodel_id: str) -> model.Submodel:

@@ -12,7 +12,6 @@ idShortPaths hold no '/', so every id has one reading).
 from __future__ import annotations
 
 import datetime
-import gc
 import hashlib
 from dataclasses import dataclass
 
@@ -21,6 +20,7 @@ from asyncua.server.address_space import AttributeValue, NodeData
 from basyx.aas import model
 
 from aas import paths
+from aas.bulk import collector_paused
 from aas.quality import Quality
 from aas.twin import Twin
 from server.opcua.datatypes import VT, Codec, codec_for, data_value, node_id, utc
@@ -116,8 +116,7 @@ class EnvironmentBuilder:
     def build_all(self) -> None:
         """Mirror the whole environment; the cyclic GC pauses meanwhile (it would rescan the
         growing node graph again and again, which halves the build rate at 100,000 properties)."""
-        gc.disable()
-        try:
+        with collector_paused():
             first_shell: dict[str, str] = {}
             for shell in self.twin.shells.values():
                 for submodel_id in _submodel_ids(shell):
@@ -128,8 +127,6 @@ class EnvironmentBuilder:
                 self.add_shell(shell)
             for submodel_id in list(self.twin.submodels):
                 self._place_orphan(submodel_id)
-        finally:
-            gc.enable()
 
     def _environment(self) -> NodeData:
         environment_id = node_id("AASEnvironment", self.ns)

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from asyncua import ua
 from basyx.aas import model
 
-from aas.bus import Subscription
+from aas.bus import ChangeBatch, Follower
 from aas.errors import NotFound
 from aas.events import ChangeKind, ObjectKind, StructureChanged, ValueChanged
 from aas.live import LiveElement
@@ -54,30 +54,20 @@ class Mirror:
         self._builder = builder
         self._after_structure = after_structure
         self._by_key: dict[int, ValueNode] = {}
-        self._subscription: Subscription | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._follower = Follower(twin.bus, self._on_batch, "OPC UA mirror")
         self.applied = 0
         """Value changes written into the address space (benchmarks read it)."""
 
     def subscribe(self) -> None:
         """Start collecting changes (call before building the address space)."""
-        self._subscription = self._twin.bus.subscribe()
+        self._follower.subscribe()
 
     def start(self) -> None:
         """Start applying what was collected and everything after it."""
-        if self._subscription is None:
-            self.subscribe()
-        assert self._subscription is not None
-        self._task = asyncio.get_running_loop().create_task(self._run(self._subscription), name="opcua-mirror")
+        self._follower.start()
 
     async def stop(self) -> None:
-        if self._subscription is not None:
-            self._subscription.close()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self._task = self._subscription = None
+        await self._follower.stop()
 
     async def echo(self, entry: ValueNode, handle: LiveElement) -> None:
         """Show a value the twin just accepted from an OPC UA client without waiting for the bus."""
@@ -87,15 +77,11 @@ class Mirror:
             await publish(entry, data_value(entry.codec, element.value, handle.quality,
                                             utc(handle.timestamp) or now, now))
 
-    async def _run(self, subscription: Subscription) -> None:
-        async for batch in subscription:
-            try:
-                if batch.structure:
-                    await self._apply_structure(batch.structure)
-                if batch.values:
-                    await self._apply_values(batch.values)
-            except Exception:
-                _log.exception("OPC UA mirror failed to apply a change batch")
+    async def _on_batch(self, batch: ChangeBatch) -> None:
+        if batch.structure:
+            await self._apply_structure(batch.structure)
+        if batch.values:
+            await self._apply_values(batch.values)
 
     async def _apply_values(self, events: list[ValueChanged]) -> None:
         now = datetime.datetime.now(datetime.UTC)

@@ -1,0 +1,73 @@
+"""End to end: a Modbus register reaches an OPC UA client as the element's Value, with its quality."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from asyncua import Client, ua
+from basyx.aas.model import datatypes
+
+from adapters.config import Backoff, Binding, ElementTarget, ModbusPoint, ModbusPollGroup, ModbusSource
+from adapters.modbus.adapter import ModbusAdapter
+from server.opcua import OpcUaServer, OpcUaSettings
+from server.opcua.types import NAMESPACE
+from tests.adapters.modbus_fixtures import DeviceServer, build_twin, device
+
+__all__ = ["device"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_device_value_and_quality_reach_opc_ua(device: DeviceServer, tmp_path: Path) -> None:
+    interval = 0.5
+    twin = build_twin({"Speed": datatypes.Int})
+    source = ModbusSource(name="press", port=device.port, poll_groups={"default": ModbusPollGroup(interval_ms=500)},
+                          backoff=Backoff(initial_s=0.05))
+    binding = Binding(source="press", target=ElementTarget(shell="Machine", submodel="Signals", path="Speed"),
+                      modbus=ModbusPoint(address=3))
+    await device.set("holding_register", 3, [1200])
+    adapter = ModbusAdapter(source, [("bindings[0]", binding)], twin)
+    opcua = OpcUaServer(twin, OpcUaSettings(host="127.0.0.1", port=free_port()), tmp_path)
+    await opcua.start()
+    await adapter.start()
+    try:
+        async with Client(opcua.endpoint_url, timeout=10) as client:
+            ns = await client.get_namespace_index(NAMESPACE)
+            node = await client.nodes.objects.get_child(
+                [f"{ns}:{name}" for name in ("AASEnvironment", "Machine", "Signals", "Speed", "Value")])
+
+            async def read() -> tuple[Any, ua.StatusCode, Any]:
+                """(value, status code, source timestamp) of the node."""
+                data_value = (await client.uaclient.read_attributes([node.nodeid], ua.AttributeIds.Value))[0]
+                assert data_value.StatusCode is not None
+                value = data_value.Value.Value if data_value.Value is not None else None
+                return value, data_value.StatusCode, data_value.SourceTimestamp
+
+            deadline = time.monotonic() + 5
+            while (await read())[0] != 1200:
+                assert time.monotonic() < deadline, "the first value never reached OPC UA"
+                await asyncio.sleep(0.05)
+            await device.set("holding_register", 3, [1350])
+            changed = time.monotonic()
+            while (reading := await read())[0] != 1350:
+                # one interval, plus an allowance for a machine shared with other test runs
+                assert time.monotonic() - changed < interval + 1.0, "not visible within a poll interval"
+                await asyncio.sleep(0.02)
+            assert reading[1].is_good()
+            assert reading[2] is not None  # the poll's source timestamp
+            await device.stop()
+            deadline = time.monotonic() + 5
+            while not (await read())[1].is_bad():
+                assert time.monotonic() < deadline, "a stopped device never showed Bad over OPC UA"
+                await asyncio.sleep(0.05)
+    finally:
+        await adapter.stop()
+        await opcua.stop()
