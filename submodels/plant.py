@@ -13,6 +13,7 @@ from aas.twin import Twin
 from submodels.builder import PlantModel, build_environment
 from submodels.description import PlantDescription
 from submodels.hierarchy import PlantHierarchy
+from submodels.record_clock import RecordClock
 from submodels.rollups import RollupEngine
 from submodels.semantic import SemanticGraph
 
@@ -32,6 +33,7 @@ class Plant:
         self.hierarchy = PlantHierarchy.from_model(self.model)
         self.rollups = RollupEngine(twin, self.hierarchy, self.model)
         self.graph = SemanticGraph(twin, self.hierarchy)
+        self.clock = RecordClock(twin)
 
     def signal_target(self, shell_id: str, signal: str) -> tuple[str, str]:
         """(submodel id, idShortPath) where the live value ``signal`` of a shell lives."""
@@ -41,7 +43,9 @@ class Plant:
         """Inside the running loop: roll-ups computed once, then both follow the bus."""
         await self.graph.start()
         await self.rollups.start()
+        await self.clock.start()
 
     async def stop(self) -> None:
+        await self.clock.stop()
         await self.rollups.stop()
         await self.graph.stop()
