@@ -7,9 +7,9 @@ Prints medians of the runs. Usage: python bench/bench_rest_shells.py [shells] [r
 
 from __future__ import annotations
 
+import argparse
 import socket
 import statistics
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -64,9 +64,12 @@ def measure(requests: int, call: Callable[[int], httpx.Response]) -> tuple[float
 
 
 def main() -> None:
-    shells = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
-    requests = int(sys.argv[2]) if len(sys.argv) > 2 else 500
-    runs = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+    parser = argparse.ArgumentParser(description="AAS repository routes over real HTTP, one keep-alive client")
+    parser.add_argument("--shells", type=int, default=1000)
+    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    shells, requests, runs = args.shells, args.requests, args.runs
     twin = build_twin(shells)
     server, thread, base = serve(twin)
     ids = [encode_id(f"urn:bench:shell:{n}") for n in range(shells)]
