@@ -33,8 +33,9 @@ from adapters.coerce import converter_for
 from adapters.config import Binding, ModbusSource
 from adapters.modbus.codec import codec_for, register_span
 from adapters.modbus.plan import ReadRequest, plan_reads
-from adapters.modbus.points import BIT_AREAS, Point, Throttle
+from adapters.modbus.points import BIT_AREAS, Point, log
 from adapters.modbus.poller import ModbusPoller, PollStats
+from adapters.throttle import ThrottledLog
 
 WRITABLE_AREAS = frozenset(("holding_register", "coil"))
 _INTEGER_TYPES = frozenset(("int16", "uint16", "int32", "uint32", "int64", "uint64"))
@@ -46,7 +47,7 @@ class ModbusAdapter:
     def __init__(self, source: ModbusSource, bindings: Sequence[tuple[str, Binding]], twin: Twin) -> None:
         self.source = source
         self.twin = twin
-        self.throttle = Throttle()
+        self.throttle = ThrottledLog(log, interval_s=60.0)
         self.points: list[Point] = []
         by_group: dict[str, list[Point]] = {}
         writable: list[bool] = []

@@ -7,7 +7,6 @@ a point needs is resolved at start-up so a poll cycle does no lookups.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,35 +15,11 @@ from aas.quality import Quality
 from aas.twin import Twin
 from adapters.config import ModbusArea
 from adapters.modbus.codec import Codec
+from adapters.throttle import ThrottledLog
 
 log = logging.getLogger("twinbridge.modbus")
 
 BIT_AREAS: frozenset[str] = frozenset(("coil", "discrete_input"))
-
-
-class Throttle:
-    """At most one log line per key and period, so a flapping device cannot flood the log."""
-
-    def __init__(self, period_s: float = 60.0) -> None:
-        self.period_s = period_s
-        self._last: dict[Any, float] = {}
-        self._suppressed: dict[Any, int] = {}
-
-    def warning(self, key: Any, message: str) -> None:
-        now = time.monotonic()
-        last = self._last.get(key)
-        if last is not None and now - last < self.period_s:
-            self._suppressed[key] = self._suppressed.get(key, 0) + 1
-            return
-        self._last[key] = now
-        suppressed = self._suppressed.pop(key, 0)
-        suffix = f" ({suppressed} similar messages suppressed)" if suppressed else ""
-        log.warning("%s%s", message, suffix)
-
-    def forget(self, key: Any) -> None:
-        """The condition cleared: the next occurrence is news and logs at once."""
-        self._last.pop(key, None)
-        self._suppressed.pop(key, None)
 
 
 class Point:
@@ -58,7 +33,7 @@ class Point:
     def __init__(
         self, *, name: str, target: str, source: str, unit: int, area: ModbusArea, address: int, span: int,
         codec: Codec | None, scale: float, offset: float, deadband: float,
-        convert: Callable[[Any], Any], handle: LiveElement, twin: Twin, throttle: Throttle, label: str = "",
+        convert: Callable[[Any], Any], handle: LiveElement, twin: Twin, throttle: ThrottledLog, label: str = "",
     ) -> None:
         self.name = name
         self.target = target

@@ -24,7 +24,8 @@ from aas.errors import WriteRejected
 from adapters.config import ModbusSource
 from adapters.modbus.codec import registers_to_bytes
 from adapters.modbus.plan import ReadRequest, split
-from adapters.modbus.points import BIT_AREAS, Point, Throttle
+from adapters.modbus.points import BIT_AREAS, Point
+from adapters.throttle import ThrottledLog
 
 log = logging.getLogger("twinbridge.modbus")
 
@@ -76,7 +77,7 @@ class ModbusPoller:
 
     def __init__(
         self, source: ModbusSource, groups: dict[str, tuple[float, list[ReadRequest]]],
-        points: Sequence[Point], throttle: Throttle,
+        points: Sequence[Point], throttle: ThrottledLog,
     ) -> None:
         self.source = source
         self.groups = groups

@@ -42,9 +42,9 @@ from adapters.config import Binding, MqttPoint, MqttSource
 from adapters.mqtt import payloads
 from adapters.mqtt.connection import MqttConnection
 from adapters.mqtt.selectors import Selector
-from adapters.mqtt.throttle import ThrottledLog
 from adapters.mqtt.topics import TopicIndex
 from adapters.sparkplug.session import SparkplugHost
+from adapters.throttle import ThrottledLog
 
 log = logging.getLogger(__name__)
 

@@ -30,9 +30,9 @@ from typing import Any
 from aas.live import LiveElement
 from aas.quality import Quality
 from aas.twin import Twin
-from adapters.mqtt.throttle import ThrottledLog
 from adapters.sparkplug import codec
 from adapters.sparkplug.topics import NAMESPACE, SparkplugTopic, binding_topic, command_topic, parse
+from adapters.throttle import ThrottledLog
 
 log = logging.getLogger(__name__)
 
