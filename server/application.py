@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import uvicorn
+from pydantic import SecretStr
 
 from aas.operations import OperationRegistry
 from aas.serialization import collect, guess_format, import_environment, read_environment, write_environment
@@ -148,7 +149,7 @@ class Application:
         self._tasks: list[asyncio.Task[Any]] = []
         self.http: uvicorn.Server | None = None
         self.token: str | None = None
-        self._token_generated = False
+        self._token_origin = ""
 
     async def run(self) -> None:
         """Serve until SIGINT/SIGTERM, then stop everything and flush the store."""
@@ -250,31 +251,26 @@ class Application:
         if auth == "none":
             return ApiSecurity(mode="none")
         assert isinstance(auth, TokenAuth)
-        token, generated = admin_token(self.options.token, self.data_dir)
+        token, self._token_origin = admin_token(self.options.token, self.data_dir)
         self.token = token
-        self._token_generated = generated
         tokens = [ApiToken(token=t.token, role=t.role, name=t.name) for t in auth.tokens]
-        tokens.append(ApiToken(token=token, role="admin", name="admin"))  # type: ignore[arg-type]
+        tokens.append(ApiToken(token=SecretStr(token), role="admin", name="admin"))
         return ApiSecurity(mode="token", tokens=tokens, read_open=auth.read_open)
 
     async def _flush_periodically(self, interval_s: float) -> None:
         while True:
             await asyncio.sleep(interval_s)
-            with contextlib.suppress(Exception):
+            try:
                 self.twin.flush()
+            except Exception:  # a full disk must not stop the server; the next flush tries again
+                log.exception("persisting live values failed")
 
     def _banner(self) -> None:
         prefix = self.plant_file.server.rest.prefix
         base = f"http://{self.host}:{self.port}{prefix}"
         lines = [f"twinbridge: REST API on {base}  (docs: {base}/docs)"]
         if self.token is not None:
-            if not self._token_generated:
-                note = "as configured"
-            elif self.data_dir is None:
-                note = "generated for this in-memory run"
-            else:
-                note = f"generated, stored in {self.data_dir / 'admin-token'}"
-            lines.append(f"  admin token ({note}): {self.token}")
+            lines.append(f"  admin token ({self._token_origin}): {self.token}")
         for service in self.services:
             url = getattr(service, "endpoint_url", None)
             if url:

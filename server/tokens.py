@@ -14,19 +14,21 @@ TOKEN_FILE = "admin-token"
 ENVIRONMENT_VARIABLE = "TWINBRIDGE_TOKEN"
 
 
-def admin_token(explicit: str | None, data_dir: Path | None) -> tuple[str, bool]:
-    """(token, newly_generated). The explicit value wins, then the environment, then the stored file."""
-    given = explicit or os.environ.get(ENVIRONMENT_VARIABLE)
-    if given:
-        return given, False
+def admin_token(explicit: str | None, data_dir: Path | None) -> tuple[str, str]:
+    """(token, where it came from). The explicit value wins, then the environment, then the stored file."""
+    if explicit:
+        return explicit, "given with --token"
+    if os.environ.get(ENVIRONMENT_VARIABLE):
+        return os.environ[ENVIRONMENT_VARIABLE], f"from ${ENVIRONMENT_VARIABLE}"
     if data_dir is not None:
         stored = data_dir / TOKEN_FILE
         if stored.exists():
-            return stored.read_text(encoding="utf-8").strip(), False
+            return stored.read_text(encoding="utf-8").strip(), f"stored in {stored}"
     token = secrets.token_urlsafe(32)
     if data_dir is not None:
         data_dir.mkdir(parents=True, exist_ok=True)
         stored = data_dir / TOKEN_FILE
         stored.touch(mode=0o600)
         stored.write_text(token + "\n", encoding="utf-8")
-    return token, True
+        return token, f"generated, stored in {stored}"
+    return token, "generated for this in-memory run"
