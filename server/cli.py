@@ -109,6 +109,10 @@ def _serve(args: argparse.Namespace, plant_file: PlantFile, demo: bool) -> int:
 def _export(args: argparse.Namespace, plant_file: PlantFile) -> int:
     from server.application import export_repository
 
+    if not args.memory and not args.data.is_dir():
+        print(f"twinbridge: no repository at {args.data} (use --data DIR, or --memory with --config/--import)",
+              file=sys.stderr)
+        return 2
     data = export_repository(plant_file, None if args.memory else args.data, args.imports, args.format)
     if args.output:
         args.output.write_bytes(data)

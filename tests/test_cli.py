@@ -60,6 +60,12 @@ def test_export_writes_the_described_plant(tmp_path: Path) -> None:
     assert aasx.read_bytes()[:2] == b"PK"
 
 
+def test_export_refuses_a_missing_data_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export", "--data", str(tmp_path / "absent")]) == 2
+    assert "no repository at" in capsys.readouterr().err
+    assert not (tmp_path / "absent").exists()
+
+
 @contextmanager
 def _serve(data: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
     process = subprocess.Popen(
