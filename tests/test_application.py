@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,15 +16,11 @@ from server.cli import EXAMPLE_PLANT
 from server.config import load_plant_file
 from server.demo import DemoDevices
 from server.opcua.types import NAMESPACE
+from tests.ports import free_port
 
 LIVE = "Segments.LiveValues.Records.Current"
 BASE = "https://example.com/twinbridge/sm/DemoPlant"
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _b64(identifier: str) -> str:
@@ -40,9 +35,9 @@ def _value_url(base: str, submodel: str, signal: str) -> str:
 async def demo(tmp_path: Path) -> AsyncIterator[tuple[Application, str]]:
     plant_file = load_plant_file(EXAMPLE_PLANT)
     modbus = plant_file.southbound.sources[0]
-    plant_file = plant_file.with_sources({modbus.name: modbus.model_copy(update={"port": _free_port()})})
-    options = Options(host="127.0.0.1", port=_free_port(), data=tmp_path / "data", token="t" * 32,
-                      opcua_port=_free_port(), demo=True)
+    plant_file = plant_file.with_sources({modbus.name: modbus.model_copy(update={"port": free_port()})})
+    options = Options(host="127.0.0.1", port=free_port(), data=tmp_path / "data", token="t" * 32,
+                      opcua_port=free_port(), demo=True)
     application = Application(plant_file, options)
     await application.start()
     assert application.http is not None

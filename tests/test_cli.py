@@ -6,7 +6,6 @@ import base64
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,14 +17,10 @@ import httpx
 import pytest
 
 from server.cli import EXAMPLE_PLANT, main
+from tests.ports import free_port
 
 TOKEN = "cli-test-token-0123456789abcdef"
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_validate_accepts_the_example_plant(capsys: pytest.CaptureFixture[str]) -> None:
@@ -98,7 +93,7 @@ def _submodel(index: int) -> dict[str, object]:
 
 
 def test_writes_survive_a_clean_restart_and_a_kill_9_mid_load(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     headers = {"Authorization": f"Bearer {TOKEN}"}
     base = f"http://127.0.0.1:{port}/api/v3.0"
     acknowledged: list[int] = []

@@ -6,7 +6,6 @@ import io
 import struct
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import pyecma376_2
 import pytest
@@ -14,10 +13,10 @@ from basyx.aas import model
 from basyx.aas.adapter.aasx import AASXWriter, DictSupplementaryFileContainer
 from basyx.aas.examples.data.example_aas import create_full_example
 
-from aas import documents
 from aas.serialization import Environment, FormatError, collect, import_environment, read_environment, write_environment
 from aas.store import SqliteStore
 from aas.twin import Twin
+from tests.aas.environments import canonical
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = bytes.fromhex(
@@ -27,22 +26,6 @@ PNG = bytes.fromhex(
 THUMBNAIL = "/aasx/thumbnail.png"
 
 
-SET_VALUED = {"valueReferencePairs", "submodels"}
-"""basyx keeps these in sets, so their order is not part of the model."""
-
-
-def canonical(env: Environment) -> dict[str, Any]:
-    def walk(node: Any) -> Any:
-        if isinstance(node, dict):
-            result = {key: walk(value) for key, value in node.items()}
-            for key in SET_VALUED.intersection(result):
-                result[key] = sorted(result[key], key=repr)
-            return result
-        if isinstance(node, list):
-            return [walk(item) for item in node]
-        return node
-
-    return {obj.id: walk(documents.to_jsonable(obj)) for obj in env.identifiables()}
 
 
 def full_environment() -> Environment:

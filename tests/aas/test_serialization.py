@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
 from basyx.aas import model
 from basyx.aas.examples.data.example_aas import create_full_example
 
-from aas import documents
 from aas.errors import InvalidInput, NotFound
 from aas.serialization import (
     Environment,
@@ -26,29 +24,13 @@ from aas.serialization import (
 )
 from aas.store import SqliteStore
 from aas.twin import Twin
+from tests.aas.environments import canonical
 
 SHELL_ID = "https://example.org/Test_AssetAdministrationShell"
 TEST_SUBMODEL = "https://example.org/Test_Submodel"
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
-SET_VALUED = {"valueReferencePairs", "submodels"}
-
-
-def canonical(env: Environment) -> dict[str, Any]:
-    """AAS JSON of every identifiable by id; lists basyx keeps in sets are sorted."""
-
-    def walk(node: Any) -> Any:
-        if isinstance(node, dict):
-            result = {key: walk(value) for key, value in node.items()}
-            for key in SET_VALUED.intersection(result):
-                result[key] = sorted(result[key], key=repr)
-            return result
-        if isinstance(node, list):
-            return [walk(item) for item in node]
-        return node
-
-    return {obj.id: walk(documents.to_jsonable(obj)) for obj in env.identifiables()}
 
 
 @pytest.fixture

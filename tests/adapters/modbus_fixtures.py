@@ -17,6 +17,7 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from aas.twin import Twin
+from adapters.config import Backoff, Binding, ElementTarget, ModbusPoint, ModbusPollGroup, ModbusSource
 
 FUNCTION = {"coil": 1, "discrete_input": 2, "holding_register": 3, "input_register": 4}
 SHELL_ID = "urn:twinbridge:test:shell:machine"
@@ -135,3 +136,12 @@ async def eventually(check: Callable[[], bool], timeout: float = 5.0, step: floa
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         await asyncio.sleep(step)
+
+
+def press_speed(device: DeviceServer, interval_ms: int = 500) -> tuple[ModbusSource, Binding]:
+    """A 'press' source on ``device`` whose holding register 3 feeds Machine/Signals/Speed."""
+    groups = {"default": ModbusPollGroup(interval_ms=interval_ms)}
+    source = ModbusSource(name="press", port=device.port, poll_groups=groups, backoff=Backoff(initial_s=0.05))
+    binding = Binding(source="press", target=ElementTarget(shell="Machine", submodel="Signals", path="Speed"),
+                      modbus=ModbusPoint(address=3))
+    return source, binding

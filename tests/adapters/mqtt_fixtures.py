@@ -24,6 +24,7 @@ from basyx.aas import model
 
 from aas.live import LiveElement
 from aas.twin import Twin
+from tests.ports import free_port
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 SHELL_ID = "urn:twinbridge:test:shell:mqtt-machine"
@@ -39,11 +40,6 @@ PROPERTIES: dict[str, type] = {
     "Count": model.datatypes.Long,
 }
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Mosquitto:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -11,28 +10,20 @@ from typing import Any
 from asyncua import Client, ua
 from basyx.aas.model import datatypes
 
-from adapters.config import Backoff, Binding, ElementTarget, ModbusPoint, ModbusPollGroup, ModbusSource
 from adapters.modbus.adapter import ModbusAdapter
 from server.opcua import OpcUaServer, OpcUaSettings
 from server.opcua.types import NAMESPACE
-from tests.adapters.modbus_fixtures import DeviceServer, build_twin, device
+from tests.adapters.modbus_fixtures import DeviceServer, build_twin, device, press_speed
+from tests.ports import free_port
 
 __all__ = ["device"]
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def test_device_value_and_quality_reach_opc_ua(device: DeviceServer, tmp_path: Path) -> None:
     interval = 0.5
     twin = build_twin({"Speed": datatypes.Int})
-    source = ModbusSource(name="press", port=device.port, poll_groups={"default": ModbusPollGroup(interval_ms=500)},
-                          backoff=Backoff(initial_s=0.05))
-    binding = Binding(source="press", target=ElementTarget(shell="Machine", submodel="Signals", path="Speed"),
-                      modbus=ModbusPoint(address=3))
+    source, binding = press_speed(device)
     await device.set("holding_register", 3, [1200])
     adapter = ModbusAdapter(source, [("bindings[0]", binding)], twin)
     opcua = OpcUaServer(twin, OpcUaSettings(host="127.0.0.1", port=free_port()), tmp_path)

@@ -11,11 +11,10 @@ import httpx
 import uvicorn
 from basyx.aas.model import datatypes
 
-from adapters.config import Backoff, Binding, ElementTarget, ModbusPoint, ModbusPollGroup, ModbusSource
 from adapters.modbus.adapter import ModbusAdapter
 from server.api.app import create_app
 from server.api.auth import ApiSecurity
-from tests.adapters.modbus_fixtures import SUBMODEL_ID, DeviceServer, build_twin, device, eventually
+from tests.adapters.modbus_fixtures import SUBMODEL_ID, DeviceServer, build_twin, device, eventually, press_speed
 
 __all__ = ["device"]
 
@@ -23,10 +22,7 @@ __all__ = ["device"]
 async def test_device_value_reaches_rest_value_within_a_poll_interval(device: DeviceServer) -> None:
     interval = 0.5
     twin = build_twin({"Speed": datatypes.Int})
-    source = ModbusSource(name="press", port=device.port, poll_groups={"default": ModbusPollGroup(interval_ms=500)},
-                          backoff=Backoff(initial_s=0.05))
-    binding = Binding(source="press", target=ElementTarget(shell="Machine", submodel="Signals", path="Speed"),
-                      modbus=ModbusPoint(address=3))
+    source, binding = press_speed(device)
     await device.set("holding_register", 3, [1200])
     adapter = ModbusAdapter(source, [("bindings[0]", binding)], twin)
     sock = socket.socket()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,17 +16,13 @@ from aas.operations import OperationRegistry
 from aas.twin import Twin
 from server.opcua import OpcUaServer, OpcUaSettings, OpcUaUser
 from server.opcua.types import NAMESPACE
+from tests.ports import free_port
 
 PLANT, LINE, MACHINE = "urn:twinbridge:test:aas:plant", "urn:twinbridge:test:aas:line", "urn:twinbridge:test:aas:m1"
 OPERATIONAL = "urn:twinbridge:test:sm:m1:operational"
 STRUCTURE = "urn:twinbridge:test:sm:plant:structure"
 SPEED_SEMANTIC_ID = "0173-1#02-AAB381#003"
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _shell(identifier: str, id_short: str, asset: str, submodels: list[str]) -> model.AssetAdministrationShell:

@@ -13,7 +13,8 @@ from aas.twin import Twin
 from server.opcua import OpcUaServer, OpcUaSettings
 from server.opcua.builder import element_node_id, shell_node_id, submodel_node_id
 from server.opcua.nodes import child_id
-from tests.opcua.conftest import SPEED_SEMANTIC_ID, free_port, ns_of
+from tests.opcua.conftest import SPEED_SEMANTIC_ID, ns_of
+from tests.ports import free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -23,7 +23,8 @@ from aas.quality import Quality
 from aas.twin import Twin
 from server.api.app import create_app
 from server.opcua import OpcUaServer
-from tests.opcua.conftest import OPERATIONAL, free_port, ns_of
+from tests.opcua.conftest import OPERATIONAL, ns_of
+from tests.ports import free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 PREFIX = "/api/v3.0"

@@ -14,7 +14,8 @@ from aas.events import ObjectKind
 from aas.twin import Twin
 from server.opcua import OpcUaServer, OpcUaSettings
 from server.opcua.plant_view import EntityHierarchy
-from tests.opcua.conftest import LINE, MACHINE, PLANT, STRUCTURE, free_port, ns_of, plant_twin
+from tests.opcua.conftest import LINE, MACHINE, PLANT, STRUCTURE, ns_of, plant_twin
+from tests.ports import free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

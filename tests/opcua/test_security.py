@@ -16,7 +16,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from aas.twin import Twin
 from server.opcua import OpcUaServer, OpcUaSettings
 from server.opcua.security import CERTIFICATE_FILE, KEY_FILE
-from tests.opcua.conftest import OPERATIONAL, USERS, free_port, ns_of
+from tests.opcua.conftest import OPERATIONAL, USERS, ns_of
+from tests.ports import free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 CLIENT_URI = "urn:twinbridge:test:client"
