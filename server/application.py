@@ -275,7 +275,8 @@ class Application:
             url = getattr(service, "endpoint_url", None)
             if url:
                 lines.append(f"  OPC UA endpoint: {url}")
-        bound = next((h for h in self.twin.live_elements() if self.twin.is_bound(h)), None)
+        bindings = self.plant_file.southbound.bindings
+        bound = resolve_target(self.twin, bindings[0].target, "bindings[0]") if bindings else None
         if bound is not None:
             lines.append(f"  a live value: curl -s '{base}/submodels/{encode_id(bound.submodel_id)}"
                          f"/submodel-elements/{bound.path}/$value'")

@@ -23,6 +23,7 @@ class RecordClock:
     def __init__(self, twin: Twin) -> None:
         self._twin = twin
         self._clocks: dict[str, LiveElement | None] = {}
+        self._feeds_record: dict[int, bool] = {}  # by handle key: decided once per element, not per value
         self._follower = Follower(twin.bus, self._on_batch, "record clock")
 
     async def start(self) -> None:
@@ -33,13 +34,14 @@ class RecordClock:
 
     async def _on_batch(self, batch: ChangeBatch) -> None:
         newest: dict[str, float] = {}
+        feeds_record = self._feeds_record
         for event in batch.values:
             handle = event.element
-            path = handle.path
-            if path.startswith(_PREFIX) and path != _TIME:
-                submodel_id = handle.submodel_id
-                if event.timestamp > newest.get(submodel_id, 0.0):
-                    newest[submodel_id] = event.timestamp
+            feeds = feeds_record.get(handle.key)
+            if feeds is None:
+                feeds = feeds_record[handle.key] = handle.path.startswith(_PREFIX) and handle.path != _TIME
+            if feeds and event.timestamp > newest.get(handle.submodel_id, 0.0):
+                newest[handle.submodel_id] = event.timestamp
         for submodel_id, timestamp in newest.items():
             clock = self._clock(submodel_id)
             if clock is not None:
