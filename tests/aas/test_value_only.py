@@ -26,7 +26,7 @@ def objects() -> dict[str, Any]:
 
 
 @pytest.fixture
-def test_submodel(objects: dict[str, Any]) -> model.Submodel:
+def example_submodel(objects: dict[str, Any]) -> model.Submodel:
     submodel: model.Submodel = objects[TEST_SUBMODEL]
     return submodel
 
@@ -42,8 +42,8 @@ def _snapshot(submodel: model.Submodel) -> str:
     return json.dumps(to_jsonable(submodel), sort_keys=True)
 
 
-def test_every_kind_has_its_value_shape(test_submodel: model.Submodel) -> None:
-    values = submodel_value(test_submodel, with_blob=True)
+def test_every_kind_has_its_value_shape(example_submodel: model.Submodel) -> None:
+    values = submodel_value(example_submodel, with_blob=True)
     assert "ExampleOperation" not in values and "ExampleCapability" not in values
     collection = values["ExampleSubmodelCollection"]
     assert collection["ExampleBlob"] == {"contentType": "application/pdf",
@@ -60,8 +60,8 @@ def test_every_kind_has_its_value_shape(test_submodel: model.Submodel) -> None:
     assert values["ExampleBasicEventElement"]["observed"]["keys"][-1]["value"] == "ExampleProperty"
 
 
-def test_blob_value_only_with_blob_values(test_submodel: model.Submodel) -> None:
-    blob = _element(test_submodel, "ExampleSubmodelCollection.ExampleBlob")
+def test_blob_value_only_with_blob_values(example_submodel: model.Submodel) -> None:
+    blob = _element(example_submodel, "ExampleSubmodelCollection.ExampleBlob")
     assert to_value(blob) == {"contentType": "application/pdf"}
 
 
@@ -76,8 +76,8 @@ def test_entity_shape(objects: dict[str, Any]) -> None:
     assert values["ExampleEntity2"] == {"statements": {}, "entityType": "CoManagedEntity"}
 
 
-def test_core_depth_shows_nested_containers_empty(test_submodel: model.Submodel) -> None:
-    values = submodel_value(test_submodel, depth=1)
+def test_core_depth_shows_nested_containers_empty(example_submodel: model.Submodel) -> None:
+    values = submodel_value(example_submodel, depth=1)
     assert values["ExampleSubmodelCollection"]["ExampleSubmodelList"] == []
     assert values["ExampleSubmodelCollection"]["ExampleRange"] == {"min": 0, "max": 100}
 
@@ -92,16 +92,16 @@ def test_property_values_are_json_typed(value: Any, expected: Any) -> None:
     assert result == expected and type(result) is type(expected)
 
 
-def test_round_trip_of_the_whole_submodel(test_submodel: model.Submodel) -> None:
-    values = submodel_value(test_submodel, with_blob=True)
+def test_round_trip_of_the_whole_submodel(example_submodel: model.Submodel) -> None:
+    values = submodel_value(example_submodel, with_blob=True)
     changed = copy.deepcopy(values)
     changed["ExampleSubmodelCollection"]["ExampleRange"] = {"min": 10, "max": 20}
     changed["ExampleSubmodelCollection"]["ExampleSubmodelList"] = ["a", "b"]
     changed["ExampleSubmodelCollection"]["ExampleMultiLanguageProperty"] = [{"en": "new"}]
     changed["ExampleSubmodelCollection"]["ExampleBlob"]["value"] = base64.b64encode(b"xyz").decode()
-    apply_submodel_value(test_submodel, changed)
-    assert submodel_value(test_submodel, with_blob=True) == changed
-    assert _element(test_submodel, "ExampleSubmodelCollection.ExampleBlob").value == b"xyz"
+    apply_submodel_value(example_submodel, changed)
+    assert submodel_value(example_submodel, with_blob=True) == changed
+    assert _element(example_submodel, "ExampleSubmodelCollection.ExampleBlob").value == b"xyz"
 
 
 def test_entity_asset_ids_keep_their_details(objects: dict[str, Any]) -> None:
@@ -150,14 +150,14 @@ def test_typed_property_values() -> None:
     assert flag.value is True
 
 
-def test_a_bad_part_leaves_everything_unchanged(test_submodel: model.Submodel) -> None:
-    before = _snapshot(test_submodel)
+def test_a_bad_part_leaves_everything_unchanged(example_submodel: model.Submodel) -> None:
+    before = _snapshot(example_submodel)
     bad = {"ExampleSubmodelCollection": {"ExampleRange": {"min": 5, "max": 6},
                                          "ExampleSubmodelList": ["ok", 5]}}
     with pytest.raises(InvalidInput) as error:
-        apply_submodel_value(test_submodel, bad)
+        apply_submodel_value(example_submodel, bad)
     assert "ExampleSubmodelCollection.ExampleSubmodelList[1]" in str(error.value)
-    assert _snapshot(test_submodel) == before
+    assert _snapshot(example_submodel) == before
 
 
 @pytest.mark.parametrize(
@@ -175,15 +175,15 @@ def test_a_bad_part_leaves_everything_unchanged(test_submodel: model.Submodel) -
         ({"ExampleRelationshipElement": {"first": {}}}, "missing field"),
     ],
 )
-def test_invalid_values_name_their_path(test_submodel: model.Submodel, data: Any, message: str) -> None:
-    before = _snapshot(test_submodel)
+def test_invalid_values_name_their_path(example_submodel: model.Submodel, data: Any, message: str) -> None:
+    before = _snapshot(example_submodel)
     with pytest.raises(InvalidInput, match=message):
-        apply_submodel_value(test_submodel, data)
-    assert _snapshot(test_submodel) == before
+        apply_submodel_value(example_submodel, data)
+    assert _snapshot(example_submodel) == before
 
 
-def test_operations_and_capabilities_have_no_value(test_submodel: model.Submodel) -> None:
-    operation = test_submodel.get_referable("ExampleOperation")
+def test_operations_and_capabilities_have_no_value(example_submodel: model.Submodel) -> None:
+    operation = example_submodel.get_referable("ExampleOperation")
     assert not has_value(operation)
     with pytest.raises(InvalidInput):
         to_value(operation)
