@@ -14,7 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
-from aas.events import StructureChanged, ValueChanged
+from twinbridge.aas.events import StructureChanged, ValueChanged
 
 log = logging.getLogger(__name__)
 

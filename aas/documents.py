@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from basyx.aas import model
 
-from aas.formats import jsontree
+from twinbridge.aas.formats import jsontree
 
 
 def strip_empty_specific_asset_ids(data: Any) -> Any:

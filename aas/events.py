@@ -10,10 +10,10 @@ import enum
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from aas.quality import Quality
+from twinbridge.aas.quality import Quality
 
 if TYPE_CHECKING:
-    from aas.live import LiveElement
+    from twinbridge.aas.live import LiveElement
 
 
 class ObjectKind(enum.Enum):

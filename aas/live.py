@@ -12,7 +12,7 @@ from typing import Any
 
 from basyx.aas import model
 
-from aas.quality import Quality
+from twinbridge.aas.quality import Quality
 
 DeviceWriter = Callable[[Any], Awaitable[None]]
 """Sends a client-written value to the device; raises to refuse it (the message reaches the client)."""

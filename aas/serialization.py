@@ -7,10 +7,10 @@ through this module; the twin only ever sees validated identifiables. Format det
 
 from __future__ import annotations
 
-from aas.formats.environment import Environment, FormatError, FormatName, ImportSummary
-from aas.formats.exchange import collect, import_environment
-from aas.formats.reading import guess_format, read_environment
-from aas.formats.writing import write_environment
+from twinbridge.aas.formats.environment import Environment, FormatError, FormatName, ImportSummary
+from twinbridge.aas.formats.exchange import collect, import_environment
+from twinbridge.aas.formats.reading import guess_format, read_environment
+from twinbridge.aas.formats.writing import write_environment
 
 __all__ = [
     "Environment",

@@ -14,13 +14,13 @@ from typing import Any, TypeVar
 
 from basyx.aas import model
 
-from aas import documents, paths
-from aas.bus import ChangeBus
-from aas.errors import Conflict, InvalidInput, NotFound, NotWritable, WriteRejected
-from aas.events import ChangeKind, ObjectKind, StructureChanged, ValueChanged
-from aas.live import LiveElement, SubmodelState
-from aas.quality import Quality
-from aas.store import MemoryStore, Store
+from twinbridge.aas import documents, paths
+from twinbridge.aas.bus import ChangeBus
+from twinbridge.aas.errors import Conflict, InvalidInput, NotFound, NotWritable, WriteRejected
+from twinbridge.aas.events import ChangeKind, ObjectKind, StructureChanged, ValueChanged
+from twinbridge.aas.live import LiveElement, SubmodelState
+from twinbridge.aas.quality import Quality
+from twinbridge.aas.store import MemoryStore, Store
 
 _KINDS: dict[type, ObjectKind] = {
     model.AssetAdministrationShell: ObjectKind.SHELL,

@@ -26,8 +26,8 @@ from typing import Any
 from basyx.aas import model
 from basyx.aas.adapter.json import StrictAASFromJsonDecoder
 
-from aas.documents import to_jsonable
-from aas.errors import InvalidInput
+from twinbridge.aas.documents import to_jsonable
+from twinbridge.aas.errors import InvalidInput
 
 Assignment = Callable[[], None]
 

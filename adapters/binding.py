@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from basyx.aas import model
 
-from aas.errors import NotFound
-from aas.live import LiveElement
-from aas.twin import Twin
-from adapters.config import ElementTarget
+from twinbridge.aas.errors import NotFound
+from twinbridge.aas.live import LiveElement
+from twinbridge.aas.twin import Twin
+from twinbridge.adapters.config import ElementTarget
 
 
 class BindingError(ValueError):

@@ -148,9 +148,9 @@ class MqttPoint(Strict):
     def _check_mqtt(self) -> MqttPoint:
         """Topic filters, selectors and Sparkplug topics are checked here so ``validate`` reports them."""
         # Imported here: adapters.mqtt imports this module (its adapter reads these models).
-        from adapters.mqtt.selectors import Selector
-        from adapters.mqtt.topics import check_filter, check_topic
-        from adapters.sparkplug.topics import binding_topic
+        from twinbridge.adapters.mqtt.selectors import Selector
+        from twinbridge.adapters.mqtt.topics import check_filter, check_topic
+        from twinbridge.adapters.sparkplug.topics import binding_topic
 
         check_filter(self.topic)
         if self.command_topic is not None:

@@ -25,10 +25,16 @@ from typing import TypeVar
 from basyx.aas import model
 from basyx.aas.adapter.json import AASToJsonEncoder, StrictAASFromJsonDecoder
 
-from aas import documents
-from aas.serialization import Environment, FormatName, import_environment, read_environment, write_environment
-from aas.store import MemoryStore, SqliteStore
-from aas.twin import Twin
+from twinbridge.aas import documents
+from twinbridge.aas.serialization import (
+    Environment,
+    FormatName,
+    import_environment,
+    read_environment,
+    write_environment,
+)
+from twinbridge.aas.store import MemoryStore, SqliteStore
+from twinbridge.aas.twin import Twin
 
 
 def generate(submodels: int, properties: int) -> bytes:

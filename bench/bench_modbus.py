@@ -36,10 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from basyx.aas import model
 from pymodbus.client import AsyncModbusTcpClient
 
-from aas.twin import Twin
-from adapters.config import Binding, ElementTarget, ModbusPoint, ModbusPollGroup, ModbusSource
-from adapters.modbus.adapter import ModbusAdapter
-from adapters.modbus.poller import describe
+from twinbridge.aas.twin import Twin
+from twinbridge.adapters.config import Binding, ElementTarget, ModbusPoint, ModbusPollGroup, ModbusSource
+from twinbridge.adapters.modbus.adapter import ModbusAdapter
+from twinbridge.adapters.modbus.poller import describe
 
 
 # ----------------------------------------------------------------------------- device servers

@@ -32,9 +32,9 @@ import orjson
 import paho.mqtt.client as paho
 from basyx.aas import model
 
-from aas.twin import Twin
-from adapters.config import Binding, ElementTarget, MqttPoint, MqttSource
-from adapters.mqtt.adapter import MqttAdapter
+from twinbridge.aas.twin import Twin
+from twinbridge.adapters.config import Binding, ElementTarget, MqttPoint, MqttSource
+from twinbridge.adapters.mqtt.adapter import MqttAdapter
 
 TOPICS = 100
 SUBMODEL = "urn:bench:sm:signals"

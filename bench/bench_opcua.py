@@ -29,11 +29,11 @@ from asyncua import Server, ua
 from basyx.aas import model
 from basyx.aas.model import datatypes as xs
 
-from aas.twin import Twin
-from server.opcua import OpcUaServer, OpcUaSettings
-from server.opcua.builder import EnvironmentBuilder, element_node_id
-from server.opcua.nodes import NodeFactory, child_id
-from server.opcua.types import NAMESPACE, define_types
+from twinbridge.aas.twin import Twin
+from twinbridge.server.opcua import OpcUaServer, OpcUaSettings
+from twinbridge.server.opcua.builder import EnvironmentBuilder, element_node_id
+from twinbridge.server.opcua.nodes import NodeFactory, child_id
+from twinbridge.server.opcua.types import NAMESPACE, define_types
 
 MONITORED = 1000
 

@@ -23,13 +23,13 @@ from typing import Any
 
 from basyx.aas import model
 
-from aas import paths
-from aas.twin import Twin
-from submodels.builder import build_environment
-from submodels.description import PlantDescription
-from submodels.hierarchy import PlantHierarchy
-from submodels.rollups import RollupEngine
-from submodels.semantic import SemanticGraph
+from twinbridge.aas import paths
+from twinbridge.aas.twin import Twin
+from twinbridge.submodels.builder import build_environment
+from twinbridge.submodels.description import PlantDescription
+from twinbridge.submodels.hierarchy import PlantHierarchy
+from twinbridge.submodels.rollups import RollupEngine
+from twinbridge.submodels.semantic import SemanticGraph
 
 BASE = "https://bench.example.com/plant/"
 MANUFACTURERS = ("Krones", "KUKA", "Siemens", "Festo")

@@ -18,9 +18,9 @@ import httpx
 import uvicorn
 from basyx.aas import model
 
-from aas.twin import Twin
-from server.api.app import create_app
-from server.api.ids import encode_id
+from twinbridge.aas.twin import Twin
+from twinbridge.server.api.app import create_app
+from twinbridge.server.api.ids import encode_id
 
 
 def build_twin(count: int) -> Twin:

@@ -33,9 +33,9 @@ ELEMENTS = 1000
 def build_app() -> Any:
     from basyx.aas import model
 
-    from aas.twin import Twin
-    from server.api.app import create_app
-    from server.api.auth import ApiSecurity
+    from twinbridge.aas.twin import Twin
+    from twinbridge.server.api.app import create_app
+    from twinbridge.server.api.auth import ApiSecurity
 
     twin = Twin()
     elements: list[model.SubmodelElement] = [model.Property("Speed", model.datatypes.Double, 0.0)]
@@ -164,7 +164,7 @@ def main() -> None:
         serve(args.serve, args.port)
         return
 
-    from server.api.ids import encode_id
+    from twinbridge.server.api.ids import encode_id
 
     submodel = f"/api/v3.0/submodels/{encode_id(SUBMODEL_ID)}"
     value_path = f"{submodel}/submodel-elements/Speed/$value"

@@ -23,22 +23,22 @@ from typing import Any, Protocol
 import uvicorn
 from pydantic import SecretStr
 
-from aas.operations import OperationRegistry
-from aas.serialization import collect, guess_format, import_environment, read_environment, write_environment
-from aas.store import open_store
-from aas.twin import Twin
-from adapters.binding import BindingError, resolve_target
-from adapters.config import Binding, ModbusSource, MqttSource
-from server.api.app import create_app
-from server.api.auth import ApiSecurity, ApiToken
-from server.api.hierarchy import router as hierarchy_router
-from server.api.ids import encode_id
-from server.api.sparql import router as sparql_router
-from server.config import PlantFile, TokenAuth
-from server.tokens import admin_token
-from submodels.hierarchy import PlantHierarchy
-from submodels.plant import Plant
-from submodels.semantic import SemanticGraph
+from twinbridge.aas.operations import OperationRegistry
+from twinbridge.aas.serialization import collect, guess_format, import_environment, read_environment, write_environment
+from twinbridge.aas.store import open_store
+from twinbridge.aas.twin import Twin
+from twinbridge.adapters.binding import BindingError, resolve_target
+from twinbridge.adapters.config import Binding, ModbusSource, MqttSource
+from twinbridge.server.api.app import create_app
+from twinbridge.server.api.auth import ApiSecurity, ApiToken
+from twinbridge.server.api.hierarchy import router as hierarchy_router
+from twinbridge.server.api.ids import encode_id
+from twinbridge.server.api.sparql import router as sparql_router
+from twinbridge.server.config import PlantFile, TokenAuth
+from twinbridge.server.tokens import admin_token
+from twinbridge.submodels.hierarchy import PlantHierarchy
+from twinbridge.submodels.plant import Plant
+from twinbridge.submodels.semantic import SemanticGraph
 
 log = logging.getLogger("twinbridge")
 
@@ -184,7 +184,7 @@ class Application:
         gc.freeze()  # the start-up model is long-lived: keep it out of every later collection
         plant_file = self.plant_file
         if self.options.demo:
-            from server.demo import DemoDevices
+            from twinbridge.server.demo import DemoDevices
 
             devices = DemoDevices(plant_file, self.options.mqtt_url)
             await self._start(devices)
@@ -222,8 +222,8 @@ class Application:
         self.services.append(service)
 
     def _start_adapters(self, plant_file: PlantFile) -> None:
-        from adapters.modbus.adapter import ModbusAdapter
-        from adapters.mqtt import MqttAdapter
+        from twinbridge.adapters.modbus.adapter import ModbusAdapter
+        from twinbridge.adapters.mqtt import MqttAdapter
 
         grouped = bindings_by_source(plant_file)
         self._adapters: list[Service] = []
@@ -234,7 +234,7 @@ class Application:
                 self._adapters.append(MqttAdapter(source, grouped[source.name], self.twin))
 
     def _opcua(self, hierarchy: PlantHierarchy) -> Service:
-        from server.opcua import OpcUaServer
+        from twinbridge.server.opcua import OpcUaServer
 
         settings = self.plant_file.server.opcua
         if self.options.opcua_port is not None:

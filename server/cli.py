@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from server.config import ConfigError, PlantFile, load_plant_file
+from twinbridge.server.config import ConfigError, PlantFile, load_plant_file
 
 EXAMPLE_PLANT = Path(__file__).resolve().parent.parent / "examples" / "plant.yaml"
 
@@ -77,7 +77,7 @@ def _configure_logging(level: str) -> None:
 
 
 def _validate(path: Path) -> int:
-    from server.application import check_bindings
+    from twinbridge.server.application import check_bindings
 
     try:
         plant_file = load_plant_file(path)
@@ -94,7 +94,7 @@ def _validate(path: Path) -> int:
 
 
 def _serve(args: argparse.Namespace, plant_file: PlantFile, demo: bool) -> int:
-    from server.application import Application, Options
+    from twinbridge.server.application import Application, Options
 
     options = Options(
         host=args.host, port=args.port, data=None if args.memory else args.data, imports=args.imports,
@@ -107,7 +107,7 @@ def _serve(args: argparse.Namespace, plant_file: PlantFile, demo: bool) -> int:
 
 
 def _export(args: argparse.Namespace, plant_file: PlantFile) -> int:
-    from server.application import export_repository
+    from twinbridge.server.application import export_repository
 
     if not args.memory and not args.data.is_dir():
         print(f"twinbridge: no repository at {args.data} (use --data DIR, or --memory with --config/--import)",

@@ -20,9 +20,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
-from adapters.config import Southbound
-from server.opcua.settings import OpcUaSettings
-from submodels.description import PlantDescription
+from twinbridge.adapters.config import Southbound
+from twinbridge.server.opcua.settings import OpcUaSettings
+from twinbridge.submodels.description import PlantDescription
 
 
 class Strict(BaseModel):

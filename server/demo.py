@@ -14,10 +14,10 @@ import socket
 
 from amqtt.broker import Broker
 
-from adapters.config import ModbusSource, MqttSource
-from adapters.simulators.modbus_device import SimulatedModbusDevice
-from adapters.simulators.mqtt_machine import SimulatedMqttMachines
-from server.config import DemoSettings, PlantFile
+from twinbridge.adapters.config import ModbusSource, MqttSource
+from twinbridge.adapters.simulators.modbus_device import SimulatedModbusDevice
+from twinbridge.adapters.simulators.mqtt_machine import SimulatedMqttMachines
+from twinbridge.server.config import DemoSettings, PlantFile
 
 log = logging.getLogger(__name__)
 

@@ -13,13 +13,13 @@ from pathlib import Path
 
 from basyx.aas import model
 
-from aas.bulk import collector_paused
-from aas.errors import InvalidInput
-from aas.twin import Twin, kind_of
-from submodels.concepts import Concepts
-from submodels.description import Asset, PlantDescription, TemplateFile
-from submodels.ids import IdScheme
-from submodels.templates import (
+from twinbridge.aas.bulk import collector_paused
+from twinbridge.aas.errors import InvalidInput
+from twinbridge.aas.twin import Twin, kind_of
+from twinbridge.submodels.concepts import Concepts
+from twinbridge.submodels.description import Asset, PlantDescription, TemplateFile
+from twinbridge.submodels.ids import IdScheme
+from twinbridge.submodels.templates import (
     carbon_footprint,
     contact_information,
     from_file,
@@ -29,7 +29,7 @@ from submodels.templates import (
     technical_data,
     time_series,
 )
-from submodels.templates.elements import prop, typed, xsd_type
+from twinbridge.submodels.templates.elements import prop, typed, xsd_type
 
 MAINTAINED_LEVELS = ("machine",)
 

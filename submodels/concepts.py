@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from basyx.aas import model
 
-from aas.errors import InvalidInput
-from submodels.ids import IdScheme
-from submodels.templates.elements import semantic
+from twinbridge.aas.errors import InvalidInput
+from twinbridge.submodels.ids import IdScheme
+from twinbridge.submodels.templates.elements import semantic
 
 IEC61360 = "https://admin-shell.io/DataSpecificationTemplates/DataSpecificationIec61360/3"
 _INTEGERS = ("xs:int", "xs:integer", "xs:long", "xs:short", "xs:unsignedInt", "xs:unsignedLong", "xs:unsignedShort")

@@ -13,13 +13,13 @@ from collections.abc import Iterable, Mapping
 
 from basyx.aas import model
 
-from aas import paths
-from aas.bulk import collector_paused
-from aas.errors import InvalidInput, NotFound
-from aas.events import ChangeKind, ObjectKind, StructureChanged
-from aas.twin import Twin
-from submodels.builder import PlantModel
-from submodels.templates import hierarchy_bom
+from twinbridge.aas import paths
+from twinbridge.aas.bulk import collector_paused
+from twinbridge.aas.errors import InvalidInput, NotFound
+from twinbridge.aas.events import ChangeKind, ObjectKind, StructureChanged
+from twinbridge.aas.twin import Twin
+from twinbridge.submodels.builder import PlantModel
+from twinbridge.submodels.templates import hierarchy_bom
 
 log = logging.getLogger(__name__)
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aas.twin import Twin
-from submodels.builder import PlantModel, build_environment
-from submodels.description import PlantDescription
-from submodels.hierarchy import PlantHierarchy
-from submodels.record_clock import RecordClock
-from submodels.rollups import RollupEngine
-from submodels.semantic import SemanticGraph
+from twinbridge.aas.twin import Twin
+from twinbridge.submodels.builder import PlantModel, build_environment
+from twinbridge.submodels.description import PlantDescription
+from twinbridge.submodels.hierarchy import PlantHierarchy
+from twinbridge.submodels.record_clock import RecordClock
+from twinbridge.submodels.rollups import RollupEngine
+from twinbridge.submodels.semantic import SemanticGraph
 
 
 class Plant:

@@ -18,7 +18,7 @@ from basyx.aas import model
 from rdflib import RDF, XSD, BNode, Literal, Namespace, URIRef
 from rdflib.term import Node
 
-from aas import paths
+from twinbridge.aas import paths
 
 Triple = tuple[Node, Node, Node]
 

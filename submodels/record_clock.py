@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import datetime
 
-from aas.bus import ChangeBatch, Follower
-from aas.errors import NotFound
-from aas.live import LiveElement
-from aas.twin import Twin
-from submodels.templates.time_series import LIVE_RECORD
+from twinbridge.aas.bus import ChangeBatch, Follower
+from twinbridge.aas.errors import NotFound
+from twinbridge.aas.live import LiveElement
+from twinbridge.aas.twin import Twin
+from twinbridge.submodels.templates.time_series import LIVE_RECORD
 
 _PREFIX = LIVE_RECORD + "."
 _TIME = _PREFIX + "Time"

@@ -18,15 +18,15 @@ from typing import Any
 
 from basyx.aas import model
 
-from aas.bus import ChangeBatch, Follower
-from aas.errors import NotFound
-from aas.events import ObjectKind
-from aas.live import LiveElement
-from aas.quality import Quality
-from aas.twin import Twin
-from submodels.builder import PlantModel, RollupSpec
-from submodels.hierarchy import PlantHierarchy, changes_tree
-from submodels.templates import time_series
+from twinbridge.aas.bus import ChangeBatch, Follower
+from twinbridge.aas.errors import NotFound
+from twinbridge.aas.events import ObjectKind
+from twinbridge.aas.live import LiveElement
+from twinbridge.aas.quality import Quality
+from twinbridge.aas.twin import Twin
+from twinbridge.submodels.builder import PlantModel, RollupSpec
+from twinbridge.submodels.hierarchy import PlantHierarchy, changes_tree
+from twinbridge.submodels.templates import time_series
 
 log = logging.getLogger(__name__)
 

@@ -30,15 +30,15 @@ from rdflib.plugins.sparql import algebra, prepareQuery
 from rdflib.plugins.sparql.parser import parseUpdate
 from rdflib.term import Node
 
-from aas.bulk import collector_paused
-from aas.bus import ChangeBatch, Follower
-from aas.errors import InvalidInput, TwinError
-from aas.events import ChangeKind, ObjectKind
-from aas.live import LiveElement
-from aas.twin import Twin
-from submodels import query_plan
-from submodels.hierarchy import PlantHierarchy, changes_tree
-from submodels.rdf_mapping import PREFIXES, PROPERTY_VALUE, TB, Emitter, Terms, Triple, iri
+from twinbridge.aas.bulk import collector_paused
+from twinbridge.aas.bus import ChangeBatch, Follower
+from twinbridge.aas.errors import InvalidInput, TwinError
+from twinbridge.aas.events import ChangeKind, ObjectKind
+from twinbridge.aas.live import LiveElement
+from twinbridge.aas.twin import Twin
+from twinbridge.submodels import query_plan
+from twinbridge.submodels.hierarchy import PlantHierarchy, changes_tree
+from twinbridge.submodels.rdf_mapping import PREFIXES, PROPERTY_VALUE, TB, Emitter, Terms, Triple, iri
 
 log = logging.getLogger(__name__)
 

@@ -11,12 +11,12 @@ import httpx
 import pytest
 from asyncua import Client, ua
 
-from server.application import Application, Options
-from server.cli import EXAMPLE_PLANT
-from server.config import load_plant_file
-from server.demo import DemoDevices
-from server.opcua.types import NAMESPACE
 from tests.ports import free_port
+from twinbridge.server.application import Application, Options
+from twinbridge.server.cli import EXAMPLE_PLANT
+from twinbridge.server.config import load_plant_file
+from twinbridge.server.demo import DemoDevices
+from twinbridge.server.opcua.types import NAMESPACE
 
 LIVE = "Segments.LiveValues.Records.Current"
 BASE = "https://example.com/twinbridge/sm/DemoPlant"

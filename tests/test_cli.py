@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server.cli import EXAMPLE_PLANT, main
 from tests.ports import free_port
+from twinbridge.server.cli import EXAMPLE_PLANT, main
 
 TOKEN = "cli-test-token-0123456789abcdef"
 
@@ -64,7 +64,7 @@ def test_export_refuses_a_missing_data_directory(tmp_path: Path, capsys: pytest.
 @contextmanager
 def _serve(data: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve", "--data", str(data), "--port", str(port), "--no-opcua",
+        [sys.executable, "-m", "twinbridge.server.cli", "serve", "--data", str(data), "--port", str(port), "--no-opcua",
          "--token", TOKEN],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parent.parent,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from server.config import ConfigError, load_plant_file, parse_plant_file
+from twinbridge.server.config import ConfigError, load_plant_file, parse_plant_file
 
 
 def _problems(text: str) -> list[str]:

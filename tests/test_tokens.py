@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from server.tokens import ENVIRONMENT_VARIABLE, TOKEN_FILE, admin_token
+from twinbridge.server.tokens import ENVIRONMENT_VARIABLE, TOKEN_FILE, admin_token
 
 
 def test_a_generated_token_is_stored_privately_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

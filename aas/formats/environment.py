@@ -8,7 +8,7 @@ from typing import Literal
 
 from basyx.aas import model
 
-from aas.errors import InvalidInput
+from twinbridge.aas.errors import InvalidInput
 
 FormatName = Literal["json", "xml", "aasx"]
 

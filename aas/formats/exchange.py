@@ -9,10 +9,10 @@ from typing import Any
 from basyx.aas import model
 from basyx.aas.util import traversal
 
-from aas.bulk import collector_paused
-from aas.events import ObjectKind
-from aas.formats.environment import Environment, FormatError, ImportSummary
-from aas.twin import Twin, kind_of
+from twinbridge.aas.bulk import collector_paused
+from twinbridge.aas.events import ObjectKind
+from twinbridge.aas.formats.environment import Environment, FormatError, ImportSummary
+from twinbridge.aas.twin import Twin, kind_of
 
 logger = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ from basyx.aas.adapter.aasx import AASXReader, DictSupplementaryFileContainer
 from basyx.aas.adapter.xml import read_aas_xml_file
 from lxml import etree
 
-from aas.formats import opc, xmlns
-from aas.formats.environment import Environment, FormatError, FormatName
-from aas.formats.jsontree import JsonModelError, build
+from twinbridge.aas.formats import opc, xmlns
+from twinbridge.aas.formats.environment import Environment, FormatError, FormatName
+from twinbridge.aas.formats.jsontree import JsonModelError, build
 
 logger = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from basyx.aas import model
 from basyx.aas.adapter.aasx import AASXWriter, DictSupplementaryFileContainer
 from basyx.aas.adapter.xml import write_aas_xml_file
 
-from aas.formats import opc, xmlns
-from aas.formats.environment import Environment, FormatError, FormatName
-from aas.formats.jsontree import default
+from twinbridge.aas.formats import opc, xmlns
+from twinbridge.aas.formats.environment import Environment, FormatError, FormatName
+from twinbridge.aas.formats.jsontree import default
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from aas.formats import opc
+from twinbridge.aas.formats import opc
 
 NS_30 = "https://admin-shell.io/aas/3/0"
 NS_31 = "https://admin-shell.io/aas/3/1"

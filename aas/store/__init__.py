@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from aas.store.base import Store
-from aas.store.memory import MemoryStore
-from aas.store.sqlite import SqliteStore
+from twinbridge.aas.store.base import Store
+from twinbridge.aas.store.memory import MemoryStore
+from twinbridge.aas.store.sqlite import SqliteStore
 
 STORE_FILE_NAME = "twinbridge.sqlite3"
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Protocol
 
-from aas.events import ObjectKind
+from twinbridge.aas.events import ObjectKind
 
 
 class Store(Protocol):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 
-from aas.events import ObjectKind
+from twinbridge.aas.events import ObjectKind
 
 
 class MemoryStore:

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
-from aas.events import ObjectKind
+from twinbridge.aas.events import ObjectKind
 
 SCHEMA_VERSION = 1
 

@@ -26,16 +26,16 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from aas.errors import WriteRejected
-from aas.twin import Twin
-from adapters.binding import BindingError, resolve_target
-from adapters.coerce import converter_for
-from adapters.config import Binding, ModbusSource
-from adapters.modbus.codec import codec_for, register_span
-from adapters.modbus.plan import ReadRequest, plan_reads
-from adapters.modbus.points import BIT_AREAS, Point, log
-from adapters.modbus.poller import ModbusPoller, PollStats
-from adapters.throttle import ThrottledLog
+from twinbridge.aas.errors import WriteRejected
+from twinbridge.aas.twin import Twin
+from twinbridge.adapters.binding import BindingError, resolve_target
+from twinbridge.adapters.coerce import converter_for
+from twinbridge.adapters.config import Binding, ModbusSource
+from twinbridge.adapters.modbus.codec import codec_for, register_span
+from twinbridge.adapters.modbus.plan import ReadRequest, plan_reads
+from twinbridge.adapters.modbus.points import BIT_AREAS, Point, log
+from twinbridge.adapters.modbus.poller import ModbusPoller, PollStats
+from twinbridge.adapters.throttle import ThrottledLog
 
 WRITABLE_AREAS = frozenset(("holding_register", "coil"))
 _INTEGER_TYPES = frozenset(("int16", "uint16", "int32", "uint32", "int64", "uint64"))

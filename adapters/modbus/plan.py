@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from adapters.config import ModbusArea
-from adapters.modbus.points import BIT_AREAS, Point
+from twinbridge.adapters.config import ModbusArea
+from twinbridge.adapters.modbus.points import BIT_AREAS, Point
 
 MAX_REGISTERS = 125
 MAX_BITS = 2000

@@ -10,12 +10,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from aas.live import LiveElement
-from aas.quality import Quality
-from aas.twin import Twin
-from adapters.config import ModbusArea
-from adapters.modbus.codec import Codec
-from adapters.throttle import ThrottledLog
+from twinbridge.aas.live import LiveElement
+from twinbridge.aas.quality import Quality
+from twinbridge.aas.twin import Twin
+from twinbridge.adapters.config import ModbusArea
+from twinbridge.adapters.modbus.codec import Codec
+from twinbridge.adapters.throttle import ThrottledLog
 
 log = logging.getLogger("twinbridge.modbus")
 

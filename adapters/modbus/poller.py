@@ -20,12 +20,12 @@ from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.constants import ExcCodes
 from pymodbus.exceptions import ModbusException
 
-from aas.errors import WriteRejected
-from adapters.config import ModbusSource
-from adapters.modbus.codec import registers_to_bytes
-from adapters.modbus.plan import ReadRequest, split
-from adapters.modbus.points import BIT_AREAS, Point
-from adapters.throttle import ThrottledLog
+from twinbridge.aas.errors import WriteRejected
+from twinbridge.adapters.config import ModbusSource
+from twinbridge.adapters.modbus.codec import registers_to_bytes
+from twinbridge.adapters.modbus.plan import ReadRequest, split
+from twinbridge.adapters.modbus.points import BIT_AREAS, Point
+from twinbridge.adapters.throttle import ThrottledLog
 
 log = logging.getLogger("twinbridge.modbus")
 

@@ -1,5 +1,5 @@
 """MQTT southbound adapter: text, JSON and Sparkplug B payloads from one broker per source."""
 
-from adapters.mqtt.adapter import MqttAdapter, MqttStats
+from twinbridge.adapters.mqtt.adapter import MqttAdapter, MqttStats
 
 __all__ = ["MqttAdapter", "MqttStats"]

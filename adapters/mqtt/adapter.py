@@ -32,19 +32,19 @@ from typing import Any
 
 import orjson
 
-from aas.errors import WriteRejected
-from aas.live import DeviceWriter, LiveElement
-from aas.quality import Quality
-from aas.twin import Twin
-from adapters.binding import BindingError, resolve_target
-from adapters.coerce import converter_for
-from adapters.config import Binding, MqttPoint, MqttSource
-from adapters.mqtt import payloads
-from adapters.mqtt.connection import MqttConnection
-from adapters.mqtt.selectors import Selector
-from adapters.mqtt.topics import TopicIndex
-from adapters.sparkplug.session import SparkplugHost
-from adapters.throttle import ThrottledLog
+from twinbridge.aas.errors import WriteRejected
+from twinbridge.aas.live import DeviceWriter, LiveElement
+from twinbridge.aas.quality import Quality
+from twinbridge.aas.twin import Twin
+from twinbridge.adapters.binding import BindingError, resolve_target
+from twinbridge.adapters.coerce import converter_for
+from twinbridge.adapters.config import Binding, MqttPoint, MqttSource
+from twinbridge.adapters.mqtt import payloads
+from twinbridge.adapters.mqtt.connection import MqttConnection
+from twinbridge.adapters.mqtt.selectors import Selector
+from twinbridge.adapters.mqtt.topics import TopicIndex
+from twinbridge.adapters.sparkplug.session import SparkplugHost
+from twinbridge.adapters.throttle import ThrottledLog
 
 log = logging.getLogger(__name__)
 

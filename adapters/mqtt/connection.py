@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import aiomqtt
 import paho.mqtt.client as paho
 
-from adapters.config import MqttSource
+from twinbridge.adapters.config import MqttSource
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from adapters.mqtt.selectors import Missing, Selector
+from twinbridge.adapters.mqtt.selectors import Missing, Selector
 
 
 class PayloadError(ValueError):

@@ -35,9 +35,9 @@ from urllib.parse import urlsplit
 import aiomqtt
 import orjson
 
-from adapters.config import MqttPoint
-from adapters.sparkplug import codec
-from adapters.sparkplug.codec import DataType
+from twinbridge.adapters.config import MqttPoint
+from twinbridge.adapters.sparkplug import codec
+from twinbridge.adapters.sparkplug.codec import DataType
 
 log = logging.getLogger(__name__)
 

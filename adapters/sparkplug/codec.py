@@ -15,7 +15,7 @@ from typing import Any
 
 from google.protobuf.message import DecodeError
 
-from adapters.sparkplug import sparkplug_b_pb2 as pb
+from twinbridge.adapters.sparkplug import sparkplug_b_pb2 as pb
 
 # The generated module builds its classes at import time, so type checkers cannot see them.
 Payload: Any = pb.Payload  # type: ignore[attr-defined]

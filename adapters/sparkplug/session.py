@@ -27,12 +27,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from aas.live import LiveElement
-from aas.quality import Quality
-from aas.twin import Twin
-from adapters.sparkplug import codec
-from adapters.sparkplug.topics import NAMESPACE, SparkplugTopic, binding_topic, command_topic, parse
-from adapters.throttle import ThrottledLog
+from twinbridge.aas.live import LiveElement
+from twinbridge.aas.quality import Quality
+from twinbridge.aas.twin import Twin
+from twinbridge.adapters.sparkplug import codec
+from twinbridge.adapters.sparkplug.topics import NAMESPACE, SparkplugTopic, binding_topic, command_topic, parse
+from twinbridge.adapters.throttle import ThrottledLog
 
 log = logging.getLogger(__name__)
 

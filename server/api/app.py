@@ -14,22 +14,22 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from aas.operations import OperationRegistry
-from aas.twin import Twin
-from server.api.auth import ApiSecurity
-from server.api.results import install_error_handlers
+from twinbridge.aas.operations import OperationRegistry
+from twinbridge.aas.twin import Twin
+from twinbridge.server.api.auth import ApiSecurity
+from twinbridge.server.api.results import install_error_handlers
 
 # Modules whose ``router`` (and optional ``routers``) make up the API, in mounting order:
 # fixed paths such as ``/shells/$reference`` come before ``/shells/{aasIdentifier}`` inside each.
 ROUTER_MODULES = (  # the hot $value route is matched first: FastAPI tries routes in order
-    "server.api.submodels",
-    "server.api.description",
-    "server.api.shells",
-    "server.api.elements",
-    "server.api.operations",
-    "server.api.concept_descriptions",
-    "server.api.serialization",
-    "server.api.packages",
+    "twinbridge.server.api.submodels",
+    "twinbridge.server.api.description",
+    "twinbridge.server.api.shells",
+    "twinbridge.server.api.elements",
+    "twinbridge.server.api.operations",
+    "twinbridge.server.api.concept_descriptions",
+    "twinbridge.server.api.serialization",
+    "twinbridge.server.api.packages",
 )
 
 

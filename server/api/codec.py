@@ -17,8 +17,8 @@ from basyx.aas.adapter.json import StrictAASFromJsonDecoder
 from fastapi import Query, UploadFile
 from fastapi.responses import Response
 
-from aas.documents import to_jsonable
-from server.api.results import ApiError
+from twinbridge.aas.documents import to_jsonable
+from twinbridge.server.api.results import ApiError
 
 T = TypeVar("T")
 

@@ -9,16 +9,16 @@ from basyx.aas.adapter.json import StrictAASFromJsonDecoder
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from aas.documents import to_jsonable
-from aas.events import ObjectKind
-from aas.twin import Twin
-from server.api.auth import ReadAccess, WriteAccess
-from server.api.codec import construct_part, json_response, parse_body
-from server.api.deps import TwinDep
-from server.api.ids import decode_id, decode_json
-from server.api.paging import CursorQuery, LimitQuery, paged_envelope
-from server.api.results import ApiError
-from server.api.shells import JSON_BODY
+from twinbridge.aas.documents import to_jsonable
+from twinbridge.aas.events import ObjectKind
+from twinbridge.aas.twin import Twin
+from twinbridge.server.api.auth import ReadAccess, WriteAccess
+from twinbridge.server.api.codec import construct_part, json_response, parse_body
+from twinbridge.server.api.deps import TwinDep
+from twinbridge.server.api.ids import decode_id, decode_json
+from twinbridge.server.api.paging import CursorQuery, LimitQuery, paged_envelope
+from twinbridge.server.api.results import ApiError
+from twinbridge.server.api.shells import JSON_BODY
 
 router = APIRouter(tags=["Concept Description Repository API"])
 

@@ -11,9 +11,9 @@ from typing import Any
 
 from basyx.aas import model
 
-from aas import paths
-from aas.documents import to_jsonable
-from server.api.codec import Extent, Level, shape
+from twinbridge.aas import paths
+from twinbridge.aas.documents import to_jsonable
+from twinbridge.server.api.codec import Extent, Level, shape
 
 # JSON keys that hold an element's value (or children) and so are not part of its $metadata.
 # Attributes the metamodel makes mandatory (a relationship's first/second, an event's observed)

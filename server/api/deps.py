@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from aas.twin import Twin
+from twinbridge.aas.twin import Twin
 
 
 async def get_twin(request: Request) -> Twin:

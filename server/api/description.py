@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from server.api.auth import ReadAccess
-from server.api.codec import json_response
-from server.api.deps import TwinDep
-from server.api.shells import shell_of
+from twinbridge.server.api.auth import ReadAccess
+from twinbridge.server.api.codec import json_response
+from twinbridge.server.api.deps import TwinDep
+from twinbridge.server.api.shells import shell_of
 
 router = APIRouter(tags=["Description API"])
 

@@ -16,12 +16,12 @@ from basyx.aas import model
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from aas.twin import Twin
-from aas.value_only import has_value, to_value
-from server.api.live import handle_headers
-from server.api.render_cache import render_cache
-from server.api.results import ApiError
-from server.api.scope import SHELL_SUBMODEL_PREFIX, SUBMODEL_PREFIX, check_read, scoped_submodel_id
+from twinbridge.aas.twin import Twin
+from twinbridge.aas.value_only import has_value, to_value
+from twinbridge.server.api.live import handle_headers
+from twinbridge.server.api.render_cache import render_cache
+from twinbridge.server.api.results import ApiError
+from twinbridge.server.api.scope import SHELL_SUBMODEL_PREFIX, SUBMODEL_PREFIX, check_read, scoped_submodel_id
 
 _VALUE_QUERY = [
     {"name": "level", "in": "query", "required": False,

@@ -21,18 +21,18 @@ from basyx.aas import model
 from fastapi import File, Form, Request, UploadFile
 from fastapi.responses import Response
 
-from aas import paths
-from aas.errors import InvalidInput, NotFound, TwinError
-from aas.twin import Twin
-from aas.value_only import apply_value, has_value, parse_property_value, to_value
-from server.api.auth import ReadAccess, WriteAccess
-from server.api.codec import Extent, ExtentQuery, Level, LevelQuery, json_response, load_json, parse_body
-from server.api.content import element_metadata, element_paths, reference_json, shaped_json, value_depth
-from server.api.live import live_headers, refuse_bound_values
-from server.api.metadata import ELEMENT_METADATA, copy_metadata
-from server.api.paging import CursorQuery, LimitQuery, paged, paged_envelope
-from server.api.results import ApiError
-from server.api.scope import ScopeDep, ScopedRoutes
+from twinbridge.aas import paths
+from twinbridge.aas.errors import InvalidInput, NotFound, TwinError
+from twinbridge.aas.twin import Twin
+from twinbridge.aas.value_only import apply_value, has_value, parse_property_value, to_value
+from twinbridge.server.api.auth import ReadAccess, WriteAccess
+from twinbridge.server.api.codec import Extent, ExtentQuery, Level, LevelQuery, json_response, load_json, parse_body
+from twinbridge.server.api.content import element_metadata, element_paths, reference_json, shaped_json, value_depth
+from twinbridge.server.api.live import live_headers, refuse_bound_values
+from twinbridge.server.api.metadata import ELEMENT_METADATA, copy_metadata
+from twinbridge.server.api.paging import CursorQuery, LimitQuery, paged, paged_envelope
+from twinbridge.server.api.results import ApiError
+from twinbridge.server.api.scope import ScopeDep, ScopedRoutes
 
 scoped = ScopedRoutes("Submodel API")
 routers = scoped.routers

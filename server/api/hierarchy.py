@@ -13,12 +13,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from aas.quality import Quality
-from aas.twin import Twin
-from server.api.auth import ReadAccess
-from server.api.ids import decode_id
-from server.api.results import ApiError
-from submodels.hierarchy import PlantHierarchy
+from twinbridge.aas.quality import Quality
+from twinbridge.aas.twin import Twin
+from twinbridge.server.api.auth import ReadAccess
+from twinbridge.server.api.ids import decode_id
+from twinbridge.server.api.results import ApiError
+from twinbridge.submodels.hierarchy import PlantHierarchy
 
 router = APIRouter(tags=["Plant hierarchy"])
 

@@ -8,7 +8,7 @@ import json
 import re
 from typing import Any
 
-from server.api.results import ApiError
+from twinbridge.server.api.results import ApiError
 
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]*={0,2}")
 

@@ -8,10 +8,10 @@ would overwrite a bound element from above is refused.
 
 from __future__ import annotations
 
-from aas.errors import NotWritable
-from aas.live import LiveElement
-from aas.twin import Twin
-from server.api.results import xs_datetime
+from twinbridge.aas.errors import NotWritable
+from twinbridge.aas.live import LiveElement
+from twinbridge.aas.twin import Twin
+from twinbridge.server.api.results import xs_datetime
 
 
 def live_headers(twin: Twin, submodel_id: str, path: str) -> dict[str, str] | None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from basyx.aas import model
 
-from aas.errors import InvalidInput
+from twinbridge.aas.errors import InvalidInput
 
 SUBMODEL_METADATA = (
     "id_short", "display_name", "category", "description", "administration", "semantic_id",

@@ -27,15 +27,15 @@ from basyx.aas.adapter.json import StrictAASFromJsonDecoder
 from fastapi import Request
 from fastapi.responses import Response
 
-from aas.documents import to_jsonable
-from aas.errors import InvalidInput, NotFound
-from aas.operations import OperationImpl, OperationRegistry
-from aas.value_only import apply_value, parse_property_value, to_value
-from server.api.auth import ReadAccess, WriteAccess
-from server.api.codec import json_response, load_json, parse_body
-from server.api.ids import encode_id
-from server.api.results import ApiError, timestamp
-from server.api.scope import Scope, ScopeDep, ScopedRoutes
+from twinbridge.aas.documents import to_jsonable
+from twinbridge.aas.errors import InvalidInput, NotFound
+from twinbridge.aas.operations import OperationImpl, OperationRegistry
+from twinbridge.aas.value_only import apply_value, parse_property_value, to_value
+from twinbridge.server.api.auth import ReadAccess, WriteAccess
+from twinbridge.server.api.codec import json_response, load_json, parse_body
+from twinbridge.server.api.ids import encode_id
+from twinbridge.server.api.results import ApiError, timestamp
+from twinbridge.server.api.scope import Scope, ScopeDep, ScopedRoutes
 
 scoped = ScopedRoutes("Submodel API: operations")
 routers = scoped.routers

@@ -16,15 +16,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import Response
 
-from aas.errors import NotFound
-from aas.serialization import import_environment, read_environment
-from aas.twin import Twin
-from server.api.auth import AdminAccess, ReadAccess, WriteAccess
-from server.api.codec import json_response, read_upload
-from server.api.deps import TwinDep
-from server.api.ids import decode_id, encode_id
-from server.api.paging import CursorQuery, LimitQuery, paged_envelope
-from server.api.serialization import AASX_MEDIA_TYPE
+from twinbridge.aas.errors import NotFound
+from twinbridge.aas.serialization import import_environment, read_environment
+from twinbridge.aas.twin import Twin
+from twinbridge.server.api.auth import AdminAccess, ReadAccess, WriteAccess
+from twinbridge.server.api.codec import json_response, read_upload
+from twinbridge.server.api.deps import TwinDep
+from twinbridge.server.api.ids import decode_id, encode_id
+from twinbridge.server.api.paging import CursorQuery, LimitQuery, paged_envelope
+from twinbridge.server.api.serialization import AASX_MEDIA_TYPE
 
 router = APIRouter(tags=["AASX File Server API"])
 

@@ -16,7 +16,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query
 
-from server.api.results import ApiError
+from twinbridge.server.api.results import ApiError
 
 T = TypeVar("T")
 

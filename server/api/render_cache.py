@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import orjson
 from basyx.aas import model
 
-from aas.twin import Twin
+from twinbridge.aas.twin import Twin
 
 _LIMIT = 4096
 T = TypeVar("T")

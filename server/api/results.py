@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from aas.errors import Conflict, InvalidInput, NotFound, NotWritable, TwinError, WriteRejected
+from twinbridge.aas.errors import Conflict, InvalidInput, NotFound, NotWritable, TwinError, WriteRejected
 
 log = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ from basyx.aas import model
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPBearer
 
-from aas.errors import NotFound
-from aas.twin import Twin
-from server.api.auth import ApiSecurity, check_access
-from server.api.ids import decode_id
+from twinbridge.aas.errors import NotFound
+from twinbridge.aas.twin import Twin
+from twinbridge.server.api.auth import ApiSecurity, check_access
+from twinbridge.server.api.ids import decode_id
 
 SUBMODEL_PREFIX = "/submodels/{submodelIdentifier}"
 SHELL_SUBMODEL_PREFIX = "/shells/{aasIdentifier}/submodels/{submodelIdentifier}"

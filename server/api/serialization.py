@@ -12,13 +12,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from aas.serialization import FormatName, collect, write_environment
-from aas.twin import Twin
-from server.api.auth import ReadAccess
-from server.api.deps import TwinDep
-from server.api.ids import decode_ids
-from server.api.results import ApiError
-from server.api.shells import shell_of
+from twinbridge.aas.serialization import FormatName, collect, write_environment
+from twinbridge.aas.twin import Twin
+from twinbridge.server.api.auth import ReadAccess
+from twinbridge.server.api.deps import TwinDep
+from twinbridge.server.api.ids import decode_ids
+from twinbridge.server.api.results import ApiError
+from twinbridge.server.api.shells import shell_of
 
 router = APIRouter(tags=["Serialization API"])
 

@@ -13,16 +13,16 @@ from basyx.aas.adapter.json import StrictAASFromJsonDecoder
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
-from aas.documents import to_jsonable
-from aas.errors import NotFound
-from aas.events import ObjectKind
-from aas.twin import Twin
-from server.api.auth import ReadAccess, WriteAccess
-from server.api.codec import json_response, parse_body, parse_part, read_upload
-from server.api.deps import TwinDep
-from server.api.ids import decode_id, decode_json, encode_id
-from server.api.paging import CursorQuery, LimitQuery, paged_envelope
-from server.api.results import ApiError
+from twinbridge.aas.documents import to_jsonable
+from twinbridge.aas.errors import NotFound
+from twinbridge.aas.events import ObjectKind
+from twinbridge.aas.twin import Twin
+from twinbridge.server.api.auth import ReadAccess, WriteAccess
+from twinbridge.server.api.codec import json_response, parse_body, parse_part, read_upload
+from twinbridge.server.api.deps import TwinDep
+from twinbridge.server.api.ids import decode_id, decode_json, encode_id
+from twinbridge.server.api.paging import CursorQuery, LimitQuery, paged_envelope
+from twinbridge.server.api.results import ApiError
 
 router = APIRouter(tags=["Asset Administration Shell Repository API"])
 

@@ -16,9 +16,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from server.api.auth import ReadAccess
-from server.api.results import ApiError
-from submodels.semantic import QueryError, QueryRejected, QueryTimeout, SemanticGraph
+from twinbridge.server.api.auth import ReadAccess
+from twinbridge.server.api.results import ApiError
+from twinbridge.submodels.semantic import QueryError, QueryRejected, QueryTimeout, SemanticGraph
 
 router = APIRouter(tags=["SPARQL"])
 DEFAULT_TIMEOUT_S = 5.0

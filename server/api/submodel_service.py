@@ -11,15 +11,15 @@ from basyx.aas import model
 from fastapi import Request
 from fastapi.responses import Response
 
-from aas.documents import to_jsonable
-from aas.serialization import FormatName, collect, write_environment
-from server.api.auth import ReadAccess
-from server.api.codec import json_response
-from server.api.ids import decode_ids
-from server.api.paging import CursorQuery, LimitQuery, paged_envelope
-from server.api.results import ApiError
-from server.api.scope import Scope, ScopeDep, ScopedRoutes, decode_cached, references
-from server.api.serialization import AASX_MEDIA_TYPE, IdsQuery, negotiate
+from twinbridge.aas.documents import to_jsonable
+from twinbridge.aas.serialization import FormatName, collect, write_environment
+from twinbridge.server.api.auth import ReadAccess
+from twinbridge.server.api.codec import json_response
+from twinbridge.server.api.ids import decode_ids
+from twinbridge.server.api.paging import CursorQuery, LimitQuery, paged_envelope
+from twinbridge.server.api.results import ApiError
+from twinbridge.server.api.scope import Scope, ScopeDep, ScopedRoutes, decode_cached, references
+from twinbridge.server.api.serialization import AASX_MEDIA_TYPE, IdsQuery, negotiate
 
 SUBMODEL_SERVICE_PROFILES = (
     "https://admin-shell.io/aas/API/3/0/SubmodelServiceSpecification/SSP-001",

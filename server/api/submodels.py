@@ -14,22 +14,22 @@ from basyx.aas import model
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from aas.events import ObjectKind
-from aas.twin import Twin
-from aas.value_only import apply_submodel_value, submodel_value
-from server.api.auth import ReadAccess, WriteAccess
-from server.api.codec import Extent, ExtentQuery, Level, LevelQuery, json_response, load_json, parse_body
-from server.api.content import element_paths, reference_json, shaped_json, submodel_metadata, value_depth
-from server.api.deps import TwinDep
-from server.api.element_value import add_element_value_routes
-from server.api.ids import decode_id
-from server.api.live import refuse_bound_values
-from server.api.metadata import SUBMODEL_METADATA, copy_metadata
-from server.api.paging import CursorQuery, LimitQuery, paged_envelope
-from server.api.render_cache import render_cache
-from server.api.results import ApiError
-from server.api.scope import ScopeDep, ScopedRoutes, references
-from server.api.submodel_service import add_service_routes
+from twinbridge.aas.events import ObjectKind
+from twinbridge.aas.twin import Twin
+from twinbridge.aas.value_only import apply_submodel_value, submodel_value
+from twinbridge.server.api.auth import ReadAccess, WriteAccess
+from twinbridge.server.api.codec import Extent, ExtentQuery, Level, LevelQuery, json_response, load_json, parse_body
+from twinbridge.server.api.content import element_paths, reference_json, shaped_json, submodel_metadata, value_depth
+from twinbridge.server.api.deps import TwinDep
+from twinbridge.server.api.element_value import add_element_value_routes
+from twinbridge.server.api.ids import decode_id
+from twinbridge.server.api.live import refuse_bound_values
+from twinbridge.server.api.metadata import SUBMODEL_METADATA, copy_metadata
+from twinbridge.server.api.paging import CursorQuery, LimitQuery, paged_envelope
+from twinbridge.server.api.render_cache import render_cache
+from twinbridge.server.api.results import ApiError
+from twinbridge.server.api.scope import ScopeDep, ScopedRoutes, references
+from twinbridge.server.api.submodel_service import add_service_routes
 
 router = APIRouter(tags=["Submodel Repository API"])
 add_element_value_routes(router)  # first: FastAPI tries routes in the order they were added

@@ -19,13 +19,13 @@ from asyncua import ua
 from asyncua.server.address_space import AttributeValue, NodeData
 from basyx.aas import model
 
-from aas import paths
-from aas.bulk import collector_paused
-from aas.quality import Quality
-from aas.twin import Twin
-from server.opcua.datatypes import VT, Codec, codec_for, data_value, node_id, utc
-from server.opcua.nodes import HAS_COMPONENT, ORGANIZES, READ, READ_WRITE, NodeFactory, child_id
-from server.opcua.types import AasTypes
+from twinbridge.aas import paths
+from twinbridge.aas.bulk import collector_paused
+from twinbridge.aas.quality import Quality
+from twinbridge.aas.twin import Twin
+from twinbridge.server.opcua.datatypes import VT, Codec, codec_for, data_value, node_id, utc
+from twinbridge.server.opcua.nodes import HAS_COMPONENT, ORGANIZES, READ, READ_WRITE, NodeFactory, child_id
+from twinbridge.server.opcua.types import AasTypes
 
 FOLDER_TYPE = node_id(ua.ObjectIds.FolderType)
 OBJECTS = node_id(ua.ObjectIds.ObjectsFolder)

@@ -18,7 +18,7 @@ from typing import Any, cast
 from asyncua import ua
 from basyx.aas.model import datatypes as xs
 
-from aas.quality import Quality
+from twinbridge.aas.quality import Quality
 
 VT = ua.VariantType
 

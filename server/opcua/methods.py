@@ -18,12 +18,12 @@ from asyncua.server.internal_server import InternalServer
 from asyncua.server.internal_session import InternalSession
 from basyx.aas import model
 
-from aas.errors import TwinError
-from aas.operations import OperationRegistry
-from server.opcua.builder import PendingOperation
-from server.opcua.datatypes import Unrepresentable, codec_for, node_id, status, to_variant_value
-from server.opcua.nodes import child_id
-from server.opcua.security import Rights
+from twinbridge.aas.errors import TwinError
+from twinbridge.aas.operations import OperationRegistry
+from twinbridge.server.opcua.builder import PendingOperation
+from twinbridge.server.opcua.datatypes import Unrepresentable, codec_for, node_id, status, to_variant_value
+from twinbridge.server.opcua.nodes import child_id
+from twinbridge.server.opcua.security import Rights
 
 _log = logging.getLogger(__name__)
 S = ua.StatusCodes

@@ -18,15 +18,15 @@ from collections.abc import Awaitable, Callable
 from asyncua import ua
 from basyx.aas import model
 
-from aas.bus import ChangeBatch, Follower
-from aas.errors import NotFound
-from aas.events import ChangeKind, ObjectKind, StructureChanged, ValueChanged
-from aas.live import LiveElement
-from aas.paths import PathError, format_path, parse
-from aas.quality import Quality
-from aas.twin import Twin
-from server.opcua.builder import EnvironmentBuilder, ValueNode, element_node_id
-from server.opcua.datatypes import codec_for, data_value, utc
+from twinbridge.aas.bus import ChangeBatch, Follower
+from twinbridge.aas.errors import NotFound
+from twinbridge.aas.events import ChangeKind, ObjectKind, StructureChanged, ValueChanged
+from twinbridge.aas.live import LiveElement
+from twinbridge.aas.paths import PathError, format_path, parse
+from twinbridge.aas.quality import Quality
+from twinbridge.aas.twin import Twin
+from twinbridge.server.opcua.builder import EnvironmentBuilder, ValueNode, element_node_id
+from twinbridge.server.opcua.datatypes import codec_for, data_value, utc
 
 _log = logging.getLogger(__name__)
 _YIELD_EVERY = 256

@@ -18,7 +18,7 @@ from typing import Any
 from asyncua import ua
 from asyncua.server.address_space import AddressSpace, AttributeValue, NodeData
 
-from server.opcua.datatypes import node_id, status
+from twinbridge.server.opcua.datatypes import node_id, status
 
 A = ua.AttributeIds
 VT = ua.VariantType

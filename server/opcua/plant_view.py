@@ -16,11 +16,11 @@ from asyncua import ua
 from asyncua.server.address_space import NodeData
 from basyx.aas import model
 
-from aas import paths
-from aas.twin import Twin
-from server.opcua.builder import FOLDER_TYPE, OBJECTS, shell_node_id
-from server.opcua.datatypes import node_id
-from server.opcua.nodes import ORGANIZES, NodeFactory
+from twinbridge.aas import paths
+from twinbridge.aas.twin import Twin
+from twinbridge.server.opcua.builder import FOLDER_TYPE, OBJECTS, shell_node_id
+from twinbridge.server.opcua.datatypes import node_id
+from twinbridge.server.opcua.nodes import ORGANIZES, NodeFactory
 
 
 class Hierarchy(Protocol):

@@ -20,7 +20,7 @@ from asyncua.crypto.validator import CertificateValidator, CertificateValidatorO
 from asyncua.server.user_managers import UserManager
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from server.opcua.settings import OpcUaSettings
+from twinbridge.server.opcua.settings import OpcUaSettings
 
 CERTIFICATE_FILE = "server-certificate.der"
 KEY_FILE = "server-key.pem"

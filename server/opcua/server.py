@@ -9,17 +9,17 @@ from pathlib import Path
 from asyncua import Server, ua
 from asyncua.server.internal_session import InternalSession
 
-from aas.operations import OperationRegistry
-from aas.twin import Twin
-from server.opcua.builder import EnvironmentBuilder
-from server.opcua.methods import add_operation_methods, install_caller_sessions
-from server.opcua.mirror import Mirror
-from server.opcua.nodes import NodeFactory
-from server.opcua.plant_view import Hierarchy, PlantView
-from server.opcua.security import Rights, TwinUserManager, client_validator, ensure_certificate
-from server.opcua.settings import OpcUaSettings
-from server.opcua.types import NAMESPACE, define_types
-from server.opcua.writes import TwinAttributeService
+from twinbridge.aas.operations import OperationRegistry
+from twinbridge.aas.twin import Twin
+from twinbridge.server.opcua.builder import EnvironmentBuilder
+from twinbridge.server.opcua.methods import add_operation_methods, install_caller_sessions
+from twinbridge.server.opcua.mirror import Mirror
+from twinbridge.server.opcua.nodes import NodeFactory
+from twinbridge.server.opcua.plant_view import Hierarchy, PlantView
+from twinbridge.server.opcua.security import Rights, TwinUserManager, client_validator, ensure_certificate
+from twinbridge.server.opcua.settings import OpcUaSettings
+from twinbridge.server.opcua.types import NAMESPACE, define_types
+from twinbridge.server.opcua.writes import TwinAttributeService
 
 _log = logging.getLogger(__name__)
 P = ua.SecurityPolicyType

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from asyncua import Node, Server, ua
 from basyx.aas import model
 
-from server.opcua.datatypes import node_id
+from twinbridge.server.opcua.datatypes import node_id
 
 NAMESPACE = "urn:twinbridge:opcua:aas"
 """The project's namespace for the AAS ObjectTypes and every instance node."""

@@ -16,12 +16,12 @@ from asyncua import ua
 from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.server.address_space import AddressSpace, AttributeService
 
-from aas.errors import NotFound, NotWritable, TwinError, WriteRejected
-from aas.live import LiveElement
-from aas.twin import Twin
-from server.opcua.builder import ValueNode
-from server.opcua.datatypes import status
-from server.opcua.security import Rights
+from twinbridge.aas.errors import NotFound, NotWritable, TwinError, WriteRejected
+from twinbridge.aas.live import LiveElement
+from twinbridge.aas.twin import Twin
+from twinbridge.server.opcua.builder import ValueNode
+from twinbridge.server.opcua.datatypes import status
+from twinbridge.server.opcua.security import Rights
 
 _log = logging.getLogger(__name__)
 S = ua.StatusCodes

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from basyx.aas import model
 
-from submodels.description import CarbonFootprint
-from submodels.templates.elements import collection, prop, semantic, submodel
+from twinbridge.submodels.description import CarbonFootprint
+from twinbridge.submodels.templates.elements import collection, prop, semantic, submodel
 
 SUBMODEL = "https://admin-shell.io/idta/CarbonFootprint/CarbonFootprint/0/9"
 PCF = "https://admin-shell.io/idta/CarbonFootprint/ProductCarbonFootprint/0/9"

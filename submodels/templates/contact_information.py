@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from basyx.aas import model
 
-from submodels.description import Address
-from submodels.templates.elements import collection, prop, semantic, submodel, text
+from twinbridge.submodels.description import Address
+from twinbridge.submodels.templates.elements import collection, prop, semantic, submodel, text
 
 SUBMODEL = "https://admin-shell.io/zvei/nameplate/1/0/ContactInformations"
 CONTACT = "https://admin-shell.io/zvei/nameplate/1/0/ContactInformations/ContactInformation"

@@ -12,7 +12,7 @@ from typing import Any
 
 from basyx.aas import model
 
-from aas.errors import InvalidInput
+from twinbridge.aas.errors import InvalidInput
 
 XSD_TYPES: dict[str, type] = dict(model.datatypes.XSD_TYPE_CLASSES)
 

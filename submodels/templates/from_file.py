@@ -18,9 +18,9 @@ from basyx.aas import model
 from basyx.aas.adapter import aasx
 from basyx.aas.adapter.json import read_aas_json_file
 
-from aas import paths
-from aas.errors import InvalidInput
-from submodels.templates.elements import typed
+from twinbridge.aas import paths
+from twinbridge.aas.errors import InvalidInput
+from twinbridge.submodels.templates.elements import typed
 
 
 def load(data: bytes, name: str) -> model.DictIdentifiableStore:

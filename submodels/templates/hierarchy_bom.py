@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from basyx.aas import model
 
-from submodels.templates.elements import semantic, submodel
+from twinbridge.submodels.templates.elements import semantic, submodel
 
 SUBMODEL = "https://admin-shell.io/idta/HierarchicalStructures/1/1/Submodel"
 _BASE = "https://admin-shell.io/idta/HierarchicalStructures/"

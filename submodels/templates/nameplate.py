@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from basyx.aas import model
 
-from aas.errors import InvalidInput
-from submodels.description import Address, Nameplate
-from submodels.templates.contact_information import address_elements
-from submodels.templates.elements import collection, prop, semantic, submodel, text
+from twinbridge.aas.errors import InvalidInput
+from twinbridge.submodels.description import Address, Nameplate
+from twinbridge.submodels.templates.contact_information import address_elements
+from twinbridge.submodels.templates.elements import collection, prop, semantic, submodel, text
 
 SUBMODEL = "https://admin-shell.io/idta/nameplate/3/0/Nameplate"
 ADDRESS = "https://admin-shell.io/zvei/nameplate/1/0/ContactInformations/AddressInformation"

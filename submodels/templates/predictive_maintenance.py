@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from basyx.aas import model
 
-from submodels.templates.elements import collection, semantic, submodel
+from twinbridge.submodels.templates.elements import collection, semantic, submodel
 
 SUBMODEL = "https://admin-shell.io/idta/SubmodelTemplate/PredictiveMaintenance/1/0"
 _BASE = "https://admin-shell.io/idta/PredictiveMaintenance/"

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from basyx.aas import model
 
-from submodels.templates.elements import collection, prop, semantic, submodel, text
+from twinbridge.submodels.templates.elements import collection, prop, semantic, submodel, text
 
 SUBMODEL = "0173-1#01-AHX837#002"
 GENERAL = "0173-1#02-ABK161#002/0173-1#01-AHX838#002"

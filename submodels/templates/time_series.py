@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from basyx.aas import model
 
-from submodels.templates.elements import collection, semantic, submodel, text
+from twinbridge.submodels.templates.elements import collection, semantic, submodel, text
 
 SUBMODEL = "https://admin-shell.io/idta/TimeSeries/1/1"
 METADATA = "https://admin-shell.io/idta/TimeSeries/Metadata/1/1"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from aas import documents
-from aas.serialization import Environment
+from twinbridge.aas import documents
+from twinbridge.aas.serialization import Environment
 
 SET_VALUED = {"valueReferencePairs", "submodels"}
 """basyx keeps these in sets, so their order is not part of the model."""

@@ -14,9 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-from aas.events import ObjectKind
-from aas.store import SqliteStore
-from aas.twin import Twin
+from twinbridge.aas.events import ObjectKind
+from twinbridge.aas.store import SqliteStore
+from twinbridge.aas.twin import Twin
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,9 +24,9 @@ WRITER = r"""
 import sys
 from pathlib import Path
 from basyx.aas import model
-from aas.serialization import Environment, import_environment
-from aas.store import SqliteStore
-from aas.twin import Twin
+from twinbridge.aas.serialization import Environment, import_environment
+from twinbridge.aas.store import SqliteStore
+from twinbridge.aas.twin import Twin
 
 round_ = sys.argv[2]
 twin = Twin(SqliteStore(Path(sys.argv[1])))

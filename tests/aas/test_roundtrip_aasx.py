@@ -13,10 +13,17 @@ from basyx.aas import model
 from basyx.aas.adapter.aasx import AASXWriter, DictSupplementaryFileContainer
 from basyx.aas.examples.data.example_aas import create_full_example
 
-from aas.serialization import Environment, FormatError, collect, import_environment, read_environment, write_environment
-from aas.store import SqliteStore
-from aas.twin import Twin
 from tests.aas.environments import canonical
+from twinbridge.aas.serialization import (
+    Environment,
+    FormatError,
+    collect,
+    import_environment,
+    read_environment,
+    write_environment,
+)
+from twinbridge.aas.store import SqliteStore
+from twinbridge.aas.twin import Twin
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = bytes.fromhex(

@@ -11,8 +11,9 @@ import pytest
 from basyx.aas import model
 from basyx.aas.examples.data.example_aas import create_full_example
 
-from aas.errors import InvalidInput, NotFound
-from aas.serialization import (
+from tests.aas.environments import canonical
+from twinbridge.aas.errors import InvalidInput, NotFound
+from twinbridge.aas.serialization import (
     Environment,
     FormatError,
     ImportSummary,
@@ -22,9 +23,8 @@ from aas.serialization import (
     read_environment,
     write_environment,
 )
-from aas.store import SqliteStore
-from aas.twin import Twin
-from tests.aas.environments import canonical
+from twinbridge.aas.store import SqliteStore
+from twinbridge.aas.twin import Twin
 
 SHELL_ID = "https://example.org/Test_AssetAdministrationShell"
 TEST_SUBMODEL = "https://example.org/Test_Submodel"

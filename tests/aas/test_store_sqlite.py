@@ -11,10 +11,10 @@ import pytest
 from basyx.aas import model
 from basyx.aas.examples.data.example_aas import create_full_example
 
-from aas import documents
-from aas.events import ObjectKind
-from aas.store import STORE_FILE_NAME, MemoryStore, SqliteStore, open_store
-from aas.twin import Twin
+from twinbridge.aas import documents
+from twinbridge.aas.events import ObjectKind
+from twinbridge.aas.store import STORE_FILE_NAME, MemoryStore, SqliteStore, open_store
+from twinbridge.aas.twin import Twin
 
 
 def canonical(obj: model.Identifiable) -> object:

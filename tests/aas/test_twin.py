@@ -7,11 +7,11 @@ import asyncio
 import pytest
 from basyx.aas import model
 
-from aas.errors import Conflict, InvalidInput, NotFound, NotWritable, WriteRejected
-from aas.events import ChangeKind, ObjectKind
-from aas.quality import Quality
-from aas.store import MemoryStore
-from aas.twin import Twin
+from twinbridge.aas.errors import Conflict, InvalidInput, NotFound, NotWritable, WriteRejected
+from twinbridge.aas.events import ChangeKind, ObjectKind
+from twinbridge.aas.quality import Quality
+from twinbridge.aas.store import MemoryStore
+from twinbridge.aas.twin import Twin
 
 SM_ID = "urn:test:sm:1"
 

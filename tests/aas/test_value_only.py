@@ -12,9 +12,16 @@ import pytest
 from basyx.aas import model
 from basyx.aas.examples.data.example_aas import create_full_example
 
-from aas.documents import to_jsonable
-from aas.errors import InvalidInput
-from aas.value_only import apply_submodel_value, apply_value, has_value, property_value, submodel_value, to_value
+from twinbridge.aas.documents import to_jsonable
+from twinbridge.aas.errors import InvalidInput
+from twinbridge.aas.value_only import (
+    apply_submodel_value,
+    apply_value,
+    has_value,
+    property_value,
+    submodel_value,
+    to_value,
+)
 
 TEST_SUBMODEL = "https://example.org/Test_Submodel"
 BOM_SUBMODEL = "http://example.org/Submodels/Assets/TestAsset/BillOfMaterial"

@@ -23,7 +23,7 @@ from basyx.aas import model
 from basyx.aas.examples.data.example_aas import create_full_example
 from basyx.aas.util import traversal
 
-from aas.serialization import Environment, FormatName, write_environment
+from twinbridge.aas.serialization import Environment, FormatName, write_environment
 
 EXAMPLE_DATA_DEFECTS = {"AASc-3a-010", "AASd-129", "AASd-014"}
 

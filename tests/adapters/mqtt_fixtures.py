@@ -22,9 +22,10 @@ import paho.mqtt.client as paho
 import pytest
 from basyx.aas import model
 
-from aas.live import LiveElement
-from aas.twin import Twin
+from tests.peers import missing_peer
 from tests.ports import free_port
+from twinbridge.aas.live import LiveElement
+from twinbridge.aas.twin import Twin
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 SHELL_ID = "urn:twinbridge:test:shell:mqtt-machine"
@@ -99,7 +100,7 @@ class Mosquitto:
 @pytest.fixture(name="mosquitto")
 def mosquitto_fixture(tmp_path: Path) -> Iterator[Mosquitto]:
     if not Path(MOSQUITTO).exists() and shutil.which("mosquitto") is None:
-        pytest.skip(f"the MQTT tests need a Mosquitto broker binary ({MOSQUITTO}); apt-get install mosquitto")
+        missing_peer(f"the MQTT tests need a Mosquitto broker binary ({MOSQUITTO}); apt-get install mosquitto")
     broker = Mosquitto(tmp_path)
     broker.start()
     try:

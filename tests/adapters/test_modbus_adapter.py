@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 from basyx.aas.model import datatypes
 
-from aas.errors import NotWritable, WriteRejected
-from aas.quality import Quality
-from aas.twin import Twin
-from adapters.binding import BindingError
-from adapters.config import Backoff, Binding, ElementTarget, ModbusPoint, ModbusPollGroup, ModbusSource
-from adapters.modbus.adapter import ModbusAdapter
 from tests.adapters.modbus_fixtures import SUBMODEL_ID, DeviceServer, build_twin, device, eventually
 from tests.adapters.test_modbus_codec import FORMATS, ORDERS, layout
+from twinbridge.aas.errors import NotWritable, WriteRejected
+from twinbridge.aas.quality import Quality
+from twinbridge.aas.twin import Twin
+from twinbridge.adapters.binding import BindingError
+from twinbridge.adapters.config import Backoff, Binding, ElementTarget, ModbusPoint, ModbusPollGroup, ModbusSource
+from twinbridge.adapters.modbus.adapter import ModbusAdapter
 
 __all__ = ["device"]
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from adapters.config import ModbusPoint, Southbound
-from adapters.modbus.codec import codec_for, registers_to_bytes
+from twinbridge.adapters.config import ModbusPoint, Southbound
+from twinbridge.adapters.modbus.codec import codec_for, registers_to_bytes
 
 FORMATS = {"int16": "h", "uint16": "H", "int32": "i", "uint32": "I", "int64": "q", "uint64": "Q",
            "float32": "f", "float64": "d"}

@@ -10,11 +10,11 @@ from typing import Any
 from asyncua import Client, ua
 from basyx.aas.model import datatypes
 
-from adapters.modbus.adapter import ModbusAdapter
-from server.opcua import OpcUaServer, OpcUaSettings
-from server.opcua.types import NAMESPACE
 from tests.adapters.modbus_fixtures import DeviceServer, build_twin, device, press_speed
 from tests.ports import free_port
+from twinbridge.adapters.modbus.adapter import ModbusAdapter
+from twinbridge.server.opcua import OpcUaServer, OpcUaSettings
+from twinbridge.server.opcua.types import NAMESPACE
 
 __all__ = ["device"]
 

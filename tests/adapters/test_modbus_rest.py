@@ -11,10 +11,10 @@ import httpx
 import uvicorn
 from basyx.aas.model import datatypes
 
-from adapters.modbus.adapter import ModbusAdapter
-from server.api.app import create_app
-from server.api.auth import ApiSecurity
 from tests.adapters.modbus_fixtures import SUBMODEL_ID, DeviceServer, build_twin, device, eventually, press_speed
+from twinbridge.adapters.modbus.adapter import ModbusAdapter
+from twinbridge.server.api.app import create_app
+from twinbridge.server.api.auth import ApiSecurity
 
 __all__ = ["device"]
 

@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 from basyx.aas.model import datatypes
 
-from aas.quality import Quality
-from adapters.config import Backoff, Binding, ElementTarget, ModbusPollGroup, ModbusSource
-from adapters.modbus.adapter import ModbusAdapter
-from adapters.simulators.modbus_device import SimulatedModbusDevice, SimulatedPoint, register_map
 from tests.adapters.modbus_fixtures import SUBMODEL_ID, build_twin, eventually
+from twinbridge.aas.quality import Quality
+from twinbridge.adapters.config import Backoff, Binding, ElementTarget, ModbusPollGroup, ModbusSource
+from twinbridge.adapters.modbus.adapter import ModbusAdapter
+from twinbridge.adapters.simulators.modbus_device import SimulatedModbusDevice, SimulatedPoint, register_map
 
 VALUE_TYPES: dict[str, type] = {
     "float32": datatypes.Float, "float64": datatypes.Double, "uint16": datatypes.Int, "int16": datatypes.Int,

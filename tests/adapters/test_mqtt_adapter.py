@@ -9,12 +9,6 @@ from typing import Any
 import orjson
 import pytest
 
-from aas.errors import NotWritable, WriteRejected
-from aas.quality import Quality
-from aas.twin import Twin
-from adapters.binding import BindingError
-from adapters.config import Backoff, Binding, ElementTarget, MqttPoint, MqttSource
-from adapters.mqtt.adapter import MqttAdapter
 from tests.adapters.mqtt_fixtures import (
     SUBMODEL_ID,
     Mosquitto,
@@ -25,6 +19,12 @@ from tests.adapters.mqtt_fixtures import (
     mosquitto_fixture,  # noqa: F401
     value_of,
 )
+from twinbridge.aas.errors import NotWritable, WriteRejected
+from twinbridge.aas.quality import Quality
+from twinbridge.aas.twin import Twin
+from twinbridge.adapters.binding import BindingError
+from twinbridge.adapters.config import Backoff, Binding, ElementTarget, MqttPoint, MqttSource
+from twinbridge.adapters.mqtt.adapter import MqttAdapter
 
 
 def binding(path: str, writable: bool = False, **point: Any) -> Binding:

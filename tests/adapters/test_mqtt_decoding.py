@@ -7,10 +7,10 @@ import datetime
 import pytest
 from pydantic import ValidationError
 
-from adapters.config import MqttPoint, MqttSource
-from adapters.mqtt import payloads
-from adapters.mqtt.selectors import Missing, Selector, SelectorError
-from adapters.mqtt.topics import TopicError, TopicIndex, check_filter, matches
+from twinbridge.adapters.config import MqttPoint, MqttSource
+from twinbridge.adapters.mqtt import payloads
+from twinbridge.adapters.mqtt.selectors import Missing, Selector, SelectorError
+from twinbridge.adapters.mqtt.topics import TopicError, TopicIndex, check_filter, matches
 
 
 @pytest.mark.parametrize(("topic_filter", "topic", "expected"), [

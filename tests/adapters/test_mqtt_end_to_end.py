@@ -15,12 +15,6 @@ import orjson
 import uvicorn
 from asyncua import Client
 
-from adapters.config import Backoff, Binding, ElementTarget, MqttPoint, MqttSource
-from adapters.mqtt.adapter import MqttAdapter
-from server.api.app import create_app
-from server.api.ids import encode_id
-from server.opcua import OpcUaServer, OpcUaSettings
-from server.opcua.types import NAMESPACE
 from tests.adapters.mqtt_fixtures import (
     SUBMODEL_ID,
     Mosquitto,
@@ -30,6 +24,12 @@ from tests.adapters.mqtt_fixtures import (
     machine_twin,
     mosquitto_fixture,  # noqa: F401
 )
+from twinbridge.adapters.config import Backoff, Binding, ElementTarget, MqttPoint, MqttSource
+from twinbridge.adapters.mqtt.adapter import MqttAdapter
+from twinbridge.server.api.app import create_app
+from twinbridge.server.api.ids import encode_id
+from twinbridge.server.opcua import OpcUaServer, OpcUaSettings
+from twinbridge.server.opcua.types import NAMESPACE
 
 
 async def test_published_value_is_visible_over_rest_and_rest_writes_publish(mosquitto: Mosquitto) -> None:

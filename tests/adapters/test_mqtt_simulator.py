@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from basyx.aas import model
 
-from aas.quality import Quality
-from aas.twin import Twin
-from adapters.config import Backoff, Binding, ElementTarget, MqttSource
-from adapters.mqtt.adapter import MqttAdapter
-from adapters.simulators.mqtt_machine import SimulatedMqttMachines
 from tests.adapters.mqtt_fixtures import Mosquitto, eventually, mosquitto_fixture, value_of  # noqa: F401
+from twinbridge.aas.quality import Quality
+from twinbridge.aas.twin import Twin
+from twinbridge.adapters.config import Backoff, Binding, ElementTarget, MqttSource
+from twinbridge.adapters.mqtt.adapter import MqttAdapter
+from twinbridge.adapters.simulators.mqtt_machine import SimulatedMqttMachines
 
 
 def plant_twin(simulator: SimulatedMqttMachines) -> tuple[Twin, list[tuple[str, Binding]]]:

@@ -17,10 +17,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from aas.quality import Quality
-from adapters.config import Backoff, Binding, ElementTarget, MqttPoint, MqttSource, MqttTls
-from adapters.mqtt.adapter import MqttAdapter
 from tests.adapters.mqtt_fixtures import MOSQUITTO, SUBMODEL_ID, Mosquitto, eventually, machine_twin, value_of
+from tests.peers import missing_peer
+from twinbridge.aas.quality import Quality
+from twinbridge.adapters.config import Backoff, Binding, ElementTarget, MqttPoint, MqttSource, MqttTls
+from twinbridge.adapters.mqtt.adapter import MqttAdapter
 
 
 def write_pki(directory: Path) -> tuple[Path, Path, Path]:
@@ -54,7 +55,7 @@ def write_pki(directory: Path) -> tuple[Path, Path, Path]:
 def secure_broker(tmp_path: Path) -> Iterator[tuple[Mosquitto, Path]]:
     passwd = shutil.which("mosquitto_passwd")
     if not Path(MOSQUITTO).exists() or passwd is None:
-        pytest.skip("needs mosquitto and mosquitto_passwd (apt-get install mosquitto)")
+        missing_peer("needs mosquitto and mosquitto_passwd (apt-get install mosquitto)")
     ca, cert, key = write_pki(tmp_path)
     passwords = tmp_path / "passwords"
     subprocess.run([passwd, "-b", "-c", str(passwords), "plant", "s3cret"], check=True, capture_output=True)

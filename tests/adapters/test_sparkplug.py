@@ -8,12 +8,6 @@ from typing import Any
 
 import pytest
 
-from aas.quality import Quality
-from aas.twin import Twin
-from adapters.config import Backoff, Binding, ElementTarget, MqttPoint, MqttSource
-from adapters.mqtt.adapter import MqttAdapter
-from adapters.sparkplug import codec
-from adapters.sparkplug.codec import DataType
 from tests.adapters.mqtt_fixtures import (
     SUBMODEL_ID,
     Mosquitto,
@@ -23,6 +17,12 @@ from tests.adapters.mqtt_fixtures import (
     mosquitto_fixture,  # noqa: F401
     value_of,
 )
+from twinbridge.aas.quality import Quality
+from twinbridge.aas.twin import Twin
+from twinbridge.adapters.config import Backoff, Binding, ElementTarget, MqttPoint, MqttSource
+from twinbridge.adapters.mqtt.adapter import MqttAdapter
+from twinbridge.adapters.sparkplug import codec
+from twinbridge.adapters.sparkplug.codec import DataType
 
 NODE = "spBv1.0/Plant1/{}/Lathe1"
 DEVICE = "spBv1.0/Plant1/{}/Lathe1/Drive"

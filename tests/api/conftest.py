@@ -15,9 +15,9 @@ from basyx.aas.examples.data.example_aas import create_full_example
 from basyx.aas.util import traversal
 from fastapi import FastAPI
 
-from aas.twin import Twin
-from server.api.app import create_app
-from server.api.auth import ApiSecurity
+from twinbridge.aas.twin import Twin
+from twinbridge.server.api.app import create_app
+from twinbridge.server.api.auth import ApiSecurity
 
 PREFIX = "/api/v3.0"
 SHELL_ID = "https://example.org/Test_AssetAdministrationShell"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 
-from aas.twin import Twin
-from server.api.ids import encode_id
 from tests.api.conftest import PDF_BYTES, SUBMODEL_ID
+from twinbridge.aas.twin import Twin
+from twinbridge.server.api.ids import encode_id
 
 ELEMENTS = f"/submodels/{encode_id(SUBMODEL_ID)}/submodel-elements/ExampleSubmodelCollection"
 FILE = f"{ELEMENTS}.ExampleFile/attachment"

@@ -6,12 +6,12 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from aas.twin import Twin
-from server.api.app import create_app
-from server.api.auth import ApiSecurity, ApiToken
-from server.api.ids import encode_id
 from tests.api.conftest import PREFIX, SHELL_ID
 from tests.api.test_shells import assert_result, new_shell
+from twinbridge.aas.twin import Twin
+from twinbridge.server.api.app import create_app
+from twinbridge.server.api.auth import ApiSecurity, ApiToken
+from twinbridge.server.api.ids import encode_id
 
 TOKENS = [ApiToken(token=SecretStr("r-token"), role="read"), ApiToken(token=SecretStr("w-token"), role="write"),
           ApiToken(token=SecretStr("a-token"), role="admin", name="ops")]

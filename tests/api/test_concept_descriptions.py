@@ -8,10 +8,10 @@ from typing import Any
 
 import httpx
 
-from aas.twin import Twin
-from server.api.ids import encode_id
 from tests.api.conftest import CONCEPT_ID
 from tests.api.test_shells import assert_result
+from twinbridge.aas.twin import Twin
+from twinbridge.server.api.ids import encode_id
 
 IEC61360 = "https://admin-shell.io/DataSpecificationTemplates/DataSpecificationIEC61360/3/0"
 EXAMPLE_CASE = "http://example.org/DataSpecifications/ConceptDescriptions/TestConceptDescription"

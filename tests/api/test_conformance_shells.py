@@ -7,8 +7,8 @@ import subprocess
 import sys
 import time
 
-from server.api.ids import encode_id
 from tests.api.conftest import SHELL_ID
+from twinbridge.server.api.ids import encode_id
 
 SUITE_PREFIX = "https://admin-shell.io/aas/API/3/0/"
 

@@ -10,10 +10,10 @@ from aas_test_engines.config import CheckApiConfig
 from aas_test_engines.http import HttpClient
 from aas_test_engines.result import AasTestResult
 
-from aas.events import ObjectKind
-from aas.twin import Twin
-from server.api.ids import encode_id
 from tests.api.conftest import SHELL_ID, SUBMODEL_ID, load_full_example
+from twinbridge.aas.events import ObjectKind
+from twinbridge.aas.twin import Twin
+from twinbridge.server.api.ids import encode_id
 
 SUITE_PREFIX = "https://admin-shell.io/aas/API/3/0/"
 

@@ -9,12 +9,12 @@ import pytest
 from aas_core3 import jsonization, verification
 from basyx.aas import model
 
-from aas.errors import WriteRejected
-from aas.quality import Quality
-from aas.twin import Twin
-from server.api.ids import encode_id
 from tests.api.conftest import SHELL_ID, SUBMODEL_ID, load_full_example
 from tests.api.test_submodels import aas_core_clean
+from twinbridge.aas.errors import WriteRejected
+from twinbridge.aas.quality import Quality
+from twinbridge.aas.twin import Twin
+from twinbridge.server.api.ids import encode_id
 
 SM = f"/submodels/{encode_id(SUBMODEL_ID)}"
 VIA_SHELL = f"/shells/{encode_id(SHELL_ID)}/submodels/{encode_id(SUBMODEL_ID)}"

@@ -9,9 +9,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from aas.operations import OperationRegistry
-from server.api.ids import encode_id
 from tests.api.conftest import SHELL_ID, SUBMODEL_ID
+from twinbridge.aas.operations import OperationRegistry
+from twinbridge.server.api.ids import encode_id
 
 OPERATION = f"/submodels/{encode_id(SUBMODEL_ID)}/submodel-elements/ExampleOperation"
 VIA_SHELL = f"/shells/{encode_id(SHELL_ID)}/submodels/{encode_id(SUBMODEL_ID)}/submodel-elements/ExampleOperation"

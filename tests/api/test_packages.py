@@ -8,9 +8,9 @@ import zipfile
 import httpx
 from basyx.aas import model
 
-from aas.serialization import Environment, write_environment
-from server.api.ids import encode_id
 from tests.api.test_shells import assert_result
+from twinbridge.aas.serialization import Environment, write_environment
+from twinbridge.server.api.ids import encode_id
 
 AASX = "application/asset-administration-shell-package+xml"
 

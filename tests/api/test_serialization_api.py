@@ -9,10 +9,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from aas.serialization import read_environment
-from server.api.ids import encode_id
 from tests.api.conftest import CONCEPT_ID, FILE_PATH, PDF_BYTES, SHELL_ID, SUBMODEL_ID
 from tests.api.test_shells import assert_result
+from twinbridge.aas.serialization import read_environment
+from twinbridge.server.api.ids import encode_id
 
 AASX = "application/asset-administration-shell-package+xml"
 

@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from aas.twin import Twin
-from server.api import shells
-from server.api.ids import encode_id
 from tests.api.conftest import PNG_BYTES, SHELL_ID, SUBMODEL_ID, THUMBNAIL_PATH
+from twinbridge.aas.twin import Twin
+from twinbridge.server.api import shells
+from twinbridge.server.api.ids import encode_id
 
 SHELL = f"/shells/{encode_id(SHELL_ID)}"
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import httpx
 from fastapi import APIRouter
 
-from aas.errors import NotWritable, WriteRejected
-from aas.twin import Twin
-from server.api.app import create_app
 from tests.api.conftest import PREFIX
 from tests.api.test_shells import assert_result
+from twinbridge.aas.errors import NotWritable, WriteRejected
+from twinbridge.aas.twin import Twin
+from twinbridge.server.api.app import create_app
 
 
 def failing_router() -> APIRouter:

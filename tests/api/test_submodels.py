@@ -9,9 +9,9 @@ import httpx
 import pytest
 from aas_core3 import jsonization, verification
 
-from aas.twin import Twin
-from server.api.ids import encode_id
 from tests.api.conftest import SHELL_ID, SUBMODEL_ID, load_full_example
+from twinbridge.aas.twin import Twin
+from twinbridge.server.api.ids import encode_id
 
 BOM_ID = "http://example.org/Submodels/Assets/TestAsset/BillOfMaterial"
 IDENTIFICATION_ID = "http://example.org/Submodels/Assets/TestAsset/Identification"

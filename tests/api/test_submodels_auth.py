@@ -6,9 +6,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from server.api.auth import ApiSecurity, ApiToken
-from server.api.ids import encode_id
 from tests.api.conftest import SUBMODEL_ID
+from twinbridge.server.api.auth import ApiSecurity, ApiToken
+from twinbridge.server.api.ids import encode_id
 
 VALUE = f"/submodels/{encode_id(SUBMODEL_ID)}/submodel-elements/ExampleSubmodelCollection.ExampleRange/$value"
 READ = {"Authorization": "Bearer reader-token"}

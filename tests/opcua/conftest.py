@@ -12,11 +12,11 @@ from asyncua import Client
 from basyx.aas import model
 from basyx.aas.model import datatypes as xs
 
-from aas.operations import OperationRegistry
-from aas.twin import Twin
-from server.opcua import OpcUaServer, OpcUaSettings, OpcUaUser
-from server.opcua.types import NAMESPACE
 from tests.ports import free_port
+from twinbridge.aas.operations import OperationRegistry
+from twinbridge.aas.twin import Twin
+from twinbridge.server.opcua import OpcUaServer, OpcUaSettings, OpcUaUser
+from twinbridge.server.opcua.types import NAMESPACE
 
 PLANT, LINE, MACHINE = "urn:twinbridge:test:aas:plant", "urn:twinbridge:test:aas:line", "urn:twinbridge:test:aas:m1"
 OPERATIONAL = "urn:twinbridge:test:sm:m1:operational"

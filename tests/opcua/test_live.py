@@ -17,14 +17,14 @@ from asyncua import Client, Node, ua
 from basyx.aas import model
 from basyx.aas.model import datatypes as xs
 
-from aas.errors import WriteRejected
-from aas.events import ObjectKind
-from aas.quality import Quality
-from aas.twin import Twin
-from server.api.app import create_app
-from server.opcua import OpcUaServer
 from tests.opcua.conftest import OPERATIONAL, ns_of
 from tests.ports import free_port
+from twinbridge.aas.errors import WriteRejected
+from twinbridge.aas.events import ObjectKind
+from twinbridge.aas.quality import Quality
+from twinbridge.aas.twin import Twin
+from twinbridge.server.api.app import create_app
+from twinbridge.server.opcua import OpcUaServer
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 PREFIX = "/api/v3.0"

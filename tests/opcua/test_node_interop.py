@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 from basyx.aas.model import datatypes as xs
 
-from aas.twin import Twin
-from server.opcua import OpcUaServer
-from server.opcua.types import NAMESPACE
 from tests.opcua.conftest import OPERATIONAL
+from tests.peers import missing_peer
+from twinbridge.aas.twin import Twin
+from twinbridge.server.opcua import OpcUaServer
+from twinbridge.server.opcua.types import NAMESPACE
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 NODE_DIR = Path(__file__).parent / "node"
@@ -28,7 +29,7 @@ NODE_DIR = Path(__file__).parent / "node"
 def node_client() -> Path:
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
-        pytest.skip("node and npm are needed for the node-opcua interoperability test")
+        missing_peer("node and npm are needed for the node-opcua interoperability test")
     if not (NODE_DIR / "node_modules" / "node-opcua-client").is_dir():
         subprocess.run([npm, "install", "--no-audit", "--no-fund", "--loglevel=error"], cwd=NODE_DIR,
                        check=True, timeout=600)

@@ -10,12 +10,12 @@ import pytest
 from asyncua import Client, Node, ua
 from basyx.aas import model
 
-from aas.events import ObjectKind
-from aas.twin import Twin
-from server.opcua import OpcUaServer, OpcUaSettings
-from server.opcua.plant_view import EntityHierarchy
 from tests.opcua.conftest import LINE, MACHINE, PLANT, STRUCTURE, ns_of, plant_twin
 from tests.ports import free_port
+from twinbridge.aas.events import ObjectKind
+from twinbridge.aas.twin import Twin
+from twinbridge.server.opcua import OpcUaServer, OpcUaSettings
+from twinbridge.server.opcua.plant_view import EntityHierarchy
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -13,11 +13,11 @@ from asyncua import Client, ua
 from asyncua.crypto.cert_gen import setup_self_signed_certificate
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from aas.twin import Twin
-from server.opcua import OpcUaServer, OpcUaSettings
-from server.opcua.security import CERTIFICATE_FILE, KEY_FILE
 from tests.opcua.conftest import OPERATIONAL, USERS, ns_of
 from tests.ports import free_port
+from twinbridge.aas.twin import Twin
+from twinbridge.server.opcua import OpcUaServer, OpcUaSettings
+from twinbridge.server.opcua.security import CERTIFICATE_FILE, KEY_FILE
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 CLIENT_URI = "urn:twinbridge:test:client"

@@ -13,15 +13,15 @@ import pytest
 import uvicorn
 import yaml
 
-from aas.twin import Twin
-from server.api import hierarchy as hierarchy_api
-from server.api import sparql as sparql_api
-from server.api.app import create_app
-from submodels.builder import PlantModel, build_environment
-from submodels.description import PlantDescription
-from submodels.hierarchy import PlantHierarchy
-from submodels.rollups import RollupEngine
-from submodels.semantic import SemanticGraph
+from twinbridge.aas.twin import Twin
+from twinbridge.server.api import hierarchy as hierarchy_api
+from twinbridge.server.api import sparql as sparql_api
+from twinbridge.server.api.app import create_app
+from twinbridge.submodels.builder import PlantModel, build_environment
+from twinbridge.submodels.description import PlantDescription
+from twinbridge.submodels.hierarchy import PlantHierarchy
+from twinbridge.submodels.rollups import RollupEngine
+from twinbridge.submodels.semantic import SemanticGraph
 
 PLANT_FILE = Path(__file__).with_name("plant.yaml")
 BASE = "https://example.com/twinbridge/"

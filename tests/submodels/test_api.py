@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 from rdflib import Graph
 
-from aas.twin import Twin
-from submodels.builder import PlantModel
 from tests.submodels.conftest import encode, settle, shell_id
+from twinbridge.aas.twin import Twin
+from twinbridge.submodels.builder import PlantModel
 
 
 async def test_the_tree_with_levels_kinds_and_live_status(client: httpx.AsyncClient, twin: Twin,

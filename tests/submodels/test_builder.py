@@ -18,14 +18,14 @@ from aas_test_engines.test_cases.v3_0.parse_submodel import _parse_elements
 from basyx.aas import model
 from pydantic import ValidationError
 
-from aas import documents
-from aas.errors import InvalidInput
-from aas.serialization import collect, read_environment, write_environment
-from aas.twin import Twin
-from submodels.builder import PlantModel, build_environment
-from submodels.description import PlantDescription
-from submodels.templates import hierarchy_bom, time_series
 from tests.submodels.conftest import BASE, shell_id
+from twinbridge.aas import documents
+from twinbridge.aas.errors import InvalidInput
+from twinbridge.aas.serialization import collect, read_environment, write_environment
+from twinbridge.aas.twin import Twin
+from twinbridge.submodels.builder import PlantModel, build_environment
+from twinbridge.submodels.description import PlantDescription
+from twinbridge.submodels.templates import hierarchy_bom, time_series
 
 
 def _semantic(obj: model.HasSemantics) -> str:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from basyx.aas import model
 
-from aas.errors import NotFound
-from aas.twin import Twin
-from submodels.builder import PlantModel
-from submodels.hierarchy import HierarchyError, PlantHierarchy
-from submodels.templates import hierarchy_bom
 from tests.submodels.conftest import BASE, shell_id
+from twinbridge.aas.errors import NotFound
+from twinbridge.aas.twin import Twin
+from twinbridge.submodels.builder import PlantModel
+from twinbridge.submodels.hierarchy import HierarchyError, PlantHierarchy
+from twinbridge.submodels.templates import hierarchy_bom
 
 
 def test_the_tree_read_from_the_twin_equals_the_description(plant: PlantModel, twin: Twin) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from aas.twin import Twin
-from submodels.description import PlantDescription
-from submodels.plant import Plant
 from tests.submodels.conftest import PLANT_FILE, settle, shell_id
+from twinbridge.aas.twin import Twin
+from twinbridge.submodels.description import PlantDescription
+from twinbridge.submodels.plant import Plant
 
 
 async def test_a_plant_loads_starts_follows_and_stops(description: PlantDescription) -> None:

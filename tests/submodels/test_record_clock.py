@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime
 
-from aas.twin import Twin
-from submodels.record_clock import RecordClock
 from tests.submodels.conftest import BASE, settle
+from twinbridge.aas.twin import Twin
+from twinbridge.submodels.record_clock import RecordClock
 
 FILLER = f"{BASE}sm/DemoPlant/Line1/Cell1/Filler1/OperationalData"
 RECORD = "Segments.LiveValues.Records.Current"

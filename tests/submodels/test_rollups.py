@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from aas.errors import NotWritable
-from aas.quality import Quality
-from aas.twin import Twin
-from submodels.builder import PlantModel
-from submodels.rdf_mapping import TB, iri
-from submodels.rollups import RollupEngine
-from submodels.semantic import SemanticGraph
 from tests.submodels.conftest import BASE, settle, shell_id
 from tests.submodels.test_hierarchy import _add_part
+from twinbridge.aas.errors import NotWritable
+from twinbridge.aas.quality import Quality
+from twinbridge.aas.twin import Twin
+from twinbridge.submodels.builder import PlantModel
+from twinbridge.submodels.rdf_mapping import TB, iri
+from twinbridge.submodels.rollups import RollupEngine
+from twinbridge.submodels.semantic import SemanticGraph
 
 MACHINES = ("Line1/Cell1/Filler1", "Line1/Cell1/Capper1", "Line1/Cell2/Labeller1", "Line1/Cell2/Inspector1",
             "Line2/Cell3/Packer1", "Line2/Cell3/Palletizer1", "Line2/Cell3/Wrapper1", "Line2/Cell3/Conveyor1")

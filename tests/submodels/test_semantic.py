@@ -8,13 +8,13 @@ import pytest
 from basyx.aas import model
 from rdflib import RDF, Graph, Literal, URIRef
 
-from aas.events import ObjectKind
-from aas.twin import Twin
-from submodels.builder import PlantModel
-from submodels.hierarchy import PlantHierarchy
-from submodels.rdf_mapping import AAS, TB, iri
-from submodels.semantic import QueryError, QueryRejected, QueryTimeout, SemanticGraph
 from tests.submodels.conftest import BASE, settle, shell_id
+from twinbridge.aas.events import ObjectKind
+from twinbridge.aas.twin import Twin
+from twinbridge.submodels.builder import PlantModel
+from twinbridge.submodels.hierarchy import PlantHierarchy
+from twinbridge.submodels.rdf_mapping import AAS, TB, iri
+from twinbridge.submodels.semantic import QueryError, QueryRejected, QueryTimeout, SemanticGraph
 
 KRONES_IN_LINE2 = """
 SELECT ?id WHERE {

@@ -12,11 +12,11 @@ import pytest
 from basyx.aas import model
 from basyx.aas.adapter import aasx
 
-from aas.errors import InvalidInput
-from aas.twin import Twin
-from submodels.builder import build_environment
-from submodels.description import PlantDescription
 from tests.submodels.conftest import BASE
+from twinbridge.aas.errors import InvalidInput
+from twinbridge.aas.twin import Twin
+from twinbridge.submodels.builder import build_environment
+from twinbridge.submodels.description import PlantDescription
 
 _CARDINALITY = {
     "semanticId": {"type": "ExternalReference",
