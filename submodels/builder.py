@@ -13,8 +13,8 @@ from pathlib import Path
 
 from basyx.aas import model
 
-from twinbridge.aas.bulk import collector_paused
 from twinbridge.aas.errors import InvalidInput
+from twinbridge.aas.gc_pause import collector_paused
 from twinbridge.aas.twin import Twin, kind_of
 from twinbridge.submodels.concepts import Concepts
 from twinbridge.submodels.description import Asset, PlantDescription, TemplateFile

@@ -14,9 +14,9 @@ from collections.abc import Iterable, Mapping
 from basyx.aas import model
 
 from twinbridge.aas import paths
-from twinbridge.aas.bulk import collector_paused
 from twinbridge.aas.errors import InvalidInput, NotFound
 from twinbridge.aas.events import ChangeKind, ObjectKind, StructureChanged
+from twinbridge.aas.gc_pause import collector_paused
 from twinbridge.aas.twin import Twin
 from twinbridge.submodels.builder import PlantModel
 from twinbridge.submodels.templates import hierarchy_bom

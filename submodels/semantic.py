@@ -30,10 +30,10 @@ from rdflib.plugins.sparql import algebra, prepareQuery
 from rdflib.plugins.sparql.parser import parseUpdate
 from rdflib.term import Node
 
-from twinbridge.aas.bulk import collector_paused
 from twinbridge.aas.bus import ChangeBatch, Follower
 from twinbridge.aas.errors import InvalidInput, TwinError
 from twinbridge.aas.events import ChangeKind, ObjectKind
+from twinbridge.aas.gc_pause import collector_paused
 from twinbridge.aas.live import LiveElement
 from twinbridge.aas.twin import Twin
 from twinbridge.submodels import query_plan

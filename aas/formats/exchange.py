@@ -9,9 +9,9 @@ from typing import Any
 from basyx.aas import model
 from basyx.aas.util import traversal
 
-from twinbridge.aas.bulk import collector_paused
 from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.formats.environment import Environment, FormatError, ImportSummary
+from twinbridge.aas.gc_pause import collector_paused
 from twinbridge.aas.twin import Twin, kind_of
 
 logger = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ import orjson
 from basyx.aas import model
 from basyx.aas.adapter.json import AASFromJsonDecoder, AASToJsonEncoder, StrictAASFromJsonDecoder
 
-from twinbridge.aas.bulk import collector_paused
+from twinbridge.aas.gc_pause import collector_paused
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from basyx.aas.adapter.aasx import AASXReader, DictSupplementaryFileContainer
 from basyx.aas.adapter.xml import read_aas_xml_file
 from lxml import etree
 
-from twinbridge.aas.formats import opc, xmlns
+from twinbridge.aas.formats import xmlns, zip_package
 from twinbridge.aas.formats.environment import Environment, FormatError, FormatName
 from twinbridge.aas.formats.jsontree import JsonModelError, build
 
@@ -227,7 +227,7 @@ class _PackageReader(AASXReader):
     def _add_supplementary_file(self, part_name: str, file_path: str, file_store: Any) -> str | None:
         if not (file_path.startswith("//") or ":" in file_path.split("/")[0]):  # basyx's own URI test
             absolute = pyecma376_2.package_model.part_realpath(file_path, part_name)
-            if absolute.lower() == part_name.lower() or opc.is_structure_part(absolute):
+            if absolute.lower() == part_name.lower() or zip_package.is_structure_part(absolute):
                 logger.warning("not taking %s as a supplementary file: it is part of the package structure", file_path)
                 return None
         try:

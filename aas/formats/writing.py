@@ -13,7 +13,7 @@ from basyx.aas import model
 from basyx.aas.adapter.aasx import AASXWriter, DictSupplementaryFileContainer
 from basyx.aas.adapter.xml import write_aas_xml_file
 
-from twinbridge.aas.formats import opc, xmlns
+from twinbridge.aas.formats import xmlns, zip_package
 from twinbridge.aas.formats.environment import Environment, FormatError, FormatName
 from twinbridge.aas.formats.jsontree import default
 
@@ -65,7 +65,7 @@ def is_package_path(name: str) -> bool:
     return (
         name.startswith("/")
         and not name.startswith("//")
-        and not opc.is_structure_part(name)
+        and not zip_package.is_structure_part(name)
         and lowered != AASX_DATA_PART
         and not lowered.startswith("/aasx-thumbnail")
     )
@@ -90,7 +90,7 @@ def write_aasx(env: Environment, creator: str = "twinbridge") -> bytes:
         thumbnail = _thumbnail(env)
         if thumbnail is not None:
             writer.write_thumbnail(*thumbnail)
-    return opc.exact_relationship_targets(xmlns.package_renamed(buffer.getvalue(), xmlns.NS_31, xmlns.NS_30))
+    return zip_package.exact_relationship_targets(xmlns.package_renamed(buffer.getvalue(), xmlns.NS_31, xmlns.NS_30))
 
 
 def _thumbnail(env: Environment) -> tuple[str, bytearray, str] | None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from twinbridge.aas.formats import opc
+from twinbridge.aas.formats import zip_package
 
 NS_30 = "https://admin-shell.io/aas/3/0"
 NS_31 = "https://admin-shell.io/aas/3/1"
@@ -56,4 +56,4 @@ def package_renamed(data: bytes, source: str, target: str) -> bytes:
             return None
         return renamed(content, source, target)
 
-    return opc.rewrite(data, change)
+    return zip_package.rewrite(data, change)

@@ -31,10 +31,10 @@ from twinbridge.aas.twin import Twin
 from twinbridge.adapters.binding import BindingError, resolve_target
 from twinbridge.adapters.coerce import converter_for
 from twinbridge.adapters.config import Binding, ModbusSource
-from twinbridge.adapters.modbus.codec import codec_for, register_span
 from twinbridge.adapters.modbus.plan import ReadRequest, plan_reads
 from twinbridge.adapters.modbus.points import BIT_AREAS, Point, log
 from twinbridge.adapters.modbus.poller import ModbusPoller, PollStats
+from twinbridge.adapters.modbus.registers import codec_for, register_span
 from twinbridge.adapters.throttle import ThrottledLog
 
 WRITABLE_AREAS = frozenset(("holding_register", "coil"))

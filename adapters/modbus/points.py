@@ -14,7 +14,7 @@ from twinbridge.aas.live import LiveElement
 from twinbridge.aas.quality import Quality
 from twinbridge.aas.twin import Twin
 from twinbridge.adapters.config import ModbusArea
-from twinbridge.adapters.modbus.codec import Codec
+from twinbridge.adapters.modbus.registers import Codec
 from twinbridge.adapters.throttle import ThrottledLog
 
 log = logging.getLogger("twinbridge.modbus")

@@ -22,9 +22,9 @@ from pymodbus.exceptions import ModbusException
 
 from twinbridge.aas.errors import WriteRejected
 from twinbridge.adapters.config import ModbusSource
-from twinbridge.adapters.modbus.codec import registers_to_bytes
 from twinbridge.adapters.modbus.plan import ReadRequest, split
 from twinbridge.adapters.modbus.points import BIT_AREAS, Point
+from twinbridge.adapters.modbus.registers import registers_to_bytes
 from twinbridge.adapters.throttle import ThrottledLog
 
 log = logging.getLogger("twinbridge.modbus")

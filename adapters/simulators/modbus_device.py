@@ -46,7 +46,7 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from twinbridge.adapters.config import ByteOrder, ModbusArea, ModbusPoint, ModbusType
-from twinbridge.adapters.modbus.codec import codec_for, registers_to_bytes
+from twinbridge.adapters.modbus.registers import codec_for, registers_to_bytes
 
 _FUNCTION = {"coil": 1, "discrete_input": 2, "holding_register": 3, "input_register": 4}
 

@@ -36,8 +36,8 @@ import aiomqtt
 import orjson
 
 from twinbridge.adapters.config import MqttPoint
-from twinbridge.adapters.sparkplug import codec
-from twinbridge.adapters.sparkplug.codec import DataType
+from twinbridge.adapters.sparkplug import payloads
+from twinbridge.adapters.sparkplug.payloads import DataType
 
 log = logging.getLogger(__name__)
 
@@ -225,8 +225,8 @@ class SimulatedMqttMachines:
         state = self._states[machine]
         bd_seq = self._bd_seq[machine] = (self._bd_seq.get(machine, -1) + 1) % 256
         base = f"spBv1.0/{self.group}"
-        death = codec.Payload(timestamp=codec.now_ms())
-        codec.set_value(death.metrics.add(name=codec.BD_SEQ), DataType.INT64, bd_seq)
+        death = payloads.Payload(timestamp=payloads.now_ms())
+        payloads.set_value(death.metrics.add(name=payloads.BD_SEQ), DataType.INT64, bd_seq)
         will = aiomqtt.Will(f"{base}/NDEATH/{machine}", death.SerializeToString(), qos=1)
         edge = _EdgeNode(base, machine, state, bd_seq)
         async with aiomqtt.Client(self._host, self._port, identifier=f"sim-{machine}", will=will) as client:
@@ -269,17 +269,17 @@ class _EdgeNode:
 
     def _payload(self, metrics: tuple[tuple[str, int, DataType], ...], birth: bool) -> bytes:
         self.seq = (self.seq + 1) % 256
-        now = codec.now_ms()
-        payload = codec.Payload(timestamp=now, seq=self.seq)
+        now = payloads.now_ms()
+        payload = payloads.Payload(timestamp=now, seq=self.seq)
         values = self._values()
         if birth and metrics is self.NODE:
-            codec.set_value(payload.metrics.add(name=codec.BD_SEQ, timestamp=now), DataType.INT64, self.bd_seq)
-            codec.set_value(payload.metrics.add(name=codec.REBIRTH, timestamp=now), DataType.BOOLEAN, False)
+            payloads.set_value(payload.metrics.add(name=payloads.BD_SEQ, timestamp=now), DataType.INT64, self.bd_seq)
+            payloads.set_value(payload.metrics.add(name=payloads.REBIRTH, timestamp=now), DataType.BOOLEAN, False)
         for name, alias, datatype in metrics:
             metric = payload.metrics.add(alias=alias, timestamp=now)
             if birth:
                 metric.name = name
-            codec.set_value(metric, datatype, values[name])
+            payloads.set_value(metric, datatype, values[name])
             if not birth:
                 metric.ClearField("datatype")
         return bytes(payload.SerializeToString())
@@ -296,15 +296,15 @@ class _EdgeNode:
     async def commands(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
             try:
-                payload = codec.decode(bytes(message.payload))  # type: ignore[arg-type]
-            except codec.SparkplugDecodeError as error:
+                payload = payloads.decode(bytes(message.payload))  # type: ignore[arg-type]
+            except payloads.SparkplugDecodeError as error:
                 log.warning("simulated edge node %s ignored a command: %s", self.machine, error)
                 continue
             for metric in payload.metrics:
-                if metric.name == codec.REBIRTH and metric.boolean_value:
+                if metric.name == payloads.REBIRTH and metric.boolean_value:
                     await self.births(client)
                 elif metric.name == "Setpoint" or metric.alias == 11:
-                    value = codec.metric_value(metric, metric.datatype)
+                    value = payloads.metric_value(metric, metric.datatype)
                     if isinstance(value, (int, float)) and not isinstance(value, bool):
                         self.state.setpoint = float(value)
                         await client.publish(f"{self.base}/DDATA/{self.machine}/Spindle",

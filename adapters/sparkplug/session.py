@@ -30,7 +30,7 @@ from typing import Any
 from twinbridge.aas.live import LiveElement
 from twinbridge.aas.quality import Quality
 from twinbridge.aas.twin import Twin
-from twinbridge.adapters.sparkplug import codec
+from twinbridge.adapters.sparkplug import payloads
 from twinbridge.adapters.sparkplug.topics import NAMESPACE, SparkplugTopic, binding_topic, command_topic, parse
 from twinbridge.adapters.throttle import ThrottledLog
 
@@ -112,7 +112,7 @@ class SparkplugHost:
         this host was away were missed). Not counted against the per-node rebirth interval."""
         for node in self._nodes.values():
             self.stats.rebirth_requests += 1
-            self._publish(command_topic(node.group, node.node, None), codec.rebirth_request())
+            self._publish(command_topic(node.group, node.node, None), payloads.rebirth_request())
 
     # ------------------------------------------------------------ messages
     def handle(self, topic: str, data: bytes) -> bool:
@@ -127,8 +127,8 @@ class SparkplugHost:
         if kind in ("NCMD", "DCMD"):
             return True
         try:
-            payload = codec.decode(data)
-        except codec.SparkplugDecodeError as error:
+            payload = payloads.decode(data)
+        except payloads.SparkplugDecodeError as error:
             self.stats.undecodable += 1
             self._warn.warning(f"undecodable:{topic}", f"Sparkplug message on {topic!r} dropped: {error}")
             return True
@@ -188,7 +188,7 @@ class SparkplugHost:
         node.last_rebirth_request = now
         self.stats.rebirth_requests += 1
         log.info("requesting a rebirth of %s/%s: %s", node.group, node.node, why)
-        self._publish(command_topic(node.group, node.node, None), codec.rebirth_request())
+        self._publish(command_topic(node.group, node.node, None), payloads.rebirth_request())
 
     def _apply(self, node: EdgeNode, device: str | None, payload: Any, stamp: float, birth: bool) -> None:
         aliases = node.aliases.get(device)
@@ -213,7 +213,7 @@ class SparkplugHost:
             timestamp = metric.timestamp / 1000 if metric.HasField("timestamp") else stamp
             for point in points:
                 try:
-                    raw = codec.metric_value(metric, datatype)
+                    raw = payloads.metric_value(metric, datatype)
                     if raw is None:  # is_null: the device has no value
                         update(point.handle, None, timestamp, Quality.BAD)
                         continue
@@ -231,14 +231,14 @@ class SparkplugHost:
         node = self._nodes.get((where.group, where.node))
         datatype = node.datatypes.get((where.device, metric)) if node is not None else None
         if not datatype:
-            datatype = codec.datatype_of(value)
-        payload = codec.command([(metric, datatype, value)])
+            datatype = payloads.datatype_of(value)
+        payload = payloads.command([(metric, datatype, value)])
         return command_topic(where.group, where.node, where.device), payload
 
 
 def _bd_seq(payload: Any) -> int | None:
     for metric in payload.metrics:
-        if metric.name == codec.BD_SEQ:
-            value = codec.metric_value(metric, metric.datatype)
+        if metric.name == payloads.BD_SEQ:
+            value = payloads.metric_value(metric, metric.datatype)
             return int(value) if isinstance(value, int) else None
     return None

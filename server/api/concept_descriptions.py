@@ -13,7 +13,7 @@ from twinbridge.aas.documents import to_jsonable
 from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.twin import Twin
 from twinbridge.server.api.auth import ReadAccess, WriteAccess
-from twinbridge.server.api.codec import construct_part, json_response, parse_body
+from twinbridge.server.api.bodies import construct_part, json_response, parse_body
 from twinbridge.server.api.deps import TwinDep
 from twinbridge.server.api.ids import decode_id, decode_json
 from twinbridge.server.api.paging import CursorQuery, LimitQuery, paged_envelope

@@ -13,7 +13,7 @@ from basyx.aas import model
 
 from twinbridge.aas import paths
 from twinbridge.aas.documents import to_jsonable
-from twinbridge.server.api.codec import Extent, Level, shape
+from twinbridge.server.api.bodies import Extent, Level, shape
 
 # JSON keys that hold an element's value (or children) and so are not part of its $metadata.
 # Attributes the metamodel makes mandatory (a relationship's first/second, an event's observed)

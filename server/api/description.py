@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from twinbridge.server.api.auth import ReadAccess
-from twinbridge.server.api.codec import json_response
+from twinbridge.server.api.bodies import json_response
 from twinbridge.server.api.deps import TwinDep
 from twinbridge.server.api.shells import shell_of
 

@@ -26,7 +26,7 @@ from twinbridge.aas.errors import InvalidInput, NotFound, TwinError
 from twinbridge.aas.twin import Twin
 from twinbridge.aas.value_only import apply_value, has_value, parse_property_value, to_value
 from twinbridge.server.api.auth import ReadAccess, WriteAccess
-from twinbridge.server.api.codec import Extent, ExtentQuery, Level, LevelQuery, json_response, load_json, parse_body
+from twinbridge.server.api.bodies import Extent, ExtentQuery, Level, LevelQuery, json_response, load_json, parse_body
 from twinbridge.server.api.content import element_metadata, element_paths, reference_json, shaped_json, value_depth
 from twinbridge.server.api.live import live_headers, refuse_bound_values
 from twinbridge.server.api.metadata import ELEMENT_METADATA, copy_metadata

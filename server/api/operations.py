@@ -32,7 +32,7 @@ from twinbridge.aas.errors import InvalidInput, NotFound
 from twinbridge.aas.operations import OperationImpl, OperationRegistry
 from twinbridge.aas.value_only import apply_value, parse_property_value, to_value
 from twinbridge.server.api.auth import ReadAccess, WriteAccess
-from twinbridge.server.api.codec import json_response, load_json, parse_body
+from twinbridge.server.api.bodies import json_response, load_json, parse_body
 from twinbridge.server.api.ids import encode_id
 from twinbridge.server.api.results import ApiError, timestamp
 from twinbridge.server.api.scope import Scope, ScopeDep, ScopedRoutes

@@ -18,7 +18,7 @@ from twinbridge.aas.errors import NotFound
 from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.twin import Twin
 from twinbridge.server.api.auth import ReadAccess, WriteAccess
-from twinbridge.server.api.codec import json_response, parse_body, parse_part, read_upload
+from twinbridge.server.api.bodies import json_response, parse_body, parse_part, read_upload
 from twinbridge.server.api.deps import TwinDep
 from twinbridge.server.api.ids import decode_id, decode_json, encode_id
 from twinbridge.server.api.paging import CursorQuery, LimitQuery, paged_envelope

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from twinbridge.aas.documents import to_jsonable
 from twinbridge.aas.serialization import FormatName, collect, write_environment
 from twinbridge.server.api.auth import ReadAccess
-from twinbridge.server.api.codec import json_response
+from twinbridge.server.api.bodies import json_response
 from twinbridge.server.api.ids import decode_ids
 from twinbridge.server.api.paging import CursorQuery, LimitQuery, paged_envelope
 from twinbridge.server.api.results import ApiError

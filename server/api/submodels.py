@@ -18,7 +18,7 @@ from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.twin import Twin
 from twinbridge.aas.value_only import apply_submodel_value, submodel_value
 from twinbridge.server.api.auth import ReadAccess, WriteAccess
-from twinbridge.server.api.codec import Extent, ExtentQuery, Level, LevelQuery, json_response, load_json, parse_body
+from twinbridge.server.api.bodies import Extent, ExtentQuery, Level, LevelQuery, json_response, load_json, parse_body
 from twinbridge.server.api.content import element_paths, reference_json, shaped_json, submodel_metadata, value_depth
 from twinbridge.server.api.deps import TwinDep
 from twinbridge.server.api.element_value import add_element_value_routes

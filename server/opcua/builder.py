@@ -20,7 +20,7 @@ from asyncua.server.address_space import AttributeValue, NodeData
 from basyx.aas import model
 
 from twinbridge.aas import paths
-from twinbridge.aas.bulk import collector_paused
+from twinbridge.aas.gc_pause import collector_paused
 from twinbridge.aas.quality import Quality
 from twinbridge.aas.twin import Twin
 from twinbridge.server.opcua.datatypes import VT, Codec, codec_for, data_value, node_id, utc

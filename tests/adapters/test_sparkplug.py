@@ -21,8 +21,8 @@ from twinbridge.aas.quality import Quality
 from twinbridge.aas.twin import Twin
 from twinbridge.adapters.config import Backoff, Binding, ElementTarget, MqttPoint, MqttSource
 from twinbridge.adapters.mqtt.adapter import MqttAdapter
-from twinbridge.adapters.sparkplug import codec
-from twinbridge.adapters.sparkplug.codec import DataType
+from twinbridge.adapters.sparkplug import payloads
+from twinbridge.adapters.sparkplug.payloads import DataType
 
 NODE = "spBv1.0/Plant1/{}/Lathe1"
 DEVICE = "spBv1.0/Plant1/{}/Lathe1/Drive"
@@ -46,7 +46,7 @@ BINDINGS = [
 
 
 def payload(seq: int | None, metrics: list[dict[str, Any]], timestamp: int = 1_700_000_000_000) -> bytes:
-    message = codec.Payload(timestamp=timestamp)
+    message = payloads.Payload(timestamp=timestamp)
     if seq is not None:
         message.seq = seq
     for spec in metrics:
@@ -57,7 +57,7 @@ def payload(seq: int | None, metrics: list[dict[str, Any]], timestamp: int = 1_7
             metric.alias = spec["alias"]
         if "timestamp" in spec:
             metric.timestamp = spec["timestamp"]
-        codec.set_value(metric, spec["type"], spec.get("value"))
+        payloads.set_value(metric, spec["type"], spec.get("value"))
         if "name" not in spec:
             metric.ClearField("datatype")  # data messages by alias carry no datatype
     return bytes(message.SerializeToString())
@@ -93,7 +93,7 @@ async def running(mosquitto: Mosquitto) -> AsyncIterator[tuple[Twin, MqttAdapter
     await eventually(lambda: len(edge.received) == 1, what="the rebirth request on connect")
     topic, request = edge.received.pop()
     assert topic == "spBv1.0/Plant1/NCMD/Lathe1"
-    assert [m.name for m in codec.decode(request).metrics] == ["Node Control/Rebirth"]
+    assert [m.name for m in payloads.decode(request).metrics] == ["Node Control/Rebirth"]
     try:
         yield twin, adapter, edge
     finally:
@@ -140,7 +140,7 @@ async def test_seq_gap_and_data_before_birth_request_a_rebirth(
     # The second request is held back by the per-node rebirth interval; the first one is an NCMD.
     topic, data = edge.received[0]
     assert topic == "spBv1.0/Plant1/NCMD/Lathe1"
-    request = codec.decode(data)
+    request = payloads.decode(data)
     assert [(m.name, m.boolean_value) for m in request.metrics] == [("Node Control/Rebirth", True)]
 
 
@@ -173,7 +173,7 @@ async def test_write_back_sends_a_dcmd_with_the_birth_datatype(running: tuple[Tw
     await eventually(lambda: len(edge.received) == 1, what="DCMD")
     topic, data = edge.received[0]
     assert topic == "spBv1.0/Plant1/DCMD/Lathe1/Drive"
-    metric = codec.decode(data).metrics[0]
+    metric = payloads.decode(data).metrics[0]
     assert (metric.name, metric.datatype, metric.float_value) == ("Setpoint", DataType.FLOAT, 1725.5)
 
 
@@ -199,13 +199,13 @@ def test_codec_round_trips_signed_and_typed_values() -> None:
     for datatype, value in [(DataType.INT8, -5), (DataType.INT16, -300), (DataType.INT32, -70000),
                             (DataType.INT64, -(2**40)), (DataType.UINT32, 4_000_000_000), (DataType.BOOLEAN, True),
                             (DataType.DOUBLE, 0.1), (DataType.STRING, "ok")]:
-        message = codec.Payload()
-        codec.set_value(message.metrics.add(), datatype, value)
-        decoded = codec.decode(message.SerializeToString()).metrics[0]
-        assert codec.metric_value(decoded, datatype) == value, datatype
-    sign_extended = codec.Payload().metrics.add(datatype=DataType.INT16, int_value=2**32 - 2)
-    assert codec.metric_value(sign_extended, DataType.INT16) == -2
+        message = payloads.Payload()
+        payloads.set_value(message.metrics.add(), datatype, value)
+        decoded = payloads.decode(message.SerializeToString()).metrics[0]
+        assert payloads.metric_value(decoded, datatype) == value, datatype
+    sign_extended = payloads.Payload().metrics.add(datatype=DataType.INT16, int_value=2**32 - 2)
+    assert payloads.metric_value(sign_extended, DataType.INT16) == -2
     with pytest.raises(ValueError, match="out of range"):
-        codec.set_value(codec.Payload().metrics.add(), DataType.INT8, 200)
-    with pytest.raises(codec.SparkplugDecodeError):
-        codec.decode(b"\x0a\xff")
+        payloads.set_value(payloads.Payload().metrics.add(), DataType.INT8, 200)
+    with pytest.raises(payloads.SparkplugDecodeError):
+        payloads.decode(b"\x0a\xff")

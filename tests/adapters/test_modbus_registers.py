@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from twinbridge.adapters.config import ModbusPoint, Southbound
-from twinbridge.adapters.modbus.codec import codec_for, registers_to_bytes
+from twinbridge.adapters.modbus.registers import codec_for, registers_to_bytes
 
 FORMATS = {"int16": "h", "uint16": "H", "int32": "i", "uint32": "I", "int64": "q", "uint64": "Q",
            "float32": "f", "float64": "d"}
