@@ -31,7 +31,9 @@ from twinbridge.adapters.binding import BindingError, resolve_target
 from twinbridge.adapters.config import Binding, ModbusSource, MqttSource
 from twinbridge.server.api.app import create_app
 from twinbridge.server.api.auth import ApiSecurity, ApiToken
+from twinbridge.history.service import HistoryService
 from twinbridge.server.api.hierarchy import router as hierarchy_router
+from twinbridge.server.api.history import routers as history_routers
 from twinbridge.server.api.ids import encode_id
 from twinbridge.server.api.sparql import router as sparql_router
 from twinbridge.server.config import PlantFile, TokenAuth
@@ -183,6 +185,8 @@ class Application:
             await self._start(graph)
         gc.freeze()  # the start-up model is long-lived: keep it out of every later collection
         plant_file = self.plant_file
+        self.history = HistoryService(self.twin, plant_file.server.history, self.data_dir)
+        await self._start(self.history)  # before the devices: history holds their first second
         if self.options.demo:
             from twinbridge.server.demo import DemoDevices
 
@@ -195,8 +199,9 @@ class Application:
         app = create_app(
             self.twin, prefix=plant_file.server.rest.prefix, security=self._security(), operations=self.operations,
             cors_origins=plant_file.server.rest.cors_origins,
-            extra_routers=[hierarchy_router, sparql_router],
+            extra_routers=[hierarchy_router, sparql_router, *history_routers],
         )
+        app.state.history = self.history
         app.state.hierarchy = hierarchy
         app.state.semantic_graph = graph
         if self.options.opcua and plant_file.server.opcua.enabled:

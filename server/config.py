@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from twinbridge.adapters.config import Southbound
+from twinbridge.history.settings import HistorySettings
 from twinbridge.server.opcua.settings import OpcUaSettings
 from twinbridge.submodels.description import PlantDescription
 
@@ -56,6 +57,7 @@ class ServerSettings(Strict):
     opcua: OpcUaSettings = Field(default_factory=OpcUaSettings)
     data: Path | None = Field(None, description="data directory (SQLite store, certificates, token)")
     flush_interval_s: float = Field(5.0, gt=0, description="how often live values are persisted")
+    history: HistorySettings = Field(default_factory=HistorySettings, description="value history and model journal")
 
 
 class DemoModbus(Strict):

@@ -1,0 +1,267 @@
+"""The model journal: an append-only, hash-chained record of every structural change and client write.
+
+Each line of ``journal.jsonl`` is one entry: its number, time, who (token name, OPC UA user, or
+``unknown`` when the change carried no origin), the action, the object and element path, the
+object's AAS JSON document *after* the change (none after a delete), the SHA-256 of the previous
+entry (``prev``) and its own (``hash``, over all the other fields). Editing a byte of an entry
+breaks its own hash; deleting or moving an entry breaks the numbering and the next ``prev``: so
+``verify`` names the first entry that is not what was written (the seeds' "data integrity"
+without a blockchain). A journal that fails verification is reported at start-up and left as it
+is; new entries chain on after its last line.
+
+Reads of the past (``document_at``) find the newest entry of an object at or before a time, from
+an index of file offsets built when the journal opens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import hashlib
+import logging
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from twinbridge.aas import documents
+from twinbridge.aas.bus import ChangeBatch, Subscription
+from twinbridge.aas.events import ChangeKind, ObjectKind, StructureChanged, ValueChanged
+from twinbridge.aas.twin import Twin
+
+log = logging.getLogger(__name__)
+
+GENESIS = "0" * 64
+_OPTIONS = orjson.OPT_SORT_KEYS
+
+
+@dataclass(frozen=True, slots=True)
+class Broken:
+    """The first entry that is not what was written, and why."""
+
+    entry: int  # 1-based line number: the entry's position in the file
+    reason: str
+
+    def __str__(self) -> str:
+        return f"journal entry {self.entry}: {self.reason}"
+
+
+def entry_hash(fields: dict[str, Any]) -> str:
+    """SHA-256 over the canonical JSON (sorted keys) of every field but ``hash``."""
+    content = {key: value for key, value in fields.items() if key != "hash"}
+    return hashlib.sha256(orjson.dumps(content, option=_OPTIONS)).hexdigest()
+
+
+def verify(path: Path) -> tuple[int, Broken | None]:
+    """Check the whole chain; returns (entries checked, the first broken entry or None)."""
+    previous = GENESIS
+    count = 0
+    for count, (_, line) in enumerate(_lines(path), start=1):
+        try:
+            fields = orjson.loads(line)
+        except orjson.JSONDecodeError as error:
+            return count, Broken(count, f"not valid JSON ({error}): edited or truncated")
+        if not isinstance(fields, dict) or not isinstance(fields.get("hash"), str):
+            return count, Broken(count, "has no hash field: edited")
+        if fields.get("seq") != count:
+            return count, Broken(count, f"is numbered {fields.get('seq')!r} but stands at position {count}: "
+                                        "an entry before it was deleted, or entries were reordered")
+        if fields.get("prev") != previous:
+            return count, Broken(count, "does not chain to the entry before it (prev hash differs): "
+                                        "the entry before it was edited, deleted or reordered")
+        if entry_hash(fields) != fields["hash"]:
+            return count, Broken(count, "its content does not match its hash: the entry was edited")
+        previous = fields["hash"]
+    return count, None
+
+
+def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(offset, line without newline) for every non-empty line."""
+    if not path.exists():
+        return
+    with path.open("rb") as stream:
+        offset = 0
+        for line in stream:
+            if line.strip():
+                yield offset, line.rstrip(b"\n")
+            offset += len(line)
+
+
+class Journal:
+    """Appends entries for the twin's structural changes (and client writes when events carry an
+    origin); answers ``document_at`` for reads of the past."""
+
+    def __init__(self, twin: Twin, path: Path) -> None:
+        self.twin = twin
+        self.path = path
+        self.broken: Broken | None = None
+        self._index: dict[tuple[str, str], tuple[list[float], list[int]]] = {}
+        self._lock = threading.Lock()
+        self._subscription: Subscription | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._seq = 0
+        self._last = GENESIS
+        self._latest: dict[tuple[str, str], bytes | None] = {}  # canonical last journaled document
+
+    # ------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _count, self.broken = await asyncio.to_thread(verify, self.path)
+        if self.broken is not None:
+            log.error("%s: %s; it is kept as it is and new entries chain on after its last line "
+                      "(run `twinbridge journal verify`)", self.path, self.broken)
+        await asyncio.to_thread(self._load_index)
+        self._subscription = self.twin.bus.subscribe(structure_only=True)
+        self._baseline()
+        self._task = asyncio.get_running_loop().create_task(self._follow(self._subscription), name="journal")
+        log.info("journal %s: %d entries%s", self.path, self._seq, "" if self.broken is None else " (BROKEN)")
+
+    async def stop(self) -> None:
+        if self._subscription is not None:
+            await self._handle(self._subscription.drain())
+            self._subscription.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def settled(self) -> None:
+        """Return when every change published so far is in the journal (tests, backups)."""
+        if self._subscription is not None:
+            await self._handle(self._subscription.drain())
+
+    # ---------------------------------------------------------------- reads
+    def document_at(self, kind: ObjectKind, identifier: str, moment: float) -> bytes | None:
+        """The object's AAS JSON as it was at ``moment`` (epoch seconds); None when it did not exist."""
+        with self._lock:
+            times, offsets = self._index.get((kind.value, identifier), ([], []))
+            position = bisect.bisect_right(times, moment) - 1
+            if position < 0:
+                return None
+            offset = offsets[position]
+        with self.path.open("rb") as stream:
+            stream.seek(offset)
+            fields = orjson.loads(stream.readline())
+        document = fields.get("document")
+        return None if document is None else orjson.dumps(document)
+
+    def entries(self) -> int:
+        return self._seq
+
+    def backup(self, directory: Path) -> list[Path]:
+        """The journal up to its last complete entry: append-only, so a prefix copy is consistent."""
+        target = directory / "journal.jsonl"
+        with self._lock, self.path.open("rb") as source, target.open("wb") as out:
+            size = os.fstat(source.fileno()).st_size
+            shutil.copyfileobj(_Limited(source, size), out)
+        return [target]
+
+    # ------------------------------------------------------------ appending
+    def append(self, action: str, kind: ObjectKind, identifier: str, path: str | None, document: bytes | None,
+               who: str = "unknown", channel: str = "model", moment: float | None = None) -> None:
+        """Add one entry (fsynced before returning: an acknowledged change is never lost)."""
+        with self._lock:
+            fields: dict[str, Any] = {
+                "seq": self._seq + 1, "time": time.time() if moment is None else moment, "who": who,
+                "channel": channel, "action": action, "kind": kind.value, "id": identifier, "path": path,
+                "document": None if document is None else orjson.Fragment(document), "prev": self._last,
+            }
+            plain = orjson.loads(orjson.dumps(fields))  # the hash covers exactly what is written
+            plain["hash"] = entry_hash(plain)
+            line = orjson.dumps(plain, option=_OPTIONS) + b"\n"
+            with self.path.open("ab") as stream:
+                offset = stream.tell()
+                stream.write(line)
+                stream.flush()
+                os.fsync(stream.fileno())
+            self._seq += 1
+            self._last = plain["hash"]
+            self._note(plain, offset)
+            self._latest[(kind.value, identifier)] = _canonical(plain["document"])
+
+    async def _follow(self, subscription: Subscription) -> None:
+        async for batch in subscription:
+            try:
+                await self._handle(batch)
+            except Exception:
+                log.exception("the journal could not record a change batch")
+
+    async def _handle(self, batch: ChangeBatch) -> None:
+        for event in batch.structure:
+            self._record(event)
+        for value in batch.values:
+            self._record_write(value)
+
+    def _record(self, event: StructureChanged) -> None:
+        origin = getattr(event, "origin", None)  # set by the core's write path for client changes
+        who, channel = (origin.who, origin.channel) if origin is not None else ("unknown", "model")
+        document = None
+        if event.kind is not ChangeKind.DELETED and self.twin.exists(event.object_kind, event.identifier):
+            document = documents.encode(self.twin.get(event.object_kind, event.identifier))
+        action = "deleted" if document is None else event.kind.value
+        self.append(action, event.object_kind, event.identifier, event.path, document, who, channel)
+
+    def _record_write(self, event: ValueChanged) -> None:
+        origin = getattr(event, "origin", None)
+        if origin is None or origin.channel == "device":
+            return
+        handle = event.element
+        document = documents.encode(self.twin.submodel(handle.submodel_id))
+        self.append("value-written", ObjectKind.SUBMODEL, handle.submodel_id, handle.path, document,
+                    origin.who, origin.channel, event.timestamp)
+
+    def _baseline(self) -> None:
+        """Objects that differ from their last journaled state (created before the journal began,
+        or changed while it was not running) get a ``baseline`` entry, so every read of the past
+        from now on has a starting point."""
+        for kind, table in ((ObjectKind.SHELL, self.twin.shells), (ObjectKind.SUBMODEL, self.twin.submodels),
+                            (ObjectKind.CONCEPT_DESCRIPTION, self.twin.concept_descriptions)):
+            for identifier, obj in list(table.items()):
+                document = documents.encode(obj)
+                if self._latest.get((kind.value, identifier)) != _canonical(orjson.loads(document)):
+                    self.append("baseline", kind, identifier, None, document, "twinbridge", "start-up")
+
+    def _load_index(self) -> None:
+        for offset, line in _lines(self.path):
+            try:
+                fields = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue  # reported by verify; the rest stays readable
+            self._seq += 1
+            self._last = str(fields.get("hash", self._last))
+            self._note(fields, offset)
+            self._latest[(str(fields.get("kind")), str(fields.get("id")))] = _canonical(fields.get("document"))
+
+    def _note(self, fields: dict[str, Any], offset: int) -> None:
+        times, offsets = self._index.setdefault((str(fields.get("kind")), str(fields.get("id"))), ([], []))
+        moment = float(fields.get("time", 0.0))
+        position = bisect.bisect_right(times, moment)
+        times.insert(position, moment)
+        offsets.insert(position, offset)
+
+
+def _canonical(document: Any) -> bytes | None:
+    """Comparable bytes of a document (key order does not matter)."""
+    return None if document is None else orjson.dumps(document, option=_OPTIONS)
+
+
+class _Limited:
+    """A reader that stops at ``size`` bytes (the journal's length when the backup began)."""
+
+    def __init__(self, stream: Any, size: int) -> None:
+        self._stream = stream
+        self._left = size
+
+    def read(self, n: int = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        data = self._stream.read(self._left if n < 0 else min(n, self._left))
+        self._left -= len(data)
+        return bytes(data)

@@ -1,0 +1,95 @@
+"""``HistoryService``: the history room as one service of the application (start, stop, backup).
+
+It opens the history store, starts the Historian and the Journal, and takes online backups.
+A history file that cannot be opened (corrupt, unreadable) does not stop the server: the error
+names the file, live service goes on, and the history API answers 503 until it is fixed.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import tempfile
+from pathlib import Path
+
+from twinbridge.aas.store import STORE_FILE_NAME, SqliteStore
+from twinbridge.aas.twin import Twin
+from twinbridge.history.historian import Historian, HistorianSettings
+from twinbridge.history.journal import Journal
+from twinbridge.history.settings import HistorySettings
+from twinbridge.history.store import HistoryError, Retention, open_history
+
+log = logging.getLogger(__name__)
+
+HISTORY_DIR = "history"
+HISTORY_FILE = "history.duckdb"
+JOURNAL_FILE = "journal.jsonl"
+
+
+class HistoryService:
+    def __init__(self, twin: Twin, settings: HistorySettings, data_dir: Path | None) -> None:
+        self.twin = twin
+        self.settings = settings
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
+        if data_dir is None:  # --memory: the journal still needs a file for as-of reads
+            self._scratch = tempfile.TemporaryDirectory(prefix="twinbridge-history-")
+        self.directory = (data_dir if data_dir is not None else Path(self._scratch.name)) / HISTORY_DIR  # type: ignore[union-attr]
+        default = f"duckdb:///{self.directory / HISTORY_FILE}" if data_dir is not None else "duckdb://:memory:"
+        self.url = settings.url or default
+        self.historian: Historian | None = None
+        self.journal: Journal | None = None
+        self.error: str | None = None
+
+    async def start(self) -> None:
+        if not self.settings.enabled:
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            store = open_history(self.url)
+        except HistoryError as error:
+            self.error = str(error)
+            log.error("history disabled, live values keep flowing: %s", error)
+        else:
+            retention = Retention(self.settings.retention.raw_days, self.settings.retention.rollup_days)
+            self.historian = Historian(self.twin, store, HistorianSettings(
+                flush_interval_s=self.settings.flush_interval_s, retention=retention))
+            await self.historian.start()
+        if self.settings.journal:
+            self.journal = Journal(self.twin, self.directory / JOURNAL_FILE)
+            await self.journal.start()
+
+    async def stop(self) -> None:
+        if self.journal is not None:
+            await self.journal.stop()
+        if self.historian is not None:
+            await self.historian.stop()
+        if self._scratch is not None:
+            self._scratch.cleanup()
+
+    async def backup(self, directory: Path) -> list[Path]:
+        """A consistent copy of the store, the history and the journal, taken while the server runs.
+
+        Each part is consistent in itself and the three are taken in causal order (journal and
+        history settled first, then the store), so the copy never holds a model change that the
+        journal lacks."""
+        directory.mkdir(parents=True, exist_ok=True)
+        files: list[Path] = []
+        if self.journal is not None:
+            await self.journal.settled()
+            files += self.journal.backup(directory)
+        if self.historian is not None:
+            await self.historian.flushed()
+            files += self.historian.store.backup(directory)
+        store = self.twin.store
+        if isinstance(store, SqliteStore):
+            target = directory / STORE_FILE_NAME
+            target.unlink(missing_ok=True)
+            source = sqlite3.connect(store.path)
+            copy = sqlite3.connect(target)
+            try:
+                source.backup(copy)  # SQLite's online backup: one consistent snapshot
+            finally:
+                copy.close()
+                source.close()
+            files.append(target)
+        return files

@@ -1,0 +1,33 @@
+"""The ``server.history`` block of the plant file.
+
+```yaml
+server:
+  history:
+    enabled: true
+    url: duckdb:///var/lib/twinbridge/history.duckdb   # default: <data>/history/history.duckdb
+    flush_interval_s: 1        # a kill -9 loses at most this much
+    retention: {raw_days: 7, rollup_days: 365}
+    internal_records: 10       # Time Series submodels: records kept in the InternalSegment
+```
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RetentionSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    raw_days: float = Field(7.0, gt=0, description="raw points are kept this many days")
+    rollup_days: float = Field(365.0, gt=0, description="one-minute aggregates are kept this many days")
+
+
+class HistorySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = Field(True, description="record every live value and every model change")
+    url: str | None = Field(None, description="history store URL (duckdb:///path); default in the data directory")
+    flush_interval_s: float = Field(1.0, gt=0, le=60, description="how often recorded values are made durable")
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    journal: bool = Field(True, description="keep the hash-chained journal of model changes and client writes")
+    internal_records: int = Field(10, ge=1, le=1000,
+                                  description="records a Time Series submodel's InternalSegment keeps")
