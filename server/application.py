@@ -29,9 +29,9 @@ from twinbridge.aas.store import open_store
 from twinbridge.aas.twin import Twin
 from twinbridge.adapters.binding import BindingError, resolve_target
 from twinbridge.adapters.config import Binding, ModbusSource, MqttSource
+from twinbridge.history.service import HistoryService
 from twinbridge.server.api.app import create_app
 from twinbridge.server.api.auth import ApiSecurity, ApiToken
-from twinbridge.history.service import HistoryService
 from twinbridge.server.api.hierarchy import router as hierarchy_router
 from twinbridge.server.api.history import routers as history_routers
 from twinbridge.server.api.ids import encode_id

@@ -1,4 +1,4 @@
-"""The ``twinbridge`` command line: serve, demo, export, validate."""
+"""The ``twinbridge`` command line: serve, demo, export, validate; journal verify, backup, restore."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import logging
 import sys
 from pathlib import Path
 
+from twinbridge.history import cli as history_cli
 from twinbridge.server.config import ConfigError, PlantFile, load_plant_file
+from twinbridge.server.tokens import admin_token
 
 EXAMPLE_PLANT = Path(__file__).resolve().parent.parent / "examples" / "plant.yaml"
 
@@ -45,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--import", dest="imports", type=Path, action="append", default=[], metavar="FILE")
     validate = commands.add_parser("validate", help="check a plant file and print its errors")
     validate.add_argument("file", type=Path)
+    history_cli.add_commands(commands)
     return parser
 
 
@@ -54,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "validate":
             return _validate(args.file)
+        if args.command in history_cli.COMMANDS:
+            return history_cli.run(args, lambda token, data: admin_token(token, data)[0])
         config_path = args.config or (EXAMPLE_PLANT if args.command == "demo" else None)
         plant_file = load_plant_file(config_path) if config_path else PlantFile()
         if args.command == "export":

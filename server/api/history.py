@@ -202,7 +202,10 @@ def _series(historian: Historian, request: Request, submodel_id: str, path: str,
     twin: Twin = request.app.state.twin
     if not twin.exists(ObjectKind.SUBMODEL, submodel_id):
         raise NotFound(f"{where}: no submodel with id {submodel_id!r} and no history for it")
-    twin.element(submodel_id, path)  # NotFound (404) naming the path when the element does not exist
+    try:
+        twin.element(submodel_id, path)
+    except NotFound as error:
+        raise NotFound(f"{where}: {error}") from None
     raise NotFound(f"{where}: {path} in {submodel_id!r} is not historized (no value of it was ever recorded)")
 
 

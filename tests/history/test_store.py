@@ -125,5 +125,5 @@ def test_history_survives_reopening_and_unknown_urls_are_named(tmp_path: Path) -
 def test_a_corrupt_history_file_is_named(tmp_path: Path) -> None:
     path = tmp_path / "broken.duckdb"
     path.write_bytes(b"this is not a database" * 1000)
-    with pytest.raises(HistoryError, match="broken.duckdb"):
+    with pytest.raises(HistoryError, match=r"broken\.duckdb"):
         DuckDbHistory(path)

@@ -1,0 +1,105 @@
+"""The model journal: every change chained by SHA-256, `journal verify` names an altered entry,
+and `$history?date=` reads return an object as it was."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tests.history.conftest import SUBMODEL, TOKEN, Served, b64, serve
+from twinbridge.history.journal import verify
+from twinbridge.server.cli import main
+
+
+def iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+async def write_setpoint(served: Served, value: float) -> None:
+    response = await served.http.patch(
+        f"{served.base}/submodels/{b64(SUBMODEL)}/submodel-elements/Setpoint/$value", json=value,
+        headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 204, response.text
+    assert served.service.journal is not None
+    await served.service.journal.settled()
+
+
+def setpoint_of(document: dict) -> str:
+    (element,) = [e for e in document["submodelElements"] if e["idShort"] == "Setpoint"]
+    return str(element["value"])
+
+
+async def test_dated_reads_return_the_earlier_value_after_a_later_write(served: Served) -> None:
+    await write_setpoint(served, 1600.0)
+    between = time.time()
+    await asyncio.sleep(0.01)
+    await write_setpoint(served, 1700.0)
+    url = f"{served.base}/submodels/{b64(SUBMODEL)}/$history"
+    then = await served.http.get(url, params={"date": iso(between)})
+    assert then.status_code == 200, then.text
+    assert setpoint_of(then.json()) == "1600.0"
+    now = await served.http.get(url)
+    assert setpoint_of(now.json()) == "1700.0"
+    before = await served.http.get(url, params={"date": "2000-01-01T00:00:00Z"})
+    assert before.status_code == 404 and "did not exist" in before.json()["messages"][0]["text"]
+    bad = await served.http.get(url, params={"date": "noon"})
+    assert bad.status_code == 400 and "date" in bad.json()["messages"][0]["text"]
+
+
+async def journal_with_entries(tmp_path: Path) -> Path:
+    data = tmp_path / "data"
+    async for served in serve(data):
+        for value in (1.0, 2.0, 3.0):
+            await write_setpoint(served, value)
+    journal = data / "history" / "journal.jsonl"
+    count, broken = verify(journal)
+    assert broken is None and count == 4  # the start-up baseline and three writes
+    return data
+
+
+async def test_verify_names_an_edited_entry(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = await journal_with_entries(tmp_path)
+    assert main(["journal", "verify", "--data", str(data)]) == 0
+    assert "4 entries, the chain is intact" in capsys.readouterr().out
+    journal = data / "history" / "journal.jsonl"
+    lines = journal.read_bytes().splitlines(keepends=True)
+    lines[2] = lines[2].replace(b'"value":"2.0"', b'"value":"9.0"', 1)  # one byte of entry 3
+    journal.write_bytes(b"".join(lines))
+    assert main(["journal", "verify", "--data", str(data)]) == 1
+    error = capsys.readouterr().err
+    assert "journal entry 3:" in error and "edited" in error
+
+
+async def test_verify_names_a_deleted_or_moved_entry(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = await journal_with_entries(tmp_path)
+    journal = data / "history" / "journal.jsonl"
+    lines = journal.read_bytes().splitlines(keepends=True)
+    journal.write_bytes(b"".join([lines[0], lines[2], lines[3]]))
+    assert main(["journal", "verify", "--data", str(data)]) == 1
+    assert "journal entry 2:" in capsys.readouterr().err
+    journal.write_bytes(b"".join([lines[0], lines[2], lines[1], lines[3]]))
+    assert main(["journal", "verify", "--data", str(data)]) == 1
+    assert "journal entry 2:" in capsys.readouterr().err
+
+
+async def test_a_broken_journal_is_reported_at_start_up_and_kept(tmp_path: Path) -> None:
+    data = await journal_with_entries(tmp_path)
+    journal = data / "history" / "journal.jsonl"
+    lines = journal.read_bytes().splitlines(keepends=True)
+    entry = orjson.loads(lines[1])
+    entry["who"] = "mallory"
+    lines[1] = orjson.dumps(entry) + b"\n"
+    tampered = b"".join(lines)
+    journal.write_bytes(tampered)
+    async for served in serve(data):
+        status = (await served.http.get(f"{served.base}/history/status")).json()
+        assert status["journalBroken"].startswith("journal entry 2:")
+        await write_setpoint(served, 4.0)
+    assert journal.read_bytes().startswith(tampered)  # never rewritten, only appended to
+    _, broken = verify(journal)
+    assert broken is not None and broken.entry == 2
