@@ -125,17 +125,21 @@ class Journal:
 
     async def stop(self) -> None:
         if self._subscription is not None:
-            await self._handle(self._subscription.drain())
+            self._handle(self._subscription.drain())
             self._subscription.close()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def settled(self) -> None:
-        """Return when every change published so far is in the journal (tests, backups)."""
+    def settle(self) -> None:
+        """Journal every change published so far, now (on the loop: nothing can slip in between)."""
         if self._subscription is not None:
-            await self._handle(self._subscription.drain())
+            self._handle(self._subscription.drain())
+
+    async def settled(self) -> None:
+        """Return when every change published so far is in the journal (tests, dated reads)."""
+        self.settle()
 
     # ---------------------------------------------------------------- reads
     def document_at(self, kind: ObjectKind, identifier: str, moment: float) -> bytes | None:
@@ -189,11 +193,11 @@ class Journal:
     async def _follow(self, subscription: Subscription) -> None:
         async for batch in subscription:
             try:
-                await self._handle(batch)
+                self._handle(batch)
             except Exception:
                 log.exception("the journal could not record a change batch")
 
-    async def _handle(self, batch: ChangeBatch) -> None:
+    def _handle(self, batch: ChangeBatch) -> None:
         for event in batch.structure:
             self._record(event)
         for value in batch.values:
