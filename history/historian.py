@@ -1,6 +1,7 @@
 """The Historian: records every live value change into a ``HistoryStore``, off the hot path.
 
-On the event loop it only moves the bus's events into a list (one ``extend`` per batch). A
+It subscribes to the bus in EVERY mode (each sample, not the latest per element). On the event
+loop it only moves the bus's events into a list (one ``extend`` per batch). A
 writer thread wakes every ``flush_interval_s``, turns the events into columns and appends them
 in one transaction, so the producer never waits for the disk and a ``kill -9`` loses at most the
 last interval. A failing append (full disk, a broken file) pauses history: the points stay
@@ -23,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from twinbridge.aas.bus import ChangeBatch, Subscription
+from twinbridge.aas.bus import ChangeBatch, DeliveryMode, Subscription
 from twinbridge.aas.events import ValueChanged
 from twinbridge.aas.twin import Twin
 from twinbridge.history.store import QUALITY_CODES, HistoryError, HistoryStore, PointBatch, Retention, SeriesKey
@@ -41,6 +42,8 @@ class HistorianSettings:
     compact_grace_s: float = 300.0  # points this late still reach ``recent`` before their day is compacted
     retention: Retention = field(default_factory=Retention)
     buffer_limit: int = 5_000_000  # points held while the store fails (~100 bytes each in memory)
+    # The bus queue between two runs of the loop-side task; past it samples are dropped (and counted).
+    queue_capacity: int = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +93,7 @@ class Historian:
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        self._subscription = self.twin.bus.subscribe()
+        self._subscription = self.twin.bus.subscribe(mode=DeliveryMode.EVERY, capacity=self.settings.queue_capacity)
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._follow(self._subscription), name="historian"),
                        loop.create_task(self._maintain(), name="history maintenance")]
@@ -131,6 +134,10 @@ class Historian:
     def _take(self, batch: ChangeBatch) -> None:
         if batch.values:
             self._pending.extend(batch.values)  # list.extend is atomic under the GIL: the writer swaps the list
+        if batch.dropped:
+            self.dropped += batch.dropped
+            log.warning("history lost %d samples: the bus queue (%d) overflowed", batch.dropped,
+                        self.settings.queue_capacity)
 
     async def _maintain(self) -> None:
         settings = self.settings

@@ -32,7 +32,7 @@ from typing import Any
 import orjson
 
 from twinbridge.aas import documents
-from twinbridge.aas.bus import ChangeBatch, Subscription
+from twinbridge.aas.bus import ChangeBatch, DeliveryMode, Subscription
 from twinbridge.aas.events import ChangeKind, ObjectKind, StructureChanged, ValueChanged
 from twinbridge.aas.twin import Twin
 
@@ -118,7 +118,8 @@ class Journal:
             log.error("%s: %s; it is kept as it is and new entries chain on after its last line "
                       "(run `twinbridge journal verify`)", self.path, self.broken)
         await asyncio.to_thread(self._load_index)
-        self._subscription = self.twin.bus.subscribe(structure_only=True)
+        # EVERY mode: two client writes to one element in one loop turn are two entries, not one.
+        self._subscription = self.twin.bus.subscribe(mode=DeliveryMode.EVERY, capacity=1_000_000)
         self._baseline()
         self._task = asyncio.get_running_loop().create_task(self._follow(self._subscription), name="journal")
         log.info("journal %s: %d entries%s", self.path, self._seq, "" if self.broken is None else " (BROKEN)")
@@ -198,13 +199,15 @@ class Journal:
                 log.exception("the journal could not record a change batch")
 
     def _handle(self, batch: ChangeBatch) -> None:
+        if batch.overflowed or batch.dropped:
+            log.error("the journal missed changes (bus queue overflow): dated reads may skip a version")
         for event in batch.structure:
             self._record(event)
         for value in batch.values:
             self._record_write(value)
 
     def _record(self, event: StructureChanged) -> None:
-        origin = getattr(event, "origin", None)  # set by the core's write path for client changes
+        origin = event.origin
         who, channel = (origin.who, origin.channel) if origin is not None else ("unknown", "model")
         document = None
         if event.kind is not ChangeKind.DELETED and self.twin.exists(event.object_kind, event.identifier):
@@ -213,7 +216,7 @@ class Journal:
         self.append(action, event.object_kind, event.identifier, event.path, document, who, channel)
 
     def _record_write(self, event: ValueChanged) -> None:
-        origin = getattr(event, "origin", None)
+        origin = event.origin
         if origin is None or origin.channel == "device":
             return
         handle = event.element

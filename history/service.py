@@ -74,15 +74,18 @@ class HistoryService:
         between: every change to the twin happens on this loop, so none can land in one copy and
         not in the other (the store's online backup holds the loop for its duration: ~10 ms for
         the demo). History points only grow, so the DuckDB copy runs afterwards in a thread.
+        Only a SQLite store is copied here; a PostgreSQL store is backed up with its own tools.
         """
         directory.mkdir(parents=True, exist_ok=True)
         files: list[Path] = []
         if self.historian is not None:
             await self.historian.flushed()
+        await self.twin.persisted()
         if self.journal is not None:
             self.journal.settle()
             files += self.journal.backup(directory)
-        store = self.twin.store
+        self.twin.wait_persisted()  # what this loop turn submitted (normally nothing: no await since)
+        store = self.twin.store.backend
         if isinstance(store, SqliteStore):
             target = directory / STORE_FILE_NAME
             target.unlink(missing_ok=True)

@@ -14,7 +14,7 @@ import uvicorn
 from basyx.aas import model
 
 from tests.ports import free_port
-from twinbridge.aas.store import open_store
+from twinbridge.aas.store import open_store, store_url_for
 from twinbridge.aas.twin import Twin
 from twinbridge.history.service import HistoryService
 from twinbridge.history.settings import HistorySettings
@@ -52,7 +52,7 @@ class Served:
 
 
 async def serve(data: Path, settings: HistorySettings | None = None) -> AsyncIterator[Served]:
-    twin = Twin(open_store(data))
+    twin = Twin(open_store(store_url_for(data)))
     if SUBMODEL not in twin.submodels:
         twin.create(press_submodel())
     service = HistoryService(twin, settings or HistorySettings(flush_interval_s=0.2), data)
@@ -73,7 +73,7 @@ async def serve(data: Path, settings: HistorySettings | None = None) -> AsyncIte
         server.should_exit = True
         await serving
         await service.stop()
-        twin.store.close()
+        twin.close()
 
 
 @pytest.fixture

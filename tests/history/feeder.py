@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from tests.history.conftest import SUBMODEL, press_submodel
-from twinbridge.aas.store import open_store
+from twinbridge.aas.store import open_store, store_url_for
 from twinbridge.aas.twin import Twin
 from twinbridge.history.service import HistoryService
 from twinbridge.history.settings import HistorySettings
@@ -23,7 +23,7 @@ FLUSH_INTERVAL_S = 0.2
 
 
 async def feed(data: Path) -> None:
-    twin = Twin(open_store(data))
+    twin = Twin(open_store(store_url_for(data)))
     if SUBMODEL not in twin.submodels:
         twin.create(press_submodel())
     service = HistoryService(twin, HistorySettings(flush_interval_s=FLUSH_INTERVAL_S), data)
@@ -39,7 +39,7 @@ async def feed(data: Path) -> None:
         value += 1
         await asyncio.sleep(0.005)
     await service.stop()
-    twin.store.close()
+    twin.close()
 
 
 if __name__ == "__main__":

@@ -27,8 +27,9 @@ async def load(served: Served, stop: asyncio.Event) -> None:
     async def client() -> None:
         value = 1000.0
         while not stop.is_set():
-            await served.http.patch(f"{served.base}/submodels/{b64(SUBMODEL)}/submodel-elements/Setpoint/$value",
-                                    json=value, headers={"Authorization": f"Bearer {TOKEN}"})
+            await served.http.put(f"{served.base}/submodels/{b64(SUBMODEL)}/submodel-elements/Setpoint",
+                                  json={"modelType": "Property", "idShort": "Setpoint", "valueType": "xs:double",
+                                        "value": str(value)}, headers={"Authorization": f"Bearer {TOKEN}"})
             value += 1
             await asyncio.sleep(0.02)
 

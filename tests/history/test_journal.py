@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from tests.history.conftest import SUBMODEL, TOKEN, Served, b64, serve
+from twinbridge.aas.events import Origin
 from twinbridge.history.journal import verify
 from twinbridge.server.cli import main
 
@@ -21,8 +22,10 @@ def iso(epoch: float) -> str:
 
 
 async def write_setpoint(served: Served, value: float) -> None:
-    response = await served.http.patch(
-        f"{served.base}/submodels/{b64(SUBMODEL)}/submodel-elements/Setpoint/$value", json=value,
+    """A structural write over REST: the element replaced by one with a new value."""
+    response = await served.http.put(
+        f"{served.base}/submodels/{b64(SUBMODEL)}/submodel-elements/Setpoint",
+        json={"modelType": "Property", "idShort": "Setpoint", "valueType": "xs:double", "value": str(value)},
         headers={"Authorization": f"Bearer {TOKEN}"})
     assert response.status_code == 204, response.text
     assert served.service.journal is not None
@@ -103,3 +106,18 @@ async def test_a_broken_journal_is_reported_at_start_up_and_kept(tmp_path: Path)
     assert journal.read_bytes().startswith(tampered)  # never rewritten, only appended to
     _, broken = verify(journal)
     assert broken is not None and broken.entry == 2
+
+
+async def test_a_client_value_write_is_journaled_with_who_wrote_it(served: Served) -> None:
+    handle = served.twin.live(SUBMODEL, "Setpoint")
+    await served.twin.write_value(handle, 1234.5, origin=Origin("operator-anna", "opcua"))
+    served.twin.update(served.twin.live(SUBMODEL, "Temperature"), 99.0)  # a device sample: not journaled
+    journal = served.service.journal
+    assert journal is not None
+    await served.twin.bus.drained()
+    await journal.settled()
+    last = orjson.loads(journal.path.read_bytes().splitlines()[-1])
+    assert (last["action"], last["who"], last["channel"], last["path"]) == (
+        "value-written", "operator-anna", "opcua", "Setpoint")
+    assert setpoint_of(last["document"]) == "1234.5"
+    assert journal.entries() == 2  # the baseline and this write
