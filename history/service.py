@@ -11,7 +11,9 @@ import asyncio
 import logging
 import sqlite3
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from twinbridge.aas.store import STORE_FILE_NAME, SqliteStore
 from twinbridge.aas.twin import Twin
@@ -19,6 +21,11 @@ from twinbridge.history.historian import Historian, HistorianSettings
 from twinbridge.history.journal import Journal
 from twinbridge.history.settings import HistorySettings
 from twinbridge.history.store import HistoryError, Retention, open_history
+
+if TYPE_CHECKING:
+    from asyncua import Server, ua
+
+    from twinbridge.history.opcua_history import ValueNodeLike
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +73,14 @@ class HistoryService:
             await self.historian.stop()
         if self._scratch is not None:
             self._scratch.cleanup()
+
+    def serve_opcua(self, server: Server, value_nodes: Mapping[ua.NodeId, ValueNodeLike],
+                    property_value_nodes: Mapping[tuple[str, str], ValueNodeLike]) -> None:
+        """OPC UA HistoryRead on the mirrored values (when history records)."""
+        if self.historian is not None:
+            from twinbridge.history.opcua_history import install
+
+            install(server, self.historian, value_nodes, property_value_nodes)
 
     async def backup(self, directory: Path) -> list[Path]:
         """A consistent copy of the store, the history and the journal, taken while the server runs.

@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import uvicorn
 from pydantic import SecretStr
@@ -42,6 +42,9 @@ from twinbridge.server.tokens import admin_token
 from twinbridge.submodels.hierarchy import PlantHierarchy
 from twinbridge.submodels.plant import Plant
 from twinbridge.submodels.semantic import SemanticGraph
+
+if TYPE_CHECKING:
+    from twinbridge.server.opcua import OpcUaServer
 
 log = logging.getLogger("twinbridge")
 
@@ -212,7 +215,10 @@ class Application:
         app.state.hierarchy = hierarchy
         app.state.semantic_graph = graph
         if self.options.opcua and plant_file.server.opcua.enabled:
-            await self._start(self._opcua(hierarchy))
+            opcua = self._opcua(hierarchy)
+            await self._start(opcua)
+            if opcua.server is not None:
+                self.history.serve_opcua(opcua.server, opcua.value_nodes, opcua.property_value_nodes)
         config = uvicorn.Config(app, host=self.host, port=self.port, log_level="warning", lifespan="off")
         self.http = HttpServer(config)
         self._tasks.append(asyncio.create_task(self._flush_periodically(plant_file.server.flush_interval_s)))
@@ -244,7 +250,7 @@ class Application:
             elif isinstance(source, MqttSource):
                 self._adapters.append(MqttAdapter(source, grouped[source.name], self.twin))
 
-    def _opcua(self, hierarchy: PlantHierarchy) -> Service:
+    def _opcua(self, hierarchy: PlantHierarchy) -> OpcUaServer:
         from twinbridge.server.opcua import OpcUaServer
 
         settings = self.plant_file.server.opcua

@@ -306,8 +306,8 @@ async def get_element_history(request: Request, submodelIdentifier: str, idShort
     window = Window(from_, to, limit, interval, [aggregate] if aggregate is not None else None)
     historian = _historian(request)
     submodel_id = decode_id(submodelIdentifier, "submodelIdentifier")
+    await historian.flushed()  # first: a series is created when its first point is written
     info = _series(historian, request, submodel_id, idShortPath, "idShortPath")
-    await historian.flushed()
     body = await _read(historian, info, window, cursor, "")
     if wants_csv(request):
         return _csv([body], with_element=False)
@@ -319,9 +319,9 @@ async def get_element_history(request: Request, submodelIdentifier: str, idShort
 async def post_history_query(request: Request, query: HistoryQuery) -> Response:
     window = Window(query.from_, query.to, query.limit, query.interval, query.aggregate)
     historian = _historian(request)
+    await historian.flushed()  # first: a series is created when its first point is written
     series = [_series(historian, request, ref.submodelId, ref.idShortPath, f"elements[{index}]")
               for index, ref in enumerate(query.elements)]
-    await historian.flushed()
     bodies = [await _read(historian, info, window, ref.cursor, f"elements[{index}].")
               for index, (info, ref) in enumerate(zip(series, query.elements, strict=True))]
     if wants_csv(request):

@@ -11,7 +11,7 @@ from asyncua.server.internal_session import InternalSession
 
 from twinbridge.aas.operations import OperationRegistry
 from twinbridge.aas.twin import Twin
-from twinbridge.server.opcua.builder import EnvironmentBuilder
+from twinbridge.server.opcua.builder import EnvironmentBuilder, ValueNode
 from twinbridge.server.opcua.methods import add_operation_methods, install_caller_sessions
 from twinbridge.server.opcua.mirror import Mirror
 from twinbridge.server.opcua.nodes import NodeFactory
@@ -51,6 +51,16 @@ class OpcUaServer:
     def certificate_path(self) -> Path:
         directory = self.settings.certificate_dir
         return Path(directory) if directory else self.data_dir / "opcua"
+
+    @property
+    def value_nodes(self) -> dict[ua.NodeId, ValueNode]:
+        """Every value-carrying Variable by NodeId (HistoryRead maps nodes to elements with it)."""
+        return self._builder.values if self._builder is not None else {}
+
+    @property
+    def property_value_nodes(self) -> dict[tuple[str, str], ValueNode]:
+        """Property Value Variables by (submodel id, idShortPath): the live, historized ones."""
+        return self._builder.by_path if self._builder is not None else {}
 
     @property
     def mirror(self) -> Mirror:

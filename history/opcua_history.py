@@ -1,0 +1,199 @@
+"""OPC UA HistoryRead over the Historian's store: raw reads with continuation points, and the Part 13
+aggregates Average, Minimum, Maximum and Count for processed reads.
+
+``install`` marks every mirrored Property value Variable as Historizing with the HistoryRead access
+bit, and puts ``TwinHistoryStorage`` behind asyncua's history service. A node maps to its element
+through ``ValueNodes`` (the OPC UA server's NodeId → (submodel id, idShortPath) index), so the
+history of an element is the same whether read over REST or OPC UA.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any, Protocol
+
+from asyncua import Node, Server, ua
+from asyncua.server.history import HistoryStorageInterface
+
+from twinbridge.history.compat_asyncua import data_value, install_history_manager, mark_historizing, status
+from twinbridge.history.historian import Historian
+from twinbridge.history.store import Bucket, HistoryError, RawPoints, SeriesInfo, SeriesKey
+
+MAX_VALUES_PER_READ = 10_000
+_UTC = datetime.UTC
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=_UTC)
+_STATUS = (ua.StatusCodes.Good, ua.StatusCodes.Uncertain, ua.StatusCodes.Bad)
+_AGGREGATES: dict[int, str] = {
+    ua.ObjectIds.AggregateFunction_Average: "avg",
+    ua.ObjectIds.AggregateFunction_Minimum: "min",
+    ua.ObjectIds.AggregateFunction_Maximum: "max",
+    ua.ObjectIds.AggregateFunction_Count: "count",
+}
+
+
+class ValueNodeLike(Protocol):
+    """What the OPC UA server's value index gives per node (server/opcua/builder.ValueNode)."""
+
+    node_id: ua.NodeId
+    submodel_id: str
+    path: str
+    attribute: Any  # asyncua AttributeValue: its DataValue's VariantType types the history values
+
+
+def _micros(moment: datetime.datetime | None) -> int | None:
+    """OPC UA leaves a bound unspecified with DateTime.MinValue (1601) or null."""
+    if moment is None or moment.year <= 1601:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_UTC)
+    return round((moment - _EPOCH) / timedelta(microseconds=1))
+
+
+def _datetime(micros: int) -> datetime.datetime:
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+class TwinHistoryStorage(HistoryStorageInterface):
+    """asyncua's storage interface, read-only: the Historian writes, OPC UA clients read."""
+
+    def __init__(self, historian: Historian, nodes: Mapping[ua.NodeId, ValueNodeLike]) -> None:
+        super().__init__(MAX_VALUES_PER_READ)
+        self.historian = historian
+        self.nodes = nodes
+
+    async def init(self) -> None:
+        """The Historian's store is opened and closed by the HistoryService, not by OPC UA."""
+
+    async def stop(self) -> None:
+        """As ``init``: the store outlives the OPC UA server."""
+
+    async def new_historized_node(self, node_id: ua.NodeId, period: timedelta | None, count: int = 0) -> None:
+        """Every live value is historized by the Historian already."""
+
+    async def new_historized_event(self, source_id: ua.NodeId, evtypes: list[Node],
+                                   period: timedelta | None, count: int = 0) -> None:
+        """Events are not historized here (the journal records model changes)."""
+
+    async def save_event(self, event: Any) -> None:
+        """See ``new_historized_event``."""
+
+    async def read_event_history(self, source_id: ua.NodeId, start: datetime.datetime | None,
+                                 end: datetime.datetime | None, nb_values: int,
+                                 evfilter: Any) -> tuple[list[Any], Any]:
+        return [], None
+
+    async def save_node_value(self, node_id: ua.NodeId, datavalue: ua.DataValue) -> None:
+        """Values reach the store through the twin's bus, not through OPC UA subscriptions."""
+
+    async def read_node_history(self, node_id: ua.NodeId, start: datetime.datetime | None,
+                                end: datetime.datetime | None, nb_values: int) -> tuple[list[ua.DataValue], Any]:
+        await self.historian.flushed()
+        found = self._series(node_id)
+        if found is None:
+            return [], None
+        info, variant = found
+        start_us, end_us = _micros(start), _micros(end)
+        reverse = start_us is not None and end_us is not None and start_us > end_us
+        if reverse:
+            assert start_us is not None and end_us is not None
+            start_us, end_us = end_us, start_us + 1
+        begin = 0 if start_us is None else start_us
+        stop = 2**62 if end_us is None else end_us
+        limit = min(nb_values or MAX_VALUES_PER_READ, MAX_VALUES_PER_READ)
+        points = await asyncio.to_thread(self.historian.store.read, info.id, begin, stop, limit + 1)
+        more = len(points.t_us) > limit
+        values = _data_values(points, min(len(points.t_us), limit), variant)
+        if reverse:
+            values.reverse()
+        return values, (_datetime(int(points.t_us[limit])) if more else None)
+
+    async def processed(self, details: ua.ReadProcessedDetails, node: ua.HistoryReadValueId,
+                        aggregate_id: ua.NodeId) -> ua.HistoryReadResult:
+        result = ua.HistoryReadResult()
+        identifier = aggregate_id.Identifier
+        aggregate = _AGGREGATES.get(identifier) if aggregate_id.NamespaceIndex == 0 and isinstance(identifier, int) \
+            else None
+        if aggregate is None:
+            result.StatusCode = status(ua.StatusCodes.BadAggregateNotSupported)
+            return result
+        await self.historian.flushed()
+        found = self._series(node.NodeId)
+        start_us, end_us = _micros(details.StartTime), _micros(details.EndTime)
+        interval_us = round(details.ProcessingInterval * 1000)
+        if start_us is None or end_us is None or start_us >= end_us or interval_us <= 0:
+            result.StatusCode = status(ua.StatusCodes.BadInvalidArgument)
+            return result
+        if -(-(end_us - start_us) // interval_us) > MAX_VALUES_PER_READ:
+            result.StatusCode = status(ua.StatusCodes.BadTooManyOperations)
+            return result
+        result.HistoryData = ua.HistoryData()
+        if found is None:
+            result.HistoryData.DataValues = []
+            return result
+        info, _ = found
+        try:
+            buckets = await asyncio.to_thread(self.historian.store.aggregate, info.id, start_us, end_us, interval_us)
+        except HistoryError:
+            result.StatusCode = status(ua.StatusCodes.BadAggregateInvalidInputs)
+            return result
+        result.HistoryData.DataValues = [_bucket_value(bucket, aggregate) for bucket in buckets]
+        return result
+
+    def _series(self, node_id: ua.NodeId) -> tuple[SeriesInfo, ua.VariantType] | None:
+        entry = self.nodes.get(node_id)
+        if entry is None:
+            return None
+        info = self.historian.store.find_series(SeriesKey(entry.submodel_id, entry.path))
+        if info is None:
+            return None
+        current = entry.attribute.value
+        variant = current.Value.VariantType if current is not None and current.Value is not None else None
+        return info, variant or ua.VariantType.Double
+
+
+def _data_values(points: RawPoints, count: int, variant: ua.VariantType) -> list[ua.DataValue]:
+    stamps = points.t_us[:count]
+    values = points.value[:count].tolist()
+    texts = points.text[:count]
+    statuses = [status(_STATUS[q]) for q in points.quality[:count].tolist()]
+    times = [_datetime(t) for t in stamps.tolist()]
+    numeric = variant not in (ua.VariantType.String, ua.VariantType.DateTime, ua.VariantType.LocalizedText)
+    out = []
+    for index in range(count):
+        text = texts[index]
+        if text is not None or not numeric:
+            variant_value = ua.Variant(text if text is not None else str(values[index]), ua.VariantType.String)
+        elif values[index] != values[index]:  # NaN: a sample without a value (quality only)
+            variant_value = ua.Variant()
+        elif variant is ua.VariantType.Boolean:
+            variant_value = ua.Variant(bool(values[index]), variant)
+        elif variant in (ua.VariantType.Float, ua.VariantType.Double):
+            variant_value = ua.Variant(values[index], variant)
+        else:
+            variant_value = ua.Variant(int(values[index]), variant)
+        out.append(data_value(variant_value, statuses[index], times[index], times[index]))
+    return out
+
+
+def _bucket_value(bucket: Bucket, aggregate: str) -> ua.DataValue:
+    stamp = _datetime(bucket.start_us)
+    if aggregate == "count":
+        return data_value(ua.Variant(bucket.count, ua.VariantType.UInt32), None, stamp)
+    value = getattr(bucket, aggregate)
+    if value is None:  # Part 13: an interval without data has no value
+        return data_value(None, status(ua.StatusCodes.BadNoData), stamp)
+    return data_value(ua.Variant(float(value), ua.VariantType.Double), None, stamp)
+
+
+def install(server: Server, historian: Historian, nodes: Mapping[ua.NodeId, ValueNodeLike],
+            property_values: Mapping[Any, ValueNodeLike]) -> TwinHistoryStorage:
+    """Serve HistoryRead for every node in ``nodes``; mark ``property_values`` (the live Property
+    Value Variables) Historizing with the HistoryRead access bit."""
+    storage = TwinHistoryStorage(historian, nodes)
+    install_history_manager(server, storage, storage.processed)
+    for entry in list(property_values.values()):
+        mark_historizing(server, entry.node_id)
+    return storage

@@ -1,0 +1,115 @@
+"""OPC UA HistoryRead with asyncua's client: raw values with timestamps and qualities, continuation
+points, and Part 13 Average/Minimum/Maximum/Count equal to numpy's."""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from asyncua import Client, ua
+
+from tests.history.conftest import SUBMODEL, press_submodel
+from tests.ports import free_port
+from twinbridge.aas.quality import Quality
+from twinbridge.aas.store import open_store, store_url_for
+from twinbridge.aas.twin import Twin
+from twinbridge.history.service import HistoryService
+from twinbridge.history.settings import HistorySettings
+from twinbridge.server.opcua import OpcUaServer, OpcUaSettings
+
+UTC = datetime.UTC
+_NODE_ID: object = ua.NodeId
+
+
+@pytest.fixture
+async def served(tmp_path: Path) -> AsyncIterator[tuple[Twin, OpcUaServer, Client]]:
+    twin = Twin(open_store(store_url_for(tmp_path / "data")))
+    twin.create(press_submodel())
+    history = HistoryService(twin, HistorySettings(flush_interval_s=0.2), tmp_path / "data")
+    await history.start()
+    opcua = OpcUaServer(twin, OpcUaSettings(host="127.0.0.1", port=free_port()), tmp_path / "opcua")
+    await opcua.start()
+    assert opcua.server is not None
+    history.serve_opcua(opcua.server, opcua.value_nodes, opcua.property_value_nodes)
+    try:
+        async with Client(opcua.endpoint_url, timeout=10) as client:
+            yield twin, opcua, client
+    finally:
+        await opcua.stop()
+        await history.stop()
+        twin.close()
+
+
+async def feed(twin: Twin, values: list[float], start: float, step: float,
+               qualities: list[Quality]) -> list[datetime.datetime]:
+    handle = twin.live(SUBMODEL, "Temperature")
+    for index, value in enumerate(values):
+        twin.update(handle, value, start + index * step, qualities[index])
+    await twin.bus.drained()
+    return [datetime.datetime.fromtimestamp(start + i * step, UTC) for i in range(len(values))]
+
+
+async def test_raw_history_comes_back_with_timestamps_qualities_and_continuation(
+        served: tuple[Twin, OpcUaServer, Client]) -> None:
+    twin, opcua, client = served
+    qualities = [Quality.GOOD, Quality.UNCERTAIN, Quality.GOOD, Quality.BAD] * 75
+    values = [20.0 + i / 4 for i in range(300)]
+    stamps = await feed(twin, values, time.time() - 400, 1.0, qualities)
+    node = client.get_node(opcua.property_value_nodes[(SUBMODEL, "Temperature")].node_id)
+    assert await node.read_attribute(ua.AttributeIds.Historizing) is not None
+    assert (await node.read_attribute(ua.AttributeIds.Historizing)).Value.Value is True
+    level = (await node.read_attribute(ua.AttributeIds.AccessLevel)).Value.Value
+    assert level & ua.AccessLevel.HistoryRead.mask
+
+    history = await node.read_raw_history(stamps[0] - datetime.timedelta(seconds=1),
+                                          stamps[-1] + datetime.timedelta(seconds=1))
+    assert [dv.Value.Value for dv in history] == values
+    assert [dv.SourceTimestamp.replace(tzinfo=UTC) for dv in history] == stamps
+    codes = {Quality.GOOD: ua.StatusCodes.Good, Quality.UNCERTAIN: ua.StatusCodes.Uncertain,
+             Quality.BAD: ua.StatusCodes.Bad}
+    assert [dv.StatusCode.value for dv in history] == [codes[q] for q in qualities]
+
+    details = ua.ReadRawModifiedDetails(IsReadModified=False, StartTime=stamps[0], EndTime=stamps[-1]
+                                        + datetime.timedelta(seconds=1), NumValuesPerNode=120)
+    pages, continuation = [], None
+    while True:
+        result = await node.history_read(details, continuation)
+        pages.append([dv.Value.Value for dv in result.HistoryData.DataValues])
+        continuation = result.ContinuationPoint
+        if not continuation:
+            break
+    assert [len(page) for page in pages] == [120, 120, 60]
+    assert [value for page in pages for value in page] == values
+
+
+async def test_processed_history_equals_numpy(served: tuple[Twin, OpcUaServer, Client]) -> None:
+    twin, opcua, client = served
+    rng = np.random.default_rng(2)
+    start = float(int(time.time()) - 600)
+    values = [float(v) for v in np.round(rng.normal(60, 3, 240), 2)]
+    await feed(twin, values, start, 0.5, [Quality.GOOD] * 240)
+    node = client.get_node(opcua.property_value_nodes[(SUBMODEL, "Temperature")].node_id)
+    array = np.array(values).reshape(12, 20)  # 10 s buckets of 20 points
+    begin = datetime.datetime.fromtimestamp(start, UTC)
+    expected = {ua.ObjectIds.AggregateFunction_Average: array.mean(axis=1),
+                ua.ObjectIds.AggregateFunction_Minimum: array.min(axis=1),
+                ua.ObjectIds.AggregateFunction_Maximum: array.max(axis=1),
+                ua.ObjectIds.AggregateFunction_Count: np.full(12, 20)}
+    for aggregate, want in expected.items():
+        details = ua.ReadProcessedDetails(StartTime=begin, EndTime=begin + datetime.timedelta(seconds=120),
+                                          ProcessingInterval=10_000.0, AggregateType=[_NODE_ID(aggregate, 0)])
+        result = await node.history_read(details)
+        assert result.StatusCode.is_good()
+        got = [dv.Value.Value for dv in result.HistoryData.DataValues]
+        assert got == pytest.approx(list(want), rel=1e-12)
+        stamps = [dv.SourceTimestamp.replace(tzinfo=UTC) for dv in result.HistoryData.DataValues]
+        assert stamps == [begin + datetime.timedelta(seconds=10 * k) for k in range(12)]
+    details = ua.ReadProcessedDetails(StartTime=begin, EndTime=begin + datetime.timedelta(seconds=10),
+                                      ProcessingInterval=10_000.0,
+                                      AggregateType=[_NODE_ID(ua.ObjectIds.AggregateFunction_Interpolative, 0)])
+    result = await node.history_read(details)
+    assert result.StatusCode.value == ua.StatusCodes.BadAggregateNotSupported
