@@ -80,7 +80,8 @@ class Historian:
         self.settings = settings
         self._pending: list[ValueChanged] = []
         self._retry: list[PointBatch] = []
-        self._series: dict[int, int] = {}  # LiveElement.key -> series id
+        self._series: dict[int, int] = {}  # LiveElement.key -> series id (0: skipped)
+        self._skipped: list[tuple[str, str]] = []  # (submodel id, path prefix) not to record
         self._flush_lock = threading.Lock()  # one flush at a time (writer thread, flushed(), stop)
         self._wake = threading.Event()
         self._stopping = False
@@ -120,6 +121,11 @@ class Historian:
         if self._subscription is not None:
             self._take(self._subscription.drain())
         await asyncio.to_thread(self._flush)
+
+    def skip(self, submodel_id: str, prefix: str) -> None:
+        """Do not record elements under ``prefix`` (views of values that are recorded elsewhere)."""
+        self._skipped.append((submodel_id, prefix))
+        self._series = {key: sid for key, sid in self._series.items() if sid}  # decide again
 
     def status(self) -> HistorianStatus:
         return HistorianStatus("paused" if self._error else "recording", self._error,
@@ -179,6 +185,13 @@ class Historian:
                 log.warning("history recording resumed after: %s", self._error)
                 self._error = None
 
+    def _series_of(self, event: ValueChanged) -> int:
+        handle = event.element
+        for submodel_id, prefix in self._skipped:
+            if handle.submodel_id == submodel_id and handle.path.startswith(prefix):
+                return 0
+        return self.store.series_id(SeriesKey(handle.submodel_id, handle.path), value_kind(event.value))
+
     def _pause(self, error: str) -> None:
         if self._error is None:
             log.error("history paused, live values keep flowing; retrying every %.1f s: %s",
@@ -203,8 +216,9 @@ class Historian:
             handle = event.element
             sid = series_of.get(handle.key)
             if sid is None:
-                sid = series_of[handle.key] = self.store.series_id(SeriesKey(handle.submodel_id, handle.path),
-                                                                   value_kind(event.value))
+                sid = series_of[handle.key] = self._series_of(event)
+            if not sid:
+                continue
             value = event.value
             series.append(sid)
             times.append(event.timestamp)

@@ -1,6 +1,7 @@
 """``HistoryService``: the history room as one service of the application (start, stop, backup).
 
-It opens the history store, starts the Historian and the Journal, and takes online backups.
+It opens the history store, starts the Historian and the Journal, adds the history segments to
+Time Series submodels, and takes online backups.
 A history file that cannot be opened (corrupt, unreadable) does not stop the server: the error
 names the file, live service goes on, and the history API answers 503 until it is fixed.
 """
@@ -21,6 +22,7 @@ from twinbridge.history.historian import Historian, HistorianSettings
 from twinbridge.history.journal import Journal
 from twinbridge.history.settings import HistorySettings
 from twinbridge.history.store import HistoryError, Retention, open_history
+from twinbridge.history.time_series import TimeSeriesSegments
 
 if TYPE_CHECKING:
     from asyncua import Server, ua
@@ -35,9 +37,11 @@ JOURNAL_FILE = "journal.jsonl"
 
 
 class HistoryService:
-    def __init__(self, twin: Twin, settings: HistorySettings, data_dir: Path | None) -> None:
+    def __init__(self, twin: Twin, settings: HistorySettings, data_dir: Path | None,
+                 endpoint: str = "http://127.0.0.1:8080/api/v3.0/history") -> None:
         self.twin = twin
         self.settings = settings
+        self.endpoint = endpoint
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
         if data_dir is None:  # --memory: the journal still needs a file for as-of reads
             self._scratch = tempfile.TemporaryDirectory(prefix="twinbridge-history-")
@@ -46,6 +50,7 @@ class HistoryService:
         self.url = settings.url or default
         self.historian: Historian | None = None
         self.journal: Journal | None = None
+        self.segments: TimeSeriesSegments | None = None
         self.error: str | None = None
 
     async def start(self) -> None:
@@ -65,8 +70,12 @@ class HistoryService:
         if self.settings.journal:
             self.journal = Journal(self.twin, self.directory / JOURNAL_FILE)
             await self.journal.start()
+        self.segments = TimeSeriesSegments(self.twin, self.historian, self.endpoint, self.settings.internal_records)
+        await self.segments.start()
 
     async def stop(self) -> None:
+        if self.segments is not None:
+            await self.segments.stop()
         if self.journal is not None:
             await self.journal.stop()
         if self.historian is not None:

@@ -195,7 +195,8 @@ class Application:
             await self._start(graph)
         gc.freeze()  # the start-up model is long-lived: keep it out of every later collection
         plant_file = self.plant_file
-        self.history = HistoryService(self.twin, plant_file.server.history, self.data_dir)
+        self.history = HistoryService(self.twin, plant_file.server.history, self.data_dir,
+                                      f"http://{self.host}:{self.port}{plant_file.server.rest.prefix}/history")
         await self._start(self.history)  # before the devices: history holds their first second
         if self.options.demo:
             from twinbridge.server.demo import DemoDevices

@@ -51,17 +51,20 @@ class Served:
         return f"{self.base}/history/submodels/{b64(submodel)}/submodel-elements/{path}"
 
 
-async def serve(data: Path, settings: HistorySettings | None = None) -> AsyncIterator[Served]:
+async def serve(data: Path, settings: HistorySettings | None = None,
+                extra: tuple[model.Submodel, ...] = ()) -> AsyncIterator[Served]:
     twin = Twin(open_store(store_url_for(data)))
-    if SUBMODEL not in twin.submodels:
-        twin.create(press_submodel())
-    service = HistoryService(twin, settings or HistorySettings(flush_interval_s=0.2), data)
+    for submodel in (press_submodel(), *extra):
+        if submodel.id not in twin.submodels:
+            twin.create(submodel)
+    port = free_port()
+    service = HistoryService(twin, settings or HistorySettings(flush_interval_s=0.2), data,
+                             f"http://127.0.0.1:{port}/api/v3.0/history")
     await service.start()
     security = ApiSecurity(mode="token", read_open=True, tokens=[
         ApiToken(token=TOKEN, role="write", name="operator-anna"), ApiToken(token=ADMIN, role="admin", name="admin")])
     app = create_app(twin, security=security, extra_routers=routers)
     app.state.history = service
-    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     serving = asyncio.create_task(server.serve())
     while not server.started:

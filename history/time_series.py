@@ -1,0 +1,155 @@
+"""The AAS way into history: segments added to every IDTA 02008 (Time Series Data 1.1) submodel.
+
+- ``Segments.History``, a LinkedSegment whose ``Endpoint`` is this server's history API and whose
+  ``Query`` is the JSON body of ``POST {Endpoint}/query`` for every variable of the live record: an
+  AAS-only client finds the past values from the submodel itself.
+- ``Segments.Recent``, an InternalSegment holding the last N records (``internal_records``) in time
+  order (``Record01`` the oldest): every time the live record's ``Time`` moves (the record clock
+  stamps it), a snapshot of the live record is appended and the oldest falls out. Its values are
+  a view of what the Historian already keeps, so the Historian skips them.
+
+The template's own ``LiveValues`` segment (one ``Current`` record) stays as it is: bindings feed it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from typing import Any
+
+import orjson
+from basyx.aas import model
+
+from twinbridge.aas.bus import ChangeBatch, Follower
+from twinbridge.aas.errors import NotFound, TwinError
+from twinbridge.aas.live import LiveElement
+from twinbridge.aas.twin import Twin
+from twinbridge.history.historian import Historian
+
+log = logging.getLogger(__name__)
+
+# IDTA 02008-1-1 semantic identifiers (the submodels room builds the template; we only add segments)
+TIME_SERIES = "https://admin-shell.io/idta/TimeSeries/1/1"
+LINKED_SEGMENT = "https://admin-shell.io/idta/TimeSeries/Segments/LinkedSegment/1/1"
+INTERNAL_SEGMENT = "https://admin-shell.io/idta/TimeSeries/Segments/InternalSegment/1/1"
+RECORDS = "https://admin-shell.io/idta/TimeSeries/Records/1/1"
+RECORD = "https://admin-shell.io/idta/TimeSeries/Record/1/1"
+RECORD_COUNT = "https://admin-shell.io/idta/TimeSeries/Segment/RecordCount/1/1"
+SEGMENT_NAME = "https://admin-shell.io/idta/TimeSeries/Segment/Name/1/1"
+ENDPOINT = "https://admin-shell.io/idta/TimeSeries/Endpoint/1/1"
+QUERY = "https://admin-shell.io/idta/TimeSeries/Query/1/1"
+LIVE_RECORD = "Segments.LiveValues.Records.Current"
+RECENT = "Segments.Recent"
+
+
+def _semantic(iri: str) -> model.ExternalReference:
+    return model.ExternalReference((model.Key(model.KeyTypes.GLOBAL_REFERENCE, iri),))
+
+
+def _text(id_short: str, value: str, semantic_id: str) -> model.Property:
+    return model.Property(id_short, model.datatypes.String, value, semantic_id=_semantic(semantic_id))
+
+
+def is_time_series(submodel: model.Submodel) -> bool:
+    reference = submodel.semantic_id
+    return reference is not None and bool(reference.key) and reference.key[0].value == TIME_SERIES
+
+
+class _Ring:
+    """The Recent segment of one submodel: the live record's handles and the snapshots kept."""
+
+    def __init__(self, live: list[LiveElement], slots: list[list[LiveElement]], count: LiveElement,
+                 capacity: int) -> None:
+        self.live = live  # Time first, then the variables
+        self.clock = live[0] if live and live[0].path.endswith(".Time") else None
+        self.slots = slots  # per record: Time first, then the variables (same order as live)
+        self.count = count
+        self.snapshots: deque[list[Any]] = deque(maxlen=capacity)
+
+
+class TimeSeriesSegments:
+    def __init__(self, twin: Twin, historian: Historian | None, endpoint: str, records: int) -> None:
+        self.twin = twin
+        self.historian = historian
+        self.endpoint = endpoint.rstrip("/")
+        self.records = records
+        self._rings: dict[str, _Ring] = {}
+        self._follower: Follower | None = None
+
+    async def start(self) -> None:
+        for submodel in list(self.twin.submodels.values()):
+            if is_time_series(submodel):
+                try:
+                    self._rings[submodel.id] = self._prepare(submodel)
+                except (TwinError, KeyError) as error:
+                    log.warning("Time Series submodel %s: no history segments (%s)", submodel.id, error)
+        if self._rings:
+            self._follower = Follower(self.twin.bus, self._on_batch, "time series segments",
+                                      submodels=list(self._rings))
+            self._follower.start()
+
+    async def stop(self) -> None:
+        if self._follower is not None:
+            await self._follower.stop()
+
+    def _prepare(self, submodel: model.Submodel) -> _Ring:
+        record = self.twin.element(submodel.id, LIVE_RECORD)
+        assert isinstance(record, model.SubmodelElementCollection)
+        variables = [e for e in record.value if isinstance(e, model.Property)]
+        names = [v.id_short for v in variables if v.id_short is not None]
+        segments = self.twin.element(submodel.id, "Segments")
+        present = {e.id_short for e in segments.value}  # type: ignore[attr-defined]
+        if "History" not in present:
+            query = {"elements": [{"submodelId": submodel.id, "idShortPath": f"{LIVE_RECORD}.{name}"}
+                                  for name in names if name != "Time"], "interval": "PT10S",
+                     "aggregate": ["avg", "min", "max"]}
+            self.twin.add_element(submodel.id, "Segments", model.SubmodelElementCollection(
+                "History", semantic_id=_semantic(LINKED_SEGMENT), value=[
+                    _text("Name", "History", SEGMENT_NAME),
+                    _text("Endpoint", f"{self.endpoint}/query", ENDPOINT),
+                    _text("Query", orjson.dumps(query).decode(), QUERY),
+                ]))
+        if "Recent" in present:
+            self.twin.delete_element(submodel.id, RECENT)  # rebuilt: the live record may have changed
+        slots = [model.SubmodelElementCollection(
+            f"Record{index + 1:02d}", semantic_id=_semantic(RECORD),
+            value=[model.Property(v.id_short, v.value_type, None, semantic_id=v.semantic_id) for v in variables])
+            for index in range(self.records)]
+        self.twin.add_element(submodel.id, "Segments", model.SubmodelElementCollection(
+            "Recent", semantic_id=_semantic(INTERNAL_SEGMENT), value=[
+                _text("Name", f"The last {self.records} records", SEGMENT_NAME),
+                model.Property("RecordCount", model.datatypes.Long, model.datatypes.Long(0),
+                               semantic_id=_semantic(RECORD_COUNT)),
+                model.SubmodelElementCollection("Records", semantic_id=_semantic(RECORDS), value=slots),
+            ]))
+        ordered = ["Time", *[name for name in names if name != "Time"]] if "Time" in names else names
+        live = [self.twin.live(submodel.id, f"{LIVE_RECORD}.{name}") for name in ordered]
+        ring_slots = [[self.twin.live(submodel.id, f"{RECENT}.Records.Record{index + 1:02d}.{name}")
+                       for name in ordered] for index in range(self.records)]
+        if self.historian is not None:
+            self.historian.skip(submodel.id, RECENT + ".")
+        return _Ring(live, ring_slots, self.twin.live(submodel.id, f"{RECENT}.RecordCount"), self.records)
+
+    async def _on_batch(self, batch: ChangeBatch) -> None:
+        for event in batch.values:
+            handle = event.element
+            ring = self._rings.get(handle.submodel_id)
+            if ring is not None and handle is ring.clock:
+                self._append(ring, event.timestamp)
+
+    def _append(self, ring: _Ring, timestamp: float) -> None:
+        snapshot = [_value(handle) for handle in ring.live]
+        ring.snapshots.append(snapshot)
+        for slot, values in zip(ring.slots, ring.snapshots, strict=False):
+            for handle, value in zip(slot, values, strict=True):
+                if value is not None:
+                    try:
+                        self.twin.update(handle, value, timestamp)
+                    except NotFound:
+                        return
+        self.twin.update(ring.count, model.datatypes.Long(len(ring.snapshots)), timestamp)
+
+
+def _value(handle: LiveElement) -> Any:
+    element = handle.element
+    return element.value if isinstance(element, model.Property) else None
