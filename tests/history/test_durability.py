@@ -76,3 +76,21 @@ def test_a_clean_restart_keeps_every_point_and_appends_after_them(tmp_path: Path
     assert len(points) == len(first) + len(second)
     assert all(points[round(stamp, 6)] == float(value) for value, stamp in first + second)
     assert np.all(np.diff(stamps) > 0)
+
+
+async def test_a_corrupt_history_file_does_not_stop_the_server(tmp_path: Path) -> None:
+    from tests.history.conftest import b64, serve
+
+    data = tmp_path / "data"
+    (data / "history").mkdir(parents=True)
+    (data / "history" / "history.duckdb").write_bytes(b"not a database at all " * 4096)
+    async for served in serve(data):
+        status = (await served.http.get(f"{served.base}/history/status")).json()
+        assert status["state"] == "disabled" and "history.duckdb" in status["error"]
+        response = await served.http.get(f"{served.base}/history/submodels/{b64(SUBMODEL)}"
+                                         "/submodel-elements/Temperature")
+        assert response.status_code == 503 and "history.duckdb" in response.json()["messages"][0]["text"]
+        served.twin.update(served.twin.live(SUBMODEL, "Temperature"), 55.5)  # live values keep flowing
+        value = await served.http.get(f"{served.base}/submodels/{b64(SUBMODEL)}/submodel-elements/Temperature/$value")
+        assert value.json() == {"Temperature": 55.5}
+        assert status["journalEntries"] >= 1  # the journal is a separate file and still works
