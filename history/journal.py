@@ -109,6 +109,7 @@ class Journal:
         self._seq = 0
         self._last = GENESIS
         self._latest: dict[tuple[str, str], bytes | None] = {}  # canonical last journaled document
+        self._unwritten: list[tuple[dict[str, Any], bytes]] = []
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -169,9 +170,9 @@ class Journal:
         return [target]
 
     # ------------------------------------------------------------ appending
-    def append(self, action: str, kind: ObjectKind, identifier: str, path: str | None, document: bytes | None,
-               who: str = "unknown", channel: str = "model", moment: float | None = None) -> None:
-        """Add one entry (fsynced before returning: an acknowledged change is never lost)."""
+    def _add(self, action: str, kind: ObjectKind, identifier: str, path: str | None, document: bytes | None,
+             who: str, channel: str, moment: float | None = None) -> None:
+        """Chain one entry in memory; ``_commit`` writes what was added with one fsync."""
         with self._lock:
             fields: dict[str, Any] = {
                 "seq": self._seq + 1, "time": time.time() if moment is None else moment, "who": who,
@@ -180,16 +181,26 @@ class Journal:
             }
             plain = orjson.loads(orjson.dumps(fields))  # the hash covers exactly what is written
             plain["hash"] = entry_hash(plain)
-            line = orjson.dumps(plain, option=_OPTIONS) + b"\n"
-            with self.path.open("ab") as stream:
-                offset = stream.tell()
-                stream.write(line)
-                stream.flush()
-                os.fsync(stream.fileno())
+            self._unwritten.append((plain, orjson.dumps(plain, option=_OPTIONS) + b"\n"))
             self._seq += 1
             self._last = plain["hash"]
-            self._note(plain, offset)
             self._latest[(kind.value, identifier)] = _canonical(plain["document"])
+
+    def _commit(self) -> None:
+        """One write and one fsync for every entry added since the last commit (a batch of changes,
+        or the start-up baseline of a whole plant, costs one fsync, not one per object)."""
+        with self._lock:
+            if not self._unwritten:
+                return
+            with self.path.open("ab") as stream:
+                offset = stream.tell()
+                stream.write(b"".join(line for _, line in self._unwritten))
+                stream.flush()
+                os.fsync(stream.fileno())
+            for plain, line in self._unwritten:
+                self._note(plain, offset)
+                offset += len(line)
+            self._unwritten = []
 
     async def _follow(self, subscription: Subscription) -> None:
         async for batch in subscription:
@@ -205,6 +216,7 @@ class Journal:
             self._record(event)
         for value in batch.values:
             self._record_write(value)
+        self._commit()
 
     def _record(self, event: StructureChanged) -> None:
         origin = event.origin
@@ -213,7 +225,7 @@ class Journal:
         if event.kind is not ChangeKind.DELETED and self.twin.exists(event.object_kind, event.identifier):
             document = documents.encode(self.twin.get(event.object_kind, event.identifier))
         action = "deleted" if document is None else event.kind.value
-        self.append(action, event.object_kind, event.identifier, event.path, document, who, channel)
+        self._add(action, event.object_kind, event.identifier, event.path, document, who, channel)
 
     def _record_write(self, event: ValueChanged) -> None:
         origin = event.origin
@@ -221,8 +233,8 @@ class Journal:
             return
         handle = event.element
         document = documents.encode(self.twin.submodel(handle.submodel_id))
-        self.append("value-written", ObjectKind.SUBMODEL, handle.submodel_id, handle.path, document,
-                    origin.who, origin.channel, event.timestamp)
+        self._add("value-written", ObjectKind.SUBMODEL, handle.submodel_id, handle.path, document,
+                  origin.who, origin.channel, event.timestamp)
 
     def _baseline(self) -> None:
         """Objects that differ from their last journaled state (created before the journal began,
@@ -233,7 +245,8 @@ class Journal:
             for identifier, obj in list(table.items()):
                 document = documents.encode(obj)
                 if self._latest.get((kind.value, identifier)) != _canonical(orjson.loads(document)):
-                    self.append("baseline", kind, identifier, None, document, "twinbridge", "start-up")
+                    self._add("baseline", kind, identifier, None, document, "twinbridge", "start-up")
+        self._commit()
 
     def _load_index(self) -> None:
         for offset, line in _lines(self.path):
