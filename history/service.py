@@ -70,7 +70,8 @@ class HistoryService:
         if self.settings.journal:
             self.journal = Journal(self.twin, self.directory / JOURNAL_FILE)
             await self.journal.start()
-        self.segments = TimeSeriesSegments(self.twin, self.historian, self.endpoint, self.settings.internal_records)
+        self.segments = TimeSeriesSegments(self.twin, self.historian, self.endpoint, self.settings.internal_records,
+                                           self.settings.internal_record_interval_s)
         await self.segments.start()
 
     async def stop(self) -> None:

@@ -7,7 +7,8 @@ server:
     url: duckdb:///var/lib/twinbridge/history.duckdb   # default: <data>/history/history.duckdb
     flush_interval_s: 1        # a kill -9 loses at most this much
     retention: {raw_days: 7, rollup_days: 365}
-    internal_records: 10       # Time Series submodels: records kept in the InternalSegment
+    internal_records: 10       # Time Series submodels: records kept in the InternalSegment,
+    internal_record_interval_s: 1   # at most one per second
 ```
 """
 
@@ -31,3 +32,5 @@ class HistorySettings(BaseModel):
     journal: bool = Field(True, description="keep the hash-chained journal of model changes and client writes")
     internal_records: int = Field(10, ge=1, le=1000,
                                   description="records a Time Series submodel's InternalSegment keeps")
+    internal_record_interval_s: float = Field(
+        1.0, ge=0, description="at most one InternalSegment record per this interval (0: one per record clock tick)")
