@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
 def _configure_logging(level: str) -> None:
     """Our rooms log at ``level``; the libraries below us only speak up for warnings."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
-    for room in ("twinbridge", "aas", "adapters", "server", "submodels"):
+    for room in ("twinbridge", "aas", "adapters", "server", "submodels", "history"):
         logging.getLogger(room).setLevel(level.upper())
 
 

@@ -1,0 +1,1 @@
+"""twinbridge: history room (value history, retention, the model journal, backup)."""
