@@ -30,6 +30,7 @@ import asyncio
 import datetime
 import os
 import resource
+import socket
 import sqlite3
 import statistics
 import tempfile
@@ -304,7 +305,6 @@ async def opcua_history_read(points: int, runs: int, directory: Path) -> float:
     """Seconds (median) for an asyncua client to HistoryRead ``points`` raw values of one variable."""
     from asyncua import Client
 
-    from tests.ports import free_port
     from twinbridge.history.service import HistoryService
     from twinbridge.history.settings import HistorySettings
     from twinbridge.server.opcua import OpcUaServer, OpcUaSettings
@@ -313,7 +313,10 @@ async def opcua_history_read(points: int, runs: int, directory: Path) -> float:
     twin.create(model.Submodel("urn:bench:sm", submodel_element=[model.Property("P", model.datatypes.Double, 0.0)]))
     service = HistoryService(twin, HistorySettings(), directory)
     await service.start()
-    opcua = OpcUaServer(twin, OpcUaSettings(host="127.0.0.1", port=free_port()), directory / "opcua")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    opcua = OpcUaServer(twin, OpcUaSettings(host="127.0.0.1", port=port), directory / "opcua")
     await opcua.start()
     assert opcua.server is not None and service.historian is not None
     service.serve_opcua(opcua.server, opcua.value_nodes, opcua.property_value_nodes)
