@@ -3,16 +3,21 @@ points, and Part 13 Average/Minimum/Maximum/Count equal to numpy's."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
+import shutil
+import subprocess
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pytest
 from asyncua import Client, ua
 
 from tests.history.conftest import SUBMODEL, press_submodel
+from tests.peers import missing_peer
 from tests.ports import free_port
 from twinbridge.aas.quality import Quality
 from twinbridge.aas.store import open_store, store_url_for
@@ -23,6 +28,7 @@ from twinbridge.server.opcua import OpcUaServer, OpcUaSettings
 
 UTC = datetime.UTC
 _NODE_ID: object = ua.NodeId
+NODE_DIR = Path(__file__).parents[1] / "opcua" / "node"  # node-opcua-client, installed for the OPC UA tests
 
 
 @pytest.fixture
@@ -113,3 +119,38 @@ async def test_processed_history_equals_numpy(served: tuple[Twin, OpcUaServer, C
                                       AggregateType=[_NODE_ID(ua.ObjectIds.AggregateFunction_Interpolative, 0)])
     result = await node.history_read(details)
     assert result.StatusCode.value == ua.StatusCodes.BadAggregateNotSupported
+
+
+@pytest.fixture
+def node_history() -> Path:
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        missing_peer("node and npm are needed for the node-opcua historyRead test")
+    if not (NODE_DIR / "node_modules" / "node-opcua-client").is_dir():
+        subprocess.run([npm, "install", "--no-audit", "--no-fund", "--loglevel=error"], cwd=NODE_DIR,
+                       check=True, timeout=600)
+    return Path(__file__).parent / "node_history.mjs"
+
+
+async def test_node_opcua_history_read(served: tuple[Twin, OpcUaServer, Client], node_history: Path) -> None:
+    twin, opcua, _ = served
+    start = float(int(time.time()) - 300)
+    values = [float(v) for v in range(40)]
+    qualities = [Quality.GOOD] * 39 + [Quality.UNCERTAIN]
+    stamps = await feed(twin, values, start, 0.5, qualities)
+    node_id = opcua.property_value_nodes[(SUBMODEL, "Temperature")].node_id.to_string()
+    begin = stamps[0].isoformat().replace("+00:00", "Z")
+    end = (stamps[0] + datetime.timedelta(seconds=20)).isoformat().replace("+00:00", "Z")
+    process = await asyncio.create_subprocess_exec(
+        "node", str(node_history), opcua.endpoint_url, node_id, begin, end, "10000",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=NODE_DIR)
+    out, err = await asyncio.wait_for(process.communicate(), 180)
+    lines = [line for line in out.splitlines() if line.startswith(b'{"event"')]
+    assert process.returncode == 0 and lines, err.decode(errors="replace")[-2000:]
+    answer = orjson.loads(lines[-1])
+    assert answer["status"] == "Good"
+    assert [row[0] for row in answer["raw"]] == values
+    assert [row[1] for row in answer["raw"]] == [s.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+                                                for s in stamps]
+    assert answer["raw"][-1][2] == "Uncertain"
+    assert answer["averages"] == pytest.approx([np.mean(values[:20]), np.mean(values[20:])])
