@@ -42,6 +42,7 @@ from twinbridge.history.store import (
     Aggregate,
     Bucket,
     HistoryError,
+    HistoryStore,
     OutOfRawRetention,
     SeriesInfo,
     SeriesKey,
@@ -217,16 +218,8 @@ async def _read(historian: Historian, info: SeriesInfo, window: Window, cursor: 
     try:
         if window.interval_us is None:
             start, skip = read_cursor(cursor, f"{where}cursor") if cursor else (window.start_us, 0)
-            points = await asyncio.to_thread(store.read, info.id, start, window.end_us, window.limit + 1, skip)
-            more = len(points.t_us) > window.limit
-            count = min(len(points.t_us), window.limit)
-            body["paging_metadata"] = {}
-            if more:
-                last = int(points.t_us[count - 1])
-                same = int(np.count_nonzero(points.t_us[:count] == last))
-                body["paging_metadata"] = {"cursor": issue_cursor(last, same + (skip if last == start else 0))}
-            body["result"] = _points(points.t_us[:count], points.value[:count], points.quality[:count],
-                                     points.text[:count], info.value_type)
+            # read and render in a worker thread: 100,000 points take ~0.1 s to turn into JSON-ready rows
+            body.update(await asyncio.to_thread(_raw_page, store, info, start, skip, window))
         else:
             buckets = await asyncio.to_thread(store.aggregate, info.id, window.start_us, window.end_us,
                                               window.interval_us)
@@ -237,6 +230,19 @@ async def _read(historian: Historian, info: SeriesInfo, window: Window, cursor: 
     except HistoryError as error:
         raise ApiError(503, f"the history cannot be read now: {error}", "ServiceUnavailable") from None
     return body
+
+
+def _raw_page(store: HistoryStore, info: SeriesInfo, start: int, skip: int, window: Window) -> dict[str, Any]:
+    points = store.read(info.id, start, window.end_us, window.limit + 1, skip)
+    count = min(len(points.t_us), window.limit)
+    paging: dict[str, str] = {}
+    if len(points.t_us) > window.limit:
+        last = int(points.t_us[count - 1])
+        same = int(np.count_nonzero(points.t_us[:count] == last))
+        paging["cursor"] = issue_cursor(last, same + (skip if last == start else 0))
+    return {"paging_metadata": paging,
+            "result": _points(points.t_us[:count], points.value[:count], points.quality[:count],
+                              points.text[:count], info.value_type)}
 
 
 def xs_times(t_us: np.ndarray) -> list[str]:
