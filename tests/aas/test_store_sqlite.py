@@ -12,8 +12,8 @@ from basyx.aas import model
 from basyx.aas.examples.data.example_aas import create_full_example
 
 from twinbridge.aas import documents
-from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.errors import StorageError, StorageFull
+from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.store import (
     STORE_FILE_NAME,
     DeleteDocument,
