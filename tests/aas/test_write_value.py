@@ -240,3 +240,22 @@ def test_read_only_views_and_semantic_ids() -> None:
     assert twin.live(KINDS, "Speed").semantic_id == "urn:speed"
     assert twin.live(KINDS, "Limits").semantic_id is None
     assert isinstance(twin.bus, ChangeBus)
+
+
+async def test_putting_a_whole_element_that_differs_only_in_value_is_a_value_write() -> None:
+    twin = Twin()
+    twin.create(_kinds())
+    subscription = twin.bus.subscribe()
+    semantic = model.ExternalReference((model.Key(model.KeyTypes.GLOBAL_REFERENCE, "urn:speed"),))
+    await twin.put_element(KINDS, "Speed", model.Property("Speed", model.datatypes.Double, value=3.0,
+                                                          semantic_id=semantic))
+    batch = subscription.drain()
+    assert batch.structure == [] and [event.value for event in batch.values] == [3.0]
+    await twin.put_element(KINDS, "Speed", model.Property("Speed", model.datatypes.Double, value=4.0,
+                                                          category="PARAMETER"))
+    batch = subscription.drain()
+    assert batch.values == [] and [event.path for event in batch.structure] == ["Speed"]
+    assert twin.element(KINDS, "Speed").category == "PARAMETER"
+    twin.bind(twin.live(KINDS, "Limits"))
+    with pytest.raises(NotWritable, match="fed by a device"):
+        await twin.put_element(KINDS, "Limits", model.Range("Limits", model.datatypes.Int, min=1, max=2))
