@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from twinbridge.aas.store import StoreUrlError, check_url
 from twinbridge.adapters.config import Southbound
 from twinbridge.server.opcua.settings import OpcUaSettings
 from twinbridge.submodels.description import PlantDescription
@@ -56,10 +57,20 @@ class ServerSettings(Strict):
     opcua: OpcUaSettings = Field(default_factory=OpcUaSettings)
     data: Path | None = Field(None, description="data directory (certificates, token; the default store)")
     store: str | None = Field(
-        None, pattern=r"^[a-z][a-z0-9+.-]*:",
-        description="store URL (sqlite:///abs/path/file.sqlite3, memory:); default: SQLite in the data directory",
+        None, description="store URL (sqlite:///abs/path/file.sqlite3, memory:); default: SQLite in the data directory",
     )
     flush_interval_s: float = Field(5.0, gt=0, description="how often live values are persisted")
+
+
+    @field_validator("store")
+    @classmethod
+    def _known_store(cls, url: str | None) -> str | None:
+        if url is not None:
+            try:
+                check_url(url)
+            except StoreUrlError as error:
+                raise ValueError(str(error)) from None
+        return url
 
 
 class DemoModbus(Strict):
