@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
@@ -108,6 +108,7 @@ class PlantFile(Strict):
         return self.model_copy(update={"southbound": southbound})
 
 
+ModelT = TypeVar("ModelT", bound=BaseModel)
 _DISTRIBUTIONS = ("fixed", "exponential", "weibull", "lognormal", "reactive", "preventive", "predictive")
 """Discriminator tags of the simulation block's unions, which pydantic puts into error paths."""
 _CROSS_CHECK = re.compile(r"^(?P<table>bindings|sources)\[(?P<index>\d+)\]: ")
@@ -232,3 +233,21 @@ def _line_index(node: yaml.Node | None) -> dict[tuple[Any, ...], int]:
     if node is not None:
         walk(node, ())
     return index
+
+
+def load_yaml_model(path: Path, schema: type[ModelT]) -> ModelT:
+    """Any other YAML document of ours (a simulation scenario), with the plant file's error
+    reporting: every problem with its field path and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except OSError as error:
+        raise ConfigError(str(path), [f"cannot read the file: {error.strerror}"]) from None
+    except yaml.YAMLError as error:
+        raise ConfigError(str(path), [f"not valid YAML: {getattr(error, 'problem', error)}"]) from None
+    try:
+        return schema.model_validate(data or {})
+    except ValidationError as error:
+        lines = _line_index(node)
+        raise ConfigError(str(path), [_describe(e, lines) for e in error.errors()]) from None

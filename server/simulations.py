@@ -9,16 +9,21 @@ descendants in the order the plant file lists them — and pairs each machine wi
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+import orjson
 from basyx.aas import model
 
 from twinbridge.aas.twin import Twin
 from twinbridge.server.api.simulations import simulation_router
 from twinbridge.simulation.engine import LineModel, MachineModel
+from twinbridge.simulation.model import ScenarioError
 from twinbridge.simulation.runner import SimulationJob, SimulationRunner
-from twinbridge.simulation.spec import SimulationSettings
+from twinbridge.simulation.spec import Scenario, SimulationSettings
 from twinbridge.simulation.statistics import Interval
 from twinbridge.submodels.description import Asset, PlantDescription
 
@@ -145,3 +150,58 @@ class SimulationService:
         self._twin.create(submodel)
         await self._twin.persisted()
         self.result_ids[job.id] = submodel.id
+
+
+def simulate_command(scenario_path: Path, plant_path: Path, out: Path | None, workers: int | None) -> int:
+    """``twinbridge simulate``: the same jobs as the REST API, offline, printed as a table."""
+    from twinbridge.server.config import load_plant_file, load_yaml_model
+
+    plant_file = load_plant_file(plant_path)
+    scenario = load_yaml_model(scenario_path, Scenario)
+    settings = plant_file.simulation or SimulationSettings()
+
+    async def run() -> SimulationJob:
+        runner = SimulationRunner(plant_lines(plant_file.plant, settings), workers=workers or settings.workers)
+        try:
+            return await runner.run(scenario)
+        finally:
+            await runner.close()
+
+    try:
+        job = asyncio.run(run())
+    except ScenarioError as error:
+        print(f"twinbridge: {scenario_path}: {error}", file=sys.stderr)
+        return 2
+    if job.result is None:
+        print(f"twinbridge: the simulation {job.status.value}: {job.error}", file=sys.stderr)
+        return 1
+    print(format_result(job))
+    if out is not None:
+        out.write_bytes(orjson.dumps(job.result, option=orjson.OPT_INDENT_2))
+    return 0
+
+
+_SHOWN = (("throughput_per_h", "throughput/h", 1), ("downtime_h", "downtime h", 1), ("failures", "failures", 1),
+          ("maintenance_actions", "maint. actions", 1), ("energy_kwh", "energy kWh", 0), ("wip", "WIP", 1))
+
+
+def format_result(job: SimulationJob) -> str:
+    """Per line: scenario and baseline means ± 95 % half-widths and the paired difference."""
+    assert job.result is not None
+    scenario, baseline, difference = job.result["scenario"], job.result["baseline"], job.result["difference"]
+    out = [f"scenario {job.scenario.name!r}: {job.scenario.replications} replications of "
+           f"{job.scenario.horizon_h:g} h (warm-up {job.scenario.warmup_h:g} h), "
+           f"maintenance {job.scenario.maintenance.kind}"]
+    for line, figures in scenario.items():
+        out.append(f"\n{line}" + ("" if baseline is None else "        scenario            baseline"
+                                                            "            difference"))
+        for key, label, digits in _SHOWN:
+            cells = [_cell(figures["kpis"][key], digits)]
+            if baseline is not None and line in baseline:
+                cells += [_cell(baseline[line]["kpis"][key], digits), _cell(difference[line]["kpis"][key], digits)]
+            out.append(f"  {label:<16}" + "".join(f"{c:<20}" for c in cells))
+    return "\n".join(out)
+
+
+def _cell(value: Interval, digits: int) -> str:
+    return f"{value.mean:.{digits}f} ± {value.half_width:.{digits}f}"
