@@ -29,7 +29,8 @@ async def load(served: Served, stop: asyncio.Event) -> None:
         while not stop.is_set():
             await served.http.put(f"{served.base}/submodels/{b64(SUBMODEL)}/submodel-elements/Setpoint",
                                   json={"modelType": "Property", "idShort": "Setpoint", "valueType": "xs:double",
-                                        "value": str(value)}, headers={"Authorization": f"Bearer {TOKEN}"})
+                                        "value": str(value), "description": [{"language": "en", "text": str(value)}]},
+                                  headers={"Authorization": f"Bearer {TOKEN}"})
             value += 1
             await asyncio.sleep(0.02)
 

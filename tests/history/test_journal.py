@@ -22,10 +22,12 @@ def iso(epoch: float) -> str:
 
 
 async def write_setpoint(served: Served, value: float) -> None:
-    """A structural write over REST: the element replaced by one with a new value."""
+    """A structural write over REST: the element replaced by one with a new value and description (a
+    value-only PUT is a value write, journaled only when it carries an Origin)."""
     response = await served.http.put(
         f"{served.base}/submodels/{b64(SUBMODEL)}/submodel-elements/Setpoint",
-        json={"modelType": "Property", "idShort": "Setpoint", "valueType": "xs:double", "value": str(value)},
+        json={"modelType": "Property", "idShort": "Setpoint", "valueType": "xs:double", "value": str(value),
+              "description": [{"language": "en", "text": f"set to {value}"}]},
         headers={"Authorization": f"Bearer {TOKEN}"})
     assert response.status_code == 204, response.text
     assert served.service.journal is not None
