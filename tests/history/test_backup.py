@@ -67,6 +67,10 @@ async def test_a_backup_under_load_restores_consistently(served: Served, tmp_pat
     refused = await served.http.post(f"{served.base}/history/backup", json={"directory": str(backup)},
                                      headers={"Authorization": f"Bearer {TOKEN}"})
     assert refused.status_code == 403
+    by_cli = tmp_path / "by-cli"  # `twinbridge backup` asks the running server over HTTP
+    assert await asyncio.to_thread(main, ["backup", str(by_cli), "--url", served.base, "--token", ADMIN]) == 0
+    assert {path.name for path in by_cli.iterdir()} == {"journal.jsonl", "twinbridge.sqlite3", "history.duckdb"}
+    assert await asyncio.to_thread(main, ["backup", str(by_cli), "--url", served.base, "--token", TOKEN]) == 1
 
     restored = tmp_path / "restored"
     assert main(["restore", str(backup), "--data", str(restored)]) == 0
