@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS points (series UINTEGER, t BIGINT, value DOUBLE, qual
 CREATE TABLE IF NOT EXISTS rollup_1m (series UINTEGER, t BIGINT, n UBIGINT, total DOUBLE, lo DOUBLE, hi DOUBLE,
                                       first DOUBLE, first_t BIGINT, last DOUBLE, last_t BIGINT);
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value BIGINT);
+CREATE TABLE IF NOT EXISTS series_horizon (series UINTEGER PRIMARY KEY, value BIGINT);
 """
 
 # A point counts in aggregates when it is a number and not Bad (see store.Bucket).
@@ -101,6 +102,8 @@ class DuckDbHistory:
             key = SeriesKey(submodel_id, path_)
             self._series[key] = SeriesInfo(int(sid), key, value_type)
         self._horizon = self._meta("raw_horizon")
+        self._series_horizon: dict[int, int] = {
+            int(sid): int(value) for sid, value in self._writer.execute("SELECT * FROM series_horizon").fetchall()}
 
     # ---------------------------------------------------------------- series
     def series_id(self, key: SeriesKey, value_type: str = "number") -> int:
@@ -144,18 +147,35 @@ class DuckDbHistory:
             self._compact(before_us)
 
     def apply_retention(self, now_us: int, retention: Retention) -> int:
-        raw_cut = (now_us - int(retention.raw_days * DAY_US)) // MINUTE_US * MINUTE_US
+        def cut_of(days: float) -> int:  # whole minutes: roll-ups and raw points meet on a minute edge
+            return (now_us - int(days * DAY_US)) // MINUTE_US * MINUTE_US
+
+        raw_cut = cut_of(retention.raw_days)
         rollup_cut = now_us - int(retention.rollup_days * DAY_US)
+        cuts = {sid: cut_of(days) for sid, days in retention.series_raw_days.items()}
+        others = f"series NOT IN ({', '.join(str(int(sid)) for sid in cuts)})" if cuts else "TRUE"
         with self._lock:
-            self._compact(raw_cut)  # roll up everything before the cut first: nothing unrolled is dropped
-            dropped = self._write("SELECT count(*) FROM points WHERE t < ?", [raw_cut]).fetchone()
-            self._transaction([
-                ("DELETE FROM points WHERE t < ?", [raw_cut]),
+            self._compact(max([raw_cut, *cuts.values()]))  # roll up before any cut: nothing unrolled is dropped
+            dropped = self._count_before(f"t < {raw_cut} AND {others}")
+            statements: list[tuple[str, list[Any]]] = [
+                (f"DELETE FROM points WHERE t < ? AND {others}", [raw_cut]),
                 ("DELETE FROM rollup_1m WHERE t < ?", [rollup_cut]),
                 ("INSERT OR REPLACE INTO meta VALUES ('raw_horizon', ?)", [max(raw_cut, self._horizon)]),
-            ])
+            ]
+            horizons = {}
+            for sid, cut in cuts.items():
+                dropped += self._count_before(f"series = {int(sid)} AND t < {cut}")
+                horizons[sid] = max(cut, self._series_horizon.get(sid, self._horizon))
+                statements.append(("DELETE FROM points WHERE series = ? AND t < ?", [sid, cut]))
+                statements.append(("INSERT OR REPLACE INTO series_horizon VALUES (?, ?)", [sid, horizons[sid]]))
+            self._transaction(statements)
             self._horizon = max(raw_cut, self._horizon)
-        return int(dropped[0]) if dropped else 0
+            self._series_horizon.update(horizons)
+        return dropped
+
+    def _count_before(self, condition: str) -> int:
+        row = self._write(f"SELECT count(*) FROM points WHERE {condition}").fetchone()
+        return int(row[0]) if row else 0
 
     def checkpoint(self) -> None:
         """Write the WAL into the file (DuckDB compresses at checkpoint)."""
@@ -184,8 +204,10 @@ class DuckDbHistory:
             self._db.close()
 
     # ----------------------------------------------------------------- reads
-    def raw_horizon_us(self) -> int:
-        return self._horizon
+    def raw_horizon_us(self, series: int | None = None) -> int:
+        if series is None:
+            return self._horizon
+        return self._series_horizon.get(series, self._horizon)
 
     def read(self, series: int, start_us: int, end_us: int, limit: int, skip: int = 0) -> RawPoints:
         rows = self._query(_RAW, {"s": series, "start": start_us, "end": end_us, "limit": limit, "skip": skip})
@@ -200,7 +222,7 @@ class DuckDbHistory:
 
     def aggregate(self, series: int, start_us: int, end_us: int, interval_us: int) -> list[Bucket]:
         count = math.ceil((end_us - start_us) / interval_us)
-        horizon = self._horizon
+        horizon = self.raw_horizon_us(series)
         if start_us < horizon and (interval_us % MINUTE_US or start_us % MINUTE_US):
             raise OutOfRawRetention("before the raw retention horizon only one-minute roll-ups are kept: "
                                     "the interval and the start must be whole minutes")

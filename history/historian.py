@@ -40,6 +40,8 @@ class HistorianSettings:
     compact_period_s: float = 86_400.0
     compact_grace_s: float = 300.0  # points this late still reach ``recent`` before their day is compacted
     retention: Retention = field(default_factory=Retention)
+    # (submodel id, idShortPath prefix, raw days): per-element raw retention, the first match wins
+    element_retention: tuple[tuple[str, str, float], ...] = ()
     buffer_limit: int = 5_000_000  # points held while the store fails (~100 bytes each in memory)
     # The bus queue between two runs of the loop-side task; past it samples are dropped (and counted).
     queue_capacity: int = 1_000_000
@@ -153,11 +155,22 @@ class Historian:
             closed_us = (now_us - int(settings.compact_grace_s * 1e6)) // period_us * period_us
             try:
                 await asyncio.to_thread(self.store.compact, closed_us)
-                dropped = await asyncio.to_thread(self.store.apply_retention, now_us, settings.retention)
+                dropped = await asyncio.to_thread(self.store.apply_retention, now_us, self._retention())
                 if dropped:
                     log.info("history retention dropped %d raw points (roll-ups keep their aggregates)", dropped)
             except HistoryError:
                 log.exception("history maintenance failed; it runs again in %.0f s", settings.maintenance_interval_s)
+
+    def _retention(self) -> Retention:
+        """The global retention with the per-element overrides resolved to series ids."""
+        overrides: dict[int, float] = {}
+        for info in self.store.all_series():
+            for submodel_id, prefix, days in self.settings.element_retention:
+                if info.key.submodel_id == submodel_id and info.key.path.startswith(prefix):
+                    overrides[info.id] = days
+                    break
+        base = self.settings.retention
+        return Retention(base.raw_days, base.rollup_days, overrides)
 
     # ---------------------------------------------------------- the writer thread
     def _write_loop(self) -> None:

@@ -64,8 +64,9 @@ class HistoryService:
             log.error("history disabled, live values keep flowing: %s", error)
         else:
             retention = Retention(self.settings.retention.raw_days, self.settings.retention.rollup_days)
+            overrides = tuple((e.submodel, e.path, e.raw_days) for e in self.settings.retention.elements)
             self.historian = Historian(self.twin, store, HistorianSettings(
-                flush_interval_s=self.settings.flush_interval_s, retention=retention))
+                flush_interval_s=self.settings.flush_interval_s, retention=retention, element_retention=overrides))
             await self.historian.start()
         if self.settings.journal:
             self.journal = Journal(self.twin, self.directory / JOURNAL_FILE)

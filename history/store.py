@@ -12,7 +12,7 @@ its URL scheme in ``BACKENDS``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
@@ -94,10 +94,12 @@ class Bucket:
 
 @dataclass(frozen=True, slots=True)
 class Retention:
-    """How long points are kept: raw for ``raw_days``, one-minute aggregates for ``rollup_days``."""
+    """How long points are kept: raw for ``raw_days``, one-minute aggregates for ``rollup_days``;
+    ``series_raw_days`` overrides the raw retention of single series (by series id)."""
 
     raw_days: float = 7.0
     rollup_days: float = 365.0
+    series_raw_days: Mapping[int, float] = field(default_factory=dict)
 
 
 class HistoryStore(Protocol):
@@ -133,8 +135,9 @@ class HistoryStore(Protocol):
         """Drop raw points and roll-ups past their retention; returns the raw points dropped."""
         ...
 
-    def raw_horizon_us(self) -> int:
-        """The oldest time for which raw points are still kept (0 when nothing was dropped)."""
+    def raw_horizon_us(self, series: int | None = None) -> int:
+        """The oldest time for which raw points of ``series`` (or of series without an override) are
+        still kept (0 when nothing was dropped)."""
         ...
 
     def backup(self, directory: Path) -> list[Path]:

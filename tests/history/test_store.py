@@ -127,3 +127,24 @@ def test_a_corrupt_history_file_is_named(tmp_path: Path) -> None:
     path.write_bytes(b"this is not a database" * 1000)
     with pytest.raises(HistoryError, match=r"broken\.duckdb"):
         DuckDbHistory(path)
+
+
+def test_a_series_can_keep_its_raw_points_shorter_or_longer_than_the_rest(store: DuckDbHistory) -> None:
+    rng = np.random.default_rng(9)
+    short = store.series_id(SeriesKey("urn:sm", "Vibration"))
+    long = store.series_id(SeriesKey("urn:sm", "Energy"))
+    normal = store.series_id(SeriesKey("urn:sm", "Temperature"))
+    t_us = START + np.arange(0, 2 * 86_400, 10, dtype=np.int64) * 1_000_000  # two days every 10 s
+    data = {sid: rng.uniform(0, 10, len(t_us)) for sid in (short, long, normal)}
+    for sid, values in data.items():
+        store.append(batch(sid, t_us, values))
+    now = START + 2 * 86_400_000_000
+    store.apply_retention(now, Retention(raw_days=1.0, rollup_days=365, series_raw_days={short: 0.5, long: 5.0}))
+    kept = {sid: len(store.read(sid, 0, 2**62, 10**6).t_us) for sid in data}
+    assert kept == {short: len(t_us) // 4, long: len(t_us), normal: len(t_us) // 2}
+    assert store.raw_horizon_us(short) == START + 36 * 3_600_000_000
+    assert store.raw_horizon_us(normal) == store.raw_horizon_us() == START + 24 * 3_600_000_000
+    interval = 30 * MINUTE_US
+    count = 2 * 86_400_000_000 // interval
+    for sid, values in data.items():  # roll-ups before each series' own horizon, raw after it: same answers
+        assert_same(actual(store.aggregate(sid, START, now, interval)), expected(t_us, values, START, interval, count))
