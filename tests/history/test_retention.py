@@ -18,7 +18,8 @@ from twinbridge.history.store import Retention, SeriesKey
 async def test_the_background_retention_keeps_rollups_and_honours_element_overrides(tmp_path: Path) -> None:
     twin = Twin()
     twin.create(model.Submodel("urn:sm", submodel_element=[
-        model.Property("Vibration", model.datatypes.Double, 0.0), model.Property("Energy", model.datatypes.Double, 0.0)]))
+        model.Property("Vibration", model.datatypes.Double, 0.0),
+        model.Property("Energy", model.datatypes.Double, 0.0)]))
     store = DuckDbHistory(tmp_path / "history.duckdb")
     historian = Historian(twin, store, HistorianSettings(
         flush_interval_s=0.05, maintenance_interval_s=0.1, compact_period_s=60,
