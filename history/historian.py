@@ -126,7 +126,7 @@ class Historian:
     def skip(self, submodel_id: str, prefix: str) -> None:
         """Do not record elements under ``prefix`` (views of values that are recorded elsewhere)."""
         self._skipped.append((submodel_id, prefix))
-        self._series = {key: sid for key, sid in self._series.items() if sid}  # decide again
+        self._series = {}  # decide every element again (the store keeps the series ids)
 
     def status(self) -> HistorianStatus:
         return HistorianStatus("paused" if self._error else "recording", self._error,
