@@ -39,8 +39,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_import import generate  # noqa: E402
-from bench_plant import description  # noqa: E402
+from bench_import import generate
+from bench_plant import description
 
 IMPORT_PROPERTIES = 200 * 100
 PREVIOUS = {  # issue 8, measured on the landed main before this work

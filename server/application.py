@@ -88,7 +88,7 @@ def load_plant(twin: Twin, plant_file: PlantFile) -> Plant | None:
     fingerprint = hashlib.sha256(plant_file.plant.model_dump_json().encode()).hexdigest().encode()
     stored = twin.load_file(PLANT_FINGERPRINT)
     changed = stored is None or stored[1] != fingerprint
-    plant = Plant(twin, plant_file.plant, plant_file.base_dir, replace=changed)
+    plant = Plant(twin, plant_file.plant, plant_file.base_dir, replace=changed, semantic=plant_file.server.semantic)
     twin.save_file(PLANT_FINGERPRINT, "text/plain", fingerprint)
     log.info("plant %s: %d shells, %d objects %s", plant_file.plant.assets[0].id_short, len(plant.model.shells),
              plant.written, "written (description changed)" if changed else "created (description unchanged)")
@@ -179,8 +179,10 @@ class Application:
             await self._start(plant)
         else:
             hierarchy = PlantHierarchy.from_twin(self.twin)
-            graph = SemanticGraph(self.twin, hierarchy)
-            await self._start(graph)
+            semantic = self.plant_file.server.semantic
+            graph = None if semantic == "off" else SemanticGraph(self.twin, hierarchy, eager=semantic == "eager")
+            if graph is not None:
+                await self._start(graph)
         gc.freeze()  # the start-up model is long-lived: keep it out of every later collection
         plant_file = self.plant_file
         if self.options.demo:

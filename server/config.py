@@ -56,6 +56,9 @@ class ServerSettings(Strict):
     opcua: OpcUaSettings = Field(default_factory=OpcUaSettings)
     data: Path | None = Field(None, description="data directory (SQLite store, certificates, token)")
     flush_interval_s: float = Field(5.0, gt=0, description="how often live values are persisted")
+    semantic: Literal["lazy", "eager", "off"] = Field(
+        "lazy", description="the RDF graph for SPARQL/Turtle: built on first use (lazy), at start (eager), never (off)",
+    )
 
 
 class DemoModbus(Strict):

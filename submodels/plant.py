@@ -1,7 +1,8 @@
 """One plant description brought to life on a twin: its shells, tree, roll-ups and semantic graph.
 
 This is what the application composes: build and load the environment once, then keep the
-roll-ups and the RDF graph following the change bus while the server runs. The REST routers
+roll-ups following the change bus while the server runs, and the RDF graph too once it is
+built (on first use by default; ``semantic="eager"`` at start, ``"off"`` never). The REST routers
 read ``hierarchy`` and ``graph`` from ``app.state.hierarchy`` / ``app.state.semantic_graph``.
 """
 
@@ -15,7 +16,7 @@ from twinbridge.submodels.description import PlantDescription
 from twinbridge.submodels.hierarchy import PlantHierarchy
 from twinbridge.submodels.record_clock import RecordClock
 from twinbridge.submodels.rollups import RollupEngine
-from twinbridge.submodels.semantic import SemanticGraph
+from twinbridge.submodels.semantic import SemanticGraph, SemanticMode
 
 
 class Plant:
@@ -26,13 +27,13 @@ class Plant:
     """
 
     def __init__(self, twin: Twin, description: PlantDescription, base_dir: Path | None = None,
-                 replace: bool = True) -> None:
+                 replace: bool = True, semantic: SemanticMode = "lazy") -> None:
         self.twin = twin
         self.model: PlantModel = build_environment(description, base_dir)
         self.written = self.model.load_into(twin, replace)
         self.hierarchy = PlantHierarchy.from_model(self.model)
         self.rollups = RollupEngine(twin, self.hierarchy, self.model)
-        self.graph = SemanticGraph(twin, self.hierarchy)
+        self.graph = None if semantic == "off" else SemanticGraph(twin, self.hierarchy, eager=semantic == "eager")
         self.clock = RecordClock(twin)
 
     def signal_target(self, shell_id: str, signal: str) -> tuple[str, str]:
@@ -41,11 +42,13 @@ class Plant:
 
     async def start(self) -> None:
         """Inside the running loop: roll-ups computed once, then both follow the bus."""
-        await self.graph.start()
+        if self.graph is not None:
+            await self.graph.start()
         await self.rollups.start()
         await self.clock.start()
 
     async def stop(self) -> None:
         await self.clock.stop()
         await self.rollups.stop()
-        await self.graph.stop()
+        if self.graph is not None:
+            await self.graph.stop()
