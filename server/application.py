@@ -90,7 +90,7 @@ def load_plant(twin: Twin, plant_file: PlantFile) -> Plant | None:
     changed = stored is None or stored[1] != fingerprint
     plant = Plant(twin, plant_file.plant, plant_file.base_dir, replace=changed, semantic=plant_file.server.semantic)
     twin.save_file(PLANT_FINGERPRINT, "text/plain", fingerprint)
-    log.info("plant %s: %d shells, %d objects %s", plant_file.plant.assets[0].id_short, len(plant.model.shells),
+    log.info("plant %s: %d shells, %d objects %s", plant_file.plant.assets[0].id_short, plant.shell_count,
              plant.written, "written (description changed)" if changed else "created (description unchanged)")
     return plant
 

