@@ -24,6 +24,7 @@ import uvicorn
 from pydantic import SecretStr
 
 from twinbridge.aas import compat_basyx
+from twinbridge.aas.gc_pause import collector_paused
 from twinbridge.aas.operations import OperationRegistry
 from twinbridge.aas.serialization import collect, guess_format, import_environment, read_environment, write_environment
 from twinbridge.aas.store import open_store, store_url_for
@@ -179,8 +180,13 @@ class Application:
             self.http.should_exit = True
 
     async def start(self) -> None:
-        import_files(self.twin, [*self.plant_file.imports, *self.options.imports])
-        plant = load_plant(self.twin, self.plant_file)
+        with collector_paused():
+            # The start-up model is long-lived: frozen before the collector runs again, no
+            # collection ever scans it. Re-enabling first cost one full collection over the
+            # fresh heap (~1.5 s CPU for 300 machines) in whatever allocated next.
+            import_files(self.twin, [*self.plant_file.imports, *self.options.imports])
+            plant = load_plant(self.twin, self.plant_file)
+            gc.freeze()
         if plant is not None:
             hierarchy, graph = plant.hierarchy, plant.graph
             await self._start(plant)
@@ -190,7 +196,6 @@ class Application:
             graph = None if semantic == "off" else SemanticGraph(self.twin, hierarchy, eager=semantic == "eager")
             if graph is not None:
                 await self._start(graph)
-        gc.freeze()  # the start-up model is long-lived: keep it out of every later collection
         plant_file = self.plant_file
         if self.options.demo:
             from twinbridge.server.demo import DemoDevices
