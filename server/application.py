@@ -67,6 +67,7 @@ class Options:
 
 
 PLANT_FINGERPRINT = "plant/description.sha256"
+PLANT_MODEL = "plant/model.json"
 
 
 def import_files(twin: Twin, paths: list[Path]) -> None:
@@ -90,10 +91,15 @@ def load_plant(twin: Twin, plant_file: PlantFile) -> Plant | None:
     fingerprint = hashlib.sha256(plant_file.plant.model_dump_json().encode()).hexdigest().encode()
     stored = twin.load_file(PLANT_FINGERPRINT)
     changed = stored is None or stored[1] != fingerprint
-    plant = Plant(twin, plant_file.plant, plant_file.base_dir, replace=changed, semantic=plant_file.server.semantic)
+    saved = twin.load_file(PLANT_MODEL)
+    plant = Plant(twin, plant_file.plant, plant_file.base_dir, replace=changed, semantic=plant_file.server.semantic,
+                  saved=None if saved is None else saved[1])
+    if not plant.restored:
+        twin.save_file(PLANT_MODEL, "application/json", plant.model.to_document())
     twin.save_file(PLANT_FINGERPRINT, "text/plain", fingerprint)
     log.info("plant %s: %d shells, %d objects %s", plant_file.plant.assets[0].id_short, plant.shell_count,
-             plant.written, "written (description changed)" if changed else "created (description unchanged)")
+             plant.written, "written (description changed)" if changed else
+             "restored (description unchanged)" if plant.restored else "created (description unchanged)")
     return plant
 
 

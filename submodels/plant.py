@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.twin import Twin
 from twinbridge.submodels.builder import PlantModel, build_environment
 from twinbridge.submodels.description import PlantDescription
@@ -23,18 +24,26 @@ class Plant:
     """``Plant(twin, description)`` loads the model; ids are stable, so a restart finds its objects.
 
     ``replace=False`` only creates what the twin does not hold yet, keeping edits made over REST
-    (the application does that while the description is unchanged since the last start).
+    (the application does that while the description is unchanged since the last start); with
+    ``saved`` (the ``model.to_document()`` of that last start) and every object still there, it
+    builds nothing at all.
     """
 
     def __init__(self, twin: Twin, description: PlantDescription, base_dir: Path | None = None,
-                 replace: bool = True, semantic: SemanticMode = "lazy") -> None:
+                 replace: bool = True, semantic: SemanticMode = "lazy", saved: bytes | None = None) -> None:
         self.twin = twin
-        model = build_environment(description, base_dir)
-        self.written = model.load_into(twin, replace)
-        self.shell_count = len(model.shells)
-        # The twin holds the objects now, or its own copies read back from the store on a restart
-        # (``replace=False``): keeping the built ones here doubled a restarted plant's memory.
-        model.shells, model.submodels, model.concept_descriptions = [], [], []
+        model = None if replace or saved is None else _restore(saved, twin)
+        self.restored = model is not None
+        """Whether the model came from ``saved`` (``PlantModel.to_document``) instead of a build."""
+        if model is None:
+            model = build_environment(description, base_dir)
+            self.written = model.load_into(twin, replace)
+            # The twin holds the objects now, or its own copies read back from the store on a
+            # restart (``replace=False``): keeping the built ones here doubled a restart's memory.
+            model.release_objects()
+        else:
+            self.written = 0
+        self.shell_count = sum(1 for kind, _ in model.objects if kind is ObjectKind.SHELL)
         self.model: PlantModel = model
         self.hierarchy = PlantHierarchy.from_model(self.model)
         self.rollups = RollupEngine(twin, self.hierarchy, self.model)
@@ -57,3 +66,13 @@ class Plant:
         await self.rollups.stop()
         if self.graph is not None:
             await self.graph.stop()
+
+
+def _restore(saved: bytes, twin: Twin) -> PlantModel | None:
+    """The saved model when the twin still holds every object of it (else the plant is built
+    again, re-creating what was deleted, as a start with an unchanged description always did).
+    On the 1,000-machine plant this skips a build of ~10 s CPU that would write nothing."""
+    model = PlantModel.from_document(saved)
+    if model is None or not all(twin.exists(kind, identifier) for kind, identifier in model.objects):
+        return None
+    return model
