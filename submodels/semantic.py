@@ -148,6 +148,9 @@ class SemanticGraph:
         if self._graph is not None:
             return
         started = time.perf_counter()
+        self._install(self._emit_graph(), started)
+
+    def _emit_graph(self) -> _DeadlineGraph:
         with collector_paused():
             self._terms = Terms()
             graph = new_graph()
@@ -155,7 +158,7 @@ class SemanticGraph:
             for triples in self._emissions():
                 for triple in triples:
                     add(triple, graph)
-        self._install(graph, started)
+        return graph
 
     async def ensure_built(self) -> None:
         """Build inside the event loop, yielding every ~50 ms; concurrent callers share one build."""
@@ -284,6 +287,11 @@ class SemanticGraph:
         """Apply one bus batch; the caller holds the lock (or owns the graph exclusively)."""
         graph = self._graph
         if graph is None:  # not built: the build will read the current state
+            return
+        if batch.overflowed:  # structure events were lost: only the twin itself can tell what changed
+            log.warning("the semantic graph missed structure changes (its queue was full): rebuilding it")
+            self._graph = self._emit_graph()
+            self.builds += 1
             return
         tree_changed = False
         for change in batch.structure:

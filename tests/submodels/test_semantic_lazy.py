@@ -12,11 +12,13 @@ from pathlib import Path
 
 import httpx
 from basyx.aas import model
-from rdflib import Graph, Literal, URIRef
+from rdflib import RDF, Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 
 from tests.ports import free_port
 from tests.submodels.conftest import BASE, PLANT_FILE, encode, settle, shell_id
+from twinbridge.aas.bus import ChangeBatch
+from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.twin import Twin
 from twinbridge.server.application import Application, Options
 from twinbridge.server.config import load_plant_file
@@ -120,3 +122,14 @@ async def test_other_element_kinds_and_structure_edits_keep_the_graph_equal_to_a
     await settle(twin)
     assert isomorphic(graph.graph, _fresh(twin, hierarchy))
     assert graph.builds == 1
+
+
+def test_lost_structure_events_rebuild_the_graph_from_the_twin(twin: Twin, hierarchy: PlantHierarchy) -> None:
+    graph = SemanticGraph(twin, hierarchy)
+    graph.build()
+    technical = f"{BASE}sm/DemoPlant/Line1/Cell1/Filler1/TechnicalData"
+    twin.delete(ObjectKind.SUBMODEL, technical)  # not following: as if the event had been dropped
+    assert (iri(technical), RDF.type, AAS.Submodel) in graph.graph
+    graph.apply(ChangeBatch(overflowed=True))
+    assert (iri(technical), RDF.type, AAS.Submodel) not in graph.graph and graph.builds == 2
+    assert isomorphic(graph.graph, _fresh(twin, hierarchy))
