@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import gc
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from asyncua import Server, ua
-from asyncua.server.internal_session import InternalSession
+from basyx.aas import model
 
 from twinbridge.aas.operations import OperationRegistry
 from twinbridge.aas.twin import Twin
-from twinbridge.server.opcua.builder import EnvironmentBuilder
-from twinbridge.server.opcua.methods import add_operation_methods, install_caller_sessions
+from twinbridge.server.opcua import compat_asyncua
+from twinbridge.server.opcua.builder import FOLDER_TYPE, EnvironmentBuilder, StoredNodes
+from twinbridge.server.opcua.compat_asyncua import InternalSession, NodeData
+from twinbridge.server.opcua.element_nodes import ElementNodes
+from twinbridge.server.opcua.methods import OperationMethod, install_caller_sessions
 from twinbridge.server.opcua.mirror import Mirror
-from twinbridge.server.opcua.nodes import NodeFactory
+from twinbridge.server.opcua.nodes import DATA_VARIABLE_TYPE, PROPERTY_TYPE, NodeKit
 from twinbridge.server.opcua.plant_view import Hierarchy, PlantView
 from twinbridge.server.opcua.security import Rights, TwinUserManager, client_validator, ensure_certificate
 from twinbridge.server.opcua.settings import OpcUaSettings
@@ -59,6 +64,7 @@ class OpcUaServer:
         return self._mirror
 
     async def start(self) -> None:
+        compat_asyncua.check()
         settings = self.settings
         server = Server(user_manager=TwinUserManager(settings))
         await server.init()
@@ -82,18 +88,26 @@ class OpcUaServer:
 
         self.namespace_index = await server.register_namespace(NAMESPACE)
         types = await define_types(server, self.namespace_index)
-        factory = NodeFactory(server.iserver.aspace, self.namespace_index)
-        self._builder = builder = EnvironmentBuilder(factory, types, self.twin)
-        self._mirror = mirror = Mirror(self.twin, builder, self._after_structure)
+        aspace = server.iserver.aspace
+        kit = NodeKit(self.namespace_index)
+        for type_id in (*types.ids.values(), PROPERTY_TYPE, DATA_VARIABLE_TYPE, FOLDER_TYPE):
+            kit.type_names[type_id] = kit.names(aspace[type_id].attributes[ua.AttributeIds.BrowseName]
+                                                .value.Value.Value.Name)  # type: ignore[union-attr]
+        stored = StoredNodes(aspace, kit)
+        elements = ElementNodes(self.twin, kit, types, self._owner_node,
+                                lambda handle: compat_asyncua.drop_monitored(aspace, handle))
+        elements.method_call = self._method_call
+        self._builder = builder = EnvironmentBuilder(stored, types, self.twin, elements)
+        self._mirror = mirror = Mirror(self.twin, builder, elements, self._after_structure)
         mirror.subscribe()  # before the build: nothing that changes meanwhile is missed
         builder.build_all()
+        compat_asyncua.install_node_source(aspace, elements)
         gc.freeze()  # the address space is long-lived: keep full collections from rescanning it
         install_caller_sessions(server.iserver)
-        await add_operation_methods(server, builder.pending_operations, self.operations, self._rights)
-        self._plant = PlantView(factory, self.twin, self.hierarchy)
+        self._plant = PlantView(stored, self.twin, self.hierarchy)
         self._plant.rebuild()
-        server.iserver.attribute_service = TwinAttributeService(
-            server.iserver.aspace, self.twin, builder.values, self._rights, mirror.echo)
+        compat_asyncua.set_attribute_service(
+            server.iserver, TwinAttributeService(aspace, self.twin, elements, self._rights))
         self.server = server
         try:
             await server.start()
@@ -103,7 +117,8 @@ class OpcUaServer:
             raise OSError(error.errno, f"OPC UA server cannot listen on {settings.endpoint_url()}: "
                                        f"{error.strerror or error}") from error
         mirror.start()
-        _log.info("OPC UA server listening on %s (%d values mirrored)", self.endpoint_url, len(builder.by_path))
+        _log.info("OPC UA server listening on %s (%d shells, %d submodels)", self.endpoint_url,
+                  len(builder.shells), len(builder.submodels))
 
     async def stop(self) -> None:
         if self._mirror is not None:
@@ -112,9 +127,12 @@ class OpcUaServer:
             await self.server.stop()
         self.server = self._mirror = self._builder = self._plant = None
 
+    def _owner_node(self, shell: bool, identifier: str) -> NodeData | None:
+        return self._builder.owner_node(shell, identifier) if self._builder is not None else None
+
+    def _method_call(self, submodel_id: str, path: str, operation: model.Operation) -> Callable[..., Awaitable[Any]]:
+        return OperationMethod(submodel_id, path, operation, self.operations, self._rights).invoke
+
     async def _after_structure(self, containers_changed: bool) -> None:
-        if self.server is None or self._builder is None:
-            return
-        await add_operation_methods(self.server, self._builder.pending_operations, self.operations, self._rights)
         if containers_changed and self._plant is not None:
             self._plant.rebuild()
