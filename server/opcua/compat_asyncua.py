@@ -44,6 +44,7 @@ __all__ = [
     "install_node_source",
     "monitored_node",
     "set_attribute_service",
+    "set_max_sessions",
     "set_session_factory",
 ]
 
@@ -65,15 +66,18 @@ def _missing(what: str) -> AsyncuaCompatError:
         f"{TESTED_VERSION} (install the version in constraints.txt)")
 
 
-def check() -> None:
-    """Raise ``AsyncuaCompatError`` naming the first internal that is missing."""
-    aspace = AddressSpace()
+def check(iserver: InternalServer | None = None) -> None:
+    """Raise ``AsyncuaCompatError`` naming the first internal that is missing.
+
+    Without ``iserver`` the classes are checked; with it, also the server's own attributes.
+    """
+    aspace = iserver.aspace if iserver is not None else AddressSpace()
     if not isinstance(getattr(aspace, "_nodes", None), dict):
         raise _missing("AddressSpace._nodes (the node table, a dict)")
     if not isinstance(getattr(aspace, "_handle_to_attribute_map", None), dict):
         raise _missing("AddressSpace._handle_to_attribute_map")
     for method in ("read_attribute_value", "write_attribute_value", "add_datachange_callback",
-                   "delete_datachange_callback", "get"):
+                   "delete_datachange_callback", "get", "keys"):
         if not callable(getattr(aspace, method, None)):
             raise _missing(f"AddressSpace.{method}")
     node = NodeData(node_id(0))
@@ -86,25 +90,17 @@ def check() -> None:
             raise _missing(f"AttributeValue.{field}")
     if not inspect.iscoroutinefunction(getattr(AttributeService, "write", None)):
         raise _missing("AttributeService.write (a coroutine function)")
-    if "_aspace" not in inspect.signature(AttributeService.__init__).parameters and \
-            "aspace" not in inspect.signature(AttributeService.__init__).parameters:
-        raise _missing("AttributeService(aspace)")
-    for name in ("internal_server", "aspace", "submgr"):
+    for name in ("internal_server", "aspace", "submgr", "name", "user", "external"):
         if name not in inspect.signature(InternalSession.__init__).parameters:
             raise _missing(f"InternalSession.__init__ parameter {name!r}")
     if not inspect.iscoroutinefunction(getattr(InternalSession, "call", None)):
         raise _missing("InternalSession.call (a coroutine function)")
-    for name in ("create_session", "aspace", "attribute_service", "subscription_service"):
-        if name not in _internal_server_members():
-            raise _missing(f"InternalServer.{name}")
-
-
-def _internal_server_members() -> set[str]:
-    """Method names of InternalServer plus the attributes its __init__ assigns."""
-    source = inspect.getsource(InternalServer.__init__)
-    assigned = {line.split("self.", 1)[1].split("=", 1)[0].split(":", 1)[0].strip()
-                for line in source.splitlines() if line.strip().startswith("self.") and "=" in line}
-    return assigned | {name for name in dir(InternalServer) if not name.startswith("__")}
+    if not isinstance(getattr(InternalSession, "max_connections", None), int):
+        raise _missing("InternalSession.max_connections")
+    if iserver is not None:
+        for name in ("create_session", "attribute_service", "subscription_service"):
+            if not hasattr(iserver, name):
+                raise _missing(f"InternalServer.{name}")
 
 
 class _NodeTable(dict[ua.NodeId, NodeData]):
@@ -160,6 +156,10 @@ def drop_monitored(aspace: AddressSpace, handle: int) -> None:
 
 def set_attribute_service(iserver: InternalServer, service: AttributeService) -> None:
     iserver.attribute_service = service
+
+
+def set_max_sessions(count: int) -> None:
+    InternalSession.max_connections = count
 
 
 def set_session_factory(iserver: InternalServer, factory: SessionFactory) -> None:

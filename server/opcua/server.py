@@ -15,7 +15,7 @@ from twinbridge.aas.operations import OperationRegistry
 from twinbridge.aas.twin import Twin
 from twinbridge.server.opcua import compat_asyncua
 from twinbridge.server.opcua.builder import FOLDER_TYPE, EnvironmentBuilder, StoredNodes
-from twinbridge.server.opcua.compat_asyncua import InternalSession, NodeData
+from twinbridge.server.opcua.compat_asyncua import NodeData
 from twinbridge.server.opcua.element_nodes import ElementNodes
 from twinbridge.server.opcua.methods import OperationMethod, install_caller_sessions
 from twinbridge.server.opcua.mirror import Mirror
@@ -64,9 +64,9 @@ class OpcUaServer:
         return self._mirror
 
     async def start(self) -> None:
-        compat_asyncua.check()
         settings = self.settings
         server = Server(user_manager=TwinUserManager(settings))
+        compat_asyncua.check(server.iserver)
         await server.init()
         server.set_endpoint(settings.endpoint_url())
         server.set_server_name(settings.server_name)
@@ -84,7 +84,7 @@ class OpcUaServer:
         await server.load_private_key(str(key))
         if settings.trusted_client_certificates:
             server.set_certificate_validator(await client_validator(Path(settings.trusted_client_certificates)))
-        InternalSession.max_connections = settings.max_sessions
+        compat_asyncua.set_max_sessions(settings.max_sessions)
 
         self.namespace_index = await server.register_namespace(NAMESPACE)
         types = await define_types(server, self.namespace_index)
