@@ -23,9 +23,10 @@ from typing import Any, Protocol
 import uvicorn
 from pydantic import SecretStr
 
+from twinbridge.aas import compat_basyx
 from twinbridge.aas.operations import OperationRegistry
 from twinbridge.aas.serialization import collect, guess_format, import_environment, read_environment, write_environment
-from twinbridge.aas.store import open_store
+from twinbridge.aas.store import open_store, store_url_for
 from twinbridge.aas.twin import Twin
 from twinbridge.adapters.binding import BindingError, resolve_target
 from twinbridge.adapters.config import Binding, ModbusSource, MqttSource
@@ -35,6 +36,7 @@ from twinbridge.server.api.hierarchy import router as hierarchy_router
 from twinbridge.server.api.ids import encode_id
 from twinbridge.server.api.sparql import router as sparql_router
 from twinbridge.server.config import PlantFile, TokenAuth
+from twinbridge.server.simulations import SimulationService
 from twinbridge.server.tokens import admin_token
 from twinbridge.submodels.hierarchy import PlantHierarchy
 from twinbridge.submodels.plant import Plant
@@ -117,13 +119,18 @@ def check_bindings(plant_file: PlantFile) -> list[str]:
 
 
 def export_repository(plant_file: PlantFile, data: Path | None, imports: list[Path], fmt: str) -> bytes:
-    twin = Twin(open_store(data))
+    twin = Twin(open_store(store_url(plant_file.server.store if data is not None else None, data)))
     try:
         import_files(twin, [*plant_file.imports, *imports])
         load_plant(twin, plant_file)
         return write_environment(collect(twin), fmt)  # type: ignore[arg-type]
     finally:
-        twin.store.close()
+        twin.close()
+
+
+def store_url(configured: str | None, data_dir: Path | None) -> str:
+    """The configured store URL; without one, SQLite in the data directory (memory without one)."""
+    return configured if configured is not None else store_url_for(data_dir)
 
 
 class HttpServer(uvicorn.Server):
@@ -143,7 +150,8 @@ class Application:
         self.data_dir = options.data if options.data is not None else settings.data
         self.host = options.host or settings.rest.host
         self.port = options.port if options.port is not None else settings.rest.port
-        self.twin = Twin(open_store(self.data_dir))
+        compat_basyx.check()  # a basyx without the hooks we use stops here, naming them
+        self.twin = Twin(open_store(store_url(settings.store, self.data_dir)))
         self.operations = OperationRegistry()
         self.services: list[Service] = []
         self._tasks: list[asyncio.Task[Any]] = []
@@ -192,10 +200,12 @@ class Application:
         self._start_adapters(plant_file)
         for adapter in self._adapters:
             await self._start(adapter)
+        simulations = SimulationService(self.twin, plant_file, plant_file.server.rest.prefix)
+        await self._start(simulations)
         app = create_app(
             self.twin, prefix=plant_file.server.rest.prefix, security=self._security(), operations=self.operations,
             cors_origins=plant_file.server.rest.cors_origins,
-            extra_routers=[hierarchy_router, sparql_router],
+            extra_routers=[hierarchy_router, sparql_router, simulations.router],
         )
         app.state.hierarchy = hierarchy
         app.state.semantic_graph = graph
@@ -214,8 +224,7 @@ class Application:
                 await service.stop()
             except Exception:
                 log.exception("stopping %s failed", type(service).__name__)
-        self.twin.flush()
-        self.twin.store.close()
+        self.twin.close()
 
     async def _start(self, service: Service) -> None:
         await service.start()

@@ -1,21 +1,114 @@
-"""Persistence behind a small interface, so endpoints never know which database is used."""
+"""Persistence behind a small interface, chosen by URL, so endpoints never know which database is used.
 
+``open_store("sqlite:///abs/path/twinbridge.sqlite3")`` or ``open_store("memory:")``; a backend
+for another scheme (``postgresql://`` in a later issue) registers an opener with
+``register_scheme``. The data directory (certificates, tokens) is a separate concept:
+``store_url_for(data_dir)`` gives the default store URL inside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit
 
-from twinbridge.aas.store.base import Store
+from twinbridge.aas.store.base import (
+    Change,
+    DeleteDocument,
+    DeleteFile,
+    ElementOp,
+    LogElement,
+    LoggedChange,
+    SaveDocument,
+    SaveFile,
+    Store,
+    StoredDocument,
+)
 from twinbridge.aas.store.memory import MemoryStore
 from twinbridge.aas.store.sqlite import SqliteStore
+from twinbridge.aas.store.writer import StoreWriter
 
 STORE_FILE_NAME = "twinbridge.sqlite3"
+MEMORY_URL = "memory:"
+
+Opener = Callable[[], Store]
+UrlParser = Callable[[str], Opener]
+"""Checks a URL of its scheme (raising StoreUrlError) and returns what opens the store."""
 
 
-def open_store(data_dir: Path | None) -> Store:
-    """SQLite in ``data_dir`` (created if missing); None keeps everything in memory."""
+class StoreUrlError(ValueError):
+    """The store URL names no known scheme or no usable location."""
+
+
+def _parse_sqlite(url: str) -> Opener:
+    parts = urlsplit(url)
+    if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+        raise StoreUrlError(f"{url!r}: a sqlite URL names a local file, sqlite:///abs/path/file.sqlite3")
+    path = Path(unquote(parts.path))
+    if parts.path.endswith("/"):
+        raise StoreUrlError(f"{url!r}: the URL names a directory, not a database file")
+
+    def open_sqlite() -> Store:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return SqliteStore(path)
+
+    return open_sqlite
+
+
+def _parse_memory(url: str) -> Opener:
+    if url not in (MEMORY_URL, "memory://"):
+        raise StoreUrlError(f"{url!r}: the in-memory store is 'memory:'")
+    return MemoryStore
+
+
+_SCHEMES: dict[str, UrlParser] = {"sqlite": _parse_sqlite, "memory": _parse_memory}
+
+
+def register_scheme(scheme: str, parser: UrlParser) -> None:
+    """Make ``open_store`` understand ``scheme://...`` (a PostgreSQL backend registers itself here)."""
+    _SCHEMES[scheme] = parser
+
+
+def check_url(url: str) -> Opener:
+    """Raise StoreUrlError unless ``url`` names a known scheme and a usable location (opens nothing)."""
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    parser = _SCHEMES.get(scheme)
+    if parser is None:
+        known = ", ".join(f"{name}:" for name in sorted(_SCHEMES))
+        raise StoreUrlError(f"unknown store URL {url!r}; known schemes: {known}")
+    return parser(url)
+
+
+def open_store(url: str) -> Store:
+    return check_url(url)()
+
+
+def store_url_for(data_dir: Path | None) -> str:
+    """The default store of a data directory: SQLite inside it; no directory keeps everything in memory."""
     if data_dir is None:
-        return MemoryStore()
-    data_dir = Path(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return SqliteStore(data_dir / STORE_FILE_NAME)
+        return MEMORY_URL
+    return "sqlite://" + quote(str((Path(data_dir) / STORE_FILE_NAME).resolve()))
 
 
-__all__ = ["STORE_FILE_NAME", "MemoryStore", "SqliteStore", "Store", "open_store"]
+__all__ = [
+    "MEMORY_URL",
+    "STORE_FILE_NAME",
+    "Change",
+    "DeleteDocument",
+    "DeleteFile",
+    "ElementOp",
+    "LogElement",
+    "LoggedChange",
+    "MemoryStore",
+    "SaveDocument",
+    "SaveFile",
+    "SqliteStore",
+    "Store",
+    "StoreUrlError",
+    "StoreWriter",
+    "StoredDocument",
+    "check_url",
+    "open_store",
+    "register_scheme",
+    "store_url_for",
+]

@@ -19,9 +19,13 @@ STATUS_OF_ERROR: dict[type[errors.TwinError], int] = {
     errors.InvalidInput: S.BadInvalidArgument,
     errors.NotWritable: S.BadNotWritable,
     errors.WriteRejected: S.BadTypeMismatch,
+    errors.LimitExceeded: S.BadResourceUnavailable,
+    errors.StorageError: S.BadResourceUnavailable,
     errors.TwinError: S.BadInternalError,
 }
-"""TwinError class → StatusCode (WriteRejected: the value does not fit, or the device refused it)."""
+"""TwinError class → StatusCode. WriteRejected: the value does not fit or the device refused it.
+StorageError (and StorageFull): the value is in memory but could not be made durable; the
+server cannot take writes until the store recovers, so the resource, not the request, is bad."""
 
 
 def status_of(error: errors.TwinError) -> ua.StatusCode:

@@ -2,9 +2,10 @@
 
 asyncua would store a client's value straight into the node. This attribute service
 intercepts writes to the Value of the mirror's computed Variables: it checks the user's
-rights, the element's writability and the Variant's type, then awaits the twin's write
-(device write-back or a stored edit, so REST sees it at once). The node shows the value when
-the twin holds it: reads are computed from the twin. Errors answer from the one table in
+rights, the element's writability and the Variant's type, then awaits ``Twin.write_value``
+(device write-back or a stored value change, so REST sees it at once) and its durability, so a
+Good answer means the value survives a crash. The node shows the value when the twin holds it:
+reads are computed from the twin. Errors answer from the one table in
 ``status_codes``. Writes to any other node keep asyncua's own rules.
 """
 
@@ -16,6 +17,7 @@ from asyncua import ua
 from asyncua.crypto.permission_rules import User, UserRole
 
 from twinbridge.aas.errors import TwinError
+from twinbridge.aas.events import Origin
 from twinbridge.aas.twin import Twin
 from twinbridge.server.opcua.compat_asyncua import AddressSpace, AttributeService
 from twinbridge.server.opcua.datatypes import status
@@ -34,6 +36,14 @@ class TwinAttributeService(AttributeService):
         self._twin = twin
         self._elements = elements
         self._rights = rights
+        self._origins: dict[str | None, Origin] = {}
+
+    def _origin(self, user: User) -> Origin:
+        """One Origin per user name (the event bus keeps them; a write must not allocate one)."""
+        origin = self._origins.get(user.name)
+        if origin is None:
+            origin = self._origins[user.name] = Origin(user.name or user.role.name, "opcua")
+        return origin
 
     async def write(self, params: ua.WriteParameters, user: User = User(role=UserRole.Admin)) -> list[ua.StatusCode]:
         results: list[ua.StatusCode] = []
@@ -66,7 +76,8 @@ class TwinAttributeService(AttributeService):
             return status(S.BadOutOfRange)
         try:
             handle = self._twin.live(where.identifier, where.path)
-            await self._twin.write(handle, value)
+            await self._twin.write_value(handle, value, origin=self._origin(user))
+            await self._twin.persisted()
         except TwinError as error:
             return status_of(error)
         except Exception:
