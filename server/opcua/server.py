@@ -17,6 +17,7 @@ from twinbridge.server.opcua import compat_asyncua
 from twinbridge.server.opcua.builder import FOLDER_TYPE, EnvironmentBuilder, StoredNodes
 from twinbridge.server.opcua.compat_asyncua import NodeData
 from twinbridge.server.opcua.element_nodes import ElementNodes
+from twinbridge.server.opcua.ids import SHELL, SUBMODEL
 from twinbridge.server.opcua.methods import OperationMethod, install_caller_sessions
 from twinbridge.server.opcua.mirror import Mirror
 from twinbridge.server.opcua.nodes import DATA_VARIABLE_TYPE, PROPERTY_TYPE, NodeKit
@@ -45,6 +46,7 @@ class OpcUaServer:
         self._builder: EnvironmentBuilder | None = None
         self._plant: PlantView | None = None
         self._mirror: Mirror | None = None
+        self._elements: ElementNodes | None = None
         self._rights = Rights(settings)
 
     @property
@@ -62,6 +64,27 @@ class OpcUaServer:
         if self._mirror is None:
             raise RuntimeError("the OPC UA server is not started")
         return self._mirror
+
+    @property
+    def watched_values(self) -> int:
+        """How many values clients monitor: the only per-value state the mirror keeps."""
+        return len(self._elements.watchers) if self._elements is not None else 0
+
+    @property
+    def stored_nodes(self) -> dict[str, int]:
+        """The mirror's nodes the address space stores, by kind (everything else is computed)."""
+        counts = {"folders": 0, "shells": 0, "submodels": 0}
+        if self.server is not None:
+            stored = self.server.iserver.aspace.keys()  # AddressSpace has keys() but no __iter__
+            for identifier in stored:
+                if identifier.NamespaceIndex != self.namespace_index or not isinstance(identifier.Identifier, str):
+                    continue
+                text = identifier.Identifier
+                kind = "shells" if text.startswith(SHELL) else "submodels" if text.startswith(SUBMODEL) else \
+                    "folders" if text in ("AASEnvironment", "Plant") else None
+                if kind is not None:
+                    counts[kind] += 1
+        return counts
 
     async def start(self) -> None:
         settings = self.settings
@@ -97,6 +120,7 @@ class OpcUaServer:
         elements = ElementNodes(self.twin, kit, types, self._owner_node,
                                 lambda handle: compat_asyncua.drop_monitored(aspace, handle))
         elements.method_call = self._method_call
+        self._elements = elements
         self._builder = builder = EnvironmentBuilder(stored, types, self.twin, elements)
         self._mirror = mirror = Mirror(self.twin, builder, elements, self._after_structure)
         mirror.subscribe()  # before the build: nothing that changes meanwhile is missed
@@ -113,7 +137,7 @@ class OpcUaServer:
             await server.start()
         except OSError as error:
             await mirror.stop()
-            self.server = self._mirror = self._builder = self._plant = None
+            self.server = self._mirror = self._builder = self._plant = self._elements = None
             raise OSError(error.errno, f"OPC UA server cannot listen on {settings.endpoint_url()}: "
                                        f"{error.strerror or error}") from error
         mirror.start()
@@ -125,7 +149,7 @@ class OpcUaServer:
             await self._mirror.stop()
         if self.server is not None:
             await self.server.stop()
-        self.server = self._mirror = self._builder = self._plant = None
+        self.server = self._mirror = self._builder = self._plant = self._elements = None
 
     def _owner_node(self, shell: bool, identifier: str) -> NodeData | None:
         return self._builder.owner_node(shell, identifier) if self._builder is not None else None
