@@ -80,6 +80,7 @@ class Mirror:
         self.applied += len(events)
 
     async def _apply_structure(self, events: list[StructureChanged]) -> None:
+        self._elements.structure_changed()
         containers_changed = False
         watchers = self._elements.watchers
         for event in events:
