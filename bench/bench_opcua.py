@@ -49,6 +49,7 @@ from twinbridge.server.opcua.plant_view import PlantView
 from twinbridge.server.opcua.types import NAMESPACE, define_types
 from twinbridge.submodels.builder import build_environment
 from twinbridge.submodels.description import PlantDescription
+from twinbridge.submodels.hierarchy import PlantHierarchy
 
 MONITORED = 1000
 
@@ -112,8 +113,11 @@ async def memory_per_property(machines: int, runs: int) -> tuple[float, int]:
 
 
 async def startup(machines: int) -> dict[str, float]:
+    """As the application does: the plant loaded and frozen, its hierarchy given to the server."""
     twin, shells, properties = plant_twin(machines)
-    server = OpcUaServer(twin, _settings(), tempfile.mkdtemp())
+    hierarchy = PlantHierarchy.from_twin(twin)
+    gc.freeze()
+    server = OpcUaServer(twin, _settings(), tempfile.mkdtemp(), hierarchy=hierarchy)
     started = time.perf_counter()
     await server.start()
     total = time.perf_counter() - started
