@@ -16,9 +16,7 @@ ReferenceElement a ``Value`` AASReference object with ``Keys`` and ``Type``; an 
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -26,11 +24,9 @@ from asyncua import ua
 from basyx.aas import model
 
 from twinbridge.aas import paths
-from twinbridge.aas.live import LiveElement
-from twinbridge.aas.quality import Quality
 from twinbridge.aas.twin import Twin
 from twinbridge.server.opcua.compat_asyncua import NodeData
-from twinbridge.server.opcua.datatypes import VT, Codec, codec_for, data_value, node_id, status, utc
+from twinbridge.server.opcua.datatypes import VT, node_id, status
 from twinbridge.server.opcua.ids import (
     SHELL,
     SUBMODEL,
@@ -41,12 +37,8 @@ from twinbridge.server.opcua.ids import (
     submodel_node_id,
     unescape,
 )
-from twinbridge.server.opcua.methods import argument, inputs_of, outputs_of
 from twinbridge.server.opcua.nodes import (
-    DATA_VARIABLE_TYPE,
     HAS_COMPONENT,
-    HAS_PROPERTY,
-    PROPERTY_TYPE,
     READ,
     READ_WRITE,
     Names,
@@ -56,133 +48,22 @@ from twinbridge.server.opcua.nodes import (
     computed,
     reference,
 )
+from twinbridge.server.opcua.slots import (
+    INPUTS,
+    INVOKE,
+    OUTPUTS,
+    REFERENCE_SLOTS,
+    Slot,
+    SlotCatalog,
+    Subject,
+    reference_of,
+)
 from twinbridge.server.opcua.types import AasTypes
 from twinbridge.server.opcua.watched import Owner, Watchers
 
 A = ua.AttributeIds
 NC = ua.NodeClass
-_STRING = node_id(VT.String.value)
-_LOCALIZED_TEXT = node_id(VT.LocalizedText.value)
-_BYTE_STRING = node_id(VT.ByteString.value)
-_ARGUMENT = node_id(ua.ObjectIds.Argument)
-_NULL = ua.DataValue(ua.Variant(None, VT.String))
-
-Subject = Any
-"""What a slot reads: an element, a submodel, a shell, a Reference or an Operation."""
-Read = Callable[[Subject, LiveElement | None], ua.DataValue]
 MethodCall = Callable[[str, str, model.Operation], Callable[..., Awaitable[Any]]]
-
-
-@dataclass(frozen=True, slots=True)
-class Slot:
-    """One fixed child of a node: a Variable with a value read from its subject, an Object or a Method."""
-
-    name: str
-    node_class: ua.NodeClass = NC.Variable
-    reference_type: ua.NodeId = HAS_PROPERTY
-    type_definition: ua.NodeId = PROPERTY_TYPE
-    data_type: ua.NodeId = _STRING
-    array: bool = False
-    read: Read | None = None
-    codec: Codec | None = None
-    """Set on a Property's Value: the value clients may write and the mirror encodes itself."""
-
-
-def _text(value: object) -> ua.DataValue:
-    return ua.DataValue(ua.Variant(None if value is None else str(value), VT.String))
-
-
-def _string_slot(name: str, read: Callable[[Subject], object]) -> Slot:
-    return Slot(name, read=lambda subject, _handle: _text(read(subject)))
-
-
-def reference_keys(reference: model.Reference | None) -> list[str]:
-    if reference is None:
-        return []
-    return [f"({key.type.name if hasattr(key.type, 'name') else key.type}){key.value}" for key in reference.key]
-
-
-def reference_text(reference: model.Reference | None) -> str | None:
-    """A reference as one string: the key value when there is one key, else ``(Type)value, ...``."""
-    if reference is None or not reference.key:
-        return None
-    keys = list(reference.key)
-    if len(keys) == 1:
-        return str(keys[0].value)
-    return ", ".join(reference_keys(reference))
-
-
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
-
-
-def _live(handle: LiveElement | None) -> tuple[Quality, datetime.datetime | None]:
-    return (handle.quality, utc(handle.timestamp)) if handle is not None else (Quality.GOOD, None)
-
-
-def _property_value(codec: Codec) -> Read:
-    def read(element: model.Property, handle: LiveElement | None) -> ua.DataValue:
-        quality, source = _live(handle)
-        return data_value(codec, element.value, quality, source, _now())
-    return read
-
-
-def _bound(codec: Codec, name: str) -> Read:
-    def read(element: model.Range, handle: LiveElement | None) -> ua.DataValue:
-        quality, source = _live(handle)
-        return data_value(codec, element.min if name == "Min" else element.max, quality, source, _now())
-    return read
-
-
-def _texts(element: model.MultiLanguageProperty, _handle: LiveElement | None) -> ua.DataValue:
-    texts = [ua.LocalizedText(text, language) for language, text in (element.value or {}).items()]
-    return ua.DataValue(ua.Variant(texts, VT.LocalizedText, is_array=True))
-
-
-def _file(element: model.File, _handle: LiveElement | None) -> ua.DataValue:
-    return ua.DataValue(ua.Variant(element.value, VT.String))
-
-
-def _blob(element: model.Blob, _handle: LiveElement | None) -> ua.DataValue:
-    return ua.DataValue(ua.Variant(bytes(element.value) if element.value else None, VT.ByteString))
-
-
-def _keys(reference: model.Reference, _handle: LiveElement | None) -> ua.DataValue:
-    return ua.DataValue(ua.Variant(reference_keys(reference), VT.String, is_array=True))
-
-
-_ID_SHORT = _string_slot("IdShort", lambda referable: referable.id_short)
-_CATEGORY = _string_slot("Category", lambda referable: referable.category)
-_SEMANTIC_ID = _string_slot("SemanticId", lambda referable: reference_text(referable.semantic_id))
-_ID = _string_slot("Id", lambda identifiable: identifiable.id)
-_KIND = _string_slot("Kind", lambda submodel: submodel.kind.name if submodel.kind is not None else None)
-_SHELL_ASSET = _string_slot("GlobalAssetId", lambda shell: shell.asset_information.global_asset_id)
-_ASSET_KIND = _string_slot("AssetKind", lambda shell: shell.asset_information.asset_kind.name)
-_CONTENT_TYPE = _string_slot("ContentType", lambda element: element.content_type)
-_LIST_TYPE = _string_slot("TypeValueListElement", lambda element: element.type_value_list_element.__name__)
-_ENTITY_TYPE = _string_slot("EntityType", lambda entity: entity.entity_type.name if entity.entity_type else None)
-_ENTITY_ASSET = _string_slot("GlobalAssetId", lambda entity: entity.global_asset_id)
-_MLP_VALUE = Slot("Value", reference_type=HAS_COMPONENT, type_definition=DATA_VARIABLE_TYPE,
-                  data_type=_LOCALIZED_TEXT, array=True, read=_texts)
-_FILE_VALUE = Slot("Value", reference_type=HAS_COMPONENT, type_definition=DATA_VARIABLE_TYPE, read=_file)
-_BLOB_VALUE = Slot("Value", reference_type=HAS_COMPONENT, type_definition=DATA_VARIABLE_TYPE,
-                   data_type=_BYTE_STRING, read=_blob)
-_KEYS = Slot("Keys", array=True, read=_keys)
-_TYPE = _string_slot("Type", lambda reference: type(reference).__name__)
-_REFERENCE_SLOTS = (_KEYS, _TYPE)
-_INVOKE = Slot("Invoke", node_class=NC.Method, reference_type=HAS_COMPONENT, type_definition=ua.NodeId())
-
-
-def _argument_list(variables: Callable[[model.Operation], list[model.SubmodelElement]]) -> Read:
-    def read(operation: model.Operation, _handle: LiveElement | None) -> ua.DataValue:
-        arguments = [argument(variable) for variable in variables(operation)]
-        return ua.DataValue(ua.Variant(arguments, VT.ExtensionObject, is_array=True))
-    return read
-
-
-_INPUTS = Slot("InputArguments", data_type=_ARGUMENT, array=True, read=_argument_list(inputs_of))
-_OUTPUTS = Slot("OutputArguments", data_type=_ARGUMENT, array=True, read=_argument_list(outputs_of))
-
 
 _LOCATED_LIMIT = 100_000
 """Located nodes kept for repeated reads; past it the cache starts over (a client crawling everything)."""
@@ -202,6 +83,16 @@ class Located:
         self.chain = chain
         self.node: TwinNode | None = None
 
+    def current_subject(self) -> Subject:
+        """What the last slot reads now: a value write replaces a ReferenceElement's Reference object."""
+        if not any(slot.node_class is ua.NodeClass.Object for slot in self.chain):
+            return self.subject
+        subject: Subject = self.owner
+        for slot in self.chain:
+            if slot.node_class is ua.NodeClass.Object:
+                subject = reference_of(subject, slot.name)
+        return subject
+
 
 class ElementNodes:
     """The address space's node source for everything below shells and submodels."""
@@ -218,12 +109,7 @@ class ElementNodes:
         """Builds the callable of an Operation's Invoke Method (set by the server)."""
         self._access = computed(self._access_level)
         self._reference_object = types.ids["AASReferenceType"]
-        self._object_slots = {name: Slot(name, node_class=NC.Object, reference_type=HAS_COMPONENT,
-                                         type_definition=self._reference_object)
-                              for name in ("Value", "First", "Second")}
-        self._value_slots: dict[Codec, Slot] = {}
-        self._range_slots: dict[Codec, tuple[Slot, Slot, Slot]] = {}
-        self._value_types: dict[Codec, Slot] = {}
+        self._catalog = SlotCatalog(self._reference_object)
         self._located: dict[ua.NodeId, Located] = {}
 
     # ------------------------------------------------------------ the source
@@ -254,7 +140,7 @@ class ElementNodes:
 
     def _object_references(self, identifier: ua.NodeId, reference_type: ua.NodeId, owner_id: ua.NodeId,
                            owner: model.Referable) -> list[ua.ReferenceDescription]:
-        return [self._inverse(reference_type, owner_id, owner), *self._slot_references(identifier, _REFERENCE_SLOTS)]
+        return [self._inverse(reference_type, owner_id, owner), *self._slot_references(identifier, REFERENCE_SLOTS)]
 
     def read_value(self, identifier: ua.NodeId, _attribute: ua.AttributeIds = A.Value) -> ua.DataValue:
         """The current value of a computed Variable (its Value attribute's read callback)."""
@@ -264,7 +150,7 @@ class ElementNodes:
             return ua.DataValue(StatusCode=status(ua.StatusCodes.BadNodeIdUnknown))
         parsed = located.parsed
         handle = self._twin.find_live(parsed.identifier, parsed.path) if parsed.path else None
-        return read(located.subject, handle)
+        return read(located.current_subject(), handle)
 
     def value_slot(self, identifier: ua.NodeId) -> tuple[ParsedId, Slot] | None:
         """Where a client write to ``identifier``'s Value goes, if it is a computed Variable."""
@@ -317,79 +203,20 @@ class ElementNodes:
             return None
         subject: Subject = owner
         chain: list[Slot] = []
-        slots: tuple[Slot, ...] | list[Slot] = self.slots(owner, parsed.path)
+        slots: tuple[Slot, ...] | list[Slot] = self._catalog.slots(owner, parsed.path)
         for name in parsed.names:
             slot = next((candidate for candidate in slots if candidate.name == name), None)
             if slot is None:
                 return None
             chain.append(slot)
             if slot.node_class is NC.Object:
-                subject = _reference_of(subject, name)
-                slots = _REFERENCE_SLOTS
+                subject = reference_of(subject, name)
+                slots = REFERENCE_SLOTS
             elif slot.node_class is NC.Method:
-                slots = (_INPUTS, _OUTPUTS)
+                slots = (INPUTS, OUTPUTS)
             else:
                 slots = ()
         return owner, subject, tuple(chain)
-
-    def slots(self, target: model.Referable, path: str) -> list[Slot]:
-        """The fixed children of a shell, submodel or element, in browse order."""
-        result: list[Slot] = []
-        if isinstance(target, model.AssetAdministrationShell):
-            return [_ID_SHORT, *([_CATEGORY] if target.category else []), _ID, _SHELL_ASSET, _ASSET_KIND]
-        if not path.endswith("]") and target.id_short:
-            result.append(_ID_SHORT)
-        if target.category:
-            result.append(_CATEGORY)
-        if getattr(target, "semantic_id", None) is not None:
-            result.append(_SEMANTIC_ID)
-        if isinstance(target, model.Submodel):
-            result += [_ID, _KIND]
-        elif isinstance(target, model.Property):
-            codec = codec_for(target.value_type)
-            result += [self._property_slot(codec), self._value_type(codec)]
-        elif isinstance(target, model.MultiLanguageProperty):
-            result.append(_MLP_VALUE)
-        elif isinstance(target, model.Range):
-            result += self._range(codec_for(target.value_type))
-        elif isinstance(target, model.File):
-            result += [_FILE_VALUE, _CONTENT_TYPE]
-        elif isinstance(target, model.Blob):
-            result += [_BLOB_VALUE, _CONTENT_TYPE]
-        elif isinstance(target, model.ReferenceElement):
-            if target.value is not None:
-                result.append(self._object_slots["Value"])
-        elif isinstance(target, model.RelationshipElement):
-            result += [self._object_slots["First"], self._object_slots["Second"]]
-        elif isinstance(target, model.SubmodelElementList):
-            result.append(_LIST_TYPE)
-        elif isinstance(target, model.Entity):
-            result += [_ENTITY_TYPE, _ENTITY_ASSET]
-        elif isinstance(target, model.Operation):
-            result.append(_INVOKE)
-        return result
-
-    def _property_slot(self, codec: Codec) -> Slot:
-        slot = self._value_slots.get(codec)
-        if slot is None:
-            slot = self._value_slots[codec] = Slot(
-                "Value", reference_type=HAS_COMPONENT, type_definition=DATA_VARIABLE_TYPE,
-                data_type=codec.data_type, read=_property_value(codec), codec=codec)
-        return slot
-
-    def _value_type(self, codec: Codec) -> Slot:
-        slot = self._value_types.get(codec)
-        if slot is None:
-            slot = self._value_types[codec] = _string_slot("ValueType", lambda _subject: codec.xsd)
-        return slot
-
-    def _range(self, codec: Codec) -> tuple[Slot, Slot, Slot]:
-        slots = self._range_slots.get(codec)
-        if slots is None:
-            low, high = (Slot(name, reference_type=HAS_COMPONENT, type_definition=DATA_VARIABLE_TYPE,
-                              data_type=codec.data_type, read=_bound(codec, name)) for name in ("Min", "Max"))
-            slots = self._range_slots[codec] = (low, high, self._value_type(codec))
-        return slots
 
     # --------------------------------------------------------------- nodes
     def _element_node(self, identifier: ua.NodeId, parsed: ParsedId, element: model.SubmodelElement) -> TwinNode:
@@ -418,8 +245,8 @@ class ElementNodes:
         kit = self._kit
         call = self.method_call(parsed.identifier, parsed.path, operation) if self.method_call is not None else None
         links = [self._inverse(HAS_COMPONENT, owner_id, owner)]
-        links += self._slot_references(identifier, (_INPUTS, _OUTPUTS))
-        return TwinNode(identifier, kit.method_attributes(kit.shared_names(_INVOKE.name)), links, call=call)
+        links += self._slot_references(identifier, (INPUTS, OUTPUTS))
+        return TwinNode(identifier, kit.method_attributes(kit.shared_names(INVOKE.name)), links, call=call)
 
     # ---------------------------------------------------------- references
     def element_names(self, element: model.SubmodelElement, path: str) -> Names:
@@ -435,7 +262,7 @@ class ElementNodes:
         if target is None:
             return []
         node = shell_node_id(self._ns, identifier) if shell else submodel_node_id(self._ns, identifier)
-        references = self._slot_references(node, self.slots(target, ""))
+        references = self._slot_references(node, self._catalog.slots(target, ""))
         if isinstance(target, model.Submodel):
             references += self._children(identifier, "", target)
         return references
@@ -451,7 +278,7 @@ class ElementNodes:
                                 self._types.for_element(parent), forward=False)
         else:
             inverse = self._inverse(HAS_COMPONENT, submodel_node_id(self._ns, parsed.identifier), None)
-        return [inverse, *self._slot_references(identifier, self.slots(element, parsed.path)),
+        return [inverse, *self._slot_references(identifier, self._catalog.slots(element, parsed.path)),
                 *self._children(parsed.identifier, parsed.path, element)]
 
     def _children(self, submodel_id: str, path: str, parent: model.Referable) -> list[ua.ReferenceDescription]:
@@ -532,9 +359,3 @@ def _owner_id(identifier: ua.NodeId) -> ua.NodeId:
     if owner.endswith("#"):
         owner = owner[:-1]
     return node_id(owner, identifier.NamespaceIndex)
-
-
-def _reference_of(element: Subject, name: str) -> model.Reference | None:
-    if name == "Value":
-        return element.value  # type: ignore[no-any-return]
-    return element.first if name == "First" else element.second  # type: ignore[no-any-return]
