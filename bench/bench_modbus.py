@@ -37,8 +37,9 @@ from basyx.aas import model
 from pymodbus.client import AsyncModbusTcpClient
 
 from twinbridge.aas.twin import Twin
-from twinbridge.adapters.config import Binding, ElementTarget, ModbusPoint, ModbusPollGroup, ModbusSource
+from twinbridge.adapters.config import Binding, ElementTarget
 from twinbridge.adapters.modbus.adapter import ModbusAdapter
+from twinbridge.adapters.modbus.config import ModbusPoint, ModbusPollGroup, ModbusSource
 from twinbridge.adapters.modbus.poller import describe
 
 

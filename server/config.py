@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from twinbridge.adapters.config import Southbound
+from twinbridge.adapters.registry import kinds, validate_southbound
 from twinbridge.server.opcua.settings import OpcUaSettings
 from twinbridge.submodels.description import PlantDescription
 
@@ -82,7 +83,9 @@ class PlantFile(Strict):
     imports: list[Path] = Field(default_factory=list)
     server: ServerSettings = ServerSettings()
     demo: DemoSettings | None = Field(None, description="which sources `twinbridge demo` simulates")
-    southbound: Southbound = Field(default_factory=Southbound, exclude=True)
+    # validated against the adapter kinds registered when the file is read (adapters.registry)
+    southbound: Annotated[Southbound, BeforeValidator(validate_southbound)] = Field(
+        default_factory=Southbound, exclude=True)
     base_dir: Path | None = Field(None, exclude=True, description="where relative paths in the file start")
 
     @model_validator(mode="before")
@@ -146,8 +149,8 @@ def parse_plant_file(text: str, source: str = "<plant file>", base_dir: Path | N
 def _describe(error: Any, lines: dict[tuple[Any, ...], int]) -> str:
     location = _strip_union_tags(tuple(part for part in error["loc"] if part != "southbound"))
     message = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "union_tag_not_found":
-        message = "a source needs 'kind: modbus' or 'kind: mqtt'"
+    if error["type"] in ("union_tag_not_found", "union_tag_invalid"):
+        message = "a source needs " + " or ".join(f"'kind: {kind}'" for kind in kinds())
     cross_check = _CROSS_CHECK.match(message)
     if not location and cross_check:
         location = (cross_check["table"], int(cross_check["index"]))
@@ -169,7 +172,7 @@ def _strip_union_tags(location: tuple[Any, ...]) -> tuple[Any, ...]:
     for part in location:
         if isinstance(part, str) and (part[:1].isupper() or "[" in part):
             continue
-        if part in ("modbus", "mqtt") and len(kept) == 2 and kept[0] == "sources":
+        if len(kept) == 2 and kept[0] == "sources" and part in kinds():
             continue
         kept.append(part)
     return tuple(kept)

@@ -35,14 +35,20 @@ from urllib.parse import urlsplit
 import aiomqtt
 import orjson
 
-from twinbridge.adapters.config import MqttPoint
+from twinbridge.adapters.mqtt.config import MqttPoint
 from twinbridge.adapters.sparkplug import payloads
 from twinbridge.adapters.sparkplug.payloads import DataType
+from twinbridge.adapters.supervisor import stop_task, stop_tasks
 
 log = logging.getLogger(__name__)
 
 Protocol = Literal["json", "sparkplug"]
 DEFAULT_MACHINES: Mapping[str, Protocol] = {"Mill1": "json", "Lathe1": "sparkplug"}
+
+_TIMEOUT_S = 2.0
+"""How long a machine waits for the broker to confirm a publish. aiomqtt does not fail a pending
+publish when the connection drops, so with its default (10 s) a machine sat 10 s on a dead
+connection after every broker restart before reconnecting."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,16 +176,20 @@ class SimulatedMqttMachines:
         await asyncio.wait_for(asyncio.gather(*(event.wait() for event in self._ready.values())), timeout)
 
     async def stop(self) -> None:
+        """Stop every machine (a Sparkplug one says goodbye with its NDEATH).
+
+        A single cancel is not enough on Python 3.11: aiomqtt awaits each publish confirmation
+        with ``asyncio.wait_for``, which drops a cancel that arrives with the confirmation, and
+        the machine would go on publishing while ``stop`` waited for it forever (the broker
+        restart test hung that way). ``stop_tasks`` repeats the cancel; the loops also check
+        ``_stopping``.
+        """
         self._stopping = True
         tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(tasks, "simulated MQTT machine")
 
     async def _keep_running(self, machine: str, run: Any) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await run(machine)
             except aiomqtt.MqttError as error:
@@ -190,13 +200,13 @@ class SimulatedMqttMachines:
     async def _run_json(self, machine: str) -> None:
         state = self._states[machine]
         command = f"{self.prefix}/{machine}/cmd/setpoint"
-        async with aiomqtt.Client(self._host, self._port, identifier=f"sim-{machine}") as client:
+        async with aiomqtt.Client(self._host, self._port, identifier=f"sim-{machine}", timeout=_TIMEOUT_S) as client:
             await client.subscribe(command, qos=1)
             commands = asyncio.create_task(self._json_commands(client, state))
             try:
                 self._ready[machine].set()
                 last = time.time()
-                while True:
+                while not self._stopping:
                     now = time.time()
                     state.step(now - last, now)
                     last = now
@@ -210,7 +220,7 @@ class SimulatedMqttMachines:
                     }))
                     await asyncio.sleep(self.interval_s)
             finally:
-                commands.cancel()
+                await stop_task(commands, f"simulated machine {machine} commands")
 
     async def _json_commands(self, client: aiomqtt.Client, state: MachineState) -> None:
         async for message in client.messages:
@@ -229,26 +239,25 @@ class SimulatedMqttMachines:
         payloads.set_value(death.metrics.add(name=payloads.BD_SEQ), DataType.INT64, bd_seq)
         will = aiomqtt.Will(f"{base}/NDEATH/{machine}", death.SerializeToString(), qos=1)
         edge = _EdgeNode(base, machine, state, bd_seq)
-        async with aiomqtt.Client(self._host, self._port, identifier=f"sim-{machine}", will=will) as client:
+        async with aiomqtt.Client(self._host, self._port, identifier=f"sim-{machine}", will=will,
+                                  timeout=_TIMEOUT_S) as client:
             await client.subscribe([(f"{base}/NCMD/{machine}", 1), (f"{base}/DCMD/{machine}/Spindle", 1)])
             await edge.births(client)
             commands = asyncio.create_task(edge.commands(client))
             try:
                 self._ready[machine].set()
                 last = time.time()
-                while True:
+                while not self._stopping:
                     await asyncio.sleep(self.interval_s)
                     now = time.time()
                     state.step(now - last, now)
                     last = now
                     await edge.data(client)
-            except asyncio.CancelledError:
-                if self._stopping:
+            finally:
+                await stop_task(commands, f"simulated machine {machine} commands")
+                if self._stopping:  # a goodbye, whether the stop arrived as a cancel or as the flag
                     with contextlib.suppress(aiomqtt.MqttError):
                         await client.publish(f"{base}/NDEATH/{machine}", death.SerializeToString(), qos=1)
-                raise
-            finally:
-                commands.cancel()
 
 
 class _EdgeNode:
