@@ -40,7 +40,6 @@ from twinbridge.aas.twin import Twin
 from twinbridge.adapters.config import Binding, ElementTarget
 from twinbridge.adapters.modbus.adapter import ModbusAdapter
 from twinbridge.adapters.modbus.config import ModbusPoint, ModbusPollGroup, ModbusSource
-from twinbridge.adapters.modbus.poller import describe
 
 
 # ----------------------------------------------------------------------------- device servers
@@ -117,7 +116,9 @@ async def phase(points: int, ports: list[int], interval_ms: int, seconds: float)
     _, adapters = build(points, ports, interval_ms)
     for adapter in adapters:
         await adapter.start()
-    await asyncio.sleep(1.0)  # connect and warm up
+    for adapter in adapters:
+        await adapter.wait_connected(10)
+    await asyncio.sleep(1.0)  # warm up
     groups = [a.stats.groups["default"] for a in adapters]
     cycles0 = [g.cycles for g in groups]
     overruns0 = [g.overruns for g in groups]
@@ -130,7 +131,7 @@ async def phase(points: int, ports: list[int], interval_ms: int, seconds: float)
     overruns = sum(g.overruns - o for g, o in zip(groups, overruns0, strict=True))
     durations = sorted(d for g in groups for d in g.recent_cycles_s)
     per_source = points // len(ports)
-    stats = describe(adapters[0].stats)
+    stats = adapters[0].stats.as_dict()
     for adapter in adapters:
         await adapter.stop()
     return {
