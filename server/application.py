@@ -21,9 +21,9 @@ from typing import Any, Protocol
 import uvicorn
 from pydantic import SecretStr
 
+from twinbridge.aas import compat_basyx
 from twinbridge.aas.operations import OperationRegistry
 from twinbridge.aas.serialization import collect, guess_format, import_environment, read_environment, write_environment
-from twinbridge.aas import compat_basyx
 from twinbridge.aas.store import open_store, store_url_for
 from twinbridge.aas.twin import Twin
 from twinbridge.adapters.binding import BindingError, resolve_target
