@@ -174,13 +174,15 @@ class ConnectionSupervisor:
                 await self._close()
                 self._down(f"cannot connect: {describe(error)}", lost=False)
             else:
+                if self._stopping:  # the stop's cancel raced with the connect (see the module doc)
+                    return
                 attempt = 0
                 self.stats.connects += 1
                 self._set(ConnectionState.CONNECTED, "")
                 self._throttle.forget(self.where)
                 log.info("%s connected", self.where)
                 self._up.set()
-                self._on_up()
+                self._notify(self._on_up)
                 try:
                     reason = await self._link.serve()
                 except asyncio.CancelledError:
@@ -204,7 +206,14 @@ class ConnectionSupervisor:
         self._set(ConnectionState.RECONNECTING, reason)
         if lost or not was_down:  # once per outage: a peer that stays away is not news every retry
             self.stats.outages += 1
-            self._on_down(reason)
+            self._notify(lambda: self._on_down(reason))
+
+    def _notify(self, callback: Callable[[], None]) -> None:
+        """Run an adapter's callback; a bug in it is logged and must not end the reconnecting."""
+        try:
+            callback()
+        except Exception:
+            log.exception("%s: the adapter failed to take a connection change", self.where)
 
     def _set(self, state: ConnectionState, reason: str) -> None:
         if state is not self.state:
