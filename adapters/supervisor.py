@@ -94,7 +94,8 @@ async def stop_task(task: asyncio.Task[None], what: str) -> None:
         rounds += 1
         await asyncio.wait([task], timeout=STOP_GRACE_S)
     if rounds > 1:
-        log.info("%s needed %d cancels to stop (a cancel raced with a reply)", what, rounds)
+        log.info("%s needed %d cancels to stop (one was swallowed, or its clean-up outlasted %g s)",
+                 what, rounds, STOP_GRACE_S)
     if not task.cancelled() and task.exception() is not None:
         log.error("%s had failed: %r", what, task.exception())
 

@@ -176,16 +176,19 @@ class SimulatedMqttMachines:
         await asyncio.wait_for(asyncio.gather(*(event.wait() for event in self._ready.values())), timeout)
 
     async def stop(self) -> None:
-        """Stop every machine (a Sparkplug one says goodbye with its NDEATH).
+        """Stop every machine; a Sparkplug one says goodbye with its NDEATH.
 
-        A single cancel is not enough on Python 3.11: aiomqtt awaits each publish confirmation
+        The machines see ``_stopping`` within one interval and leave by themselves; only one
+        that is stuck (reconnecting, or waiting for a confirmation) is cancelled. A single
+        cancel-and-wait was not enough on Python 3.11: aiomqtt awaits each publish confirmation
         with ``asyncio.wait_for``, which drops a cancel that arrives with the confirmation, and
-        the machine would go on publishing while ``stop`` waited for it forever (the broker
-        restart test hung that way). ``stop_tasks`` repeats the cancel; the loops also check
-        ``_stopping``.
+        the machine went on publishing while ``stop`` waited for it forever (the broker restart
+        test hung that way); ``stop_tasks`` repeats the cancel until the task has ended.
         """
         self._stopping = True
         tasks, self._tasks = self._tasks, []
+        if tasks:
+            await asyncio.wait(tasks, timeout=self.interval_s + _TIMEOUT_S)
         await stop_tasks(tasks, "simulated MQTT machine")
 
     async def _keep_running(self, machine: str, run: Any) -> None:
@@ -194,7 +197,8 @@ class SimulatedMqttMachines:
                 await run(machine)
             except aiomqtt.MqttError as error:
                 log.info("simulated machine %s lost the broker (%s); reconnecting", machine, error)
-            await asyncio.sleep(0.5)
+            if not self._stopping:
+                await asyncio.sleep(0.5)
 
     # ------------------------------------------------------------ JSON
     async def _run_json(self, machine: str) -> None:
