@@ -83,7 +83,7 @@ class ModbusPoller:
 
     It is the source's supervised ``Link``: ``open`` connects, ``serve`` returns when a read or
     write finds the connection dead (with the reason), ``close`` drops the client. The poll loops
-    run from ``start`` to ``stop`` and wait while there is no connection.
+    run from ``start_polling`` to ``stop_polling`` and wait while there is no connection.
     """
 
     def __init__(
