@@ -115,7 +115,6 @@ class ConnectionSupervisor:
         *,
         on_up: Callable[[], None],
         on_down: Callable[[str], None],
-        draw: Callable[[], float] = random.random,
     ) -> None:
         self.where = where
         self.stats = ConnectionStats()
@@ -128,7 +127,6 @@ class ConnectionSupervisor:
         self._backoff = backoff
         self._on_up = on_up
         self._on_down = on_down
-        self._draw = draw
         self._up = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -196,7 +194,7 @@ class ConnectionSupervisor:
                 self.stats.losses += 1
                 await self._close()
                 self._down(f"connection lost: {reason}", lost=True)
-            delay = backoff_delay(self._backoff, attempt, self._draw)
+            delay = backoff_delay(self._backoff, attempt)
             attempt += 1
             self.stats.delays.append(delay)
             self._throttle.warning(self.where, f"{self.where}: {self.reason}; retrying in {delay:.2f} s")
