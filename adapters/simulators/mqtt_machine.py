@@ -27,7 +27,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -206,7 +206,7 @@ class SimulatedMqttMachines:
         command = f"{self.prefix}/{machine}/cmd/setpoint"
         async with aiomqtt.Client(self._host, self._port, identifier=f"sim-{machine}", timeout=_TIMEOUT_S) as client:
             await client.subscribe(command, qos=1)
-            commands = asyncio.create_task(self._json_commands(client, state))
+            commands = asyncio.create_task(_quietly(self._json_commands(client, state)))
             try:
                 self._ready[machine].set()
                 last = time.time()
@@ -247,7 +247,7 @@ class SimulatedMqttMachines:
                                   timeout=_TIMEOUT_S) as client:
             await client.subscribe([(f"{base}/NCMD/{machine}", 1), (f"{base}/DCMD/{machine}/Spindle", 1)])
             await edge.births(client)
-            commands = asyncio.create_task(edge.commands(client))
+            commands = asyncio.create_task(_quietly(edge.commands(client)))
             try:
                 self._ready[machine].set()
                 last = time.time()
@@ -262,6 +262,12 @@ class SimulatedMqttMachines:
                 if self._stopping:  # a goodbye, whether the stop arrived as a cancel or as the flag
                     with contextlib.suppress(aiomqtt.MqttError):
                         await client.publish(f"{base}/NDEATH/{machine}", death.SerializeToString(), qos=1)
+
+
+async def _quietly(commands: Coroutine[None, None, None]) -> None:
+    """Run a machine's command loop; a lost broker ends it quietly (the publishing loop reconnects)."""
+    with contextlib.suppress(aiomqtt.MqttError):
+        await commands
 
 
 class _EdgeNode:
