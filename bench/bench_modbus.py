@@ -131,7 +131,7 @@ async def phase(points: int, ports: list[int], interval_ms: int, seconds: float)
     overruns = sum(g.overruns - o for g, o in zip(groups, overruns0, strict=True))
     durations = sorted(d for g in groups for d in g.recent_cycles_s)
     per_source = points // len(ports)
-    stats = adapters[0].stats.as_dict()
+    requests_per_cycle = adapters[0].stats.groups["default"].requests_per_cycle
     for adapter in adapters:
         await adapter.stop()
     return {
@@ -141,7 +141,7 @@ async def phase(points: int, ports: list[int], interval_ms: int, seconds: float)
         "overruns": overruns,
         "p50_ms": 1000 * statistics.median(durations) if durations else float("nan"),
         "p99_ms": 1000 * durations[int(0.99 * (len(durations) - 1))] if durations else float("nan"),
-        "requests_per_cycle": stats["groups"]["default"]["requests_per_cycle"],
+        "requests_per_cycle": requests_per_cycle,
     }
 
 
