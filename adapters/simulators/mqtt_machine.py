@@ -27,7 +27,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -206,7 +206,7 @@ class SimulatedMqttMachines:
         command = f"{self.prefix}/{machine}/cmd/setpoint"
         async with aiomqtt.Client(self._host, self._port, identifier=f"sim-{machine}", timeout=_TIMEOUT_S) as client:
             await client.subscribe(command, qos=1)
-            commands = asyncio.create_task(_quietly(self._json_commands(client, state)))
+            commands = asyncio.create_task(self._json_commands(client, state))
             try:
                 self._ready[machine].set()
                 last = time.time()
@@ -227,12 +227,14 @@ class SimulatedMqttMachines:
                 await stop_task(commands, f"simulated machine {machine} commands")
 
     async def _json_commands(self, client: aiomqtt.Client, state: MachineState) -> None:
-        async for message in client.messages:
-            try:
-                body = orjson.loads(bytes(message.payload))  # type: ignore[arg-type]
-                state.setpoint = float(body["value"] if isinstance(body, dict) else body)
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-                log.warning("simulated machine ignored command %r: %s", message.payload, error)
+        """Take set-points until the broker is lost (quietly: the publishing loop reconnects)."""
+        with contextlib.suppress(aiomqtt.MqttError):
+            async for message in client.messages:
+                try:
+                    body = orjson.loads(bytes(message.payload))  # type: ignore[arg-type]
+                    state.setpoint = float(body["value"] if isinstance(body, dict) else body)
+                except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+                    log.warning("simulated machine ignored command %r: %s", message.payload, error)
 
     # ------------------------------------------------------------ Sparkplug
     async def _run_sparkplug(self, machine: str) -> None:
@@ -247,7 +249,7 @@ class SimulatedMqttMachines:
                                   timeout=_TIMEOUT_S) as client:
             await client.subscribe([(f"{base}/NCMD/{machine}", 1), (f"{base}/DCMD/{machine}/Spindle", 1)])
             await edge.births(client)
-            commands = asyncio.create_task(_quietly(edge.commands(client)))
+            commands = asyncio.create_task(edge.commands(client))
             try:
                 self._ready[machine].set()
                 last = time.time()
@@ -262,12 +264,6 @@ class SimulatedMqttMachines:
                 if self._stopping:  # a goodbye, whether the stop arrived as a cancel or as the flag
                     with contextlib.suppress(aiomqtt.MqttError):
                         await client.publish(f"{base}/NDEATH/{machine}", death.SerializeToString(), qos=1)
-
-
-async def _quietly(commands: Coroutine[None, None, None]) -> None:
-    """Run a machine's command loop; a lost broker ends it quietly (the publishing loop reconnects)."""
-    with contextlib.suppress(aiomqtt.MqttError):
-        await commands
 
 
 class _EdgeNode:
@@ -313,6 +309,11 @@ class _EdgeNode:
         await client.publish(f"{self.base}/DDATA/{self.machine}/Spindle", self._payload(self.DEVICE, False))
 
     async def commands(self, client: aiomqtt.Client) -> None:
+        """Answer rebirth requests and take set-points until the broker is lost (quietly)."""
+        with contextlib.suppress(aiomqtt.MqttError):
+            await self._commands(client)
+
+    async def _commands(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
             try:
                 payload = payloads.decode(bytes(message.payload))  # type: ignore[arg-type]
