@@ -9,13 +9,11 @@ Stop runs the other way round and flushes live values to the store.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import hashlib
 import logging
 import signal
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,7 +28,11 @@ from twinbridge.aas.serialization import collect, guess_format, import_environme
 from twinbridge.aas.store import open_store, store_url_for
 from twinbridge.aas.twin import Twin
 from twinbridge.adapters.binding import BindingError, resolve_target
-from twinbridge.adapters.config import Binding, ModbusSource, MqttSource
+from twinbridge.adapters.config import Binding
+from twinbridge.adapters.modbus import compat_pymodbus
+from twinbridge.adapters.mqtt import compat_aiomqtt
+from twinbridge.adapters.registry import create_adapter
+from twinbridge.server import compat_uvicorn
 from twinbridge.server.api.app import create_app
 from twinbridge.server.api.auth import ApiSecurity, ApiToken
 from twinbridge.server.api.hierarchy import router as hierarchy_router
@@ -140,15 +142,6 @@ def store_url(configured: str | None, data_dir: Path | None) -> str:
     return configured if configured is not None else store_url_for(data_dir)
 
 
-class HttpServer(uvicorn.Server):
-    """uvicorn without its own signal handling: after HTTP stops, the application still has to
-    stop the adapters and flush the store, which uvicorn's re-raised signal would cut short."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 class Application:
     def __init__(self, plant_file: PlantFile, options: Options) -> None:
         self.plant_file = plant_file
@@ -187,6 +180,10 @@ class Application:
             self.http.should_exit = True
 
     async def start(self) -> None:
+        # library internals we rely on: a changed hook stops the start here, with its name
+        compat_aiomqtt.check()
+        compat_pymodbus.check()
+        compat_uvicorn.check()
         with collector_paused():
             # The start-up model is long-lived: frozen before the collector runs again, no
             # collection ever scans it. Re-enabling first cost one full collection over the
@@ -225,7 +222,7 @@ class Application:
         if self.options.opcua and plant_file.server.opcua.enabled:
             await self._start(self._opcua(hierarchy))
         config = uvicorn.Config(app, host=self.host, port=self.port, log_level="warning", lifespan="off")
-        self.http = HttpServer(config)
+        self.http = compat_uvicorn.HttpServer(config)
         self._tasks.append(asyncio.create_task(self._flush_periodically(plant_file.server.flush_interval_s)))
         self._banner()
 
@@ -244,16 +241,11 @@ class Application:
         self.services.append(service)
 
     def _start_adapters(self, plant_file: PlantFile) -> None:
-        from twinbridge.adapters.modbus.adapter import ModbusAdapter
-        from twinbridge.adapters.mqtt import MqttAdapter
-
+        """One adapter per source, built by the factory registered for its ``kind``."""
         grouped = bindings_by_source(plant_file)
-        self._adapters: list[Service] = []
-        for source in plant_file.southbound.sources:
-            if isinstance(source, ModbusSource):
-                self._adapters.append(ModbusAdapter(source, grouped[source.name], self.twin))
-            elif isinstance(source, MqttSource):
-                self._adapters.append(MqttAdapter(source, grouped[source.name], self.twin))
+        self._adapters: list[Service] = [
+            create_adapter(source, grouped[source.name], self.twin) for source in plant_file.southbound.sources
+        ]
 
     def _opcua(self, hierarchy: PlantHierarchy) -> Service:
         from twinbridge.server.opcua import OpcUaServer

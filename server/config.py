@@ -15,13 +15,23 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from twinbridge.aas.store import StoreUrlError, check_url
 from twinbridge.adapters.config import Southbound
+from twinbridge.adapters.registry import kinds, validate_southbound
 from twinbridge.server.opcua.settings import OpcUaSettings
 from twinbridge.server.simulations import machine_names
 from twinbridge.simulation.spec import SimulationSettings
@@ -103,7 +113,9 @@ class PlantFile(Strict):
     server: ServerSettings = ServerSettings()
     demo: DemoSettings | None = Field(None, description="which sources `twinbridge demo` simulates")
     simulation: SimulationSettings | None = Field(None, description="what-if simulation: machine blocks by idShort")
-    southbound: Southbound = Field(default_factory=Southbound, exclude=True)
+    # validated against the adapter kinds registered when the file is read (adapters.registry)
+    southbound: Annotated[Southbound, BeforeValidator(validate_southbound)] = Field(
+        default_factory=Southbound, exclude=True)
     base_dir: Path | None = Field(None, exclude=True, description="where relative paths in the file start")
 
     @model_validator(mode="before")
@@ -192,8 +204,8 @@ def _simulation_problems(plant_file: PlantFile, lines: dict[tuple[Any, ...], int
 def _describe(error: Any, lines: dict[tuple[Any, ...], int]) -> str:
     location = _strip_union_tags(tuple(part for part in error["loc"] if part != "southbound"), lines)
     message = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "union_tag_not_found":
-        message = "a source needs 'kind: modbus' or 'kind: mqtt'"
+    if error["type"] in ("union_tag_not_found", "union_tag_invalid"):
+        message = "a source needs " + " or ".join(f"'kind: {kind}'" for kind in kinds())
     cross_check = _CROSS_CHECK.match(message)
     if not location and cross_check:
         location = (cross_check["table"], int(cross_check["index"]))
@@ -219,7 +231,7 @@ def _strip_union_tags(location: tuple[Any, ...], lines: dict[tuple[Any, ...], in
             continue
         if isinstance(part, str) and (part[:1].isupper() or "[" in part or part in _DISTRIBUTIONS):
             continue
-        if part in ("modbus", "mqtt") and len(kept) == 2 and kept[0] == "sources":
+        if len(kept) == 2 and kept[0] == "sources" and part in kinds():
             continue
         kept.append(part)
     return tuple(kept)
