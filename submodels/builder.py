@@ -145,7 +145,7 @@ class _Builder:
         plate = asset.nameplate
         if plate is not None:
             out.append(nameplate.build(ids.submodel(path, "Nameplate"), plate, product_uri=asset_id,
-                                       order_code=asset.id_short, serial_number=asset.serial_number))
+                                       serial_number=asset.serial_number))
             if plate.address is not None:
                 out.append(contact_information.build(ids.submodel(path, "ContactInformation"), plate.address))
         if asset.technical_data is not None:
@@ -156,7 +156,8 @@ class _Builder:
         if asset.level in MAINTAINED_LEVELS:
             out.append(predictive_maintenance.build(ids.submodel(path, "PredictiveMaintenance")))
         if asset.carbon_footprint:
-            out.append(carbon_footprint.build(ids.submodel(path, "CarbonFootprint"), asset.carbon_footprint))
+            out.append(carbon_footprint.build(ids.submodel(path, "CarbonFootprint"), asset.carbon_footprint,
+                                               plate.address if plate else None))
         for index, template in enumerate(asset.templates):
             out.extend(self._from_file(template, path, f"{where}: templates[{index}]"))
         names = [sm.id_short for sm in out]
@@ -176,14 +177,23 @@ class _Builder:
             elements.append(prop(item.id_short, value_type, typed(item.value, value_type, here), ref,
                                  item.description))
         plate = asset.nameplate
-        return technical_data.build(
-            self.ids.submodel(path, "TechnicalData"),
-            manufacturer_name=plate.manufacturer_name if plate else None,
-            product_designation=plate.manufacturer_product_designation if plate else None,
-            article_number=plate.product_article_number_of_manufacturer if plate else None,
-            order_code=plate.order_code_of_manufacturer if plate else None,
-            classifications=data.product_classifications, properties=elements,
+
+        def pick(own: str | None, default: str | None, name: str) -> str:
+            value = own or default
+            if not value:  # the schema (Asset._template_sources) already refuses this; keep the message
+                raise InvalidInput(f"{where}: technical_data.{name} is mandatory in IDTA 02003-2-0")
+            return value
+
+        general = technical_data.GeneralInformation(
+            pick(data.manufacturer_name, plate and plate.manufacturer_name, "manufacturer_name"),
+            pick(data.manufacturer_product_designation, plate and plate.manufacturer_product_designation,
+                 "manufacturer_product_designation"),
+            pick(data.manufacturer_article_number, plate and plate.product_article_number_of_manufacturer,
+                 "manufacturer_article_number"),
+            pick(data.manufacturer_order_code, plate and plate.order_code_of_manufacturer, "manufacturer_order_code"),
         )
+        return technical_data.build(self.ids.submodel(path, "TechnicalData"), general,
+                                    data.product_classifications, elements)
 
     def _operational_data(self, asset: Asset, path: tuple[str, ...], where: str) -> model.Submodel:
         variables: list[model.Property] = []
