@@ -17,7 +17,7 @@ from twinbridge.aas.errors import InvalidInput
 from twinbridge.aas.gc_pause import collector_paused
 from twinbridge.aas.twin import Twin, kind_of
 from twinbridge.submodels.concepts import Concepts
-from twinbridge.submodels.description import Asset, PlantDescription, TemplateFile
+from twinbridge.submodels.description import TECHNICAL_DATA_DEFAULTS, Asset, PlantDescription, TemplateFile
 from twinbridge.submodels.ids import IdScheme
 from twinbridge.submodels.templates import (
     carbon_footprint,
@@ -178,20 +178,13 @@ class _Builder:
                                  item.description))
         plate = asset.nameplate
 
-        def pick(own: str | None, default: str | None, name: str) -> str:
-            value = own or default
-            if not value:  # the schema (Asset._template_sources) already refuses this; keep the message
+        values: list[str] = []
+        for name, plate_field in TECHNICAL_DATA_DEFAULTS:
+            value = getattr(data, name) or (getattr(plate, plate_field) if plate is not None else None)
+            if not value:  # the schema (Asset._template_sources) refuses this already
                 raise InvalidInput(f"{where}: technical_data.{name} is mandatory in IDTA 02003-2-0")
-            return value
-
-        general = technical_data.GeneralInformation(
-            pick(data.manufacturer_name, plate and plate.manufacturer_name, "manufacturer_name"),
-            pick(data.manufacturer_product_designation, plate and plate.manufacturer_product_designation,
-                 "manufacturer_product_designation"),
-            pick(data.manufacturer_article_number, plate and plate.product_article_number_of_manufacturer,
-                 "manufacturer_article_number"),
-            pick(data.manufacturer_order_code, plate and plate.order_code_of_manufacturer, "manufacturer_order_code"),
-        )
+            values.append(value)
+        general = technical_data.GeneralInformation(*values)
         return technical_data.build(self.ids.submodel(path, "TechnicalData"), general,
                                     data.product_classifications, elements)
 

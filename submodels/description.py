@@ -102,6 +102,14 @@ class ProductClassification(Strict):
     name: str | None = Field(None, description="ProductClassName (English)")
 
 
+TECHNICAL_DATA_DEFAULTS = (  # (TechnicalData field, the Nameplate field it defaults to)
+    ("manufacturer_name", "manufacturer_name"),
+    ("manufacturer_product_designation", "manufacturer_product_designation"),
+    ("manufacturer_article_number", "product_article_number_of_manufacturer"),
+    ("manufacturer_order_code", "order_code_of_manufacturer"),
+)
+
+
 class TechnicalData(Strict):
     """IDTA 02003-2-0. GeneralInformation's four mandatory fields come from the nameplate unless given here."""
 
@@ -221,21 +229,10 @@ class Asset(Strict):
         plate = self.nameplate
         data = self.technical_data
         if data is not None:
-            sources = (
-                ("manufacturer_name", data.manufacturer_name, plate and plate.manufacturer_name,
-                 "nameplate.manufacturer_name"),
-                ("manufacturer_product_designation", data.manufacturer_product_designation,
-                 plate and plate.manufacturer_product_designation, "nameplate.manufacturer_product_designation"),
-                ("manufacturer_article_number", data.manufacturer_article_number,
-                 plate and plate.product_article_number_of_manufacturer,
-                 "nameplate.product_article_number_of_manufacturer"),
-                ("manufacturer_order_code", data.manufacturer_order_code, plate and plate.order_code_of_manufacturer,
-                 "nameplate.order_code_of_manufacturer"),
-            )
-            for name, own, default, default_name in sources:
-                if not own and not default:
+            for name, plate_field in TECHNICAL_DATA_DEFAULTS:
+                if not getattr(data, name) and not (plate is not None and getattr(plate, plate_field)):
                     raise ValueError(f"{self.id_short}: technical_data.{name} is mandatory in IDTA 02003-2-0; "
-                                     f"give it there or as {default_name}")
+                                     f"give it there or as nameplate.{plate_field}")
         for index, pcf in enumerate(self.carbon_footprint):
             if pcf.goods_handover_address is None and (plate is None or plate.address is None):
                 raise ValueError(f"{self.id_short}: carbon_footprint[{index}].goods_handover_address is mandatory "
