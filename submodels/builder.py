@@ -101,6 +101,7 @@ class _Builder:
         for asset in self.description.assets:
             self._asset(asset, (), None)
         self._resolve_rollups()
+        self.concepts.describe_all(self.plant.submodels)
         self.plant.concept_descriptions = list(self.concepts.items.values())
         return self.plant
 
