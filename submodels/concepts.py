@@ -24,7 +24,6 @@ from basyx.aas import model
 from basyx.aas.adapter.json import read_aas_json_file
 
 from twinbridge.aas import paths
-
 from twinbridge.aas.errors import InvalidInput
 from twinbridge.submodels.ids import IdScheme
 from twinbridge.submodels.templates.elements import semantic
