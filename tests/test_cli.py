@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import os
 import signal
@@ -59,6 +60,58 @@ def test_export_refuses_a_missing_data_directory(tmp_path: Path, capsys: pytest.
     assert main(["export", "--data", str(tmp_path / "absent")]) == 2
     assert "no repository at" in capsys.readouterr().err
     assert not (tmp_path / "absent").exists()
+
+
+def test_export_beside_the_demo_store_names_it_and_creates_nothing(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """``make demo`` writes data/demo; ``export`` (default --data data) must not export an empty new store."""
+    demo_store = tmp_path / "data" / "demo"
+    assert main(["export", "--memory", "--config", str(EXAMPLE_PLANT), "-o", str(tmp_path / "x.json")]) == 0
+    from twinbridge.aas.store import STORE_FILE_NAME, open_store
+
+    open_store(demo_store).close()
+    assert main(["export", "--data", str(tmp_path / "data")]) == 2
+    error = capsys.readouterr().err
+    assert "no repository at" in error and "data/demo" in error
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["demo"]
+    assert (demo_store / STORE_FILE_NAME).is_file()
+
+
+def test_import_keeps_what_exists_unless_replace_is_given(tmp_path: Path) -> None:
+    from twinbridge.aas.twin import Twin
+    from twinbridge.server.application import import_files
+
+    package = tmp_path / "plant.json"
+    assert main(["export", "--memory", "--config", str(EXAMPLE_PLANT), "-o", str(package)]) == 0
+    twin = Twin()
+    first = import_files(twin, [package])
+    assert " 0 kept" in first[0]
+    nameplate = copy.deepcopy(next(sm for sm in twin.submodels.values() if sm.id_short == "Nameplate"))
+    nameplate.id_short = "EditedOverRest"  # as a PUT over REST would
+    twin.upsert(nameplate)
+    again = import_files(twin, [package])
+    assert "0 created, 0 replaced" in again[0] and "(--replace overwrites them)" in again[0]
+    assert twin.submodel(nameplate.id).id_short == "EditedOverRest"
+    replaced = import_files(twin, [package], replace=True)
+    assert " 0 kept" in replaced[0]
+    assert twin.submodel(nameplate.id).id_short == "Nameplate"
+
+
+async def test_the_demo_broker_port_taken_says_which_flag_chooses_another() -> None:
+    import socket
+
+    from twinbridge.server.config import load_plant_file
+    from twinbridge.server.demo import BrokerPortTaken, DemoDevices
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        devices = DemoDevices(load_plant_file(EXAMPLE_PLANT), mqtt_port=port)
+        devices.settings = devices.settings.model_copy(update={"modbus": None})
+        with pytest.raises(BrokerPortTaken, match=f"port {port} .* in use.*--mqtt-port PORT.*--mqtt-url"):
+            await devices.start()
+        await devices.stop()
 
 
 @contextmanager
