@@ -84,15 +84,10 @@ def _configure_logging(level: str) -> None:
 
 
 def _validate(path: Path) -> int:
-    from twinbridge.server.application import check_bindings
+    from twinbridge.server.plant_check import check_plant_file
 
-    try:
-        plant_file = load_plant_file(path)
-        problems = check_bindings(plant_file)
-    except ConfigError as error:
-        print(error, file=sys.stderr)
-        return 2
-    if problems:
+    plant_file, problems = check_plant_file(path)
+    if problems or plant_file is None:
         print(ConfigError(str(path), problems), file=sys.stderr)
         return 2
     print(f"{path}: valid ({len(plant_file.southbound.sources)} sources, "

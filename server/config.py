@@ -13,7 +13,10 @@ Errors are reported with the field path and, where the YAML tells us, the line.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -132,7 +135,7 @@ def parse_plant_file(text: str, source: str = "<plant file>", base_dir: Path | N
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(source, ["the document must be a mapping with plant/sources/bindings/server keys"])
-    lines = _line_index(node)
+    lines = line_index(node)
     try:
         plant_file = PlantFile.model_validate(data)
     except ValidationError as error:
@@ -152,6 +155,8 @@ def _describe(error: Any, lines: dict[tuple[Any, ...], int]) -> str:
     if not location and cross_check:
         location = (cross_check["table"], int(cross_check["index"]))
         message = message[cross_check.end():]
+    if error["type"] == "extra_forbidden" and location and isinstance(location[-1], str):
+        message += did_you_mean(location[-1], field_names())
     path = _format_location(location)
     line = None
     for cut in range(len(location), -1, -1):
@@ -182,8 +187,9 @@ def _format_location(location: tuple[Any, ...]) -> str:
     return out
 
 
-def _line_index(node: yaml.Node | None) -> dict[tuple[Any, ...], int]:
-    """Map every field path of the YAML document to its 1-based line."""
+def line_index(document: yaml.Node | str | None) -> dict[tuple[Any, ...], int]:
+    """Map every field path of the YAML document (text or composed node) to its 1-based line."""
+    node = yaml.compose(document, Loader=yaml.SafeLoader) if isinstance(document, str) else document
     index: dict[tuple[Any, ...], int] = {}
 
     def walk(current: yaml.Node, path: tuple[Any, ...]) -> None:
@@ -200,3 +206,33 @@ def _line_index(node: yaml.Node | None) -> dict[tuple[Any, ...], int]:
     if node is not None:
         walk(node, ())
     return index
+
+
+def did_you_mean(name: str, known: list[str]) -> str:
+    """" (did you mean 'X'?)" for the closest of ``known``, or "" when none is close."""
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.7)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+@lru_cache(maxsize=1)
+def field_names() -> list[str]:
+    """Every field name of the plant file schema: what a misspelt key is compared with."""
+    seen: set[type[BaseModel]] = set()
+    names: set[str] = set()
+    stack: list[type[BaseModel]] = [PlantFile]
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        for name, info in current.model_fields.items():
+            names.add(name)
+            stack.extend(_models_in(info.annotation))
+    return sorted(names)
+
+
+def _models_in(annotation: Any) -> Iterator[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+    for argument in getattr(annotation, "__args__", ()):
+        yield from _models_in(argument)

@@ -46,6 +46,37 @@ def test_validate_reports_schema_errors_with_lines(tmp_path: Path, capsys: pytes
     assert "sources[0].port (line 2)" in capsys.readouterr().err
 
 
+def test_validate_reports_schema_and_binding_problems_in_one_run(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Each problem with its field path, line and, for a misspelt name, what it probably meant."""
+    text = EXAMPLE_PLANT.read_text()
+    text = text.replace("manufacturer_product_family: Modulfill", "manufacturer_product_famly: Modulfill", 1)
+    text = text.replace("opcua: {port: 4840}", "opcua: {port: 4840, enable: true}", 1)
+    text = text.replace("{shell: Capper1, submodel: OperationalData, path: Segments.LiveValues.Records.Current"
+                        ".Temperature}", "{shell: Caper1, submodel: OperationalData, path: Segments.LiveValues"
+                        ".Records.Current.Temperature}", 1)
+    text = text.replace("Records.Current.Vibration}", "Records.Current.Vibratoin}", 1)
+    broken = tmp_path / "plant.yaml"
+    broken.write_text(text)
+    lines = text.splitlines()
+
+    def line_of(fragment: str) -> int:
+        return next(number for number, line in enumerate(lines, start=1) if fragment in line)
+
+    assert main(["validate", str(broken)]) == 2
+    error = capsys.readouterr().err
+    assert "4 problem(s)" in error, error
+    family = line_of("manufacturer_product_famly")
+    assert (f"manufacturer_product_famly (line {family}): Extra inputs are not permitted "
+            "(did you mean 'manufacturer_product_family'?)") in error
+    assert f"server.opcua.enable (line {line_of('enable: true')}): Extra inputs are not permitted " \
+           "(did you mean 'enabled'?)" in error
+    assert f".target.shell (line {line_of('shell: Caper1')}): no shell with idShort or id 'Caper1' " \
+           "(did you mean 'Capper1'?)" in error
+    assert f".target.path (line {line_of('Vibratoin')}): " in error
+    assert "(did you mean 'Segments.LiveValues.Records.Current.Vibration'?)" in error
+
+
 def test_export_writes_the_described_plant(tmp_path: Path) -> None:
     out = tmp_path / "plant.json"
     assert main(["export", "--memory", "--config", str(EXAMPLE_PLANT), "--format", "json", "-o", str(out)]) == 0
