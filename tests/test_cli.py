@@ -98,9 +98,9 @@ def test_export_beside_the_demo_store_names_it_and_creates_nothing(tmp_path: Pat
     """``make demo`` writes data/demo; ``export`` (default --data data) must not export an empty new store."""
     demo_store = tmp_path / "data" / "demo"
     assert main(["export", "--memory", "--config", str(EXAMPLE_PLANT), "-o", str(tmp_path / "x.json")]) == 0
-    from twinbridge.aas.store import STORE_FILE_NAME, open_store
+    from twinbridge.aas.store import STORE_FILE_NAME, open_store, store_url_for
 
-    open_store(demo_store).close()
+    open_store(store_url_for(demo_store)).close()
     assert main(["export", "--data", str(tmp_path / "data")]) == 2
     error = capsys.readouterr().err
     assert "no repository at" in error and "data/demo" in error
