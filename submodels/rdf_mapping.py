@@ -42,12 +42,26 @@ class Terms:
 
     def __init__(self) -> None:
         self._literals: dict[str, Literal] = {}
+        self._typed: dict[tuple[str, type], Literal] = {}
         self._references: dict[tuple[Any, ...], URIRef] = {}
 
     def literal(self, text: str) -> Literal:
         found = self._literals.get(text)
         if found is None:
             found = self._literals[text] = Literal(text)
+        return found
+
+    def value(self, value: Any, value_type: type) -> Literal:
+        """A Property/Range value typed by its valueType (``"24.8"^^xsd:double``), so SPARQL compares
+        numbers as numbers; strings stay plain literals."""
+        text = model.datatypes.xsd_repr(value)
+        if value_type is str:
+            return self.literal(text)
+        key = (text, value_type)
+        found = self._typed.get(key)
+        if found is None:
+            name = _XSD_NAMES.get(value_type, "xs:string")[3:]
+            found = self._typed[key] = Literal(text, datatype=XSD[name])
         return found
 
     def reference(self, ref: model.Reference, sink: list[tuple[Node, Node, Node]]) -> URIRef:
@@ -188,14 +202,14 @@ class Emitter:
         if isinstance(element, model.Property):
             add((node, _VALUE_TYPE, _xsd_node(_XSD_NAMES.get(element.value_type, "xs:string"))))
             if element.value is not None:
-                add((node, PROPERTY_VALUE, self.lit(model.datatypes.xsd_repr(element.value))))
+                add((node, PROPERTY_VALUE, self.owner.value(element.value, element.value_type)))
         elif isinstance(element, model.MultiLanguageProperty):
             self.lang_strings(node, _p("MultiLanguageProperty/value"), element.value)
         elif isinstance(element, model.Range):
             for bound in ("min", "max"):
                 value = getattr(element, bound)
                 if value is not None:
-                    add((node, _p(f"Range/{bound}"), self.lit(model.datatypes.xsd_repr(value))))
+                    add((node, _p(f"Range/{bound}"), self.owner.value(value, element.value_type)))
         elif isinstance(element, model.File | model.Blob):
             kind = type(element).__name__
             if element.content_type:

@@ -176,7 +176,9 @@ class SemanticGraph:
             if event.value is None:
                 graph.remove((node, PROPERTY_VALUE, None))
             else:
-                graph.set((node, PROPERTY_VALUE, self._terms.literal(model.datatypes.xsd_repr(event.value))))
+                element = event.element.element
+                value_type = element.value_type if isinstance(element, model.Property) else str
+                graph.set((node, PROPERTY_VALUE, self._terms.value(event.value, value_type)))
 
     def _value_node(self, handle: LiveElement) -> URIRef | None:
         node = self._value_nodes.get(handle.key)
