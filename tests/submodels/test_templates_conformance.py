@@ -122,8 +122,23 @@ PREDICTIVE = ("https://admin-shell.io/idta/SubmodelTemplate/PredictiveMaintenanc
     Row("RemainingUsefulLifePrediction.RemainingUsefulLifetime.StartDateTime", P, f"{_PM}StartDateTime/1/0",
         "xs:dateTime", mandatory=False),
 ])
-TEMPLATES = {"Nameplate": NAMEPLATE, "ContactInformation": CONTACT, "TechnicalData": TECHNICAL_DATA,
-             "HierarchicalStructures": HIERARCHY, "CarbonFootprint": CARBON, "PredictiveMaintenance": PREDICTIVE}
+# IDTA 02008-1-1_Template_TimeSeriesData.json (Metadata and an internal segment; the live record's
+# idShort "Current" and its UtcTime "Time" are ours: the template's example records are "Record01...")
+_TS = "https://admin-shell.io/idta/TimeSeries/"
+TIME_SERIES = (f"{_TS}1/1", [
+    Row("Metadata", SMC, f"{_TS}Metadata/1/1"),
+    Row("Metadata.Name", MLP, f"{_TS}Metadata/Name/1/1"),
+    Row("Metadata.Record", SMC, f"{_TS}Record/1/1"),
+    Row("Segments", SMC, f"{_TS}Segments/1/1"),
+    Row("Segments.LiveValues", SMC, f"{_TS}Segments/InternalSegment/1/1", mandatory=False),
+    Row("Segments.LiveValues.Name", MLP, f"{_TS}Segment/Name/1/1", mandatory=False),
+    Row("Segments.LiveValues.RecordCount", P, f"{_TS}Segment/RecordCount/1/1", "xs:long", mandatory=False),
+])
+TEMPLATES = {
+    "OperationalData": TIME_SERIES, "Nameplate": NAMEPLATE, "ContactInformation": CONTACT,
+    "TechnicalData": TECHNICAL_DATA, "HierarchicalStructures": HIERARCHY, "CarbonFootprint": CARBON,
+    "PredictiveMaintenance": PREDICTIVE,
+}
 
 
 def _semantic(obj: model.HasSemantics) -> str | None:
