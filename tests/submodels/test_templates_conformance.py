@@ -121,6 +121,8 @@ PREDICTIVE = ("https://admin-shell.io/idta/SubmodelTemplate/PredictiveMaintenanc
     Row("RemainingUsefulLifePrediction.RemainingUsefulLifetime.StartValue", P, f"{_PM}StartValue/1/0", DBL),
     Row("RemainingUsefulLifePrediction.RemainingUsefulLifetime.StartDateTime", P, f"{_PM}StartDateTime/1/0",
         "xs:dateTime", mandatory=False),
+    Row("RemainingUsefulLifePrediction.ConfidenceInterval", model.Range, f"{_PM}ConfidenceInterval/1/0", DBL),
+    Row("RemainingUsefulLifePrediction.ListRULBoundaryConditions", SML, f"{_PM}ListRULBoundaryConditions/1/0"),
 ])
 # IDTA 02008-1-1_Template_TimeSeriesData.json (Metadata and an internal segment; the live record's
 # idShort "Current" and its UtcTime "Time" are ours: the template's example records are "Record01...")
