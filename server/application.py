@@ -45,6 +45,7 @@ from twinbridge.server.api.ids import encode_id
 from twinbridge.server.api.sparql import router as sparql_router
 from twinbridge.server.config import PlantFile, TokenAuth
 from twinbridge.server.opcua.settings import OpcUaUser
+from twinbridge.server.simulations import SimulationService
 from twinbridge.server.tokens import admin_token, demo_opcua_user
 from twinbridge.submodels.hierarchy import PlantHierarchy
 from twinbridge.submodels.plant import Plant
@@ -236,10 +237,12 @@ class Application:
         self._start_adapters(plant_file)
         for adapter in self._adapters:
             await self._start(adapter)
+        simulations = SimulationService(self.twin, plant_file, plant_file.server.rest.prefix)
+        await self._start(simulations)
         app = create_app(
             self.twin, prefix=plant_file.server.rest.prefix, security=self._security(), operations=self.operations,
             cors_origins=plant_file.server.rest.cors_origins or (["*"] if self.options.demo else []),
-            extra_routers=[hierarchy_router, sparql_router],
+            extra_routers=[hierarchy_router, sparql_router, simulations.router],
         )
         app.state.hierarchy = hierarchy
         app.state.semantic_graph = graph
