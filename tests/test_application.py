@@ -34,10 +34,15 @@ def _value_url(base: str, submodel: str, signal: str) -> str:
 @pytest.fixture
 async def demo(tmp_path: Path) -> AsyncIterator[tuple[Application, str]]:
     plant_file = load_plant_file(EXAMPLE_PLANT)
+    ports: list[int] = []
+    while len(ports) < 4:  # four different ones: the kernel may hand the same free port out twice
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
     modbus = plant_file.southbound.sources[0]
-    plant_file = plant_file.with_sources({modbus.name: modbus.model_copy(update={"port": free_port()})})
-    options = Options(host="127.0.0.1", port=free_port(), data=tmp_path / "data", token="t" * 32,
-                      opcua_port=free_port(), demo=True, mqtt_port=free_port())
+    plant_file = plant_file.with_sources({modbus.name: modbus.model_copy(update={"port": ports[0]})})
+    options = Options(host="127.0.0.1", port=ports[1], data=tmp_path / "data", token="t" * 32,
+                      opcua_port=ports[2], demo=True, mqtt_port=ports[3])
     application = Application(plant_file, options)
     await application.start()
     assert application.http is not None
