@@ -13,9 +13,12 @@ moving to a random port that only the log would tell.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import socket
+from collections.abc import Coroutine
+from typing import Any
 from urllib.parse import urlsplit
 
 from amqtt.broker import Broker
@@ -39,6 +42,14 @@ def _port_is_free(host: str, port: int) -> bool:
 
 
 DEFAULT_MQTT_PORT = 1883
+STOP_TIMEOUT_S = 5.0
+
+
+async def _bounded(stopping: Coroutine[Any, Any, Any], what: str) -> None:
+    try:
+        await asyncio.wait_for(stopping, STOP_TIMEOUT_S)
+    except TimeoutError:
+        log.warning("%s did not stop within %.0f s; leaving it behind", what, STOP_TIMEOUT_S)
 
 
 class BrokerPortTaken(OSError):
@@ -85,13 +96,16 @@ class DemoDevices:
         self.plant_file = self.original.with_sources(overrides)
 
     async def stop(self) -> None:
+        """Each simulator gets STOP_TIMEOUT_S: a simulated MQTT machine cancelled inside its aiomqtt
+        client once waited forever for a disconnect on a loaded machine (seen under load 10), which
+        kept ``twinbridge demo`` alive after SIGTERM. The broker's shutdown closes what is left."""
         if self.mqtt is not None:
-            await self.mqtt.stop()
+            await _bounded(self.mqtt.stop(), "the simulated MQTT machines")
         if self.modbus is not None:
-            await self.modbus.stop()
+            await _bounded(self.modbus.stop(), "the simulated Modbus gateway")
         if self.broker is not None:
             with contextlib.suppress(Exception):
-                await self.broker.shutdown()
+                await _bounded(self.broker.shutdown(), "the embedded MQTT broker")
 
     def banner_lines(self) -> list[str]:
         lines = []
