@@ -18,6 +18,7 @@ from basyx.aas import model
 from pydantic import ValidationError
 
 from twinbridge.aas import paths
+from twinbridge.aas.errors import TwinError
 from twinbridge.aas.twin import Twin
 from twinbridge.adapters.binding import BindingError, find_shell, find_submodel, resolve_target
 from twinbridge.adapters.config import ElementTarget
@@ -99,8 +100,8 @@ def binding_problems(plant_file: PlantFile, lines: dict[tuple[Any, ...], int]) -
     try:
         import_files(twin, plant_file.imports)
         load_plant(twin, plant_file)
-    except (ValueError, OSError) as error:  # InvalidInput is a ValueError: a build error names its place
-        return [f"plant: {error}"]
+    except (TwinError, ValueError, OSError) as error:  # a build error (InvalidInput) names its asset
+        return [_build_problem(str(error), plant_file, lines)]
     problems = []
     for index, binding in enumerate(plant_file.southbound.bindings):
         try:
@@ -113,6 +114,25 @@ def binding_problems(plant_file: PlantFile, lines: dict[tuple[Any, ...], int]) -
             message = str(error).removeprefix(f"bindings[{index}]: ")
             problems.append(f"{where}: {message}{hint}")
     return problems
+
+
+def _build_problem(message: str, plant_file: PlantFile, lines: dict[tuple[Any, ...], int]) -> str:
+    """A plant build error ("DemoPlant/Line1: roll-up ...") at the asset's field path and line."""
+    where, separator, rest = message.partition(": ")
+    plant = plant_file.plant
+    if not separator or plant is None:
+        return f"plant: {message}"
+    location: tuple[Any, ...] = ("plant", "assets")
+    assets = plant.assets
+    for depth, name in enumerate(where.split("/")):
+        index = next((i for i, asset in enumerate(assets) if asset.id_short == name), None)
+        if index is None:
+            return f"plant: {message}"
+        location = (*location, "children", index) if depth else (*location, index)
+        assets = assets[index].children
+    path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in location).lstrip(".")
+    line = lines.get(location)
+    return f"{path}{f' (line {line})' if line is not None else ''}: {rest}"
 
 
 def _locate(twin: Twin, target: ElementTarget) -> tuple[str, str]:

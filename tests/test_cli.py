@@ -77,6 +77,19 @@ def test_validate_reports_schema_and_binding_problems_in_one_run(tmp_path: Path,
     assert "(did you mean 'Segments.LiveValues.Records.Current.Vibration'?)" in error
 
 
+def test_validate_places_a_plant_build_error_at_its_asset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = EXAMPLE_PLANT.read_text().replace(
+        "{id_short: Availability, function: mean, input: Availability, unit: \"%\"}",
+        "{id_short: Availability, function: mean, input: Availabilty, unit: \"%\"}", 1)
+    broken = tmp_path / "plant.yaml"
+    broken.write_text(text)
+    line = next(n for n, row in enumerate(text.splitlines(), start=1) if "- id_short: Line1" in row)
+    assert main(["validate", str(broken)]) == 2
+    error = capsys.readouterr().err
+    assert (f"plant.assets[0].children[0] (line {line}): roll-up Availability reads 'Availabilty', but none of its "
+            "children has a signal or roll-up of that name") in error, error
+
+
 def test_export_writes_the_described_plant(tmp_path: Path) -> None:
     out = tmp_path / "plant.json"
     assert main(["export", "--memory", "--config", str(EXAMPLE_PLANT), "--format", "json", "-o", str(out)]) == 0
