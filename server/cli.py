@@ -8,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+from twinbridge.aas.errors import TwinError
 from twinbridge.aas.store import STORE_FILE_NAME
 from twinbridge.server.config import ConfigError, PlantFile, load_plant_file
 
@@ -77,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args, plant_file, demo=args.command == "demo")
     except ConfigError as error:
         print(f"twinbridge: invalid configuration {error}", file=sys.stderr)
+        return 2
+    except TwinError as error:  # the plant does not build (a roll-up without input, a bad template file)
+        print(f"twinbridge: {error} (twinbridge validate FILE lists every problem with its line)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 0

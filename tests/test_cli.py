@@ -88,6 +88,8 @@ def test_validate_places_a_plant_build_error_at_its_asset(tmp_path: Path, capsys
     error = capsys.readouterr().err
     assert (f"plant.assets[0].children[0] (line {line}): roll-up Availability reads 'Availabilty', but none of its "
             "children has a signal or roll-up of that name") in error, error
+    assert main(["export", "--memory", "--config", str(broken)]) == 2
+    assert "roll-up Availability reads 'Availabilty'" in capsys.readouterr().err
 
 
 def test_export_writes_the_described_plant(tmp_path: Path) -> None:
