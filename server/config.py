@@ -13,7 +13,10 @@ Errors are reported with the field path and, where the YAML tells us, the line.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -175,29 +178,31 @@ def parse_plant_file(text: str, source: str = "<plant file>", base_dir: Path | N
     try:
         plant_file = PlantFile.model_validate(data)
     except ValidationError as error:
-        lines = _line_index(yaml.compose(text, Loader=_LOADER))  # only an invalid file needs line numbers
+        lines = line_index(yaml.compose(text, Loader=_LOADER))  # only an invalid file needs line numbers
         raise ConfigError(source, [_describe(e, lines) for e in error.errors()]) from None
-    if _simulation_problems(plant_file, {}):
-        raise ConfigError(source, _simulation_problems(plant_file, _line_index(yaml.compose(text, Loader=_LOADER))))
+    problems = _simulation_problems(plant_file, text)
+    if problems:
+        raise ConfigError(source, problems)
     if base_dir is not None:
         plant_file.imports = [p if p.is_absolute() else base_dir / p for p in plant_file.imports]
         plant_file.base_dir = base_dir
     return plant_file
 
 
-def _simulation_problems(plant_file: PlantFile, lines: dict[tuple[Any, ...], int]) -> list[str]:
+def _simulation_problems(plant_file: PlantFile, text: str) -> list[str]:
     """Every simulated machine must be a machine asset of the plant (checked after the schema)."""
     settings = plant_file.simulation
     if settings is None or not settings.machines:
         return []
     known = machine_names(plant_file.plant) if plant_file.plant is not None else set()
+    unknown = [name for name in settings.machines if name not in known]
+    lines = line_index(yaml.compose(text, Loader=_LOADER)) if unknown else {}
     problems = []
-    for name in settings.machines:
-        if name not in known:
-            line = lines.get(("simulation", "machines", name))
-            where = f"simulation.machines.{name}" + (f" (line {line})" if line is not None else "")
-            hint = f"; machines: {sorted(known)}" if known else "; the plant has no machine assets"
-            problems.append(f"{where}: no machine asset {name!r} in the plant{hint}")
+    for name in unknown:
+        line = lines.get(("simulation", "machines", name))
+        where = f"simulation.machines.{name}" + (f" (line {line})" if line is not None else "")
+        hint = f"; machines: {sorted(known)}" if known else "; the plant has no machine assets"
+        problems.append(f"{where}: no machine asset {name!r} in the plant{hint}")
     return problems
 
 
@@ -210,6 +215,8 @@ def _describe(error: Any, lines: dict[tuple[Any, ...], int]) -> str:
     if not location and cross_check:
         location = (cross_check["table"], int(cross_check["index"]))
         message = message[cross_check.end():]
+    if error["type"] == "extra_forbidden" and location and isinstance(location[-1], str):
+        message += did_you_mean(location[-1], field_names())
     path = _format_location(location)
     line = None
     for cut in range(len(location), -1, -1):
@@ -244,8 +251,9 @@ def _format_location(location: tuple[Any, ...]) -> str:
     return out
 
 
-def _line_index(node: yaml.Node | None) -> dict[tuple[Any, ...], int]:
-    """Map every field path of the YAML document to its 1-based line."""
+def line_index(document: yaml.Node | str | None) -> dict[tuple[Any, ...], int]:
+    """Map every field path of the YAML document (text or composed node) to its 1-based line."""
+    node = yaml.compose(document, Loader=yaml.SafeLoader) if isinstance(document, str) else document
     index: dict[tuple[Any, ...], int] = {}
 
     def walk(current: yaml.Node, path: tuple[Any, ...]) -> None:
@@ -269,8 +277,8 @@ def load_yaml_model(path: Path, schema: type[ModelT]) -> ModelT:
     reporting: every problem with its field path and line."""
     try:
         text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_LOADER)
+        data = yaml.load(text, Loader=_LOADER)
     except OSError as error:
         raise ConfigError(str(path), [f"cannot read the file: {error.strerror}"]) from None
     except yaml.YAMLError as error:
@@ -278,5 +286,35 @@ def load_yaml_model(path: Path, schema: type[ModelT]) -> ModelT:
     try:
         return schema.model_validate(data or {})
     except ValidationError as error:
-        lines = _line_index(node)
+        lines = line_index(node)
         raise ConfigError(str(path), [_describe(e, lines) for e in error.errors()]) from None
+
+
+def did_you_mean(name: str, known: list[str]) -> str:
+    """" (did you mean 'X'?)" for the closest of ``known``, or "" when none is close."""
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.7)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+@lru_cache(maxsize=1)
+def field_names() -> list[str]:
+    """Every field name of the plant file schema: what a misspelt key is compared with."""
+    seen: set[type[BaseModel]] = set()
+    names: set[str] = set()
+    stack: list[type[BaseModel]] = [PlantFile]
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        for name, info in current.model_fields.items():
+            names.add(name)
+            stack.extend(_models_in(info.annotation))
+    return sorted(names)
+
+
+def _models_in(annotation: Any) -> Iterator[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+    for argument in getattr(annotation, "__args__", ()):
+        yield from _models_in(argument)
