@@ -30,7 +30,6 @@ from twinbridge.simulation.kpis import compare, line_figures, summarise
 from twinbridge.simulation.model import scenario_lines
 from twinbridge.simulation.spec import Scenario
 
-
 log = logging.getLogger(__name__)
 
 
