@@ -324,7 +324,8 @@ async def opcua_history_read(points: int, runs: int, directory: Path) -> float:
     HistoryRead ``points`` raw values of one variable."""
     from twinbridge.history.service import HistoryService
     from twinbridge.history.settings import HistorySettings
-    from twinbridge.server.opcua import OpcUaServer, OpcUaSettings
+    from twinbridge.server.application import property_of_value_node
+    from twinbridge.server.opcua import OpcUaServer, OpcUaSettings, ids
 
     twin = Twin()
     twin.create(model.Submodel("urn:bench:sm", submodel_element=[model.Property("P", model.datatypes.Double, 0.0)]))
@@ -336,7 +337,7 @@ async def opcua_history_read(points: int, runs: int, directory: Path) -> float:
     opcua = OpcUaServer(twin, OpcUaSettings(host="127.0.0.1", port=port), directory / "opcua")
     await opcua.start()
     assert opcua.server is not None and service.historian is not None
-    service.serve_opcua(opcua.server, opcua.value_nodes, opcua.property_value_nodes)
+    service.serve_opcua(opcua.server, property_of_value_node)
     handle = twin.live("urn:bench:sm", "P")
     start = time.time() - points
     for index in range(points):
@@ -344,7 +345,7 @@ async def opcua_history_read(points: int, runs: int, directory: Path) -> float:
         if index % 2_000 == 1_999:
             await asyncio.sleep(0)
     await service.historian.flushed()
-    node_id = opcua.property_value_nodes[("urn:bench:sm", "P")].node_id.to_string()
+    node_id = ids.element_node_id(opcua.namespace_index, "urn:bench:sm", "P/Value").to_string()
     try:
         reader = await asyncio.create_subprocess_exec(
             sys.executable, "-c", _READER, opcua.endpoint_url, node_id, str(start - 1), str(start + points + 1),

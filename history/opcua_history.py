@@ -1,24 +1,25 @@
 """OPC UA HistoryRead over the Historian's store: raw reads with continuation points, and the Part 13
 aggregates Average, Minimum, Maximum and Count for processed reads.
 
-``install`` marks every mirrored Property value Variable as Historizing with the HistoryRead access
-bit, and puts ``TwinHistoryStorage`` behind asyncua's history service. A node maps to its element
-through ``ValueNodes`` (the OPC UA server's NodeId → (submodel id, idShortPath) index), so the
-history of an element is the same whether read over REST or OPC UA.
+``install`` puts ``TwinHistoryStorage`` behind asyncua's history service. A node maps to its
+element through ``element_of`` (the OPC UA server's reading of its own NodeIds: a Property's Value
+Variable → (submodel id, idShortPath)), so the history of an element is the same whether read over
+REST or OPC UA. Values come back typed by what the series holds (number → Double, integer →
+Int64, boolean → Boolean, text → String).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime
-from collections.abc import Mapping
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from asyncua import Node, Server, ua
 from asyncua.server.history import HistoryStorageInterface
 
-from twinbridge.history.compat_asyncua import data_value, install_history_manager, mark_historizing, status
+from twinbridge.history.compat_asyncua import data_value, install_history_manager, status
 from twinbridge.history.historian import Historian
 from twinbridge.history.store import Bucket, HistoryError, RawPoints, SeriesInfo, SeriesKey
 
@@ -34,13 +35,11 @@ _AGGREGATES: dict[int, str] = {
 }
 
 
-class ValueNodeLike(Protocol):
-    """What the OPC UA server's value index gives per node (server/opcua/builder.ValueNode)."""
+ElementOf = Callable[[ua.NodeId], tuple[str, str] | None]
+"""NodeId → (submodel id, idShortPath) of the Property whose Value Variable it is, else None."""
 
-    node_id: ua.NodeId
-    submodel_id: str
-    path: str
-    attribute: Any  # asyncua AttributeValue: its DataValue's VariantType types the history values
+_VARIANTS = {"number": ua.VariantType.Double, "integer": ua.VariantType.Int64,
+             "boolean": ua.VariantType.Boolean, "text": ua.VariantType.String}
 
 
 def _micros(moment: datetime.datetime | None) -> int | None:
@@ -59,10 +58,10 @@ def _datetime(micros: int) -> datetime.datetime:
 class TwinHistoryStorage(HistoryStorageInterface):
     """asyncua's storage interface, read-only: the Historian writes, OPC UA clients read."""
 
-    def __init__(self, historian: Historian, nodes: Mapping[ua.NodeId, ValueNodeLike]) -> None:
+    def __init__(self, historian: Historian, element_of: ElementOf) -> None:
         super().__init__(MAX_VALUES_PER_READ)
         self.historian = historian
-        self.nodes = nodes
+        self.element_of = element_of
 
     async def init(self) -> None:
         """The Historian's store is opened and closed by the HistoryService, not by OPC UA."""
@@ -143,15 +142,13 @@ class TwinHistoryStorage(HistoryStorageInterface):
         return result
 
     def _series(self, node_id: ua.NodeId) -> tuple[SeriesInfo, ua.VariantType] | None:
-        entry = self.nodes.get(node_id)
-        if entry is None:
+        element = self.element_of(node_id)
+        if element is None:
             return None
-        info = self.historian.store.find_series(SeriesKey(entry.submodel_id, entry.path))
+        info = self.historian.store.find_series(SeriesKey(*element))
         if info is None:
             return None
-        current = entry.attribute.value
-        variant = current.Value.VariantType if current is not None and current.Value is not None else None
-        return info, variant or ua.VariantType.Double
+        return info, _VARIANTS.get(info.value_type, ua.VariantType.Double)
 
 
 def _data_values(points: RawPoints, count: int, variant: ua.VariantType) -> list[ua.DataValue]:
@@ -183,12 +180,8 @@ def _bucket_value(bucket: Bucket, aggregate: str) -> ua.DataValue:
     return data_value(ua.Variant(float(value), ua.VariantType.Double), None, stamp)
 
 
-def install(server: Server, historian: Historian, nodes: Mapping[ua.NodeId, ValueNodeLike],
-            property_values: Mapping[Any, ValueNodeLike]) -> TwinHistoryStorage:
-    """Serve HistoryRead for every node in ``nodes``; mark ``property_values`` (the live Property
-    Value Variables) Historizing with the HistoryRead access bit."""
-    storage = TwinHistoryStorage(historian, nodes)
+def install(server: Server, historian: Historian, element_of: ElementOf) -> TwinHistoryStorage:
+    """Serve HistoryRead for every Property Value Variable ``element_of`` can read."""
+    storage = TwinHistoryStorage(historian, element_of)
     install_history_manager(server, storage, storage.processed)
-    for entry in list(property_values.values()):
-        mark_historizing(server, entry.node_id)
     return storage

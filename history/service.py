@@ -12,7 +12,6 @@ import asyncio
 import logging
 import sqlite3
 import tempfile
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,9 +24,9 @@ from twinbridge.history.store import HistoryError, Retention, open_history
 from twinbridge.history.time_series import TimeSeriesSegments
 
 if TYPE_CHECKING:
-    from asyncua import Server, ua
+    from asyncua import Server
 
-    from twinbridge.history.opcua_history import ValueNodeLike
+    from twinbridge.history.opcua_history import ElementOf
 
 log = logging.getLogger(__name__)
 
@@ -85,13 +84,12 @@ class HistoryService:
         if self._scratch is not None:
             self._scratch.cleanup()
 
-    def serve_opcua(self, server: Server, value_nodes: Mapping[ua.NodeId, ValueNodeLike],
-                    property_value_nodes: Mapping[tuple[str, str], ValueNodeLike]) -> None:
+    def serve_opcua(self, server: Server, element_of: ElementOf) -> None:
         """OPC UA HistoryRead on the mirrored values (when history records)."""
         if self.historian is not None:
             from twinbridge.history.opcua_history import install
 
-            install(server, self.historian, value_nodes, property_value_nodes)
+            install(server, self.historian, element_of)
 
     async def backup(self, directory: Path) -> list[Path]:
         """A consistent copy of the store, the history and the journal, taken while the server runs.

@@ -24,7 +24,8 @@ from twinbridge.aas.store import open_store, store_url_for
 from twinbridge.aas.twin import Twin
 from twinbridge.history.service import HistoryService
 from twinbridge.history.settings import HistorySettings
-from twinbridge.server.opcua import OpcUaServer, OpcUaSettings
+from twinbridge.server.application import property_of_value_node
+from twinbridge.server.opcua import OpcUaServer, OpcUaSettings, ids
 
 UTC = datetime.UTC
 _NODE_ID: object = ua.NodeId
@@ -40,7 +41,7 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[Twin, OpcUaServer, Clien
     opcua = OpcUaServer(twin, OpcUaSettings(host="127.0.0.1", port=free_port()), tmp_path / "opcua")
     await opcua.start()
     assert opcua.server is not None
-    history.serve_opcua(opcua.server, opcua.value_nodes, opcua.property_value_nodes)
+    history.serve_opcua(opcua.server, property_of_value_node)
     try:
         async with Client(opcua.endpoint_url, timeout=10) as client:
             yield twin, opcua, client
@@ -48,6 +49,11 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[Twin, OpcUaServer, Clien
         await opcua.stop()
         await history.stop()
         twin.close()
+
+
+def value_node(opcua: OpcUaServer) -> ua.NodeId:
+    """The Temperature Property's Value Variable (NodeIds are derived from ids and paths)."""
+    return ids.element_node_id(opcua.namespace_index, SUBMODEL, "Temperature/Value")
 
 
 async def feed(twin: Twin, values: list[float], start: float, step: float,
@@ -65,11 +71,7 @@ async def test_raw_history_comes_back_with_timestamps_qualities_and_continuation
     qualities = [Quality.GOOD, Quality.UNCERTAIN, Quality.GOOD, Quality.BAD] * 75
     values = [20.0 + i / 4 for i in range(300)]
     stamps = await feed(twin, values, time.time() - 400, 1.0, qualities)
-    node = client.get_node(opcua.property_value_nodes[(SUBMODEL, "Temperature")].node_id)
-    assert await node.read_attribute(ua.AttributeIds.Historizing) is not None
-    assert (await node.read_attribute(ua.AttributeIds.Historizing)).Value.Value is True
-    level = (await node.read_attribute(ua.AttributeIds.AccessLevel)).Value.Value
-    assert level & ua.AccessLevel.HistoryRead.mask
+    node = client.get_node(value_node(opcua))
 
     history = await node.read_raw_history(stamps[0] - datetime.timedelta(seconds=1),
                                           stamps[-1] + datetime.timedelta(seconds=1))
@@ -98,7 +100,7 @@ async def test_processed_history_equals_numpy(served: tuple[Twin, OpcUaServer, C
     start = float(int(time.time()) - 600)
     values = [float(v) for v in np.round(rng.normal(60, 3, 240), 2)]
     await feed(twin, values, start, 0.5, [Quality.GOOD] * 240)
-    node = client.get_node(opcua.property_value_nodes[(SUBMODEL, "Temperature")].node_id)
+    node = client.get_node(value_node(opcua))
     array = np.array(values).reshape(12, 20)  # 10 s buckets of 20 points
     begin = datetime.datetime.fromtimestamp(start, UTC)
     expected = {ua.ObjectIds.AggregateFunction_Average: array.mean(axis=1),
@@ -138,7 +140,7 @@ async def test_node_opcua_history_read(served: tuple[Twin, OpcUaServer, Client],
     values = [float(v) for v in range(40)]
     qualities = [Quality.GOOD] * 39 + [Quality.UNCERTAIN]
     stamps = await feed(twin, values, start, 0.5, qualities)
-    node_id = opcua.property_value_nodes[(SUBMODEL, "Temperature")].node_id.to_string()
+    node_id = value_node(opcua).to_string()
     begin = stamps[0].isoformat().replace("+00:00", "Z")
     end = (stamps[0] + datetime.timedelta(seconds=20)).isoformat().replace("+00:00", "Z")
     process = await asyncio.create_subprocess_exec(
