@@ -22,6 +22,7 @@ class SeriesError(ValueError):
 class Series:
     path: Path
     stamps: list[str]
+    texts: list[str]
     timestamps: npt.NDArray[np.datetime64]
     values: npt.NDArray[np.float64]
 
@@ -41,6 +42,7 @@ def read_csv_series(path: Path) -> Series:
             at_time, at_value = columns.index("timestamp"), columns.index("value")
             stamps: list[str] = []
             values: list[float] = []
+            texts: list[str] = []
             for line, row in enumerate(reader, start=2):
                 if not row:
                     continue
@@ -51,6 +53,7 @@ def read_csv_series(path: Path) -> Series:
                 except ValueError:
                     raise SeriesError(f"{path}, line {line}, column 'value': not a number: {row[at_value]!r}") from None
                 stamps.append(row[at_time].strip())
+                texts.append(row[at_value].strip())
     except OSError as error:
         raise SeriesError(f"{path}: cannot read: {error.strerror}") from None
     try:
@@ -62,14 +65,14 @@ def read_csv_series(path: Path) -> Series:
             except ValueError:
                 raise SeriesError(f"{path}, line {line}, column 'timestamp': not a timestamp: {stamp!r}") from None
         raise
-    return Series(path, stamps, timestamps, np.array(values, dtype=np.float64))
+    return Series(path, stamps, texts, timestamps, np.array(values, dtype=np.float64))
 
 
 def write_scores(path: Path, series: Series, scores: npt.NDArray[np.float64]) -> None:
-    """Write NAB's results layout; timestamps are copied exactly as they were read."""
+    """Write NAB's results layout; timestamps and values are copied exactly as they were read. Scores
+    get 9 decimals: NAB's threshold sweep ranks every row, and rounding would create ties."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as handle:
         handle.write("timestamp,value,anomaly_score\n")
-        handle.writelines(
-            f"{stamp},{value!r},{score:.6f}\n" for stamp, value, score in zip(series.stamps, series.values.tolist(),
-                                                                              scores.tolist(), strict=True))
+        handle.writelines(f"{stamp},{text},{score:.9f}\n"
+                          for stamp, text, score in zip(series.stamps, series.texts, scores.tolist(), strict=True))

@@ -8,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+from twinbridge.analytics.cli import add_detect_parser, run_detect
 from twinbridge.server.config import ConfigError, PlantFile, load_plant_file
 
 EXAMPLE_PLANT = Path(__file__).resolve().parent.parent / "examples" / "plant.yaml"
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--import", dest="imports", type=Path, action="append", default=[], metavar="FILE")
     validate = commands.add_parser("validate", help="check a plant file and print its errors")
     validate.add_argument("file", type=Path)
+    add_detect_parser(commands)
     return parser
 
 
@@ -54,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "validate":
             return _validate(args.file)
+        if args.command == "detect":
+            return run_detect(args)
         config_path = args.config or (EXAMPLE_PLANT if args.command == "demo" else None)
         plant_file = load_plant_file(config_path) if config_path else PlantFile()
         if args.command == "export":

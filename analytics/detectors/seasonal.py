@@ -8,6 +8,7 @@ samples, so a daily spike that comes a few minutes late is still recognised as t
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from twinbridge.analytics.detectors.causal import FloatArray
 
@@ -15,10 +16,11 @@ DAY_S = 86_400.0
 
 
 class SeasonalNeighbours:
-    """For each sample: the earlier samples around t - period (indices j-jitter .. j+jitter, where j is
-    the first sample at or after t - period), as (closest signed difference, smallest |difference|).
+    """For each sample: the signed difference to the closest of the earlier samples around t - period
+    (indices j-jitter .. j+jitter, where j is the first sample at or after t - period).
 
-    Both are 0 until a full period has been seen. Keeps one period (plus ``jitter``) of samples.
+    None (``step``) or invalid (``batch``) until a full period has been seen. Keeps one period (plus
+    ``jitter``) of samples.
     """
 
     __slots__ = ("_period", "_jitter", "_first", "_times", "_values", "_head", "_offset")
@@ -31,7 +33,7 @@ class SeasonalNeighbours:
         self._values: list[float] = []
         self._head = 0  # index (in the lists) of the first sample at or after t - period
 
-    def step(self, t: float, x: float) -> float:
+    def step(self, t: float, x: float) -> float | None:
         """The signed difference to the closest earlier neighbour (see the class docstring)."""
         if self._first is None:
             self._first = t
@@ -39,7 +41,7 @@ class SeasonalNeighbours:
         times, values = self._times, self._values
         while self._head < len(times) and times[self._head] < target:
             self._head += 1
-        difference = 0.0
+        difference: float | None = None
         if self._first <= target:
             best = float("inf")
             count = len(times)
@@ -60,7 +62,8 @@ class SeasonalNeighbours:
             self._head -= keep_from
         return difference
 
-    def batch(self, t: FloatArray, x: FloatArray) -> FloatArray:
+    def batch(self, t: FloatArray, x: FloatArray) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+        """Differences (0 where invalid) and the validity mask."""
         n = len(x)
         index = np.arange(n)
         target = t - self._period
@@ -68,6 +71,7 @@ class SeasonalNeighbours:
         valid = t[0] <= target
         best = np.full(n, np.inf)
         difference = np.zeros(n)
+        found = np.zeros(n, dtype=bool)
         for k in range(-self._jitter, self._jitter + 1):
             at = np.clip(head + k, 0, n - 1)
             usable = valid & (at < index)
@@ -75,4 +79,5 @@ class SeasonalNeighbours:
             take = usable & (np.abs(d) < best)
             best = np.where(take, np.abs(d), best)
             difference = np.where(take, d, difference)
-        return difference
+            found |= take
+        return difference, found

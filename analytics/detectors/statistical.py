@@ -41,6 +41,10 @@ TAIL_ALPHA = 0.01
 HOLD = 50
 HOLD_LEVEL = 1.0
 HOLD_FACTOR = 0.5
+# The first samples of a signal score 0: the statistics are not learnt yet (a twin starting up must not
+# alarm on its second sample). NAB never scores them either (its probation is >= 186 rows on these files).
+WARMUP = 100
+DAY_WARMUP = 30
 
 
 def to_score(u: float) -> float:
@@ -78,17 +82,30 @@ class _AbsZ:
 
 
 class _DayZ:
-    """|z| of today's difference to yesterday, against earlier such differences."""
+    """|z| of today's difference to yesterday, against earlier such differences (0 until
+    ``DAY_WARMUP`` differences have been seen: the first day's differences teach the spread)."""
 
     def __init__(self, jitter: int) -> None:
         self._day = SeasonalNeighbours(jitter=jitter)
         self._z = EwZScore(0.01, floor=0.0)
+        self._seen = 0
 
     def step(self, t: float, x: float) -> float:
-        return abs(self._z.step(self._day.step(t, x)))
+        difference = self._day.step(t, x)
+        if difference is None:
+            return 0.0
+        z = abs(self._z.step(difference))
+        self._seen += 1
+        return z if self._seen > DAY_WARMUP else 0.0
 
     def batch(self, t: FloatArray, x: FloatArray) -> FloatArray:
-        return np.abs(self._z.batch(self._day.batch(t, x)))
+        difference, valid = self._day.batch(t, x)
+        at = np.flatnonzero(valid)
+        out = np.zeros(len(x))
+        if len(at):
+            out[at] = np.abs(self._z.batch(difference[at]))
+            out[at[:DAY_WARMUP]] = 0.0
+        return out
 
 
 class _DayMatch:
@@ -99,10 +116,13 @@ class _DayMatch:
         self._scale = _StepScale(0.01)
 
     def step(self, t: float, x: float) -> float:
-        return abs(self._day.step(t, x)) / self._scale.step(x)
+        difference = self._day.step(t, x)
+        scale = self._scale.step(x)
+        return 0.0 if difference is None else abs(difference) / scale
 
     def batch(self, t: FloatArray, x: FloatArray) -> FloatArray:
-        out: FloatArray = np.abs(self._day.batch(t, x)) / self._scale.batch(x)
+        difference, _ = self._day.batch(t, x)
+        out: FloatArray = np.abs(difference) / self._scale.batch(x)
         return out
 
 
@@ -136,17 +156,20 @@ class _Features:
         )
         self.features = [_Feature(weight, make()) for weight, make in sources if weight]
         self.hold = Refractory(HOLD_LEVEL, HOLD, HOLD_FACTOR)
+        self.seen = 0
 
     def step(self, t: float, x: float) -> float:
         u = self.range.step(x) / RANGE_UNIT
         for feature in self.features:
             u = max(u, feature.step(t, x))
-        return self.hold.step(u)
+        self.seen += 1
+        return self.hold.step(u if self.seen > WARMUP else 0.0)
 
     def batch(self, t: FloatArray, x: FloatArray) -> FloatArray:
         u = self.range.batch(x) / RANGE_UNIT
         for feature in self.features:
             u = np.maximum(u, feature.batch(t, x))
+        u[:WARMUP] = 0.0
         return self.hold.batch(u)
 
 
