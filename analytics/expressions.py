@@ -227,7 +227,7 @@ class VirtualProperties:
             if state.get(target) == 2:
                 return
             if state.get(target) == 1:
-                cycle = trail[trail.index(target):] + [target]
+                cycle = [*trail[trail.index(target):], target]
                 raise ExpressionError(f"virtual property {target!r}: cycle {' -> '.join(cycle)}")
             state[target] = 1
             for reference in sorted(self.expressions[target].references):

@@ -90,30 +90,36 @@ class TrendRul:
         enough = 3 if self._anchor is not None else max(self._baseline_count, 4)
         if len(t) < enough or span == 0.0:
             return RulEstimate(now, _health(float(y[-1]), baseline, self.failure_level), None, None, None, None, None)
-        onset, design, coefficients, residuals = _fit_hinge(t, y, self._onsets, self._anchor, self._shape)
-        level = float(coefficients[0]) if self._anchor is None else self._anchor
-        slope = float(coefficients[-1])
+        target = y if self._anchor is None else y - self._anchor
+        candidates = _onsets(t, target, self._onsets, self._anchor is None, self._shape)
+        bic, levels, slopes, fitted = _hinge_fits(t, target[:, None], candidates, self._anchor is None, self._shape)
+        best = int(np.argmin(bic[:, 0]))
+        onset = float(candidates[best])
+        level = float(levels[best, 0]) + (self._anchor or 0.0)
+        slope = float(slopes[best, 0])
         age = max(now - onset, 0.0)
         level_now = level + slope * age**self._shape
         health = _health(level_now, baseline, self.failure_level)
         if slope == 0.0 or np.sign(slope) != np.sign(-span):
             return RulEstimate(now, health, None, None, None, None, None)
         rul = self._time_to(self.failure_level - level, slope, age)
-        # residual bootstrap with the onset held: refit the line on fitted + resampled residuals
-        fitted = design @ coefficients
-        draws = fitted[:, None] + self._rng.choice(residuals, size=(len(y), self._bootstrap), replace=True)
-        boot = np.linalg.lstsq(design, draws, rcond=None)[0]
-        boot_level = boot[0] if self._anchor is None else 0.0  # anchored: y was taken relative to the level
-        target = self.failure_level - (0.0 if self._anchor is None else self._anchor)
+        # residual bootstrap: every draw refits the onset too, so the interval covers where wear began
+        residuals = target - fitted[best][:, 0]
+        draws = fitted[best] + self._rng.choice(residuals, size=(len(y), self._bootstrap), replace=True)
+        boot_bic, boot_levels, boot_slopes, _ = _hinge_fits(t, draws, candidates, self._anchor is None, self._shape)
+        pick = np.argmin(boot_bic, axis=0)
+        columns = np.arange(self._bootstrap)
+        boot_level, boot_slope = boot_levels[pick, columns], boot_slopes[pick, columns]
+        boot_age = np.maximum(now - candidates[pick], 0.0)
+        goal = self.failure_level - (self._anchor or 0.0)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            reach = np.where(np.sign(boot[-1]) == np.sign(slope), (target - boot_level) / boot[-1], np.inf)
-            boot_rul = np.maximum(np.power(np.maximum(reach, 0.0), 1.0 / self._shape) - age, 0.0)
+            reach = np.where(np.sign(boot_slope) == np.sign(slope), (goal - boot_level) / boot_slope, np.inf)
+            boot_rul = np.maximum(np.power(np.maximum(reach, 0.0), 1.0 / self._shape) - boot_age, 0.0)
         tail = (1.0 - self._confidence) / 2.0
         lower = float(max(np.quantile(boot_rul, tail), 0.0))
         upper = float(max(np.quantile(boot_rul, 1.0 - tail), 0.0))
         window = (now + 0.5 * lower, now + lower)
         return RulEstimate(now, health, rul, lower, upper, onset, window)
-
 
     def _time_to(self, drop: float, slope: float, age: float) -> float:
         """Time from now until level + slope·(age + rul)^p reaches the failure level."""
@@ -145,29 +151,36 @@ def _health(level: float, baseline: float, failure: float) -> float:
     return float(np.clip((level - failure) / (baseline - failure), 0.0, 1.0))
 
 
-def _fit_hinge(t: FloatArray, y: FloatArray, onsets: int, anchor: float | None,
-               shape: float) -> tuple[float, FloatArray, FloatArray, FloatArray]:
-    """Least-squares hinge y = a + b·max(t - onset, 0)^p (or y - anchor = b·max(t - onset, 0)^p).
-
-    Candidate onsets are the first sample and quantiles of the first three quarters of the samples
-    (the line always rests on data); a later onset is kept only if it lowers the BIC. Returns the
-    onset, the design matrix, the coefficients ((a, b), or (b,) when anchored) and the residuals.
-    """
-    target = y if anchor is None else y - anchor
+def _onsets(t: FloatArray, target: FloatArray, count: int, with_level: bool, shape: float) -> FloatArray:
+    """Candidate onsets: the first sample, quantiles of the first three quarters of the samples (the
+    line always rests on data), refined with 8 more points on each side of the best of those."""
     head = t[: max(2, (3 * len(t)) // 4)]
-    candidates = np.unique(np.concatenate(([t[0]], np.quantile(head, np.linspace(0.0, 1.0, onsets)))))
-    n = len(t)
-    best: tuple[float, FloatArray, FloatArray, FloatArray] | None = None
-    best_bic = np.inf
-    for onset in candidates.tolist():
+    coarse = np.unique(np.concatenate(([t[0]], np.quantile(head, np.linspace(0.0, 1.0, count)))))
+    bic = _hinge_fits(t, target[:, None], coarse, with_level, shape)[0][:, 0]
+    best = int(np.argmin(bic))
+    low, high = coarse[max(best - 1, 0)], coarse[min(best + 1, len(coarse) - 1)]
+    return np.unique(np.concatenate((coarse, np.linspace(low, high, 17))))
+
+
+def _hinge_fits(t: FloatArray, targets: FloatArray, onsets: FloatArray, with_level: bool,
+                shape: float) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Least squares of every target column on a + b·max(t - onset, 0)^p (a = 0 when anchored) for
+    every candidate onset. Returns BIC, a, b (onsets × columns) and the fitted values
+    (onsets × samples × columns). An onset after the first sample counts as one more parameter."""
+    n, columns = targets.shape
+    bic = np.empty((len(onsets), columns))
+    levels = np.zeros((len(onsets), columns))
+    slopes = np.empty((len(onsets), columns))
+    fitted = np.empty((len(onsets), n, columns))
+    for index, onset in enumerate(onsets.tolist()):
         ramp = np.maximum(t - onset, 0.0) ** shape
-        design = ramp[:, None] if anchor is not None else np.column_stack((np.ones_like(t), ramp))
-        coefficients = np.linalg.lstsq(design, target, rcond=None)[0]
-        residuals = target - design @ coefficients
-        error = max(float(residuals @ residuals), 1e-300)
-        extra = 0 if onset == t[0] else 1  # the onset is a fitted parameter unless it is the first sample
-        bic = n * np.log(error / n) + (design.shape[1] + extra) * np.log(n)
-        if bic < best_bic:
-            best_bic, best = bic, (float(onset), design, coefficients, residuals)
-    assert best is not None
-    return best
+        design = np.column_stack((np.ones_like(t), ramp)) if with_level else ramp[:, None]
+        coefficients = np.linalg.lstsq(design, targets, rcond=None)[0]
+        fitted[index] = design @ coefficients
+        error = np.maximum(((targets - fitted[index]) ** 2).sum(axis=0), 1e-300)
+        parameters = design.shape[1] + (0 if onset == t[0] else 1)
+        bic[index] = n * np.log(error / n) + parameters * np.log(n)
+        if with_level:
+            levels[index] = coefficients[0]
+        slopes[index] = coefficients[-1]
+    return bic, levels, slopes, fitted

@@ -38,7 +38,8 @@ def read_csv_series(path: Path) -> Series:
             columns = [name.strip() for name in header]
             missing = [name for name in ("timestamp", "value") if name not in columns]
             if missing:
-                raise SeriesError(f"{path}, line 1: missing column(s) {', '.join(missing)} (header: {','.join(columns)})")
+                raise SeriesError(
+                    f"{path}, line 1: missing column(s) {', '.join(missing)} (header: {','.join(columns)})")
             at_time, at_value = columns.index("timestamp"), columns.index("value")
             stamps: list[str] = []
             values: list[float] = []

@@ -37,7 +37,6 @@ SAMPLE_S = 300.0
 NOISE = 0.0005
 NOMINAL_WEAR = 0.01
 V = 471.2389
-ANCHOR = True
 LAMBDAS = np.round(np.arange(0.2, 0.91, 0.1), 2)
 
 
@@ -77,7 +76,7 @@ def population(train: int, test: int, use_cache: bool) -> dict[str, np.ndarray]:
     data["flow"] = np.asarray([r[1] for r in runs], dtype=object)
     data["eol"] = np.asarray([r[2] for r in runs])
     CACHE.parent.mkdir(exist_ok=True)
-    np.savez(CACHE, **data)
+    np.savez(CACHE, **data)  # type: ignore[arg-type]  # numpy's stub types **kwds as the allow_pickle flag
     return data
 
 
@@ -112,8 +111,7 @@ def main() -> None:
     parser.add_argument("--no-cache", action="store_true")
     parser.add_argument("--free-level", action="store_true", help="do not anchor the fit at the learnt healthy level")
     args = parser.parse_args()
-    global ANCHOR
-    ANCHOR = not args.free_level
+    anchor = not args.free_level
     started = time.perf_counter()
     data = population(args.train, args.test, not args.no_cache)
     print(f"progpy population: {args.train} training + {args.test} test pumps + {len(data['grid'])} model-grid runs "
@@ -125,15 +123,16 @@ def main() -> None:
     test = [i for i, s in enumerate(seeds) if s >= 100]
     # what the training units teach: the flow at failure (each unit's last 12 readings, a line evaluated
     # at its failure time), the healthy flow, the drift's shape and the mean life
-    failure_level = float(np.mean([np.polyval(np.polyfit(times[i][-12:], readings(seeds[i], flows[i])[-12:], 1), eols[i])
-                                   for i in train]))
+    failure_level = float(np.mean([
+        np.polyval(np.polyfit(times[i][-12:], readings(seeds[i], flows[i])[-12:], 1), eols[i]) for i in train]))
     healthy_level = float(np.mean([np.polyval(np.polyfit(times[i][:12], readings(seeds[i], flows[i])[:12], 1),
                                               times[i][0]) for i in train]))
-    shape = fit_shape([(times[i], readings(seeds[i], flows[i])) for i in train], healthy_level) if ANCHOR else 1.0
+    shape = fit_shape([(times[i], readings(seeds[i], flows[i])) for i in train], healthy_level) if anchor else 1.0
     mean_life = float(np.mean(eols[train]))
     longest = max(len(f) for f in flows)
     ceiling = ModelBased(data["grid"], list(data["flow"][n_units:]), data["eol"][n_units:], longest)
-    print(f"training: healthy level Qout {healthy_level:.5f}, failure level {failure_level:.5f}, drift exponent {shape:.3f}, mean life {mean_life / 3600:.2f} h; "
+    print(f"training: healthy level Qout {healthy_level:.5f}, failure level {failure_level:.5f}, "
+          f"drift exponent {shape:.3f}, mean life {mean_life / 3600:.2f} h; "
           f"test lives {eols[test].min() / 3600:.1f}-{eols[test].max() / 3600:.1f} h")
 
     errors: dict[str, list[float]] = {"trend": [], "naive": [], "model": []}
@@ -143,7 +142,7 @@ def main() -> None:
     estimates = 0
     for i in test:
         observed = readings(seeds[i], flows[i])
-        estimator = TrendRul(failure_level, healthy_level=healthy_level if ANCHOR else None, shape=shape,
+        estimator = TrendRul(failure_level, healthy_level=healthy_level if anchor else None, shape=shape,
                              seed=seeds[i])
         at = 0
         for lam in LAMBDAS.tolist():

@@ -38,8 +38,17 @@ class EwZScore:
     ``floor`` × |mean| (a relative resolution), plus a tiny absolute term.
     """
 
-    __slots__ = ("_decay", "_floor", "_mean_sum", "_mean_weight", "_var_sum", "_var_weight", "_mean", "_var",
-                 "_started")
+    __slots__ = (
+        "_decay",
+        "_floor",
+        "_mean",
+        "_mean_sum",
+        "_mean_weight",
+        "_started",
+        "_var",
+        "_var_sum",
+        "_var_weight",
+    )
 
     def __init__(self, alpha: float, floor: float = 1e-3) -> None:
         self._decay = 1.0 - alpha
@@ -83,7 +92,7 @@ class RangeExcess:
     every signal. Zero during the first ``warmup`` samples, while the range is still being learnt.
     """
 
-    __slots__ = ("_warmup", "_seen", "_high", "_low")
+    __slots__ = ("_high", "_low", "_seen", "_warmup")
 
     def __init__(self, warmup: int) -> None:
         self._warmup = warmup
@@ -121,7 +130,7 @@ class TailSurprise:
     ``prior_rate`` and ``prior_weight`` stand for the exceedances not yet seen on a new signal.
     """
 
-    __slots__ = ("_decay", "_level", "_prior_rate", "_prior_weight", "_count", "_exceed", "_over")
+    __slots__ = ("_count", "_decay", "_exceed", "_level", "_over", "_prior_rate", "_prior_weight")
 
     def __init__(self, level: float, alpha: float, prior_rate: float = 0.01, prior_weight: float = 50.0) -> None:
         self._decay = 1.0 - alpha
@@ -168,7 +177,7 @@ class Refractory:
     burst, which is what alarm users and NAB's cost model both want.
     """
 
-    __slots__ = ("_level", "_hold", "_factor", "_since")
+    __slots__ = ("_factor", "_hold", "_level", "_since")
 
     def __init__(self, level: float, hold: int, factor: float) -> None:
         self._level, self._hold, self._factor = level, hold, factor

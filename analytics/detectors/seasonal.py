@@ -23,7 +23,7 @@ class SeasonalNeighbours:
     ``jitter``) of samples.
     """
 
-    __slots__ = ("_period", "_jitter", "_first", "_times", "_values", "_head", "_offset")
+    __slots__ = ("_first", "_head", "_jitter", "_offset", "_period", "_times", "_values")
 
     def __init__(self, period_s: float = DAY_S, jitter: int = 0) -> None:
         self._period = period_s

@@ -177,7 +177,7 @@ class _StepScale:
     """The signal's usual step |x_t - x_{t-1}| (EW mean of earlier steps) plus 0.1% of its level:
     the yardstick for "how close is today to yesterday"."""
 
-    __slots__ = ("_decay", "_last", "_step_sum", "_level_sum", "_weight")
+    __slots__ = ("_decay", "_last", "_level_sum", "_step_sum", "_weight")
 
     def __init__(self, alpha: float) -> None:
         self._decay = 1.0 - alpha

@@ -52,7 +52,7 @@ def test_seasonal_detector_sees_a_missing_daily_peak() -> None:
 def test_one_sample_at_a_time_equals_the_array_form(name: str) -> None:
     rng = np.random.default_rng(7)
     t = np.cumsum(rng.choice([60.0, 300.0, 301.0, 900.0], size=2500))  # gaps and jitter
-    x = 20.0 + np.sin(t / 5000.0) + rng.standard_t(3, size=2500)
+    x = (20.0 + np.sin(t / 5000.0) + rng.standard_t(3, size=2500)).astype(np.float64)
     x[1700:1750] += 12.0
     streaming = create(name)
     stepped = np.array([streaming.update(ti, xi) for ti, xi in zip(t.tolist(), x.tolist(), strict=True)])
@@ -71,7 +71,7 @@ def test_scores_never_use_later_rows(name: str) -> None:
 
 
 def test_flat_signal_scores_zero_and_unknown_name_is_clear() -> None:
-    t = np.arange(500) * 60.0
+    t = np.arange(500, dtype=np.float64) * 60.0
     assert create("seasonal").score_series(t, np.full(500, 3.0)).max() == 0.0
     with pytest.raises(UnknownDetector, match="unknown detector 'nope'; known: ewma, seasonal"):
         create("nope")

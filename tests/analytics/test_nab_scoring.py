@@ -5,12 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from twinbridge.analytics.nab import MAX_TP, PROFILES, label_series, probation_length, scaled_sigmoid, score_corpus
+from twinbridge.analytics.nab import (
+    MAX_TP,
+    PROFILES,
+    LabelledSeries,
+    label_series,
+    probation_length,
+    scaled_sigmoid,
+    score_corpus,
+)
 
 STANDARD = PROFILES[0]
 
 
-def _series(rows: int = 100, window: tuple[int, int] = (60, 69)) -> tuple[np.ndarray, object]:
+def _series(rows: int = 100, window: tuple[int, int] = (60, 69)) -> tuple[np.ndarray, LabelledSeries]:
     stamps = np.datetime64("2024-01-01T00:00") + np.arange(rows) * np.timedelta64(5, "m")
     labelled = label_series("s.csv", stamps, [(stamps[window[0]], stamps[window[1]])])
     return stamps, labelled
