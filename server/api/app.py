@@ -17,6 +17,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from twinbridge.aas.operations import OperationRegistry
 from twinbridge.aas.twin import Twin
 from twinbridge.server.api.auth import ApiSecurity
+from twinbridge.server.api.durability import DurableWrites
 from twinbridge.server.api.results import install_error_handlers
 
 # Modules whose ``router`` (and optional ``routers``) make up the API, in mounting order:
@@ -66,6 +67,7 @@ def create_app(
     app.state.operations = operations if operations is not None else OperationRegistry()
     app.state.security = security if security is not None else ApiSecurity()
     install_error_handlers(app)
+    app.add_middleware(DurableWrites, twin=twin)  # answer writes once they are durable
     if cors_origins:
         app.add_middleware(
             CORSMiddleware,

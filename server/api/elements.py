@@ -24,7 +24,8 @@ from fastapi.responses import Response
 from twinbridge.aas import paths
 from twinbridge.aas.errors import InvalidInput, NotFound, TwinError
 from twinbridge.aas.twin import Twin
-from twinbridge.aas.value_only import apply_value, has_value, parse_property_value, to_value
+from twinbridge.aas.value_only import apply_value, has_value, parse_value, to_value
+from twinbridge.aas.values import find_value_kind
 from twinbridge.server.api.auth import ReadAccess, WriteAccess
 from twinbridge.server.api.bodies import Extent, ExtentQuery, Level, LevelQuery, json_response, load_json, parse_body
 from twinbridge.server.api.content import element_metadata, element_paths, reference_json, shaped_json, value_depth
@@ -188,15 +189,15 @@ async def patch_element_metadata(request: Request, scope: ScopeDep, idShortPath:
 
 @scoped.route(_ELEMENT + "/$value", ["PATCH"], status_code=204, dependencies=[WriteAccess])
 async def patch_element_value(request: Request, scope: ScopeDep, idShortPath: str) -> Response:
-    """Device-fed Properties go through ``twin.write`` so the device gets (and may refuse) the value."""
+    """Single-valued elements go through ``twin.write_value`` (device write-back, refusal or a
+    stored value change); containers are set as a whole through ``modify_element``."""
     twin, submodel_id = scope
     element = twin.element(submodel_id, idShortPath)
     data = unwrap_value(element, load_json(await request.body(), f"the value of {idShortPath}"), idShortPath)
-    handle = twin.find_live(submodel_id, idShortPath)
-    if isinstance(element, model.Property) and handle is not None and twin.is_bound(handle):
-        value = parse_property_value(data, element.value_type, idShortPath)
+    if find_value_kind(element) is not None:
+        value = parse_value(element, data, idShortPath)
         try:
-            await twin.write(handle, value)
+            await twin.write_value(twin.live(submodel_id, idShortPath), value)
         except TwinError:
             raise
         except Exception as error:
