@@ -1,0 +1,60 @@
+"""The anomaly monitor on a real twin: every sample scored, the score in the PM submodel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from basyx.aas import model
+
+from twinbridge.aas.errors import InvalidInput, NotWritable
+from twinbridge.aas.twin import Twin
+from twinbridge.analytics.detectors import create
+from twinbridge.analytics.monitor import AnomalyMonitor, MonitoredSignal
+from twinbridge.submodels.templates import predictive_maintenance
+
+OPERATIONAL = "urn:test:operational"
+MAINTENANCE = "urn:test:pm"
+
+
+@pytest.fixture
+def twin() -> Twin:
+    twin = Twin()
+    twin.create(model.Submodel(OPERATIONAL, id_short="Operational", submodel_element=[
+        model.Property("Vibration", model.datatypes.Double, 0.0),
+        model.Property("Label", model.datatypes.String, "x"),
+    ]))
+    twin.create(predictive_maintenance.build(MAINTENANCE))
+    return twin
+
+
+async def test_every_sample_is_scored_and_the_spike_shows_in_the_pm_submodel(twin: Twin) -> None:
+    signal = MonitoredSignal(OPERATIONAL, "Vibration", "Vibration")
+    monitor = AnomalyMonitor(twin, MAINTENANCE, [signal], detector="ewma")
+    monitor.start()
+    rng = np.random.default_rng(0)
+    values = rng.normal(5.0, 0.2, 400)
+    values[350] = 9.0
+    source = twin.live(OPERATIONAL, "Vibration")
+    score = twin.live(MAINTENANCE, monitor.score_path(signal))
+    seen = []
+    for i, value in enumerate(values.tolist()):
+        twin.update(source, value, timestamp=1_000.0 + i)
+        if i in (349, 350):
+            await twin.bus.drained()
+            seen.append(twin.value(score))
+    await twin.bus.drained()
+    expected = create("ewma").score_series(1_000.0 + np.arange(400.0), values)
+    assert seen == pytest.approx([expected[349], expected[350]])
+    assert seen[1] > 0.5 > seen[0]
+    assert twin.value(score) == pytest.approx(expected[-1])
+    assert monitor.dropped == 0
+    assert twin.element(MAINTENANCE, "AnomalyDetection.Vibration.Detector").value == "ewma"  # type: ignore[attr-defined]
+    with pytest.raises(NotWritable):
+        await twin.write_value(score, 0.0)
+    await monitor.stop()
+
+
+async def test_a_non_numeric_signal_is_refused_at_start(twin: Twin) -> None:
+    monitor = AnomalyMonitor(twin, MAINTENANCE, [MonitoredSignal(OPERATIONAL, "Label", "Label")])
+    with pytest.raises(InvalidInput, match="Label is not a numeric Property"):
+        monitor.start()
