@@ -58,3 +58,27 @@ async def test_a_non_numeric_signal_is_refused_at_start(twin: Twin) -> None:
     monitor = AnomalyMonitor(twin, MAINTENANCE, [MonitoredSignal(OPERATIONAL, "Label", "Label")])
     with pytest.raises(InvalidInput, match="Label is not a numeric Property"):
         monitor.start()
+
+
+async def test_rul_monitor_writes_the_idta_02048_prediction(twin: Twin) -> None:
+    from twinbridge.analytics.maintenance import RulMonitor
+    from twinbridge.analytics.rul import TrendRul
+
+    monitor = RulMonitor(twin, MAINTENANCE, OPERATIONAL, "Vibration", TrendRul(failure_level=2.0, healthy_level=1.0),
+                         every=20)
+    monitor.start()
+    source = twin.live(OPERATIONAL, "Vibration")
+    start = 1_700_000_000.0
+    for i in range(100):  # vibration grows 0.005 per minute from 1.0: reaches 2.0 at minute 200
+        twin.update(source, 1.0 + 0.005 * i, timestamp=start + 60.0 * i)
+    await twin.bus.drained()
+    assert monitor.last is not None and monitor.last.rul is not None
+    duration = twin.element(MAINTENANCE, "RemainingUsefulLifePrediction.RemainingUsefulLifetime.DurationValue")
+    assert duration.value == pytest.approx(101 * 60.0, rel=0.02)  # type: ignore[attr-defined]
+    interval = twin.element(MAINTENANCE, "RemainingUsefulLifePrediction.ConfidenceInterval")
+    assert interval.min <= duration.value <= interval.max  # type: ignore[attr-defined]
+    health = twin.element(MAINTENANCE, "HealthAssessment.HealthIndicator").value  # type: ignore[attr-defined]
+    assert health == pytest.approx(1 - 99 * 0.005, abs=0.01)
+    end = twin.element(MAINTENANCE, "RemainingUsefulLifePrediction.RemainingUsfulLifeDateTime")
+    assert str(end.value) == "2023-11-15 01:33:20+00:00"  # type: ignore[attr-defined]  # start + 200 minutes
+    await monitor.stop()
