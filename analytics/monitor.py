@@ -29,6 +29,7 @@ from twinbridge.aas.events import Origin
 from twinbridge.aas.live import LiveElement
 from twinbridge.aas.quality import Quality
 from twinbridge.aas.twin import Twin
+from twinbridge.analytics.alarms import AlarmBook, AlarmRule, Severity
 from twinbridge.analytics.detectors import DEFAULT_DETECTOR, Detector, create
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,10 @@ log = logging.getLogger(__name__)
 ANOMALY_COLLECTION = "AnomalyDetection"
 SEMANTIC_BASE = "https://twinbridge.example/analytics/"
 ORIGIN = Origin("anomaly-monitor", "analytics")
+# Raise at a score of 0.9 (u = 9: about nine decimal orders of surprise), clear below 0.5; NAB's
+# optimised thresholds for both detectors lie between 0.7 and 0.75, so 0.9 favours few false alarms.
+ANOMALY_RULE = AlarmRule("anomaly", raise_at=0.9, clear_at=0.5, severity=Severity.MEDIUM,
+                         message="anomalous signal", min_interval=300.0)
 
 
 def _semantic(name: str) -> model.ExternalReference:
@@ -55,18 +60,23 @@ class MonitoredSignal:
 class _Watch:
     detector: Detector
     score: LiveElement
+    name: str
 
 
 class AnomalyMonitor:
     """Feeds detectors from the bus and publishes their scores; one detector per signal."""
 
     def __init__(self, twin: Twin, maintenance_submodel_id: str, signals: Sequence[MonitoredSignal], *,
-                 detector: str = DEFAULT_DETECTOR, capacity: int = 100_000) -> None:
+                 detector: str = DEFAULT_DETECTOR, capacity: int = 100_000, alarms: AlarmBook | None = None,
+                 rule: AlarmRule = ANOMALY_RULE) -> None:
+        """With ``alarms``, every signal's score is also watched by ``rule`` (source: the signal's name)."""
         create(detector)  # an unknown name fails here, at start-up, not on the first sample
         self._twin = twin
         self._submodel = maintenance_submodel_id
         self._signals = tuple(signals)
         self._detector = detector
+        self._alarms = alarms
+        self._rule = rule
         self._watches: dict[int, _Watch] = {}
         self.dropped = 0
         self._follower = Follower(twin.bus, self._handle, "anomaly-monitor", mode=DeliveryMode.EVERY,
@@ -81,7 +91,9 @@ class AnomalyMonitor:
             if not isinstance(element, model.Property) or element.value_type not in _NUMERIC:
                 raise InvalidInput(f"anomaly monitor: {signal.submodel_id} {signal.path} is not a numeric Property")
             score = self._score_element(signal)
-            self._watches[source.key] = _Watch(create(self._detector), score)
+            self._watches[source.key] = _Watch(create(self._detector), score, signal.name)
+            if self._alarms is not None:
+                self._alarms.watch(signal.name, self._rule)
         self._follower.start()
 
     async def stop(self) -> None:
@@ -125,6 +137,8 @@ class AnomalyMonitor:
                 continue  # a Bad value says nothing about the machine
             score = watch.detector.update(event.timestamp, float(event.value))
             update(watch.score, score, event.timestamp, event.quality, ORIGIN)
+            if self._alarms is not None:
+                self._alarms.observe(watch.name, self._rule.name, score, event.timestamp)
 
 
 _NUMERIC = {model.datatypes.Double, model.datatypes.Float, model.datatypes.Decimal, model.datatypes.Integer,

@@ -8,6 +8,7 @@ from basyx.aas import model
 
 from twinbridge.aas.errors import InvalidInput, NotWritable
 from twinbridge.aas.twin import Twin
+from twinbridge.analytics.alarms import AlarmBook, AlarmRule
 from twinbridge.analytics.detectors import create
 from twinbridge.analytics.monitor import AnomalyMonitor, MonitoredSignal
 from twinbridge.submodels.templates import predictive_maintenance
@@ -29,7 +30,9 @@ def twin() -> Twin:
 
 async def test_every_sample_is_scored_and_the_spike_shows_in_the_pm_submodel(twin: Twin) -> None:
     signal = MonitoredSignal(OPERATIONAL, "Vibration", "Vibration")
-    monitor = AnomalyMonitor(twin, MAINTENANCE, [signal], detector="ewma")
+    book = AlarmBook()
+    monitor = AnomalyMonitor(twin, MAINTENANCE, [signal], detector="ewma", alarms=book,
+                             rule=AlarmRule("anomaly", raise_at=0.99, clear_at=0.3))
     monitor.start()
     rng = np.random.default_rng(0)
     values = rng.normal(5.0, 0.2, 400)
@@ -48,6 +51,8 @@ async def test_every_sample_is_scored_and_the_spike_shows_in_the_pm_submodel(twi
     assert seen[1] > 0.5 > seen[0]
     assert twin.value(score) == pytest.approx(expected[-1])
     assert monitor.dropped == 0
+    (alarm,) = book.alarms.values()
+    assert (alarm.source, alarm.raised_at, alarm.cleared_at) == ("Vibration", 1_350.0, 1_351.0)
     assert twin.element(MAINTENANCE, "AnomalyDetection.Vibration.Detector").value == "ewma"  # type: ignore[attr-defined]
     with pytest.raises(NotWritable):
         await twin.write_value(score, 0.0)
