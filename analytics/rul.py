@@ -172,15 +172,26 @@ def _hinge_fits(t: FloatArray, targets: FloatArray, onsets: FloatArray, with_lev
     levels = np.zeros((len(onsets), columns))
     slopes = np.empty((len(onsets), columns))
     fitted = np.empty((len(onsets), n, columns))
+    column_sums = targets.sum(axis=0)
     for index, onset in enumerate(onsets.tolist()):
         ramp = np.maximum(t - onset, 0.0) ** shape
-        design = np.column_stack((np.ones_like(t), ramp)) if with_level else ramp[:, None]
-        coefficients = np.linalg.lstsq(design, targets, rcond=None)[0]
-        fitted[index] = design @ coefficients
-        error = np.maximum(((targets - fitted[index]) ** 2).sum(axis=0), 1e-300)
-        parameters = design.shape[1] + (0 if onset == t[0] else 1)
-        bic[index] = n * np.log(error / n) + parameters * np.log(n)
+        # normal equations of a one- or two-column design, solved in closed form (no lstsq per onset)
+        s1, s2 = float(ramp.sum()), float(ramp @ ramp)
+        cross = ramp @ targets
         if with_level:
-            levels[index] = coefficients[0]
-        slopes[index] = coefficients[-1]
+            det = n * s2 - s1 * s1
+            if det > 1e-12 * max(n * s2, 1e-300):
+                level = (s2 * column_sums - s1 * cross) / det
+                slope = (n * cross - s1 * column_sums) / det
+            else:
+                level, slope = column_sums / n, np.zeros(columns)
+            levels[index] = level
+        else:
+            level = np.zeros(columns)
+            slope = cross / s2 if s2 > 0.0 else np.zeros(columns)
+        slopes[index] = slope
+        fitted[index] = level + ramp[:, None] * slope
+        error = np.maximum(((targets - fitted[index]) ** 2).sum(axis=0), 1e-300)
+        parameters = (2 if with_level else 1) + (0 if onset == t[0] else 1)
+        bic[index] = n * np.log(error / n) + parameters * np.log(n)
     return bic, levels, slopes, fitted
