@@ -12,10 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
-
-from twinbridge.analytics.detectors import DEFAULT_DETECTOR, DETECTORS, UnknownDetector, create
-from twinbridge.analytics.series import SeriesError, read_csv_series, write_scores
+from twinbridge.analytics.detectors import DEFAULT_DETECTOR
 
 
 def add_detect_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,11 +20,17 @@ def add_detect_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
     detect.add_argument("files", nargs="+", type=Path, metavar="FILE.csv",
                         help="input series (a folder means every *.csv below it)")
     detect.add_argument("--detector", default=DEFAULT_DETECTOR,
-                        help=f"one of {', '.join(sorted(DETECTORS))} (default {DEFAULT_DETECTOR}, the strongest)")
+                        help=f"detector name (default {DEFAULT_DETECTOR}, the strongest; also: ewma, the cheap one)")
     detect.add_argument("--out", type=Path, required=True, help="folder for the results files")
 
 
 def run_detect(args: argparse.Namespace) -> int:
+    # imported here: numpy/scipy cost seconds at start-up that no other command should pay
+    import numpy as np
+
+    from twinbridge.analytics.detectors import UnknownDetector, create
+    from twinbridge.analytics.series import SeriesError, read_csv_series, write_scores
+
     try:
         create(args.detector)
     except UnknownDetector as error:

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 from scipy.special import ndtr
 
-from twinbridge.analytics.detectors import DETECTORS, create
+from twinbridge.analytics.detectors import create
+from twinbridge.analytics.detectors import names as detector_names
 from twinbridge.analytics.detectors.causal import FloatArray
 from twinbridge.analytics.nab import PROFILES, LabelledSeries, label_series, load_windows, score_corpus
 from twinbridge.analytics.series import Series, read_csv_series
@@ -51,7 +52,7 @@ def windowed_gaussian(series: Series, window: int = 6400) -> FloatArray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--detector", action="append", choices=sorted(DETECTORS))
+    parser.add_argument("--detector", action="append", choices=detector_names())
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     windows = load_windows(args.data / "labels" / "combined_windows.json")
@@ -73,7 +74,7 @@ def main() -> None:
     print(f"windowed Gaussian array path: {baseline_rate:,.0f} points/s per core "
           f"({points / (time.perf_counter() - wall):,.0f} wall)")
 
-    for name in args.detector or sorted(DETECTORS):
+    for name in args.detector or detector_names():
         batch_rates, step_rates, wall_rates = [], [], []
         scores: dict[str, FloatArray] = {}
         for _ in range(args.repeat):

@@ -3,14 +3,18 @@
 A detector instance watches one signal. ``update`` takes one sample and returns its anomaly score
 in [0, 1] from that sample and the ones before it (never later ones); ``score_series`` gives the
 same scores for a whole series at array speed, for files and benchmarks.
+
+The implementations (and scipy, ~2 s to import on a loaded machine) load on first use, so the
+``twinbridge`` command line does not pay for them unless it detects something.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from twinbridge.analytics.detectors.causal import FloatArray
+if TYPE_CHECKING:
+    from twinbridge.analytics.detectors.causal import FloatArray
 
 
 class Detector(Protocol):
@@ -27,7 +31,7 @@ class UnknownDetector(KeyError):
     """A detector name that is not registered."""
 
     def __str__(self) -> str:
-        return f"unknown detector {self.args[0]!r}; known: {', '.join(sorted(DETECTORS))}"
+        return f"unknown detector {self.args[0]!r}; known: {', '.join(names())}"
 
 
 DETECTORS: dict[str, Callable[[], Detector]] = {}
@@ -42,12 +46,19 @@ def register(name: str) -> Callable[[Callable[[], Detector]], Callable[[], Detec
     return add
 
 
+def _load() -> None:
+    from twinbridge.analytics.detectors import statistical  # noqa: F401  (registers its detectors)
+
+
+def names() -> list[str]:
+    _load()
+    return sorted(DETECTORS)
+
+
 def create(name: str = DEFAULT_DETECTOR) -> Detector:
+    _load()
     try:
         factory = DETECTORS[name]
     except KeyError:
         raise UnknownDetector(name) from None
     return factory()
-
-
-from twinbridge.analytics.detectors import statistical as _statistical  # noqa: E402,F401  (registers)
