@@ -26,6 +26,7 @@ from twinbridge.aas.events import Origin
 from twinbridge.aas.quality import Quality
 from twinbridge.aas.twin import Twin
 from twinbridge.aas.values import RangeValue
+from twinbridge.analytics.monitor import NUMBER
 from twinbridge.analytics.rul import RulEstimate, TrendRul
 
 log = logging.getLogger(__name__)
@@ -96,10 +97,12 @@ class RulMonitor:
 
     async def _handle(self, batch: ChangeBatch) -> None:
         for event in batch.values:
-            if event.element.key != self._key or event.quality is Quality.BAD or event.value is None:
+            value = event.value
+            if event.element.key != self._key or event.quality is Quality.BAD or not isinstance(value, NUMBER) \
+                    or isinstance(value, bool):
                 continue
             try:
-                self._estimator.update(event.timestamp, float(event.value))
+                self._estimator.update(event.timestamp, float(value))
             except ValueError as error:  # an out-of-order timestamp: skip the sample, say why
                 log.warning("rul monitor: %s", error)
                 continue

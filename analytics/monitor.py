@@ -17,6 +17,7 @@ twin's periodic flush persists the latest value instead of one log row per sampl
 
 from __future__ import annotations
 
+import decimal
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from twinbridge.analytics.alarms import AlarmBook, AlarmRule, Severity
 from twinbridge.analytics.detectors import DEFAULT_DETECTOR, Detector, create
 
 log = logging.getLogger(__name__)
+NUMBER = (int, float, decimal.Decimal)  # the Python types of numeric xs values (start() checked the element)
 
 ANOMALY_COLLECTION = "AnomalyDetection"
 SEMANTIC_BASE = "https://twinbridge.example/analytics/"
@@ -133,9 +135,11 @@ class AnomalyMonitor:
         watches = self._watches
         for event in batch.values:
             watch = watches.get(event.element.key)
-            if watch is None or event.quality is Quality.BAD or event.value is None:
+            value = event.value
+            if watch is None or event.quality is Quality.BAD or isinstance(value, bool) \
+                    or not isinstance(value, NUMBER):
                 continue  # a Bad value says nothing about the machine
-            score = watch.detector.update(event.timestamp, float(event.value))
+            score = watch.detector.update(event.timestamp, float(value))
             update(watch.score, score, event.timestamp, event.quality, ORIGIN)
             if self._alarms is not None:
                 self._alarms.observe(watch.name, self._rule.name, score, event.timestamp)

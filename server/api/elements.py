@@ -143,7 +143,7 @@ async def put_element(request: Request, scope: ScopeDep, idShortPath: str) -> Re
     twin, submodel_id = scope
     twin.element(submodel_id, idShortPath)
     element = parse_body(await request.body(), model.SubmodelElement)  # type: ignore[type-abstract]
-    twin.replace_element(submodel_id, idShortPath, element)
+    await twin.put_element(submodel_id, idShortPath, element)  # a changed value alone is a value write
     return Response(status_code=204)
 
 
@@ -154,7 +154,7 @@ async def patch_element(request: Request, scope: ScopeDep, idShortPath: str) -> 
     stored = twin.element(submodel_id, idShortPath)
     element = parse_body(await request.body(), model.SubmodelElement)  # type: ignore[type-abstract]
     _same_kind(stored, element, idShortPath)
-    twin.replace_element(submodel_id, idShortPath, element)
+    await twin.put_element(submodel_id, idShortPath, element)
     return Response(status_code=204)
 
 
