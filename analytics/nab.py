@@ -64,9 +64,10 @@ def probation_length(rows: int) -> int:
 class LabelledSeries:
     """The per-row scoring terms of one file, independent of the detector and of the profile.
 
-    ``window`` is the index of the row's window in this file (-1 outside any window), ``inside``
-    the unweighted true-positive reward if detected there (already divided by NAB's max TP) and
-    ``outside`` the unweighted (negative) false-positive term elsewhere.
+    ``window`` is the index of the row's window in this file (-1 outside any window); ``reward`` is
+    the unweighted term of a detection on that row: inside a window the true-positive reward
+    (already divided by NAB's max TP), elsewhere the (negative) false-positive term; ``scored`` is
+    False for the probationary rows.
     """
 
     name: str
