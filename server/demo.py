@@ -14,7 +14,8 @@ import socket
 
 from amqtt.broker import Broker
 
-from twinbridge.adapters.config import ModbusSource, MqttSource
+from twinbridge.adapters.modbus.config import ModbusSource
+from twinbridge.adapters.mqtt.config import MqttSource
 from twinbridge.adapters.simulators.modbus_device import SimulatedModbusDevice
 from twinbridge.adapters.simulators.mqtt_machine import SimulatedMqttMachines
 from twinbridge.server.config import DemoSettings, PlantFile

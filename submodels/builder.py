@@ -7,13 +7,16 @@ store batch. Ids come from ``IdScheme`` so the same description always yields th
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
 from basyx.aas import model
 
 from twinbridge.aas.errors import InvalidInput
+from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.gc_pause import collector_paused
 from twinbridge.aas.twin import Twin, kind_of
 from twinbridge.submodels.concepts import Concepts
@@ -32,6 +35,7 @@ from twinbridge.submodels.templates import (
 from twinbridge.submodels.templates.elements import prop, typed, xsd_type
 
 MAINTAINED_LEVELS = ("machine",)
+_DOCUMENT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,8 @@ class PlantModel:
     operational_data: dict[str, str] = field(default_factory=dict)
     """shell id → id of its OperationalData submodel (assets with signals or roll-ups)."""
     rollups: list[RollupSpec] = field(default_factory=list)
+    objects: list[tuple[ObjectKind, str]] = field(default_factory=list)
+    """(kind, id) of every object the description yields; kept when the objects are let go."""
 
     def identifiables(self) -> Iterator[model.Identifiable]:
         yield from self.concept_descriptions
@@ -78,6 +84,36 @@ class PlantModel:
                     continue
                 written += 1
         return written
+
+    def release_objects(self) -> None:
+        """Keep the ids, the tree, the signal map and the roll-ups; drop the objects (the twin holds them)."""
+        self.objects = [(kind_of(obj), obj.id) for obj in self.identifiables()]
+        self.shells, self.submodels, self.concept_descriptions = [], [], []
+
+    def to_document(self) -> bytes:
+        """Everything but the objects, as JSON: what a restart with an unchanged description needs
+        instead of building all of them again only to find that the store holds them already."""
+        return orjson.dumps({
+            "version": _DOCUMENT_VERSION, "objects": [[kind.value, identifier] for kind, identifier in self.objects],
+            "parents": self.parents, "children": self.children, "levels": self.levels,
+            "operational_data": self.operational_data, "rollups": [dataclasses.asdict(r) for r in self.rollups],
+        })
+
+    @classmethod
+    def from_document(cls, document: bytes) -> PlantModel | None:
+        """The model ``to_document`` wrote (without objects); None for a document of another version."""
+        try:
+            data = orjson.loads(document)
+            if data.get("version") != _DOCUMENT_VERSION:
+                return None
+            return cls(
+                parents=data["parents"], children=data["children"], levels=data["levels"],
+                operational_data=data["operational_data"],
+                rollups=[RollupSpec(**{**r, "sources": tuple(r["sources"])}) for r in data["rollups"]],
+                objects=[(ObjectKind(kind), identifier) for kind, identifier in data["objects"]],
+            )
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+            return None
 
     def signal_target(self, shell_id: str, signal: str) -> tuple[str, str]:
         """(submodel id, idShortPath) of a signal or roll-up of the asset ``shell_id``."""

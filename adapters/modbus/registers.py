@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from twinbridge.adapters.config import MODBUS_TYPE_REGISTERS, ModbusPoint
+from twinbridge.adapters.modbus.config import MODBUS_TYPE_REGISTERS, ModbusPoint
 
 _FORMATS = {
     "int16": "h", "uint16": "H", "int32": "i", "uint32": "I", "int64": "q", "uint64": "Q",

@@ -16,8 +16,9 @@ from twinbridge.aas.errors import NotWritable, WriteRejected
 from twinbridge.aas.quality import Quality
 from twinbridge.aas.twin import Twin
 from twinbridge.adapters.binding import BindingError
-from twinbridge.adapters.config import Backoff, Binding, ElementTarget, ModbusPoint, ModbusPollGroup, ModbusSource
+from twinbridge.adapters.config import Backoff, Binding, ElementTarget
 from twinbridge.adapters.modbus.adapter import ModbusAdapter
+from twinbridge.adapters.modbus.config import ModbusPoint, ModbusPollGroup, ModbusSource
 
 __all__ = ["device"]
 

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from twinbridge.adapters.config import ModbusPoint, Southbound
+from twinbridge.adapters.modbus.config import ModbusPoint
 from twinbridge.adapters.modbus.registers import codec_for, registers_to_bytes
+from twinbridge.adapters.registry import validate_southbound
 
 FORMATS = {"int16": "h", "uint16": "H", "int32": "i", "uint32": "I", "int64": "q", "uint64": "Q",
            "float32": "f", "float64": "d"}
@@ -128,4 +129,4 @@ def test_plant_file_errors_name_the_binding(source: dict[str, Any], point: dict[
                       "target": {"shell": "Press", "submodel": "Signals", "path": "Speed"}}],
     }
     with pytest.raises(ValidationError, match=message):
-        Southbound.model_validate(document)
+        validate_southbound(document)
