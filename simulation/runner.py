@@ -14,6 +14,7 @@ import contextlib
 import enum
 import functools
 import itertools
+import logging
 import multiprocessing
 import os
 import time
@@ -28,6 +29,8 @@ from twinbridge.simulation.estimate import StopEstimate, with_estimates
 from twinbridge.simulation.kpis import compare, line_figures, summarise
 from twinbridge.simulation.model import scenario_lines
 from twinbridge.simulation.spec import Scenario
+
+log = logging.getLogger(__name__)
 
 
 class JobStatus(enum.Enum):
@@ -184,9 +187,14 @@ class SimulationRunner:
             "baseline": summarise(by_run[1]) if scenario.compare else None,
             "difference": compare(by_run[0], by_run[1]) if scenario.compare else None,
         }
-        job.status, job.finished = JobStatus.DONE, time.time()
         if self._on_finished is not None:
-            await self._on_finished(job)
+            # before DONE: a client that sees "done" must find the stored result submodel
+            try:
+                await self._on_finished(job)
+            except Exception as error:  # the figures are still there; say why they were not stored
+                log.exception("storing the result of simulation %s failed", job.id)
+                job.error = f"the result could not be stored: {error}"
+        job.status, job.finished = JobStatus.DONE, time.time()
 
     def _forget_old(self) -> None:
         finished = [job for job in self.jobs.values() if not job.active]
