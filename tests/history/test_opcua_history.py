@@ -70,7 +70,8 @@ async def test_raw_history_comes_back_with_timestamps_qualities_and_continuation
     twin, opcua, client = served
     qualities = [Quality.GOOD, Quality.UNCERTAIN, Quality.GOOD, Quality.BAD] * 75
     values = [20.0 + i / 4 for i in range(300)]
-    stamps = await feed(twin, values, time.time() - 400, 1.0, qualities)
+    # whole seconds plus binary fractions: exact in a float, so no microsecond rounding differs
+    stamps = await feed(twin, values, int(time.time()) - 400 + 0.25, 1.0, qualities)
     node = client.get_node(value_node(opcua))
 
     history = await node.read_raw_history(stamps[0] - datetime.timedelta(seconds=1),
