@@ -20,7 +20,7 @@ from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.gc_pause import collector_paused
 from twinbridge.aas.twin import Twin, kind_of
 from twinbridge.submodels.concepts import Concepts
-from twinbridge.submodels.description import Asset, PlantDescription, TemplateFile
+from twinbridge.submodels.description import TECHNICAL_DATA_DEFAULTS, Asset, PlantDescription, TemplateFile
 from twinbridge.submodels.ids import IdScheme
 from twinbridge.submodels.templates import (
     carbon_footprint,
@@ -137,6 +137,7 @@ class _Builder:
         for asset in self.description.assets:
             self._asset(asset, (), None)
         self._resolve_rollups()
+        self.concepts.describe_all(self.plant.submodels)
         self.plant.concept_descriptions = list(self.concepts.items.values())
         return self.plant
 
@@ -181,7 +182,7 @@ class _Builder:
         plate = asset.nameplate
         if plate is not None:
             out.append(nameplate.build(ids.submodel(path, "Nameplate"), plate, product_uri=asset_id,
-                                       order_code=asset.id_short, serial_number=asset.serial_number))
+                                       serial_number=asset.serial_number))
             if plate.address is not None:
                 out.append(contact_information.build(ids.submodel(path, "ContactInformation"), plate.address))
         if asset.technical_data is not None:
@@ -192,7 +193,8 @@ class _Builder:
         if asset.level in MAINTAINED_LEVELS:
             out.append(predictive_maintenance.build(ids.submodel(path, "PredictiveMaintenance")))
         if asset.carbon_footprint:
-            out.append(carbon_footprint.build(ids.submodel(path, "CarbonFootprint"), asset.carbon_footprint))
+            out.append(carbon_footprint.build(ids.submodel(path, "CarbonFootprint"), asset.carbon_footprint,
+                                               plate.address if plate else None))
         for index, template in enumerate(asset.templates):
             out.extend(self._from_file(template, path, f"{where}: templates[{index}]"))
         names = [sm.id_short for sm in out]
@@ -212,14 +214,16 @@ class _Builder:
             elements.append(prop(item.id_short, value_type, typed(item.value, value_type, here), ref,
                                  item.description))
         plate = asset.nameplate
-        return technical_data.build(
-            self.ids.submodel(path, "TechnicalData"),
-            manufacturer_name=plate.manufacturer_name if plate else None,
-            product_designation=plate.manufacturer_product_designation if plate else None,
-            article_number=plate.product_article_number_of_manufacturer if plate else None,
-            order_code=plate.order_code_of_manufacturer if plate else None,
-            classifications=data.product_classifications, properties=elements,
-        )
+
+        values: list[str] = []
+        for name, plate_field in TECHNICAL_DATA_DEFAULTS:
+            value = getattr(data, name) or (getattr(plate, plate_field) if plate is not None else None)
+            if not value:  # the schema (Asset._template_sources) refuses this already
+                raise InvalidInput(f"{where}: technical_data.{name} is mandatory in IDTA 02003-2-0")
+            values.append(value)
+        general = technical_data.GeneralInformation(*values)
+        return technical_data.build(self.ids.submodel(path, "TechnicalData"), general,
+                                    data.product_classifications, elements)
 
     def _operational_data(self, asset: Asset, path: tuple[str, ...], where: str) -> model.Submodel:
         variables: list[model.Property] = []

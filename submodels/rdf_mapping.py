@@ -37,17 +37,38 @@ PREFIXES: dict[str, Namespace] = {
 _IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|\\^`]+$")
 
 
+def typed_literal(value: Any, value_type: type) -> Literal:
+    """A Property/Range value typed by its valueType (``"24.8"^^xsd:double``), so SPARQL compares
+    numbers as numbers; strings stay plain literals."""
+    text = model.datatypes.xsd_repr(value)
+    if value_type is str:
+        return Literal(text)
+    return Literal(text, datatype=XSD[_XSD_NAMES.get(value_type, "xs:string")[3:]])
+
+
 class Terms:
     """Shared literal and reference nodes, reused across every emitted identifiable."""
 
     def __init__(self) -> None:
         self._literals: dict[str, Literal] = {}
+        self._typed: dict[tuple[str, type], Literal] = {}
         self._references: dict[tuple[Any, ...], URIRef] = {}
 
     def literal(self, text: str) -> Literal:
         found = self._literals.get(text)
         if found is None:
             found = self._literals[text] = Literal(text)
+        return found
+
+    def value(self, value: Any, value_type: type) -> Literal:
+        """``typed_literal``, interned: for a model's first emission, where values repeat."""
+        text = model.datatypes.xsd_repr(value)
+        if value_type is str:
+            return self.literal(text)
+        key = (text, value_type)
+        found = self._typed.get(key)
+        if found is None:
+            found = self._typed[key] = typed_literal(value, value_type)
         return found
 
     def reference(self, ref: model.Reference, sink: list[tuple[Node, Node, Node]]) -> URIRef:
@@ -237,16 +258,17 @@ class Emitter:
         """
         add = self.triples.append
         lit = self.lit if shared else Literal
+        typed = self.owner.value if shared else typed_literal
         if isinstance(element, model.Property):
             if element.value is not None:
-                add((node, PROPERTY_VALUE, lit(model.datatypes.xsd_repr(element.value))))
+                add((node, PROPERTY_VALUE, typed(element.value, element.value_type)))
         elif isinstance(element, model.MultiLanguageProperty):
             self.lang_strings(node, _p("MultiLanguageProperty/value"), element.value)
         elif isinstance(element, model.Range):
             for bound in ("min", "max"):
                 value = getattr(element, bound)
                 if value is not None:
-                    add((node, _p(f"Range/{bound}"), lit(model.datatypes.xsd_repr(value))))
+                    add((node, _p(f"Range/{bound}"), typed(value, element.value_type)))
         elif isinstance(element, model.File | model.Blob):
             kind = type(element).__name__
             if element.content_type:

@@ -30,7 +30,6 @@ from typing import Any, Literal
 from basyx.aas import model
 from pyparsing import ParseException
 from rdflib import BNode, Graph, URIRef
-from rdflib import Literal as RdfLiteral
 from rdflib.plugins.sparql import algebra, prepareQuery
 from rdflib.plugins.sparql.parser import parseUpdate
 from rdflib.term import Node
@@ -54,6 +53,7 @@ from twinbridge.submodels.rdf_mapping import (
     Triple,
     child_link,
     iri,
+    typed_literal,
     value_predicates,
 )
 
@@ -319,7 +319,7 @@ class SemanticGraph:
             if value is None:
                 graph.remove((node, PROPERTY_VALUE, None))
             else:
-                graph.set((node, PROPERTY_VALUE, RdfLiteral(model.datatypes.xsd_repr(value))))
+                graph.set((node, PROPERTY_VALUE, typed_literal(value, element.value_type)))
             return
         if child_link(element) is not None:  # a container's value is its children's
             self._remap_element(graph, handle.submodel_id, handle.path)

@@ -21,7 +21,7 @@ async def test_a_plant_loads_starts_follows_and_stops(description: PlantDescript
     await settle(twin)
     total = twin.element(*plant.signal_target(shell_id("DemoPlant/Line2"), "TotalPower"))
     assert total.value == 3.25  # type: ignore[attr-defined]
-    _, body = plant.graph.query('ASK { ?p Referable:idShort "TotalPower" ; Property:value "3.25" }', 2.0)
+    _, body = plant.graph.query('ASK { ?p Referable:idShort "TotalPower" ; Property:value "3.25"^^xsd:double }', 2.0)
     assert json.loads(body)["boolean"] is True
     await plant.stop()
     twin.update(power, 5.0)
