@@ -195,7 +195,7 @@ class Application:
         app = create_app(
             self.twin, prefix=plant_file.server.rest.prefix, security=self._security(), operations=self.operations,
             cors_origins=plant_file.server.rest.cors_origins,
-            extra_routers=[hierarchy_router, sparql_router],
+            extra_routers=[hierarchy_router, sparql_router], semantic_graph=graph,
         )
         app.state.hierarchy = hierarchy
         app.state.semantic_graph = graph

@@ -17,11 +17,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from twinbridge.aas.operations import OperationRegistry
 from twinbridge.aas.twin import Twin
 from twinbridge.server.api.auth import ApiSecurity
+from twinbridge.server.api.hot import install_hot_routes
 from twinbridge.server.api.results import install_error_handlers
+from twinbridge.server.api.services import Services, TurtleSource, install_services
 
 # Modules whose ``router`` (and optional ``routers``) make up the API, in mounting order:
 # fixed paths such as ``/shells/$reference`` come before ``/shells/{aasIdentifier}`` inside each.
-ROUTER_MODULES = (  # the hot $value route is matched first: FastAPI tries routes in order
+ROUTER_MODULES = (  # after the plain routes of ``server.api.hot``: FastAPI tries routes in order
     "twinbridge.server.api.submodels",
     "twinbridge.server.api.description",
     "twinbridge.server.api.shells",
@@ -51,7 +53,9 @@ def create_app(
     cors_origins: Sequence[str] = (),
     extra_routers: Sequence[APIRouter] = (),
     title: str = "twinbridge AAS API",
+    semantic_graph: TurtleSource | None = None,
 ) -> FastAPI:
+    """The API app; ``semantic_graph`` serves ``/serialization`` as Turtle (406 without one)."""
     prefix = prefix.rstrip("/")
     app = FastAPI(
         title=title,
@@ -62,9 +66,13 @@ def create_app(
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=f"{prefix}/docs/oauth2-redirect",
     )
-    app.state.twin = twin
-    app.state.operations = operations if operations is not None else OperationRegistry()
-    app.state.security = security if security is not None else ApiSecurity()
+    install_services(app, Services(
+        twin,
+        security if security is not None else ApiSecurity(),
+        operations if operations is not None else OperationRegistry(),
+        semantic_graph,
+    ))
+    app.state.twin = twin  # for routers of other rooms (hierarchy) until they take ServicesDep
     install_error_handlers(app)
     if cors_origins:
         app.add_middleware(
@@ -74,9 +82,11 @@ def create_app(
             allow_headers=["*"],
             expose_headers=["Location"],
         )
+    schema_of_hot_routes = install_hot_routes(app, prefix)
     for module_name in ROUTER_MODULES:
         for router in _routers_of(module_name):
             app.include_router(router, prefix=prefix)
     for router in extra_routers:
         app.include_router(router, prefix=prefix)
+    app.include_router(schema_of_hot_routes, prefix=prefix)
     return app

@@ -14,6 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, SecretStr
 
 from twinbridge.server.api.results import ApiError
+from twinbridge.server.api.services import services_of
 
 Role = Literal["read", "write", "admin"]
 _RANK: dict[str, int] = {"read": 1, "write": 2, "admin": 3}
@@ -43,8 +44,7 @@ _bearer = HTTPBearer(auto_error=False, description="API token (roles read, write
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def check_access(request: Request, credentials: HTTPAuthorizationCredentials | None, needed: Role) -> None:
-    security: ApiSecurity = request.app.state.security
+def check_access(security: ApiSecurity, credentials: HTTPAuthorizationCredentials | None, needed: Role) -> None:
     if security.mode == "none" or (needed == "read" and security.read_open):
         return
     if credentials is None:
@@ -56,18 +56,27 @@ def check_access(request: Request, credentials: HTTPAuthorizationCredentials | N
         raise ApiError(403, f"the token's role {role!r} may not do this; it needs {needed!r}", "Forbidden")
 
 
+def check_token(security: ApiSecurity, authorization: str | None, needed: Role) -> None:
+    """``check_access`` from a raw ``Authorization`` header (routes served without dependencies)."""
+    scheme, _, token = (authorization or "").partition(" ")
+    credentials = (HTTPAuthorizationCredentials(scheme=scheme, credentials=token.strip())
+                   if scheme.lower() == "bearer" and token.strip() else None)
+    check_access(security, credentials, needed)
+
+
 async def require_read(request: Request, credentials: Credentials) -> None:
-    check_access(request, credentials, "read")
+    check_access(services_of(request).security, credentials, "read")
 
 
 async def require_write(request: Request, credentials: Credentials) -> None:
-    check_access(request, credentials, "write")
+    check_access(services_of(request).security, credentials, "write")
 
 
 async def require_admin(request: Request, credentials: Credentials) -> None:
-    check_access(request, credentials, "admin")
+    check_access(services_of(request).security, credentials, "admin")
 
 
 ReadAccess = Depends(require_read)
 WriteAccess = Depends(require_write)
 AdminAccess = Depends(require_admin)
+

@@ -120,6 +120,11 @@ def json_response(content: Any, status: int = 200, headers: dict[str, str] | Non
     return Response(orjson.dumps(content), status_code=status, media_type="application/json", headers=headers)
 
 
+def bytes_response(data: bytes, status: int = 200) -> Response:
+    """Already rendered JSON bytes (from a cache)."""
+    return Response(data, status_code=status, media_type="application/json")
+
+
 def shape(data: Any, level: Level = "deep", extent: Extent = "withBlobValue") -> Any:
     """Apply Part 2 ``level`` and ``extent`` to the JSON form of a submodel or element (in place)."""
     if extent == "withoutBlobValue":

@@ -3,8 +3,8 @@
 Mounted under both submodel prefixes (see ``server.api.scope.ScopedRoutes``). Reads of an
 element that a device feeds carry its live quality and source timestamp as the documented
 companion headers (``server.api.live``); the bodies stay standard Part 2 JSON.
-``GET .../{idShortPath}/$value``, the hot read path, lives in ``server.api.element_value`` and
-is added first to ``server.api.submodels.router`` so that it is matched first.
+The hot routes of one element (``GET``, ``PUT``, ``GET``/``PATCH .../$value``) are served by
+``server.api.hot`` ahead of these.
 
 ``$value`` bodies are ``{idShort: value}`` (a bare value would not say whose it is; list items,
 which have no idShort, are bare); ``PATCH .../$value`` takes the same shape, and a Property also
@@ -22,13 +22,13 @@ from fastapi import File, Form, Request, UploadFile
 from fastapi.responses import Response
 
 from twinbridge.aas import paths
-from twinbridge.aas.errors import InvalidInput, NotFound, TwinError
+from twinbridge.aas.errors import NotFound
 from twinbridge.aas.twin import Twin
-from twinbridge.aas.value_only import apply_value, has_value, parse_property_value, to_value
+from twinbridge.aas.value_only import has_value, to_value
 from twinbridge.server.api.auth import ReadAccess, WriteAccess
-from twinbridge.server.api.bodies import Extent, ExtentQuery, Level, LevelQuery, json_response, load_json, parse_body
+from twinbridge.server.api.bodies import Extent, ExtentQuery, Level, LevelQuery, json_response, parse_body
 from twinbridge.server.api.content import element_metadata, element_paths, reference_json, shaped_json, value_depth
-from twinbridge.server.api.live import live_headers, refuse_bound_values
+from twinbridge.server.api.live import live_headers
 from twinbridge.server.api.metadata import ELEMENT_METADATA, copy_metadata
 from twinbridge.server.api.paging import CursorQuery, LimitQuery, paged, paged_envelope
 from twinbridge.server.api.results import ApiError
@@ -44,21 +44,6 @@ _ELEMENT = "/submodel-elements/{idShortPath}"
 # --------------------------------------------------------------- helpers
 def named_value(element: model.SubmodelElement, with_blob: bool, depth: int | None) -> Any:
     return {element.id_short: to_value(element, with_blob=with_blob, depth=depth)}
-
-
-def unwrap_value(element: model.SubmodelElement, data: Any, path: str) -> Any:
-    """A $value body is ``{idShort: value}`` like the GET answer; a Property also takes its bare value.
-
-    List items have no idShort of their own (basyx gives them a generated one): their value is bare.
-    """
-    if isinstance(element.parent, model.SubmodelElementList):
-        return data
-    if isinstance(element, model.Property) and not isinstance(data, dict):
-        return data
-    if not isinstance(data, dict) or list(data) != [element.id_short]:
-        raise InvalidInput(f"{path}: the $value body must be {{{element.id_short!r}: <value>}}, "
-                           "the same shape GET .../$value returns")
-    return data[element.id_short]
 
 
 def _top_level(twin: Twin, submodel_id: str) -> list[model.SubmodelElement]:
@@ -119,15 +104,6 @@ async def get_all_elements_path(scope: ScopeDep, limit: LimitQuery, cursor: Curs
 
 
 # ------------------------------------------------------------ one element
-@scoped.route(_ELEMENT, ["GET"], dependencies=[ReadAccess])
-async def get_element(scope: ScopeDep, idShortPath: str, level: Level = LevelQuery,
-                      extent: Extent = ExtentQuery) -> Response:
-    twin, submodel_id = scope
-    element = twin.element(submodel_id, idShortPath)
-    return json_response(shaped_json(element, level, extent),
-                         headers=live_headers(twin, submodel_id, idShortPath))
-
-
 @scoped.route(_ELEMENT, ["POST"], status_code=201, dependencies=[WriteAccess])
 async def post_element_at(request: Request, scope: ScopeDep, idShortPath: str) -> Response:
     """Adds a child to the collection, list, entity or annotated relationship at ``idShortPath``."""
@@ -135,15 +111,6 @@ async def post_element_at(request: Request, scope: ScopeDep, idShortPath: str) -
     element = parse_body(await request.body(), model.SubmodelElement)  # type: ignore[type-abstract]
     twin.add_element(submodel_id, idShortPath, element)
     return json_response(element, 201)
-
-
-@scoped.route(_ELEMENT, ["PUT"], status_code=204, dependencies=[WriteAccess])
-async def put_element(request: Request, scope: ScopeDep, idShortPath: str) -> Response:
-    twin, submodel_id = scope
-    twin.element(submodel_id, idShortPath)
-    element = parse_body(await request.body(), model.SubmodelElement)  # type: ignore[type-abstract]
-    twin.replace_element(submodel_id, idShortPath, element)
-    return Response(status_code=204)
 
 
 @scoped.route(_ELEMENT, ["PATCH"], status_code=204, dependencies=[WriteAccess])
@@ -183,27 +150,6 @@ async def patch_element_metadata(request: Request, scope: ScopeDep, idShortPath:
     if body.id_short not in (None, stored.id_short):
         raise ApiError(400, f"{idShortPath}: the idShort cannot change through $metadata")
     twin.modify_element(submodel_id, idShortPath, lambda element: copy_metadata(element, body, ELEMENT_METADATA))
-    return Response(status_code=204)
-
-
-@scoped.route(_ELEMENT + "/$value", ["PATCH"], status_code=204, dependencies=[WriteAccess])
-async def patch_element_value(request: Request, scope: ScopeDep, idShortPath: str) -> Response:
-    """Device-fed Properties go through ``twin.write`` so the device gets (and may refuse) the value."""
-    twin, submodel_id = scope
-    element = twin.element(submodel_id, idShortPath)
-    data = unwrap_value(element, load_json(await request.body(), f"the value of {idShortPath}"), idShortPath)
-    handle = twin.find_live(submodel_id, idShortPath)
-    if isinstance(element, model.Property) and handle is not None and twin.is_bound(handle):
-        value = parse_property_value(data, element.value_type, idShortPath)
-        try:
-            await twin.write(handle, value)
-        except TwinError:
-            raise
-        except Exception as error:
-            raise ApiError(502, f"{idShortPath}: the device did not accept the write: {error}") from None
-        return Response(status_code=204)
-    refuse_bound_values(twin, submodel_id, idShortPath)
-    twin.modify_element(submodel_id, idShortPath, lambda target: apply_value(target, data, idShortPath))
     return Response(status_code=204)
 
 

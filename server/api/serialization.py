@@ -15,9 +15,9 @@ from fastapi.responses import Response
 from twinbridge.aas.serialization import FormatName, collect, write_environment
 from twinbridge.aas.twin import Twin
 from twinbridge.server.api.auth import ReadAccess
-from twinbridge.server.api.deps import TwinDep
 from twinbridge.server.api.ids import decode_ids
 from twinbridge.server.api.results import ApiError
+from twinbridge.server.api.services import TwinDep, services_of
 from twinbridge.server.api.shells import shell_of
 
 router = APIRouter(tags=["Serialization API"])
@@ -73,7 +73,7 @@ async def _serialize(request: Request, twin: Twin, shell_ids: list[str] | None, 
     media = negotiate(request.headers.get("accept"))
     fmt = _MEDIA_TYPES[media]
     if fmt is None:
-        graph = getattr(request.app.state, "semantic_graph", None)
+        graph = services_of(request).semantic_graph
         if graph is None:
             raise ApiError(406, "this server has no semantic graph to serialize as text/turtle", "NotAcceptable")
         # The graph takes its own lock; a big plant's Turtle takes seconds, so not on the event loop.

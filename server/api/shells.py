@@ -1,13 +1,17 @@
 """AAS Repository routes: ``/shells``, asset information, thumbnails and submodel references.
 
-The submodel superpaths ``/shells/{id}/submodels/{smId}/...`` are mounted by ``server.api.submodels``.
+The submodel superpaths ``/shells/{id}/submodels/{smId}/...`` are mounted by ``server.api.submodels``;
+``GET /shells/{id}`` is a hot route (``server.api.hot``). Lists page and filter over the catalog
+(``server.api.catalog``), so their cost does not grow with the number of shells.
 """
 
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Callable
 from typing import Annotated, Any
 
+import orjson
 from basyx.aas import model
 from basyx.aas.adapter.json import StrictAASFromJsonDecoder
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -18,11 +22,12 @@ from twinbridge.aas.errors import NotFound
 from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.twin import Twin
 from twinbridge.server.api.auth import ReadAccess, WriteAccess
-from twinbridge.server.api.bodies import json_response, parse_body, parse_part, read_upload
-from twinbridge.server.api.deps import TwinDep
+from twinbridge.server.api.bodies import bytes_response, json_response, parse_body, parse_part, read_upload
+from twinbridge.server.api.catalog import Key, asset_key, id_short_key, shell_keys
 from twinbridge.server.api.ids import decode_id, decode_json, encode_id
-from twinbridge.server.api.paging import CursorQuery, LimitQuery, paged_envelope
+from twinbridge.server.api.paging import CursorQuery, LimitQuery, envelope_bytes, next_cursor, paged_envelope
 from twinbridge.server.api.results import ApiError
+from twinbridge.server.api.services import Services, ServicesDep, TwinDep
 
 router = APIRouter(tags=["Asset Administration Shell Repository API"])
 
@@ -61,21 +66,19 @@ def _asset_filters(encoded: list[str] | None) -> list[tuple[str, str]]:
     return pairs
 
 
-def _has_asset(shell: model.AssetAdministrationShell, name: str, value: str) -> bool:
-    info = shell.asset_information
-    if name == "globalAssetId" and info.global_asset_id == value:
-        return True
-    return any(asset.name == name and asset.value == value for asset in info.specific_asset_id)
+def filter_keys(id_short: str | None, asset_ids: list[str] | None) -> list[Key]:
+    """The catalog keys a shell must all have to pass the ``idShort`` and ``assetIds`` filters."""
+    keys = [asset_key(name, value) for name, value in _asset_filters(asset_ids)]
+    if id_short is not None:
+        keys.append(id_short_key(id_short))
+    return keys
 
 
-def matching_shells(twin: Twin, id_short: str | None, asset_ids: list[str] | None,
-                    ) -> list[model.AssetAdministrationShell]:
-    pairs = _asset_filters(asset_ids)
-    return [
-        shell for shell in twin.shells.values()
-        if (id_short is None or shell.id_short == id_short)
-        and all(_has_asset(shell, name, value) for name, value in pairs)
-    ]
+def _shell_page(services: Services, id_short: str | None, asset_ids: list[str] | None, cursor: int,
+                limit: int | None, render: Callable[[str], bytes]) -> Response:
+    shells = services.catalogs.current().shells
+    ids, after = shells.page(filter_keys(id_short, asset_ids), cursor, limit)
+    return bytes_response(envelope_bytes([render(identifier) for identifier in ids], next_cursor(after)))
 
 
 def _thumbnail_name(shell: model.AssetAdministrationShell, file_name: str) -> str:
@@ -97,10 +100,9 @@ def _referenced_ids(shell: model.AssetAdministrationShell) -> list[str]:
 
 # ------------------------------------------------------------------- shells
 @router.get("/shells", dependencies=[ReadAccess])
-async def get_all_shells(twin: TwinDep, limit: LimitQuery, cursor: CursorQuery,
+async def get_all_shells(services: ServicesDep, limit: LimitQuery, cursor: CursorQuery,
                          id_short: IdShortQuery = None, asset_ids: AssetIdsQuery = None) -> Response:
-    shells = matching_shells(twin, id_short, asset_ids)
-    return json_response(paged_envelope(shells, cursor, limit, to_jsonable))
+    return _shell_page(services, id_short, asset_ids, cursor, limit, services.catalogs.shells.rendered)
 
 
 @router.post("/shells", status_code=201, dependencies=[WriteAccess], openapi_extra=JSON_BODY)
@@ -111,16 +113,12 @@ async def post_shell(request: Request, twin: TwinDep) -> Response:
 
 
 @router.get("/shells/$reference", dependencies=[ReadAccess])
-async def get_all_shell_references(twin: TwinDep, limit: LimitQuery, cursor: CursorQuery,
+async def get_all_shell_references(services: ServicesDep, limit: LimitQuery, cursor: CursorQuery,
                                    id_short: IdShortQuery = None,
                                    asset_ids: AssetIdsQuery = None) -> Response:
-    shells = matching_shells(twin, id_short, asset_ids)
-    return json_response(paged_envelope(shells, cursor, limit, reference_to))
-
-
-@router.get("/shells/{aasIdentifier}", dependencies=[ReadAccess])
-async def get_shell(aasIdentifier: str, twin: TwinDep) -> Response:
-    return json_response(shell_of(twin, aasIdentifier))
+    shells = services.twin.shells
+    return _shell_page(services, id_short, asset_ids, cursor, limit,
+                       lambda identifier: orjson.dumps(reference_to(shells[identifier])))
 
 
 @router.put("/shells/{aasIdentifier}", status_code=204, dependencies=[WriteAccess], openapi_extra=JSON_BODY)
@@ -153,7 +151,8 @@ async def get_own_shell_list(aasIdentifier: str, twin: TwinDep, limit: LimitQuer
     shell through ``/shells`` relative to the service root.
     """
     shell = shell_of(twin, aasIdentifier)
-    shells = [s for s in matching_shells(twin, id_short, asset_ids) if s is shell]
+    wanted = filter_keys(id_short, asset_ids)
+    shells = [shell] if set(wanted) <= set(shell_keys(shell)) else []
     return json_response(paged_envelope(shells, cursor, limit, to_jsonable))
 
 
