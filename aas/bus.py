@@ -1,75 +1,209 @@
 """The change bus: fan-out from the single write path to every listener.
 
-Publishing never blocks and never allocates per listener beyond a dict store: each
-subscription keeps the *latest* value per element (a slow consumer coalesces instead of
-stalling ingest) and every structure event in order (those are rare and must not be lost).
+Publishing never blocks: each subscription has its own bounded inbox and the producer only
+stores into it. Two delivery modes, chosen per subscription:
+
+- ``DeliveryMode.LATEST`` keeps the latest value per element (a dict by handle key): a slow
+  consumer coalesces instead of stalling ingest, and its memory is bounded by the number of
+  elements. Right for projections that show the present (OPC UA mirror, RDF graph).
+- ``DeliveryMode.EVERY`` keeps every sample, in order, in a deque of ``capacity``; when it is
+  full the oldest sample is dropped and ``dropped`` counts it. Right for history and detectors,
+  which must know when they lost samples.
+
+Both can be narrowed to some submodels and/or semanticIds (``LiveElement.semantic_id``); the
+filter runs on the publishing side, so an uninterested subscriber costs one set lookup.
+
+Structure events are kept in order in a queue bounded by ``structure_capacity``. They are rare,
+but an unbounded queue behind a stuck consumer grows without limit; on overflow the queue is
+cleared and the subscription is marked ``overflowed``: the next batch says so, and the consumer
+must rebuild its view from the twin (it cannot know what it missed). It never misses silently.
+
 Everything runs on one asyncio loop; there are no locks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import enum
+import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
-from twinbridge.aas.events import StructureChanged, ValueChanged
+from twinbridge.aas.events import ObjectKind, StructureChanged, ValueChanged
 
 log = logging.getLogger(__name__)
+
+DEFAULT_CAPACITY = 100_000
+"""EVERY mode: samples held per subscription (an event is ~100 bytes: ~10 MB at most)."""
+DEFAULT_STRUCTURE_CAPACITY = 10_000
+
+
+class DeliveryMode(enum.Enum):
+    LATEST = "latest"
+    EVERY = "every"
 
 
 @dataclass(slots=True)
 class ChangeBatch:
-    """What accumulated since the consumer last looked: structure first, then values."""
+    """What accumulated since the consumer last looked: structure first, then values.
+
+    ``overflowed``: structure events were lost since the last batch (the queue was full);
+    rebuild from the twin. ``dropped``: EVERY-mode samples lost since the last batch.
+    """
 
     structure: list[StructureChanged] = field(default_factory=list)
     values: list[ValueChanged] = field(default_factory=list)
+    overflowed: bool = False
+    dropped: int = 0
 
 
 class Subscription:
-    """One consumer's coalescing inbox. Iterate it with ``async for batch in subscription``."""
+    """One consumer's inbox. Iterate it with ``async for batch in subscription``.
 
-    __slots__ = ("_bus", "_closed", "_structure", "_values", "_wakeup", "structure_only")
+    ``dropped`` counts every EVERY-mode sample lost since the subscription began;
+    ``overflowed`` is set while structure events were lost and not yet handed out.
+    """
 
-    def __init__(self, bus: ChangeBus, structure_only: bool) -> None:
+    __slots__ = (
+        "_bus", "_closed", "_dropped_since", "_every", "_idle", "_in_hand", "_structure",
+        "_values", "_wakeup", "capacity", "dropped", "followed", "mode", "offer_value", "overflowed", "semantic_ids",
+        "structure_capacity", "structure_only", "submodels",
+    )
+
+    def __init__(self, bus: ChangeBus, *, mode: DeliveryMode, structure_only: bool,
+                 submodels: frozenset[str] | None, semantic_ids: frozenset[str] | None,
+                 capacity: int, structure_capacity: int) -> None:
+        if capacity < 1 or structure_capacity < 1:
+            raise ValueError("a subscription's capacities must be at least 1")
         self._bus = bus
+        self.mode = mode
+        self.structure_only = structure_only
+        self.submodels = submodels
+        self.semantic_ids = semantic_ids
+        self.capacity = capacity
+        self.structure_capacity = structure_capacity
         self._values: dict[int, ValueChanged] = {}
+        self._every: collections.deque[ValueChanged] = collections.deque(maxlen=capacity)
         self._structure: list[StructureChanged] = []
         self._wakeup = asyncio.Event()
         self._closed = False
-        self.structure_only = structure_only
+        self.followed = False  # set by a Follower: idle only once it has handled what it took
+        self._in_hand = False
+        self._idle: asyncio.Future[None] | None = None
+        self.dropped = 0
+        self._dropped_since = 0
+        self.overflowed = False
+        # The publisher calls ``offer_value`` for every event: pick the cheapest variant once.
+        filtered = submodels is not None or semantic_ids is not None
+        if mode is DeliveryMode.LATEST:
+            self.offer_value = self._offer_latest_filtered if filtered else self._offer_latest
+        else:
+            self.offer_value = self._offer_every_filtered if filtered else self._offer_every
 
-    def offer_value(self, event: ValueChanged) -> None:
+    # ------------------------------------------------------------ producer side
+    def _offer_latest(self, event: ValueChanged) -> None:
         self._values[event.element.key] = event
         if not self._wakeup.is_set():
             self._wakeup.set()
 
+    def _offer_every(self, event: ValueChanged) -> None:
+        every = self._every
+        if len(every) == self.capacity:
+            self.dropped += 1
+            self._dropped_since += 1
+        every.append(event)
+        if not self._wakeup.is_set():
+            self._wakeup.set()
+
+    def _wanted(self, event: ValueChanged) -> bool:
+        handle = event.element
+        if self.submodels is not None and handle.submodel_id not in self.submodels:
+            return False
+        return self.semantic_ids is None or handle.semantic_id in self.semantic_ids
+
+    def _offer_latest_filtered(self, event: ValueChanged) -> None:
+        if self._wanted(event):
+            self._offer_latest(event)
+
+    def _offer_every_filtered(self, event: ValueChanged) -> None:
+        if self._wanted(event):
+            self._offer_every(event)
+
     def offer_structure(self, event: StructureChanged) -> None:
+        if self.submodels is not None and event.identifier not in self.submodels \
+                and event.object_kind is ObjectKind.SUBMODEL:
+            return
+        if len(self._structure) >= self.structure_capacity:
+            self._structure = []
+            self.overflowed = True
+            log.warning("a bus subscription overflowed its %d structure events; its consumer must rebuild",
+                        self.structure_capacity)
         self._structure.append(event)
         if not self._wakeup.is_set():
             self._wakeup.set()
 
+    # ------------------------------------------------------------ consumer side
+    def pending(self) -> bool:
+        return bool(self._values or self._every or self._structure or self.overflowed)
+
     def drain(self) -> ChangeBatch:
         """Take everything pending without waiting."""
-        batch = ChangeBatch(self._structure, list(self._values.values()))
+        if self.mode is DeliveryMode.LATEST:
+            values = list(self._values.values())
+            self._values = {}
+        else:
+            values = list(self._every)
+            self._every.clear()
+        batch = ChangeBatch(self._structure, values, self.overflowed, self._dropped_since)
         self._structure = []
-        self._values = {}
+        self.overflowed = False
+        self._dropped_since = 0
         self._wakeup.clear()
+        if self.followed:
+            self._in_hand = True
+        else:
+            self._notify_idle()
         return batch
 
+    def handled(self) -> None:
+        """The Follower finished the batch it took: the subscription may be idle now."""
+        self._in_hand = False
+        self._notify_idle()
+
     async def next_batch(self) -> ChangeBatch:
-        while not (self._values or self._structure):
+        while not self.pending():
             if self._closed:
                 raise StopAsyncIteration
             await self._wakeup.wait()
             self._wakeup.clear()
         return self.drain()
 
+    @property
+    def idle(self) -> bool:
+        """Nothing pending and nothing in the hands of its Follower."""
+        return self._closed or not (self._in_hand or self.pending())
+
+    async def wait_idle(self) -> None:
+        while not self.idle:
+            if self._idle is None or self._idle.done():
+                self._idle = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._idle)
+
+    def _notify_idle(self) -> None:
+        waiter = self._idle
+        if waiter is not None and not waiter.done() and self.idle:
+            waiter.set_result(None)
+
     def close(self) -> None:
         self._closed = True
         self._wakeup.set()
         self._bus.unsubscribe(self)
+        waiter = self._idle
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def __aiter__(self) -> AsyncIterator[ChangeBatch]:
         return self
@@ -80,28 +214,53 @@ class Subscription:
 
 class ChangeBus:
     def __init__(self) -> None:
-        self._value_subscribers: tuple[Subscription, ...] = ()
-        self._all_subscribers: tuple[Subscription, ...] = ()
+        self._value_offers: tuple[Callable[[ValueChanged], None], ...] = ()
+        self._subscribers: tuple[Subscription, ...] = ()
 
-    def subscribe(self, *, structure_only: bool = False) -> Subscription:
-        """Must be called from inside the running event loop that will consume it."""
-        subscription = Subscription(self, structure_only)
-        self._all_subscribers = (*self._all_subscribers, subscription)
-        if not structure_only:
-            self._value_subscribers = (*self._value_subscribers, subscription)
+    def subscribe(self, *, mode: DeliveryMode = DeliveryMode.LATEST, submodels: Iterable[str] | None = None,
+                  semantic_ids: Iterable[str] | None = None, capacity: int = DEFAULT_CAPACITY,
+                  structure_capacity: int = DEFAULT_STRUCTURE_CAPACITY,
+                  structure_only: bool = False) -> Subscription:
+        """A new inbox; must be called from inside the running event loop that consumes it.
+
+        ``submodels`` / ``semantic_ids`` narrow the value events (and ``submodels`` the submodel
+        structure events) to those ids; None takes all. ``capacity`` bounds EVERY mode.
+        """
+        subscription = Subscription(
+            self, mode=mode, structure_only=structure_only,
+            submodels=None if submodels is None else frozenset(submodels),
+            semantic_ids=None if semantic_ids is None else frozenset(semantic_ids),
+            capacity=capacity, structure_capacity=structure_capacity,
+        )
+        self._subscribers = (*self._subscribers, subscription)
+        self._rebuild_offers()
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
-        self._all_subscribers = tuple(s for s in self._all_subscribers if s is not subscription)
-        self._value_subscribers = tuple(s for s in self._value_subscribers if s is not subscription)
+        self._subscribers = tuple(s for s in self._subscribers if s is not subscription)
+        self._rebuild_offers()
+
+    def _rebuild_offers(self) -> None:
+        self._value_offers = tuple(s.offer_value for s in self._subscribers if not s.structure_only)
 
     def publish_value(self, event: ValueChanged) -> None:
-        for subscription in self._value_subscribers:
-            subscription.offer_value(event)
+        for offer in self._value_offers:
+            offer(event)
 
     def publish_structure(self, event: StructureChanged) -> None:
-        for subscription in self._all_subscribers:
+        for subscription in self._subscribers:
             subscription.offer_structure(event)
+
+    async def drained(self) -> None:
+        """Return when every subscription has handed out everything published so far and its
+        Follower finished handling it (tests await this instead of sleeping). A subscription that
+        nobody consumes is never drained: close it."""
+        while True:
+            busy = [s for s in self._subscribers if not s.idle]
+            if not busy:
+                return
+            for subscription in busy:
+                await subscription.wait_idle()
 
 
 BatchHandler = Callable[[ChangeBatch], Awaitable[None]]
@@ -112,19 +271,31 @@ class Follower:
 
     ``subscribe()`` may come before ``start()`` so nothing is missed while the consumer builds
     its first view. A failing batch is logged and the following goes on: one bad change must
-    not leave a projection deaf to every later one.
+    not leave a projection deaf to every later one. ``batch.overflowed`` tells the handler that
+    structure events were lost and it must rebuild from the twin.
     """
 
-    def __init__(self, bus: ChangeBus, handle: BatchHandler, name: str) -> None:
-        self._bus = bus
+    def __init__(self, bus: ChangeBus, handle: BatchHandler, name: str, *,
+                 mode: DeliveryMode = DeliveryMode.LATEST, submodels: Iterable[str] | None = None,
+                 semantic_ids: Iterable[str] | None = None, capacity: int = DEFAULT_CAPACITY,
+                 structure_capacity: int = DEFAULT_STRUCTURE_CAPACITY, structure_only: bool = False) -> None:
         self._handle = handle
         self.name = name
+        self._open = functools.partial(
+            bus.subscribe, mode=mode, submodels=submodels, semantic_ids=semantic_ids, capacity=capacity,
+            structure_capacity=structure_capacity, structure_only=structure_only,
+        )
         self._subscription: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
 
+    @property
+    def subscription(self) -> Subscription | None:
+        return self._subscription
+
     def subscribe(self) -> None:
         if self._subscription is None:
-            self._subscription = self._bus.subscribe()
+            self._subscription = self._open()
+            self._subscription.followed = True
 
     def start(self) -> None:
         self.subscribe()
@@ -146,3 +317,5 @@ class Follower:
                 await self._handle(batch)
             except Exception:
                 log.exception("%s could not apply a change batch", self.name)
+            finally:
+                subscription.handled()

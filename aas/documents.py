@@ -1,6 +1,6 @@
 """One identifiable ⇄ its AAS JSON document, the unit the store keeps.
 
-The twin encodes a whole submodel on every structural write and decodes every document at
+The twin encodes identifiables (and single elements for the element log) and decodes them at
 start-up, so both run through orjson with basyx's own per-class functions (``aas.formats.jsontree``).
 """
 
@@ -32,7 +32,7 @@ def to_jsonable(obj: object) -> Any:
     return orjson.loads(jsontree.dumps(obj))
 
 
-def encode(obj: model.Identifiable) -> bytes:
+def encode(obj: model.Referable) -> bytes:
     return jsontree.dumps(obj)
 
 
@@ -42,3 +42,11 @@ def decode(document: bytes | str) -> model.Identifiable:
     if not isinstance(obj, model.Identifiable):
         raise ValueError("the document is not an AAS identifiable")
     return obj
+
+
+def decode_element(document: bytes | str) -> model.SubmodelElement:
+    """One submodel element from its AAS JSON (the element log's add/replace bodies)."""
+    element = jsontree.build(orjson.loads(document), failsafe=True)
+    if not isinstance(element, model.SubmodelElement):
+        raise ValueError("the document is not an AAS submodel element")
+    return element

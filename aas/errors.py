@@ -1,4 +1,24 @@
-"""Errors of the write path; each endpoint maps them to its own protocol (REST Result, OPC UA StatusCode)."""
+"""The twin's one error vocabulary; each endpoint maps it once to its own protocol.
+
+The classes know nothing about HTTP or OPC UA: they say *what* went wrong, and the message
+says where. The mappings live in one place per protocol (``server/api/results.py`` for HTTP,
+``server/opcua`` for StatusCodes). The table is the contract those mappings implement:
+
+=================  ==========================================  ========  ==========================
+class              meaning                                     HTTP      OPC UA StatusCode
+=================  ==========================================  ========  ==========================
+NotFound           no such identifiable / element / file       404       BadNodeIdUnknown
+Conflict           identifier or idShort already exists        409       BadNodeIdExists
+InvalidInput       breaks the metamodel or the request         400       BadInvalidArgument
+NotWritable        device-fed without write-back, or a         403       BadNotWritable
+                   structural edit over a device-fed element
+WriteRejected      the value does not fit the element, or      422       BadTypeMismatch /
+                   the device refused it                                 BadOutOfRange
+LimitExceeded      a configured bound (size, count) is hit     413       BadResourceUnavailable
+StorageError       the store could not make a change durable   503       BadInternalError
+StorageFull        the store has no room left (disk full)      507       BadOutOfMemory
+=================  ==========================================  ========  ==========================
+"""
 
 from __future__ import annotations
 
@@ -8,7 +28,7 @@ class TwinError(Exception):
 
 
 class NotFound(TwinError):
-    pass
+    """The named identifiable, element or file does not exist."""
 
 
 class Conflict(TwinError):
@@ -20,8 +40,21 @@ class InvalidInput(TwinError):
 
 
 class NotWritable(TwinError):
-    """The element is fed by a device and has no write-back."""
+    """The element is fed by a device and has no write-back, or a structural edit would replace
+    or remove a device-fed element (its binding would silently write into a detached object)."""
 
 
 class WriteRejected(TwinError):
     """The device (or the element's type) refused the written value."""
+
+
+class LimitExceeded(TwinError):
+    """A configured bound was reached (an upload's size, a queue's length)."""
+
+
+class StorageError(TwinError):
+    """The store could not make a change durable; the model in memory is ahead of the store."""
+
+
+class StorageFull(StorageError):
+    """The store ran out of room (disk full, database size limit)."""

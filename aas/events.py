@@ -16,6 +16,20 @@ if TYPE_CHECKING:
     from twinbridge.aas.live import LiveElement
 
 
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Who caused a change, so a journal or an event stream can say who changed what.
+
+    ``who`` is the REST token's name, the OPC UA user, the device source's name or an analytics
+    function's name; ``channel`` says through which door it came (``rest``, ``opcua``,
+    ``device``, ``analytics``, ``import``...). Create one per client or source and reuse it:
+    the hot path must not allocate one per value.
+    """
+
+    who: str
+    channel: str
+
+
 class ObjectKind(enum.Enum):
     SHELL = "shell"
     SUBMODEL = "submodel"
@@ -37,13 +51,21 @@ class StructureChanged:
     object_kind: ObjectKind
     identifier: str
     path: str | None = None
+    origin: Origin | None = None
 
 
 @dataclass(slots=True)
 class ValueChanged:
-    """A new (value, source timestamp, quality) for one live element."""
+    """A new (value, source timestamp, quality) for one live element, of any element kind.
+
+    ``value`` is the element's value in its Python form: a Property's xs value, a
+    ``RangeValue``, a ``MultiLanguageTextType``, a ``Reference``, a ``FileValue`` or a
+    ``BlobValue`` (see ``twinbridge.aas.values``). ``origin`` is None for device updates that
+    came through ``Twin.update`` without one.
+    """
 
     element: LiveElement
     value: Any
     timestamp: float
     quality: Quality
+    origin: Origin | None = None

@@ -19,24 +19,42 @@ DeviceWriter = Callable[[Any], Awaitable[None]]
 
 
 class SubmodelState:
-    """Per-submodel bookkeeping the hot path touches without string lookups."""
+    """Per-submodel bookkeeping the hot path touches without string lookups.
 
-    __slots__ = ("dirty", "identifier", "revision")
+    ``logged`` counts the element-log entries written since the submodel's document was last
+    saved whole; past a bound the twin compacts (see ``Twin``).
+    """
+
+    __slots__ = ("identifier", "logged", "revision")
 
     def __init__(self, identifier: str) -> None:
         self.identifier = identifier
         self.revision = 0
-        self.dirty = False
+        self.logged = 0
+
+
+def first_semantic_key(element: model.HasSemantics | None) -> str | None:
+    """The value of the first key of the element's semanticId (what subscriptions filter on)."""
+    reference = element.semantic_id if element is not None else None
+    if reference is None or not reference.key:
+        return None
+    return str(reference.key[0].value)
 
 
 class LiveElement:
-    """A resolved element plus its live metadata (source timestamp and quality)."""
+    """A resolved element plus its live metadata (source timestamp and quality).
+
+    ``dirty`` is set by ``Twin.update`` until the next ``flush`` persists the value;
+    ``semantic_id`` is computed when the handle is made (and when its element is re-resolved).
+    """
 
     __slots__ = (
+        "dirty",
         "element",
         "key",
         "path",
         "quality",
+        "semantic_id",
         "state",
         "submodel_id",
         "timestamp",
@@ -49,9 +67,11 @@ class LiveElement:
         self.submodel_id = state.identifier
         self.path = path
         self.element: model.SubmodelElement | None = element
+        self.semantic_id: str | None = first_semantic_key(element)
         self.timestamp: float | None = None
         self.quality = Quality.GOOD
         self.writer: DeviceWriter | None = None
+        self.dirty = False
 
     @property
     def value_type(self) -> type | None:

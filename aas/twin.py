@@ -1,26 +1,54 @@
 """The twin: the one write path into the AAS model, and the source of every change event.
 
 REST, OPC UA, adapters and analytics all mutate the model through these methods; nothing
-else touches basyx objects. Structural writes persist at once; live value updates
-(``Twin.update``) stay in memory and mark their submodel dirty for the periodic ``flush``,
-so the hot path does no I/O.
+else touches basyx objects. The twin owns the rules of writing:
+
+- ``write_value`` is the one client write entry: device write-back for a bound element with a
+  writer, refusal (NotWritable) for a device-fed element without one, otherwise a stored value
+  change. A value change publishes ``ValueChanged`` and logs only that element: O(1) in the
+  size of its submodel (one store row, no re-encoding, no structure event).
+- ``update`` is the device hot path: one in-memory write, one bus event, no I/O; the value is
+  marked dirty and the periodic ``flush`` logs only the dirty elements' values.
+- Structural edits of elements log the element they change (cost in proportion to it); edits of
+  whole identifiables save their document. Replacing, modifying or deleting a device-fed element
+  (or a container holding one) is refused: its binding would write into a detached object.
+
+Persistence: every change is submitted to the store's writer thread; ``await persisted()`` says
+when it is durable. A submodel's element log is compacted (its document saved whole, its log
+cleared) once it holds more entries than its document has bytes / 64 (at least 1,000), so the
+log replay at load stays short and the cost of compaction, amortised, O(1) per write.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator, Mapping
+from types import MappingProxyType
+from typing import Any, Literal, overload
 
 from basyx.aas import model
 
-from twinbridge.aas import documents, paths
+from twinbridge.aas import documents, paths, tree, values
 from twinbridge.aas.bus import ChangeBus
-from twinbridge.aas.errors import Conflict, InvalidInput, NotFound, NotWritable, WriteRejected
-from twinbridge.aas.events import ChangeKind, ObjectKind, StructureChanged, ValueChanged
-from twinbridge.aas.live import LiveElement, SubmodelState
+from twinbridge.aas.errors import Conflict, InvalidInput, NotFound, NotWritable
+from twinbridge.aas.events import ChangeKind, ObjectKind, Origin, StructureChanged, ValueChanged
+from twinbridge.aas.live import DeviceWriter, LiveElement, SubmodelState, first_semantic_key
 from twinbridge.aas.quality import Quality
-from twinbridge.aas.store import MemoryStore, Store
+from twinbridge.aas.store import (
+    Change,
+    DeleteDocument,
+    DeleteFile,
+    ElementOp,
+    LogElement,
+    MemoryStore,
+    SaveDocument,
+    SaveFile,
+    Store,
+    StoreWriter,
+)
+from twinbridge.aas.values import ElementValue, PropertyValue
+
+Identifiable = model.AssetAdministrationShell | model.Submodel | model.ConceptDescription
 
 _KINDS: dict[type, ObjectKind] = {
     model.AssetAdministrationShell: ObjectKind.SHELL,
@@ -33,68 +61,104 @@ _LABELS = {
     ObjectKind.CONCEPT_DESCRIPTION: "ConceptDescription",
 }
 
-E = TypeVar("E", bound=model.Referable)
+COMPACT_MIN_ENTRIES = 1_000
+COMPACT_BYTES_PER_ENTRY = 64
 
 
 def kind_of(obj: model.Identifiable) -> ObjectKind:
-    for cls, kind in _KINDS.items():
-        if isinstance(obj, cls):
-            return kind
-    raise InvalidInput(f"{type(obj).__name__} is not a shell, submodel or concept description")
+    kind = _KINDS.get(type(obj))
+    if kind is None:
+        for cls, candidate in _KINDS.items():
+            if isinstance(obj, cls):
+                return candidate
+        raise InvalidInput(f"{type(obj).__name__} is not a shell, submodel or concept description")
+    return kind
 
 
 class Twin:
     """Shells, submodels and concept descriptions, with their live values and change bus."""
 
     def __init__(self, store: Store | None = None) -> None:
-        self.store: Store = store if store is not None else MemoryStore()
+        self.store = StoreWriter(store if store is not None else MemoryStore())
         self.bus = ChangeBus()
-        self._objects: dict[ObjectKind, dict[str, Any]] = {kind: {} for kind in ObjectKind}
+        self._shells: dict[str, model.AssetAdministrationShell] = {}
+        self._submodels: dict[str, model.Submodel] = {}
+        self._concept_descriptions: dict[str, model.ConceptDescription] = {}
+        self._tables: dict[ObjectKind, dict[str, Identifiable]] = {
+            ObjectKind.SHELL: self._shells,  # type: ignore[dict-item]
+            ObjectKind.SUBMODEL: self._submodels,  # type: ignore[dict-item]
+            ObjectKind.CONCEPT_DESCRIPTION: self._concept_descriptions,  # type: ignore[dict-item]
+        }
+        self._views = (MappingProxyType(self._shells), MappingProxyType(self._submodels),
+                       MappingProxyType(self._concept_descriptions))
         self._states: dict[str, SubmodelState] = {}
+        self._compact_after: dict[str, int] = {}
         self._live: dict[tuple[str, str], LiveElement] = {}
         self._live_by_submodel: dict[str, list[LiveElement]] = {}
         self._bound: set[LiveElement] = set()
-        for kind, identifier, document in self.store.load_documents():
-            obj = documents.decode(document)
-            self._objects[kind][identifier] = obj
+        self._dirty: list[LiveElement] = []
+        for stored in self.store.backend.load():
+            obj = documents.decode(stored.body)
+            if stored.log and isinstance(obj, model.Submodel):
+                tree.replay(obj, stored.log)
+                self._state(obj.id).logged = len(stored.log)
+            self._tables[stored.kind][stored.identifier] = obj  # type: ignore[assignment]
+            if stored.kind is ObjectKind.SUBMODEL:
+                self._compact_after[stored.identifier] = _compaction_bound(len(stored.body))
 
     # ------------------------------------------------------------------ reads
     @property
-    def shells(self) -> dict[str, model.AssetAdministrationShell]:
+    def shells(self) -> Mapping[str, model.AssetAdministrationShell]:
         """Read-only view by id (insertion ordered); mutate only through the twin."""
-        return self._objects[ObjectKind.SHELL]
+        return self._views[0]
 
     @property
-    def submodels(self) -> dict[str, model.Submodel]:
-        return self._objects[ObjectKind.SUBMODEL]
+    def submodels(self) -> Mapping[str, model.Submodel]:
+        return self._views[1]
 
     @property
-    def concept_descriptions(self) -> dict[str, model.ConceptDescription]:
-        return self._objects[ObjectKind.CONCEPT_DESCRIPTION]
+    def concept_descriptions(self) -> Mapping[str, model.ConceptDescription]:
+        return self._views[2]
 
-    def get(self, kind: ObjectKind, identifier: str) -> Any:
+    @overload
+    def get(self, kind: Literal[ObjectKind.SHELL], identifier: str) -> model.AssetAdministrationShell: ...
+    @overload
+    def get(self, kind: Literal[ObjectKind.SUBMODEL], identifier: str) -> model.Submodel: ...
+    @overload
+    def get(self, kind: Literal[ObjectKind.CONCEPT_DESCRIPTION], identifier: str) -> model.ConceptDescription: ...
+    @overload
+    def get(self, kind: ObjectKind, identifier: str) -> Identifiable: ...
+
+    def get(self, kind: ObjectKind, identifier: str) -> Identifiable:
         try:
-            return self._objects[kind][identifier]
+            return self._tables[kind][identifier]
         except KeyError:
             raise NotFound(f"no {_LABELS[kind]} with id {identifier!r}") from None
 
     def exists(self, kind: ObjectKind, identifier: str) -> bool:
-        return identifier in self._objects[kind]
+        return identifier in self._tables[kind]
 
     def shell(self, identifier: str) -> model.AssetAdministrationShell:
-        return self.get(ObjectKind.SHELL, identifier)  # type: ignore[no-any-return]
+        return self.get(ObjectKind.SHELL, identifier)
 
     def submodel(self, identifier: str) -> model.Submodel:
-        return self.get(ObjectKind.SUBMODEL, identifier)  # type: ignore[no-any-return]
+        return self.get(ObjectKind.SUBMODEL, identifier)
 
     def concept_description(self, identifier: str) -> model.ConceptDescription:
-        return self.get(ObjectKind.CONCEPT_DESCRIPTION, identifier)  # type: ignore[no-any-return]
+        return self.get(ObjectKind.CONCEPT_DESCRIPTION, identifier)
 
     def element(self, submodel_id: str, path: str) -> model.SubmodelElement:
         try:
             return paths.resolve(self.submodel(submodel_id), path)
         except paths.PathError as error:
             raise NotFound(f"submodel {submodel_id!r}: {error}") from None
+
+    def value(self, handle: LiveElement) -> ElementValue:
+        """The element's current value in its Python form (see ``aas.values``)."""
+        element = handle.element
+        if element is None:
+            raise NotFound(f"{handle.path} no longer exists in submodel {handle.submodel_id!r}")
+        return values.value_kind(element, handle.path).read(element)
 
     def revision(self, submodel_id: str) -> int:
         """Grows with every change to the submodel; serialization caches key on it."""
@@ -118,130 +182,108 @@ class Twin:
         return iter(list(self._live.values()))
 
     # ------------------------------------------------------- identifiables
-    def create(self, obj: model.Identifiable) -> None:
+    def create(self, obj: model.Identifiable, *, origin: Origin | None = None) -> None:
         kind = kind_of(obj)
-        table = self._objects[kind]
+        table = self._tables[kind]
         if obj.id in table:
             raise Conflict(f"a {_LABELS[kind]} with id {obj.id!r} already exists")
-        self._persist(kind, obj)
-        table[obj.id] = obj
-        self._structure_changed(ChangeKind.CREATED, kind, obj.id)
+        self._save(kind, obj)
+        table[obj.id] = obj  # type: ignore[assignment]
+        self._structure_changed(ChangeKind.CREATED, kind, obj.id, origin)
 
-    def replace(self, obj: model.Identifiable) -> None:
+    def replace(self, obj: model.Identifiable, *, origin: Origin | None = None) -> None:
         """Replace an existing identifiable by id; live handles follow to the new elements."""
         kind = kind_of(obj)
-        table = self._objects[kind]
+        table = self._tables[kind]
         if obj.id not in table:
             raise NotFound(f"no {_LABELS[kind]} with id {obj.id!r}")
-        self._persist(kind, obj)
-        table[obj.id] = obj
-        self._structure_changed(ChangeKind.REPLACED, kind, obj.id)
+        self._save(kind, obj)
+        table[obj.id] = obj  # type: ignore[assignment]
+        self._structure_changed(ChangeKind.REPLACED, kind, obj.id, origin)
 
-    def upsert(self, obj: model.Identifiable) -> bool:
+    def upsert(self, obj: model.Identifiable, *, origin: Origin | None = None) -> bool:
         """Create or replace; True when it was created (imports use this)."""
-        if obj.id in self._objects[kind_of(obj)]:
-            self.replace(obj)
+        if obj.id in self._tables[kind_of(obj)]:
+            self.replace(obj, origin=origin)
             return False
-        self.create(obj)
+        self.create(obj, origin=origin)
         return True
 
-    def delete(self, kind: ObjectKind, identifier: str) -> None:
-        table = self._objects[kind]
+    def delete(self, kind: ObjectKind, identifier: str, *, origin: Origin | None = None) -> None:
+        table = self._tables[kind]
         if identifier not in table:
             raise NotFound(f"no {_LABELS[kind]} with id {identifier!r}")
-        self.store.delete_document(kind, identifier)
+        self.store.submit([DeleteDocument(kind, identifier)])
         del table[identifier]
-        self._structure_changed(ChangeKind.DELETED, kind, identifier)
+        self._structure_changed(ChangeKind.DELETED, kind, identifier, origin)
 
-    def modify(self, kind: ObjectKind, identifier: str, change: Callable[[Any], None]) -> None:
+    @overload
+    def modify(self, kind: Literal[ObjectKind.SHELL], identifier: str,
+               change: Callable[[model.AssetAdministrationShell], None], *, origin: Origin | None = None) -> None: ...
+    @overload
+    def modify(self, kind: Literal[ObjectKind.SUBMODEL], identifier: str,
+               change: Callable[[model.Submodel], None], *, origin: Origin | None = None) -> None: ...
+    @overload
+    def modify(self, kind: Literal[ObjectKind.CONCEPT_DESCRIPTION], identifier: str,
+               change: Callable[[model.ConceptDescription], None], *, origin: Origin | None = None) -> None: ...
+    @overload
+    def modify(self, kind: ObjectKind, identifier: str, change: Callable[[Identifiable], None], *,
+               origin: Origin | None = None) -> None: ...
+
+    def modify(self, kind: ObjectKind, identifier: str, change: Callable[[Any], None], *,
+               origin: Origin | None = None) -> None:
         """Apply ``change`` to an identifiable in place (PATCH, $metadata, submodel-refs...).
 
         ``change`` must validate before it mutates: if it raises, the twin stays as it was.
         """
         obj = self.get(kind, identifier)
         change(obj)
-        self._persist(kind, obj)
-        self._structure_changed(ChangeKind.UPDATED, kind, identifier)
+        self._save(kind, obj)
+        self._structure_changed(ChangeKind.UPDATED, kind, identifier, origin)
 
     # ------------------------------------------------------------ elements
-    def add_element(self, submodel_id: str, parent_path: str | None, element: model.SubmodelElement) -> str:
+    def add_element(self, submodel_id: str, parent_path: str | None, element: model.SubmodelElement, *,
+                    origin: Origin | None = None) -> str:
         """Append a new element to the submodel or to a container element; returns its path."""
         submodel = self.submodel(submodel_id)
         parent: model.Referable = self.element(submodel_id, parent_path) if parent_path else submodel
-        container = _container_of(parent, parent_path or "the submodel")
-        if not isinstance(parent, model.SubmodelElementList) and element.id_short is None:
-            raise InvalidInput("a new element needs an idShort")
-        try:
-            container.add(element)
-        except (model.AASConstraintViolation, KeyError, ValueError, TypeError) as error:
-            if "already" in str(error) or "duplicate" in str(error).lower():
-                raise Conflict(f"{parent_path or 'the submodel'}: {error}") from None
-            raise InvalidInput(f"{parent_path or 'the submodel'}: {error}") from None
+        tree.add(parent, element, parent_path or "the submodel")
         path = paths.path_of(element)
-        self._element_changed(ChangeKind.CREATED, submodel, path)
+        self._element_changed(ChangeKind.CREATED, submodel, path, ElementOp.ADD, element, origin)
         return path
 
-    def replace_element(self, submodel_id: str, path: str, element: model.SubmodelElement) -> None:
+    def replace_element(self, submodel_id: str, path: str, element: model.SubmodelElement, *,
+                        origin: Origin | None = None) -> None:
         """Swap the element at ``path`` for ``element`` keeping its position."""
         submodel = self.submodel(submodel_id)
         old = self.element(submodel_id, path)
-        parent = old.parent
-        if isinstance(parent, model.SubmodelElementList):
-            index = list(parent.value).index(old)
-            items = list(parent.value)
-            items[index] = element
-            try:
-                parent.value.clear()
-                for item in items:
-                    parent.value.add(item)
-            except (model.AASConstraintViolation, ValueError, TypeError) as error:
-                parent.value.clear()
-                for item in [*items[:index], old, *items[index + 1 :]]:
-                    parent.value.add(item)
-                raise InvalidInput(f"{path}: {error}") from None
-        else:
-            if element.id_short != old.id_short:
-                raise InvalidInput(
-                    f"{path}: the body's idShort {element.id_short!r} differs from the path's {old.id_short!r}"
-                )
-            container = _container_of(parent, path)  # type: ignore[arg-type]
-            ordered = list(container)
-            container.discard(old)
-            try:
-                container.add(element)
-            except (model.AASConstraintViolation, ValueError, TypeError) as error:
-                container.discard(element)
-                container.add(old)
-                raise InvalidInput(f"{path}: {error}") from None
-            _reorder(container, ordered, old, element)
-        self._element_changed(ChangeKind.REPLACED, submodel, path)
+        self._refuse_device_fed(submodel_id, path, "replaced")
+        tree.swap(old, element, path)
+        self._element_changed(ChangeKind.REPLACED, submodel, path, ElementOp.REPLACE, element, origin)
 
-    def delete_element(self, submodel_id: str, path: str) -> None:
+    def delete_element(self, submodel_id: str, path: str, *, origin: Origin | None = None) -> None:
         submodel = self.submodel(submodel_id)
         element = self.element(submodel_id, path)
-        parent = element.parent
-        _container_of(parent, path).remove(element)  # type: ignore[arg-type]
-        self._element_changed(ChangeKind.DELETED, submodel, path)
+        self._refuse_device_fed(submodel_id, path, "deleted")
+        tree.remove(element, path)
+        self._element_changed(ChangeKind.DELETED, submodel, path, ElementOp.DELETE, None, origin)
 
-    def modify_element(self, submodel_id: str, path: str, change: Callable[[model.SubmodelElement], None]) -> None:
-        """Apply ``change`` to one element in place ($value PATCH, attachments, $metadata).
+    def modify_element(self, submodel_id: str, path: str, change: Callable[[model.SubmodelElement], None], *,
+                       origin: Origin | None = None) -> None:
+        """Apply ``change`` to one element in place ($metadata, a container's $value...).
 
-        ``change`` must validate before it mutates. Live subscribers of the element see a value
-        event, everyone else a structure event for the path.
+        ``change`` must validate before it mutates. A structural change of the element: its
+        subtree is logged, a structure event published. A single value goes through ``write_value``.
         """
         submodel = self.submodel(submodel_id)
         element = self.element(submodel_id, path)
+        self._refuse_device_fed(submodel_id, path, "modified", below_only=True)
         change(element)
-        handle = self._live.get((submodel_id, path))
-        if handle is not None and isinstance(element, model.Property):
-            now = time.time()
-            handle.timestamp, handle.quality = now, Quality.GOOD
-            self.bus.publish_value(ValueChanged(handle, element.value, now, Quality.GOOD))
-        self._element_changed(ChangeKind.UPDATED, submodel, path)
+        self._element_changed(ChangeKind.UPDATED, submodel, path, ElementOp.REPLACE, element, origin)
 
     # --------------------------------------------------------------- values
-    def update(self, handle: LiveElement, value: Any, timestamp: float | None = None,
-               quality: Quality = Quality.GOOD) -> None:
+    def update(self, handle: LiveElement, value: PropertyValue | None, timestamp: float | None = None,
+               quality: Quality = Quality.GOOD, origin: Origin | None = None) -> None:
         """The hot path: one in-memory write and one bus event. ``value`` must already have the
         element's Python type (adapters decode to it); a None value only changes quality."""
         element = handle.element
@@ -255,37 +297,51 @@ class Twin:
             timestamp = time.time()
         handle.timestamp = timestamp
         handle.quality = quality
-        state = handle.state
-        state.revision += 1
-        state.dirty = True
-        self.bus.publish_value(ValueChanged(handle, value, timestamp, quality))
+        handle.state.revision += 1
+        if not handle.dirty:
+            handle.dirty = True
+            self._dirty.append(handle)
+        self.bus.publish_value(ValueChanged(handle, value, timestamp, quality, origin))
 
     def set_quality(self, handle: LiveElement, quality: Quality, timestamp: float | None = None) -> None:
         """Mark a value Bad/Uncertain (device lost) or Good again without changing it."""
         self.update(handle, None, timestamp, quality)
 
-    async def write(self, handle: LiveElement, value: Any) -> None:
-        """A client (REST, OPC UA) writes a Property value.
+    async def write_value(self, handle: LiveElement, value: object, *, origin: Origin | None = None) -> None:
+        """A client (REST, OPC UA, analytics) writes an element's value: THE client write entry.
 
-        Bound to a device with write-back: the device must accept it first. Bound read-only:
-        refused. Unbound: stored and persisted like any REST edit.
+        Raises WriteRejected when the value does not fit the element; NotWritable when the
+        element has no single value or a device feeds it without write-back. Bound with
+        write-back: the device must accept it first (its exception reaches the caller as is).
+        Otherwise the value is stored: one ``ValueChanged``, one element-log row. Await
+        ``persisted()`` before acknowledging the write to a client.
         """
         element = handle.element
-        if not isinstance(element, model.Property):
-            raise NotWritable(f"{handle.path} is not a Property")
-        try:
-            typed = typed_value(value, element.value_type) if value is not None else None
-        except (TypeError, ValueError) as error:
-            raise WriteRejected(f"{handle.path}: {error}") from None
-        if handle.writer is not None:
-            await handle.writer(typed)
-            self.update(handle, typed)
+        if element is None:
+            raise NotFound(f"{handle.path} no longer exists in submodel {handle.submodel_id!r}")
+        kind = values.value_kind(element, handle.path)
+        typed = kind.coerce(element, value, handle.path)
+        writer = handle.writer
+        if writer is not None:
+            await writer(typed)
+            if handle.element is not element:  # replaced while the device answered: it holds the value now
+                return
+            kind.assign(element, typed)
+            self._value_changed(handle, typed, origin)
+            if not handle.dirty:
+                handle.dirty = True
+                self._dirty.append(handle)
             return
         if handle in self._bound:
             raise NotWritable(f"{handle.path} is fed by a device and has no write-back")
-        self.modify_element(handle.submodel_id, handle.path, lambda e: setattr(e, "value", typed))
+        kind.assign(element, typed)
+        self._value_changed(handle, typed, origin)
+        state = handle.state
+        state.logged += 1
+        self.store.submit([LogElement(handle.submodel_id, ElementOp.VALUE, handle.path, kind.dump(element))])
+        self._compact_if_due(state)
 
-    def bind(self, handle: LiveElement, writer: Any = None) -> None:
+    def bind(self, handle: LiveElement, writer: DeviceWriter | None = None) -> None:
         """Declare that a device feeds ``handle``; ``writer`` (a DeviceWriter) enables write-back."""
         self._bound.add(handle)
         handle.writer = writer
@@ -296,25 +352,47 @@ class Twin:
 
     # ---------------------------------------------------------------- files
     def save_file(self, name: str, content_type: str, data: bytes) -> None:
-        self.store.save_file(name, content_type, data)
+        self.store.submit([SaveFile(name, content_type, data)])
 
     def load_file(self, name: str) -> tuple[str, bytes] | None:
         return self.store.load_file(name)
 
     def delete_file(self, name: str) -> None:
-        self.store.delete_file(name)
+        self.store.submit([DeleteFile(name)])
 
     # ---------------------------------------------------------- persistence
     def flush(self) -> int:
-        """Persist submodels whose live values changed since the last flush; returns how many."""
-        count = 0
-        with self.store.batch():
-            for state in self._states.values():
-                if state.dirty and state.identifier in self.submodels:
-                    state.dirty = False
-                    self._persist(ObjectKind.SUBMODEL, self.submodels[state.identifier])
-                    count += 1
-        return count
+        """Log the values of device-fed elements changed since the last flush; returns how many."""
+        dirty, self._dirty = self._dirty, []
+        changes: list[Change] = []
+        states: set[SubmodelState] = set()
+        for handle in dirty:
+            handle.dirty = False
+            element = handle.element
+            kind = values.find_value_kind(element) if element is not None else None
+            if kind is None or element is None:
+                continue
+            changes.append(LogElement(handle.submodel_id, ElementOp.VALUE, handle.path, kind.dump(element)))
+            handle.state.logged += 1
+            states.add(handle.state)
+        self.store.submit(changes)
+        for state in states:
+            self._compact_if_due(state)
+        return len(changes)
+
+    async def persisted(self, since: int | None = None) -> None:
+        """Wait until every change made so far is durable; raises StorageError if one failed
+        (``since``: a ``store.position`` taken before the caller's own writes)."""
+        await self.store.persisted(since)
+
+    def wait_persisted(self, timeout: float | None = None) -> None:
+        """Blocking ``persisted`` for synchronous callers (import at start-up, CLI, scripts)."""
+        self.store.wait_persisted(timeout=timeout)
+
+    def close(self) -> None:
+        """Flush live values, write everything queued and close the store."""
+        self.flush()
+        self.store.close()
 
     # ------------------------------------------------------------- internal
     def _state(self, submodel_id: str) -> SubmodelState:
@@ -323,66 +401,73 @@ class Twin:
             state = self._states[submodel_id] = SubmodelState(submodel_id)
         return state
 
-    def _persist(self, kind: ObjectKind, obj: model.Identifiable) -> None:
+    def _value_changed(self, handle: LiveElement, value: ElementValue, origin: Origin | None) -> None:
+        now = time.time()
+        handle.timestamp, handle.quality = now, Quality.GOOD
+        handle.state.revision += 1
+        self.bus.publish_value(ValueChanged(handle, value, now, Quality.GOOD, origin))
+
+    def _save(self, kind: ObjectKind, obj: model.Identifiable) -> None:
         try:
             document = documents.encode(obj)
         except (TypeError, ValueError, AttributeError) as error:
             raise InvalidInput(f"{_LABELS[kind]} {obj.id!r} cannot be serialized: {error}") from None
-        self.store.save_document(kind, obj.id, document)
+        self.store.submit([SaveDocument(kind, obj.id, document)])
+        if kind is ObjectKind.SUBMODEL:
+            self._state(obj.id).logged = 0
+            self._compact_after[obj.id] = _compaction_bound(len(document))
 
-    def _element_changed(self, kind: ChangeKind, submodel: model.Submodel, path: str) -> None:
-        self._persist(ObjectKind.SUBMODEL, submodel)
-        self._state(submodel.id).revision += 1
+    def _compact_if_due(self, state: SubmodelState) -> None:
+        if state.logged > self._compact_after.get(state.identifier, COMPACT_MIN_ENTRIES):
+            submodel = self._submodels.get(state.identifier)
+            if submodel is not None:
+                self._save(ObjectKind.SUBMODEL, submodel)
+
+    def _refuse_device_fed(self, submodel_id: str, path: str, action: str, below_only: bool = False) -> None:
+        """A structural edit over a device-fed element would detach it from its binding."""
+        prefixes = (path + ".", path + "[")
+        for handle in self._live_by_submodel.get(submodel_id, ()):
+            if handle not in self._bound:
+                continue
+            if handle.path.startswith(prefixes) or (handle.path == path and not below_only):
+                raise NotWritable(
+                    f"{path} cannot be {action}: {handle.path} is fed by a device "
+                    "(write its value instead, or remove the binding)"
+                )
+
+    def _element_changed(self, kind: ChangeKind, submodel: model.Submodel, path: str, op: ElementOp,
+                         element: model.SubmodelElement | None, origin: Origin | None) -> None:
+        body = None
+        if element is not None:
+            try:
+                body = documents.encode(element)  # type: ignore[arg-type]
+            except (TypeError, ValueError, AttributeError) as error:
+                raise InvalidInput(f"{path} cannot be serialized: {error}") from None
+        state = self._state(submodel.id)
+        state.revision += 1
+        state.logged += 1
+        self.store.submit([LogElement(submodel.id, op, path, body)])
+        self._compact_if_due(state)
         if kind is not ChangeKind.UPDATED:
             self._reresolve(submodel.id)
-        self.bus.publish_structure(StructureChanged(kind, ObjectKind.SUBMODEL, submodel.id, path))
+        self.bus.publish_structure(StructureChanged(kind, ObjectKind.SUBMODEL, submodel.id, path, origin))
 
-    def _structure_changed(self, kind: ChangeKind, object_kind: ObjectKind, identifier: str) -> None:
+    def _structure_changed(self, kind: ChangeKind, object_kind: ObjectKind, identifier: str,
+                           origin: Origin | None) -> None:
         if object_kind is ObjectKind.SUBMODEL:
             self._state(identifier).revision += 1
             self._reresolve(identifier)
-        self.bus.publish_structure(StructureChanged(kind, object_kind, identifier))
+        self.bus.publish_structure(StructureChanged(kind, object_kind, identifier, None, origin))
 
     def _reresolve(self, submodel_id: str) -> None:
-        submodel = self.submodels.get(submodel_id)
+        submodel = self._submodels.get(submodel_id)
         for handle in self._live_by_submodel.get(submodel_id, ()):
             try:
                 handle.element = paths.resolve(submodel, handle.path) if submodel is not None else None
             except paths.PathError:
                 handle.element = None
+            handle.semantic_id = first_semantic_key(handle.element)
 
 
-def typed_value(value: Any, value_type: type) -> Any:
-    """A client's value as the element's Python type: typed JSON/OPC UA values where the
-    conversion is lossless (1500 → 1500.0, 3.0 → 3), lexical strings parsed as xs values."""
-    if isinstance(value, str) and not issubclass(value_type, str):
-        return model.datatypes.from_xsd(value, value_type)
-    if isinstance(value, bool) != (value_type is bool):
-        raise TypeError(f"{value!r} is not a valid {model.datatypes.XSD_TYPE_NAMES[value_type]}")
-    if isinstance(value, int) and issubclass(value_type, float):
-        return value_type(value)
-    if isinstance(value, float) and issubclass(value_type, int) and value.is_integer():
-        return value_type(int(value))
-    return model.datatypes.trivial_cast(value, value_type)
-
-
-def _container_of(parent: model.Referable, where: str) -> Any:
-    if isinstance(parent, model.Submodel):
-        return parent.submodel_element
-    if isinstance(parent, (model.SubmodelElementCollection, model.SubmodelElementList)):
-        return parent.value
-    if isinstance(parent, model.Entity):
-        return parent.statement
-    if isinstance(parent, model.AnnotatedRelationshipElement):
-        return parent.annotation
-    raise InvalidInput(f"{where} is a {type(parent).__name__} and cannot contain elements")
-
-
-def _reorder(container: Any, ordered: list[Any], old: Any, new: Any) -> None:
-    """NamespaceSets append on add; restore the original order so a PUT does not move the element."""
-    items = [new if item is old else item for item in ordered]
-    if list(container) == items:
-        return
-    container.clear()
-    for item in items:
-        container.add(item)
+def _compaction_bound(document_bytes: int) -> int:
+    return max(COMPACT_MIN_ENTRIES, document_bytes // COMPACT_BYTES_PER_ENTRY)

@@ -24,10 +24,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from basyx.aas import model
-from basyx.aas.adapter.json import StrictAASFromJsonDecoder
 
+from twinbridge.aas import compat_basyx
 from twinbridge.aas.documents import to_jsonable
 from twinbridge.aas.errors import InvalidInput
+from twinbridge.aas.values import BlobValue, ElementValue, FileValue, RangeValue
 
 Assignment = Callable[[], None]
 
@@ -165,6 +166,36 @@ def apply_value(element: model.SubmodelElement, data: Any, where: str | None = N
         assign()
 
 
+def parse_value(element: model.SubmodelElement, data: Any, where: str) -> ElementValue:
+    """The ValueOnly JSON of a single-valued element (Property, Range, MultiLanguageProperty,
+    ReferenceElement, File, Blob) as the Python value ``Twin.write_value`` takes.
+
+    Same rules as ``apply_value``: a Range bound that is absent stays, null clears it; a Blob
+    without ``value`` keeps its bytes. Raises InvalidInput naming ``where``.
+    """
+    if isinstance(element, model.Property):
+        return parse_property_value(data, element.value_type, where)  # type: ignore[no-any-return]
+    if isinstance(element, model.Range):
+        fields = _object(data, where, allowed=("min", "max"))
+        bounds = {name: parse_property_value(fields[name], element.value_type, f"{where}.{name}")
+                  for name in ("min", "max") if name in fields}
+        return RangeValue(bounds.get("min", element.min), bounds.get("max", element.max))
+    if isinstance(element, model.MultiLanguageProperty):
+        return _parse_lang_strings(data, where)
+    if isinstance(element, model.ReferenceElement):
+        return None if data is None else _parse_reference(data, where)
+    if isinstance(element, model.File):
+        fields = _object(data, where, required=("contentType",), allowed=("contentType", "value"))
+        content_type, value = fields["contentType"], fields.get("value")
+        if not isinstance(content_type, str) or (value is not None and not isinstance(value, str)):
+            raise InvalidInput(f"{where}: contentType and value of a File are strings")
+        _check(lambda: model.File(None, content_type=content_type, value=value), where)
+        return FileValue(content_type, value)
+    if isinstance(element, model.Blob):
+        return _parse_blob(element, data, where)
+    raise InvalidInput(f"{where}: a {type(element).__name__} has no single value")
+
+
 def apply_submodel_value(submodel: model.Submodel, data: Any) -> None:
     """PATCH a submodel's ``$value``: an object of element values by idShort."""
     assignments: list[Assignment] = []
@@ -258,28 +289,31 @@ def _plan_file(element: model.File, data: Any, where: str, out: list[Assignment]
 
 
 def _plan_blob(element: model.Blob, data: Any, where: str, out: list[Assignment]) -> None:
+    blob = _parse_blob(element, data, where)
+
+    def assign() -> None:
+        element.content_type, element.value = blob.content_type, blob.value
+
+    out.append(assign)
+
+
+def _parse_blob(element: model.Blob, data: Any, where: str) -> BlobValue:
+    """A Blob's ValueOnly JSON; without ``value`` the stored bytes stay."""
     fields = _object(data, where, required=("contentType",), allowed=("contentType", "value"))
     content_type = fields["contentType"]
     if not isinstance(content_type, str):
         raise InvalidInput(f"{where}.contentType: expected a string, got {_json_type(content_type)}")
-    keep_value = "value" not in fields
-    raw = fields.get("value")
-    payload: bytes | None = None
-    if raw is not None:
-        if not isinstance(raw, str):
+    payload = element.value
+    if "value" in fields:
+        raw = fields["value"]
+        if raw is not None and not isinstance(raw, str):
             raise InvalidInput(f"{where}.value: a Blob value is a base64 string, got {_json_type(raw)}")
         try:
-            payload = base64.b64decode(raw, validate=True)
+            payload = None if raw is None else base64.b64decode(raw, validate=True)
         except (binascii.Error, ValueError):
             raise InvalidInput(f"{where}.value: not valid base64") from None
     _check(lambda: model.Blob(None, content_type=content_type), where)
-
-    def assign() -> None:
-        element.content_type = content_type
-        if not keep_value:
-            element.value = payload
-
-    out.append(assign)
+    return BlobValue(content_type, payload)
 
 
 def _plan_relationship(element: model.RelationshipElement, data: Any, where: str, out: list[Assignment]) -> None:
@@ -393,7 +427,7 @@ def _parse_reference(data: Any, where: str) -> model.Reference:
     if not isinstance(data, dict):
         raise InvalidInput(f"{where}: expected a Reference object, got {_json_type(data)}")
     try:
-        return StrictAASFromJsonDecoder._construct_reference(data)
+        return compat_basyx.construct_reference(data)
     except (KeyError, ValueError, TypeError, model.AASConstraintViolation) as error:
         raise InvalidInput(f"{where}: not a valid Reference ({error})") from None
 

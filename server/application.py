@@ -25,7 +25,8 @@ from pydantic import SecretStr
 
 from twinbridge.aas.operations import OperationRegistry
 from twinbridge.aas.serialization import collect, guess_format, import_environment, read_environment, write_environment
-from twinbridge.aas.store import open_store
+from twinbridge.aas import compat_basyx
+from twinbridge.aas.store import open_store, store_url_for
 from twinbridge.aas.twin import Twin
 from twinbridge.adapters.binding import BindingError, resolve_target
 from twinbridge.adapters.config import Binding, ModbusSource, MqttSource
@@ -117,13 +118,18 @@ def check_bindings(plant_file: PlantFile) -> list[str]:
 
 
 def export_repository(plant_file: PlantFile, data: Path | None, imports: list[Path], fmt: str) -> bytes:
-    twin = Twin(open_store(data))
+    twin = Twin(open_store(store_url(plant_file.server.store if data is not None else None, data)))
     try:
         import_files(twin, [*plant_file.imports, *imports])
         load_plant(twin, plant_file)
         return write_environment(collect(twin), fmt)  # type: ignore[arg-type]
     finally:
-        twin.store.close()
+        twin.close()
+
+
+def store_url(configured: str | None, data_dir: Path | None) -> str:
+    """The configured store URL; without one, SQLite in the data directory (memory without one)."""
+    return configured if configured is not None else store_url_for(data_dir)
 
 
 class HttpServer(uvicorn.Server):
@@ -143,7 +149,8 @@ class Application:
         self.data_dir = options.data if options.data is not None else settings.data
         self.host = options.host or settings.rest.host
         self.port = options.port if options.port is not None else settings.rest.port
-        self.twin = Twin(open_store(self.data_dir))
+        compat_basyx.check()  # a basyx without the hooks we use stops here, naming them
+        self.twin = Twin(open_store(store_url(settings.store, self.data_dir)))
         self.operations = OperationRegistry()
         self.services: list[Service] = []
         self._tasks: list[asyncio.Task[Any]] = []
@@ -214,8 +221,7 @@ class Application:
                 await service.stop()
             except Exception:
                 log.exception("stopping %s failed", type(service).__name__)
-        self.twin.flush()
-        self.twin.store.close()
+        self.twin.close()
 
     async def _start(self, service: Service) -> None:
         await service.start()

@@ -54,7 +54,11 @@ class ServerSettings(Strict):
         description="bearer tokens (the default; an admin token is generated on first start) or 'none'",
     )
     opcua: OpcUaSettings = Field(default_factory=OpcUaSettings)
-    data: Path | None = Field(None, description="data directory (SQLite store, certificates, token)")
+    data: Path | None = Field(None, description="data directory (certificates, token; the default store)")
+    store: str | None = Field(
+        None, pattern=r"^[a-z][a-z0-9+.-]*:",
+        description="store URL (sqlite:///abs/path/file.sqlite3, memory:); default: SQLite in the data directory",
+    )
     flush_interval_s: float = Field(5.0, gt=0, description="how often live values are persisted")
 
 

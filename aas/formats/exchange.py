@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from basyx.aas import model
@@ -89,13 +89,14 @@ def import_environment(twin: Twin, env: Environment) -> ImportSummary:
     against checking it up front.)
     """
     _validate(env)
-    views: dict[ObjectKind, dict[str, Any]] = {
+    views: dict[ObjectKind, Mapping[str, model.Identifiable]] = {
         ObjectKind.SHELL: twin.shells,
         ObjectKind.SUBMODEL: twin.submodels,
         ObjectKind.CONCEPT_DESCRIPTION: twin.concept_descriptions,
     }
     done: list[tuple[ObjectKind, str, Any]] = []
     saved: list[tuple[str, tuple[str, bytes] | None]] = []
+    position = twin.store.position
     try:
         with collector_paused(), twin.store.batch():
             for obj in env.identifiables():
@@ -105,6 +106,8 @@ def import_environment(twin: Twin, env: Environment) -> ImportSummary:
             for name, (content_type, data) in env.files.items():
                 saved.append((name, twin.load_file(name)))
                 twin.save_file(name, content_type, bytes(data))
+        # An import is all or nothing: wait for its one transaction, undo in memory if it failed.
+        twin.store.wait_persisted(since=position)
     except Exception:
         _undo(twin, done, saved)
         raise

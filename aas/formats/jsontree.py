@@ -16,19 +16,19 @@ from typing import Any
 
 import orjson
 from basyx.aas import model
-from basyx.aas.adapter.json import AASFromJsonDecoder, AASToJsonEncoder, StrictAASFromJsonDecoder
 
+from twinbridge.aas import compat_basyx
 from twinbridge.aas.gc_pause import collector_paused
 
 logger = logging.getLogger(__name__)
 
 _SERIALIZERS: list[tuple[type, Callable[[Any], dict[str, Any] | list[Any]]]] = list(
-    AASToJsonEncoder._get_aas_class_serializers().items()
+    compat_basyx.class_serializers().items()
 )
 _BY_TYPE: dict[type, Callable[[Any], Any]] = {}
 
-_PARSERS_STRICT = StrictAASFromJsonDecoder._get_aas_class_parsers()
-_PARSERS_FAILSAFE = AASFromJsonDecoder._get_aas_class_parsers()
+_PARSERS_STRICT = compat_basyx.class_parsers(strict=True)
+_PARSERS_FAILSAFE = compat_basyx.class_parsers(strict=False)
 
 
 class JsonModelError(ValueError):

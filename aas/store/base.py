@@ -1,40 +1,108 @@
-"""The storage interface of the twin.
+"""The storage interface of the twin: what a backend (SQLite, memory, PostgreSQL later) implements.
 
-Identifiables are stored as their AAS JSON documents (bytes), supplementary files
-(attachments, thumbnails, AASX packages) as blobs under a name. A backend only has to
-keep those two tables durable; all modelling stays in the twin.
+A backend keeps three things durable: identifiables as their AAS JSON documents by (kind, id),
+an append-only *element log* per submodel (value/add/replace/delete of one element, replayed
+in order over the submodel's document at load), and supplementary files by name. The twin
+sends every change as a small record; a value write is one log row, never a whole submodel.
+Saving a submodel's document clears its log (that is how the twin compacts it).
+
+``write`` takes a sequence of changes and makes them durable as one transaction; the twin's
+``StoreWriter`` calls it from one writer thread (``blocking`` backends) or inline (memory). A
+PostgreSQL backend implements the same five methods over a connection: ``INSERT … ON CONFLICT``
+for documents and files, a ``bigserial`` for the log's ``seq``, one transaction per ``write``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import AbstractContextManager
+import enum
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from twinbridge.aas.events import ObjectKind
 
 
+class ElementOp(enum.Enum):
+    VALUE = "value"  # body: the element's value in log form (aas.values)
+    ADD = "add"  # body: the new element's AAS JSON; path: its path once added
+    REPLACE = "replace"  # body: the element's AAS JSON
+    DELETE = "delete"  # no body
+
+
+@dataclass(frozen=True, slots=True)
+class SaveDocument:
+    """Store an identifiable's whole document; for a submodel this also clears its element log."""
+
+    kind: ObjectKind
+    identifier: str
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteDocument:
+    kind: ObjectKind
+    identifier: str
+
+
+@dataclass(frozen=True, slots=True)
+class LogElement:
+    """Append one element change to a submodel's log."""
+
+    submodel_id: str
+    op: ElementOp
+    path: str
+    body: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SaveFile:
+    name: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteFile:
+    name: str
+
+
+Change = SaveDocument | DeleteDocument | LogElement | SaveFile | DeleteFile
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedChange:
+    op: ElementOp
+    path: str
+    body: bytes | None
+
+
+@dataclass(slots=True)
+class StoredDocument:
+    """One identifiable as loaded: its document and, for submodels, the log to replay over it."""
+
+    kind: ObjectKind
+    identifier: str
+    body: bytes
+    log: list[LoggedChange] = field(default_factory=list)
+
+
 class Store(Protocol):
-    def load_documents(self) -> Iterator[tuple[ObjectKind, str, bytes]]:
-        """Every stored identifiable as (kind, identifier, JSON document)."""
+    blocking: bool
+    """True when ``write`` does I/O (the twin then calls it from its writer thread, off the loop)."""
+
+    def load(self) -> Iterator[StoredDocument]:
+        """Every identifiable in first-insertion order, with its element log in append order."""
         ...
 
-    def save_document(self, kind: ObjectKind, identifier: str, document: bytes) -> None: ...
-
-    def delete_document(self, kind: ObjectKind, identifier: str) -> None: ...
-
-    def save_file(self, name: str, content_type: str, data: bytes) -> None: ...
+    def write(self, changes: Sequence[Change]) -> None:
+        """Make ``changes`` durable as one transaction, in order; raises StorageError (StorageFull
+        when out of room) and then keeps none of them."""
+        ...
 
     def load_file(self, name: str) -> tuple[str, bytes] | None:
         """(content type, bytes) of a stored file, or None."""
         ...
 
-    def delete_file(self, name: str) -> None: ...
-
     def file_names(self, prefix: str = "") -> list[str]: ...
-
-    def batch(self) -> AbstractContextManager[None]:
-        """Group many writes into one durable commit (imports)."""
-        ...
 
     def close(self) -> None: ...

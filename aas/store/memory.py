@@ -1,42 +1,63 @@
-"""In-memory store for tests and throw-away runs."""
+"""In-memory store for tests and throw-away runs (``memory:``); it keeps the element log too,
+so a Twin reopened over the same MemoryStore replays it exactly as over SQLite."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator, Sequence
 
 from twinbridge.aas.events import ObjectKind
+from twinbridge.aas.store.base import (
+    Change,
+    DeleteDocument,
+    DeleteFile,
+    LogElement,
+    LoggedChange,
+    SaveDocument,
+    SaveFile,
+    StoredDocument,
+)
 
 
 class MemoryStore:
+    blocking = False
+
     def __init__(self) -> None:
         self._documents: dict[tuple[ObjectKind, str], bytes] = {}
+        self._log: dict[str, list[LoggedChange]] = {}
         self._files: dict[str, tuple[str, bytes]] = {}
 
-    def load_documents(self) -> Iterator[tuple[ObjectKind, str, bytes]]:
-        for (kind, identifier), document in list(self._documents.items()):
-            yield kind, identifier, document
+    def load(self) -> Iterator[StoredDocument]:
+        for (kind, identifier), body in list(self._documents.items()):
+            log = list(self._log.get(identifier, ())) if kind is ObjectKind.SUBMODEL else []
+            yield StoredDocument(kind, identifier, body, log)
 
-    def save_document(self, kind: ObjectKind, identifier: str, document: bytes) -> None:
-        self._documents[(kind, identifier)] = document
+    def write(self, changes: Sequence[Change]) -> None:
+        for change in changes:
+            match change:
+                case LogElement(submodel_id, op, path, body):
+                    self._log.setdefault(submodel_id, []).append(LoggedChange(op, path, body))
+                case SaveDocument(kind, identifier, body):
+                    self._documents[(kind, identifier)] = body
+                    if kind is ObjectKind.SUBMODEL:
+                        self._log.pop(identifier, None)
+                case DeleteDocument(kind, identifier):
+                    self._documents.pop((kind, identifier), None)
+                    if kind is ObjectKind.SUBMODEL:
+                        self._log.pop(identifier, None)
+                case SaveFile(name, content_type, data):
+                    self._files[name] = (content_type, data)
+                case DeleteFile(name):
+                    self._files.pop(name, None)
 
-    def delete_document(self, kind: ObjectKind, identifier: str) -> None:
-        self._documents.pop((kind, identifier), None)
-
-    def save_file(self, name: str, content_type: str, data: bytes) -> None:
-        self._files[name] = (content_type, data)
+    def log_length(self, submodel_id: str) -> int:
+        return len(self._log.get(submodel_id, ()))
 
     def load_file(self, name: str) -> tuple[str, bytes] | None:
         return self._files.get(name)
 
-    def delete_file(self, name: str) -> None:
-        self._files.pop(name, None)
-
     def file_names(self, prefix: str = "") -> list[str]:
         return sorted(name for name in self._files if name.startswith(prefix))
 
-    def batch(self) -> AbstractContextManager[None]:
-        return nullcontext()
-
     def close(self) -> None:
         self._documents.clear()
+        self._log.clear()

@@ -1,34 +1,42 @@
-"""The default durable store: one SQLite file in the data directory.
+"""The default durable store: one SQLite file (``sqlite:///abs/path/twinbridge.sqlite3``).
 
-Durability: WAL journal with ``synchronous=FULL``. Every write outside a batch is its own
-transaction and is fsynced before the call returns, so a write the API acknowledged survives
-``kill -9`` *and* a power cut. (``NORMAL`` would survive ``kill -9`` too, since the WAL sits in
-the OS cache, but may lose the last commits on power loss; it is available for deployments
-that prefer speed.) Imports and the twin's periodic ``flush`` use ``batch()``, so they pay one
-fsync per batch, not per document.
+Durability: WAL journal with ``synchronous=FULL``. Every ``write`` is one transaction, fsynced
+before it returns; the twin's writer thread batches whatever queued up meanwhile into that one
+transaction (group commit), so 32 concurrent REST writers share one fsync instead of paying
+one each. ``NORMAL`` survives ``kill -9`` too (the WAL sits in the OS cache) but may lose the
+last commits on power loss; it is available for deployments that prefer speed.
 
-Threads: the twin calls the store from the event loop thread; tests and tools may call it from
-others. One connection serves all, guarded by a re-entrant lock that a ``batch()`` holds from
-BEGIN to COMMIT, so no other thread's write can slip into (or out of) a batch.
+Tables: ``documents`` (kind, id → AAS JSON), ``element_log`` (seq, submodel_id, op, path, body:
+one row per element change, replayed in seq order over the submodel's document at load, cleared
+when the document is saved whole) and ``files`` (name → content type, bytes).
 
-Other databases: ``aas.store.base.Store`` is the whole contract (two tables: documents by
-(kind, id) and files by name, plus ``batch``/``close``). A PostgreSQL backend implements the
-same methods over a connection pool with ``INSERT ... ON CONFLICT`` upserts and one
-transaction per ``batch()``; the twin needs nothing else.
+Threads: writes come from the twin's writer thread, reads (files at request time, everything at
+load) from others; one connection serves all, guarded by a lock, so no read sees half a write.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
+from twinbridge.aas.errors import StorageError, StorageFull
 from twinbridge.aas.events import ObjectKind
+from twinbridge.aas.store.base import (
+    Change,
+    DeleteDocument,
+    DeleteFile,
+    ElementOp,
+    LogElement,
+    LoggedChange,
+    SaveDocument,
+    SaveFile,
+    StoredDocument,
+)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: element_log
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -37,6 +45,14 @@ CREATE TABLE IF NOT EXISTS documents (
     body BLOB NOT NULL,
     PRIMARY KEY (kind, id)
 );
+CREATE TABLE IF NOT EXISTS element_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    submodel_id TEXT NOT NULL,
+    op TEXT NOT NULL,
+    path TEXT NOT NULL,
+    body BLOB
+);
+CREATE INDEX IF NOT EXISTS element_log_submodel ON element_log (submodel_id, seq);
 CREATE TABLE IF NOT EXISTS files (
     name TEXT PRIMARY KEY,
     content_type TEXT NOT NULL,
@@ -44,23 +60,40 @@ CREATE TABLE IF NOT EXISTS files (
 );
 """
 
+_SUBMODEL = ObjectKind.SUBMODEL.value
+
+
+def storage_error(error: sqlite3.Error, where: Path) -> StorageError:
+    """The twin's vocabulary for a SQLite failure: StorageFull when out of room."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if code == sqlite3.SQLITE_FULL or "full" in str(error).lower():
+        return StorageFull(f"the store {where} is full: {error}")
+    return StorageError(f"the store {where} failed: {error}")
+
 
 class SqliteStore:
-    def __init__(self, path: Path, synchronous: Literal["FULL", "NORMAL"] = "FULL") -> None:
+    blocking = True
+
+    def __init__(self, path: Path, synchronous: Literal["FULL", "NORMAL"] = "FULL",
+                 max_bytes: int | None = None) -> None:
+        """``max_bytes`` caps the database file: past it, writes fail with StorageFull (as on a
+        full disk) instead of filling the disk that also holds logs and certificates."""
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
         self.path = Path(path)
-        self._lock = threading.RLock()
-        self._depth = 0
+        self._lock = threading.Lock()
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as error:
-            raise sqlite3.DatabaseError(f"cannot open the store {self.path}: {error}") from error
+            raise StorageError(f"cannot open the store {self.path}: {error}") from error
         try:
             self._prepare(synchronous)
+            if max_bytes is not None:
+                page_size = self._db.execute("PRAGMA page_size").fetchone()[0]
+                self._db.execute(f"PRAGMA max_page_count={max(1, max_bytes // page_size)}")
         except sqlite3.Error as error:
             self._db.close()
-            raise sqlite3.DatabaseError(f"cannot open the store {self.path}: {error}") from error
+            raise StorageError(f"cannot open the store {self.path}: {error}") from error
 
     def _prepare(self, synchronous: str) -> None:
         db = self._db
@@ -77,43 +110,73 @@ class SqliteStore:
         db.executescript(_SCHEMA)
         db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
-    # ------------------------------------------------------------ documents
-    def load_documents(self) -> Iterator[tuple[ObjectKind, str, bytes]]:
-        """In first-insertion order (upserts keep their row), so listings stay stable across restarts."""
+    def load(self) -> Iterator[StoredDocument]:
+        """Documents in first-insertion order (upserts keep their row), so listings stay stable."""
         with self._lock:
             rows = self._db.execute("SELECT kind, id, body FROM documents ORDER BY rowid").fetchall()
+            entries = self._db.execute("SELECT submodel_id, op, path, body FROM element_log ORDER BY seq").fetchall()
+        logs: dict[str, list[LoggedChange]] = {}
+        for submodel_id, op, path, body in entries:
+            logs.setdefault(submodel_id, []).append(
+                LoggedChange(ElementOp(op), path, None if body is None else bytes(body)))
         for kind, identifier, body in rows:
-            yield ObjectKind(kind), identifier, bytes(body)
+            log = logs.get(identifier, []) if kind == _SUBMODEL else []
+            yield StoredDocument(ObjectKind(kind), identifier, bytes(body), log)
 
-    def save_document(self, kind: ObjectKind, identifier: str, document: bytes) -> None:
+    def write(self, changes: Sequence[Change]) -> None:
+        if not changes:
+            return
         with self._lock:
-            self._db.execute(
-                "INSERT INTO documents (kind, id, body) VALUES (?, ?, ?)"
-                " ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body",
-                (kind.value, identifier, document),
-            )
+            db = self._db
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                for change in changes:
+                    self._apply(db, change)
+                db.execute("COMMIT")
+            except BaseException as error:
+                if db.in_transaction:  # SQLITE_FULL and some I/O errors already rolled back
+                    db.execute("ROLLBACK")
+                if isinstance(error, sqlite3.Error):
+                    raise storage_error(error, self.path) from error
+                raise
 
-    def delete_document(self, kind: ObjectKind, identifier: str) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM documents WHERE kind = ? AND id = ?", (kind.value, identifier))
+    @staticmethod
+    def _apply(db: sqlite3.Connection, change: Change) -> None:
+        match change:
+            case LogElement(submodel_id, op, path, body):
+                db.execute("INSERT INTO element_log (submodel_id, op, path, body) VALUES (?, ?, ?, ?)",
+                           (submodel_id, op.value, path, body))
+            case SaveDocument(kind, identifier, body):
+                db.execute(
+                    "INSERT INTO documents (kind, id, body) VALUES (?, ?, ?)"
+                    " ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body",
+                    (kind.value, identifier, body),
+                )
+                if kind is ObjectKind.SUBMODEL:
+                    db.execute("DELETE FROM element_log WHERE submodel_id = ?", (identifier,))
+            case DeleteDocument(kind, identifier):
+                db.execute("DELETE FROM documents WHERE kind = ? AND id = ?", (kind.value, identifier))
+                if kind is ObjectKind.SUBMODEL:
+                    db.execute("DELETE FROM element_log WHERE submodel_id = ?", (identifier,))
+            case SaveFile(name, content_type, data):
+                db.execute(
+                    "INSERT INTO files (name, content_type, data) VALUES (?, ?, ?)"
+                    " ON CONFLICT (name) DO UPDATE SET content_type = excluded.content_type, data = excluded.data",
+                    (name, content_type, data),
+                )
+            case DeleteFile(name):
+                db.execute("DELETE FROM files WHERE name = ?", (name,))
 
-    # ---------------------------------------------------------------- files
-    def save_file(self, name: str, content_type: str, data: bytes) -> None:
+    def log_length(self, submodel_id: str) -> int:
+        """Rows in a submodel's element log (tests and diagnostics)."""
         with self._lock:
-            self._db.execute(
-                "INSERT INTO files (name, content_type, data) VALUES (?, ?, ?)"
-                " ON CONFLICT (name) DO UPDATE SET content_type = excluded.content_type, data = excluded.data",
-                (name, content_type, data),
-            )
+            row = self._db.execute("SELECT count(*) FROM element_log WHERE submodel_id = ?", (submodel_id,)).fetchone()
+        return int(row[0])
 
     def load_file(self, name: str) -> tuple[str, bytes] | None:
         with self._lock:
             row = self._db.execute("SELECT content_type, data FROM files WHERE name = ?", (name,)).fetchone()
         return None if row is None else (row[0], bytes(row[1]))
-
-    def delete_file(self, name: str) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM files WHERE name = ?", (name,))
 
     def file_names(self, prefix: str = "") -> list[str]:
         with self._lock:
@@ -121,28 +184,6 @@ class SqliteStore:
                 "SELECT name FROM files WHERE substr(name, 1, ?) = ? ORDER BY name", (len(prefix), prefix)
             ).fetchall()
         return [name for (name,) in rows]
-
-    # ---------------------------------------------------------- transactions
-    @contextmanager
-    def batch(self) -> Iterator[None]:
-        """One transaction for everything inside; nested batches join the outermost one.
-
-        An exception rolls the whole batch back, so an import is stored entirely or not at all.
-        """
-        with self._lock:
-            if self._depth == 0:
-                self._db.execute("BEGIN IMMEDIATE")
-            self._depth += 1
-            try:
-                yield
-            except BaseException:
-                self._depth -= 1
-                if self._depth == 0:
-                    self._db.execute("ROLLBACK")
-                raise
-            self._depth -= 1
-            if self._depth == 0:
-                self._db.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:

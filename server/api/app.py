@@ -17,6 +17,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from twinbridge.aas.operations import OperationRegistry
 from twinbridge.aas.twin import Twin
 from twinbridge.server.api.auth import ApiSecurity
+from twinbridge.server.api.durability import DurableWrites
 from twinbridge.server.api.hot import install_hot_routes
 from twinbridge.server.api.results import install_error_handlers
 from twinbridge.server.api.services import Services, TurtleSource, install_services
@@ -74,6 +75,7 @@ def create_app(
     ))
     app.state.twin = twin  # for routers of other rooms (hierarchy) until they take ServicesDep
     install_error_handlers(app)
+    app.add_middleware(DurableWrites, twin=twin)  # answer writes once they are durable
     if cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -235,7 +235,7 @@ class Catalogs:
         subscription = self._subscription
         if subscription is None:
             self._follow()
-        else:
+        elif subscription.pending():
             self._apply(subscription.drain())
         return self
 
@@ -268,6 +268,9 @@ class Catalogs:
             catalog.rebuild()
 
     def _apply(self, batch: ChangeBatch) -> None:
+        if batch.overflowed:  # structure events were lost: only a rebuild is sure to be right
+            self._rebuild()
+            return
         for event in batch.structure:
             if event.object_kind is ObjectKind.SUBMODEL:
                 self._structure[event.identifier] = self._structure.get(event.identifier, 0) + 1

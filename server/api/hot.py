@@ -28,8 +28,9 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import Match
 from starlette.types import Scope as AsgiScope
 
-from twinbridge.aas.value_only import apply_value, has_value, parse_property_value, to_value
-from twinbridge.server.api.auth import Role, check_token
+from twinbridge.aas.value_only import apply_value, has_value, parse_value, to_value
+from twinbridge.aas.values import find_value_kind
+from twinbridge.server.api.auth import ANONYMOUS, Role, check_token
 from twinbridge.server.api.bodies import load_json
 from twinbridge.server.api.content import shaped_json
 from twinbridge.server.api.live import handle_headers, refuse_bound_values
@@ -86,12 +87,13 @@ def _shape_query(request: Request) -> tuple[str, str]:
     return query.get("level", "deep"), query.get("extent", "withBlobValue")
 
 
-def _services(request: Request, needed: Role) -> Services:
+def _services(request: Request, needed: Role) -> tuple[Services, str]:
+    """The app's services and who sent the request (after checking its token for ``needed``)."""
     services = services_of(request)
     security = services.security
-    if security.mode != "none" and not (needed == "read" and security.read_open):
-        check_token(security, request.headers.get("authorization"), needed)
-    return services
+    if security.mode == "none" or (needed == "read" and security.read_open):
+        return services, ANONYMOUS
+    return services, check_token(security, request.headers.get("authorization"), needed)
 
 
 def _json(data: bytes, headers: dict[str, str] | None = None) -> Response:
@@ -104,7 +106,7 @@ def _structure(services: Services, submodel_id: str) -> tuple[int, int]:
 
 # ----------------------------------------------------------------- reads
 async def get_shell(request: Request) -> Response:
-    services = _services(request, "read")
+    services, _ = _services(request, "read")
     identifier = decode_cached(request.path_params["aasIdentifier"], "aasIdentifier")
     shells = services.catalogs.current().shells
     services.twin.shell(identifier)  # NotFound naming the id
@@ -112,7 +114,7 @@ async def get_shell(request: Request) -> Response:
 
 
 async def get_submodel(request: Request) -> Response:
-    services = _services(request, "read")
+    services, _ = _services(request, "read")
     twin = services.twin
     submodel_id = scoped_submodel_id(request, twin)
     level, extent = _shape_query(request)
@@ -122,7 +124,7 @@ async def get_submodel(request: Request) -> Response:
 
 
 async def get_element(request: Request) -> Response:
-    services = _services(request, "read")
+    services, _ = _services(request, "read")
     twin = services.twin
     submodel_id = scoped_submodel_id(request, twin)
     path = request.path_params["idShortPath"]
@@ -136,7 +138,7 @@ async def get_element(request: Request) -> Response:
 
 async def get_element_value(request: Request) -> Response:
     """``{idShort: value}`` (a list item's bare value); device-fed values carry quality headers."""
-    services = _services(request, "read")
+    services, _ = _services(request, "read")
     twin = services.twin
     submodel_id = scoped_submodel_id(request, twin)
     path = request.path_params["idShortPath"]
@@ -160,29 +162,30 @@ def _named_value(element: model.SubmodelElement, with_blob: bool, depth: int | N
 async def patch_element_value(request: Request) -> Response:
     """A single-valued element's value goes through the twin's client write entry (write-back,
     refusal or a stored value change, O(1)); a container's values are applied as one change."""
-    services = _services(request, "write")
-    twin = services.twin
+    services, who = _services(request, "write")
+    twin, origin = services.twin, services.origin(who)
     submodel_id = scoped_submodel_id(request, twin)
     path = request.path_params["idShortPath"]
     element = services.renders.resolve(twin, _structure(services, submodel_id), submodel_id, path)
     data = unwrap_value(element, load_json(await request.body(), f"the value of {path}"), path)
-    if isinstance(element, model.Property):
-        await write_element_value(twin, submodel_id, path, parse_property_value(data, element.value_type, path))
+    if find_value_kind(element) is not None:
+        await write_element_value(twin, submodel_id, path, parse_value(element, data, path), origin)
         return Response(status_code=204)
     refuse_bound_values(twin, submodel_id, path)
-    twin.modify_element(submodel_id, path, lambda target: apply_value(target, data, path))
+    twin.modify_element(submodel_id, path, lambda target: apply_value(target, data, path), origin=origin)
     return Response(status_code=204)
 
 
 async def put_element(request: Request) -> Response:
     """A body that only changes a Property's value is a value write; anything else replaces."""
-    services = _services(request, "write")
-    twin = services.twin
+    services, who = _services(request, "write")
+    twin, origin = services.twin, services.origin(who)
     submodel_id = scoped_submodel_id(request, twin)
     path = request.path_params["idShortPath"]
     structure = _structure(services, submodel_id)
     stored = services.renders.resolve(twin, structure, submodel_id, path)
-    await put_element_body(twin, services.renders, structure, submodel_id, path, stored, await request.body())
+    await put_element_body(twin, services.renders, structure, submodel_id, path, stored, await request.body(),
+                           origin)
     return Response(status_code=204)
 
 

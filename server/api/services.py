@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Protocol
 
 from fastapi import Depends, FastAPI, Request
 
+from twinbridge.aas.events import Origin
 from twinbridge.aas.operations import OperationRegistry
 from twinbridge.aas.twin import Twin
 from twinbridge.server.api.catalog import Catalogs
@@ -45,9 +46,17 @@ class Services:
     renders: RenderCache = field(default_factory=RenderCache)
     catalogs: Catalogs = field(init=False)
     jobs: OrderedDict[str, Job] = field(default_factory=OrderedDict)
+    _origins: dict[str, Origin] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.catalogs = Catalogs(self.twin)
+
+    def origin(self, who: str) -> Origin:
+        """The ``Origin`` of REST changes by ``who`` (a token's holder), one object per holder."""
+        origin = self._origins.get(who)
+        if origin is None:
+            origin = self._origins[who] = Origin(who, "rest")
+        return origin
 
 
 def install_services(app: FastAPI, services: Services) -> None:

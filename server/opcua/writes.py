@@ -2,8 +2,8 @@
 
 asyncua would store a client's value straight into the node. This attribute service
 intercepts writes to the mirror's value nodes: it checks the user's rights, the Variant's
-type and the element's writability, then awaits ``Twin.write`` (device write-back or a stored
-edit, so REST sees it at once). Only when the twin accepted the value does the node change.
+type and the element's writability, then awaits ``Twin.write_value`` (device write-back or a stored
+value change, so REST sees it at once). Only when the twin accepted the value does the node change.
 Writes to any other node keep asyncua's own rules.
 """
 
@@ -17,6 +17,7 @@ from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.server.address_space import AddressSpace, AttributeService
 
 from twinbridge.aas.errors import NotFound, NotWritable, TwinError, WriteRejected
+from twinbridge.aas.events import Origin
 from twinbridge.aas.live import LiveElement
 from twinbridge.aas.twin import Twin
 from twinbridge.server.opcua.builder import ValueNode
@@ -68,7 +69,8 @@ class TwinAttributeService(AttributeService):
             return status(S.BadOutOfRange)
         try:
             handle = self._twin.live(entry.submodel_id, entry.path)
-            await self._twin.write(handle, value)
+            await self._twin.write_value(handle, value, origin=Origin(user.name or user.role.name, "opcua"))
+            await self._twin.persisted()
         except NotFound:
             return status(S.BadNodeIdUnknown)
         except NotWritable:

@@ -1,8 +1,9 @@
 """kill -9 in the middle of writes: the store reopens and holds every acknowledged write.
 
-A child process writes through a Twin over SqliteStore (single creates, batched imports and
-files) and prints each identifier only after the call returned. The test kills it with SIGKILL
-while it writes, twice on the same database, then checks every printed id is stored.
+A child process writes through a Twin over SqliteStore (single creates, element-log value writes
+and element additions, batched imports and files) and prints each change only after
+``wait_persisted()`` returned (the acknowledgement). The test kills it with SIGKILL while it
+writes, twice on the same database, then checks every printed change is stored.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from twinbridge.aas.twin import Twin
 REPO = Path(__file__).resolve().parents[2]
 
 WRITER = r"""
+import asyncio
 import sys
 from pathlib import Path
 from basyx.aas import model
@@ -47,7 +49,10 @@ while True:
     else:
         identifier = f"urn:{round_}:single:{i}"
         twin.create(submodel(identifier))
-        print(identifier, flush=True)
+        asyncio.run(twin.write_value(twin.live(identifier, "p1"), i))
+        twin.add_element(identifier, None, model.Property("extra", model.datatypes.Int, value=i))
+        twin.wait_persisted()
+        print(f"{identifier}\nvalue {identifier} {i}", flush=True)
     i += 1
 """
 
@@ -82,16 +87,20 @@ def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
     loaded_first, first = _run_and_kill(database, "one", after=60)
     loaded_second, second = _run_and_kill(database, "two", after=60)
     assert loaded_first == 0
-    assert loaded_second >= len([line for line in first if not line.startswith("file ")])
+    assert loaded_second >= len([line for line in first if not line.startswith(("file ", "value "))])
 
     store = SqliteStore(database)
-    stored = {identifier for kind, identifier, _ in store.load_documents() if kind is ObjectKind.SUBMODEL}
+    stored = {document.identifier for document in store.load() if document.kind is ObjectKind.SUBMODEL}
+    twin = Twin(store)  # every stored document still decodes and its element log replays
+    assert len(twin.submodels) == len(stored)
     for line in first + second:
         if line.startswith("file "):
             assert store.load_file(line.split(" ", 1)[1]) is not None, line
+        elif line.startswith("value "):
+            _, identifier, number = line.split()
+            assert twin.element(identifier, "p1").value == float(number), line  # type: ignore[attr-defined]
+            assert twin.element(identifier, "extra").value == int(number), line  # type: ignore[attr-defined]
         else:
             assert line in stored, f"acknowledged {line} is missing after kill -9"
-    twin = Twin(store)  # every stored document still decodes
-    assert len(twin.submodels) == len(stored)
-    assert all(len(submodel.submodel_element) == 40 for submodel in twin.submodels.values())
-    store.close()
+    assert all(len(submodel.submodel_element) in (40, 41) for submodel in twin.submodels.values())
+    twin.close()

@@ -3,7 +3,6 @@ format guessing, export selections and all-or-nothing imports."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import orjson
@@ -12,7 +11,7 @@ from basyx.aas import model
 from basyx.aas.examples.data.example_aas import create_full_example
 
 from tests.aas.environments import canonical
-from twinbridge.aas.errors import InvalidInput, NotFound
+from twinbridge.aas.errors import InvalidInput, NotFound, StorageFull
 from twinbridge.aas.serialization import (
     Environment,
     FormatError,
@@ -258,28 +257,19 @@ def test_reads_3_0_xml_with_a_default_namespace() -> None:
     assert submodel.get_referable("Serial").value == "A-17"  # type: ignore[attr-defined]
 
 
-class DiskFullStore(SqliteStore):
-    """A real SQLite store whose disk fills up at one file."""
-
-    def save_file(self, name: str, content_type: str, data: bytes) -> None:
-        if name == "/full.bin":
-            raise sqlite3.OperationalError("database or disk is full")
-        super().save_file(name, content_type, data)
-
-
 def test_store_failure_mid_import_restores_the_twin(tmp_path: Path, twin: Twin) -> None:
-    store = DiskFullStore(tmp_path / "full.sqlite3")
+    store = SqliteStore(tmp_path / "full.sqlite3", max_bytes=512 * 1024)  # a real SQLITE_FULL past 512 KiB
     target = Twin(store)
     target.create(model.Submodel(TEST_SUBMODEL, id_short="Old"))
     target.save_file("/TestFile.pdf", "application/pdf", b"old bytes")
     env = collect(twin)
-    env.files["/full.bin"] = ("application/octet-stream", b"x")
-    with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+    env.files["/full.bin"] = ("application/octet-stream", b"x" * 1024 * 1024)
+    with pytest.raises(StorageFull, match="is full"):
         import_environment(target, env)
     assert list(target.submodels) == [TEST_SUBMODEL] and target.shells == {}
     assert target.submodel(TEST_SUBMODEL).id_short == "Old"
     assert target.load_file("/TestFile.pdf") == ("application/pdf", b"old bytes")
-    store.close()
+    target.close()
     reopened = Twin(SqliteStore(tmp_path / "full.sqlite3"))
     assert list(reopened.submodels) == [TEST_SUBMODEL] and reopened.submodel(TEST_SUBMODEL).id_short == "Old"
 

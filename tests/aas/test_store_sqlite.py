@@ -1,9 +1,9 @@
-"""SqliteStore keeps documents and files across reopen; batches are all-or-nothing."""
+"""SqliteStore keeps documents, element logs and files across reopen; a write is all-or-nothing;
+the StoreWriter batches, shows pending files, and open_store picks the store by URL."""
 
 from __future__ import annotations
 
 import sqlite3
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,23 @@ from basyx.aas.examples.data.example_aas import create_full_example
 
 from twinbridge.aas import documents
 from twinbridge.aas.events import ObjectKind
-from twinbridge.aas.store import STORE_FILE_NAME, MemoryStore, SqliteStore, open_store
+from twinbridge.aas.errors import StorageError, StorageFull
+from twinbridge.aas.store import (
+    STORE_FILE_NAME,
+    DeleteDocument,
+    DeleteFile,
+    ElementOp,
+    LogElement,
+    LoggedChange,
+    MemoryStore,
+    SaveDocument,
+    SaveFile,
+    SqliteStore,
+    StoreUrlError,
+    StoreWriter,
+    open_store,
+    store_url_for,
+)
 from twinbridge.aas.twin import Twin
 
 
@@ -38,28 +54,49 @@ def path(tmp_path: Path) -> Path:
     return tmp_path / "store.sqlite3"
 
 
+def _documents(store: SqliteStore) -> list[tuple[ObjectKind, str, bytes]]:
+    return [(stored.kind, stored.identifier, stored.body) for stored in store.load()]
+
+
 def test_documents_and_files_survive_reopen(path: Path) -> None:
     store = SqliteStore(path)
-    store.save_document(ObjectKind.SUBMODEL, "urn:sm:1", b'{"a":1}')
-    store.save_document(ObjectKind.SHELL, "urn:aas:1", b'{"b":2}')
-    store.save_document(ObjectKind.SUBMODEL, "urn:sm:1", b'{"a":3}')
-    store.save_file("/aasx/files/manual.pdf", "application/pdf", b"%PDF-1.7\x00\xff")
-    store.save_file("/thumb.png", "image/png", b"\x89PNG")
+    store.write([SaveDocument(ObjectKind.SUBMODEL, "urn:sm:1", b'{"a":1}')])
+    store.write([
+        SaveDocument(ObjectKind.SHELL, "urn:aas:1", b'{"b":2}'),
+        SaveDocument(ObjectKind.SUBMODEL, "urn:sm:1", b'{"a":3}'),
+        SaveFile("/aasx/files/manual.pdf", "application/pdf", b"%PDF-1.7\x00\xff"),
+        SaveFile("/thumb.png", "image/png", b"\x89PNG"),
+    ])
     store.close()
 
     reopened = SqliteStore(path)
-    assert list(reopened.load_documents()) == [
+    assert _documents(reopened) == [
         (ObjectKind.SUBMODEL, "urn:sm:1", b'{"a":3}'),
         (ObjectKind.SHELL, "urn:aas:1", b'{"b":2}'),
     ]
     assert reopened.load_file("/aasx/files/manual.pdf") == ("application/pdf", b"%PDF-1.7\x00\xff")
     assert reopened.file_names("/aasx/") == ["/aasx/files/manual.pdf"]
     assert reopened.file_names() == ["/aasx/files/manual.pdf", "/thumb.png"]
-    reopened.delete_file("/thumb.png")
-    reopened.delete_document(ObjectKind.SHELL, "urn:aas:1")
+    reopened.write([DeleteFile("/thumb.png"), DeleteDocument(ObjectKind.SHELL, "urn:aas:1")])
     assert reopened.load_file("/thumb.png") is None
-    assert [identifier for _, identifier, _ in reopened.load_documents()] == ["urn:sm:1"]
+    assert [identifier for _, identifier, _ in _documents(reopened)] == ["urn:sm:1"]
     reopened.close()
+
+
+def test_element_log_is_kept_in_order_and_cleared_by_a_whole_document(path: Path) -> None:
+    store = SqliteStore(path)
+    store.write([SaveDocument(ObjectKind.SUBMODEL, "urn:sm", b"{}"),
+                 LogElement("urn:sm", ElementOp.VALUE, "a", b'"1"'),
+                 LogElement("urn:sm", ElementOp.DELETE, "b")])
+    store.write([LogElement("urn:sm", ElementOp.VALUE, "a", b'"2"')])
+    (stored,) = store.load()
+    assert stored.log == [LoggedChange(ElementOp.VALUE, "a", b'"1"'), LoggedChange(ElementOp.DELETE, "b", None),
+                          LoggedChange(ElementOp.VALUE, "a", b'"2"')]
+    store.write([SaveDocument(ObjectKind.SUBMODEL, "urn:sm", b"{}")])
+    assert store.log_length("urn:sm") == 0
+    store.write([LogElement("urn:sm", ElementOp.VALUE, "a", b'"3"'), DeleteDocument(ObjectKind.SUBMODEL, "urn:sm")])
+    assert store.log_length("urn:sm") == 0 and list(store.load()) == []
+    store.close()
 
 
 def test_wal_and_full_synchronous(path: Path) -> None:
@@ -69,39 +106,41 @@ def test_wal_and_full_synchronous(path: Path) -> None:
     db.close()
 
 
-def test_batch_rolls_back_everything_on_error(path: Path) -> None:
-    store = SqliteStore(path)
-    store.save_document(ObjectKind.SUBMODEL, "urn:keep", b"{}")
-    with pytest.raises(RuntimeError), store.batch():
-        store.save_document(ObjectKind.SUBMODEL, "urn:new", b"{}")
-        with store.batch():  # nested batches join the outer transaction
-            store.save_file("/f", "text/plain", b"x")
+def test_a_failing_write_keeps_none_of_its_changes(path: Path) -> None:
+    store = SqliteStore(path, max_bytes=256 * 1024)
+    store.write([SaveDocument(ObjectKind.SUBMODEL, "urn:keep", b"{}")])
+    with pytest.raises(StorageFull, match="is full"):
+        store.write([SaveDocument(ObjectKind.SUBMODEL, "urn:new", b"{}"),
+                     SaveFile("/big", "application/octet-stream", b"x" * 1024 * 1024)])
+    assert [identifier for _, identifier, _ in _documents(store)] == ["urn:keep"]
+    assert store.load_file("/big") is None
+    store.write([SaveDocument(ObjectKind.SUBMODEL, "urn:new", b"{}")])  # the store still works
+    store.close()
+    assert len(_documents(SqliteStore(path))) == 2
+
+
+def test_writer_batches_commits_into_one_unit_and_reads_see_pending_files(path: Path) -> None:
+    writer = StoreWriter(SqliteStore(path))
+    with writer.batch():
+        writer.submit([SaveDocument(ObjectKind.SHELL, "urn:batch", b"{}")])
+        writer.submit([SaveFile("/f", "text/plain", b"x")])
+        assert writer.load_file("/f") == ("text/plain", b"x")  # visible before it is durable
+        assert writer.file_names() == ["/f"]
+    assert writer.position == 1  # one unit, one transaction
+    writer.wait_persisted()
+    assert [identifier for _, identifier, _ in _documents(writer.backend)] == ["urn:batch"]  # type: ignore[arg-type]
+    writer.close()
+
+
+def test_a_batch_that_raises_writes_nothing(path: Path) -> None:
+    writer = StoreWriter(SqliteStore(path))
+    with pytest.raises(RuntimeError), writer.batch():
+        writer.submit([SaveFile("/f", "text/plain", b"x")])
         raise RuntimeError("import failed half-way")
-    assert [identifier for _, identifier, _ in store.load_documents()] == ["urn:keep"]
-    assert store.load_file("/f") is None
-    with store.batch():
-        store.save_document(ObjectKind.SUBMODEL, "urn:new", b"{}")
-    store.close()
-    assert len(list(SqliteStore(path).load_documents())) == 2
-
-
-def test_batch_excludes_other_threads_until_commit(path: Path) -> None:
-    store = SqliteStore(path)
-    written = threading.Event()
-
-    def writer() -> None:
-        store.save_document(ObjectKind.SHELL, "urn:other-thread", b"{}")
-        written.set()
-
-    with store.batch():
-        store.save_document(ObjectKind.SHELL, "urn:batch", b"{}")
-        thread = threading.Thread(target=writer)
-        thread.start()
-        assert not written.wait(0.2)
-    thread.join(5)
-    assert written.is_set()
-    assert [identifier for _, identifier, _ in store.load_documents()] == ["urn:batch", "urn:other-thread"]
-    store.close()
+    assert writer.load_file("/f") is None
+    writer.wait_persisted()
+    assert writer.position == 0
+    writer.close()
 
 
 def test_twin_over_sqlite_reloads_its_model(path: Path) -> None:
@@ -113,7 +152,7 @@ def test_twin_over_sqlite_reloads_its_model(path: Path) -> None:
     twin.add_element(submodel_id, None, model.Property("Added", model.datatypes.Int, value=7))
     twin.save_file("/TestFile.pdf", "application/pdf", b"%PDF")
     expected = {identifier: canonical(obj) for identifier, obj in twin.submodels.items()}
-    store.close()
+    twin.close()
 
     again = Twin(SqliteStore(path))
     assert {identifier: canonical(obj) for identifier, obj in again.submodels.items()} == expected
@@ -122,17 +161,24 @@ def test_twin_over_sqlite_reloads_its_model(path: Path) -> None:
     assert again.load_file("/TestFile.pdf") == ("application/pdf", b"%PDF")
 
 
-def test_open_store(tmp_path: Path) -> None:
-    assert isinstance(open_store(None), MemoryStore)
-    store = open_store(tmp_path / "data" / "nested")
+def test_open_store_by_url(tmp_path: Path) -> None:
+    assert isinstance(open_store("memory:"), MemoryStore)
+    assert store_url_for(None) == "memory:"
+    url = store_url_for(tmp_path / "data" / "nested")
+    assert url == f"sqlite://{tmp_path}/data/nested/{STORE_FILE_NAME}"
+    store = open_store(url)
     assert isinstance(store, SqliteStore)
     assert (tmp_path / "data" / "nested" / STORE_FILE_NAME).exists()
     store.close()
+    with pytest.raises(StoreUrlError, match="unknown store URL 'postgres://x'; known schemes: memory:, sqlite:"):
+        open_store("postgres://x")
+    with pytest.raises(StoreUrlError, match="names a local file, sqlite:///abs/path"):
+        open_store("sqlite://relative.sqlite3")
 
 
 def test_not_a_database_is_a_clear_error(path: Path) -> None:
     path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(sqlite3.DatabaseError, match=r"cannot open the store .*store\.sqlite3: file is not a database"):
+    with pytest.raises(StorageError, match=r"cannot open the store .*store\.sqlite3: file is not a database"):
         SqliteStore(path)
-    with pytest.raises(sqlite3.DatabaseError, match=r"cannot open the store .*missing"):
+    with pytest.raises(StorageError, match=r"cannot open the store .*missing"):
         SqliteStore(path.parent / "missing" / "store.sqlite3")

@@ -111,13 +111,13 @@ def test_replace_element_keeps_position_and_checks_the_idshort(twin: Twin) -> No
 
 async def test_client_writes_follow_the_binding(twin: Twin) -> None:
     unbound = twin.live(SM_ID, "Count")
-    await twin.write(unbound, "7")
+    await twin.write_value(unbound, "7")
     assert twin.element(SM_ID, "Count").value == 7  # type: ignore[attr-defined]
 
     read_only = twin.live(SM_ID, "Temperature")
     twin.bind(read_only)
     with pytest.raises(NotWritable):
-        await twin.write(read_only, 1.0)
+        await twin.write_value(read_only, 1.0)
 
     sent: list[object] = []
 
@@ -126,11 +126,11 @@ async def test_client_writes_follow_the_binding(twin: Twin) -> None:
 
     setpoint = twin.live(SM_ID, "Spindle.Speed")
     twin.bind(setpoint, device)
-    await twin.write(setpoint, 1500)
+    await twin.write_value(setpoint, 1500)
     assert sent == [1500.0]
     assert twin.element(SM_ID, "Spindle.Speed").value == 1500.0  # type: ignore[attr-defined]
     with pytest.raises(WriteRejected):
-        await twin.write(unbound, "not a number")
+        await twin.write_value(unbound, "not a number")
 
 
 def test_structural_writes_persist_and_live_values_flush(twin: Twin) -> None:

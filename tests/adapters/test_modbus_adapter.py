@@ -224,27 +224,27 @@ async def test_write_back_changes_the_device(device: DeviceServer) -> None:
         def handle(path: str) -> Any:
             return twin.live(SUBMODEL_ID, path)
 
-        await twin.write(handle("speed"), 1510.0)
+        await twin.write_value(handle("speed"), 1510.0)
         assert await device.get("holding_register", 0) == [3000]
-        await twin.write(handle("limit"), -1.5)
+        await twin.write_value(handle("limit"), -1.5)
         assert await device.get("holding_register", 2, 2) == layout(struct.pack(">f", -1.5), "CDAB")
-        await twin.write(handle("count"), -70_000)
+        await twin.write_value(handle("count"), -70_000)
         assert await device.get("holding_register", 4, 2) == layout(struct.pack(">i", -70_000), "BADC")
-        await twin.write(handle("run"), True)
+        await twin.write_value(handle("run"), True)
         assert await device.get("coil", 3) == [True]
-        await twin.write(handle("flag"), True)
+        await twin.write_value(handle("flag"), True)
         assert await device.get("holding_register", 20) == [0b0000_0000_0001_0001]  # bit 0 kept
-        await twin.write(handle("name"), "ok!")
+        await twin.write_value(handle("name"), "ok!")
         assert await device.get("holding_register", 30, 3) == [0x6F6B, 0x2100, 0]
         assert value(twin, "speed") == 1510.0
 
         with pytest.raises(WriteRejected, match=r"outside the uint16 range"):
-            await twin.write(handle("speed"), 1e6)
+            await twin.write_value(handle("speed"), 1e6)
         assert await device.get("holding_register", 0) == [3000]  # unchanged
         with pytest.raises(WriteRejected, match="do not fit 3 registers"):
-            await twin.write(handle("name"), "far too long")
+            await twin.write_value(handle("name"), "far too long")
         with pytest.raises(NotWritable):
-            await twin.write(handle("measured"), 5)
+            await twin.write_value(handle("measured"), 5)
         await eventually(lambda: value(twin, "flag") is True and value(twin, "run") is True)
     finally:
         await adapter.stop()
@@ -353,7 +353,7 @@ async def test_the_device_has_the_last_word_after_a_write(device: DeviceServer) 
     await adapter.start()
     try:
         await eventually(lambda: value(twin, "setpoint") == 100)
-        await twin.write(twin.live(SUBMODEL_ID, "setpoint"), 200)
+        await twin.write_value(twin.live(SUBMODEL_ID, "setpoint"), 200)
         await device.set("holding_register", 0, [100])  # the device clamps it back
         await eventually(lambda: value(twin, "setpoint") == 100)
         assert await device.get("holding_register", 0) == [100]

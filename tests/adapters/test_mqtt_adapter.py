@@ -148,7 +148,7 @@ async def test_broker_restart_turns_values_bad_then_they_flow_again(
     await eventually(lambda: power.quality is Quality.BAD, what="Bad after broker loss")
     assert value_of(power) == 1.5
     with pytest.raises(WriteRejected, match="not connected"):
-        await twin.write(twin.live(SUBMODEL_ID, "Setpoint"), 3.0)
+        await twin.write_value(twin.live(SUBMODEL_ID, "Setpoint"), 3.0)
 
     mosquitto.start()
     await eventually(lambda: adapter.connected, timeout=10, what="reconnect")
@@ -166,8 +166,8 @@ async def test_write_back_publishes_the_command(running: tuple[Twin, MqttAdapter
     twin, adapter, publisher = running
     publisher.subscribe("plant/mill/cmd/#")
     setpoint = twin.live(SUBMODEL_ID, "Setpoint")
-    await twin.write(setpoint, 1250.5)
-    await twin.write(twin.live(SUBMODEL_ID, "Count"), 42)
+    await twin.write_value(setpoint, 1250.5)
+    await twin.write_value(twin.live(SUBMODEL_ID, "Count"), 42)
     await eventually(lambda: len(publisher.received) == 2, what="two commands")
     by_topic = dict(publisher.received)
     command = orjson.loads(by_topic["plant/mill/cmd/setpoint"])
@@ -176,7 +176,7 @@ async def test_write_back_publishes_the_command(running: tuple[Twin, MqttAdapter
     assert value_of(setpoint) == 1250.5 and adapter.stats.commands == 2
 
     with pytest.raises(NotWritable):
-        await twin.write(twin.live(SUBMODEL_ID, "Temperature"), 1.0)
+        await twin.write_value(twin.live(SUBMODEL_ID, "Temperature"), 1.0)
 
 
 async def test_a_binding_to_a_missing_element_is_a_start_up_error_naming_it(mosquitto: Mosquitto) -> None:

@@ -55,7 +55,7 @@ async def test_json_and_sparkplug_machines_feed_every_signal_and_take_set_points
                 assert value == 1500.0
 
         for machine in simulator.machines:
-            await twin.write(handles[(machine, "speed_setpoint")], 900.0)
+            await twin.write_value(handles[(machine, "speed_setpoint")], 900.0)
         await eventually(lambda: all(simulator.state(m).setpoint == 900.0 for m in simulator.machines),
                          what="set-points reach the machines")
         await eventually(lambda: all(value_of(handles[(m, "speed_setpoint")]) == 900.0 for m in simulator.machines))

@@ -169,7 +169,7 @@ async def test_write_back_sends_a_dcmd_with_the_birth_datatype(running: tuple[Tw
     edge.publish(NODE.format("NBIRTH"), node_birth())
     edge.publish(DEVICE.format("DBIRTH"), device_birth(1))
     await eventually(lambda: setpoint.quality is Quality.GOOD)
-    await twin.write(setpoint, 1725.5)
+    await twin.write_value(setpoint, 1725.5)
     await eventually(lambda: len(edge.received) == 1, what="DCMD")
     topic, data = edge.received[0]
     assert topic == "spBv1.0/Plant1/DCMD/Lathe1/Drive"

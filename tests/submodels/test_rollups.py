@@ -77,7 +77,7 @@ async def test_only_affected_rollups_are_recomputed(twin: Twin, plant: PlantMode
 async def test_clients_cannot_overwrite_a_rollup(twin: Twin, plant: PlantModel, rollups: RollupEngine) -> None:
     handle = twin.live(*plant.signal_target(shell_id("DemoPlant/Line1"), "TotalPower"))
     with pytest.raises(NotWritable):
-        await twin.write(handle, 99.0)
+        await twin.write_value(handle, 99.0)
 
 
 async def test_moving_a_machine_between_cells_moves_its_power(twin: Twin, plant: PlantModel, rollups: RollupEngine,

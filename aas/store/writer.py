@@ -1,0 +1,267 @@
+"""The twin's side of the store: changes leave the event loop through one writer thread.
+
+The twin submits changes (cheap records, encoded on the loop where the model lives) and goes
+on; a daemon thread takes whatever queued up, writes it as *one* transaction and marks it
+durable. So a REST write never blocks the loop on an fsync, and concurrent writers share one
+(group commit). ``await persisted()`` returns when everything submitted so far is durable and
+raises the store's error if a write failed; ``wait_persisted()`` is the blocking variant for
+synchronous callers (start-up import, CLI export, tests in plain functions).
+
+Acknowledge after ``persisted()``: a client told "done" before it returned can lose the write
+to a ``kill -9``. Failures: if a combined transaction fails, its units are retried one by one,
+so one bad unit does not fail its neighbours; each failure is kept with its sequence number and
+reported to every ``persisted(since=...)`` whose window covers it, and once to a plain
+``persisted()``.
+
+Reads of files see submitted-but-not-yet-durable writes (an overlay), so a client that uploads
+and at once downloads gets its bytes.
+
+Backends with ``blocking = False`` (memory) are written inline: no thread, same contract.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from twinbridge.aas.errors import StorageError
+from twinbridge.aas.store.base import Change, DeleteFile, SaveFile, Store
+
+log = logging.getLogger(__name__)
+
+MAX_UNITS_PER_TRANSACTION = 1_000
+_KEPT_FAILURES = 100
+
+
+@dataclass(slots=True)
+class _Unit:
+    seq: int
+    changes: Sequence[Change]
+
+
+_STOP = _Unit(-1, ())
+_Waiter = tuple[int, asyncio.AbstractEventLoop, "asyncio.Future[None]"]
+
+
+class StoreWriter:
+    """Queue in front of a ``Store``; the twin's ``store`` attribute."""
+
+    def __init__(self, backend: Store) -> None:
+        self.backend = backend
+        self._submitted = 0
+        self._durable = 0
+        self._queue: queue.SimpleQueue[_Unit] = queue.SimpleQueue()
+        self._cond = threading.Condition()
+        self._waiters: list[_Waiter] = []
+        self._failures: list[tuple[int, StorageError]] = []
+        self._reported = 0  # failures up to this seq were raised by a plain persisted()
+        self._files: dict[str, tuple[int, tuple[str, bytes] | None]] = {}
+        self._batch: list[Change] | None = None
+        self._batch_depth = 0
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    # ------------------------------------------------------------- submitting
+    @property
+    def position(self) -> int:
+        """The sequence number of the last submitted unit (``persisted(since=position)``)."""
+        return self._submitted
+
+    def submit(self, changes: Sequence[Change]) -> None:
+        """Queue ``changes`` to be written together, after everything submitted before."""
+        if not changes:
+            return
+        if self._batch is not None:
+            self._batch.extend(changes)
+            self._overlay(changes, None)
+            return
+        self._enqueue(list(changes))
+
+    def _enqueue(self, changes: list[Change]) -> None:
+        if self._closed:
+            raise StorageError("the store is closed")
+        self._submitted += 1
+        unit = _Unit(self._submitted, changes)
+        self._overlay(changes, unit.seq)
+        if not self.backend.blocking:
+            self._write_units([unit])
+            return
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="twinbridge store writer", daemon=True)
+            self._thread.start()
+        self._queue.put(unit)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Everything submitted inside becomes one unit, one transaction (imports). If the block
+        raises, nothing of it is written (as a rolled-back transaction)."""
+        outermost = self._batch is None
+        if outermost:
+            self._batch = []
+        self._batch_depth += 1
+        try:
+            yield
+        except BaseException:
+            self._batch_depth -= 1
+            if outermost:
+                self._batch = None
+                with self._cond:
+                    self._files = {name: entry for name, entry in self._files.items() if entry[0] > 0}
+            raise
+        self._batch_depth -= 1
+        if outermost:
+            changes, self._batch = self._batch, None
+            if changes:
+                self._enqueue(changes)
+
+    def _overlay(self, changes: Sequence[Change], seq: int | None) -> None:
+        """Record pending file changes so reads see them before they are durable (seq 0: in a batch)."""
+        with self._cond:
+            for change in changes:
+                if isinstance(change, SaveFile):
+                    self._files[change.name] = (seq or 0, (change.content_type, change.data))
+                elif isinstance(change, DeleteFile):
+                    self._files[change.name] = (seq or 0, None)
+            if seq is not None:
+                for name, (pending, content) in list(self._files.items()):
+                    if pending == 0:
+                        self._files[name] = (seq, content)
+
+    # ------------------------------------------------------------- durability
+    async def persisted(self, since: int | None = None) -> None:
+        """Wait until everything submitted so far is durable.
+
+        Raises the StorageError of a failed unit: with ``since`` (a ``position`` taken before
+        the caller's own writes), any failure after it; without, each failure once.
+        """
+        target = self._submitted
+        if self._durable < target:
+            loop = asyncio.get_running_loop()
+            future: asyncio.Future[None] = loop.create_future()
+            with self._cond:
+                waiting = self._durable < target
+                if waiting:
+                    self._waiters.append((target, loop, future))
+            if waiting:
+                await future
+        self._raise_failures(since, target)
+
+    def wait_persisted(self, since: int | None = None, timeout: float | None = None) -> None:
+        """The blocking ``persisted`` for synchronous callers (never from the event loop's thread)."""
+        target = self._submitted
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._durable >= target, timeout):
+                raise StorageError(f"the store did not make the writes durable within {timeout} s")
+        self._raise_failures(since, target)
+
+    def _raise_failures(self, since: int | None, target: int) -> None:
+        with self._cond:
+            if since is not None:
+                failed = [error for seq, error in self._failures if since < seq <= target]
+            else:
+                failed = [error for seq, error in self._failures if self._reported < seq <= target]
+                self._reported = max(self._reported, target)
+        if failed:
+            raise failed[-1]
+
+    # ------------------------------------------------------------------ reads
+    def load_file(self, name: str) -> tuple[str, bytes] | None:
+        with self._cond:
+            pending = self._files.get(name)
+        if pending is not None:
+            return pending[1]
+        return self.backend.load_file(name)
+
+    def file_names(self, prefix: str = "") -> list[str]:
+        names = set(self.backend.file_names(prefix))
+        with self._cond:
+            for name, (_, content) in self._files.items():
+                if name.startswith(prefix):
+                    if content is None:
+                        names.discard(name)
+                    else:
+                        names.add(name)
+        return sorted(names)
+
+    # ----------------------------------------------------------------- thread
+    def _run(self) -> None:
+        while True:
+            units = [self._queue.get()]
+            while len(units) < MAX_UNITS_PER_TRANSACTION:
+                try:
+                    units.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stop = any(unit is _STOP for unit in units)
+            units = [unit for unit in units if unit is not _STOP]
+            if units:
+                self._write_units(units)
+            if stop:
+                return
+
+    def _write_units(self, units: list[_Unit]) -> None:
+        failures: list[tuple[int, StorageError]] = []
+        try:
+            self.backend.write([change for unit in units for change in unit.changes])
+        except Exception as error:
+            if len(units) == 1:
+                failures.append((units[0].seq, _as_storage_error(error)))
+            else:
+                for unit in units:  # isolate the failing unit(s)
+                    try:
+                        self.backend.write(unit.changes)
+                    except Exception as unit_error:
+                        failures.append((unit.seq, _as_storage_error(unit_error)))
+        for seq, failure in failures:
+            log.error("store write %d failed: %s", seq, failure)
+        self._completed(units[-1].seq, failures)
+
+    def _completed(self, seq: int, failures: list[tuple[int, StorageError]]) -> None:
+        with self._cond:
+            self._durable = seq
+            if failures:
+                self._failures = (self._failures + failures)[-_KEPT_FAILURES:]
+            self._files = {name: entry for name, entry in self._files.items() if entry[0] == 0 or entry[0] > seq}
+            ready = [waiter for waiter in self._waiters if waiter[0] <= seq]
+            self._waiters = [waiter for waiter in self._waiters if waiter[0] > seq]
+            self._cond.notify_all()
+        for _, loop, future in ready:
+            if loop is _running_loop():
+                _resolve(future)
+            else:
+                with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits any more
+                    loop.call_soon_threadsafe(_resolve, future)
+
+    def close(self) -> None:
+        """Write everything still queued, stop the thread, close the backend."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join()
+            self._thread = None
+        self.backend.close()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _as_storage_error(error: Exception) -> StorageError:
+    if isinstance(error, StorageError):
+        return error
+    return StorageError(f"the store failed: {type(error).__name__}: {error}")
