@@ -57,12 +57,12 @@ def check_access(security: ApiSecurity, credentials: HTTPAuthorizationCredential
     if security.mode == "none" or (needed == "read" and security.read_open):
         return ANONYMOUS
     if credentials is None:
-        raise ApiError(401, f"this request needs a bearer token with the {needed} role", "Unauthorized")
+        raise ApiError(401, f"this request needs a bearer token with the {needed} role")
     holder = security.holder_of(credentials.credentials)
     if holder is None:
-        raise ApiError(401, "the bearer token is not valid", "Unauthorized")
+        raise ApiError(401, "the bearer token is not valid")
     if _RANK[holder.role] < _RANK[needed]:
-        raise ApiError(403, f"the token's role {holder.role!r} may not do this; it needs {needed!r}", "Forbidden")
+        raise ApiError(403, f"the token's role {holder.role!r} may not do this; it needs {needed!r}")
     return holder.name or holder.role
 
 

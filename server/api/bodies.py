@@ -107,7 +107,7 @@ async def read_upload(file: UploadFile, limit: int, what: str) -> bytes:
     while chunk := await file.read(1024 * 1024):
         size += len(chunk)
         if size > limit:
-            raise ApiError(413, f"{what} is larger than {limit // (1024 * 1024)} MiB; refused", "PayloadTooLarge")
+            raise ApiError(413, f"{what} is larger than {limit // (1024 * 1024)} MiB; refused")
         chunks.append(chunk)
     return b"".join(chunks)
 

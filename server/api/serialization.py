@@ -60,7 +60,7 @@ def negotiate(accept: str | None) -> str:
         if media in ("*/*", "application/*"):
             return _DEFAULT
     raise ApiError(
-        406, f"cannot serialize as {accept!r}; supported: {', '.join(_MEDIA_TYPES)}", "NotAcceptable"
+        406, f"cannot serialize as {accept!r}; supported: {', '.join(_MEDIA_TYPES)}"
     )
 
 
@@ -75,7 +75,7 @@ async def _serialize(request: Request, twin: Twin, shell_ids: list[str] | None, 
     if fmt is None:
         graph = services_of(request).semantic_graph
         if graph is None:
-            raise ApiError(406, "this server has no semantic graph to serialize as text/turtle", "NotAcceptable")
+            raise ApiError(406, "this server has no semantic graph to serialize as text/turtle")
         # The graph takes its own lock; a big plant's Turtle takes seconds, so not on the event loop.
         return Response(await run_in_threadpool(graph.turtle), media_type=TURTLE)
     env = collect(twin, shell_ids, submodel_ids, include_concept_descriptions)

@@ -237,7 +237,7 @@ async def post_submodel_reference(aasIdentifier: str, request: Request, twin: Tw
     reference = _submodel_reference(await request.body())
     submodel_id = next(iter(reference.key)).value
     if submodel_id in _referenced_ids(shell):
-        raise ApiError(409, f"the shell {shell.id!r} already references submodel {submodel_id!r}", "Conflict")
+        raise ApiError(409, f"the shell {shell.id!r} already references submodel {submodel_id!r}")
     twin.modify(ObjectKind.SHELL, shell.id, lambda s: s.submodel.add(reference))
     return json_response(reference, status=201)
 

@@ -44,7 +44,7 @@ async def write_element_value(twin: Twin, submodel_id: str, path: str, value: El
     except TwinError:
         raise
     except Exception as error:  # the device's refusal, in whatever type its adapter raises
-        raise ApiError(502, f"{path}: the device did not accept the write: {error}", "BadGateway") from None
+        raise ApiError(502, f"{path}: the device did not accept the write: {error}") from None
 
 
 async def put_element_body(twin: Twin, renders: RenderCache, structure: tuple[int, int], submodel_id: str,
