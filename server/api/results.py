@@ -111,6 +111,14 @@ def status_of(error: TwinError) -> int:
     return 400
 
 
+def error_response(error: ApiError | TwinError) -> JSONResponse:
+    """The Result of a route's own error or of a twin error (also used by ``server.api.hot``)."""
+    if isinstance(error, ApiError):
+        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        return result_response(error.status, error.text, headers)
+    return result_response(status_of(error), str(error))
+
+
 def _validation_text(error: RequestValidationError) -> str:
     parts = []
     for item in error.errors():
@@ -123,13 +131,8 @@ def install_error_handlers(app: FastAPI) -> None:
     """Answer every failure with a Part 2 Result; unexpected errors are logged and become 500."""
 
     async def on_api_error(request: Request, error: Exception) -> JSONResponse:
-        assert isinstance(error, ApiError)
-        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
-        return result_response(error.status, error.text, headers)
-
-    async def on_twin_error(request: Request, error: Exception) -> JSONResponse:
-        assert isinstance(error, TwinError)
-        return result_response(status_of(error), str(error))
+        assert isinstance(error, (ApiError, TwinError))
+        return error_response(error)
 
     async def on_validation(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, RequestValidationError)
@@ -144,7 +147,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return result_response(500, f"internal error: {type(error).__name__}: {error}")
 
     app.add_exception_handler(ApiError, on_api_error)
-    app.add_exception_handler(TwinError, on_twin_error)
+    app.add_exception_handler(TwinError, on_api_error)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_unexpected)
