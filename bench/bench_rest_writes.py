@@ -6,7 +6,9 @@ Property sits at the same depth in both), with the SQLite store by default so th
 is durable (the API answers a write once ``twin.persisted()`` covers it). ``wrk`` drives it with
 1 and 32 keep-alive connections, in alternating rounds, every request writing a new value. Prints
 requests/s, p50/p99 per round and the medians, and the ratio 1,000-element / 20-element (issue 8:
-≥ 0.8; and ≥ 3,000 writes/s with 32 connections).
+≥ 0.8; and ≥ 3,000 writes/s with 32 connections). A bare Starlette endpoint that answers a PATCH
+with 204 (its own uvicorn worker, same wrk) is measured in the same rounds: the ceiling of
+HTTP on this machine under its current load.
 
     .venv/bin/python bench/bench_rest_writes.py [--rounds 3] [--seconds 5] [--store sqlite|memory]
 """
@@ -22,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from http_load import Figures, load_average, rss_mib, start_server, stop, writes_script, wrk  # noqa: E402
+from http_load import Figures, load_average, rss_mib, start_server, stop, writes_script, wrk
 
 SMALL, BIG = "urn:twinbridge:bench:small", "urn:twinbridge:bench:big"
 TARGET = "Group0.P10"
@@ -60,6 +62,21 @@ def serve(store: str, port: int) -> None:
                     workers=1, log_level="warning", access_log=False)
 
 
+def serve_bare(port: int) -> None:
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    async def accept(request: Request) -> Response:
+        await request.body()
+        return Response(status_code=204)
+
+    app = Starlette(routes=[Route("/value", accept, methods=["GET", "PATCH"])])
+    uvicorn.run(app, host="127.0.0.1", port=port, workers=1, log_level="warning", access_log=False)
+
+
 def element_path(submodel_id: str) -> str:
     from twinbridge.server.api.ids import encode_id
 
@@ -83,14 +100,19 @@ def main() -> None:
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve == "bare":
+        serve_bare(args.port)
+        return
     if args.serve:
         serve(args.serve, args.port)
         return
 
     small, big = element_path(SMALL), element_path(BIG)
     server, base = start_server(__file__, [args.store], small)
+    bare, bare_base = start_server(__file__, ["bare"], "/value")
     try:
         scenarios = {
+            ("PATCH bare", "-"): writes_script("PATCH", "/value", "", ""),
             ("PATCH $value", "20"): writes_script("PATCH", small + "/$value", "", ""),
             ("PATCH $value", "1000"): writes_script("PATCH", big + "/$value", "", ""),
             ("PUT element", "20"): put_script(base, small),
@@ -102,12 +124,16 @@ def main() -> None:
         for round_number in range(1, args.rounds + 1):
             for connections in (1, 32):
                 for (kind, size), lua in scenarios.items():
-                    figures = wrk(base, args.seconds, connections, lua)
+                    figures = wrk(bare_base if size == "-" else base, args.seconds, connections, lua)
                     runs.setdefault((kind, size, connections), []).append(figures)
-                    print(f"round {round_number}  {kind:12s} {size:>4s}-element  c={connections:<2d} {figures}")
+                    label = "" if size == "-" else f"{size}-element"
+                    print(f"round {round_number}  {kind:12s} {label:>12s}  c={connections:<2d} {figures}")
         with urllib.request.urlopen(base + big + "/$value") as response:
             print(f"last value written to the 1,000-element submodel: {response.read().decode()}")
         print(f"\nmedians over {args.rounds} rounds of {args.seconds:g} s (load average now: {load_average()}):")
+        for connections in (1, 32):
+            bare_figures = Figures.median(runs[("PATCH bare", "-", connections)])
+            print(f"  bare Starlette PATCH c={connections:<2d} {bare_figures}")
         for kind in ("PATCH $value", "PUT element"):
             for connections in (1, 32):
                 small_figures = Figures.median(runs[(kind, "20", connections)])
@@ -117,7 +143,7 @@ def main() -> None:
                       f"ratio 1000/20: {big_figures.rate / small_figures.rate:.2f}")
         print(f"  server RSS: {rss_mib(server.pid):.0f} MiB")
     finally:
-        stop([server])
+        stop([server, bare])
 
 
 if __name__ == "__main__":
