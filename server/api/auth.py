@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, SecretStr
 
+from twinbridge.aas.events import Origin
 from twinbridge.server.api.results import ApiError
 from twinbridge.server.api.services import services_of
 
@@ -88,6 +89,13 @@ async def require_admin(request: Request, credentials: Credentials) -> None:
     check_access(services_of(request).security, credentials, "admin")
 
 
+async def write_origin(request: Request, credentials: Credentials) -> Origin:
+    """Checks the write role like ``WriteAccess`` and names the token's holder for the twin's events."""
+    services = services_of(request)
+    return services.origin(check_access(services.security, credentials, "write"))
+
+
+WriteOrigin = Annotated[Origin, Depends(write_origin)]
 ReadAccess = Depends(require_read)
 WriteAccess = Depends(require_write)
 AdminAccess = Depends(require_admin)

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.twin import Twin
-from twinbridge.server.api.auth import ReadAccess, WriteAccess
+from twinbridge.server.api.auth import ReadAccess, WriteOrigin
 from twinbridge.server.api.bodies import bytes_response, construct_part, json_response, parse_body
 from twinbridge.server.api.catalog import (
     Key,
@@ -62,10 +62,10 @@ async def get_all_concept_descriptions(
     return bytes_response(envelope_bytes([concepts.rendered(identifier) for identifier in ids], next_cursor(after)))
 
 
-@router.post("/concept-descriptions", status_code=201, dependencies=[WriteAccess], openapi_extra=JSON_BODY)
-async def post_concept_description(request: Request, twin: TwinDep) -> Response:
+@router.post("/concept-descriptions", status_code=201, openapi_extra=JSON_BODY)
+async def post_concept_description(origin: WriteOrigin, request: Request, twin: TwinDep) -> Response:
     concept = parse_body(await request.body(), model.ConceptDescription)
-    twin.create(concept)
+    twin.create(concept, origin=origin)
     return json_response(concept, status=201)
 
 
@@ -75,18 +75,18 @@ async def get_concept_description(cdIdentifier: str, services: ServicesDep) -> R
     return bytes_response(concepts.rendered(_concept_of(services.twin, cdIdentifier).id))
 
 
-@router.put("/concept-descriptions/{cdIdentifier}", status_code=204, dependencies=[WriteAccess],
+@router.put("/concept-descriptions/{cdIdentifier}", status_code=204,
             openapi_extra=JSON_BODY)
-async def put_concept_description(cdIdentifier: str, request: Request, twin: TwinDep) -> Response:
+async def put_concept_description(origin: WriteOrigin, cdIdentifier: str, request: Request, twin: TwinDep) -> Response:
     identifier = decode_id(cdIdentifier, "cdIdentifier")
     concept = parse_body(await request.body(), model.ConceptDescription)
     if concept.id != identifier:
         raise ApiError(400, f"the body's id {concept.id!r} differs from the path's cdIdentifier {identifier!r}")
-    twin.replace(concept)
+    twin.replace(concept, origin=origin)
     return Response(status_code=204)
 
 
-@router.delete("/concept-descriptions/{cdIdentifier}", status_code=204, dependencies=[WriteAccess])
-async def delete_concept_description(cdIdentifier: str, twin: TwinDep) -> Response:
-    twin.delete(ObjectKind.CONCEPT_DESCRIPTION, decode_id(cdIdentifier, "cdIdentifier"))
+@router.delete("/concept-descriptions/{cdIdentifier}", status_code=204)
+async def delete_concept_description(origin: WriteOrigin, cdIdentifier: str, twin: TwinDep) -> Response:
+    twin.delete(ObjectKind.CONCEPT_DESCRIPTION, decode_id(cdIdentifier, "cdIdentifier"), origin=origin)
     return Response(status_code=204)

@@ -25,7 +25,7 @@ from twinbridge.aas import paths
 from twinbridge.aas.errors import NotFound
 from twinbridge.aas.twin import Twin
 from twinbridge.aas.value_only import has_value, to_value
-from twinbridge.server.api.auth import ReadAccess, WriteAccess
+from twinbridge.server.api.auth import ReadAccess, WriteOrigin
 from twinbridge.server.api.bodies import Extent, ExtentQuery, Level, LevelQuery, json_response, parse_body
 from twinbridge.server.api.content import element_metadata, element_paths, reference_json, shaped_json, value_depth
 from twinbridge.server.api.live import live_headers
@@ -64,11 +64,11 @@ async def get_all_elements(scope: ScopeDep, limit: LimitQuery, cursor: CursorQue
     return json_response(paged_envelope(elements, cursor, limit, lambda e: shaped_json(e, level, extent)))
 
 
-@scoped.route(_ELEMENTS, ["POST"], status_code=201, dependencies=[WriteAccess])
-async def post_element(request: Request, scope: ScopeDep) -> Response:
+@scoped.route(_ELEMENTS, ["POST"], status_code=201)
+async def post_element(origin: WriteOrigin, request: Request, scope: ScopeDep) -> Response:
     twin, submodel_id = scope
     element = parse_body(await request.body(), model.SubmodelElement)  # type: ignore[type-abstract]
-    twin.add_element(submodel_id, None, element)
+    twin.add_element(submodel_id, None, element, origin=origin)
     return json_response(element, 201)
 
 
@@ -104,30 +104,30 @@ async def get_all_elements_path(scope: ScopeDep, limit: LimitQuery, cursor: Curs
 
 
 # ------------------------------------------------------------ one element
-@scoped.route(_ELEMENT, ["POST"], status_code=201, dependencies=[WriteAccess])
-async def post_element_at(request: Request, scope: ScopeDep, idShortPath: str) -> Response:
+@scoped.route(_ELEMENT, ["POST"], status_code=201)
+async def post_element_at(origin: WriteOrigin, request: Request, scope: ScopeDep, idShortPath: str) -> Response:
     """Adds a child to the collection, list, entity or annotated relationship at ``idShortPath``."""
     twin, submodel_id = scope
     element = parse_body(await request.body(), model.SubmodelElement)  # type: ignore[type-abstract]
-    twin.add_element(submodel_id, idShortPath, element)
+    twin.add_element(submodel_id, idShortPath, element, origin=origin)
     return json_response(element, 201)
 
 
-@scoped.route(_ELEMENT, ["PATCH"], status_code=204, dependencies=[WriteAccess])
-async def patch_element(request: Request, scope: ScopeDep, idShortPath: str) -> Response:
+@scoped.route(_ELEMENT, ["PATCH"], status_code=204)
+async def patch_element(origin: WriteOrigin, request: Request, scope: ScopeDep, idShortPath: str) -> Response:
     """A PATCH carries the complete element of the same kind; it replaces the stored one in place."""
     twin, submodel_id = scope
     stored = twin.element(submodel_id, idShortPath)
     element = parse_body(await request.body(), model.SubmodelElement)  # type: ignore[type-abstract]
     _same_kind(stored, element, idShortPath)
-    twin.replace_element(submodel_id, idShortPath, element)
+    twin.replace_element(submodel_id, idShortPath, element, origin=origin)
     return Response(status_code=204)
 
 
-@scoped.route(_ELEMENT, ["DELETE"], status_code=204, dependencies=[WriteAccess])
-async def delete_element(scope: ScopeDep, idShortPath: str) -> Response:
+@scoped.route(_ELEMENT, ["DELETE"], status_code=204)
+async def delete_element(origin: WriteOrigin, scope: ScopeDep, idShortPath: str) -> Response:
     twin, submodel_id = scope
-    twin.delete_element(submodel_id, idShortPath)
+    twin.delete_element(submodel_id, idShortPath, origin=origin)
     return Response(status_code=204)
 
 
@@ -141,15 +141,16 @@ async def get_element_metadata(scope: ScopeDep, idShortPath: str) -> Response:
     return json_response(element_metadata(element), headers=live_headers(twin, submodel_id, idShortPath))
 
 
-@scoped.route(_ELEMENT + "/$metadata", ["PATCH"], status_code=204, dependencies=[WriteAccess])
-async def patch_element_metadata(request: Request, scope: ScopeDep, idShortPath: str) -> Response:
+@scoped.route(_ELEMENT + "/$metadata", ["PATCH"], status_code=204)
+async def patch_element_metadata(origin: WriteOrigin, request: Request, scope: ScopeDep, idShortPath: str) -> Response:
     twin, submodel_id = scope
     stored = twin.element(submodel_id, idShortPath)
     body = parse_body(await request.body(), model.SubmodelElement)  # type: ignore[type-abstract]
     _same_kind(stored, body, idShortPath)
     if body.id_short not in (None, stored.id_short):
         raise ApiError(400, f"{idShortPath}: the idShort cannot change through $metadata")
-    twin.modify_element(submodel_id, idShortPath, lambda element: copy_metadata(element, body, ELEMENT_METADATA))
+    twin.modify_element(submodel_id, idShortPath, lambda element: copy_metadata(element, body, ELEMENT_METADATA),
+                        origin=origin)
     return Response(status_code=204)
 
 
@@ -227,8 +228,8 @@ async def get_attachment(scope: ScopeDep, idShortPath: str) -> Response:
     return Response(data, media_type=element.content_type or content_type)
 
 
-@scoped.route(_ELEMENT + "/attachment", ["PUT"], status_code=204, dependencies=[WriteAccess])
-async def put_attachment(scope: ScopeDep, idShortPath: str, fileName: str = Form(...),
+@scoped.route(_ELEMENT + "/attachment", ["PUT"], status_code=204)
+async def put_attachment(origin: WriteOrigin, scope: ScopeDep, idShortPath: str, fileName: str = Form(...),
                          file: UploadFile = File(...)) -> Response:
     """Multipart upload: a File's content goes to the file store under its new path, a Blob's into the model."""
     twin, submodel_id = scope
@@ -236,25 +237,25 @@ async def put_attachment(scope: ScopeDep, idShortPath: str, fileName: str = Form
     data = await file.read()
     content_type = file.content_type or element.content_type or "application/octet-stream"
     if isinstance(element, model.Blob):
-        twin.modify_element(submodel_id, idShortPath, lambda blob: _set_blob(blob, content_type, data))
+        twin.modify_element(submodel_id, idShortPath, lambda blob: _set_blob(blob, content_type, data), origin=origin)
         return Response(status_code=204)
     name = _stored_name(twin, submodel_id, idShortPath, fileName, element)
     old = element.value
     twin.save_file(name, content_type, data)
-    twin.modify_element(submodel_id, idShortPath, lambda target: _set_file(target, content_type, name))
+    twin.modify_element(submodel_id, idShortPath, lambda target: _set_file(target, content_type, name), origin=origin)
     if old and old != name and twin.load_file(old) is not None and not _referenced_elsewhere(twin, old, element):
         twin.delete_file(old)
     return Response(status_code=204)
 
 
-@scoped.route(_ELEMENT + "/attachment", ["DELETE"], status_code=204, dependencies=[WriteAccess])
-async def delete_attachment(scope: ScopeDep, idShortPath: str) -> Response:
+@scoped.route(_ELEMENT + "/attachment", ["DELETE"], status_code=204)
+async def delete_attachment(origin: WriteOrigin, scope: ScopeDep, idShortPath: str) -> Response:
     twin, submodel_id = scope
     element = _file_or_blob(twin, submodel_id, idShortPath)
     if element.value is None:
         raise NotFound(f"{idShortPath} has no attachment")
     old = element.value
-    twin.modify_element(submodel_id, idShortPath, lambda target: setattr(target, "value", None))
+    twin.modify_element(submodel_id, idShortPath, lambda target: setattr(target, "value", None), origin=origin)
     if isinstance(old, str) and twin.load_file(old) is not None and not _referenced_elsewhere(
         twin, old, element  # type: ignore[arg-type]
     ):

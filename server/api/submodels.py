@@ -18,7 +18,7 @@ from fastapi.responses import Response
 
 from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.value_only import apply_submodel_value, submodel_value
-from twinbridge.server.api.auth import ReadAccess, WriteAccess
+from twinbridge.server.api.auth import ReadAccess, WriteOrigin
 from twinbridge.server.api.bodies import (
     Extent,
     ExtentQuery,
@@ -84,10 +84,10 @@ async def get_all_submodels(services: ServicesDep, limit: LimitQuery, cursor: Cu
                  _cached(services, f"full/{level}/{extent}", lambda sm: shaped_json(sm, level, extent)))
 
 
-@router.post("/submodels", status_code=201, dependencies=[WriteAccess])
-async def post_submodel(request: Request, twin: TwinDep) -> Response:
+@router.post("/submodels", status_code=201)
+async def post_submodel(origin: WriteOrigin, request: Request, twin: TwinDep) -> Response:
     submodel = parse_body(await request.body(), model.Submodel)
-    twin.create(submodel)
+    twin.create(submodel, origin=origin)
     return json_response(submodel, 201)
 
 
@@ -132,31 +132,31 @@ scoped = ScopedRoutes("Submodel API")
 routers = scoped.routers
 
 
-@scoped.route("", ["PUT"], status_code=204, dependencies=[WriteAccess])
-async def put_submodel(request: Request, scope: ScopeDep) -> Response:
+@scoped.route("", ["PUT"], status_code=204)
+async def put_submodel(origin: WriteOrigin, request: Request, scope: ScopeDep) -> Response:
     twin, submodel_id = scope
     submodel = _body_for(await request.body(), submodel_id)
-    twin.replace(submodel)
+    twin.replace(submodel, origin=origin)
     return Response(status_code=204)
 
 
-@scoped.route("", ["PATCH"], status_code=204, dependencies=[WriteAccess])
-async def patch_submodel(request: Request, scope: ScopeDep) -> Response:
+@scoped.route("", ["PATCH"], status_code=204)
+async def patch_submodel(origin: WriteOrigin, request: Request, scope: ScopeDep) -> Response:
     """A PATCH carries a complete Submodel (Part 2 has no merge format for it); it replaces the stored one."""
     twin, submodel_id = scope
     submodel = _body_for(await request.body(), submodel_id)
-    twin.replace(submodel)
+    twin.replace(submodel, origin=origin)
     return Response(status_code=204)
 
 
-@scoped.route("", ["DELETE"], status_code=204, dependencies=[WriteAccess])
-async def delete_submodel(scope: ScopeDep) -> Response:
+@scoped.route("", ["DELETE"], status_code=204)
+async def delete_submodel(origin: WriteOrigin, scope: ScopeDep) -> Response:
     """Deletes the submodel and the references every shell holds to it (no dangling refs remain)."""
     twin, submodel_id = scope
     for shell in list(twin.shells.values()):
         if references(shell, submodel_id):
-            twin.modify(ObjectKind.SHELL, shell.id, lambda aas: _drop_reference(aas, submodel_id))
-    twin.delete(ObjectKind.SUBMODEL, submodel_id)
+            twin.modify(ObjectKind.SHELL, shell.id, lambda aas: _drop_reference(aas, submodel_id), origin=origin)
+    twin.delete(ObjectKind.SUBMODEL, submodel_id, origin=origin)
     return Response(status_code=204)
 
 
@@ -166,13 +166,14 @@ async def get_submodel_metadata(scope: ScopeDep) -> Response:
     return json_response(submodel_metadata(twin.submodel(submodel_id)))
 
 
-@scoped.route("/$metadata", ["PATCH"], status_code=204, dependencies=[WriteAccess])
-async def patch_submodel_metadata(request: Request, scope: ScopeDep) -> Response:
+@scoped.route("/$metadata", ["PATCH"], status_code=204)
+async def patch_submodel_metadata(origin: WriteOrigin, request: Request, scope: ScopeDep) -> Response:
     twin, submodel_id = scope
     body = _body_for(await request.body(), submodel_id)
     if len(body.submodel_element):
         raise ApiError(400, "a $metadata PATCH must not carry submodelElements; use PUT or PATCH the $value")
-    twin.modify(ObjectKind.SUBMODEL, submodel_id, lambda stored: copy_metadata(stored, body, SUBMODEL_METADATA))
+    twin.modify(ObjectKind.SUBMODEL, submodel_id, lambda stored: copy_metadata(stored, body, SUBMODEL_METADATA),
+                origin=origin)
     return Response(status_code=204)
 
 
@@ -189,12 +190,12 @@ async def get_submodel_value(scope: ScopeDep, services: ServicesDep, level: Leve
     return bytes_response(data)
 
 
-@scoped.route("/$value", ["PATCH"], status_code=204, dependencies=[WriteAccess])
-async def patch_submodel_value(request: Request, scope: ScopeDep) -> Response:
+@scoped.route("/$value", ["PATCH"], status_code=204)
+async def patch_submodel_value(origin: WriteOrigin, request: Request, scope: ScopeDep) -> Response:
     twin, submodel_id = scope
     data = load_json(await request.body(), "the submodel's values by idShort")
     refuse_bound_values(twin, submodel_id, None)
-    twin.modify(ObjectKind.SUBMODEL, submodel_id, lambda submodel: apply_submodel_value(submodel, data))
+    twin.modify(ObjectKind.SUBMODEL, submodel_id, lambda submodel: apply_submodel_value(submodel, data), origin=origin)
     return Response(status_code=204)
 
 

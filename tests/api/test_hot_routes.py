@@ -116,6 +116,18 @@ async def test_put_of_a_new_value_is_a_value_write_and_other_puts_replace(http: 
     events.close()
 
 
+async def test_structural_writes_name_the_token_holder(http: httpx.AsyncClient, big_twin: Twin) -> None:
+    events = big_twin.bus.subscribe(structure_only=True)
+    shell = {"modelType": "AssetAdministrationShell", "id": "urn:hot:shell", "idShort": "Hot",
+             "assetInformation": {"assetKind": "Instance", "globalAssetId": "urn:hot:asset"}}
+    assert (await http.post("/shells", json=shell)).status_code == 201
+    assert (await http.delete(f"{ELEMENTS}/Group9.P98")).status_code == 204
+    origins = [(event.kind, event.origin) for event in events.drain().structure]
+    assert [(kind, origin.who, origin.channel) for kind, origin in origins if origin is not None] == [
+        (ChangeKind.CREATED, "line-gateway", "rest"), (ChangeKind.DELETED, "line-gateway", "rest")]
+    events.close()
+
+
 async def test_value_writes_need_the_write_role_and_refuse_bad_values(big_app: FastAPI) -> None:
     transport = httpx.ASGITransport(app=big_app)
     async with httpx.AsyncClient(transport=transport, base_url=f"http://t{PREFIX}") as anonymous:
