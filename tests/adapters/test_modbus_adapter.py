@@ -11,7 +11,7 @@ import pytest
 from basyx.aas.model import datatypes
 
 from tests.adapters.modbus_fixtures import SUBMODEL_ID, DeviceServer, build_twin, device, eventually
-from tests.adapters.test_modbus_codec import FORMATS, ORDERS, layout
+from tests.adapters.test_modbus_registers import FORMATS, ORDERS, layout
 from twinbridge.aas.errors import NotWritable, WriteRejected
 from twinbridge.aas.quality import Quality
 from twinbridge.aas.twin import Twin
