@@ -68,6 +68,8 @@ class Catalog(Generic[T]):
         self._next = 1
 
     def rebuild(self) -> None:
+        """Index the whole table again (at the start, or when bus events were lost). Sequence
+        numbers keep growing, so a cursor issued before starts over: it may repeat, never skip."""
         self._seq.clear()
         self._ids.clear()
         self._order.clear()
@@ -118,7 +120,8 @@ class Catalog(Generic[T]):
         else:
             chosen = []
             more = False
-            for seq in first[start:]:
+            for index in range(start, len(first)):  # no slice: that would copy the rest of the list
+                seq = first[index]
                 if all(_contains(other, seq) for other in others):
                     if limit is not None and len(chosen) == limit:
                         more = True

@@ -36,9 +36,9 @@ from twinbridge.aas.errors import TwinError
 from twinbridge.aas.value_only import apply_value, has_value, parse_value, to_value
 from twinbridge.aas.values import find_value_kind
 from twinbridge.server.api.auth import ANONYMOUS, Role, check_token
-from twinbridge.server.api.bodies import load_json
+from twinbridge.server.api.bodies import Extent, Level, load_json
 from twinbridge.server.api.content import shaped_json
-from twinbridge.server.api.live import handle_headers, refuse_bound_values
+from twinbridge.server.api.live import handle_headers
 from twinbridge.server.api.results import ApiError, error_response
 from twinbridge.server.api.scope import SHELL_SUBMODEL_PREFIX, SUBMODEL_PREFIX, decode_cached, scoped_submodel_id
 from twinbridge.server.api.services import Services, services_of
@@ -80,7 +80,7 @@ _SHAPE_QUERY = [
 _JSON_BODY: dict[str, Any] = {"required": True, "content": {JSON: {"schema": {}}}}
 
 
-def _shape_query(request: Request) -> tuple[str, str]:
+def _shape_query(request: Request) -> tuple[Level, Extent]:
     """(level, extent); unknown values are a 400 naming them."""
     if not request.scope["query_string"]:
         return "deep", "withBlobValue"
@@ -89,7 +89,9 @@ def _shape_query(request: Request) -> tuple[str, str]:
         given = query.get(name)
         if given is not None and given not in choices:
             raise ApiError(400, f"query parameter {name}={given!r} must be one of {list(choices)}")
-    return query.get("level", "deep"), query.get("extent", "withBlobValue")
+    level: Level = "core" if query.get("level") == "core" else "deep"
+    extent: Extent = "withoutBlobValue" if query.get("extent") == "withoutBlobValue" else "withBlobValue"
+    return level, extent
 
 
 def _services(request: Request, needed: Role) -> tuple[Services, str]:
@@ -125,7 +127,7 @@ async def get_submodel(request: Request) -> Response:
     level, extent = _shape_query(request)
     submodel = twin.submodel(submodel_id)
     return _json(services.renders.document(twin, submodel_id, f"full/{level}/{extent}",
-                                           lambda: shaped_json(submodel, level, extent)))  # type: ignore[arg-type]
+                                           lambda: shaped_json(submodel, level, extent)))
 
 
 async def get_element(request: Request) -> Response:
@@ -136,7 +138,7 @@ async def get_element(request: Request) -> Response:
     level, extent = _shape_query(request)
     _, data = services.renders.element(
         twin, _structure(services, submodel_id), submodel_id, path, f"full/{level}/{extent}",
-        lambda element: shaped_json(element, level, extent),  # type: ignore[arg-type]
+        lambda element: shaped_json(element, level, extent),
     )
     return _json(data, handle_headers(twin.find_live(submodel_id, path)))
 
@@ -176,7 +178,7 @@ async def patch_element_value(request: Request) -> Response:
     if find_value_kind(element) is not None:
         await write_element_value(twin, submodel_id, path, parse_value(element, data, path), origin)
         return Response(status_code=204)
-    refuse_bound_values(twin, submodel_id, path)
+    # The twin refuses a container whose elements a device feeds (their writes must reach it).
     twin.modify_element(submodel_id, path, lambda target: apply_value(target, data, path), origin=origin)
     return Response(status_code=204)
 

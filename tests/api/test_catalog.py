@@ -7,6 +7,7 @@ deletions made both over REST and directly on the twin (imports, the plant build
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import random
@@ -185,3 +186,14 @@ async def test_concept_description_filters_follow_changes(client: httpx.AsyncCli
     assert [item["id"] for item in both["result"]] == ["urn:cat:cd:0"]
     assert await all_pages(client, "/concept-descriptions", {"idShort": "Cd1"}, 2) == [
         f"urn:cat:cd:{n}" for n in (1, 5)]
+
+
+async def test_the_catalogs_never_hold_up_bus_drained(client: httpx.AsyncClient, full_twin: Twin) -> None:
+    """The catalogs' subscription is consumed by their own task, so tests and shutdown that wait
+    for ``bus.drained()`` are not kept waiting for the next REST read."""
+    assert (await client.get("/shells")).status_code == 200  # the catalogs now follow the bus
+    for number in range(3):
+        full_twin.create(model.AssetAdministrationShell(
+            model.AssetInformation(global_asset_id=f"urn:cat:drained:{number}"), f"urn:cat:drained:{number}"))
+    await asyncio.wait_for(full_twin.bus.drained(), timeout=5)
+    assert len((await client.get("/shells")).json()["result"]) == 4
