@@ -116,28 +116,32 @@ def main() -> None:
     bare, bare_base = start_server(__file__, ["bare", bodies.name], "/shell")
     servers = [small, large, bare]
     try:
-        plan = [(f"bare {name}", bare_base + f"/{name}") for name in READS]
-        plan += [(name, small_base + targets[name]) for name in READS]
-        plan += [(f"{name} @100", small_base + targets[name]) for name in ("shells?limit=100", "shells?assetIds")]
-        plan += [(f"{name} @10000", large_base + targets[name]) for name in ("shells?limit=100", "shells?assetIds")]
+        lists = ("shells?limit=100", "shells?assetIds")
+        plan = [(f"bare {name}", bare_base + f"/{name}", bare.pid) for name in READS]
+        plan += [(name, small_base + targets[name], small.pid) for name in READS]
+        plan += [(f"{name} @100", small_base + targets[name], small.pid) for name in lists]
+        plan += [(f"{name} @10000", large_base + targets[name], large.pid) for name in lists]
         runs: dict[str, list[Figures]] = {}
         print(f"REST reads: one uvicorn worker per server, wrk 1 thread, {args.connections} connections; "
               f"load average before: {load_average()}")
         print("body sizes: " + ", ".join(f"{name} {len(body)} B" for name, body in answers.items()))
         for round_number in range(1, args.rounds + 1):
-            for name, url in plan:
-                figures = wrk(url, args.seconds, args.connections)
+            for name, url, pid in plan:
+                figures = wrk(url, args.seconds, args.connections, pid)
                 runs.setdefault(name, []).append(figures)
                 print(f"round {round_number}  {name:26s} {figures}")
         medians = {name: Figures.median(figures) for name, figures in runs.items()}
         print(f"\nmedians over {args.rounds} rounds of {args.seconds:g} s (load average now: {load_average()}):")
         for name in READS:
-            print(f"  GET one {name:9s} {medians[name]}   bare {medians['bare ' + name].rate:8.0f} req/s   "
-                  f"ratio {medians[name].rate / medians['bare ' + name].rate:.2f}")
+            ours, bare_figures = medians[name], medians["bare " + name]
+            print(f"  GET one {name:9s} {ours}")
+            print(f"      bare {name:9s} {bare_figures}   ratio of rates {ours.rate / bare_figures.rate:.2f}, "
+                  f"of CPU per request {bare_figures.cpu_us / ours.cpu_us:.2f}")
         for name in ("shells?limit=100", "shells?assetIds"):
             few, many = medians[f"{name} @100"], medians[f"{name} @10000"]
             print(f"  GET /{name:17s}    100 shells {few}")
-            print(f"  GET /{name:17s} 10,000 shells {many}   ratio 10,000/100: {many.rate / few.rate:.2f}")
+            print(f"  GET /{name:17s} 10,000 shells {many}   ratio 10,000/100: rate {many.rate / few.rate:.2f}, "
+                  f"CPU per request {few.cpu_us / many.cpu_us:.2f}")
         print(f"  RSS: 100 shells {rss_mib(small.pid):.0f} MiB, 10,000 shells {rss_mib(large.pid):.0f} MiB, "
               f"bare {rss_mib(bare.pid):.0f} MiB")
     finally:

@@ -124,7 +124,8 @@ def main() -> None:
         for round_number in range(1, args.rounds + 1):
             for connections in (1, 32):
                 for (kind, size), lua in scenarios.items():
-                    figures = wrk(bare_base if size == "-" else base, args.seconds, connections, lua)
+                    target, pid = (bare_base, bare.pid) if size == "-" else (base, server.pid)
+                    figures = wrk(target, args.seconds, connections, pid, lua)
                     runs.setdefault((kind, size, connections), []).append(figures)
                     label = "" if size == "-" else f"{size}-element"
                     print(f"round {round_number}  {kind:12s} {label:>12s}  c={connections:<2d} {figures}")
@@ -139,8 +140,9 @@ def main() -> None:
                 small_figures = Figures.median(runs[(kind, "20", connections)])
                 big_figures = Figures.median(runs[(kind, "1000", connections)])
                 print(f"  {kind:12s} c={connections:<2d}   20-element {small_figures}")
-                print(f"  {kind:12s} c={connections:<2d} 1000-element {big_figures}   "
-                      f"ratio 1000/20: {big_figures.rate / small_figures.rate:.2f}")
+                print(f"  {kind:12s} c={connections:<2d} 1000-element {big_figures}")
+                print(f"  {'':12s}        ratio 1000/20: rate {big_figures.rate / small_figures.rate:.2f}, "
+                      f"CPU per request {small_figures.cpu_us / big_figures.cpu_us:.2f}")
         print(f"  server RSS: {rss_mib(server.pid):.0f} MiB")
     finally:
         stop([server, bare])
