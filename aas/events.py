@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from twinbridge.aas.quality import Quality
 
 if TYPE_CHECKING:
     from twinbridge.aas.live import LiveElement
+    from twinbridge.aas.values import ElementValue
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +66,7 @@ class ValueChanged:
     """
 
     element: LiveElement
-    value: Any
+    value: ElementValue
     timestamp: float
     quality: Quality
     origin: Origin | None = None

@@ -261,6 +261,18 @@ class Twin:
         tree.swap(old, element, path)
         self._element_changed(ChangeKind.REPLACED, submodel, path, ElementOp.REPLACE, element, origin)
 
+    async def put_element(self, submodel_id: str, path: str, element: model.SubmodelElement, *,
+                          origin: Origin | None = None) -> None:
+        """A client's whole element (REST PUT/PATCH of an element): if it differs from the stored
+        one only in its value, it is a value write with ``write_value``'s rules (write-back,
+        refusal, one log row, no structure event); otherwise the element is replaced."""
+        old = self.element(submodel_id, path)
+        kind = values.find_value_kind(old)
+        if kind is not None and type(element) is type(old) and _differs_only_in_value(old, element, kind):
+            await self.write_value(self.live(submodel_id, path), kind.read(element), origin=origin)
+            return
+        self.replace_element(submodel_id, path, element, origin=origin)
+
     def delete_element(self, submodel_id: str, path: str, *, origin: Origin | None = None) -> None:
         submodel = self.submodel(submodel_id)
         element = self.element(submodel_id, path)
@@ -467,6 +479,19 @@ class Twin:
             except paths.PathError:
                 handle.element = None
             handle.semantic_id = first_semantic_key(handle.element)
+
+
+def _differs_only_in_value(old: model.SubmodelElement, new: model.SubmodelElement, kind: values.ValueKind) -> bool:
+    """Compare the AAS JSON of both with the new value put into the old one for the comparison
+    (O(size of the element); the old element is restored before anyone else can see it)."""
+    kept = kind.read(old)
+    try:
+        kind.assign(old, kind.read(new))  # a different valueType may refuse the value: not a value write
+        return documents.encode(old) == documents.encode(new)
+    except (TypeError, ValueError, AttributeError, model.AASConstraintViolation):
+        return False
+    finally:
+        kind.assign(old, kept)
 
 
 def _compaction_bound(document_bytes: int) -> int:

@@ -23,9 +23,9 @@ from typing import Any, Protocol
 import uvicorn
 from pydantic import SecretStr
 
+from twinbridge.aas import compat_basyx
 from twinbridge.aas.operations import OperationRegistry
 from twinbridge.aas.serialization import collect, guess_format, import_environment, read_environment, write_environment
-from twinbridge.aas import compat_basyx
 from twinbridge.aas.store import open_store, store_url_for
 from twinbridge.aas.twin import Twin
 from twinbridge.adapters.binding import BindingError, resolve_target
@@ -36,6 +36,7 @@ from twinbridge.server.api.hierarchy import router as hierarchy_router
 from twinbridge.server.api.ids import encode_id
 from twinbridge.server.api.sparql import router as sparql_router
 from twinbridge.server.config import PlantFile, TokenAuth
+from twinbridge.server.simulations import SimulationService
 from twinbridge.server.tokens import admin_token
 from twinbridge.submodels.hierarchy import PlantHierarchy
 from twinbridge.submodels.plant import Plant
@@ -199,10 +200,13 @@ class Application:
         self._start_adapters(plant_file)
         for adapter in self._adapters:
             await self._start(adapter)
+        simulations = SimulationService(self.twin, plant_file, plant_file.server.rest.prefix)
+        await self._start(simulations)
         app = create_app(
             self.twin, prefix=plant_file.server.rest.prefix, security=self._security(), operations=self.operations,
             cors_origins=plant_file.server.rest.cors_origins,
-            extra_routers=[hierarchy_router, sparql_router], semantic_graph=graph,
+            extra_routers=[hierarchy_router, sparql_router, simulations.router],
+            semantic_graph=graph,
         )
         app.state.hierarchy = hierarchy
         app.state.semantic_graph = graph

@@ -45,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--import", dest="imports", type=Path, action="append", default=[], metavar="FILE")
     validate = commands.add_parser("validate", help="check a plant file and print its errors")
     validate.add_argument("file", type=Path)
+    simulate = commands.add_parser("simulate", help="run a what-if scenario (YAML) offline and print its KPIs")
+    simulate.add_argument("scenario", type=Path)
+    simulate.add_argument("--config", type=Path, help="plant file with simulation blocks (default: the example plant)")
+    simulate.add_argument("--out", type=Path, help="also write the whole result as JSON to this file")
+    simulate.add_argument("--workers", type=int, help="worker processes (default: the plant file's, else one per core)")
     return parser
 
 
@@ -54,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "validate":
             return _validate(args.file)
+        if args.command == "simulate":
+            from twinbridge.server.simulations import simulate_command
+
+            return simulate_command(args.scenario, args.config or EXAMPLE_PLANT, args.out, args.workers)
         config_path = args.config or (EXAMPLE_PLANT if args.command == "demo" else None)
         plant_file = load_plant_file(config_path) if config_path else PlantFile()
         if args.command == "export":

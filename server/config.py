@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from twinbridge.aas.store import StoreUrlError, check_url
 from twinbridge.adapters.config import Southbound
 from twinbridge.server.opcua.settings import OpcUaSettings
+from twinbridge.server.simulations import machine_names
+from twinbridge.simulation.spec import SimulationSettings
 from twinbridge.submodels.description import PlantDescription
 
 
@@ -56,10 +59,20 @@ class ServerSettings(Strict):
     opcua: OpcUaSettings = Field(default_factory=OpcUaSettings)
     data: Path | None = Field(None, description="data directory (certificates, token; the default store)")
     store: str | None = Field(
-        None, pattern=r"^[a-z][a-z0-9+.-]*:",
-        description="store URL (sqlite:///abs/path/file.sqlite3, memory:); default: SQLite in the data directory",
+        None, description="store URL (sqlite:///abs/path/file.sqlite3, memory:); default: SQLite in the data directory",
     )
     flush_interval_s: float = Field(5.0, gt=0, description="how often live values are persisted")
+
+
+    @field_validator("store")
+    @classmethod
+    def _known_store(cls, url: str | None) -> str | None:
+        if url is not None:
+            try:
+                check_url(url)
+            except StoreUrlError as error:
+                raise ValueError(str(error)) from None
+        return url
 
 
 class DemoModbus(Strict):
@@ -86,6 +99,7 @@ class PlantFile(Strict):
     imports: list[Path] = Field(default_factory=list)
     server: ServerSettings = ServerSettings()
     demo: DemoSettings | None = Field(None, description="which sources `twinbridge demo` simulates")
+    simulation: SimulationSettings | None = Field(None, description="what-if simulation: machine blocks by idShort")
     southbound: Southbound = Field(default_factory=Southbound, exclude=True)
     base_dir: Path | None = Field(None, exclude=True, description="where relative paths in the file start")
 
@@ -105,6 +119,9 @@ class PlantFile(Strict):
         return self.model_copy(update={"southbound": southbound})
 
 
+ModelT = TypeVar("ModelT", bound=BaseModel)
+_DISTRIBUTIONS = ("fixed", "exponential", "weibull", "lognormal", "reactive", "preventive", "predictive")
+"""Discriminator tags of the simulation block's unions, which pydantic puts into error paths."""
 _CROSS_CHECK = re.compile(r"^(?P<table>bindings|sources)\[(?P<index>\d+)\]: ")
 
 
@@ -141,14 +158,33 @@ def parse_plant_file(text: str, source: str = "<plant file>", base_dir: Path | N
         plant_file = PlantFile.model_validate(data)
     except ValidationError as error:
         raise ConfigError(source, [_describe(e, lines) for e in error.errors()]) from None
+    problems = _simulation_problems(plant_file, lines)
+    if problems:
+        raise ConfigError(source, problems)
     if base_dir is not None:
         plant_file.imports = [p if p.is_absolute() else base_dir / p for p in plant_file.imports]
         plant_file.base_dir = base_dir
     return plant_file
 
 
+def _simulation_problems(plant_file: PlantFile, lines: dict[tuple[Any, ...], int]) -> list[str]:
+    """Every simulated machine must be a machine asset of the plant (checked after the schema)."""
+    settings = plant_file.simulation
+    if settings is None or not settings.machines:
+        return []
+    known = machine_names(plant_file.plant) if plant_file.plant is not None else set()
+    problems = []
+    for name in settings.machines:
+        if name not in known:
+            line = lines.get(("simulation", "machines", name))
+            where = f"simulation.machines.{name}" + (f" (line {line})" if line is not None else "")
+            hint = f"; machines: {sorted(known)}" if known else "; the plant has no machine assets"
+            problems.append(f"{where}: no machine asset {name!r} in the plant{hint}")
+    return problems
+
+
 def _describe(error: Any, lines: dict[tuple[Any, ...], int]) -> str:
-    location = _strip_union_tags(tuple(part for part in error["loc"] if part != "southbound"))
+    location = _strip_union_tags(tuple(part for part in error["loc"] if part != "southbound"), lines)
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "union_tag_not_found":
         message = "a source needs 'kind: modbus' or 'kind: mqtt'"
@@ -166,12 +202,16 @@ def _describe(error: Any, lines: dict[tuple[Any, ...], int]) -> str:
     return f"{where}: {message}"
 
 
-def _strip_union_tags(location: tuple[Any, ...]) -> tuple[Any, ...]:
+def _strip_union_tags(location: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> tuple[Any, ...]:
     """pydantic inserts union members ('TokenAuth', "literal['none']") and discriminator tags
-    ('modbus' right after sources[n]) into error paths; a plant engineer never wrote those."""
+    ('modbus' right after sources[n]) into error paths; a plant engineer never wrote those.
+    A part that is a key of the document (an asset's idShort such as 'Filler1') is kept."""
     kept: list[Any] = []
     for part in location:
-        if isinstance(part, str) and (part[:1].isupper() or "[" in part):
+        if (*kept, part) in lines:
+            kept.append(part)
+            continue
+        if isinstance(part, str) and (part[:1].isupper() or "[" in part or part in _DISTRIBUTIONS):
             continue
         if part in ("modbus", "mqtt") and len(kept) == 2 and kept[0] == "sources":
             continue
@@ -204,3 +244,21 @@ def _line_index(node: yaml.Node | None) -> dict[tuple[Any, ...], int]:
     if node is not None:
         walk(node, ())
     return index
+
+
+def load_yaml_model(path: Path, schema: type[ModelT]) -> ModelT:
+    """Any other YAML document of ours (a simulation scenario), with the plant file's error
+    reporting: every problem with its field path and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except OSError as error:
+        raise ConfigError(str(path), [f"cannot read the file: {error.strerror}"]) from None
+    except yaml.YAMLError as error:
+        raise ConfigError(str(path), [f"not valid YAML: {getattr(error, 'problem', error)}"]) from None
+    try:
+        return schema.model_validate(data or {})
+    except ValidationError as error:
+        lines = _line_index(node)
+        raise ConfigError(str(path), [_describe(e, lines) for e in error.errors()]) from None

@@ -32,7 +32,7 @@ from rdflib.term import Node
 
 from twinbridge.aas.bus import ChangeBatch, Follower
 from twinbridge.aas.errors import InvalidInput, TwinError
-from twinbridge.aas.events import ChangeKind, ObjectKind
+from twinbridge.aas.events import ChangeKind, ObjectKind, StructureChanged
 from twinbridge.aas.gc_pause import collector_paused
 from twinbridge.aas.live import LiveElement
 from twinbridge.aas.twin import Twin
@@ -158,7 +158,13 @@ class SemanticGraph:
     def apply(self, batch: ChangeBatch) -> None:
         """Apply one bus batch; the caller holds the lock (or owns the graph exclusively)."""
         tree_changed = False
-        for change in batch.structure:
+        # Value writes of non-Property kinds arrive as ValueChanged since issue 8; their triples
+        # are re-emitted with the submodel's, as for the structure event they used to be.
+        structure = batch.structure + [
+            StructureChanged(ChangeKind.UPDATED, ObjectKind.SUBMODEL, event.element.submodel_id, event.element.path)
+            for event in batch.values if not isinstance(event.element.element, model.Property)
+        ]
+        for change in structure:
             self._forget(change.object_kind, change.identifier)
             if change.kind is not ChangeKind.DELETED:
                 obj = self._twin.get(change.object_kind, change.identifier)

@@ -220,7 +220,9 @@ def check_package(data: bytes) -> None:
 
 
 class _PackageReader(AASXReader):
-    """basyx aborts the whole package when a File element or thumbnail names a part the package
+    """Overrides basyx' private ``_add_supplementary_file`` (``compat_basyx.check`` verifies it exists).
+
+    basyx aborts the whole package when a File element or thumbnail names a part the package
     lacks, even when failsafe (strict: say which reference dangles; failsafe: keep the reference,
     skip the file), and would take the package's own data and relationship parts as attachments."""
 

@@ -31,45 +31,56 @@ from twinbridge.aas.store.writer import StoreWriter
 STORE_FILE_NAME = "twinbridge.sqlite3"
 MEMORY_URL = "memory:"
 
-Opener = Callable[[str], Store]
+Opener = Callable[[], Store]
+UrlParser = Callable[[str], Opener]
+"""Checks a URL of its scheme (raising StoreUrlError) and returns what opens the store."""
 
 
 class StoreUrlError(ValueError):
     """The store URL names no known scheme or no usable location."""
 
 
-def _open_sqlite(url: str) -> Store:
+def _parse_sqlite(url: str) -> Opener:
     parts = urlsplit(url)
-    if parts.netloc not in ("", "localhost"):
+    if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
         raise StoreUrlError(f"{url!r}: a sqlite URL names a local file, sqlite:///abs/path/file.sqlite3")
     path = Path(unquote(parts.path))
-    if not path.is_absolute() or path.name == "":
-        raise StoreUrlError(f"{url!r}: expected sqlite:///absolute/path/file.sqlite3 (three slashes, then the path)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return SqliteStore(path)
+    if parts.path.endswith("/"):
+        raise StoreUrlError(f"{url!r}: the URL names a directory, not a database file")
+
+    def open_sqlite() -> Store:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return SqliteStore(path)
+
+    return open_sqlite
 
 
-def _open_memory(url: str) -> Store:
+def _parse_memory(url: str) -> Opener:
     if url not in (MEMORY_URL, "memory://"):
         raise StoreUrlError(f"{url!r}: the in-memory store is 'memory:'")
-    return MemoryStore()
+    return MemoryStore
 
 
-_OPENERS: dict[str, Opener] = {"sqlite": _open_sqlite, "memory": _open_memory}
+_SCHEMES: dict[str, UrlParser] = {"sqlite": _parse_sqlite, "memory": _parse_memory}
 
 
-def register_scheme(scheme: str, opener: Opener) -> None:
+def register_scheme(scheme: str, parser: UrlParser) -> None:
     """Make ``open_store`` understand ``scheme://...`` (a PostgreSQL backend registers itself here)."""
-    _OPENERS[scheme] = opener
+    _SCHEMES[scheme] = parser
+
+
+def check_url(url: str) -> Opener:
+    """Raise StoreUrlError unless ``url`` names a known scheme and a usable location (opens nothing)."""
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    parser = _SCHEMES.get(scheme)
+    if parser is None:
+        known = ", ".join(f"{name}:" for name in sorted(_SCHEMES))
+        raise StoreUrlError(f"unknown store URL {url!r}; known schemes: {known}")
+    return parser(url)
 
 
 def open_store(url: str) -> Store:
-    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
-    opener = _OPENERS.get(scheme)
-    if opener is None:
-        known = ", ".join(f"{name}:" for name in sorted(_OPENERS))
-        raise StoreUrlError(f"unknown store URL {url!r}; known schemes: {known}")
-    return opener(url)
+    return check_url(url)()
 
 
 def store_url_for(data_dir: Path | None) -> str:
@@ -96,6 +107,7 @@ __all__ = [
     "StoreUrlError",
     "StoreWriter",
     "StoredDocument",
+    "check_url",
     "open_store",
     "register_scheme",
     "store_url_for",

@@ -120,7 +120,7 @@ async def patch_element(origin: WriteOrigin, request: Request, scope: ScopeDep, 
     stored = twin.element(submodel_id, idShortPath)
     element = parse_body(await request.body(), model.SubmodelElement)  # type: ignore[type-abstract]
     _same_kind(stored, element, idShortPath)
-    twin.replace_element(submodel_id, idShortPath, element, origin=origin)
+    await twin.put_element(submodel_id, idShortPath, element, origin=origin)  # a new value alone: a value write
     return Response(status_code=204)
 
 

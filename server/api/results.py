@@ -52,7 +52,8 @@ _STATUS_CODES: dict[type[TwinError], int] = {
 _CODES: dict[int, str] = {
     400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed",
     406: "NotAcceptable", 409: "Conflict", 413: "PayloadTooLarge", 415: "UnsupportedMediaType",
-    422: "UnprocessableEntity", 500: "InternalServerError", 502: "BadGateway", 503: "ServiceUnavailable",
+    422: "UnprocessableEntity", 429: "TooManyRequests", 500: "InternalServerError", 502: "BadGateway",
+    503: "ServiceUnavailable",
     507: "InsufficientStorage",
 }
 

@@ -78,8 +78,14 @@ class Mirror:
                                             utc(handle.timestamp) or now, now))
 
     async def _on_batch(self, batch: ChangeBatch) -> None:
-        if batch.structure:
-            await self._apply_structure(batch.structure)
+        # Value writes of non-Property kinds (Range, MultiLanguageProperty, File...) arrive as
+        # ValueChanged since issue 8; until they get value nodes of their own, rebuild that element.
+        structure = batch.structure + [
+            StructureChanged(ChangeKind.UPDATED, ObjectKind.SUBMODEL, event.element.submodel_id, event.element.path)
+            for event in batch.values if not isinstance(event.element.element, model.Property)
+        ]
+        if structure:
+            await self._apply_structure(structure)
         if batch.values:
             await self._apply_values(batch.values)
 

@@ -12,8 +12,8 @@ from basyx.aas import model
 from basyx.aas.examples.data.example_aas import create_full_example
 
 from twinbridge.aas import documents
-from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.errors import StorageError, StorageFull
+from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.store import (
     STORE_FILE_NAME,
     DeleteDocument,
@@ -27,6 +27,7 @@ from twinbridge.aas.store import (
     SqliteStore,
     StoreUrlError,
     StoreWriter,
+    check_url,
     open_store,
     store_url_for,
 )
@@ -174,6 +175,10 @@ def test_open_store_by_url(tmp_path: Path) -> None:
         open_store("postgres://x")
     with pytest.raises(StoreUrlError, match="names a local file, sqlite:///abs/path"):
         open_store("sqlite://relative.sqlite3")
+    with pytest.raises(StoreUrlError, match="names a directory"):
+        check_url("sqlite:///var/lib/")
+    check_url(f"sqlite://{tmp_path}/not/yet/there.sqlite3")  # checking opens and creates nothing
+    assert not (tmp_path / "not").exists()
 
 
 def test_not_a_database_is_a_clear_error(path: Path) -> None:

@@ -1,0 +1,116 @@
+"""Bus subscription modes: LATEST coalesces, EVERY keeps every sample up to its capacity and counts
+what it dropped; filters by submodel and semanticId; bounded structure queues; drained()."""
+
+from __future__ import annotations
+
+import asyncio
+
+from basyx.aas import model
+
+from twinbridge.aas.bus import ChangeBatch, DeliveryMode, Follower
+from twinbridge.aas.events import ObjectKind
+from twinbridge.aas.twin import Twin
+
+A = "urn:test:a"
+B = "urn:test:b"
+TEMPERATURE = "0173-1#02-AAA001#001"
+
+
+def _submodel(identifier: str) -> model.Submodel:
+    semantic = model.ExternalReference((model.Key(model.KeyTypes.GLOBAL_REFERENCE, TEMPERATURE),))
+    return model.Submodel(identifier, submodel_element=[
+        model.Property("t", model.datatypes.Double, value=0.0, semantic_id=semantic),
+        model.Property("n", model.datatypes.Int, value=0),
+    ])
+
+
+def _twin() -> Twin:
+    twin = Twin()
+    twin.create(_submodel(A))
+    twin.create(_submodel(B))
+    return twin
+
+
+async def test_every_mode_keeps_every_sample_in_order_under_its_capacity() -> None:
+    twin = _twin()
+    every = twin.bus.subscribe(mode=DeliveryMode.EVERY, capacity=100)
+    latest = twin.bus.subscribe()
+    handle = twin.live(A, "t")
+    for n in range(100):
+        twin.update(handle, float(n))
+    batch = every.drain()
+    assert [event.value for event in batch.values] == [float(n) for n in range(100)]
+    assert every.dropped == 0 and batch.dropped == 0
+    assert [event.value for event in latest.drain().values] == [99.0]  # LATEST coalesces per element
+
+
+async def test_every_mode_drops_the_oldest_over_capacity_and_counts_them() -> None:
+    twin = _twin()
+    every = twin.bus.subscribe(mode=DeliveryMode.EVERY, capacity=10)
+    handle = twin.live(A, "n")
+    for n in range(25):
+        twin.update(handle, n)
+    batch = every.drain()
+    assert [event.value for event in batch.values] == list(range(15, 25))
+    assert batch.dropped == 15 and every.dropped == 15
+    twin.update(handle, 99)
+    assert every.drain().dropped == 0 and every.dropped == 15  # per batch, and since the start
+
+
+async def test_filters_by_submodel_and_semantic_id() -> None:
+    twin = _twin()
+    only_b = twin.bus.subscribe(submodels=[B])
+    temperatures = twin.bus.subscribe(mode=DeliveryMode.EVERY, semantic_ids=[TEMPERATURE])
+    both = twin.bus.subscribe(submodels=[A], semantic_ids=[TEMPERATURE])
+    for submodel_id in (A, B):
+        for path in ("t", "n"):
+            twin.update(twin.live(submodel_id, path), 1.0 if path == "t" else 1)
+    assert {(e.element.submodel_id, e.element.path) for e in only_b.drain().values} == {(B, "t"), (B, "n")}
+    assert [(e.element.submodel_id, e.element.path) for e in temperatures.drain().values] == [(A, "t"), (B, "t")]
+    assert [(e.element.submodel_id, e.element.path) for e in both.drain().values] == [(A, "t")]
+    twin.modify(ObjectKind.SUBMODEL, A, lambda submodel: setattr(submodel, "category", "x"))
+    assert only_b.drain().structure == []  # structure of other submodels is filtered too
+
+
+async def test_structure_overflow_marks_the_subscription_instead_of_losing_silently() -> None:
+    twin = _twin()
+    subscription = twin.bus.subscribe(structure_capacity=3)
+    for n in range(5):
+        twin.add_element(A, None, model.Property(f"x{n}", model.datatypes.Int, value=n))
+    assert subscription.overflowed
+    batch = await asyncio.wait_for(subscription.next_batch(), 1)
+    assert batch.overflowed and len(batch.structure) <= 3
+    assert not subscription.overflowed
+
+
+async def test_drained_waits_until_followers_handled_everything() -> None:
+    twin = _twin()
+    seen: list[float] = []
+
+    async def slow(batch: ChangeBatch) -> None:
+        await asyncio.sleep(0.05)  # a consumer that takes its time
+        seen.extend(event.value for event in batch.values)  # type: ignore[misc]
+
+    follower = Follower(twin.bus, slow, "slow", mode=DeliveryMode.EVERY)
+    follower.start()
+    handle = twin.live(A, "t")
+    for n in range(3):
+        twin.update(handle, float(n))
+        await asyncio.sleep(0)
+    await asyncio.wait_for(twin.bus.drained(), 5)
+    assert seen == [0.0, 1.0, 2.0]
+    await follower.stop()
+    await asyncio.wait_for(twin.bus.drained(), 1)  # nothing subscribed: returns at once
+
+
+async def test_a_failing_handler_still_counts_as_handled() -> None:
+    twin = _twin()
+
+    async def broken(batch: ChangeBatch) -> None:
+        raise RuntimeError("projection bug")
+
+    follower = Follower(twin.bus, broken, "broken")
+    follower.start()
+    twin.update(twin.live(A, "t"), 1.0)
+    await asyncio.wait_for(twin.bus.drained(), 5)
+    await follower.stop()
