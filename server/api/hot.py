@@ -39,9 +39,11 @@ from twinbridge.server.api.auth import ANONYMOUS, Role, check_token
 from twinbridge.server.api.bodies import Extent, Level, load_json
 from twinbridge.server.api.content import shaped_json
 from twinbridge.server.api.live import handle_headers
+from twinbridge.server.api.paging import cursor_of, limit_of
 from twinbridge.server.api.results import ApiError, error_response
 from twinbridge.server.api.scope import SHELL_SUBMODEL_PREFIX, SUBMODEL_PREFIX, decode_cached, scoped_submodel_id
 from twinbridge.server.api.services import Services, services_of
+from twinbridge.server.api.shells import shell_page
 from twinbridge.server.api.value_writes import put_element_body, write_element_value
 
 JSON = "application/json"
@@ -112,6 +114,16 @@ def _structure(services: Services, submodel_id: str) -> tuple[int, int]:
 
 
 # ----------------------------------------------------------------- reads
+async def get_shells(request: Request) -> Response:
+    """``GET /shells`` (paging, ``idShort``, ``assetIds``): the route in ``server.api.shells``
+    documents it; solving its six dependencies cost more than the catalog page itself."""
+    services, _ = _services(request, "read")
+    query = request.query_params
+    return shell_page(services, query.get("idShort"), query.getlist("assetIds") or None,
+                      cursor_of(query.get("cursor")), limit_of(query.get("limit")),
+                      services.catalogs.shells.rendered)
+
+
 async def get_shell(request: Request) -> Response:
     services, _ = _services(request, "read")
     identifier = decode_cached(request.path_params["aasIdentifier"], "aasIdentifier")
@@ -233,6 +245,10 @@ def _hot_routes() -> list[tuple[str, str, Endpoint, int, str]]:
     return routes
 
 
+# Answered by the middleware only: FastAPI routes elsewhere document them and serve HEAD.
+_ANSWERED_FIRST: list[tuple[str, str, Endpoint]] = [("/shells", "GET", get_shells)]
+
+
 class HotPaths:
     """ASGI middleware answering the hot routes itself (see the module docstring); errors become
     the same Results as everywhere (``results.error_response``), anything unexpected goes on to
@@ -241,7 +257,8 @@ class HotPaths:
     def __init__(self, app: ASGIApp, prefix: str) -> None:
         self.app = app
         self._routes: dict[str, list[tuple[re.Pattern[str], Endpoint]]] = {}
-        for path, method, endpoint, _, _ in _hot_routes():
+        routes = [(path, method, endpoint) for path, method, endpoint, _, _ in _hot_routes()]
+        for path, method, endpoint in [*routes, *_ANSWERED_FIRST]:
             pattern = re.compile(re.escape(prefix) + re.sub(r"\\{(\w+)\\}", r"(?P<\1>[^/$]+)", re.escape(path)))
             self._routes.setdefault(method, []).append((pattern, endpoint))
 

@@ -50,6 +50,11 @@ def read_cursor(cursor: str) -> int:
 
 async def parse_limit(limit: Annotated[str | None, Query(description="Maximum number of results, > 0")] = None,
                 ) -> int | None:
+    return limit_of(limit)
+
+
+def limit_of(limit: str | None) -> int | None:
+    """The ``limit`` query parameter (None: no limit); anything but a positive integer is a 400."""
     if limit is None:
         return None
     try:
@@ -63,7 +68,11 @@ async def parse_limit(limit: Annotated[str | None, Query(description="Maximum nu
 
 async def parse_cursor(cursor: Annotated[str | None, Query(description="Cursor from a previous page")] = None,
                  ) -> int:
-    """The offset to start from (0 without a cursor)."""
+    return cursor_of(cursor)
+
+
+def cursor_of(cursor: str | None) -> int:
+    """The position to start after (0 without a cursor)."""
     if cursor is None or cursor == "":
         return 0
     return read_cursor(cursor)

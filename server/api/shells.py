@@ -74,7 +74,7 @@ def filter_keys(id_short: str | None, asset_ids: list[str] | None) -> list[Key]:
     return keys
 
 
-def _shell_page(services: Services, id_short: str | None, asset_ids: list[str] | None, cursor: int,
+def shell_page(services: Services, id_short: str | None, asset_ids: list[str] | None, cursor: int,
                 limit: int | None, render: Callable[[str], bytes]) -> Response:
     shells = services.catalogs.current().shells
     ids, after = shells.page(filter_keys(id_short, asset_ids), cursor, limit)
@@ -99,10 +99,10 @@ def _referenced_ids(shell: model.AssetAdministrationShell) -> list[str]:
 
 
 # ------------------------------------------------------------------- shells
-@router.get("/shells", dependencies=[ReadAccess])
+@router.get("/shells", dependencies=[ReadAccess])  # GET is answered by server.api.hot; HEAD and the schema here
 async def get_all_shells(services: ServicesDep, limit: LimitQuery, cursor: CursorQuery,
                          id_short: IdShortQuery = None, asset_ids: AssetIdsQuery = None) -> Response:
-    return _shell_page(services, id_short, asset_ids, cursor, limit, services.catalogs.shells.rendered)
+    return shell_page(services, id_short, asset_ids, cursor, limit, services.catalogs.shells.rendered)
 
 
 @router.post("/shells", status_code=201, openapi_extra=JSON_BODY)
@@ -117,7 +117,7 @@ async def get_all_shell_references(services: ServicesDep, limit: LimitQuery, cur
                                    id_short: IdShortQuery = None,
                                    asset_ids: AssetIdsQuery = None) -> Response:
     shells = services.twin.shells
-    return _shell_page(services, id_short, asset_ids, cursor, limit,
+    return shell_page(services, id_short, asset_ids, cursor, limit,
                        lambda identifier: orjson.dumps(reference_to(shells[identifier])))
 
 
