@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench lock clean
+.PHONY: demo test lint bench lock clean readme-check
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# Runs the README's commands as written against a demo (tests/test_readme.py).
+readme-check: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_readme.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

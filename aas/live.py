@@ -8,13 +8,16 @@ turns ``element`` to None so updates are dropped instead of writing into a detac
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from basyx.aas import model
 
 from twinbridge.aas.quality import Quality
 
-DeviceWriter = Callable[[Any], Awaitable[None]]
+if TYPE_CHECKING:
+    from twinbridge.aas.values import ElementValue
+
+DeviceWriter = Callable[["ElementValue"], Awaitable[None]]
 """Sends a client-written value to the device; raises to refuse it (the message reaches the client)."""
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from twinbridge.aas.formats.environment import Environment, FormatError, FormatName, ImportSummary
 from twinbridge.aas.formats.exchange import collect, import_environment
 from twinbridge.aas.formats.reading import guess_format, read_environment
-from twinbridge.aas.formats.writing import write_environment
+from twinbridge.aas.formats.writing import write_aasx, write_environment
 
 __all__ = [
     "Environment",
@@ -21,5 +21,6 @@ __all__ = [
     "guess_format",
     "import_environment",
     "read_environment",
+    "write_aasx",
     "write_environment",
 ]

@@ -7,7 +7,7 @@ they share these functions: what was applied in memory is exactly what replays f
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import MutableSet
 
 from basyx.aas import model
 
@@ -18,7 +18,7 @@ from twinbridge.aas.store.base import ElementOp, LoggedChange
 log = logging.getLogger(__name__)
 
 
-def container_of(parent: model.Referable, where: str) -> Any:
+def container_of(parent: model.Referable, where: str) -> MutableSet[model.SubmodelElement]:
     """The NamespaceSet/OrderedSet holding a container's children."""
     if isinstance(parent, model.Submodel):
         return parent.submodel_element
@@ -27,7 +27,7 @@ def container_of(parent: model.Referable, where: str) -> Any:
     if isinstance(parent, model.Entity):
         return parent.statement
     if isinstance(parent, model.AnnotatedRelationshipElement):
-        return parent.annotation
+        return parent.annotation  # type: ignore[return-value]  # DataElements only: basyx refuses others on add
     raise InvalidInput(f"{where} is a {type(parent).__name__} and cannot contain elements")
 
 
@@ -126,7 +126,8 @@ def _element(entry: LoggedChange) -> model.SubmodelElement:
     return element
 
 
-def _reorder(container: Any, ordered: list[Any], old: Any, new: Any) -> None:
+def _reorder(container: MutableSet[model.SubmodelElement], ordered: list[model.SubmodelElement],
+             old: model.SubmodelElement, new: model.SubmodelElement) -> None:
     """NamespaceSets append on add; restore the original order so a PUT does not move the element."""
     items = [new if item is old else item for item in ordered]
     if list(container) == items:

@@ -32,6 +32,7 @@ from twinbridge.aas import documents, paths, tree, values
 from twinbridge.aas.bus import ChangeBus
 from twinbridge.aas.errors import Conflict, InvalidInput, NotFound, NotWritable
 from twinbridge.aas.events import ChangeKind, ObjectKind, Origin, StructureChanged, ValueChanged
+from twinbridge.aas.gc_pause import collector_paused
 from twinbridge.aas.live import DeviceWriter, LiveElement, SubmodelState, first_semantic_key
 from twinbridge.aas.quality import Quality
 from twinbridge.aas.store import (
@@ -268,7 +269,7 @@ class Twin:
         refusal, one log row, no structure event); otherwise the element is replaced."""
         old = self.element(submodel_id, path)
         kind = values.find_value_kind(old)
-        if kind is not None and type(element) is type(old) and _differs_only_in_value(old, element, kind):
+        if kind is not None and type(element) is type(old) and values.differs_only_in_value(old, element, kind):
             await self.write_value(self.live(submodel_id, path), kind.read(element), origin=origin)
             return
         self.replace_element(submodel_id, path, element, origin=origin)
@@ -374,23 +375,40 @@ class Twin:
 
     # ---------------------------------------------------------- persistence
     def flush(self) -> int:
-        """Log the values of device-fed elements changed since the last flush; returns how many."""
+        """Persist the values of device-fed elements changed since the last flush; returns how many.
+
+        One log row per value; a submodel whose log would pass its compaction bound with them is
+        saved whole instead (its rows would be folded into the document at once anyway).
+        """
         dirty, self._dirty = self._dirty, []
-        changes: list[Change] = []
-        states: set[SubmodelState] = set()
+        by_state: dict[SubmodelState, list[LiveElement]] = {}
         for handle in dirty:
             handle.dirty = False
-            element = handle.element
-            kind = values.find_value_kind(element) if element is not None else None
-            if kind is None or element is None:
-                continue
-            changes.append(LogElement(handle.submodel_id, ElementOp.VALUE, handle.path, kind.dump(element)))
-            handle.state.logged += 1
-            states.add(handle.state)
+            if handle.element is not None:
+                by_state.setdefault(handle.state, []).append(handle)
+        changes: list[Change] = []
+        whole: list[model.Submodel] = []
+        value_op = ElementOp.VALUE
+        count = 0
+        with collector_paused():  # a burst of records that all live on: no garbage to look for
+            for state, handles in by_state.items():
+                count += len(handles)
+                if state.logged + len(handles) > self._compact_after.get(state.identifier, COMPACT_MIN_ENTRIES):
+                    submodel = self._submodels.get(state.identifier)
+                    if submodel is not None:
+                        whole.append(submodel)
+                        continue
+                for handle in handles:
+                    element = handle.element
+                    kind = values.find_value_kind(element) if element is not None else None
+                    if kind is None or element is None:
+                        continue
+                    changes.append(LogElement(handle.submodel_id, value_op, handle.path, kind.dump(element)))
+                state.logged += len(handles)
         self.store.submit(changes)
-        for state in states:
-            self._compact_if_due(state)
-        return len(changes)
+        for submodel in whole:
+            self._save(ObjectKind.SUBMODEL, submodel)
+        return count
 
     async def persisted(self, since: int | None = None) -> None:
         """Wait until every change made so far is durable; raises StorageError if one failed
@@ -479,19 +497,6 @@ class Twin:
             except paths.PathError:
                 handle.element = None
             handle.semantic_id = first_semantic_key(handle.element)
-
-
-def _differs_only_in_value(old: model.SubmodelElement, new: model.SubmodelElement, kind: values.ValueKind) -> bool:
-    """Compare the AAS JSON of both with the new value put into the old one for the comparison
-    (O(size of the element); the old element is restored before anyone else can see it)."""
-    kept = kind.read(old)
-    try:
-        kind.assign(old, kind.read(new))  # a different valueType may refuse the value: not a value write
-        return documents.encode(old) == documents.encode(new)
-    except (TypeError, ValueError, AttributeError, model.AASConstraintViolation):
-        return False
-    finally:
-        kind.assign(old, kept)
 
 
 def _compaction_bound(document_bytes: int) -> int:

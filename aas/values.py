@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import decimal
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -28,7 +29,7 @@ import orjson
 from basyx.aas import model
 
 from twinbridge.aas import compat_basyx
-from twinbridge.aas.documents import to_jsonable
+from twinbridge.aas.documents import encode, to_jsonable
 from twinbridge.aas.errors import NotWritable, WriteRejected
 
 PropertyValue = model.ValueDataType
@@ -96,16 +97,26 @@ def coerce_xs(value: object, value_type: type, where: str) -> PropertyValue:
         raise WriteRejected(f"{where}: {error}") from None
 
 
-def _lexical(value: PropertyValue | None) -> str | None:
-    return None if value is None else model.datatypes.xsd_repr(value)
+def _lexical(value: PropertyValue | None) -> object:
+    """An xs value in log form: JSON-native where that is exact (the common float/int/bool/str
+    values, ~10x cheaper than ``xsd_repr``), else its xs lexical string."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int) and -(2**63) <= value < 2**64:  # orjson's integer range
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return float(value)
+    return model.datatypes.xsd_repr(value)
 
 
-def _from_lexical(text: object, value_type: type) -> PropertyValue | None:
-    if text is None:
+def _from_lexical(data: object, value_type: type) -> PropertyValue | None:
+    if data is None:
         return None
-    if not isinstance(text, str):
-        raise ValueError(f"expected an xs lexical string, got {text!r}")
-    return model.datatypes.from_xsd(text, value_type)  # type: ignore[arg-type]
+    if isinstance(data, str):
+        return model.datatypes.from_xsd(data, value_type)  # type: ignore[arg-type]
+    if isinstance(data, (bool, int, float)):
+        return value_type(data)  # type: ignore[no-any-return]
+    raise ValueError(f"expected an xs value, got {data!r}")
 
 
 class _PropertyKind:
@@ -315,3 +326,16 @@ def value_kind(element: model.SubmodelElement, where: str) -> ValueKind:
             "write its elements, or PUT/PATCH the element itself"
         )
     return kind
+
+
+def differs_only_in_value(old: model.SubmodelElement, new: model.SubmodelElement, kind: ValueKind) -> bool:
+    """Compare the AAS JSON of both with the new value put into the old one for the comparison
+    (O(size of the element); the old element is restored before anyone else can see it)."""
+    kept = kind.read(old)
+    try:
+        kind.assign(old, kind.read(new))  # a different valueType may refuse the value: not a value write
+        return encode(old) == encode(new)
+    except (TypeError, ValueError, AttributeError, model.AASConstraintViolation):
+        return False
+    finally:
+        kind.assign(old, kept)

@@ -37,9 +37,9 @@ from basyx.aas import model
 from pymodbus.client import AsyncModbusTcpClient
 
 from twinbridge.aas.twin import Twin
-from twinbridge.adapters.config import Binding, ElementTarget, ModbusPoint, ModbusPollGroup, ModbusSource
+from twinbridge.adapters.config import Binding, ElementTarget
 from twinbridge.adapters.modbus.adapter import ModbusAdapter
-from twinbridge.adapters.modbus.poller import describe
+from twinbridge.adapters.modbus.config import ModbusPoint, ModbusPollGroup, ModbusSource
 
 
 # ----------------------------------------------------------------------------- device servers
@@ -116,7 +116,9 @@ async def phase(points: int, ports: list[int], interval_ms: int, seconds: float)
     _, adapters = build(points, ports, interval_ms)
     for adapter in adapters:
         await adapter.start()
-    await asyncio.sleep(1.0)  # connect and warm up
+    for adapter in adapters:
+        await adapter.wait_connected(10)
+    await asyncio.sleep(1.0)  # warm up
     groups = [a.stats.groups["default"] for a in adapters]
     cycles0 = [g.cycles for g in groups]
     overruns0 = [g.overruns for g in groups]
@@ -129,7 +131,7 @@ async def phase(points: int, ports: list[int], interval_ms: int, seconds: float)
     overruns = sum(g.overruns - o for g, o in zip(groups, overruns0, strict=True))
     durations = sorted(d for g in groups for d in g.recent_cycles_s)
     per_source = points // len(ports)
-    stats = describe(adapters[0].stats)
+    requests_per_cycle = adapters[0].stats.groups["default"].requests_per_cycle
     for adapter in adapters:
         await adapter.stop()
     return {
@@ -139,7 +141,7 @@ async def phase(points: int, ports: list[int], interval_ms: int, seconds: float)
         "overruns": overruns,
         "p50_ms": 1000 * statistics.median(durations) if durations else float("nan"),
         "p99_ms": 1000 * durations[int(0.99 * (len(durations) - 1))] if durations else float("nan"),
-        "requests_per_cycle": stats["groups"]["default"]["requests_per_cycle"],
+        "requests_per_cycle": requests_per_cycle,
     }
 
 

@@ -33,8 +33,9 @@ import paho.mqtt.client as paho
 from basyx.aas import model
 
 from twinbridge.aas.twin import Twin
-from twinbridge.adapters.config import Binding, ElementTarget, MqttPoint, MqttSource
+from twinbridge.adapters.config import Binding, ElementTarget
 from twinbridge.adapters.mqtt.adapter import MqttAdapter
+from twinbridge.adapters.mqtt.config import MqttPoint, MqttSource
 
 TOPICS = 100
 SUBMODEL = "urn:bench:sm:signals"

@@ -5,8 +5,9 @@
 
 Prints: description validation and environment build time (shells, submodels, properties),
 loading into a Twin, the semantic graph build (triples) and its Turtle serialization,
-median/p99 of two hierarchy SPARQL queries, and the delay from a machine value update to the
-plant-level roll-up (three levels up). Times are wall and CPU: the CPU figure is the steadier
+median/p99 of two hierarchy SPARQL queries, the delay from a machine value update to the
+plant-level roll-up (three levels up), and what the following graph costs per value write and
+per element added/removed. Times are wall and CPU: the CPU figure is the steadier
 one on a shared machine.
 """
 
@@ -130,6 +131,28 @@ SELECT ?shell ?value WHERE {
 }"""
 
 
+async def graph_updates(twin: Twin, graph: SemanticGraph, target: tuple[str, str], updates: int) -> None:
+    """What the following graph costs per change: a value write (one triple replaced) and an
+    element added to a machine's submodel (only that subtree emitted), until the bus is drained."""
+    handle = twin.live(*target)
+    size = 0
+    for label, change in (
+        ("value write", lambda step: twin.update(handle, float(step))),
+        ("element added and removed", lambda step: (
+            twin.add_element(target[0], None, model.Property(f"Extra{step}", model.datatypes.Double, 1.0)),
+            twin.delete_element(target[0], f"Extra{step}"))),
+    ):
+        samples = []
+        for step in range(updates):
+            started = time.perf_counter()
+            change(step)
+            await twin.bus.drained()
+            samples.append(time.perf_counter() - started)
+        print(f"graph following, {label} (incl. roll-ups on the bus): {_percentiles(samples)}")
+        size = size or len(graph.graph)
+    assert len(graph.graph) == size, "adding and removing an element left triples behind"
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--machines", type=int, default=1000)
@@ -153,6 +176,7 @@ async def main() -> None:
     hierarchy = PlantHierarchy.from_twin(twin)
     print(f"hierarchy read back from the BoM submodels in {clock.lap()}")
     graph = SemanticGraph(twin, hierarchy)
+    graph.build()
     print(f"RDF graph built in {clock.lap()}: {len(graph.graph)} triples")
     turtle = graph.turtle()
     print(f"Turtle serialization in {clock.lap()}: {len(turtle) / 2**20:.0f} MiB")
@@ -194,6 +218,7 @@ async def main() -> None:
         delays.append(time.perf_counter() - started)
     watch.close()
     print(f"plant roll-up (3 levels above the machine) updated after its input changed: {_percentiles(delays)}")
+    await graph_updates(twin, graph, plant.signal_target(machine, "Temperature"), args.updates)
     await graph.stop()
     await engine.stop()
     print(f"max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")

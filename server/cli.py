@@ -8,6 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
+from twinbridge.aas.errors import TwinError
+from twinbridge.aas.store import STORE_FILE_NAME
 from twinbridge.server.config import ConfigError, PlantFile, load_plant_file
 
 EXAMPLE_PLANT = Path(__file__).resolve().parent.parent / "examples" / "plant.yaml"
@@ -21,7 +23,10 @@ def _common(parser: argparse.ArgumentParser, default_data: str | None) -> None:
                         help=f"data directory (default {default_data})")
     parser.add_argument("--memory", action="store_true", help="keep everything in memory (no data directory)")
     parser.add_argument("--import", dest="imports", type=Path, action="append", default=[],
-                        metavar="FILE", help="AASX, JSON or XML file to import at start-up (repeatable)")
+                        metavar="FILE", help="AASX, JSON or XML file to import at start-up (repeatable); "
+                        "creates what is missing and keeps what exists")
+    parser.add_argument("--replace", action="store_true",
+                        help="--import overwrites objects that already exist (edits made over REST are lost)")
     parser.add_argument("--token", help="admin API token (else $TWINBRIDGE_TOKEN, else generated and stored)")
     parser.add_argument("--opcua-port", type=int, help="OPC UA port (default 4840)")
     parser.add_argument("--no-opcua", action="store_true", help="do not start the OPC UA server")
@@ -36,11 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the example plant with simulated Modbus and MQTT devices")
     _common(demo, "data/demo")
     demo.add_argument("--mqtt-url", help="use this MQTT broker instead of the embedded one")
+    demo.add_argument("--mqtt-port", type=int,
+                      help="port of the embedded MQTT broker (default: the plant file's, 1883 in the example)")
     export = commands.add_parser("export", help="write the repository as JSON, XML or AASX")
     export.add_argument("--format", choices=["json", "xml", "aasx"], default="json")
     export.add_argument("--output", "-o", type=Path, help="file to write (default: standard output)")
     export.add_argument("--config", type=Path, help="plant file whose plant is built before exporting")
-    export.add_argument("--data", type=Path, default=Path("data"), help="data directory (default data)")
+    export.add_argument("--data", type=Path, default=Path("data"),
+                        help="data directory of the repository to export (default data; the demo's is data/demo)")
     export.add_argument("--memory", action="store_true", help="export only what --config/--import build")
     export.add_argument("--import", dest="imports", type=Path, action="append", default=[], metavar="FILE")
     validate = commands.add_parser("validate", help="check a plant file and print its errors")
@@ -71,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"twinbridge: invalid configuration {error}", file=sys.stderr)
         return 2
+    except TwinError as error:  # the plant does not build (a roll-up without input, a bad template file)
+        print(f"twinbridge: {error} (twinbridge validate FILE lists every problem with its line)", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 0
     except OSError as error:
@@ -86,15 +97,10 @@ def _configure_logging(level: str) -> None:
 
 
 def _validate(path: Path) -> int:
-    from twinbridge.server.application import check_bindings
+    from twinbridge.server.plant_check import check_plant_file
 
-    try:
-        plant_file = load_plant_file(path)
-        problems = check_bindings(plant_file)
-    except ConfigError as error:
-        print(error, file=sys.stderr)
-        return 2
-    if problems:
+    plant_file, problems = check_plant_file(path)
+    if problems or plant_file is None:
         print(ConfigError(str(path), problems), file=sys.stderr)
         return 2
     print(f"{path}: valid ({len(plant_file.southbound.sources)} sources, "
@@ -108,7 +114,7 @@ def _serve(args: argparse.Namespace, plant_file: PlantFile, demo: bool) -> int:
     options = Options(
         host=args.host, port=args.port, data=None if args.memory else args.data, imports=args.imports,
         token=args.token, opcua_port=args.opcua_port, opcua=not args.no_opcua, demo=demo,
-        mqtt_url=getattr(args, "mqtt_url", None),
+        mqtt_url=getattr(args, "mqtt_url", None), mqtt_port=getattr(args, "mqtt_port", None), replace=args.replace,
     )
     application = Application(plant_file, options)
     asyncio.run(application.run())
@@ -118,9 +124,10 @@ def _serve(args: argparse.Namespace, plant_file: PlantFile, demo: bool) -> int:
 def _export(args: argparse.Namespace, plant_file: PlantFile) -> int:
     from twinbridge.server.application import export_repository
 
-    if not args.memory and not args.data.is_dir():
-        print(f"twinbridge: no repository at {args.data} (use --data DIR, or --memory with --config/--import)",
-              file=sys.stderr)
+    if not args.memory and not (args.data / STORE_FILE_NAME).is_file():
+        demo = " (the demo's is data/demo)" if (args.data / "demo" / STORE_FILE_NAME).is_file() else ""
+        print(f"twinbridge: no repository at {args.data}{demo}: name one with --data DIR, or build one in "
+              "memory with --memory --config FILE / --import FILE", file=sys.stderr)
         return 2
     data = export_repository(plant_file, None if args.memory else args.data, args.imports, args.format)
     if args.output:

@@ -14,6 +14,7 @@ import contextlib
 import enum
 import functools
 import itertools
+import logging
 import multiprocessing
 import os
 import time
@@ -24,9 +25,12 @@ from typing import Any
 
 from twinbridge.aas.errors import LimitExceeded, NotFound
 from twinbridge.simulation.engine import HOUR, LineModel, RunSettings, run_line
+from twinbridge.simulation.estimate import StopEstimate, with_estimates
 from twinbridge.simulation.kpis import compare, line_figures, summarise
 from twinbridge.simulation.model import scenario_lines
 from twinbridge.simulation.spec import Scenario
+
+log = logging.getLogger(__name__)
 
 
 class JobStatus(enum.Enum):
@@ -57,6 +61,8 @@ class SimulationJob:
     finished: float | None = None
     error: str | None = None
     result: dict[str, Any] | None = None
+    parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per machine: where its failure and repair times came from, and with what sample size."""
     _futures: list[asyncio.Future[Any]] = field(default_factory=list, repr=False)
 
     @property
@@ -82,17 +88,23 @@ class SimulationRunner:
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def submit(self, scenario: Scenario) -> SimulationJob:
-        """Check the scenario against the plant and start it; errors name the scenario field."""
-        lines = scenario_lines(self.lines, scenario)
+    def submit(self, scenario: Scenario, estimates: Mapping[str, StopEstimate] | None = None) -> SimulationJob:
+        """Check the scenario against the plant and start it; errors name the scenario field.
+
+        ``estimates`` (machine idShort → times learned from history) replace those machines'
+        failure and repair times from the plant file, in the scenario and its baseline alike.
+        """
+        plant = with_estimates(self.lines, estimates) if estimates else self.lines
+        lines = scenario_lines(plant, scenario)
         active = sum(job.active for job in self.jobs.values())
         if active >= self.max_active:
             raise LimitExceeded(f"{active} simulations are running (limit {self.max_active}); try again later")
         job = SimulationJob(id=uuid.uuid4().hex, scenario=scenario,
-                            total=scenario.replications * (2 if scenario.compare else 1))
+                            total=scenario.replications * (2 if scenario.compare else 1),
+                            parameters=_parameters(plant, estimates or {}))
         self.jobs[job.id] = job
         self._forget_old()
-        task = asyncio.get_running_loop().create_task(self._run(job, lines), name=f"simulation {job.id}")
+        task = asyncio.get_running_loop().create_task(self._run(job, plant, lines), name=f"simulation {job.id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return job
@@ -140,13 +152,13 @@ class SimulationRunner:
             )
         return self._pool
 
-    async def _run(self, job: SimulationJob, lines: list[LineModel]) -> None:
+    async def _run(self, job: SimulationJob, plant: Mapping[str, LineModel], lines: list[LineModel]) -> None:
         scenario = job.scenario
         loop = asyncio.get_running_loop()
         pool = self._executor()
         runs = [(lines, settings_of(scenario))]
         if scenario.compare:
-            runs.append((scenario_lines(self.lines, scenario.baseline()), settings_of(scenario.baseline())))
+            runs.append((scenario_lines(plant, scenario.baseline()), settings_of(scenario.baseline())))
         job.status = JobStatus.RUNNING
         # Interleave scenario and baseline replication by replication, so progress is even and a
         # cancelled job has both halves equally far.
@@ -175,14 +187,36 @@ class SimulationRunner:
             "baseline": summarise(by_run[1]) if scenario.compare else None,
             "difference": compare(by_run[0], by_run[1]) if scenario.compare else None,
         }
-        job.status, job.finished = JobStatus.DONE, time.time()
         if self._on_finished is not None:
-            await self._on_finished(job)
+            # before DONE: a client that sees "done" must find the stored result submodel
+            try:
+                await self._on_finished(job)
+            except Exception as error:  # the figures are still there; say why they were not stored
+                log.exception("storing the result of simulation %s failed", job.id)
+                job.error = f"the result could not be stored: {error}"
+        job.status, job.finished = JobStatus.DONE, time.time()
 
     def _forget_old(self) -> None:
         finished = [job for job in self.jobs.values() if not job.active]
         for job in sorted(finished, key=lambda j: j.created)[: max(0, len(self.jobs) - self.keep)]:
             del self.jobs[job.id]
+
+
+def _parameters(lines: Mapping[str, LineModel], estimates: Mapping[str, StopEstimate]) -> dict[str, dict[str, Any]]:
+    report: dict[str, dict[str, Any]] = {}
+    for line in lines.values():
+        for machine in line.machines:
+            estimate = estimates.get(machine.name)
+            failures = machine.sim.failures
+            if estimate is not None:
+                report[machine.name] = {"source": "history", "mtbf_h": estimate.mtbf_h, "mttr_h": estimate.mttr_h,
+                                        "stops": estimate.stops, "running_h": estimate.running_h}
+            elif failures is not None:
+                report[machine.name] = {"source": "plant file", "mtbf_h": failures.time_between_h.mean,
+                                        "mttr_h": failures.time_to_repair_h.mean, "stops": None}
+            else:
+                report[machine.name] = {"source": "plant file", "mtbf_h": None, "mttr_h": None, "stops": None}
+    return report
 
 
 def _count(job: SimulationJob, future: asyncio.Future[Any]) -> None:

@@ -7,17 +7,20 @@ store batch. Ids come from ``IdScheme`` so the same description always yields th
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
 from basyx.aas import model
 
 from twinbridge.aas.errors import InvalidInput
+from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.gc_pause import collector_paused
 from twinbridge.aas.twin import Twin, kind_of
 from twinbridge.submodels.concepts import Concepts
-from twinbridge.submodels.description import Asset, PlantDescription, TemplateFile
+from twinbridge.submodels.description import TECHNICAL_DATA_DEFAULTS, Asset, PlantDescription, TemplateFile
 from twinbridge.submodels.ids import IdScheme
 from twinbridge.submodels.templates import (
     carbon_footprint,
@@ -32,6 +35,7 @@ from twinbridge.submodels.templates import (
 from twinbridge.submodels.templates.elements import prop, typed, xsd_type
 
 MAINTAINED_LEVELS = ("machine",)
+_DOCUMENT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,8 @@ class PlantModel:
     operational_data: dict[str, str] = field(default_factory=dict)
     """shell id → id of its OperationalData submodel (assets with signals or roll-ups)."""
     rollups: list[RollupSpec] = field(default_factory=list)
+    objects: list[tuple[ObjectKind, str]] = field(default_factory=list)
+    """(kind, id) of every object the description yields; kept when the objects are let go."""
 
     def identifiables(self) -> Iterator[model.Identifiable]:
         yield from self.concept_descriptions
@@ -78,6 +84,36 @@ class PlantModel:
                     continue
                 written += 1
         return written
+
+    def release_objects(self) -> None:
+        """Keep the ids, the tree, the signal map and the roll-ups; drop the objects (the twin holds them)."""
+        self.objects = [(kind_of(obj), obj.id) for obj in self.identifiables()]
+        self.shells, self.submodels, self.concept_descriptions = [], [], []
+
+    def to_document(self) -> bytes:
+        """Everything but the objects, as JSON: what a restart with an unchanged description needs
+        instead of building all of them again only to find that the store holds them already."""
+        return orjson.dumps({
+            "version": _DOCUMENT_VERSION, "objects": [[kind.value, identifier] for kind, identifier in self.objects],
+            "parents": self.parents, "children": self.children, "levels": self.levels,
+            "operational_data": self.operational_data, "rollups": [dataclasses.asdict(r) for r in self.rollups],
+        })
+
+    @classmethod
+    def from_document(cls, document: bytes) -> PlantModel | None:
+        """The model ``to_document`` wrote (without objects); None for a document of another version."""
+        try:
+            data = orjson.loads(document)
+            if data.get("version") != _DOCUMENT_VERSION:
+                return None
+            return cls(
+                parents=data["parents"], children=data["children"], levels=data["levels"],
+                operational_data=data["operational_data"],
+                rollups=[RollupSpec(**{**r, "sources": tuple(r["sources"])}) for r in data["rollups"]],
+                objects=[(ObjectKind(kind), identifier) for kind, identifier in data["objects"]],
+            )
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+            return None
 
     def signal_target(self, shell_id: str, signal: str) -> tuple[str, str]:
         """(submodel id, idShortPath) of a signal or roll-up of the asset ``shell_id``."""
@@ -101,6 +137,7 @@ class _Builder:
         for asset in self.description.assets:
             self._asset(asset, (), None)
         self._resolve_rollups()
+        self.concepts.describe_all(self.plant.submodels)
         self.plant.concept_descriptions = list(self.concepts.items.values())
         return self.plant
 
@@ -145,7 +182,7 @@ class _Builder:
         plate = asset.nameplate
         if plate is not None:
             out.append(nameplate.build(ids.submodel(path, "Nameplate"), plate, product_uri=asset_id,
-                                       order_code=asset.id_short, serial_number=asset.serial_number))
+                                       serial_number=asset.serial_number))
             if plate.address is not None:
                 out.append(contact_information.build(ids.submodel(path, "ContactInformation"), plate.address))
         if asset.technical_data is not None:
@@ -156,7 +193,8 @@ class _Builder:
         if asset.level in MAINTAINED_LEVELS:
             out.append(predictive_maintenance.build(ids.submodel(path, "PredictiveMaintenance")))
         if asset.carbon_footprint:
-            out.append(carbon_footprint.build(ids.submodel(path, "CarbonFootprint"), asset.carbon_footprint))
+            out.append(carbon_footprint.build(ids.submodel(path, "CarbonFootprint"), asset.carbon_footprint,
+                                               plate.address if plate else None))
         for index, template in enumerate(asset.templates):
             out.extend(self._from_file(template, path, f"{where}: templates[{index}]"))
         names = [sm.id_short for sm in out]
@@ -176,14 +214,16 @@ class _Builder:
             elements.append(prop(item.id_short, value_type, typed(item.value, value_type, here), ref,
                                  item.description))
         plate = asset.nameplate
-        return technical_data.build(
-            self.ids.submodel(path, "TechnicalData"),
-            manufacturer_name=plate.manufacturer_name if plate else None,
-            product_designation=plate.manufacturer_product_designation if plate else None,
-            article_number=plate.product_article_number_of_manufacturer if plate else None,
-            order_code=plate.order_code_of_manufacturer if plate else None,
-            classifications=data.product_classifications, properties=elements,
-        )
+
+        values: list[str] = []
+        for name, plate_field in TECHNICAL_DATA_DEFAULTS:
+            value = getattr(data, name) or (getattr(plate, plate_field) if plate is not None else None)
+            if not value:  # the schema (Asset._template_sources) refuses this already
+                raise InvalidInput(f"{where}: technical_data.{name} is mandatory in IDTA 02003-2-0")
+            values.append(value)
+        general = technical_data.GeneralInformation(*values)
+        return technical_data.build(self.ids.submodel(path, "TechnicalData"), general,
+                                    data.product_classifications, elements)
 
     def _operational_data(self, asset: Asset, path: tuple[str, ...], where: str) -> model.Submodel:
         variables: list[model.Property] = []

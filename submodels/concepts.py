@@ -1,14 +1,29 @@
-"""Concept descriptions that carry units (IEC 61360) for the plant's properties and signals.
+"""Concept descriptions (IEC 61360) for every semanticId the builders emit.
 
 An element's unit is not an attribute in AAS v3: it lives in the ConceptDescription its
 semanticId points to. One description per (semanticId, unit); two different units under
 one explicit semanticId are a modelling error and are reported with both places.
+
+Browsers (BaSyx AAS Web UI) ask the repository for the ConceptDescription of every semanticId
+they meet, to show a preferred name, definition and unit. ``describe_all`` therefore gives
+every semanticId of the built submodels one: the template dictionary's (concept_dictionary.json,
+copied from the published IDTA template files) when it has the id, else one written from the
+element's idShort and value type.
 """
 
 from __future__ import annotations
 
-from basyx.aas import model
+import copy
+import io
+import json
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+from importlib import resources
 
+from basyx.aas import model
+from basyx.aas.adapter.json import read_aas_json_file
+
+from twinbridge.aas import paths
 from twinbridge.aas.errors import InvalidInput
 from twinbridge.submodels.ids import IdScheme
 from twinbridge.submodels.templates.elements import semantic
@@ -50,9 +65,27 @@ class Concepts:
         self.items[cd_id] = self._describe(cd_id, id_short, unit, value_type)
         return semantic(cd_id)
 
+    def describe_all(self, submodels: Iterable[model.Submodel]) -> None:
+        """Register a description for every semanticId in ``submodels`` that has none yet."""
+        dictionary = template_dictionary()
+        for semantic_id, element in _semantic_ids(submodels):
+            if semantic_id in self.items:
+                continue
+            known = dictionary.get(semantic_id)
+            if known is not None:
+                self.items[semantic_id] = copy.deepcopy(known)
+                continue
+            value_type = getattr(element, "value_type", None)
+            type_name = model.datatypes.XSD_TYPE_NAMES.get(value_type, "xs:string") if value_type else None
+            self.items[semantic_id] = self._describe(semantic_id, element.id_short or "Item", None, type_name)
+
     @staticmethod
-    def _describe(cd_id: str, name: str, unit: str | None, value_type: str) -> model.ConceptDescription:
-        if value_type in _DATA_TYPES:
+    def _describe(cd_id: str, name: str, unit: str | None, value_type: str | None) -> model.ConceptDescription:
+        """``value_type`` None: a concept of a collection, entity or relationship (no data type)."""
+        data_type: model.DataTypeIEC61360 | None
+        if value_type is None:
+            data_type = None
+        elif value_type in _DATA_TYPES:
             data_type = _DATA_TYPES[value_type]
         elif value_type in _INTEGERS:
             data_type = model.DataTypeIEC61360.INTEGER_MEASURE if unit else model.DataTypeIEC61360.INTEGER_COUNT
@@ -69,3 +102,23 @@ class Concepts:
 def _id_short(name: str) -> str:
     cleaned = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in name)
     return cleaned if cleaned[:1].isalpha() else f"C_{cleaned}"
+
+
+@lru_cache(maxsize=1)
+def template_dictionary() -> dict[str, model.ConceptDescription]:
+    """The concept descriptions of the IDTA templates, by id (read once, strictly: it is our file)."""
+    text = resources.files("twinbridge.submodels.templates").joinpath("concept_dictionary.json").read_text("utf-8")
+    document = {"conceptDescriptions": json.loads(text)["conceptDescriptions"]}
+    store = read_aas_json_file(io.StringIO(json.dumps(document)), failsafe=False)
+    return {cd.id: cd for cd in store if isinstance(cd, model.ConceptDescription)}
+
+
+def _semantic_ids(submodels: Iterable[model.Submodel]) -> Iterator[tuple[str, model.Referable]]:
+    """(semanticId, the first element carrying it) for submodels, their elements and list items."""
+    stack: list[model.Referable] = list(submodels)
+    while stack:
+        node = stack.pop()
+        for ref in (getattr(node, "semantic_id", None), getattr(node, "semantic_id_list_element", None)):
+            if isinstance(ref, model.ExternalReference) and ref.key:
+                yield ref.key[0].value, node
+        stack.extend(reversed(list(paths.children(node))))

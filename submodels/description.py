@@ -62,7 +62,8 @@ class Nameplate(Strict):
     manufacturer_product_root: str | None = None
     manufacturer_product_family: str | None = None
     manufacturer_product_type: str | None = None
-    order_code_of_manufacturer: str | None = None
+    order_code_of_manufacturer: str = Field(
+        min_length=1, description="mandatory in IDTA 02006-3-0 (OrderCodeOfManufacturer, cardinality One)")
     product_article_number_of_manufacturer: str | None = None
     serial_number: str | None = Field(None, description="defaults to the asset's serial_number")
     year_of_construction: int | None = Field(None, ge=1800, le=2200)
@@ -87,11 +88,39 @@ class DataProperty(Strict):
     _id_short = field_validator("id_short")(_check_id_short)
 
 
-class TechnicalData(Strict):
-    """IDTA 02003-2-0: general information comes from the nameplate, properties are listed here."""
+class ProductClassification(Strict):
+    """One item of IDTA 02003-2-0 ProductClassifications; ``class_id`` and ``coded_name`` are mandatory there.
 
+    For ECLASS, ``class_id`` is the class IRDI (``0173-1#01-...``) and ``coded_name`` its
+    8-digit code (``27-02-29-01``); neither can be derived from the other, so both are asked for.
+    """
+
+    system: str = Field("ECLASS", min_length=1, description="ClassificationSystem, e.g. ECLASS, IEC CDD, UNSPSC")
+    version: str | None = Field(None, description="ClassificationSystemVersion, e.g. 14.0")
+    class_id: str = Field(min_length=1, description="ProductClassId (for ECLASS the class IRDI)")
+    coded_name: str = Field(min_length=1, description="ProductClassCodedName (for ECLASS the 8-digit code)")
+    name: str | None = Field(None, description="ProductClassName (English)")
+
+
+TECHNICAL_DATA_DEFAULTS = (  # (TechnicalData field, the Nameplate field it defaults to)
+    ("manufacturer_name", "manufacturer_name"),
+    ("manufacturer_product_designation", "manufacturer_product_designation"),
+    ("manufacturer_article_number", "product_article_number_of_manufacturer"),
+    ("manufacturer_order_code", "order_code_of_manufacturer"),
+)
+
+
+class TechnicalData(Strict):
+    """IDTA 02003-2-0. GeneralInformation's four mandatory fields come from the nameplate unless given here."""
+
+    manufacturer_name: str | None = Field(None, description="default: nameplate.manufacturer_name")
+    manufacturer_product_designation: str | None = Field(
+        None, description="default: nameplate.manufacturer_product_designation")
+    manufacturer_article_number: str | None = Field(
+        None, description="default: nameplate.product_article_number_of_manufacturer")
+    manufacturer_order_code: str | None = Field(None, description="default: nameplate.order_code_of_manufacturer")
     properties: list[DataProperty] = Field(default_factory=list)
-    product_classifications: list[str] = Field(default_factory=list, description="ECLASS class ids")
+    product_classifications: list[ProductClassification] = Field(default_factory=list)
 
 
 class CarbonFootprint(Strict):
@@ -102,6 +131,9 @@ class CarbonFootprint(Strict):
     reference_unit: str = Field("piece", min_length=1)
     quantity: float = Field(1.0, gt=0)
     life_cycle_phase: str = Field("A1-A3", min_length=1)
+    publication_date: datetime.date = Field(description="PublicationDate, mandatory in IDTA 02023-0-9")
+    goods_handover_address: Address | None = Field(
+        None, description="PCFGoodsAddressHandover (mandatory); default: the nameplate's address")
 
 
 class Signal(Strict):
@@ -189,7 +221,22 @@ class Asset(Strict):
             raise ValueError(f"{self.id_short}: signal/roll-up idShort(s) {duplicates} are defined twice")
         if self.rollups and not self.children:
             raise ValueError(f"{self.id_short}: roll-ups need children to roll up")
+        self._template_sources()
         return self
+
+    def _template_sources(self) -> None:
+        """Every element a template makes mandatory has a value: given here or by its documented default."""
+        plate = self.nameplate
+        data = self.technical_data
+        if data is not None:
+            for name, plate_field in TECHNICAL_DATA_DEFAULTS:
+                if not getattr(data, name) and not (plate is not None and getattr(plate, plate_field)):
+                    raise ValueError(f"{self.id_short}: technical_data.{name} is mandatory in IDTA 02003-2-0; "
+                                     f"give it there or as nameplate.{plate_field}")
+        for index, pcf in enumerate(self.carbon_footprint):
+            if pcf.goods_handover_address is None and (plate is None or plate.address is None):
+                raise ValueError(f"{self.id_short}: carbon_footprint[{index}].goods_handover_address is mandatory "
+                                 "in IDTA 02023-0-9 (PCFGoodsAddressHandover); give it or a nameplate.address")
 
 
 class Archetype(Strict):

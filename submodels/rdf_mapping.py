@@ -37,17 +37,38 @@ PREFIXES: dict[str, Namespace] = {
 _IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|\\^`]+$")
 
 
+def typed_literal(value: Any, value_type: type) -> Literal:
+    """A Property/Range value typed by its valueType (``"24.8"^^xsd:double``), so SPARQL compares
+    numbers as numbers; strings stay plain literals."""
+    text = model.datatypes.xsd_repr(value)
+    if value_type is str:
+        return Literal(text)
+    return Literal(text, datatype=XSD[_XSD_NAMES.get(value_type, "xs:string")[3:]])
+
+
 class Terms:
     """Shared literal and reference nodes, reused across every emitted identifiable."""
 
     def __init__(self) -> None:
         self._literals: dict[str, Literal] = {}
+        self._typed: dict[tuple[str, type], Literal] = {}
         self._references: dict[tuple[Any, ...], URIRef] = {}
 
     def literal(self, text: str) -> Literal:
         found = self._literals.get(text)
         if found is None:
             found = self._literals[text] = Literal(text)
+        return found
+
+    def value(self, value: Any, value_type: type) -> Literal:
+        """``typed_literal``, interned: for a model's first emission, where values repeat."""
+        text = model.datatypes.xsd_repr(value)
+        if value_type is str:
+            return self.literal(text)
+        key = (text, value_type)
+        found = self._typed.get(key)
+        if found is None:
+            found = self._typed[key] = typed_literal(value, value_type)
         return found
 
     def reference(self, ref: model.Reference, sink: list[tuple[Node, Node, Node]]) -> URIRef:
@@ -76,12 +97,45 @@ def _p(name: str) -> URIRef:
 _TYPE = RDF.type
 _ID, _ID_SHORT, _SEMANTIC = _p("Identifiable/id"), _p("Referable/idShort"), _p("HasSemantics/semanticId")
 PROPERTY_VALUE, _VALUE_TYPE = _p("Property/value"), _p("Property/valueType")
+SUBMODEL_ELEMENTS = _p("Submodel/submodelElements")
 _CHILDREN: dict[type, URIRef] = {
     model.SubmodelElementCollection: _p("SubmodelElementCollection/value"),
     model.SubmodelElementList: _p("SubmodelElementList/value"),
     model.Entity: _p("Entity/statements"),
     model.AnnotatedRelationshipElement: _p("AnnotatedRelationshipElement/annotations"),
 }
+_VALUE_PREDICATES: tuple[tuple[type, tuple[URIRef, ...]], ...] = (
+    (model.Property, (PROPERTY_VALUE,)),
+    (model.MultiLanguageProperty, (_p("MultiLanguageProperty/value"),)),
+    (model.Range, (_p("Range/min"), _p("Range/max"))),
+    (model.File, (_p("File/contentType"), _p("File/value"))),
+    (model.Blob, (_p("Blob/contentType"),)),
+    (model.ReferenceElement, (_p("ReferenceElement/value"),)),
+    (model.RelationshipElement, (_p("RelationshipElement/first"), _p("RelationshipElement/second"))),
+    (model.Entity, (_p("Entity/entityType"), _p("Entity/globalAssetId"))),
+)
+
+
+def value_predicates(element: model.SubmodelElement) -> tuple[URIRef, ...]:
+    """The predicates ``Emitter.value`` writes for this kind of element (empty: it has no value triples)."""
+    return _value_predicates(type(element))
+
+
+@functools.cache
+def _value_predicates(cls: type) -> tuple[URIRef, ...]:
+    return next((predicates for kind, predicates in _VALUE_PREDICATES if issubclass(cls, kind)), ())
+
+
+def child_link(element: model.SubmodelElement) -> URIRef | None:
+    """The predicate from a container element to its children (None: it has none)."""
+    return _child_link(type(element))
+
+
+@functools.cache
+def _child_link(cls: type) -> URIRef | None:
+    return next((link for kind, link in _CHILDREN.items() if issubclass(cls, kind)), None)
+
+
 _CLASSES = (
     model.AnnotatedRelationshipElement, model.RelationshipElement, model.Property, model.MultiLanguageProperty,
     model.Range, model.File, model.Blob, model.ReferenceElement, model.SubmodelElementCollection,
@@ -119,19 +173,19 @@ def _camel(name: str) -> str:
 
 
 class Emitter:
-    """Builds the triples of one identifiable; remembers the subjects it owns (for removal)."""
+    """Builds the triples of one identifiable (or of one element subtree, or of one element's value).
+
+    What an identifiable owns is found again in the graph rather than remembered here (see
+    ``SemanticGraph``): its own node, the element nodes ``<node>#path`` below it and the blank
+    nodes hanging from those; remembering every subject cost 8 bytes a node plus a list per object.
+    """
 
     def __init__(self, owner: Terms) -> None:
         self.owner = owner
         self.triples: list[tuple[Node, Node, Node]] = []
-        self.subjects: list[Node] = []
 
     def lit(self, text: str) -> Literal:
         return self.owner.literal(text)
-
-    def subject(self, node: Node) -> Node:
-        self.subjects.append(node)
-        return node
 
     def referable(self, node: Node, obj: model.Referable, type_node: URIRef) -> None:
         add = self.triples.append
@@ -143,7 +197,6 @@ class Emitter:
 
     def identifiable(self, obj: model.Identifiable, type_name: str) -> URIRef:
         node = iri(obj.id)
-        self.subject(node)
         self.referable(node, obj, _p(type_name))
         self.triples.append((node, _ID, self.lit(obj.id)))
         return node
@@ -152,7 +205,7 @@ class Emitter:
         add = self.triples.append
         node = self.identifiable(shell, "AssetAdministrationShell")
         info = shell.asset_information
-        info_node = self.subject(BNode())
+        info_node = BNode()
         add((node, _p("AssetAdministrationShell/assetInformation"), info_node))
         add((info_node, _TYPE, _p("AssetInformation")))
         add((info_node, _p("AssetInformation/assetKind"), _enum_node("AssetKind", _camel(info.asset_kind.name))))
@@ -161,7 +214,7 @@ class Emitter:
         if info.asset_type:
             add((info_node, _p("AssetInformation/assetType"), self.lit(info.asset_type)))
         for specific in info.specific_asset_id:
-            specific_node = self.subject(BNode())
+            specific_node = BNode()
             add((info_node, _p("AssetInformation/specificAssetIds"), specific_node))
             add((specific_node, _TYPE, _p("SpecificAssetId")))
             add((specific_node, _p("SpecificAssetId/name"), self.lit(specific.name)))
@@ -175,46 +228,20 @@ class Emitter:
     def submodel(self, sm: model.Submodel) -> None:
         node = self.identifiable(sm, "Submodel")
         prefix = f"{node}#"
-        link = _p("Submodel/submodelElements")
+        link = SUBMODEL_ELEMENTS
         for element in sm.submodel_element:
             child = self.element(prefix, element, element.id_short or "")
             self.triples.append((node, link, child))
 
     def element(self, prefix: str, element: model.SubmodelElement, path: str) -> URIRef:
+        """The subtree of ``element`` at ``path``; ``prefix`` is the submodel's node followed by ``#``."""
         add = self.triples.append
         node = URIRef(prefix + path)
-        self.subject(node)
         self.referable(node, element, _type_node(type(element)))
         if isinstance(element, model.Property):
             add((node, _VALUE_TYPE, _xsd_node(_XSD_NAMES.get(element.value_type, "xs:string"))))
-            if element.value is not None:
-                add((node, PROPERTY_VALUE, self.lit(model.datatypes.xsd_repr(element.value))))
-        elif isinstance(element, model.MultiLanguageProperty):
-            self.lang_strings(node, _p("MultiLanguageProperty/value"), element.value)
-        elif isinstance(element, model.Range):
-            for bound in ("min", "max"):
-                value = getattr(element, bound)
-                if value is not None:
-                    add((node, _p(f"Range/{bound}"), self.lit(model.datatypes.xsd_repr(value))))
-        elif isinstance(element, model.File | model.Blob):
-            kind = type(element).__name__
-            if element.content_type:
-                add((node, _p(f"{kind}/contentType"), self.lit(element.content_type)))
-            if isinstance(element, model.File) and element.value:
-                add((node, _p("File/value"), self.lit(element.value)))
-        elif isinstance(element, model.ReferenceElement) and element.value is not None:
-            add((node, _p("ReferenceElement/value"), self.owner.reference(element.value, self.triples)))
-        elif isinstance(element, model.RelationshipElement):
-            for end in ("first", "second"):
-                ref = getattr(element, end)
-                if ref is not None:
-                    add((node, _p(f"RelationshipElement/{end}"), self.owner.reference(ref, self.triples)))
-        if isinstance(element, model.Entity):
-            if element.entity_type is not None:
-                add((node, _p("Entity/entityType"), _enum_node("EntityType", _camel(element.entity_type.name))))
-            if element.global_asset_id:
-                add((node, _p("Entity/globalAssetId"), self.lit(element.global_asset_id)))
-        link = next((p for cls, p in _CHILDREN.items() if isinstance(element, cls)), None)
+        self.value(node, element, shared=True)
+        link = child_link(element)
         if link is not None:
             in_list = isinstance(element, model.SubmodelElementList)
             for index, child in enumerate(paths.children(element)):
@@ -222,12 +249,52 @@ class Emitter:
                 add((node, link, self.element(prefix, child, child_path)))
         return node
 
+    def value(self, node: URIRef, element: model.SubmodelElement, shared: bool = False) -> None:
+        """The triples that a value write of ``element`` replaces (predicates: ``value_predicates``).
+
+        ``shared`` interns the literals: right for a model's first emission (idShorts, units and
+        initial values repeat thousands of times), wrong for a stream of live values, which would
+        then stay in the intern table after the graph dropped them.
+        """
+        add = self.triples.append
+        lit = self.lit if shared else Literal
+        typed = self.owner.value if shared else typed_literal
+        if isinstance(element, model.Property):
+            if element.value is not None:
+                add((node, PROPERTY_VALUE, typed(element.value, element.value_type)))
+        elif isinstance(element, model.MultiLanguageProperty):
+            self.lang_strings(node, _p("MultiLanguageProperty/value"), element.value)
+        elif isinstance(element, model.Range):
+            for bound in ("min", "max"):
+                value = getattr(element, bound)
+                if value is not None:
+                    add((node, _p(f"Range/{bound}"), typed(value, element.value_type)))
+        elif isinstance(element, model.File | model.Blob):
+            kind = type(element).__name__
+            if element.content_type:
+                add((node, _p(f"{kind}/contentType"), self.lit(element.content_type)))
+            if isinstance(element, model.File) and element.value:
+                add((node, _p("File/value"), lit(element.value)))
+        elif isinstance(element, model.ReferenceElement):
+            if element.value is not None:
+                add((node, _p("ReferenceElement/value"), self.owner.reference(element.value, self.triples)))
+        elif isinstance(element, model.RelationshipElement):
+            for end in ("first", "second"):
+                ref = getattr(element, end)
+                if ref is not None:
+                    add((node, _p(f"RelationshipElement/{end}"), self.owner.reference(ref, self.triples)))
+        elif isinstance(element, model.Entity):
+            if element.entity_type is not None:
+                add((node, _p("Entity/entityType"), _enum_node("EntityType", _camel(element.entity_type.name))))
+            if element.global_asset_id:
+                add((node, _p("Entity/globalAssetId"), lit(element.global_asset_id)))
+
     def lang_strings(self, node: Node, predicate: URIRef, strings: Any) -> None:
         if not strings:
             return
         add = self.triples.append
         for language, text in strings.items():
-            string_node = self.subject(BNode())
+            string_node = BNode()
             add((node, predicate, string_node))
             add((string_node, _p("AbstractLangString/language"), self.lit(language)))
             add((string_node, _p("AbstractLangString/text"), self.lit(text)))
@@ -239,7 +306,7 @@ class Emitter:
             content = spec.data_specification_content
             if not isinstance(content, model.DataSpecificationIEC61360):
                 continue
-            spec_node, content_node = self.subject(BNode()), self.subject(BNode())
+            spec_node, content_node = BNode(), BNode()
             add((node, _p("HasDataSpecification/embeddedDataSpecifications"), spec_node))
             add((spec_node, _p("EmbeddedDataSpecification/dataSpecificationContent"), content_node))
             add((content_node, _TYPE, _p("DataSpecificationIec61360")))

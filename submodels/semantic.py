@@ -1,7 +1,10 @@
 """The live RDF view of the twin and the plant tree, and read-only SPARQL over it.
 
-The graph (mapping in ``rdf_mapping``) follows the twin through the change bus: a value
-event replaces exactly one triple, a structure event re-emits only the identifiable it names.
+The graph (mapping in ``rdf_mapping``) is built on first use and from then on follows the
+twin through the change bus: a value event replaces only that element's value triples (one
+triple for a Property), a structure event re-maps only the identifiable or element subtree
+it names. Unbuilt, it costs nothing: a plain start never pays ~850 bytes per triple (about
+13 triples a property on a plant) for a graph nobody queries.
 Besides the ontology's predicates it carries four shortcuts under ``tb:``
 (``https://twinbridge.io/ns#``): ``tb:hasPart`` / ``tb:isPartOf`` between shells,
 ``tb:level`` (plant, line, cell, machine, component) and ``tb:hasSubmodel`` from a shell to
@@ -17,32 +20,50 @@ groups are ordered by ``query_plan`` rather than by rdflib's bound-term count.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Literal
 
 from basyx.aas import model
 from pyparsing import ParseException
-from rdflib import Graph, URIRef
+from rdflib import BNode, Graph, URIRef
 from rdflib.plugins.sparql import algebra, prepareQuery
 from rdflib.plugins.sparql.parser import parseUpdate
 from rdflib.term import Node
 
+from twinbridge.aas import paths
 from twinbridge.aas.bus import ChangeBatch, Follower
 from twinbridge.aas.errors import InvalidInput, TwinError
-from twinbridge.aas.events import ChangeKind, ObjectKind, StructureChanged
+from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.gc_pause import collector_paused
 from twinbridge.aas.live import LiveElement
 from twinbridge.aas.twin import Twin
 from twinbridge.submodels import query_plan
 from twinbridge.submodels.hierarchy import PlantHierarchy, changes_tree
-from twinbridge.submodels.rdf_mapping import PREFIXES, PROPERTY_VALUE, TB, Emitter, Terms, Triple, iri
+from twinbridge.submodels.rdf_mapping import (
+    PREFIXES,
+    PROPERTY_VALUE,
+    SUBMODEL_ELEMENTS,
+    TB,
+    Emitter,
+    Terms,
+    Triple,
+    child_link,
+    iri,
+    typed_literal,
+    value_predicates,
+)
 
 log = logging.getLogger(__name__)
 
+SemanticMode = Literal["lazy", "eager", "off"]
+"""When the graph is built: on first SPARQL/Turtle use, right after start, or never."""
+
 _CHECK_EVERY = 1024
+_SLICE_S = 0.05
 
 
 class QueryError(InvalidInput):
@@ -83,39 +104,124 @@ def _check(deadline: float) -> None:
 
 
 class SemanticGraph:
-    """The live RDF view of ``twin`` and ``hierarchy``. ``await start()`` to follow the bus."""
+    """The live RDF view of ``twin`` and ``hierarchy``, built when it is first used.
 
-    def __init__(self, twin: Twin, hierarchy: PlantHierarchy) -> None:
+    A plain start does not build it: ``query``/``turtle``/``graph`` build it on first use
+    (``ensure_built`` in the event loop builds in slices of ~50 ms, so REST keeps answering
+    meanwhile; a worker thread asks the loop to do it), or ``eager=True`` builds it in the
+    background right after ``start``. It follows the bus only once built: an unbuilt graph
+    costs no memory and no time per value change. Once built, a value event replaces only
+    that element's value triples and an element's structure event re-maps only its subtree.
+    """
+
+    def __init__(self, twin: Twin, hierarchy: PlantHierarchy, *, eager: bool = False) -> None:
         self._twin = twin
         self._hierarchy = hierarchy
-        self.graph = _new_graph()
-        self._owned: dict[tuple[ObjectKind, str], list[Node]] = {}
-        self._tree_triples: list[Triple] = []
+        self._eager = eager
+        self._graph: _DeadlineGraph | None = None
         self._terms = Terms()
+        self._tree_triples: list[Triple] = []
         self._value_nodes: dict[int, URIRef] = {}
         self._lock = threading.Lock()
         self._follower = Follower(twin.bus, self._on_batch, "semantic graph")
-        self.rebuild()
+        self._following = False
+        self._running = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._building: asyncio.Task[None] | None = None
+        self.builds = 0
+        """How many times the whole graph was emitted (once, on first use; tests check laziness)."""
 
     # ---------------------------------------------------------------- building
-    def rebuild(self) -> None:
-        """Emit everything from scratch (start-up; a change of the plant tree re-emits only the tree)."""
-        with self._lock, collector_paused():
-            self.graph = _new_graph()
-            self._owned.clear()
-            self._value_nodes.clear()
+    @property
+    def built(self) -> bool:
+        return self._graph is not None
+
+    @property
+    def graph(self) -> Graph:
+        """The rdflib graph, built first if needed. Read it only under the bus's event loop."""
+        self._ensure_built_sync()
+        assert self._graph is not None
+        return self._graph
+
+    def build(self) -> None:
+        """Build now, in this thread, in one go (tools and tests that own the twin)."""
+        if self._graph is not None:
+            return
+        started = time.perf_counter()
+        self._install(self._emit_graph(), started)
+
+    def _emit_graph(self) -> _DeadlineGraph:
+        with collector_paused():
             self._terms = Terms()
-            triples: list[Triple] = []
-            twin = self._twin
-            for kind, table in ((ObjectKind.CONCEPT_DESCRIPTION, twin.concept_descriptions),
-                                (ObjectKind.SUBMODEL, twin.submodels), (ObjectKind.SHELL, twin.shells)):
-                for obj in table.values():
-                    triples.extend(self._emit(kind, obj))
-            triples.extend(self._tree())
-            add = self.graph.store.add
-            graph = self.graph
-            for triple in triples:
-                add(triple, graph)
+            graph = new_graph()
+            add = graph.store.add
+            for triples in self._emissions():
+                for triple in triples:
+                    add(triple, graph)
+        return graph
+
+    async def ensure_built(self) -> None:
+        """Build inside the event loop, yielding every ~50 ms; concurrent callers share one build."""
+        if self._graph is not None:
+            return
+        if self._building is None:
+            self._building = asyncio.ensure_future(self._build_in_slices())
+        await asyncio.shield(self._building)
+
+    async def _build_in_slices(self) -> None:
+        try:
+            if self._running:
+                self._follower.subscribe()  # changes made while we build are applied after it
+            started = time.perf_counter()
+            self._terms = Terms()
+            graph = new_graph()
+            add = graph.store.add
+            slice_end = time.perf_counter() + _SLICE_S
+            with collector_paused():
+                for triples in self._emissions():
+                    for triple in triples:
+                        add(triple, graph)
+                    if time.perf_counter() > slice_end:
+                        await asyncio.sleep(0)
+                        slice_end = time.perf_counter() + _SLICE_S
+            self._install(graph, started)
+        finally:
+            self._building = None
+
+    def _install(self, graph: _DeadlineGraph, started: float) -> None:
+        if self._graph is not None:  # a concurrent build finished first
+            return
+        with self._lock:
+            self._graph = graph
+        self.builds += 1
+        log.info("semantic graph built: %d triples in %.1f s", len(graph), time.perf_counter() - started)
+        if self._running:
+            self._follow()
+
+    def _ensure_built_sync(self) -> None:
+        if self._graph is not None:
+            return
+        loop = self._loop
+        if loop is not None and loop.is_running() and not _runs_on(loop):
+            asyncio.run_coroutine_threadsafe(self.ensure_built(), loop).result()
+        else:
+            self.build()
+
+    def emit_all(self) -> list[Triple]:
+        """Every triple of the twin and the tree (what a build adds)."""
+        return [triple for triples in self._emissions() for triple in triples]
+
+    def _emissions(self) -> Iterator[list[Triple]]:
+        for kind in (ObjectKind.CONCEPT_DESCRIPTION, ObjectKind.SUBMODEL, ObjectKind.SHELL):
+            for obj in list(self._table(kind).values()):
+                yield self._emit(kind, obj)
+        yield self._tree()
+
+    def _table(self, kind: ObjectKind) -> Mapping[str, Any]:
+        twin = self._twin
+        if kind is ObjectKind.SHELL:
+            return twin.shells
+        return twin.submodels if kind is ObjectKind.SUBMODEL else twin.concept_descriptions
 
     def _emit(self, kind: ObjectKind, obj: Any) -> list[Triple]:
         emitter = Emitter(self._terms)
@@ -126,7 +232,6 @@ class SemanticGraph:
             emitter.submodel(obj)
         else:
             emitter.concept(obj)
-        self._owned[(kind, obj.id)] = emitter.subjects
         return emitter.triples
 
     def _tree(self) -> list[Triple]:
@@ -142,10 +247,33 @@ class SemanticGraph:
 
     # ------------------------------------------------------------- following
     async def start(self) -> None:
-        self._follower.start()
+        self._loop = asyncio.get_running_loop()
+        self._running = True
+        if self._graph is not None:
+            self._follow()
+        elif self._eager and self._building is None:
+            self._building = asyncio.ensure_future(self._build_in_slices())
 
     async def stop(self) -> None:
+        self._running = False
+        building = self._building
+        if building is not None:
+            building.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await building
         await self._follower.stop()
+        self._following = False
+
+    def _follow(self) -> None:
+        if self._following:
+            return
+        self._following = True
+        self._follower.subscribe()
+        loop = self._loop
+        if loop is not None and not _runs_on(loop):  # built by a caller outside the loop (a sync test)
+            loop.call_soon_threadsafe(self._follower.start)
+        else:
+            self._follower.start()
 
     async def _on_batch(self, batch: ChangeBatch) -> None:
         while not self._lock.acquire(blocking=False):  # a query is running in a worker thread
@@ -157,57 +285,110 @@ class SemanticGraph:
 
     def apply(self, batch: ChangeBatch) -> None:
         """Apply one bus batch; the caller holds the lock (or owns the graph exclusively)."""
+        graph = self._graph
+        if graph is None:  # not built: the build will read the current state
+            return
+        if batch.overflowed:  # structure events were lost: only the twin itself can tell what changed
+            log.warning("the semantic graph missed structure changes (its queue was full): rebuilding it")
+            self._graph = self._emit_graph()
+            self.builds += 1
+            return
         tree_changed = False
-        # Value writes of non-Property kinds arrive as ValueChanged since issue 8; their triples
-        # are re-emitted with the submodel's, as for the structure event they used to be.
-        structure = batch.structure + [
-            StructureChanged(ChangeKind.UPDATED, ObjectKind.SUBMODEL, event.element.submodel_id, event.element.path)
-            for event in batch.values if not isinstance(event.element.element, model.Property)
-        ]
-        for change in structure:
-            self._forget(change.object_kind, change.identifier)
-            if change.kind is not ChangeKind.DELETED:
-                obj = self._twin.get(change.object_kind, change.identifier)
-                self._add(self._emit(change.object_kind, obj))
-            if change.object_kind is ObjectKind.SHELL or change.object_kind is ObjectKind.SUBMODEL:
-                self._value_nodes.clear()
+        for change in batch.structure:
+            if change.object_kind is ObjectKind.SUBMODEL and change.path is not None:
+                self._remap_element(graph, change.identifier, change.path)
+            else:
+                self._forget(graph, iri(change.identifier), (f"{iri(change.identifier)}#",))
+                obj = self._table(change.object_kind).get(change.identifier)
+                if obj is not None:
+                    self._add(graph, self._emit(change.object_kind, obj))
             tree_changed = tree_changed or changes_tree(self._twin, change)
         if tree_changed:
-            self._reload_tree()
-        graph = self.graph
+            self._reload_tree(graph)
         for event in batch.values:
-            node = self._value_node(event.element)
-            if node is None:
-                continue
-            if event.value is None:
-                graph.remove((node, PROPERTY_VALUE, None))
-            else:
-                graph.set((node, PROPERTY_VALUE, self._terms.literal(model.datatypes.xsd_repr(event.value))))
+            self._apply_value(graph, event.element, event.value)
 
-    def _value_node(self, handle: LiveElement) -> URIRef | None:
+    def _apply_value(self, graph: Graph, handle: LiveElement, value: Any) -> None:
+        element = handle.element
+        if element is None:
+            return
         node = self._value_nodes.get(handle.key)
         if node is None:
-            if not isinstance(handle.element, model.Property):
-                return None
             node = self._value_nodes[handle.key] = URIRef(f"{iri(handle.submodel_id)}#{handle.path}")
-        return node
+        if isinstance(element, model.Property):  # the hot path: one triple
+            if value is None:
+                graph.remove((node, PROPERTY_VALUE, None))
+            else:
+                graph.set((node, PROPERTY_VALUE, typed_literal(value, element.value_type)))
+            return
+        if child_link(element) is not None:  # a container's value is its children's
+            self._remap_element(graph, handle.submodel_id, handle.path)
+            return
+        for predicate in value_predicates(element):
+            for old in list(graph.objects(node, predicate)):
+                graph.remove((node, predicate, old))
+                if isinstance(old, BNode):
+                    graph.remove((old, None, None))
+        emitter = Emitter(self._terms)
+        emitter.value(node, element)
+        self._add(graph, emitter.triples)
 
-    def _forget(self, kind: ObjectKind, identifier: str) -> None:
-        remove = self.graph.remove
-        for subject in self._owned.pop((kind, identifier), ()):
-            remove((subject, None, None))
+    def _remap_element(self, graph: Graph, submodel_id: str, path: str) -> None:
+        """Forget the element subtree at ``path`` and emit it again from the twin (if it still exists).
 
-    def _add(self, triples: list[Triple]) -> None:
-        add = self.graph.store.add
+        Inside a SubmodelElementList an insertion or removal renumbers the following items, so
+        a path with an index is re-mapped from the outermost list on it.
+        """
+        cut = path.find("[")
+        if cut > 0:
+            path = path[:cut]
+        base = iri(submodel_id)
+        node = URIRef(f"{base}#{path}")
+        self._forget(graph, node, (f"{node}.", f"{node}["))
+        graph.remove((None, None, node))
+        submodel = self._twin.submodels.get(submodel_id)
+        if submodel is None:
+            return
+        parent_path = path.rpartition(".")[0]
+        try:
+            element = paths.resolve(submodel, path)
+            parent = paths.resolve(submodel, parent_path) if parent_path else None
+        except paths.PathError:
+            return  # deleted
+        link = SUBMODEL_ELEMENTS if parent is None else child_link(parent)
+        if link is None:
+            return
+        emitter = Emitter(self._terms)
+        emitter.element(f"{base}#", element, path)
+        emitter.triples.append((URIRef(f"{base}#{parent_path}") if parent_path else base, link, node))
+        self._add(graph, emitter.triples)
+
+    @staticmethod
+    def _forget(graph: Graph, root: Node, below: tuple[str, ...]) -> None:
+        """Remove ``root``'s triples and those of everything it owns: blank nodes hanging from it
+        and element nodes whose IRI starts with one of ``below`` (shared reference nodes stay)."""
+        owned = [root]
+        stack = [root]
+        while stack:
+            for found in graph.objects(stack.pop(), None):
+                if isinstance(found, BNode) or (isinstance(found, URIRef) and str.startswith(found, below)):
+                    owned.append(found)
+                    stack.append(found)
+        for node in owned:
+            graph.remove((node, None, None))
+
+    @staticmethod
+    def _add(graph: Graph, triples: list[Triple]) -> None:
+        add = graph.store.add
         for triple in triples:
-            add(triple, self.graph)
+            add(triple, graph)
 
-    def _reload_tree(self) -> None:
+    def _reload_tree(self, graph: Graph) -> None:
         if not self._hierarchy.refresh(self._twin):
             return
         for triple in self._tree_triples:
-            self.graph.remove(triple)
-        self._add(self._tree())
+            graph.remove(triple)
+        self._add(graph, self._tree())
 
     # ---------------------------------------------------------------- output
     def turtle(self) -> bytes:
@@ -216,16 +397,21 @@ class SemanticGraph:
         rdflib's pretty Turtle writer sorts and nests the whole graph (~150 µs a triple: minutes
         for a big plant); one triple per line is valid Turtle and ~60 times faster.
         """
+        self._ensure_built_sync()
         with self._lock:
-            return _turtle(self.graph)
+            assert self._graph is not None
+            return _turtle(self._graph)
 
     def query(self, sparql: str, timeout_s: float = 5.0) -> tuple[str, bytes]:
         """(content type, body): SPARQL JSON results for SELECT/ASK, Turtle for CONSTRUCT/DESCRIBE."""
         prepared = _prepare(sparql)
+        self._ensure_built_sync()
         with self._lock:
-            self.graph.deadline = time.monotonic() + timeout_s
+            graph = self._graph
+            assert graph is not None
+            graph.deadline = time.monotonic() + timeout_s
             try:
-                result = self.graph.query(prepared)
+                result = graph.query(prepared)
                 if result.type in ("SELECT", "ASK"):
                     body = result.serialize(format="json")
                     content_type = "application/sparql-results+json"
@@ -236,9 +422,16 @@ class SemanticGraph:
             except RecursionError:
                 raise QueryTimeout("the SPARQL query is too deeply nested to evaluate") from None
             finally:
-                self.graph.deadline = float("inf")
+                graph.deadline = float("inf")
         assert body is not None
         return content_type, body
+
+
+def _runs_on(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
 
 
 def _turtle(graph: Graph) -> bytes:
@@ -246,7 +439,9 @@ def _turtle(graph: Graph) -> bytes:
     return header.encode() + b"\n" + graph.serialize(format="nt", encoding="utf-8")
 
 
-def _new_graph() -> _DeadlineGraph:
+def new_graph() -> _DeadlineGraph:
+    """An empty graph on rdflib's in-memory store with our prefixes (the store chosen by
+    ``bench/bench_rdf_store.py``: see BENCHMARKS.md)."""
     graph = _DeadlineGraph(store="SimpleMemory")
     for prefix, namespace in PREFIXES.items():
         graph.bind(prefix, namespace)

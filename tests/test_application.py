@@ -34,10 +34,15 @@ def _value_url(base: str, submodel: str, signal: str) -> str:
 @pytest.fixture
 async def demo(tmp_path: Path) -> AsyncIterator[tuple[Application, str]]:
     plant_file = load_plant_file(EXAMPLE_PLANT)
+    ports: list[int] = []
+    while len(ports) < 4:  # four different ones: the kernel may hand the same free port out twice
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
     modbus = plant_file.southbound.sources[0]
-    plant_file = plant_file.with_sources({modbus.name: modbus.model_copy(update={"port": free_port()})})
-    options = Options(host="127.0.0.1", port=free_port(), data=tmp_path / "data", token="t" * 32,
-                      opcua_port=free_port(), demo=True)
+    plant_file = plant_file.with_sources({modbus.name: modbus.model_copy(update={"port": ports[0]})})
+    options = Options(host="127.0.0.1", port=ports[1], data=tmp_path / "data", token="t" * 32,
+                      opcua_port=ports[2], demo=True, mqtt_port=ports[3])
     application = Application(plant_file, options)
     await application.start()
     assert application.http is not None
@@ -115,3 +120,27 @@ async def test_opcua_mirrors_the_same_live_value(demo: tuple[Application, str]) 
 
         await _eventually(same)
         assert (await node.read_data_type_as_variant_type()) == ua.VariantType.Double
+
+
+async def test_the_demo_prints_what_a_first_hour_needs_and_answers_browsers(
+        capsys: pytest.CaptureFixture[str], demo: tuple[Application, str]) -> None:
+    """Broker URL, OPC UA endpoint bound like REST and a demo user that may write, CORS for any origin."""
+    application, base = demo
+    banner = capsys.readouterr().out
+    assert f"embedded MQTT broker: mqtt://127.0.0.1:{application.options.mqtt_port}" in banner
+    assert f"OPC UA endpoint: opc.tcp://127.0.0.1:{application.options.opcua_port}/" in banner
+    user = application.demo_user
+    assert user is not None and user.rights == "readwrite"
+    assert f"OPC UA demo user (may write): demo / {user.password}" in banner
+    endpoint = next(s.endpoint_url for s in application.services if hasattr(s, "endpoint_url"))
+    client = Client(endpoint)
+    client.set_user(user.name)
+    client.set_password(user.password)
+    async with client:
+        assert await client.nodes.objects.read_browse_name()
+    async with httpx.AsyncClient(timeout=5) as http:
+        preflight = await http.options(f"{base}/shells", headers={
+            "Origin": "http://localhost:3000", "Access-Control-Request-Method": "GET"})
+        assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == "*"
+        listed = await http.get(f"{base}/shells", headers={"Origin": "http://localhost:3000"})
+        assert listed.headers["access-control-allow-origin"] == "*"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import os
 import signal
@@ -45,6 +46,52 @@ def test_validate_reports_schema_errors_with_lines(tmp_path: Path, capsys: pytes
     assert "sources[0].port (line 2)" in capsys.readouterr().err
 
 
+def test_validate_reports_schema_and_binding_problems_in_one_run(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Each problem with its field path, line and, for a misspelt name, what it probably meant."""
+    text = EXAMPLE_PLANT.read_text()
+    text = text.replace("manufacturer_product_family: Modulfill", "manufacturer_product_famly: Modulfill", 1)
+    text = text.replace("opcua: {port: 4840}", "opcua: {port: 4840, enable: true}", 1)
+    text = text.replace("{shell: Capper1, submodel: OperationalData, path: Segments.LiveValues.Records.Current"
+                        ".Temperature}", "{shell: Caper1, submodel: OperationalData, path: Segments.LiveValues"
+                        ".Records.Current.Temperature}", 1)
+    text = text.replace("Records.Current.Vibration}", "Records.Current.Vibratoin}", 1)
+    broken = tmp_path / "plant.yaml"
+    broken.write_text(text)
+    lines = text.splitlines()
+
+    def line_of(fragment: str) -> int:
+        return next(number for number, line in enumerate(lines, start=1) if fragment in line)
+
+    assert main(["validate", str(broken)]) == 2
+    error = capsys.readouterr().err
+    assert "4 problem(s)" in error, error
+    family = line_of("manufacturer_product_famly")
+    assert (f"manufacturer_product_famly (line {family}): Extra inputs are not permitted "
+            "(did you mean 'manufacturer_product_family'?)") in error
+    assert f"server.opcua.enable (line {line_of('enable: true')}): Extra inputs are not permitted " \
+           "(did you mean 'enabled'?)" in error
+    assert f".target.shell (line {line_of('shell: Caper1')}): no shell with idShort or id 'Caper1' " \
+           "(did you mean 'Capper1'?)" in error
+    assert f".target.path (line {line_of('Vibratoin')}): " in error
+    assert "(did you mean 'Segments.LiveValues.Records.Current.Vibration'?)" in error
+
+
+def test_validate_places_a_plant_build_error_at_its_asset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = EXAMPLE_PLANT.read_text().replace(
+        "{id_short: Availability, function: mean, input: Availability, unit: \"%\"}",
+        "{id_short: Availability, function: mean, input: Availabilty, unit: \"%\"}", 1)
+    broken = tmp_path / "plant.yaml"
+    broken.write_text(text)
+    line = next(n for n, row in enumerate(text.splitlines(), start=1) if "- id_short: Line1" in row)
+    assert main(["validate", str(broken)]) == 2
+    error = capsys.readouterr().err
+    assert (f"plant.assets[0].children[0] (line {line}): roll-up Availability reads 'Availabilty', but none of its "
+            "children has a signal or roll-up of that name") in error, error
+    assert main(["export", "--memory", "--config", str(broken)]) == 2
+    assert "roll-up Availability reads 'Availabilty'" in capsys.readouterr().err
+
+
 def test_export_writes_the_described_plant(tmp_path: Path) -> None:
     out = tmp_path / "plant.json"
     assert main(["export", "--memory", "--config", str(EXAMPLE_PLANT), "--format", "json", "-o", str(out)]) == 0
@@ -59,6 +106,58 @@ def test_export_refuses_a_missing_data_directory(tmp_path: Path, capsys: pytest.
     assert main(["export", "--data", str(tmp_path / "absent")]) == 2
     assert "no repository at" in capsys.readouterr().err
     assert not (tmp_path / "absent").exists()
+
+
+def test_export_beside_the_demo_store_names_it_and_creates_nothing(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """``make demo`` writes data/demo; ``export`` (default --data data) must not export an empty new store."""
+    demo_store = tmp_path / "data" / "demo"
+    assert main(["export", "--memory", "--config", str(EXAMPLE_PLANT), "-o", str(tmp_path / "x.json")]) == 0
+    from twinbridge.aas.store import STORE_FILE_NAME, open_store, store_url_for
+
+    open_store(store_url_for(demo_store)).close()
+    assert main(["export", "--data", str(tmp_path / "data")]) == 2
+    error = capsys.readouterr().err
+    assert "no repository at" in error and "data/demo" in error
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["demo"]
+    assert (demo_store / STORE_FILE_NAME).is_file()
+
+
+def test_import_keeps_what_exists_unless_replace_is_given(tmp_path: Path) -> None:
+    from twinbridge.aas.twin import Twin
+    from twinbridge.server.application import import_files
+
+    package = tmp_path / "plant.json"
+    assert main(["export", "--memory", "--config", str(EXAMPLE_PLANT), "-o", str(package)]) == 0
+    twin = Twin()
+    first = import_files(twin, [package])
+    assert " 0 kept" in first[0]
+    nameplate = copy.deepcopy(next(sm for sm in twin.submodels.values() if sm.id_short == "Nameplate"))
+    nameplate.id_short = "EditedOverRest"  # as a PUT over REST would
+    twin.upsert(nameplate)
+    again = import_files(twin, [package])
+    assert "0 created, 0 replaced" in again[0] and "(--replace overwrites them)" in again[0]
+    assert twin.submodel(nameplate.id).id_short == "EditedOverRest"
+    replaced = import_files(twin, [package], replace=True)
+    assert " 0 kept" in replaced[0]
+    assert twin.submodel(nameplate.id).id_short == "Nameplate"
+
+
+async def test_the_demo_broker_port_taken_says_which_flag_chooses_another() -> None:
+    import socket
+
+    from twinbridge.server.config import load_plant_file
+    from twinbridge.server.demo import BrokerPortTaken, DemoDevices
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        devices = DemoDevices(load_plant_file(EXAMPLE_PLANT), mqtt_port=port)
+        devices.settings = devices.settings.model_copy(update={"modbus": None})
+        with pytest.raises(BrokerPortTaken, match=f"port {port} .* in use.*--mqtt-port PORT.*--mqtt-url"):
+            await devices.start()
+        await devices.stop()
 
 
 @contextmanager

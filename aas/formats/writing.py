@@ -6,6 +6,7 @@ import datetime
 import io
 import logging
 import mimetypes
+import zipfile
 
 import orjson
 import pyecma376_2
@@ -20,6 +21,7 @@ from twinbridge.aas.formats.jsontree import default
 logger = logging.getLogger(__name__)
 
 AASX_DATA_PART = "/aasx/data.xml"
+AASX_JSON_PART = "/aasx/data.json"
 
 
 def write_environment(env: Environment, fmt: FormatName) -> bytes:
@@ -71,9 +73,13 @@ def is_package_path(name: str) -> bool:
     )
 
 
-def write_aasx(env: Environment, creator: str = "twinbridge") -> bytes:
-    """One XML data part, every package-local file as an aas-suppl part, and the first shell's
-    default thumbnail as the package thumbnail."""
+def write_aasx(env: Environment, creator: str = "twinbridge", json_part: bool = False) -> bytes:
+    """One XML (or, with ``json_part``, JSON) data part, every package-local file as an aas-suppl
+    part, and the first shell's default thumbnail as the package thumbnail.
+
+    basyx writes the JSON part with its own encoder, which gives Entities an empty
+    ``specificAssetIds`` (rejected by aas-core); its bytes are replaced by ``write_json``'s,
+    keeping basyx's relationships and content types."""
     container = DictSupplementaryFileContainer()
     for name, (content_type, data) in env.files.items():
         if is_package_path(name):
@@ -82,7 +88,8 @@ def write_aasx(env: Environment, creator: str = "twinbridge") -> bytes:
             logger.info("not packing %s: not a package path", name)
     buffer = io.BytesIO()
     with AASXWriter(buffer, failsafe=True) as writer:  # a File without its attachment still exports
-        writer.write_all_aas_objects(AASX_DATA_PART, _object_store(env), container)
+        writer.write_all_aas_objects(AASX_JSON_PART if json_part else AASX_DATA_PART, _object_store(env), container,
+                                     write_json=json_part)
         properties = pyecma376_2.OPCCoreProperties()
         properties.creator = creator
         properties.created = datetime.datetime.now(datetime.UTC)
@@ -90,7 +97,18 @@ def write_aasx(env: Environment, creator: str = "twinbridge") -> bytes:
         thumbnail = _thumbnail(env)
         if thumbnail is not None:
             writer.write_thumbnail(*thumbnail)
+    if json_part:
+        return zip_package.exact_relationship_targets(_replace_part(buffer.getvalue(), AASX_JSON_PART, write_json(env)))
     return zip_package.exact_relationship_targets(xmlns.package_renamed(buffer.getvalue(), xmlns.NS_31, xmlns.NS_30))
+
+
+def _replace_part(package: bytes, part: str, data: bytes) -> bytes:
+    """``package`` with the zip entry of ``part`` holding ``data`` (every other entry copied as is)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(package)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            target.writestr(info, data if "/" + info.filename == part else source.read(info))
+    return out.getvalue()
 
 
 def _thumbnail(env: Environment) -> tuple[str, bytearray, str] | None:

@@ -14,7 +14,8 @@ reads, so only the offending point turns Bad.
 
 Quality: Uncertain from binding until the first read; Good on every stored read; Bad for every
 point of the source as soon as the connection is lost or cannot be made (the last value stays,
-flagged Bad), Good again on the first successful read after reconnecting. A device that stops
+flagged Bad; the reason is in ``connection.reason``), Good again on the first successful read
+after reconnecting. Reconnection is the shared ``ConnectionSupervisor``'s. A device that stops
 answering without closing the connection turns Bad after ``timeout_s``. An unchanged value (or
 one within the deadband) is not stored again, so it produces no change event.
 """
@@ -27,14 +28,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from twinbridge.aas.errors import WriteRejected
+from twinbridge.aas.live import DeviceWriter
 from twinbridge.aas.twin import Twin
 from twinbridge.adapters.binding import BindingError, resolve_target
 from twinbridge.adapters.coerce import converter_for
-from twinbridge.adapters.config import Binding, ModbusSource
+from twinbridge.adapters.config import Binding
+from twinbridge.adapters.modbus.config import ModbusPoint, ModbusSource
 from twinbridge.adapters.modbus.plan import ReadRequest, plan_reads
 from twinbridge.adapters.modbus.points import BIT_AREAS, Point, log
 from twinbridge.adapters.modbus.poller import ModbusPoller, PollStats
 from twinbridge.adapters.modbus.registers import codec_for, register_span
+from twinbridge.adapters.supervisor import ConnectionSupervisor
 from twinbridge.adapters.throttle import ThrottledLog
 
 WRITABLE_AREAS = frozenset(("holding_register", "coil"))
@@ -52,16 +56,21 @@ class ModbusAdapter:
         by_group: dict[str, list[Point]] = {}
         writable: list[bool] = []
         for name, binding in bindings:
-            point = self._point(name, binding)
+            spec = binding.point("modbus", ModbusPoint)
+            point = self._point(name, binding, spec)
             self.points.append(point)
             writable.append(binding.writable)
-            assert binding.modbus is not None  # checked by _point
-            by_group.setdefault(binding.modbus.poll_group, []).append(point)
+            assert spec is not None  # checked by _point
+            by_group.setdefault(spec.poll_group, []).append(point)
         groups: dict[str, tuple[float, list[ReadRequest]]] = {
             group: (source.poll_groups[group].interval_ms / 1000.0, plan_reads(members, source.coalesce_gap))
             for group, members in by_group.items()
         }
         self.poller = ModbusPoller(source, groups, self.points, self.throttle)
+        self._supervisor = ConnectionSupervisor(
+            f"Modbus source {source.name!r} at {source.host}:{source.port}", self.poller, source.backoff,
+            on_up=lambda: None, on_down=self._all_bad,
+        )
         for point, can_write in zip(self.points, writable, strict=True):
             twin.bind(point.handle, self._writer(point) if can_write else None)
 
@@ -70,20 +79,38 @@ class ModbusAdapter:
         """Requests, errors, overruns and cycle times of this source (live counters)."""
         return self.poller.stats
 
+    @property
+    def connection(self) -> ConnectionSupervisor:
+        return self._supervisor
+
+    @property
+    def connected(self) -> bool:
+        return self._supervisor.connected
+
     async def start(self) -> None:
-        await self.poller.start()
+        self.poller.start_polling()
+        await self._supervisor.start()
 
     async def stop(self) -> None:
         """Stop polling; the points' values stay but turn Bad, since nothing keeps them current."""
-        await self.poller.stop()
+        await self.poller.stop_polling()
+        await self._supervisor.stop()
         now = time.time()
         for point in self.points:
             point.fail("the adapter stopped", now, quiet=True)
 
+    async def wait_connected(self, timeout: float = 10.0) -> None:
+        await self._supervisor.wait_connected(timeout)
+
+    def _all_bad(self, reason: str) -> None:
+        """The device is unreachable: every point turns Bad at once (the supervisor logged why)."""
+        now = time.time()
+        for point in self.points:
+            point.fail(reason, now, quiet=True)
+
     # ------------------------------------------------------------------ set-up
-    def _point(self, name: str, binding: Binding) -> Point:
+    def _point(self, name: str, binding: Binding, spec: ModbusPoint | None) -> Point:
         source = self.source
-        spec = binding.modbus
         if binding.source != source.name:
             raise BindingError(f"{name}: belongs to source {binding.source!r}, not {source.name!r}")
         if spec is None:
@@ -114,7 +141,7 @@ class ModbusAdapter:
             label=f"{spec.address} (protocol address {address})" if source.one_based else str(address),
         )
 
-    def _writer(self, point: Point) -> Any:
+    def _writer(self, point: Point) -> DeviceWriter:
         """The DeviceWriter of a writable point: the inverse of its read path."""
         poller = self.poller
         codec = point.codec

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from twinbridge.adapters.config import ModbusArea
+from twinbridge.adapters.modbus.config import ModbusArea
 from twinbridge.adapters.modbus.points import BIT_AREAS, Point
 
 MAX_REGISTERS = 125

@@ -13,7 +13,7 @@ from typing import Any
 from twinbridge.aas.live import LiveElement
 from twinbridge.aas.quality import Quality
 from twinbridge.aas.twin import Twin
-from twinbridge.adapters.config import ModbusArea
+from twinbridge.adapters.modbus.config import ModbusArea
 from twinbridge.adapters.modbus.registers import Codec
 from twinbridge.adapters.throttle import ThrottledLog
 

@@ -1,9 +1,10 @@
-"""One Modbus TCP connection per source, its reconnection, and its poll groups.
+"""One Modbus TCP connection per source and its poll groups.
 
 Each poll group is an independent loop on its own interval. A cycle that outlasts its
 interval is counted as an overrun and the missed ticks are skipped, so a slow device never
-piles up queued reads. A lost connection turns every point of the source Bad at once and a
-supervisor reconnects with exponential backoff; the next successful read makes them Good.
+piles up queued reads. A lost connection ends the session: the shared connection supervisor
+turns every point of the source Bad at once and reconnects with backoff; the next successful
+read makes them Good.
 """
 
 from __future__ import annotations
@@ -14,17 +15,17 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from pymodbus.client import AsyncModbusTcpClient
-from pymodbus.constants import ExcCodes
 from pymodbus.exceptions import ModbusException
 
 from twinbridge.aas.errors import WriteRejected
-from twinbridge.adapters.config import ModbusSource
+from twinbridge.adapters.modbus.compat_pymodbus import exception_name, open_client
+from twinbridge.adapters.modbus.config import ModbusSource
 from twinbridge.adapters.modbus.plan import ReadRequest, split
 from twinbridge.adapters.modbus.points import BIT_AREAS, Point
 from twinbridge.adapters.modbus.registers import registers_to_bytes
+from twinbridge.adapters.supervisor import describe, stop_tasks
 from twinbridge.adapters.throttle import ThrottledLog
 
 log = logging.getLogger("twinbridge.modbus")
@@ -60,20 +61,30 @@ class PollStats:
     def overruns(self) -> int:
         return sum(group.overruns for group in self.groups.values())
 
+    def as_dict(self) -> dict[str, object]:
+        """A plain-data view of the counters (for logs, health endpoints and the benchmark)."""
+        return {
+            "requests": self.requests, "errors": self.errors, "connects": self.connects,
+            "disconnects": self.disconnects, "writes": self.writes, "overruns": self.overruns,
+            "groups": {
+                name: {"interval_s": g.interval_s, "cycles": g.cycles, "overruns": g.overruns,
+                       "last_cycle_s": g.last_cycle_s, "requests_per_cycle": g.requests_per_cycle}
+                for name, g in self.groups.items()
+            },
+        }
+
 
 class ConnectionLost(Exception):
     """The device stopped answering; the supervisor reconnects."""
 
 
-def exception_name(code: int | None) -> str:
-    try:
-        return f"exception {code} ({ExcCodes(code).name})" if code is not None else "exception response"
-    except ValueError:
-        return f"exception {code}"
-
-
 class ModbusPoller:
-    """Polls ``groups`` (name → (interval in s, requests)) over one connection to ``source``."""
+    """Polls ``groups`` (name → (interval in s, requests)) over one connection to ``source``.
+
+    It is the source's supervised ``Link``: ``open`` connects, ``serve`` returns when a read or
+    write finds the connection dead (with the reason), ``close`` drops the client. The poll loops
+    run from ``start_polling`` to ``stop_polling`` and wait while there is no connection.
+    """
 
     def __init__(
         self, source: ModbusSource, groups: dict[str, tuple[float, list[ReadRequest]]],
@@ -87,6 +98,7 @@ class ModbusPoller:
         self._client: AsyncModbusTcpClient | None = None
         self._connected = asyncio.Event()
         self._lost = asyncio.Event()
+        self._lost_reason = ""
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
 
@@ -94,82 +106,54 @@ class ModbusPoller:
     def connected(self) -> bool:
         return self._connected.is_set()
 
-    # ---------------------------------------------------------------- lifecycle
-    async def start(self) -> None:
+    # ---------------------------------------------------------------- poll loops
+    def start_polling(self) -> None:
         if self._tasks:
             return
-        name = self.source.name
-        self._tasks.append(asyncio.create_task(self._supervise(), name=f"modbus {name} connection"))
+        self._stopping = False
         for group, (interval, requests) in self.groups.items():
-            task = asyncio.create_task(self._poll(group, interval, requests), name=f"modbus {name} {group}")
+            task = asyncio.create_task(self._poll(group, interval, requests), name=f"modbus {self.source.name} {group}")
             self._tasks.append(task)
 
-    async def stop(self) -> None:
-        """Stop every loop and close the connection.
-
-        Python 3.11's ``wait_for`` (inside pymodbus) can swallow a cancellation that races with
-        a reply, so the loops also check ``_stopping`` and the cancel is repeated until they end.
-        """
+    async def stop_polling(self) -> None:
         self._stopping = True
         tasks, self._tasks = self._tasks, []
-        while tasks:
-            for task in tasks:
-                task.cancel()
-            _, pending = await asyncio.wait(tasks, timeout=0.5)
-            tasks = list(pending)
-        self._drop_client()
-        self._stopping = False
+        await stop_tasks(tasks, f"Modbus source {self.source.name!r} polling")
 
-    # ---------------------------------------------------------------- connection
-    async def _supervise(self) -> None:
-        """Connect, wait for the loss, mark everything Bad, back off, reconnect."""
-        backoff = self.source.backoff
-        delay = backoff.initial_s
-        where = f"Modbus source {self.source.name!r} at {self.source.host}:{self.source.port}"
-        while not self._stopping:
-            client = AsyncModbusTcpClient(
-                self.source.host, port=self.source.port, name=self.source.name,
-                timeout=self.source.timeout_s, retries=0, reconnect_delay=0,
-            )
-            try:
-                ok = await client.connect()
-            except (OSError, ModbusException):
-                ok = False
-            if ok:
-                self._client = client
-                self.stats.connects += 1
-                delay = backoff.initial_s
-                self.throttle.forget(where)
-                log.info("%s connected", where)
-                self._lost.clear()
-                self._connected.set()
-                await self._lost.wait()
-                self._connected.clear()
-                self._drop_client()
-                self.stats.disconnects += 1
-                self._all_bad(where, f"{where} lost the connection; reconnecting in {delay:g} s")
-            else:
-                client.close()
-                self._all_bad(where, f"{where} is unreachable; retrying in {delay:g} s")
-            # also after a loss, so a device that accepts and drops at once cannot spin this loop
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, backoff.max_s)
+    # ---------------------------------------------------------------- the link
+    async def open(self) -> None:
+        client = open_client(self.source.host, self.source.port, self.source.name, self.source.timeout_s)
+        try:
+            ok = await client.connect()
+        except (OSError, ModbusException) as error:
+            client.close()
+            raise ConnectionError(describe(error)) from None
+        if not ok:
+            client.close()
+            raise ConnectionError("the device did not accept the connection")
+        self._client = client
+        self.stats.connects += 1
+        self._lost_reason = ""
+        self._lost.clear()
+        self._connected.set()
 
-    def _drop_client(self) -> None:
+    async def serve(self) -> str:
+        await self._lost.wait()
+        self.stats.disconnects += 1
+        return self._lost_reason
+
+    async def close(self) -> None:
+        self._connected.clear()
         client, self._client = self._client, None
         if client is not None:
             client.close()
 
-    def _all_bad(self, where: str, message: str) -> None:
-        self.throttle.warning(where, message)
-        now = time.time()
-        for point in self.points:
-            point.fail("device unreachable", now, quiet=True)
-
     def _connection_lost(self, error: BaseException) -> ConnectionLost:
         # cleared here, not only by the supervisor, so no poll loop retries a dead client meanwhile
         self._connected.clear()
-        self._lost.set()
+        if not self._lost.is_set():
+            self._lost_reason = describe(error)
+            self._lost.set()
         return ConnectionLost(str(error))
 
     # ---------------------------------------------------------------- polling
@@ -303,16 +287,3 @@ class ModbusPoller:
         if response.isError():
             reason = exception_name(getattr(response, "exception_code", None))
             raise WriteRejected(f"{point.where()}: the device refused the write with {reason}")
-
-
-def describe(stats: PollStats) -> dict[str, Any]:
-    """A plain-data view of the counters (for logs, health endpoints and the benchmark)."""
-    return {
-        "requests": stats.requests, "errors": stats.errors, "connects": stats.connects,
-        "disconnects": stats.disconnects, "writes": stats.writes, "overruns": stats.overruns,
-        "groups": {
-            name: {"interval_s": g.interval_s, "cycles": g.cycles, "overruns": g.overruns,
-                   "last_cycle_s": g.last_cycle_s, "requests_per_cycle": g.requests_per_cycle}
-            for name, g in stats.groups.items()
-        },
-    }

@@ -22,7 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from twinbridge.adapters.config import MODBUS_TYPE_REGISTERS, ModbusPoint
+from twinbridge.adapters import float32
+from twinbridge.adapters.modbus.config import MODBUS_TYPE_REGISTERS, ModbusPoint
 
 _FORMATS = {
     "int16": "h", "uint16": "H", "int32": "i", "uint32": "I", "int64": "q", "uint64": "Q",
@@ -69,12 +70,15 @@ class Codec:
     little: bool
     bit: int
     number: struct.Struct | None
+    float32: bool = False
 
     def decode(self, image: bytes, offset: int) -> Any:
-        """The raw device value (int, float, bool or str) at ``offset`` registers into ``image``."""
+        """The raw device value (int, float, bool or str) at ``offset`` registers into ``image``;
+        a float32 as its shortest decimal (24.843904, not 24.843904495239258: see adapters.float32)."""
         number = self.number
         if number is not None:
-            return number.unpack_from(image, offset * 2)[0]
+            value = number.unpack_from(image, offset * 2)[0]
+            return float32.shortest(value) if self.float32 else value
         start = offset * 2
         if self.kind == "bit":
             word = (image[start] << 8) | image[start + 1]
@@ -124,4 +128,4 @@ def codec_for(point: ModbusPoint) -> Codec:
         number = struct.Struct(("<" if little else ">") + fmt)
     if kind in ("bool", "bit"):
         little, swapped = False, False
-    return Codec(kind, register_span(point), swapped, little, point.bit or 0, number)
+    return Codec(kind, register_span(point), swapped, little, point.bit or 0, number, kind == "float32")

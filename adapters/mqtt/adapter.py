@@ -11,7 +11,8 @@ Bad input, per binding (the other bindings and the connection are unaffected):
 - a topic nobody bound (possible with overlapping or Sparkplug filters): debug log, counted in
   ``stats.unbound``;
 - the broker is lost, or cannot be reached at start: every bound value turns Bad until a fresh
-  message arrives after the (re)connect.
+  message arrives after the (re)connect. Reconnection (backoff with jitter, rate-limited logs,
+  the reason in ``connection.reason``) is the shared ``ConnectionSupervisor``'s.
 
 Write-back: a client write to a writable binding publishes to its ``command_topic`` — text:
 the value as text; JSON: ``{"value": <value>, "timestamp": <epoch ms>}``; Sparkplug: an NCMD or
@@ -27,7 +28,7 @@ import decimal
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import orjson
@@ -38,12 +39,14 @@ from twinbridge.aas.quality import Quality
 from twinbridge.aas.twin import Twin
 from twinbridge.adapters.binding import BindingError, resolve_target
 from twinbridge.adapters.coerce import converter_for
-from twinbridge.adapters.config import Binding, MqttPoint, MqttSource
+from twinbridge.adapters.config import Binding
 from twinbridge.adapters.mqtt import payloads
+from twinbridge.adapters.mqtt.config import MqttPoint, MqttSource
 from twinbridge.adapters.mqtt.connection import MqttConnection
 from twinbridge.adapters.mqtt.selectors import Selector
 from twinbridge.adapters.mqtt.topics import TopicIndex
 from twinbridge.adapters.sparkplug.session import SparkplugHost
+from twinbridge.adapters.supervisor import ConnectionSupervisor, stop_tasks
 from twinbridge.adapters.throttle import ThrottledLog
 
 log = logging.getLogger(__name__)
@@ -74,6 +77,9 @@ class MqttStats:
     connects: int = 0
     broker_losses: int = 0  # the broker was lost, or could not be reached after start or a loss
 
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
 
 class MqttAdapter:
     """Feeds the elements of ``bindings`` (``(name, binding)``, e.g. ``("bindings[3]", b)``) from
@@ -91,14 +97,19 @@ class MqttAdapter:
         self._warn = ThrottledLog(log)
         self.stats = MqttStats()
         for name, binding in bindings:
-            if binding.source != source.name or binding.mqtt is None:
+            point = binding.point("mqtt", MqttPoint)
+            if binding.source != source.name or point is None:
                 raise BindingError(f"{name}: not an MQTT binding of source {source.name!r}")
             handle = resolve_target(twin, binding.target, name)
-            self._add(name, binding, binding.mqtt, handle)
+            self._add(name, binding, point, handle)
         subscriptions = [(topic, self._qos[topic]) for topic in self._routes.filters()]
         if self._sparkplug_qos is not None:
             subscriptions += [(topic, self._sparkplug_qos) for topic in self._sparkplug.subscriptions()]
-        self._connection = MqttConnection(source, subscriptions, self.handle_message, self._up, self._down)
+        self._connection = MqttConnection(source, subscriptions, self.handle_message)
+        self._supervisor = ConnectionSupervisor(
+            f"MQTT source {source.name!r} at {self._connection.address}", self._connection, source.backoff,
+            on_up=self._up, on_down=self._down,
+        )
 
     def _add(self, name: str, binding: Binding, point: MqttPoint, handle: LiveElement) -> None:
         if binding.writable and point.command_topic is None and point.payload != "sparkplug":
@@ -121,24 +132,27 @@ class MqttAdapter:
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        await self._connection.start()
+        await self._supervisor.start()
 
     async def stop(self) -> None:
-        await self._connection.stop()
-        for task in list(self._pending):
-            task.cancel()
-        await asyncio.gather(*self._pending, return_exceptions=True)
+        """Leave the broker; the values stay but turn Bad, since nothing keeps them current."""
+        await stop_tasks(list(self._pending), f"MQTT source {self.source.name!r} publish")
+        await self._supervisor.stop()
         now = time.time()
         for handle in self._handles:
             self._twin.set_quality(handle, Quality.BAD, now)
 
     async def wait_connected(self, timeout: float = 10.0) -> None:
         """Wait until the broker session is up and subscribed (tests, start-up checks)."""
-        await self._connection.wait_connected(timeout)
+        await self._supervisor.wait_connected(timeout)
+
+    @property
+    def connection(self) -> ConnectionSupervisor:
+        return self._supervisor
 
     @property
     def connected(self) -> bool:
-        return self._connection.connected
+        return self._supervisor.connected
 
     @property
     def sparkplug(self) -> SparkplugHost:
@@ -205,6 +219,9 @@ class MqttAdapter:
             else:
                 assert point.command_topic is not None
                 topic, data = point.command_topic, _command_payload(point, value)
+            if not self._supervisor.connected:
+                raise WriteRejected(f"{name}: MQTT source {self.source.name!r} is not connected to its broker "
+                                    f"({self._supervisor.reason}); the write was not sent")
             try:
                 await self._connection.publish(topic, data, qos)
             except ConnectionError as error:
@@ -214,7 +231,7 @@ class MqttAdapter:
         return write
 
     def _publish_soon(self, topic: str, payload: bytes) -> None:
-        if not self._connection.connected:
+        if not self._supervisor.connected:
             return
         task = asyncio.get_running_loop().create_task(self._publish_quietly(topic, payload))
         self._pending.add(task)

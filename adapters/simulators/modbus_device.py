@@ -45,7 +45,7 @@ from typing import Any
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from twinbridge.adapters.config import ByteOrder, ModbusArea, ModbusPoint, ModbusType
+from twinbridge.adapters.modbus.config import ByteOrder, ModbusArea, ModbusPoint, ModbusType
 from twinbridge.adapters.modbus.registers import codec_for, registers_to_bytes
 
 _FUNCTION = {"coil": 1, "discrete_input": 2, "holding_register": 3, "input_register": 4}

@@ -35,14 +35,20 @@ from urllib.parse import urlsplit
 import aiomqtt
 import orjson
 
-from twinbridge.adapters.config import MqttPoint
+from twinbridge.adapters.mqtt.config import MqttPoint
 from twinbridge.adapters.sparkplug import payloads
 from twinbridge.adapters.sparkplug.payloads import DataType
+from twinbridge.adapters.supervisor import stop_task, stop_tasks
 
 log = logging.getLogger(__name__)
 
 Protocol = Literal["json", "sparkplug"]
 DEFAULT_MACHINES: Mapping[str, Protocol] = {"Mill1": "json", "Lathe1": "sparkplug"}
+
+_TIMEOUT_S = 2.0
+"""How long a machine waits for the broker to confirm a publish. aiomqtt does not fail a pending
+publish when the connection drops, so with its default (10 s) a machine sat 10 s on a dead
+connection after every broker restart before reconnecting."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,33 +176,41 @@ class SimulatedMqttMachines:
         await asyncio.wait_for(asyncio.gather(*(event.wait() for event in self._ready.values())), timeout)
 
     async def stop(self) -> None:
+        """Stop every machine; a Sparkplug one says goodbye with its NDEATH.
+
+        The machines see ``_stopping`` within one interval and leave by themselves; only one
+        that is stuck (reconnecting, or waiting for a confirmation) is cancelled. A single
+        cancel-and-wait was not enough on Python 3.11: aiomqtt awaits each publish confirmation
+        with ``asyncio.wait_for``, which drops a cancel that arrives with the confirmation, and
+        the machine went on publishing while ``stop`` waited for it forever (the broker restart
+        test hung that way); ``stop_tasks`` repeats the cancel until the task has ended.
+        """
         self._stopping = True
         tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if tasks:
+            await asyncio.wait(tasks, timeout=self.interval_s + _TIMEOUT_S)
+        await stop_tasks(tasks, "simulated MQTT machine")
 
     async def _keep_running(self, machine: str, run: Any) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await run(machine)
             except aiomqtt.MqttError as error:
                 log.info("simulated machine %s lost the broker (%s); reconnecting", machine, error)
-            await asyncio.sleep(0.5)
+            if not self._stopping:
+                await asyncio.sleep(0.5)
 
     # ------------------------------------------------------------ JSON
     async def _run_json(self, machine: str) -> None:
         state = self._states[machine]
         command = f"{self.prefix}/{machine}/cmd/setpoint"
-        async with aiomqtt.Client(self._host, self._port, identifier=f"sim-{machine}") as client:
+        async with aiomqtt.Client(self._host, self._port, identifier=f"sim-{machine}", timeout=_TIMEOUT_S) as client:
             await client.subscribe(command, qos=1)
             commands = asyncio.create_task(self._json_commands(client, state))
             try:
                 self._ready[machine].set()
                 last = time.time()
-                while True:
+                while not self._stopping:
                     now = time.time()
                     state.step(now - last, now)
                     last = now
@@ -210,15 +224,17 @@ class SimulatedMqttMachines:
                     }))
                     await asyncio.sleep(self.interval_s)
             finally:
-                commands.cancel()
+                await stop_task(commands, f"simulated machine {machine} commands")
 
     async def _json_commands(self, client: aiomqtt.Client, state: MachineState) -> None:
-        async for message in client.messages:
-            try:
-                body = orjson.loads(bytes(message.payload))  # type: ignore[arg-type]
-                state.setpoint = float(body["value"] if isinstance(body, dict) else body)
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-                log.warning("simulated machine ignored command %r: %s", message.payload, error)
+        """Take set-points until the broker is lost (quietly: the publishing loop reconnects)."""
+        with contextlib.suppress(aiomqtt.MqttError):
+            async for message in client.messages:
+                try:
+                    body = orjson.loads(bytes(message.payload))  # type: ignore[arg-type]
+                    state.setpoint = float(body["value"] if isinstance(body, dict) else body)
+                except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+                    log.warning("simulated machine ignored command %r: %s", message.payload, error)
 
     # ------------------------------------------------------------ Sparkplug
     async def _run_sparkplug(self, machine: str) -> None:
@@ -229,26 +245,25 @@ class SimulatedMqttMachines:
         payloads.set_value(death.metrics.add(name=payloads.BD_SEQ), DataType.INT64, bd_seq)
         will = aiomqtt.Will(f"{base}/NDEATH/{machine}", death.SerializeToString(), qos=1)
         edge = _EdgeNode(base, machine, state, bd_seq)
-        async with aiomqtt.Client(self._host, self._port, identifier=f"sim-{machine}", will=will) as client:
+        async with aiomqtt.Client(self._host, self._port, identifier=f"sim-{machine}", will=will,
+                                  timeout=_TIMEOUT_S) as client:
             await client.subscribe([(f"{base}/NCMD/{machine}", 1), (f"{base}/DCMD/{machine}/Spindle", 1)])
             await edge.births(client)
             commands = asyncio.create_task(edge.commands(client))
             try:
                 self._ready[machine].set()
                 last = time.time()
-                while True:
+                while not self._stopping:
                     await asyncio.sleep(self.interval_s)
                     now = time.time()
                     state.step(now - last, now)
                     last = now
                     await edge.data(client)
-            except asyncio.CancelledError:
-                if self._stopping:
+            finally:
+                await stop_task(commands, f"simulated machine {machine} commands")
+                if self._stopping:  # a goodbye, whether the stop arrived as a cancel or as the flag
                     with contextlib.suppress(aiomqtt.MqttError):
                         await client.publish(f"{base}/NDEATH/{machine}", death.SerializeToString(), qos=1)
-                raise
-            finally:
-                commands.cancel()
 
 
 class _EdgeNode:
@@ -294,6 +309,11 @@ class _EdgeNode:
         await client.publish(f"{self.base}/DDATA/{self.machine}/Spindle", self._payload(self.DEVICE, False))
 
     async def commands(self, client: aiomqtt.Client) -> None:
+        """Answer rebirth requests and take set-points until the broker is lost (quietly)."""
+        with contextlib.suppress(aiomqtt.MqttError):
+            await self._commands(client)
+
+    async def _commands(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
             try:
                 payload = payloads.decode(bytes(message.payload))  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from typing import Any
 
 from google.protobuf.message import DecodeError
 
+from twinbridge.adapters import float32
 from twinbridge.adapters.sparkplug import sparkplug_b_pb2 as pb
 
 # The generated module builds its classes at import time, so type checkers cannot see them.
@@ -85,6 +86,8 @@ def metric_value(metric: Any, datatype: int) -> Any:
     if field in _COMPOSITE:
         raise ValueError(f"a {field.removesuffix('_value')} metric cannot feed a Property")
     value = getattr(metric, field)
+    if field == "float_value":  # a float32 on the wire: its shortest decimal, as the edge node meant it
+        return float32.shortest(value)
     if field in ("int_value", "long_value"):
         bits = _SIGNED_BITS.get(datatype)  # type: ignore[call-overload]
         if bits is not None:

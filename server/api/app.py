@@ -2,7 +2,7 @@
 
 Every router of ``server.api`` is mounted under ``prefix`` (default ``/api/v3.0``); the OpenAPI
 document and the interactive docs live under the same prefix (``{prefix}/openapi.json``,
-``{prefix}/docs``) so one reverse-proxy rule exposes the whole API.
+``{prefix}/docs``, ``{prefix}/redoc``, served offline) so one reverse-proxy rule exposes the whole API.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from twinbridge.aas.operations import OperationRegistry
 from twinbridge.aas.twin import Twin
+from twinbridge.server.api import docs
 from twinbridge.server.api.auth import ApiSecurity
 from twinbridge.server.api.durability import DurableWrites
 from twinbridge.server.api.hot import install_hot_routes
@@ -63,12 +64,13 @@ def create_app(
         version="3.0",
         description="Asset Administration Shell Part 2 HTTP API (IDTA-01002 v3.0)",
         openapi_url=f"{prefix}/openapi.json",
-        docs_url=f"{prefix}/docs",
+        docs_url=None,  # offline pages instead (server/api/docs.py): FastAPI's load from a CDN
         redoc_url=None,
-        swagger_ui_oauth2_redirect_url=f"{prefix}/docs/oauth2-redirect",
+        swagger_ui_oauth2_redirect_url=None,
         # No OpenTelemetry here: FastAPI's check for configured providers cost 3.5% of a value write.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    docs.install(app, prefix)
     install_services(app, Services(
         twin,
         security if security is not None else ApiSecurity(),

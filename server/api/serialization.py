@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from twinbridge.aas.serialization import FormatName, collect, write_environment
+from twinbridge.aas.serialization import FormatName, collect, write_aasx, write_environment
 from twinbridge.aas.twin import Twin
 from twinbridge.server.api.auth import ReadAccess
 from twinbridge.server.api.ids import decode_ids
@@ -23,12 +23,14 @@ from twinbridge.server.api.shells import shell_of
 router = APIRouter(tags=["Serialization API"])
 
 AASX_MEDIA_TYPE = "application/asset-administration-shell-package+xml"
+AASX_JSON_MEDIA_TYPE = "application/asset-administration-shell-package+json"  # an AASX whose data part is JSON
 TURTLE = "text/turtle"
 _MEDIA_TYPES: dict[str, FormatName | None] = {
     "application/json": "json",
     "application/xml": "xml",
     "text/xml": "xml",
     AASX_MEDIA_TYPE: "aasx",
+    AASX_JSON_MEDIA_TYPE: "aasx",
     "application/asset-administration-shell-package": "aasx",
     TURTLE: None,
 }
@@ -80,7 +82,8 @@ async def _serialize(request: Request, twin: Twin, shell_ids: list[str] | None, 
         return Response(await run_in_threadpool(graph.turtle), media_type=TURTLE)
     env = collect(twin, shell_ids, submodel_ids, include_concept_descriptions)
     headers = {"Content-Disposition": 'attachment; filename="environment.aasx"'} if fmt == "aasx" else None
-    return Response(write_environment(env, fmt), media_type=media, headers=headers)
+    body = write_aasx(env, json_part=True) if media == AASX_JSON_MEDIA_TYPE else write_environment(env, fmt)
+    return Response(body, media_type=media, headers=headers)
 
 
 @router.get("/serialization", dependencies=[ReadAccess], response_class=Response,

@@ -38,8 +38,9 @@ JSON_BODY: dict[str, Any] = {
 }
 AssetIdsQuery = Annotated[
     list[str] | None,
-    Query(alias="assetIds", description="base64url-encoded SpecificAssetId JSON ({name, value}); "
-          "name 'globalAssetId' matches the global asset id; several must all match"),
+    Query(alias="assetIds", description="base64url-encoded SpecificAssetId JSON ({name, value}), or the "
+          "base64url-encoded globalAssetId itself (as basyx-client sends it); name 'globalAssetId' matches the "
+          "global asset id; several must all match"),
 ]
 IdShortQuery = Annotated[str | None, Query(alias="idShort")]
 
@@ -54,9 +55,14 @@ def reference_to(identifiable: model.Identifiable) -> Any:
 
 
 def _asset_filters(encoded: list[str] | None) -> list[tuple[str, str]]:
-    """(name, value) pairs; each parameter may carry one SpecificAssetId or a JSON array of them."""
+    """(name, value) pairs; each parameter may carry one SpecificAssetId, a JSON array of them, or a bare
+    globalAssetId (text that is not a JSON object or array: common clients send the id itself)."""
     pairs: list[tuple[str, str]] = []
     for value in encoded or ():
+        text = decode_id(value, "assetIds")
+        if not text.lstrip().startswith(("{", "[")):
+            pairs.append(("globalAssetId", text))
+            continue
         data = decode_json(value, "assetIds")
         for item in data if isinstance(data, list) else [data]:
             if not (isinstance(item, dict) and isinstance(item.get("name"), str)

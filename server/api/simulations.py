@@ -36,6 +36,7 @@ def job_json(job: SimulationJob, prefix: str, result_id: str | None) -> dict[str
         "finished": xs_datetime(job.finished) if job.finished is not None else None,
         "error": job.error,
         "scenario": job.scenario.model_dump(mode="json"),
+        "parameters": job.parameters,
         "result": job.result,
         "resultSubmodel": f"{prefix}/submodels/{encode_id(result_id)}" if result_id else None,
     }

@@ -2,7 +2,9 @@
 
 The query comes as the body (``application/sparql-query`` or ``text/plain``), a form field
 or JSON ``{"query": ...}`` (POST), or the ``query`` parameter (GET, SPARQL protocol). It runs
-in a worker thread against the time limit ``app.state.sparql_timeout_s`` (default 5 s).
+in a worker thread against the time limit ``app.state.sparql_timeout_s`` (default 5 s); the
+first well-formed query builds the graph (``SemanticGraph`` is lazy by default), and that
+build is not counted against the limit.
 Malformed queries answer 400, UPDATE/SERVICE/FROM 403, a query past the limit 422.
 """
 
@@ -55,7 +57,7 @@ async def _query_text(request: Request) -> str:
 async def _answer(request: Request, text: str) -> Response:
     graph = getattr(request.app.state, "semantic_graph", None)
     if graph is None:
-        raise ApiError(404, "this server has no semantic graph (no plant description was loaded)")
+        raise ApiError(404, "this server has no semantic graph (server.semantic is off in its configuration)")
     assert isinstance(graph, SemanticGraph)
     if not text.strip():
         raise ApiError(400, "the SPARQL query is empty")

@@ -1,9 +1,10 @@
-"""AAS Operations as OPC UA Methods: each Operation node gets an ``Invoke`` Method.
+"""AAS Operations as OPC UA Methods: each Operation node has an ``Invoke`` Method.
 
 Arguments are the Operation's input (and in-out) variables in order, typed like the
 Properties they are; outputs are the output (and in-out) variables. The implementation is
 looked up in the shared ``OperationRegistry`` at call time, so REST ``/invoke`` and OPC UA
-run the same code. Like REST ``/invoke``, calling needs write rights.
+run the same code. Like REST ``/invoke``, calling needs write rights. The Method node itself
+is computed with the Operation's node (``element_nodes``); this module makes its callable.
 """
 
 from __future__ import annotations
@@ -12,18 +13,16 @@ import logging
 from contextvars import ContextVar
 from typing import Any
 
-from asyncua import Server, ua
+from asyncua import ua
 from asyncua.crypto.permission_rules import User, UserRole
-from asyncua.server.internal_server import InternalServer
-from asyncua.server.internal_session import InternalSession
 from basyx.aas import model
 
 from twinbridge.aas.errors import TwinError
 from twinbridge.aas.operations import OperationRegistry
-from twinbridge.server.opcua.builder import PendingOperation
+from twinbridge.server.opcua.compat_asyncua import InternalServer, InternalSession, set_session_factory
 from twinbridge.server.opcua.datatypes import Unrepresentable, codec_for, node_id, status, to_variant_value
-from twinbridge.server.opcua.nodes import child_id
 from twinbridge.server.opcua.security import Rights
+from twinbridge.server.opcua.status_codes import status_of
 
 _log = logging.getLogger(__name__)
 S = ua.StatusCodes
@@ -50,10 +49,18 @@ def install_caller_sessions(iserver: InternalServer) -> None:
         return CallerSession(iserver, iserver.aspace, iserver.subscription_service, name, user=user,
                              external=external)
 
-    iserver.create_session = create_session  # type: ignore[method-assign]
+    set_session_factory(iserver, create_session)
 
 
-def _argument(variable: model.SubmodelElement) -> ua.Argument:
+def inputs_of(operation: model.Operation) -> list[model.SubmodelElement]:
+    return [*operation.input_variable, *operation.in_output_variable]
+
+
+def outputs_of(operation: model.Operation) -> list[model.SubmodelElement]:
+    return [*operation.output_variable, *operation.in_output_variable]
+
+
+def argument(variable: model.SubmodelElement) -> ua.Argument:
     argument = ua.Argument()
     argument.Name = variable.id_short or ""
     argument.DataType = codec_for(variable.value_type).data_type if isinstance(variable, model.Property) \
@@ -67,20 +74,21 @@ def _argument(variable: model.SubmodelElement) -> ua.Argument:
 class OperationMethod:
     """The callable behind one ``Invoke`` Method (a coroutine function: asyncua runs others in threads)."""
 
-    def __init__(self, pending: PendingOperation, registry: OperationRegistry | None, rights: Rights) -> None:
-        self._pending = pending
+    def __init__(self, submodel_id: str, path: str, operation: model.Operation, registry: OperationRegistry | None,
+                 rights: Rights) -> None:
+        self._submodel_id = submodel_id
+        self._path = path
+        self._operation = operation
         self._registry = registry
         self._rights = rights
-        operation = pending.operation
-        self.inputs = [*operation.input_variable, *operation.in_output_variable]
-        self.outputs = [*operation.output_variable, *operation.in_output_variable]
+        self.inputs = inputs_of(operation)
+        self.outputs = outputs_of(operation)
 
     async def invoke(self, _parent: ua.NodeId, *arguments: ua.Variant) -> ua.CallMethodResult | list[ua.Variant]:
         caller = _CALLER.get()
         if caller is not None and not self._rights.may_write(caller):
             return _failure(S.BadUserAccessDenied)
-        pending = self._pending
-        implementation = self._registry.find(pending.submodel_id, pending.path, pending.operation) \
+        implementation = self._registry.find(self._submodel_id, self._path, self._operation) \
             if self._registry is not None else None
         if implementation is None:
             return _failure(S.BadNotExecutable)
@@ -100,10 +108,10 @@ class OperationMethod:
         try:
             produced = await implementation(values)
         except TwinError as error:
-            _log.info("operation %s#%s refused: %s", pending.submodel_id, pending.path, error)
-            return _failure(S.BadInvalidArgument)
+            _log.info("operation %s#%s refused: %s", self._submodel_id, self._path, error)
+            return _failure(status_of(error).value)
         except Exception:
-            _log.exception("operation %s#%s failed", pending.submodel_id, pending.path)
+            _log.exception("operation %s#%s failed", self._submodel_id, self._path)
             return _failure(S.BadInternalError)
         outputs = []
         for variable in self.outputs:
@@ -138,19 +146,3 @@ def _failure(code: int) -> ua.CallMethodResult:
     result = ua.CallMethodResult()
     result.StatusCode = status(code)
     return result
-
-
-async def add_operation_methods(server: Server, pending: list[PendingOperation],
-                                registry: OperationRegistry | None, rights: Rights) -> None:
-    """Give every pending Operation node its Method; nodes removed meanwhile are skipped."""
-    aspace = server.iserver.aspace
-    for item in pending:
-        method_id = child_id(item.node_id, "Invoke")
-        if item.node_id not in aspace or method_id in aspace:
-            continue
-        method = OperationMethod(item, registry, rights)
-        await server.get_node(item.node_id).add_method(
-            method_id, ua.QualifiedName("Invoke", item.node_id.NamespaceIndex), method.invoke,
-            [_argument(variable) for variable in method.inputs],
-            [_argument(variable) for variable in method.outputs])
-    pending.clear()

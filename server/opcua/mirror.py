@@ -1,32 +1,29 @@
-"""The live mirror: change bus → OPC UA Value nodes, and structure events → node edits.
+"""The live mirror: change bus → monitored OPC UA values, and structure events → stored nodes.
 
-Values take the fastest path asyncua offers: the DataValue goes straight into the node's
-Value attribute and its monitored-item callbacks (what ``write_attribute_value`` does, minus
-the NodeId and attribute lookups and the type check, which the codec already guarantees).
-The bus coalesces per element, so a burst of changes never stalls ingest: the mirror sees
-the latest value of each element when it gets to it.
+Reads are computed from the twin (``element_nodes``), so a value change only has to reach
+the monitored items of that element: one dict lookup per change, and for a Property's Value
+one DataValue encoded from the bus value itself. Every element kind with a value (Property,
+Range, MultiLanguageProperty, File, Blob, ReferenceElement) publishes ``ValueChanged``; kinds
+other than Property are read back from the twin, which holds the new value already. The bus
+coalesces per element, so a burst never stalls ingest: the mirror sees the latest value.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import dataclasses
 import datetime
 import logging
-from collections.abc import Awaitable, Callable
-
-from asyncua import ua
-from basyx.aas import model
+from collections.abc import Awaitable, Callable, Iterable
 
 from twinbridge.aas.bus import ChangeBatch, Follower
-from twinbridge.aas.errors import NotFound
-from twinbridge.aas.events import ChangeKind, ObjectKind, StructureChanged, ValueChanged
-from twinbridge.aas.live import LiveElement
+from twinbridge.aas.events import ObjectKind, StructureChanged, ValueChanged
 from twinbridge.aas.paths import PathError, format_path, parse
-from twinbridge.aas.quality import Quality
 from twinbridge.aas.twin import Twin
-from twinbridge.server.opcua.builder import EnvironmentBuilder, ValueNode, element_node_id
-from twinbridge.server.opcua.datatypes import codec_for, data_value, utc
+from twinbridge.server.opcua.builder import EnvironmentBuilder
+from twinbridge.server.opcua.datatypes import data_value, utc
+from twinbridge.server.opcua.element_nodes import ElementNodes
+from twinbridge.server.opcua.watched import WatchedValue
 
 _log = logging.getLogger(__name__)
 _YIELD_EVERY = 256
@@ -35,28 +32,16 @@ AfterStructure = Callable[[bool], Awaitable[None]]
 """Called after structure events were applied; the flag says whether shells/submodels changed."""
 
 
-async def publish(entry: ValueNode, value: ua.DataValue) -> None:
-    """Store ``value`` in the node and notify its monitored items."""
-    attribute = entry.attribute
-    attribute.value = value
-    callbacks = attribute.datachange_callbacks
-    if callbacks:
-        for handle, callback in tuple(callbacks.items()):
-            try:
-                await callback(handle, value)
-            except Exception:
-                _log.exception("monitored item callback failed for %s", entry.node_id)
-
-
 class Mirror:
-    def __init__(self, twin: Twin, builder: EnvironmentBuilder, after_structure: AfterStructure) -> None:
+    def __init__(self, twin: Twin, builder: EnvironmentBuilder, elements: ElementNodes,
+                 after_structure: AfterStructure) -> None:
         self._twin = twin
         self._builder = builder
+        self._elements = elements
         self._after_structure = after_structure
-        self._by_key: dict[int, ValueNode] = {}
         self._follower = Follower(twin.bus, self._on_batch, "OPC UA mirror")
         self.applied = 0
-        """Value changes written into the address space (benchmarks read it)."""
+        """Value changes handled (benchmarks read it)."""
 
     def subscribe(self) -> None:
         """Start collecting changes (call before building the address space)."""
@@ -69,61 +54,60 @@ class Mirror:
     async def stop(self) -> None:
         await self._follower.stop()
 
-    async def echo(self, entry: ValueNode, handle: LiveElement) -> None:
-        """Show a value the twin just accepted from an OPC UA client without waiting for the bus."""
-        element = handle.element
-        if isinstance(element, model.Property) and entry.codec is not None:
-            now = datetime.datetime.now(datetime.UTC)
-            await publish(entry, data_value(entry.codec, element.value, handle.quality,
-                                            utc(handle.timestamp) or now, now))
-
     async def _on_batch(self, batch: ChangeBatch) -> None:
-        # Value writes of non-Property kinds (Range, MultiLanguageProperty, File...) arrive as
-        # ValueChanged since issue 8; until they get value nodes of their own, rebuild that element.
-        structure = batch.structure + [
-            StructureChanged(ChangeKind.UPDATED, ObjectKind.SUBMODEL, event.element.submodel_id, event.element.path)
-            for event in batch.values if not isinstance(event.element.element, model.Property)
-        ]
-        if structure:
-            await self._apply_structure(structure)
+        if batch.structure:
+            await self._apply_structure(batch.structure)
         if batch.values:
             await self._apply_values(batch.values)
 
     async def _apply_values(self, events: list[ValueChanged]) -> None:
         now = datetime.datetime.now(datetime.UTC)
-        by_key = self._by_key
-        by_path = self._builder.by_path
+        watched_of = self._elements.watchers.of
+        read = self._elements.read_value
         for count, event in enumerate(events, 1):
             if not count % _YIELD_EVERY:
                 await asyncio.sleep(0)  # a large batch must not starve publish responses and REST
             handle = event.element
-            entry = by_key.get(handle.key)
-            if entry is None:
-                entry = by_path.get((handle.submodel_id, handle.path))
-                if entry is None or entry.codec is None:
-                    continue
-                by_key[handle.key] = entry
-            await publish(entry, data_value(entry.codec, event.value, event.quality,  # type: ignore[arg-type]
-                                            utc(event.timestamp), now))
+            watched = watched_of((handle.submodel_id, handle.path))
+            if watched is None:
+                continue
+            for value in tuple(watched.values()):
+                codec = value.codec
+                if codec is not None:
+                    await value.notify(data_value(codec, event.value, event.quality, utc(event.timestamp), now))
+                else:
+                    await value.notify(read(value.node_id))
         self.applied += len(events)
 
     async def _apply_structure(self, events: list[StructureChanged]) -> None:
-        self._by_key.clear()
+        self._elements.structure_changed()
         containers_changed = False
+        watchers = self._elements.watchers
         for event in events:
             try:
                 if event.object_kind is ObjectKind.SHELL:
                     self._sync_shell(event.identifier)
                     containers_changed = True
+                    await self._refresh(watchers.within(event.identifier, None, shell=True))
                 elif event.object_kind is ObjectKind.SUBMODEL:
                     if event.path is None:
                         self._sync_submodel(event.identifier)
                         containers_changed = True
-                    else:
-                        await self._sync_element(event)
+                    await self._refresh(watchers.within(event.identifier, _scope(event.path)))
             except Exception:
                 _log.exception("OPC UA mirror could not apply %s", event)
         await self._after_structure(containers_changed)
+
+    async def _refresh(self, values: Iterable[WatchedValue]) -> None:
+        """Monitored values below a changed node: their new value, or BadNodeIdUnknown if they went."""
+        for value in values:
+            if self._elements(value.node_id) is None:
+                await value.notify_deleted()
+                continue
+            current = self._elements.read_value(value.node_id)
+            if current.SourceTimestamp is None:  # an edit over REST: it happened now
+                current = dataclasses.replace(current, SourceTimestamp=current.ServerTimestamp)
+            await value.notify(current)
 
     def _sync_shell(self, shell_id: str) -> None:
         builder = self._builder
@@ -139,39 +123,17 @@ class Mirror:
         if submodel is not None:
             builder.add_submodel(submodel)
 
-    async def _sync_element(self, event: StructureChanged) -> None:
-        submodel_id, path = event.identifier, event.path
-        assert path is not None
-        if event.kind is ChangeKind.UPDATED and await self._refresh_property(submodel_id, path):
-            return
-        try:
-            segments = parse(path)
-        except PathError:
-            return
-        # list items are addressed by index: an insert or delete shifts siblings, so rebuild the list
-        while len(segments) > 1 and isinstance(segments[-1], int):
-            segments = segments[:-1]
-        target = format_path(segments)
-        self._builder.remove_element(submodel_id, target)
-        with contextlib.suppress(NotFound):
-            self._builder.add_element(submodel_id, target)
 
-    async def _refresh_property(self, submodel_id: str, path: str) -> bool:
-        """An in-place edit of a Property ($value, $metadata PATCH): update its Value node only."""
-        entry = self._builder.by_path.get((submodel_id, path))
-        if entry is None or entry.codec is None:
-            return False
-        try:
-            element = self._twin.element(submodel_id, path)
-        except NotFound:
-            return False
-        if not isinstance(element, model.Property) or codec_for(element.value_type) is not entry.codec:
-            return False
-        if element_node_id(self._builder.ns, submodel_id, path) not in self._builder.factory.aspace:
-            return False
-        handle = self._twin.find_live(submodel_id, path)
-        now = datetime.datetime.now(datetime.UTC)
-        quality = handle.quality if handle is not None else Quality.GOOD
-        source = utc(handle.timestamp) if handle is not None and handle.timestamp else now
-        await publish(entry, data_value(entry.codec, element.value, quality, source, now))
-        return True
+def _scope(path: str | None) -> str | None:
+    """What an element event may have changed: the element, or the whole list whose items shifted."""
+    if not path:
+        return path
+    try:
+        segments = parse(path)
+    except PathError:
+        return path
+    while len(segments) > 1 and isinstance(segments[-1], int):
+        segments = segments[:-1]
+    if isinstance(segments[-1], int):
+        return ""
+    return format_path(segments)

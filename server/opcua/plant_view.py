@@ -13,14 +13,15 @@ from __future__ import annotations
 from typing import Protocol
 
 from asyncua import ua
-from asyncua.server.address_space import NodeData
 from basyx.aas import model
 
 from twinbridge.aas import paths
 from twinbridge.aas.twin import Twin
-from twinbridge.server.opcua.builder import FOLDER_TYPE, OBJECTS, shell_node_id
+from twinbridge.server.opcua.builder import FOLDER_TYPE, OBJECTS, StoredNodes
+from twinbridge.server.opcua.compat_asyncua import NodeData
 from twinbridge.server.opcua.datatypes import node_id
-from twinbridge.server.opcua.nodes import ORGANIZES, NodeFactory
+from twinbridge.server.opcua.ids import shell_node_id
+from twinbridge.server.opcua.nodes import ORGANIZES
 
 
 class Hierarchy(Protocol):
@@ -136,14 +137,14 @@ def _shell_of(twin: Twin, reference: model.Reference | None, by_asset: dict[str,
 
 
 class PlantView:
-    def __init__(self, factory: NodeFactory, twin: Twin, hierarchy: Hierarchy | None) -> None:
+    def __init__(self, factory: StoredNodes, twin: Twin, hierarchy: Hierarchy | None) -> None:
         self._factory = factory
         self._twin = twin
         self._hierarchy = hierarchy
         self._links: list[tuple[ua.NodeId, ua.NodeId]] = []
         folder_id = node_id("Plant", factory.ns)
         self.folder: NodeData = factory.aspace.get(folder_id) or factory.add_object(
-            factory.aspace[OBJECTS], folder_id, factory.names("Plant"), FOLDER_TYPE, ORGANIZES)
+            factory.aspace[OBJECTS], folder_id, factory.kit.names("Plant"), FOLDER_TYPE, ORGANIZES)
 
     def rebuild(self) -> None:
         """Drop the Organizes references of the last build and lay them out again."""
@@ -178,11 +179,4 @@ class PlantView:
         self._links.append((source_id, target_id))
 
     def _unlink(self, source_id: ua.NodeId, target_id: ua.NodeId) -> None:
-        source = self._factory.aspace.get(source_id)
-        if source is not None:
-            self._factory.unlink(source, target_id, ORGANIZES)
-            return
-        target = self._factory.aspace.get(target_id)
-        if target is not None:
-            target.references = [ref for ref in target.references
-                                 if ref.IsForward or ref.NodeId != source_id or ref.ReferenceTypeId != ORGANIZES]
+        self._factory.unlink(self._factory.aspace.get(source_id), target_id, ORGANIZES, source_id)

@@ -1,59 +1,66 @@
 """Client writes to mirrored values go through the twin's single write path.
 
 asyncua would store a client's value straight into the node. This attribute service
-intercepts writes to the mirror's value nodes: it checks the user's rights, the Variant's
-type and the element's writability, then awaits ``Twin.write_value`` (device write-back or a stored
-value change, so REST sees it at once). Only when the twin accepted the value does the node change.
-Writes to any other node keep asyncua's own rules.
+intercepts writes to the Value of the mirror's computed Variables: it checks the user's
+rights, the element's writability and the Variant's type, then awaits ``Twin.write_value``
+(device write-back or a stored value change, so REST sees it at once) and its durability, so a
+Good answer means the value survives a crash. The node shows the value when the twin holds it:
+reads are computed from the twin. Errors answer from the one table in
+``status_codes``. Writes to any other node keep asyncua's own rules.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
 from asyncua import ua
 from asyncua.crypto.permission_rules import User, UserRole
-from asyncua.server.address_space import AddressSpace, AttributeService
 
-from twinbridge.aas.errors import NotFound, NotWritable, TwinError, WriteRejected
+from twinbridge.aas.errors import TwinError
 from twinbridge.aas.events import Origin
-from twinbridge.aas.live import LiveElement
 from twinbridge.aas.twin import Twin
-from twinbridge.server.opcua.builder import ValueNode
+from twinbridge.server.opcua.compat_asyncua import AddressSpace, AttributeService
 from twinbridge.server.opcua.datatypes import status
+from twinbridge.server.opcua.element_nodes import ElementNodes, Slot
+from twinbridge.server.opcua.ids import ParsedId
 from twinbridge.server.opcua.security import Rights
+from twinbridge.server.opcua.status_codes import status_of
 
 _log = logging.getLogger(__name__)
 S = ua.StatusCodes
 
-Echo = Callable[[ValueNode, LiveElement], Awaitable[None]]
-
 
 class TwinAttributeService(AttributeService):
-    def __init__(self, aspace: AddressSpace, twin: Twin, values: dict[ua.NodeId, ValueNode], rights: Rights,
-                 echo: Echo) -> None:
+    def __init__(self, aspace: AddressSpace, twin: Twin, elements: ElementNodes, rights: Rights) -> None:
         super().__init__(aspace)
         self._twin = twin
-        self._values = values
+        self._elements = elements
         self._rights = rights
-        self._echo = echo
+        self._origins: dict[str | None, Origin] = {}
+
+    def _origin(self, user: User) -> Origin:
+        """One Origin per user name (the event bus keeps them; a write must not allocate one)."""
+        origin = self._origins.get(user.name)
+        if origin is None:
+            origin = self._origins[user.name] = Origin(user.name or user.role.name, "opcua")
+        return origin
 
     async def write(self, params: ua.WriteParameters, user: User = User(role=UserRole.Admin)) -> list[ua.StatusCode]:
         results: list[ua.StatusCode] = []
         for item in params.NodesToWrite:
-            entry = self._values.get(item.NodeId) if item.AttributeId == ua.AttributeIds.Value else None
-            if entry is None or user.role is UserRole.Admin:
+            target = self._elements.value_slot(item.NodeId) \
+                if item.AttributeId == ua.AttributeIds.Value and user.role is not UserRole.Admin else None
+            if target is None:
                 results.extend(await super().write(ua.WriteParameters(NodesToWrite=[item]), user))
             else:
-                results.append(await self._write_value(entry, item, user))
+                results.append(await self._write_value(*target, item, user))
         return results
 
-    async def _write_value(self, entry: ValueNode, item: ua.WriteValue, user: User) -> ua.StatusCode:
+    async def _write_value(self, where: ParsedId, slot: Slot, item: ua.WriteValue, user: User) -> ua.StatusCode:
         if not self._rights.may_write(user):
             return status(S.BadUserAccessDenied)
-        codec = entry.codec
-        if not entry.writable or codec is None:
+        codec = slot.codec
+        if codec is None or where.shell:
             return status(S.BadNotWritable)
         if item.IndexRange:
             return status(S.BadWriteNotSupported)
@@ -68,19 +75,12 @@ class TwinAttributeService(AttributeService):
         except (ValueError, OverflowError, ArithmeticError):
             return status(S.BadOutOfRange)
         try:
-            handle = self._twin.live(entry.submodel_id, entry.path)
-            await self._twin.write_value(handle, value, origin=Origin(user.name or user.role.name, "opcua"))
+            handle = self._twin.live(where.identifier, where.path)
+            await self._twin.write_value(handle, value, origin=self._origin(user))
             await self._twin.persisted()
-        except NotFound:
-            return status(S.BadNodeIdUnknown)
-        except NotWritable:
-            return status(S.BadNotWritable)
-        except WriteRejected:
-            return status(S.BadTypeMismatch)
-        except TwinError:
-            return status(S.BadOutOfRange)
+        except TwinError as error:
+            return status_of(error)
         except Exception:
-            _log.exception("device write-back of %s#%s failed", entry.submodel_id, entry.path)
+            _log.exception("device write-back of %s#%s failed", where.identifier, where.path)
             return status(S.BadDeviceFailure)
-        await self._echo(entry, handle)
         return status(S.Good)

@@ -1,4 +1,9 @@
-"""IDTA 02006-3-0 Digital Nameplate for industrial equipment."""
+"""IDTA 02006-3-0 Digital Nameplate for industrial equipment.
+
+Kinds, idShorts, semanticIds and value types follow the published template file
+(IDTA 02006-3-0-2_Template_Digital Nameplate.json); tests/submodels/test_templates_conformance.py
+holds its mandatory elements.
+"""
 
 from __future__ import annotations
 
@@ -30,9 +35,9 @@ _VERSIONS = (
 )
 
 
-def build(identifier: str, nameplate: Nameplate, *, product_uri: str, order_code: str,
-          serial_number: str | None) -> model.Submodel:
-    """``product_uri``/``order_code``/``serial_number`` fill mandatory fields the description left out."""
+def build(identifier: str, nameplate: Nameplate, *, product_uri: str, serial_number: str | None) -> model.Submodel:
+    """``product_uri`` fills the mandatory URIOfTheProduct and ``serial_number`` the optional SerialNumber
+    when the description leaves them out (both documented on the ``Nameplate`` fields)."""
     address = nameplate.address or Address()
     address_info = address_elements(address)
     if not address_info:
@@ -46,7 +51,6 @@ def build(identifier: str, nameplate: Nameplate, *, product_uri: str, order_code
         collection("AddressInformation", ADDRESS, address_info),
     ]
     values = nameplate.model_dump()
-    values["order_code_of_manufacturer"] = nameplate.order_code_of_manufacturer or order_code
     values["serial_number"] = nameplate.serial_number or serial_number
     for field, id_short, semantic_id, multi_language in _OPTIONAL:
         value = values[field]
@@ -62,9 +66,9 @@ def build(identifier: str, nameplate: Nameplate, *, product_uri: str, order_code
                                                   nameplate.date_of_manufacture.month,
                                                   nameplate.date_of_manufacture.day),
                              semantic("0112/2///61987#ABB757#007")))
-    for field, id_short, semantic_id in _VERSIONS:
+    for field, id_short, semantic_id in _VERSIONS:  # Property xs:string in 3.0 (MultiLanguageProperty in 2.0)
         if values[field]:
-            elements.append(text(id_short, values[field], semantic_id))
+            elements.append(prop(id_short, _S, values[field], semantic(semantic_id)))
     if nameplate.country_of_origin:
         elements.append(prop("CountryOfOrigin", _S, nameplate.country_of_origin,
                              semantic("0112/2///61987#ABP462#001")))

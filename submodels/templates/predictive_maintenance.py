@@ -1,4 +1,11 @@
-"""IDTA 02048 Predictive Maintenance: the empty skeleton that analytics fills in later."""
+"""IDTA 02048 Predictive Maintenance: the empty skeleton that analytics fills in later.
+
+Holds the mandatory elements of the published template's RemainingUsefulLifePrediction
+(IDTA 02048_Template_PredictiveMaintenance.json): RemainingUsefulLifetime with its fields,
+ConfidenceInterval (a Range) and ListRULBoundaryConditions. The list starts empty although the
+template asks for at least one RULCondition: the conditions are those of the RUL model that
+fills this submodel, and no plant file states them.
+"""
 
 from __future__ import annotations
 
@@ -23,5 +30,12 @@ def build(identifier: str) -> model.Submodel:
          _field("StartValue", d.Double), _field("StartDateTime", d.DateTime)],
         semantic_id=semantic(f"{_BASE}RemainingUsefulLifetime/1/0"),
     )
-    prediction = collection("RemainingUsefulLifePrediction", f"{_BASE}RemainingUsefulLifePrediction/1/0", [lifetime])
+    confidence = model.Range("ConfidenceInterval", d.Double, None, None,
+                             semantic_id=semantic(f"{_BASE}ConfidenceInterval/1/0"))
+    conditions: model.SubmodelElementList[model.SubmodelElementCollection] = model.SubmodelElementList(
+        "ListRULBoundaryConditions", model.SubmodelElementCollection, [],
+        semantic_id=semantic(f"{_BASE}ListRULBoundaryConditions/1/0"),
+        semantic_id_list_element=semantic(f"{_BASE}RULCondition/1/0"))
+    prediction = collection("RemainingUsefulLifePrediction", f"{_BASE}RemainingUsefulLifePrediction/1/0",
+                            [lifetime, confidence, conditions])
     return submodel(identifier, "PredictiveMaintenance", SUBMODEL, [prediction], ("1", "0"))

@@ -1,11 +1,17 @@
-"""IDTA 02003-2-0 Technical Data: general information, classifications, technical properties."""
+"""IDTA 02003-2-0 Technical Data: general information, classifications, technical properties.
+
+Kinds, idShorts and semanticIds follow the published template file (IDTA 02003_2-0-2, the
+bug-fix edition of 2.0); tests/submodels/test_templates_conformance.py holds its mandatory elements.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from basyx.aas import model
 
+from twinbridge.submodels.description import ProductClassification
 from twinbridge.submodels.templates.elements import collection, prop, semantic, submodel, text
 
 SUBMODEL = "0173-1#01-AHX837#002"
@@ -18,27 +24,39 @@ ARBITRARY = "https://admin-shell.io/SMT/General/Arbitrary"
 _S = model.datatypes.String
 
 
-def build(identifier: str, *, manufacturer_name: str | None, product_designation: str | None,
-          article_number: str | None, order_code: str | None, classifications: Iterable[str],
+@dataclass(frozen=True)
+class GeneralInformation:
+    """The four mandatory GeneralInformation values (the plant schema makes sure each has a source)."""
+
+    manufacturer_name: str
+    product_designation: str
+    article_number: str
+    order_code: str
+
+
+def _classification(item: ProductClassification) -> model.SubmodelElementCollection:
+    elements: list[model.SubmodelElement] = [
+        prop("ClassificationSystem", _S, item.system, semantic("0173-1#02-ABL424#001")),
+    ]
+    if item.version:
+        elements.append(prop("ClassificationSystemVersion", _S, item.version, semantic("0173-1#02-AAR710#003")))
+    elements.append(prop("ProductClassId", _S, item.class_id, semantic("0173-1#02-ABG776#003")))
+    elements.append(prop("ProductClassCodedName", _S, item.coded_name, semantic("0173-1#02-ABK128#002")))
+    if item.name:
+        elements.append(text("ProductClassName", item.name, "0173-1#02-ABK273#002"))
+    return collection(None, CLASSIFICATION_ITEM, elements)
+
+
+def build(identifier: str, general: GeneralInformation, classifications: Iterable[ProductClassification],
           properties: Iterable[model.SubmodelElement]) -> model.Submodel:
     """``properties`` are ready elements (typed, with their unit-bearing semanticIds)."""
-    general: list[model.SubmodelElement] = []
-    if manufacturer_name:
-        general.append(prop("ManufacturerName", _S, manufacturer_name, semantic("0173-1#02-AAO677#004")))
-    if product_designation:
-        general.append(text("ManufacturerProductDesignation", product_designation, "0173-1#02-AAW338#003"))
-    if article_number:
-        general.append(prop("ManufacturerArticleNumber", _S, article_number, semantic("0173-1#02-AAO676#005")))
-    if order_code:
-        general.append(prop("ManufacturerOrderCode", _S, order_code, semantic("0173-1#02-AAO227#004")))
-    elements: list[model.SubmodelElement] = [collection("GeneralInformation", GENERAL, general)]
-    items = [
-        collection(None, CLASSIFICATION_ITEM, [
-            prop("ProductClassificationSystem", _S, "ECLASS", semantic("0173-1#02-ABH915#003")),
-            prop("ProductClassId", _S, class_id, semantic("0173-1#02-ABH914#003")),
-        ])
-        for class_id in classifications
-    ]
+    elements: list[model.SubmodelElement] = [collection("GeneralInformation", GENERAL, [
+        prop("ManufacturerName", _S, general.manufacturer_name, semantic("0173-1#02-AAO677#004")),
+        text("ManufacturerProductDesignation", general.product_designation, "0173-1#02-AAW338#003"),
+        prop("ManufacturerArticleNumber", _S, general.article_number, semantic("0173-1#02-AAO676#005")),
+        prop("ManufacturerOrderCode", _S, general.order_code, semantic("0173-1#02-AAO227#004")),
+    ])]
+    items = [_classification(item) for item in classifications]
     if items:
         elements.append(_list("ProductClassifications", CLASSIFICATIONS, CLASSIFICATION_ITEM, items))
     area_items = list(properties)

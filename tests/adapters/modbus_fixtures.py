@@ -17,7 +17,8 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from twinbridge.aas.twin import Twin
-from twinbridge.adapters.config import Backoff, Binding, ElementTarget, ModbusPoint, ModbusPollGroup, ModbusSource
+from twinbridge.adapters.config import Backoff, Binding, ElementTarget
+from twinbridge.adapters.modbus.config import ModbusPoint, ModbusPollGroup, ModbusSource
 
 FUNCTION = {"coil": 1, "discrete_input": 2, "holding_register": 3, "input_register": 4}
 SHELL_ID = "urn:twinbridge:test:shell:machine"

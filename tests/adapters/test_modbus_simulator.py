@@ -9,8 +9,9 @@ from basyx.aas.model import datatypes
 
 from tests.adapters.modbus_fixtures import SUBMODEL_ID, build_twin, eventually
 from twinbridge.aas.quality import Quality
-from twinbridge.adapters.config import Backoff, Binding, ElementTarget, ModbusPollGroup, ModbusSource
+from twinbridge.adapters.config import Backoff, Binding, ElementTarget
 from twinbridge.adapters.modbus.adapter import ModbusAdapter
+from twinbridge.adapters.modbus.config import ModbusPollGroup, ModbusSource
 from twinbridge.adapters.simulators.modbus_device import SimulatedModbusDevice, SimulatedPoint, register_map
 
 VALUE_TYPES: dict[str, type] = {

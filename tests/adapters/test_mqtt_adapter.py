@@ -23,8 +23,9 @@ from twinbridge.aas.errors import NotWritable, WriteRejected
 from twinbridge.aas.quality import Quality
 from twinbridge.aas.twin import Twin
 from twinbridge.adapters.binding import BindingError
-from twinbridge.adapters.config import Backoff, Binding, ElementTarget, MqttPoint, MqttSource
+from twinbridge.adapters.config import Backoff, Binding, ElementTarget
 from twinbridge.adapters.mqtt.adapter import MqttAdapter
+from twinbridge.adapters.mqtt.config import MqttPoint, MqttSource
 
 
 def binding(path: str, writable: bool = False, **point: Any) -> Binding:

@@ -7,8 +7,8 @@ import datetime
 import pytest
 from pydantic import ValidationError
 
-from twinbridge.adapters.config import MqttPoint, MqttSource
 from twinbridge.adapters.mqtt import payloads
+from twinbridge.adapters.mqtt.config import MqttPoint, MqttSource
 from twinbridge.adapters.mqtt.selectors import Missing, Selector, SelectorError
 from twinbridge.adapters.mqtt.topics import TopicError, TopicIndex, check_filter, matches
 

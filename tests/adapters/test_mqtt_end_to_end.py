@@ -24,8 +24,9 @@ from tests.adapters.mqtt_fixtures import (
     machine_twin,
     mosquitto_fixture,  # noqa: F401
 )
-from twinbridge.adapters.config import Backoff, Binding, ElementTarget, MqttPoint, MqttSource
+from twinbridge.adapters.config import Backoff, Binding, ElementTarget
 from twinbridge.adapters.mqtt.adapter import MqttAdapter
+from twinbridge.adapters.mqtt.config import MqttPoint, MqttSource
 from twinbridge.server.api.app import create_app
 from twinbridge.server.api.ids import encode_id
 from twinbridge.server.opcua import OpcUaServer, OpcUaSettings

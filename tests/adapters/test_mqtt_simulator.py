@@ -7,8 +7,9 @@ from basyx.aas import model
 from tests.adapters.mqtt_fixtures import Mosquitto, eventually, mosquitto_fixture, value_of  # noqa: F401
 from twinbridge.aas.quality import Quality
 from twinbridge.aas.twin import Twin
-from twinbridge.adapters.config import Backoff, Binding, ElementTarget, MqttSource
+from twinbridge.adapters.config import Backoff, Binding, ElementTarget
 from twinbridge.adapters.mqtt.adapter import MqttAdapter
+from twinbridge.adapters.mqtt.config import MqttSource
 from twinbridge.adapters.simulators.mqtt_machine import SimulatedMqttMachines
 
 

@@ -20,8 +20,9 @@ from cryptography.x509.oid import NameOID
 from tests.adapters.mqtt_fixtures import MOSQUITTO, SUBMODEL_ID, Mosquitto, eventually, machine_twin, value_of
 from tests.peers import missing_peer
 from twinbridge.aas.quality import Quality
-from twinbridge.adapters.config import Backoff, Binding, ElementTarget, MqttPoint, MqttSource, MqttTls
+from twinbridge.adapters.config import Backoff, Binding, ElementTarget
 from twinbridge.adapters.mqtt.adapter import MqttAdapter
+from twinbridge.adapters.mqtt.config import MqttPoint, MqttSource, MqttTls
 
 
 def write_pki(directory: Path) -> tuple[Path, Path, Path]:

@@ -19,8 +19,9 @@ from tests.adapters.mqtt_fixtures import (
 )
 from twinbridge.aas.quality import Quality
 from twinbridge.aas.twin import Twin
-from twinbridge.adapters.config import Backoff, Binding, ElementTarget, MqttPoint, MqttSource
+from twinbridge.adapters.config import Backoff, Binding, ElementTarget
 from twinbridge.adapters.mqtt.adapter import MqttAdapter
+from twinbridge.adapters.mqtt.config import MqttPoint, MqttSource
 from twinbridge.adapters.sparkplug import payloads
 from twinbridge.adapters.sparkplug.payloads import DataType
 

@@ -13,7 +13,7 @@ from tests.opcua.conftest import SPEED_SEMANTIC_ID, ns_of
 from tests.ports import free_port
 from twinbridge.aas.twin import Twin
 from twinbridge.server.opcua import OpcUaServer, OpcUaSettings
-from twinbridge.server.opcua.builder import element_node_id, shell_node_id, submodel_node_id
+from twinbridge.server.opcua.ids import element_node_id, shell_node_id, submodel_node_id
 from twinbridge.server.opcua.nodes import child_id
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -83,10 +83,8 @@ async def graph(twin: Twin, hierarchy: PlantHierarchy) -> AsyncIterator[Semantic
 
 
 async def settle(twin: Twin) -> None:
-    """Let every bus consumer take what is pending (a marker subscription sees the same events)."""
-    for _ in range(5):
-        await asyncio.sleep(0)
-    await asyncio.sleep(0.02)
+    """Wait until every bus consumer has handled everything published so far."""
+    await asyncio.wait_for(twin.bus.drained(), 10)
 
 
 @pytest.fixture

@@ -89,21 +89,30 @@ def test_signals_land_in_the_time_series_live_record(plant: PlantModel, twin: Tw
     assert twin.element(sm_id, "Metadata.Record.SpindleSpeed").value is None  # type: ignore[attr-defined]
 
 
-def test_bill_of_material_links_one_level_down_and_up(twin: Twin) -> None:
+def test_bill_of_material_links_down_from_parents_and_up_from_leaves(twin: Twin) -> None:
+    """IDTA 02011-1-1: a OneDown EntryNode holds HasPart only ("either this or HasPart, not both");
+    a shell without parts is OneUp and names its parent by IsPartOf. SameAs is a RelationshipElement."""
     cell = twin.submodel(f"{BASE}sm/DemoPlant/Line1/Cell1/HierarchicalStructures")
     assert twin.element(cell.id, "ArcheType").value == "OneDown"  # type: ignore[attr-defined]
     entry = twin.element(cell.id, "EntryNode")
     assert isinstance(entry, model.Entity) and entry.global_asset_id == f"{BASE}asset/DemoPlant/Line1/Cell1"
     names = {e.id_short: _semantic(e) for e in entry.statement}
     assert names["Filler1"] == hierarchy_bom.NODE and names["HasPart_Filler1"] == hierarchy_bom.HAS_PART
-    assert names["Line1"] == hierarchy_bom.NODE and names["IsPartOf"] == hierarchy_bom.IS_PART_OF
+    assert hierarchy_bom.IS_PART_OF not in names.values() and "Line1" not in names
     same_as = twin.element(cell.id, "EntryNode.Filler1.SameAs")
-    assert isinstance(same_as, model.ReferenceElement) and same_as.value is not None
-    assert same_as.value.key[0].value == f"{BASE}sm/DemoPlant/Line1/Cell1/Filler1/HierarchicalStructures"
+    assert isinstance(same_as, model.RelationshipElement) and _semantic(same_as) == hierarchy_bom.SAME_AS
+    assert [k.value for k in same_as.first.key] == [cell.id, "EntryNode", "Filler1"]
+    assert [k.value for k in same_as.second.key] == [
+        f"{BASE}sm/DemoPlant/Line1/Cell1/Filler1/HierarchicalStructures", "EntryNode"]
     valves = twin.submodel(f"{BASE}sm/DemoPlant/Line1/Cell1/Filler1/HierarchicalStructures")
     assert twin.element(valves.id, "EntryNode.Filler1Valves.BulkCount").value == 40  # type: ignore[attr-defined]
     leaf = twin.submodel(f"{BASE}sm/DemoPlant/Line1/Cell1/Filler1/Filler1Valves/HierarchicalStructures")
     assert twin.element(leaf.id, "ArcheType").value == "OneUp"  # type: ignore[attr-defined]
+    leaf_entry = twin.element(leaf.id, "EntryNode")
+    assert isinstance(leaf_entry, model.Entity)
+    assert {_semantic(e) for e in leaf_entry.statement} == {hierarchy_bom.NODE, hierarchy_bom.IS_PART_OF}
+    assert twin.element(leaf.id, "EntryNode.Filler1").global_asset_id == (  # type: ignore[attr-defined]
+        f"{BASE}asset/DemoPlant/Line1/Cell1/Filler1")
 
 
 def test_archetype_full_nests_the_whole_subtree(raw_description: dict[str, Any]) -> None:

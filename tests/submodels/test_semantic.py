@@ -16,6 +16,8 @@ from twinbridge.submodels.hierarchy import PlantHierarchy
 from twinbridge.submodels.rdf_mapping import AAS, TB, iri
 from twinbridge.submodels.semantic import QueryError, QueryRejected, QueryTimeout, SemanticGraph
 
+XSD_DOUBLE = URIRef("http://www.w3.org/2001/XMLSchema#double")
+
 KRONES_IN_LINE2 = """
 SELECT ?id WHERE {
   ?line Referable:idShort "Line2" ; tb:hasPart+ ?m .
@@ -65,11 +67,11 @@ async def test_a_value_change_replaces_exactly_one_triple(twin: Twin, plant: Pla
     size = len(graph.graph)
     twin.update(twin.live(sm_id, path), 1450.0)
     await settle(twin)
-    assert list(graph.graph.objects(node, AAS["Property/value"])) == [Literal("1450.0")]
+    assert list(graph.graph.objects(node, AAS["Property/value"])) == [Literal("1450.0", datatype=XSD_DOUBLE)]
     assert len(graph.graph) == size + 1
     twin.update(twin.live(sm_id, path), 1500.0)
     await settle(twin)
-    assert list(graph.graph.objects(node, AAS["Property/value"])) == [Literal("1500.0")]
+    assert list(graph.graph.objects(node, AAS["Property/value"])) == [Literal("1500.0", datatype=XSD_DOUBLE)]
     assert len(graph.graph) == size + 1
 
 
@@ -117,3 +119,15 @@ def test_bad_queries_are_refused_and_change_nothing(graph: SemanticGraph) -> Non
     content_type, body = graph.query(
         "CONSTRUCT { ?a tb:hasPart ?b } WHERE { ?a tb:hasPart ?b ; tb:level \"plant\" }", 1.0)
     assert content_type == "text/turtle" and len(Graph().parse(data=body, format="turtle")) == 2
+
+
+async def test_numeric_values_are_typed_literals_that_compare_as_numbers(twin: Twin, plant: PlantModel,
+                                                                          graph: SemanticGraph) -> None:
+    for machine, value in (("DemoPlant/Line2/Cell3/Packer1", 9.5), ("DemoPlant/Line2/Cell3/Wrapper1", 10.25)):
+        twin.update(twin.live(*plant.signal_target(shell_id(machine), "Power")), value)
+    await settle(twin)
+    sparql = """SELECT ?v WHERE { ?p Referable:idShort "Power" ; Property:value ?v . FILTER(?v > 10) }"""
+    _, body = graph.query(sparql, 5.0)
+    bindings = json.loads(body)["results"]["bindings"]
+    assert [(b["v"]["value"], b["v"]["datatype"]) for b in bindings] == [
+        ("10.25", str(XSD_DOUBLE))]

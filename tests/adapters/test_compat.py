@@ -1,0 +1,58 @@
+"""The compat checks pass on the pinned libraries and, when a hook we rely on is gone, stop the
+start with a message naming the hook and the tested version (the libraries are altered here the
+way a release that renamed the hook would alter them)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import aiomqtt
+import pytest
+import uvicorn
+from pymodbus.client import AsyncModbusTcpClient
+
+from twinbridge.adapters.modbus import compat_pymodbus
+from twinbridge.adapters.mqtt import compat_aiomqtt
+from twinbridge.server import compat_uvicorn
+
+
+async def test_every_check_passes_on_the_pinned_versions() -> None:
+    compat_aiomqtt.check()
+    compat_pymodbus.check()
+    compat_uvicorn.check()
+
+
+async def test_a_renamed_aiomqtt_message_hook_stops_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(aiomqtt.Client, "_on_message")
+    with pytest.raises(compat_aiomqtt.AiomqttCompatError,
+                       match=r"aiomqtt.Client._on_message is missing .* tested with aiomqtt 2\.5\.1"):
+        compat_aiomqtt.check()
+
+
+async def test_an_aiomqtt_that_no_longer_installs_the_hook_stops_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    original: Callable[..., None] = aiomqtt.Client.__init__
+
+    def without_hook(self: aiomqtt.Client, *args: object, **kwargs: object) -> None:
+        original(self, *args, **kwargs)
+        self._client.on_message = None
+
+    monkeypatch.setattr(aiomqtt.Client, "__init__", without_hook)
+    with pytest.raises(compat_aiomqtt.AiomqttCompatError, match="no longer installs _on_message"):
+        compat_aiomqtt.check()
+
+
+async def test_a_pymodbus_without_device_id_stops_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    def read_coils(self: AsyncModbusTcpClient, address: int, *, count: int = 1, slave: int = 1) -> None: ...
+
+    monkeypatch.setattr(AsyncModbusTcpClient, "read_coils", read_coils)
+    with pytest.raises(compat_pymodbus.PymodbusCompatError,
+                       match=r"read_coils takes no device_id=.* tested with pymodbus 3\.16\.1"):
+        compat_pymodbus.check()
+
+
+def test_a_uvicorn_that_no_longer_calls_capture_signals_stops_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def serve(self: uvicorn.Server, sockets: object = None) -> None: ...
+
+    monkeypatch.setattr(uvicorn.Server, "serve", serve)
+    with pytest.raises(compat_uvicorn.UvicornCompatError, match=r"no longer calls capture_signals\(\)"):
+        compat_uvicorn.check()
