@@ -10,6 +10,7 @@ from pathlib import Path
 
 from twinbridge.aas.errors import TwinError
 from twinbridge.aas.store import STORE_FILE_NAME
+from twinbridge.analytics.cli import add_detect_parser, run_detect
 from twinbridge.server.config import ConfigError, PlantFile, load_plant_file
 
 EXAMPLE_PLANT = Path(__file__).resolve().parent.parent / "examples" / "plant.yaml"
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--import", dest="imports", type=Path, action="append", default=[], metavar="FILE")
     validate = commands.add_parser("validate", help="check a plant file and print its errors")
     validate.add_argument("file", type=Path)
+    add_detect_parser(commands)
     simulate = commands.add_parser("simulate", help="run a what-if scenario (YAML) offline and print its KPIs")
     simulate.add_argument("scenario", type=Path)
     simulate.add_argument("--config", type=Path, help="plant file with simulation blocks (default: the example plant)")
@@ -67,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "validate":
             return _validate(args.file)
+        if args.command == "detect":
+            return run_detect(args)
         if args.command == "simulate":
             from twinbridge.server.simulations import simulate_command
 

@@ -115,9 +115,13 @@ class NodeKit:
         self._data_types: dict[ua.NodeId, AttributeValue] = {}
         self._descriptions: dict[tuple[str, str], AttributeValue] = {}
         self._names: dict[str, Names] = {}
+        # Keyed by the ids of the Names/attribute objects, which the key's tuple keeps alive in
+        # ``_keep``: an id is only unique while its object lives, and a cache that let a Names die
+        # handed its attributes to the next Names at the same address (a node named like another).
         self._objects: dict[tuple[int, int], Attributes] = {}
         self._variables: dict[tuple[int, ua.NodeId, bool, int], Attributes] = {}
         self._methods: dict[int, Attributes] = {}
+        self._keep: list[object] = []
         self._type_refs: dict[tuple[ua.NodeId, ua.NodeClass], ua.ReferenceDescription] = {}
         self.type_names: dict[ua.NodeId, Names] = {}
         """Names of the ObjectTypes and VariableTypes (for HasTypeDefinition references)."""
@@ -147,6 +151,7 @@ class NodeKit:
         key = (id(names), id(described))
         attributes = self._objects.get(key)
         if attributes is None:
+            self._keep += (names, described)
             attributes = self._objects[key] = {
                 **self._base, A.NodeClass: self._object_class, A.BrowseName: names.browse,
                 A.DisplayName: names.display, A.Description: described, A.EventNotifier: self._no_events}
@@ -159,6 +164,7 @@ class NodeKit:
         key = (id(names), data_type, array, id(level))
         template = self._variables.get(key)
         if template is None:
+            self._keep += (names, level)
             data_type_attribute = self._data_types.get(data_type)
             if data_type_attribute is None:
                 data_type_attribute = self._data_types[data_type] = constant(data_type, VT.NodeId)
@@ -175,6 +181,7 @@ class NodeKit:
     def method_attributes(self, names: Names) -> Attributes:
         attributes = self._methods.get(id(names))
         if attributes is None:
+            self._keep.append(names)
             attributes = self._methods[id(names)] = {
                 **self._base, A.NodeClass: self._method_class, A.BrowseName: names.browse,
                 A.DisplayName: names.display, A.Executable: self._true, A.UserExecutable: self._true}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 from basyx.aas import model
-from rdflib import RDF, Graph, Literal, URIRef
+from rdflib import RDF, XSD, Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 
 from tests.ports import free_port
@@ -93,7 +93,7 @@ async def test_a_value_write_changes_only_that_elements_value_triple(client: htt
     after = _triples(graph.graph)
     value = AAS["Property/value"]
     assert before - after <= {t for t in before if t[0] == node and t[1] == value}
-    assert after - before == {(node, value, Literal("1450.0"))}
+    assert after - before == {(node, value, Literal("1450.0", datatype=XSD.double))}
     assert graph.builds == 1
 
 

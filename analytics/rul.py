@@ -1,0 +1,197 @@
+"""Remaining useful life from a health indicator: degradation onset, trend, bootstrap interval.
+
+Why this method: a wearing part (impeller, bearing, valve seal) shows a flat healthy level, then a
+drift toward a failure level learnt from past run-to-failure units. Fitting that "hinge" (level, then
+a straight line from an onset found by least squares) needs no model of the machine, extrapolates to
+the failure level for the RUL, and a residual bootstrap of the same fit gives the interval. Measured
+against progpy pump trajectories in bench/bench_rul.py (figures in BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class RulEstimate:
+    """One estimate. Times are in the unit of the samples' timestamps (seconds in the twin).
+
+    ``health`` is 1 at the healthy level and 0 at the failure level. ``rul`` is None while no trend
+    toward the failure level is visible; ``lower``/``upper`` bound it with the configured confidence;
+    ``maintenance`` is the recommended window (absolute times): act in the second half of the
+    pessimistic remaining life, so the part is neither replaced early nor run to failure.
+    """
+
+    time: float
+    health: float
+    rul: float | None
+    lower: float | None
+    upper: float | None
+    onset: float | None
+    maintenance: tuple[float, float] | None
+
+
+class TrendRul:
+    """Remaining useful life of one monitored asset from its health-indicator samples.
+
+    ``failure_level`` is the indicator's value at failure (from past units or the data sheet).
+    ``healthy_level``, when known from the same past units, anchors the fit (only the slope and the
+    onset are estimated: on progpy pumps this halves the RMSE early in life); otherwise the healthy
+    level is the mean of the first ``baseline`` samples and the fit also estimates the level. A later
+    onset must earn its extra parameter (BIC against a line from the first sample). At most
+    ``capacity`` samples are kept (the oldest go first); an estimate costs
+    O(capacity · (onsets + bootstrap)). ``shape`` is the exponent p of the drift (level + b·(t -
+    onset)^p): 1 is a straight line; wear that slows down (progpy's impeller: p ≈ 0.9) or speeds up
+    has p below or above 1, learnt from past units with :func:`fit_shape`.
+    """
+
+    def __init__(self, failure_level: float, *, healthy_level: float | None = None, shape: float = 1.0,
+                 baseline: int = 10,
+                 confidence: float = 0.9, bootstrap: int = 200, onsets: int = 24, capacity: int = 5000,
+                 seed: int = 0) -> None:
+        if not 0.0 < confidence < 1.0:
+            raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+        self.failure_level = failure_level
+        self._baseline_count = baseline
+        self._confidence = confidence
+        self._bootstrap = bootstrap
+        self._onsets = onsets
+        self._capacity = capacity
+        self._rng = np.random.default_rng(seed)
+        self._times: list[float] = []
+        self._values: list[float] = []
+        self._anchor = healthy_level
+        self._shape = shape
+        self._baseline: float | None = healthy_level
+
+    def update(self, t: float, value: float) -> None:
+        if self._times and t <= self._times[-1]:
+            raise ValueError(f"timestamps must increase: {t} after {self._times[-1]}")
+        self._times.append(t)
+        self._values.append(value)
+        if self._baseline is None and len(self._values) >= self._baseline_count:
+            self._baseline = float(np.mean(self._values))
+        if len(self._times) > self._capacity:
+            del self._times[0], self._values[0]
+
+    def estimate(self) -> RulEstimate:
+        if not self._times:
+            raise ValueError("no samples yet")
+        t = np.asarray(self._times)
+        y = np.asarray(self._values)
+        now = float(t[-1])
+        baseline = self._baseline if self._baseline is not None else float(np.mean(y))
+        span = baseline - self.failure_level
+        enough = 3 if self._anchor is not None else max(self._baseline_count, 4)
+        if len(t) < enough or span == 0.0:
+            return RulEstimate(now, _health(float(y[-1]), baseline, self.failure_level), None, None, None, None, None)
+        target = y if self._anchor is None else y - self._anchor
+        candidates = _onsets(t, target, self._onsets, self._anchor is None, self._shape)
+        bic, levels, slopes, fitted = _hinge_fits(t, target[:, None], candidates, self._anchor is None, self._shape)
+        best = int(np.argmin(bic[:, 0]))
+        onset = float(candidates[best])
+        level = float(levels[best, 0]) + (self._anchor or 0.0)
+        slope = float(slopes[best, 0])
+        age = max(now - onset, 0.0)
+        level_now = level + slope * age**self._shape
+        health = _health(level_now, baseline, self.failure_level)
+        if slope == 0.0 or np.sign(slope) != np.sign(-span):
+            return RulEstimate(now, health, None, None, None, None, None)
+        rul = self._time_to(self.failure_level - level, slope, age)
+        # residual bootstrap: every draw refits the onset too, so the interval covers where wear began
+        residuals = target - fitted[best][:, 0]
+        draws = fitted[best] + self._rng.choice(residuals, size=(len(y), self._bootstrap), replace=True)
+        boot_bic, boot_levels, boot_slopes, _ = _hinge_fits(t, draws, candidates, self._anchor is None, self._shape)
+        pick = np.argmin(boot_bic, axis=0)
+        columns = np.arange(self._bootstrap)
+        boot_level, boot_slope = boot_levels[pick, columns], boot_slopes[pick, columns]
+        boot_age = np.maximum(now - candidates[pick], 0.0)
+        goal = self.failure_level - (self._anchor or 0.0)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            reach = np.where(np.sign(boot_slope) == np.sign(slope), (goal - boot_level) / boot_slope, np.inf)
+            boot_rul = np.maximum(np.power(np.maximum(reach, 0.0), 1.0 / self._shape) - boot_age, 0.0)
+        tail = (1.0 - self._confidence) / 2.0
+        lower = float(max(np.quantile(boot_rul, tail), 0.0))
+        upper = float(max(np.quantile(boot_rul, 1.0 - tail), 0.0))
+        window = (now + 0.5 * lower, now + lower)
+        return RulEstimate(now, health, rul, lower, upper, onset, window)
+
+    def _time_to(self, drop: float, slope: float, age: float) -> float:
+        """Time from now until level + slope·(age + rul)^p reaches the failure level."""
+        reach = drop / slope
+        return max(reach ** (1.0 / self._shape) - age, 0.0) if reach > 0.0 else 0.0
+
+
+def fit_shape(runs: list[tuple[FloatArray, FloatArray]], healthy_level: float,
+              grid: FloatArray | None = None) -> float:
+    """The drift exponent p that best fits past run-to-failure units (t, indicator), each measured
+    from its first sample: the median over units of the least-squares p on a grid (0.5 .. 2)."""
+    exponents = np.linspace(0.5, 2.0, 61) if grid is None else grid
+    best: list[float] = []
+    for t, y in runs:
+        ramp = t - t[0]
+        errors = []
+        for p in exponents.tolist():
+            x = ramp**p
+            slope = float(x @ (y - healthy_level) / max(float(x @ x), 1e-300))
+            residual = y - healthy_level - slope * x
+            errors.append(float(residual @ residual))
+        best.append(float(exponents[int(np.argmin(errors))]))
+    return float(np.median(best))
+
+
+def _health(level: float, baseline: float, failure: float) -> float:
+    if baseline == failure:
+        return 1.0
+    return float(np.clip((level - failure) / (baseline - failure), 0.0, 1.0))
+
+
+def _onsets(t: FloatArray, target: FloatArray, count: int, with_level: bool, shape: float) -> FloatArray:
+    """Candidate onsets: the first sample, quantiles of the first three quarters of the samples (the
+    line always rests on data), refined with 8 more points on each side of the best of those."""
+    head = t[: max(2, (3 * len(t)) // 4)]
+    coarse = np.unique(np.concatenate(([t[0]], np.quantile(head, np.linspace(0.0, 1.0, count)))))
+    bic = _hinge_fits(t, target[:, None], coarse, with_level, shape)[0][:, 0]
+    best = int(np.argmin(bic))
+    low, high = coarse[max(best - 1, 0)], coarse[min(best + 1, len(coarse) - 1)]
+    return np.unique(np.concatenate((coarse, np.linspace(low, high, 17))))
+
+
+def _hinge_fits(t: FloatArray, targets: FloatArray, onsets: FloatArray, with_level: bool,
+                shape: float) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Least squares of every target column on a + b·max(t - onset, 0)^p (a = 0 when anchored) for
+    every candidate onset. Returns BIC, a, b (onsets × columns) and the fitted values
+    (onsets × samples × columns). An onset after the first sample counts as one more parameter."""
+    n, columns = targets.shape
+    bic = np.empty((len(onsets), columns))
+    levels = np.zeros((len(onsets), columns))
+    slopes = np.empty((len(onsets), columns))
+    fitted = np.empty((len(onsets), n, columns))
+    column_sums = targets.sum(axis=0)
+    for index, onset in enumerate(onsets.tolist()):
+        ramp = np.maximum(t - onset, 0.0) ** shape
+        # normal equations of a one- or two-column design, solved in closed form (no lstsq per onset)
+        s1, s2 = float(ramp.sum()), float(ramp @ ramp)
+        cross = ramp @ targets
+        if with_level:
+            det = n * s2 - s1 * s1
+            if det > 1e-12 * max(n * s2, 1e-300):
+                level = (s2 * column_sums - s1 * cross) / det
+                slope = (n * cross - s1 * column_sums) / det
+            else:
+                level, slope = column_sums / n, np.zeros(columns)
+            levels[index] = level
+        else:
+            level = np.zeros(columns)
+            slope = cross / s2 if s2 > 0.0 else np.zeros(columns)
+        slopes[index] = slope
+        fitted[index] = level + ramp[:, None] * slope
+        error = np.maximum(((targets - fitted[index]) ** 2).sum(axis=0), 1e-300)
+        parameters = (2 if with_level else 1) + (0 if onset == t[0] else 1)
+        bic[index] = n * np.log(error / n) + parameters * np.log(n)
+    return bic, levels, slopes, fitted
