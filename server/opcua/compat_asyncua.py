@@ -9,8 +9,10 @@ three things the public API does not offer, all on the server's internal ``Addre
   elements cost no memory in OPC UA until a client monitors one of their values;
 - the attribute service and the session factory replaced by ours (``set_attribute_service``,
   ``set_session_factory``), so client writes go through the twin and Methods see the caller;
-- the datachange-callback bookkeeping (``monitored_node``, ``drop_monitored``), so monitored
-  items on removed nodes are told ``BadNodeIdUnknown`` as asyncua's own delete does.
+- the datachange-callback bookkeeping: asyncua adds a monitored item's callback with
+  ``attribute.datachange_callbacks[handle] = callback`` and removes it with ``.pop(handle)``
+  (``watched.py`` hooks both), and ``drop_monitored`` forgets a handle whose node is gone, so
+  monitored items on removed nodes are told ``BadNodeIdUnknown`` as asyncua's own delete does.
 
 Tested with asyncua 2.1.0 (pyproject pins ``>=2.1,<2.2``). When asyncua renames one of these,
 ``check()`` stops the server's start naming the missing piece, instead of values silently
@@ -42,7 +44,6 @@ __all__ = [
     "check",
     "drop_monitored",
     "install_node_source",
-    "monitored_node",
     "set_attribute_service",
     "set_max_sessions",
     "set_session_factory",
@@ -141,12 +142,6 @@ def install_node_source(aspace: AddressSpace, source: NodeSource) -> None:
         nodes.source = source
     else:
         aspace._nodes = _NodeTable(nodes, source)
-
-
-def monitored_node(aspace: AddressSpace, handle: int) -> ua.NodeId | None:
-    """The NodeId a datachange-callback handle watches (None once it is gone)."""
-    owner = aspace._handle_to_attribute_map.get(handle)
-    return owner[0] if owner is not None else None
 
 
 def drop_monitored(aspace: AddressSpace, handle: int) -> None:

@@ -101,9 +101,11 @@ class Mirror:
     async def _refresh(self, values: Iterable[WatchedValue]) -> None:
         """Monitored values below a changed node: their new value, or BadNodeIdUnknown if they went."""
         for value in values:
-            if self._elements(value.node_id) is None:
+            target = self._elements.value_slot(value.node_id)
+            if target is None:
                 await value.notify_deleted()
                 continue
+            value.codec = target[1].codec  # a Property's valueType may have changed
             current = self._elements.read_value(value.node_id)
             if current.SourceTimestamp is None:  # an edit over REST: it happened now
                 current = dataclasses.replace(current, SourceTimestamp=current.ServerTimestamp)

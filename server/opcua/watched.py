@@ -1,10 +1,11 @@
 """Value attributes that clients monitor: the only per-value state the mirror keeps.
 
-A computed node is built again for every request, so its Value attribute is a new object each
-time; asyncua, though, keeps a monitored item's callback *in* the attribute object and finds it
-again by NodeId to delete it. ``WatchedValue`` therefore pins itself in ``Watchers`` when its
-first callback arrives and unpins when the last one goes: the address space then returns the
-pinned object for that NodeId, and the mirror notifies exactly the values someone watches.
+A computed node is built again after a structure change (or when the located-node cache starts
+over), so its Value attribute may be a new object next time; asyncua, though, keeps a monitored
+item's callback *in* the attribute object and finds it again by NodeId to delete it.
+``WatchedValue`` therefore pins itself in ``Watchers`` when its first callback arrives and
+unpins when the last one goes: the address space then returns the pinned object for that
+NodeId, and the mirror notifies exactly the values someone watches.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from asyncua import Client, Node
+from asyncua import Client, Node, ua
 from basyx.aas import model
 from basyx.aas.model import datatypes as xs
 
@@ -104,3 +104,23 @@ async def test_only_shells_and_submodels_are_stored(twin: Twin, opcua: OpcUaServ
     for _ in range(3):
         assert isinstance(await value.read_value(), float)
     assert opcua.watched_values == 0
+
+
+async def test_a_removed_monitored_value_is_unpinned_and_reads_bad_node_id_unknown(
+        twin: Twin, opcua: OpcUaServer, client: Client) -> None:
+    """Its monitored items are told BadNodeIdUnknown as asyncua's DeleteNodes does (asyncua sends
+    that status change with the subscription's next publish); the mirror forgets the value."""
+    twin.add_element(SUBMODEL, None, model.Property("Doomed", xs.Double, 4.0))
+    await twin.bus.drained()
+    doomed = await _node(client, "Doomed", "Value")
+    latest = Latest()
+    subscription = await client.create_subscription(10, latest)
+    await subscription.subscribe_data_change(doomed)
+    await latest.until(doomed, 4.0)
+    assert opcua.watched_values == 1
+    twin.delete_element(SUBMODEL, "Doomed")
+    await twin.bus.drained()
+    assert opcua.watched_values == 0
+    read = await client.uaclient.read_attributes([doomed.nodeid], ua.AttributeIds.Value)
+    assert read[0].StatusCode.value == ua.StatusCodes.BadNodeIdUnknown
+    await subscription.delete()
