@@ -12,11 +12,11 @@ Conflict           identifier or idShort already exists        409       BadNode
 InvalidInput       breaks the metamodel or the request         400       BadInvalidArgument
 NotWritable        device-fed without write-back, or a         403       BadNotWritable
                    structural edit over a device-fed element
-WriteRejected      the value does not fit the element, or      422       BadTypeMismatch /
-                   the device refused it                                 BadOutOfRange
+WriteRejected      the value does not fit the element, or      422       BadTypeMismatch
+                   the device refused it
 LimitExceeded      a configured bound (size, count) is hit     413       BadResourceUnavailable
-StorageError       the store could not make a change durable   503       BadInternalError
-StorageFull        the store has no room left (disk full)      507       BadOutOfMemory
+StorageError       the store could not make a change durable   503       BadResourceUnavailable
+StorageFull        the store has no room left (disk full)      507       BadResourceUnavailable
 =================  ==========================================  ========  ==========================
 """
 

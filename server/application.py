@@ -273,6 +273,7 @@ class Application:
             self.twin, prefix=plant_file.server.rest.prefix, security=self._security(), operations=self.operations,
             cors_origins=plant_file.server.rest.cors_origins or (["*"] if self.options.demo else []),
             extra_routers=[hierarchy_router, sparql_router, simulations.router, *history_routers],
+            semantic_graph=graph,
         )
         app.state.history = self.history
         app.state.hierarchy = hierarchy

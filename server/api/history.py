@@ -191,8 +191,7 @@ class Window:
 def _historian(request: Request) -> Historian:
     service: HistoryService = request.app.state.history
     if service.historian is None:
-        raise ApiError(503, f"history is not recording: {service.error or 'disabled (server.history.enabled: false)'}",
-                       "ServiceUnavailable")
+        raise ApiError(503, f"history is not recording: {service.error or 'disabled (server.history.enabled: false)'}")
     return service.historian
 
 
@@ -228,7 +227,7 @@ async def _read(historian: Historian, info: SeriesInfo, window: Window, cursor: 
     except OutOfRawRetention as error:
         raise ApiError(400, f"{where}interval: {error}") from None
     except HistoryError as error:
-        raise ApiError(503, f"the history cannot be read now: {error}", "ServiceUnavailable") from None
+        raise ApiError(503, f"the history cannot be read now: {error}") from None
     return body
 
 
