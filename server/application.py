@@ -14,6 +14,7 @@ import hashlib
 import logging
 import signal
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -23,6 +24,7 @@ from basyx.aas import model
 from pydantic import SecretStr
 
 from twinbridge.aas import compat_basyx
+from twinbridge.aas.errors import TwinError
 from twinbridge.aas.gc_pause import collector_paused
 from twinbridge.aas.operations import OperationRegistry
 from twinbridge.aas.serialization import (
@@ -207,6 +209,8 @@ class Application:
         self.services: list[Service] = []
         self._tasks: list[asyncio.Task[Any]] = []
         self.http: uvicorn.Server | None = None
+        self.plant: Plant | None = None
+        """The described plant once started (None for a repository without a plant file)."""
         self.token: str | None = None
         self._token_origin = ""
         self.demo_user: OpcUaUser | None = None
@@ -243,7 +247,7 @@ class Application:
             # fresh heap (~1.5 s CPU for 300 machines) in whatever allocated next.
             self.import_reports = import_files(self.twin, [*self.plant_file.imports, *self.options.imports],
                                                self.options.replace)
-            plant = load_plant(self.twin, self.plant_file)
+            plant = self.plant = load_plant(self.twin, self.plant_file)
             gc.freeze()
         if plant is not None:
             hierarchy, graph = plant.hierarchy, plant.graph
@@ -267,7 +271,8 @@ class Application:
         self._start_adapters(plant_file)
         for adapter in self._adapters:
             await self._start(adapter)
-        simulations = SimulationService(self.twin, plant_file, plant_file.server.rest.prefix)
+        simulations = SimulationService(self.twin, plant_file, plant_file.server.rest.prefix, self.history,
+                                        self._signal_of(plant))
         await self._start(simulations)
         app = create_app(
             self.twin, prefix=plant_file.server.rest.prefix, security=self._security(), operations=self.operations,
@@ -326,6 +331,23 @@ class Application:
         else:
             data_dir = self.data_dir
         return OpcUaServer(self.twin, settings, data_dir, operations=self.operations, hierarchy=hierarchy)
+
+    def _signal_of(self, plant: Plant | None) -> Callable[[str, str], tuple[str, str] | None] | None:
+        """Where a machine's live signal lives (simulation estimates read its history)."""
+        if plant is None:
+            return None
+        twin = self.twin
+
+        def signal_of(machine: str, signal: str) -> tuple[str, str] | None:
+            shell = next((s for s in twin.shells.values() if s.id_short == machine), None)
+            if shell is None:
+                return None
+            try:
+                return plant.signal_target(shell.id, signal)
+            except TwinError:
+                return None
+
+        return signal_of
 
     def _security(self) -> ApiSecurity:
         auth = self.plant_file.server.auth

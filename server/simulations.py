@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,8 +20,11 @@ import orjson
 from basyx.aas import model
 
 from twinbridge.aas.twin import Twin
+from twinbridge.history.service import HistoryService
+from twinbridge.history.store import SeriesKey
 from twinbridge.server.api.simulations import simulation_router
 from twinbridge.simulation.engine import LineModel, MachineModel
+from twinbridge.simulation.estimate import StopEstimate, estimate_stops
 from twinbridge.simulation.model import ScenarioError
 from twinbridge.simulation.runner import SimulationJob, SimulationRunner
 from twinbridge.simulation.spec import Scenario, SimulationSettings
@@ -34,6 +38,8 @@ RESULT_SEMANTIC_ID = "urn:twinbridge:submodel:SimulationResult:1:0"
 """No IDTA template covers simulation results (IDTA 02005 describes simulation *models*), so
 the result submodel and its elements carry twinbridge's own semanticIds."""
 KPI_SEMANTIC_PREFIX = "urn:twinbridge:concept:simulation:kpi:"
+MAX_POINTS = 1_000_000
+"""Recorded samples of one running signal read for an estimate (a change-only signal stays far below)."""
 
 
 def plant_lines(plant: PlantDescription | None, settings: SimulationSettings | None) -> dict[str, LineModel]:
@@ -125,19 +131,48 @@ def _reference(iri: str) -> model.ExternalReference:
     return model.ExternalReference((model.Key(model.KeyTypes.GLOBAL_REFERENCE, iri),))
 
 
-class SimulationService:
-    """The server's simulation runner: started with the application, results stored in the twin."""
+SignalOf = Callable[[str, str], tuple[str, str] | None]
+"""(machine idShort, signal idShort) → (submodel id, idShortPath) of that live signal, if any."""
 
-    def __init__(self, twin: Twin, plant_file: PlantFile, prefix: str) -> None:
+
+class SimulationService:
+    """The server's simulation runner: started with the application, results stored in the twin,
+    failure and repair times learned from the history when a scenario asks for it."""
+
+    def __init__(self, twin: Twin, plant_file: PlantFile, prefix: str, history: HistoryService | None = None,
+                 signal_of: SignalOf | None = None) -> None:
         settings = plant_file.simulation or SimulationSettings()
         self._twin = twin
+        self._history = history
+        self._signal_of = signal_of
         self._base_iri = plant_file.plant.base_iri if plant_file.plant is not None else "urn:twinbridge:"
         self.result_ids: dict[str, str] = {}
         self.runner = SimulationRunner(
             plant_lines(plant_file.plant, settings), workers=settings.workers, max_active=settings.max_active,
             on_finished=self._store,
         )
-        self.router = simulation_router(self.runner, prefix, self.result_ids)
+        self.router = simulation_router(self.runner, prefix, self.result_ids, self.estimates)
+
+    async def estimates(self, scenario: Scenario) -> dict[str, StopEstimate]:
+        """Stops of each simulated machine's running signal over the scenario's history window;
+        machines with too few recorded stops keep the plant file's times."""
+        historian = self._history.historian if self._history is not None else None
+        if not scenario.estimate_from_history or historian is None or self._signal_of is None:
+            return {}
+        end_us = int(time.time() * 1e6)
+        start_us = end_us - int(scenario.history_window_h * 3600e6)
+        found: dict[str, StopEstimate] = {}
+        for line in self.runner.lines.values():
+            for machine in line.machines:
+                target = self._signal_of(machine.name, machine.sim.running_signal)
+                info = historian.store.find_series(SeriesKey(*target)) if target is not None else None
+                if info is None:
+                    continue
+                points = await asyncio.to_thread(historian.store.read, info.id, start_us, end_us, MAX_POINTS)
+                estimate = estimate_stops((points.t_us / 1e6).tolist(), (points.value != 0).tolist(), end_us / 1e6)
+                if estimate is not None:
+                    found[machine.name] = estimate
+        return found
 
     async def start(self) -> None:
         """Nothing to start: the worker pool is created by the first job."""

@@ -52,6 +52,10 @@ class MachineSimulation(_Strict):
     failures: Failures | None = None
     scrap_rate: float = Field(0.0, ge=0, lt=1, description="share of parts scrapped at this machine")
     power_kw: PowerProfile = PowerProfile()
+    running_signal: str = Field(
+        "Running", min_length=1,
+        description="boolean signal whose recorded stops estimate failures when a scenario asks for history",
+    )
 
     @model_validator(mode="after")
     def _cycle_mean(self) -> MachineSimulation:
@@ -149,6 +153,11 @@ class Scenario(_Strict):
     maintenance: Policy = Reactive()
     shifts: ShiftCalendar | None = Field(None, description="default: the plant runs around the clock")
     compare: bool = Field(True, description="also run the unchanged baseline with the same random numbers")
+    estimate_from_history: bool = Field(
+        False, description="take failure and repair times from each machine's recorded running signal where "
+        "the history holds enough stops (the job's parameters say which machines)",
+    )
+    history_window_h: float = Field(24 * 28.0, gt=0, le=MAX_HORIZON_H, description="how far back to look")
 
     @model_validator(mode="after")
     def _warmup(self) -> Scenario:

@@ -7,6 +7,7 @@ and read, so the event loop stays free while replications run.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -18,6 +19,7 @@ from twinbridge.server.api.auth import ReadAccess, WriteAccess
 from twinbridge.server.api.bodies import json_response
 from twinbridge.server.api.ids import encode_id
 from twinbridge.server.api.results import ApiError, xs_datetime
+from twinbridge.simulation.estimate import StopEstimate
 from twinbridge.simulation.runner import SimulationJob, SimulationRunner
 from twinbridge.simulation.spec import Scenario
 
@@ -42,7 +44,12 @@ def job_json(job: SimulationJob, prefix: str, result_id: str | None) -> dict[str
     }
 
 
-def simulation_router(runner: SimulationRunner, prefix: str, result_ids: dict[str, str]) -> APIRouter:
+Estimate = Callable[[Scenario], Awaitable[Mapping[str, StopEstimate]]]
+"""Failure and repair times learned from history for a scenario (empty unless it asks)."""
+
+
+def simulation_router(runner: SimulationRunner, prefix: str, result_ids: dict[str, str],
+                      estimate: Estimate) -> APIRouter:
     """``result_ids`` maps a job id to the id of its result submodel once it is stored."""
     router = APIRouter(tags=["Simulation"])
 
@@ -65,8 +72,9 @@ def simulation_router(runner: SimulationRunner, prefix: str, result_ids: dict[st
             raise ApiError(400, "; ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or 'scenario'}: {e['msg']}" for e in error.errors()
             )) from None
+        estimates = await estimate(scenario)
         try:
-            job = runner.submit(scenario)
+            job = runner.submit(scenario, estimates)
         except LimitExceeded as error:
             raise ApiError(429, str(error)) from None
         return render(job, 202, {"Location": f"{prefix}/simulations/{job.id}"})

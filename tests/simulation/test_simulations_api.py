@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ plant:
         - id_short: L1
           level: line
           children:
-            - {id_short: A, level: machine}
+            - {id_short: A, level: machine, signals: [{id_short: Running, value_type: "xs:boolean", initial: true}]}
             - {id_short: B, level: machine}
 simulation:
   workers: 2
@@ -44,7 +45,7 @@ simulation:
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[str]:
+async def application(tmp_path: Path) -> AsyncIterator[tuple[Application, str]]:
     plant_file = parse_plant_file(PLANT)
     options = Options(host="127.0.0.1", port=free_port(), data=tmp_path / "data", token=TOKEN, opcua=False)
     application = Application(plant_file, options)
@@ -54,11 +55,16 @@ async def server(tmp_path: Path) -> AsyncIterator[str]:
     while not application.http.started:
         await asyncio.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{options.port}/api/v3.0"
+        yield application, f"http://127.0.0.1:{options.port}/api/v3.0"
     finally:
         application.http.should_exit = True
         await serving
         await application.stop()
+
+
+@pytest.fixture
+def server(application: tuple[Application, str]) -> str:
+    return application[1]
 
 
 async def _finished(client: httpx.AsyncClient, url: str, timeout: float = 120.0) -> dict[str, Any]:
@@ -157,3 +163,33 @@ def test_the_cli_simulates_a_scenario_file_offline(tmp_path: Path) -> None:
                               "--config", str(plant)], capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2
     assert "changes[0].speed_factor (line 4)" in refused.stderr
+
+
+async def test_failure_times_are_learned_from_the_recorded_running_signal(application: tuple[Application, str]) -> None:
+    app, server = application
+    shell = next(s for s in app.twin.shells.values() if s.id_short == "A")
+    assert app.plant is not None
+    running = app.twin.live(*app.plant.signal_target(shell.id, "Running"))
+    # in the last 12 days A ran 6 h between stops of 1 h: 40 stops, recorded with their source timestamps
+    t = time.time() - 40 * 7 * 3600 - 1800
+    for _ in range(40):
+        app.twin.update(running, True, t)
+        app.twin.update(running, False, t + 6 * 3600)
+        t += 7 * 3600
+    app.twin.update(running, True, t)
+    historian = app.history.historian
+    assert historian is not None
+    await app.twin.bus.drained()
+    await historian.flushed()
+    scenario = {"horizon_h": 24, "warmup_h": 1, "replications": 2, "estimate_from_history": True}
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30) as client:
+        started = await client.post(f"{server}/simulations", json=scenario)
+        assert started.status_code == 202, started.text
+        parameters = started.json()["parameters"]
+        assert parameters["A"]["source"] == "history"
+        assert parameters["A"]["stops"] == 40
+        assert parameters["A"]["mtbf_h"] == pytest.approx(6.0, rel=0.01)
+        assert parameters["A"]["mttr_h"] == pytest.approx(1.0, rel=0.01)
+        assert parameters["B"]["source"] == "plant file"  # B records no running signal
+        job = await _finished(client, server.removesuffix("/api/v3.0") + started.headers["Location"])
+        assert job["status"] == "done", job
