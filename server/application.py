@@ -41,6 +41,8 @@ from twinbridge.adapters.modbus import compat_pymodbus
 from twinbridge.adapters.mqtt import compat_aiomqtt
 from twinbridge.adapters.registry import create_adapter
 from twinbridge.server import compat_uvicorn
+from twinbridge.server.analytics_service import AnalyticsService
+from twinbridge.server.api.alarms import alarm_router
 from twinbridge.server.api.app import create_app
 from twinbridge.server.api.auth import ApiSecurity, ApiToken
 from twinbridge.server.api.hierarchy import router as hierarchy_router
@@ -249,10 +251,16 @@ class Application:
             await self._start(adapter)
         simulations = SimulationService(self.twin, plant_file, plant_file.server.rest.prefix)
         await self._start(simulations)
+        routers = [hierarchy_router, sparql_router, simulations.router]
+        self.analytics: AnalyticsService | None = None
+        if plant_file.analytics is not None:  # after the adapters: monitors read what they feed
+            self.analytics = AnalyticsService(self.twin, plant_file.analytics)
+            await self._start(self.analytics)
+            routers.append(alarm_router(self.analytics.alarms))
         app = create_app(
             self.twin, prefix=plant_file.server.rest.prefix, security=self._security(), operations=self.operations,
             cors_origins=plant_file.server.rest.cors_origins or (["*"] if self.options.demo else []),
-            extra_routers=[hierarchy_router, sparql_router, simulations.router],
+            extra_routers=routers,
         )
         app.state.hierarchy = hierarchy
         app.state.semantic_graph = graph

@@ -35,6 +35,7 @@ from pydantic import (
 from twinbridge.aas.store import StoreUrlError, check_url
 from twinbridge.adapters.config import Southbound
 from twinbridge.adapters.registry import kinds, validate_southbound
+from twinbridge.server.analytics_config import AnalyticsSettings
 from twinbridge.server.opcua.settings import OpcUaSettings
 from twinbridge.server.simulations import machine_names
 from twinbridge.simulation.spec import SimulationSettings
@@ -116,6 +117,7 @@ class PlantFile(Strict):
     server: ServerSettings = ServerSettings()
     demo: DemoSettings | None = Field(None, description="which sources `twinbridge demo` simulates")
     simulation: SimulationSettings | None = Field(None, description="what-if simulation: machine blocks by idShort")
+    analytics: AnalyticsSettings | None = Field(None, description="signal conditioning, anomalies, RUL, alarms")
     # validated against the adapter kinds registered when the file is read (adapters.registry)
     southbound: Annotated[Southbound, BeforeValidator(validate_southbound)] = Field(
         default_factory=Southbound, exclude=True)
