@@ -15,7 +15,7 @@ import ast
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from basyx.aas import model
 
@@ -23,7 +23,9 @@ from twinbridge.aas.errors import InvalidInput, NotFound, TwinError
 from twinbridge.aas.twin import Twin
 from twinbridge.adapters.binding import BindingError, find_shell, find_submodel
 from twinbridge.analytics.alarms import AlarmBook, AlarmEvent, AlarmRule, Severity
+from twinbridge.analytics.conditioning import SignalConditioner
 from twinbridge.analytics.expressions import ExpressionError, VirtualProperties
+from twinbridge.analytics.filters import build_chain
 from twinbridge.analytics.maintenance import RulMonitor
 from twinbridge.analytics.monitor import _NUMERIC, AnomalyMonitor, MonitoredSignal
 from twinbridge.analytics.rul import RulEstimate, TrendRul
@@ -34,6 +36,15 @@ from twinbridge.submodels.templates.time_series import LIVE_RECORD
 log = logging.getLogger(__name__)
 OPERATIONAL = "OperationalData"
 MAINTENANCE = "PredictiveMaintenance"
+FILTERED = "Filtered"  # Temperature -> TemperatureFiltered, the conditioned value
+
+
+class Monitor(Protocol):
+    """What every analytics monitor is: resolved and subscribed by ``start``, unsubscribed by ``stop``."""
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 class AnalyticsConfigError(ValueError):
@@ -166,7 +177,7 @@ class AnalyticsService:
     settings: AnalyticsSettings
     alarms: AlarmBook = field(init=False)
     listeners: list[Callable[[AlarmEvent], None]] = field(default_factory=list)
-    _monitors: list[AnomalyMonitor | RulMonitor | VirtualPropertyMonitor] = field(default_factory=list)
+    _monitors: list[Monitor] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.alarms = AlarmBook(listener=self._publish, history=self.settings.alarm_history)
@@ -183,6 +194,8 @@ class AnalyticsService:
             anomaly: dict[tuple[str, str, float, float, float], list[MonitoredSignal]] = {}
             for index, spec in enumerate(self.settings.signals):
                 submodel, path, pm = _signal(twin, spec, ("analytics", "signals", index))
+                if spec.filters:  # detectors and RUL read the cleaned value
+                    path = self._conditioned(spec, submodel, path)
                 if spec.anomaly is not None:
                     a = spec.anomaly
                     anomaly.setdefault((pm, a.detector, a.raise_at, a.clear_at, a.min_interval_s), []).append(
@@ -211,6 +224,19 @@ class AnalyticsService:
                          severity=Severity.HIGH, message="remaining useful life below its limit", min_interval=0.0)
         return _AlarmingRul(self.twin, pm, submodel, path, estimator, every=rul.every, alarms=self.alarms,
                             source=spec.name, rule=rule)
+
+    def _conditioned(self, spec: SignalSpec, submodel: str, path: str) -> str:
+        """Adds ``<Signal>Filtered`` beside the raw signal and starts its conditioner; returns its path."""
+        target = f"{path}{FILTERED}"
+        try:
+            self.twin.element(submodel, target)
+        except NotFound:
+            raw = self.twin.element(submodel, path)
+            self.twin.add_element(submodel, LIVE_RECORD, model.Property(
+                f"{spec.signal}{FILTERED}", model.datatypes.Double, None, semantic_id=raw.semantic_id,
+                description=model.MultiLanguageTextType({"en": f"{spec.signal} after {len(spec.filters)} filter(s)"})))
+        self._monitors.append(SignalConditioner(self.twin, submodel, path, target, build_chain(spec.filters)))
+        return target
 
     def _build_virtual(self) -> None:
         _check_virtual(self.twin, self.settings)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from tests.ports import free_port
+from twinbridge.aas.quality import Quality
 from twinbridge.server.application import Application, Options
 from twinbridge.server.config import ConfigError, parse_plant_file
 from twinbridge.server.plant_check import check_plant_file
@@ -41,6 +42,9 @@ analytics:
     - asset: Press1
       signal: Vibration
       anomaly: {detector: ewma, raise_at: 0.99, clear_at: 0.3, min_interval_s: 0}
+    - asset: Press1
+      signal: Power
+      filters: [{filter: moving_average, window: 2}, {filter: range, low: 0, high: 100}]
   virtual:
     - {asset: Press1, id_short: SpecificEnergy, expression: "Power / max(Throughput, 1)"}
 """.replace("TOKEN", TOKEN)
@@ -121,6 +125,21 @@ async def test_virtual_property_follows_its_inputs(served: tuple[Application, st
     assert twin.value(twin.live(operational, f"{LIVE}.SpecificEnergy")) == pytest.approx(0.05)
 
 
+async def test_filters_publish_the_cleaned_value_beside_the_raw_one(served: tuple[Application, str]) -> None:
+    application, _ = served
+    twin = application.twin
+    operational = next(sm.id for sm in twin.submodels.values() if sm.id_short == "OperationalData")
+    power = twin.live(operational, f"{LIVE}.Power")
+    for i, value in enumerate((10.0, 20.0, 40.0)):
+        twin.update(power, value, timestamp=10.0 + i)
+    await twin.bus.drained()
+    cleaned = twin.live(operational, f"{LIVE}.PowerFiltered")
+    assert twin.value(cleaned) == pytest.approx(30.0) and twin.value(power) == 40.0
+    twin.update(power, 500.0, timestamp=13.0)  # out of the 0..100 kW range: the mean is Bad
+    await twin.bus.drained()
+    assert cleaned.quality is Quality.BAD
+
+
 BAD = PLANT.replace("detector: ewma", "detector: nosuch").replace(
     'expression: "Power / max(Throughput, 1)"', 'expression: "Power / Throughput + Torque"') + """\
     - {asset: Press1, id_short: A, expression: "B + 1"}
@@ -146,7 +165,7 @@ def test_validate_names_plant_problems_with_lines(tmp_path: Path) -> None:
     _, problems = check_plant_file(path)
     assert problems[0] == "analytics.signals[0].signal (line 21): Press1.Mode is not numeric; filters, anomaly " \
                           "detection and RUL need a number"
-    assert problems[1].startswith("analytics.virtual[1].expression (line 25): virtual property 'Load': unknown")
+    assert problems[1].startswith("analytics.virtual[1].expression (line 28): virtual property 'Load': unknown")
     assert "Torque" in problems[1]
     path.write_text(PLANT + """\
     - {asset: Press1, id_short: A, expression: "B + 1"}
