@@ -16,7 +16,7 @@ import signal
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import uvicorn
 from basyx.aas import model
@@ -55,6 +55,9 @@ from twinbridge.server.tokens import admin_token, demo_opcua_user
 from twinbridge.submodels.hierarchy import PlantHierarchy
 from twinbridge.submodels.plant import Plant
 from twinbridge.submodels.semantic import SemanticGraph
+
+if TYPE_CHECKING:
+    from twinbridge.server.opcua import OpcUaServer
 
 log = logging.getLogger("twinbridge")
 _I = TypeVar("_I", bound=model.Identifiable)
@@ -265,7 +268,14 @@ class Application:
         app.state.hierarchy = hierarchy
         app.state.semantic_graph = graph
         if self.options.opcua and plant_file.server.opcua.enabled:
-            await self._start(self._opcua(hierarchy))
+            opcua = self._opcua(hierarchy)
+            await self._start(opcua)
+            if self.analytics is not None and opcua.server is not None:
+                from twinbridge.server.opcua.alarms import OpcUaAlarms
+                from twinbridge.server.opcua.security import Rights
+
+                await self._start(OpcUaAlarms(opcua.server, opcua.namespace_index, self.analytics.alarms,
+                                              self.analytics.listeners, Rights(opcua.settings)))
         config = uvicorn.Config(app, host=self.host, port=self.port, log_level="warning", lifespan="off")
         self.http = compat_uvicorn.HttpServer(config)
         self._tasks.append(asyncio.create_task(self._flush_periodically(plant_file.server.flush_interval_s)))
@@ -292,8 +302,8 @@ class Application:
             create_adapter(source, grouped[source.name], self.twin) for source in plant_file.southbound.sources
         ]
 
-    def _opcua(self, hierarchy: PlantHierarchy) -> Service:
-        from twinbridge.server.opcua import OpcUaServer
+    def _opcua(self, hierarchy: PlantHierarchy) -> OpcUaServer:
+        from twinbridge.server.opcua import OpcUaServer  # asyncua loads only when OPC UA is on
 
         settings = self.plant_file.server.opcua
         if self.options.opcua_port is not None:

@@ -7,15 +7,18 @@ import asyncio
 import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
 import pytest
+from asyncua import Client, ua
 
 from tests.ports import free_port
 from twinbridge.aas.quality import Quality
 from twinbridge.server.application import Application, Options
 from twinbridge.server.config import ConfigError, parse_plant_file
+from twinbridge.server.opcua.types import NAMESPACE
 from twinbridge.server.plant_check import check_plant_file
 
 TOKEN = "w" * 32
@@ -173,3 +176,66 @@ def test_validate_names_plant_problems_with_lines(tmp_path: Path) -> None:
 """)
     _, problems = check_plant_file(path)
     assert len(problems) == 1 and "cycle" in problems[0] and "(line 2" in problems[0]
+
+
+class _Events:
+    def __init__(self) -> None:
+        self.received: list[Any] = []
+
+    def event_notification(self, event: Any) -> None:
+        self.received.append(event)
+
+
+async def test_alarm_is_an_opcua_condition_acknowledged_and_confirmed(tmp_path: Path) -> None:
+    plant_file = parse_plant_file(PLANT.replace("server:\n", """\
+server:
+  opcua: {users: [{name: anna, password: secret-pass, rights: readwrite}]}
+"""))
+    port, opcua_port = free_port(), free_port()
+    application = Application(plant_file, Options(host="127.0.0.1", port=port, data=tmp_path, opcua_port=opcua_port))
+    await application.start()
+    try:
+        endpoint = f"opc.tcp://127.0.0.1:{opcua_port}/twinbridge"
+        reader = Client(endpoint, timeout=10)
+        writer = Client(endpoint, timeout=10)
+        writer.set_user("anna")
+        writer.set_password("secret-pass")
+        async with reader, writer:
+            events = _Events()
+            subscription = await writer.create_subscription(20, events)
+            await subscription.subscribe_events(writer.nodes.server, ua.ObjectIds.AlarmConditionType)
+            twin = application.twin
+            operational = next(sm.id for sm in twin.submodels.values() if sm.id_short == "OperationalData")
+            values = np.random.default_rng(0).normal(5.0, 0.2, 300)
+            values[250] = 9.0
+            for i, value in enumerate(values.tolist()):
+                twin.update(twin.live(operational, f"{LIVE}.Vibration"), value, timestamp=1_700_000_000.0 + i)
+            await twin.bus.drained()
+            for _ in range(100):
+                if len(events.received) >= 2:  # raised, then cleared
+                    break
+                await asyncio.sleep(0.05)
+            raised, cleared = events.received[:2]
+            assert (raised.ConditionName, raised.SourceName, raised.Severity) == ("anomaly", "Press1_Vibration", 500)
+            assert raised.ActiveState.Text == "Active" and cleared.ActiveState.Text == "Inactive"
+            assert cleared.Retain is True  # inactive but not yet acknowledged
+            ns = await writer.get_namespace_index(NAMESPACE)
+            condition = ua.NodeId("Alarms.Press1_Vibration.anomaly", ns)
+            acknowledge = ua.NodeId(ua.ObjectIds.AcknowledgeableConditionType_Acknowledge)
+            confirm = ua.NodeId(ua.ObjectIds.AcknowledgeableConditionType_Confirm)
+            comment = ua.LocalizedText("bearing inspected")
+            with pytest.raises(ua.UaStatusCodeError, match="BadUserAccessDenied"):
+                await reader.get_node(condition).call_method(acknowledge, cleared.EventId, comment)
+            with pytest.raises(ua.UaStatusCodeError, match="BadEventIdUnknown"):
+                await writer.get_node(condition).call_method(acknowledge, b"nope", comment)
+            await writer.get_node(condition).call_method(acknowledge, cleared.EventId, comment)
+            await writer.get_node(condition).call_method(confirm, cleared.EventId, comment)
+            (alarm,) = application.analytics.alarms.alarms.values()  # type: ignore[union-attr]
+            assert (alarm.acknowledged_by, alarm.confirmed_by) == ("opcua:anna", "opcua:anna")
+            for _ in range(100):
+                if len(events.received) >= 4:
+                    break
+                await asyncio.sleep(0.05)
+            assert events.received[-1].ConfirmedState.Text == "Confirmed" and events.received[-1].Retain is False
+    finally:
+        await application.stop()
