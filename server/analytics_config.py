@@ -89,7 +89,6 @@ class VirtualSpec(_Strict):
     asset: str = Field(min_length=1)
     id_short: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", description="the computed signal's idShort")
     expression: str = Field(min_length=1, description="over the asset's signal idShorts or sid(\"semanticId\")")
-    unit: str | None = None
 
     @field_validator("expression")
     @classmethod

@@ -95,6 +95,7 @@ class ServerSettings(Strict):
 class DemoModbus(Strict):
     source: str = Field(description="the Modbus source the simulated gateway stands in for")
     machines: int = Field(5, ge=1, le=247, description="simulated machines, on unit ids 1..n")
+    worn_bearing: int | None = Field(None, ge=1, le=247, description="this unit's bearing wears out (analytics demo)")
 
 
 class DemoMqtt(Strict):
