@@ -58,6 +58,9 @@ class RulSpec(_Strict):
     healthy_level: float | None = Field(None, description="its value when new (default: mean of the first samples)")
     every: int = Field(10, ge=1, description="samples between two estimates")
     limit_s: float | None = Field(None, gt=0, description="an RUL below this raises an alarm")
+    alarm_health: float = Field(
+        0.5, gt=0, le=1, description="the RUL alarm waits until the health indicator (1 new .. 0 failed) is this "
+                                     "low: a trend fitted to a start-up ramp would predict the end of a new machine")
 
 
 class SignalSpec(_Strict):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -158,15 +159,18 @@ def analytics_problems(twin: Twin, settings: AnalyticsSettings, lines: dict[tupl
 class _AlarmingRul(RulMonitor):
     """A RulMonitor whose estimates also feed an RUL-limit alarm condition."""
 
-    def __init__(self, *args: Any, alarms: AlarmBook, source: str, rule: AlarmRule, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, alarms: AlarmBook, source: str, rule: AlarmRule, health: float,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._alarms, self._alarm_source, self._rule = alarms, source, rule
+        self._alarms, self._alarm_source, self._rule, self._health = alarms, source, rule, health
         alarms.watch(source, rule)
 
     async def publish(self, estimate: RulEstimate) -> None:
         await super().publish(estimate)
-        if estimate.rul is not None:
-            self._alarms.observe(self._alarm_source, self._rule.name, estimate.rul, estimate.time)
+        # a healthy indicator or no trend counts as "far from failure" (it also clears an alarm)
+        degraded = estimate.rul is not None and estimate.health <= self._health
+        remaining = estimate.rul if degraded and estimate.rul is not None else math.inf
+        self._alarms.observe(self._alarm_source, self._rule.name, remaining, estimate.time)
 
 
 @dataclass
@@ -221,9 +225,9 @@ class AnalyticsService:
         if rul.limit_s is None:
             return RulMonitor(self.twin, pm, submodel, path, estimator, every=rul.every)
         rule = AlarmRule("rul", raise_at=rul.limit_s, clear_at=rul.limit_s * 1.2, above=False,
-                         severity=Severity.HIGH, message="remaining useful life below its limit", min_interval=0.0)
+                         severity=Severity.HIGH, message="remaining useful life below its limit", min_interval=300.0)
         return _AlarmingRul(self.twin, pm, submodel, path, estimator, every=rul.every, alarms=self.alarms,
-                            source=spec.name, rule=rule)
+                            source=spec.name, rule=rule, health=rul.alarm_health)
 
     def _conditioned(self, spec: SignalSpec, submodel: str, path: str) -> str:
         """Adds ``<Signal>Filtered`` beside the raw signal and starts its conditioner; returns its path."""

@@ -239,3 +239,28 @@ server:
             assert events.received[-1].ConfirmedState.Text == "Confirmed" and events.received[-1].Retain is False
     finally:
         await application.stop()
+
+
+async def test_rul_below_its_limit_raises_an_alarm_once_the_machine_has_degraded(tmp_path: Path) -> None:
+    text = PLANT.replace("anomaly: {detector: ewma, raise_at: 0.99, clear_at: 0.3, min_interval_s: 0}",
+                         "rul: {failure_level: 2.0, healthy_level: 1.0, every: 10, limit_s: 3600}")
+    application = Application(parse_plant_file(text), Options(host="127.0.0.1", port=free_port(), data=tmp_path,
+                                                              opcua=False))
+    await application.start()
+    try:
+        twin = application.twin
+        assert application.analytics is not None
+        book = application.analytics.alarms
+        operational = next(sm.id for sm in twin.submodels.values() if sm.id_short == "OperationalData")
+        vibration = twin.live(operational, f"{LIVE}.Vibration")
+        start = 1_700_000_000.0
+        for i in range(160):  # 0.005 per minute from 1.0: fails (2.0) at minute 200
+            twin.update(vibration, 1.0 + 0.005 * i, timestamp=start + 60.0 * i)
+            if i == 89:
+                await twin.bus.drained()
+                assert book.alarms == {}  # health still above 0.5: no RUL alarm yet
+        await twin.bus.drained()
+        (alarm,) = book.alarms.values()
+        assert alarm.rule.name == "rul" and alarm.source == "Press1_Vibration" and alarm.value < 3600.0
+    finally:
+        await application.stop()
