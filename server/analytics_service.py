@@ -28,9 +28,9 @@ from twinbridge.analytics.conditioning import SignalConditioner
 from twinbridge.analytics.expressions import ExpressionError, VirtualProperties
 from twinbridge.analytics.filters import build_chain
 from twinbridge.analytics.maintenance import RulMonitor
-from twinbridge.analytics.monitor import _NUMERIC, AnomalyMonitor, MonitoredSignal
+from twinbridge.analytics.monitor import NUMERIC_TYPES, AnomalyMonitor, MonitoredSignal
 from twinbridge.analytics.rul import RulEstimate, TrendRul
-from twinbridge.analytics.virtual import VirtualPropertyMonitor, _walk
+from twinbridge.analytics.virtual import VirtualPropertyMonitor, walk_elements
 from twinbridge.server.analytics_config import AnalyticsSettings, SignalSpec, VirtualSpec
 from twinbridge.submodels.templates.time_series import LIVE_RECORD
 
@@ -72,7 +72,7 @@ def _signal(twin: Twin, spec: SignalSpec, where: tuple[Any, ...]) -> tuple[str, 
     except NotFound:
         raise AnalyticsConfigError((*where, "signal"), f"asset {spec.asset!r} has no signal {spec.signal!r}") from None
     if (spec.filters or spec.anomaly or spec.rul) and (
-            not isinstance(element, model.Property) or element.value_type not in _NUMERIC):
+            not isinstance(element, model.Property) or element.value_type not in NUMERIC_TYPES):
         raise AnalyticsConfigError((*where, "signal"), f"{spec.asset}.{spec.signal} is not numeric; filters, "
                                    "anomaly detection and RUL need a number")
     pm = None
@@ -124,8 +124,8 @@ def _virtual_groups(twin: Twin, settings: AnalyticsSettings) -> dict[str, _Group
 
 def _check_virtual(twin: Twin, settings: AnalyticsSettings) -> None:
     for submodel, specs in _virtual_groups(twin, settings).values():
-        known = {path for path, _ in _walk(submodel, "")} | {
-            f"sid:{e.semantic_id.key[0].value}" for _, e in _walk(submodel, "") if e.semantic_id is not None}
+        known = {path for path, _ in walk_elements(submodel, "")} | {
+            f"sid:{e.semantic_id.key[0].value}" for _, e in walk_elements(submodel, "") if e.semantic_id is not None}
         definitions = _definitions(twin, specs, submodel)
         try:
             VirtualProperties(definitions, known)
