@@ -55,6 +55,11 @@ class AnalyticsConfigError(ValueError):
         super().__init__(message)
         self.field = field
 
+    @property
+    def path(self) -> str:
+        """The field path as the plant file spells it: analytics.signals[0].signal."""
+        return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in self.field).lstrip(".")
+
 
 def _submodel_of(twin: Twin, asset: str, submodel: str, where: tuple[Any, ...]) -> model.Submodel:
     try:
@@ -151,8 +156,7 @@ def analytics_problems(twin: Twin, settings: AnalyticsSettings, lines: dict[tupl
     for problem in problems:
         line = next((lines[problem.field[:cut]] for cut in range(len(problem.field), 0, -1)
                      if problem.field[:cut] in lines), None)
-        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in problem.field).lstrip(".")
-        out.append(f"{path}{f' (line {line})' if line is not None else ''}: {problem}")
+        out.append(f"{problem.path}{f' (line {line})' if line is not None else ''}: {problem}")
     return out
 
 
@@ -213,7 +217,10 @@ class AnalyticsService:
                                                      rule=rule))
             for monitor in self._monitors:
                 monitor.start()
-        except (AnalyticsConfigError, ExpressionError, TwinError) as error:
+        except AnalyticsConfigError as error:
+            await self.stop()
+            raise InvalidInput(f"{error.path}: {error}") from None
+        except (ExpressionError, TwinError) as error:
             await self.stop()
             raise InvalidInput(f"analytics: {error}") from None
         log.info("analytics: %d monitors", len(self._monitors))

@@ -15,6 +15,7 @@ import pytest
 from asyncua import Client, ua
 
 from tests.ports import free_port
+from twinbridge.aas.errors import InvalidInput
 from twinbridge.aas.quality import Quality
 from twinbridge.server.application import Application, Options
 from twinbridge.server.config import ConfigError, parse_plant_file
@@ -264,3 +265,19 @@ async def test_rul_below_its_limit_raises_an_alarm_once_the_machine_has_degraded
         assert alarm.rule.name == "rul" and alarm.source == "Press1_Vibration" and alarm.value < 3600.0
     finally:
         await application.stop()
+
+
+async def test_a_start_against_a_plant_without_the_signal_names_the_field(tmp_path: Path) -> None:
+    text = PLANT.replace("signal: Vibration", "signal: Vibrations")
+    application = Application(parse_plant_file(text), Options(host="127.0.0.1", port=free_port(), data=tmp_path,
+                                                              opcua=False))
+    try:
+        with pytest.raises(InvalidInput, match=r"^analytics.signals\[0\].signal: asset 'Press1' has no signal"):
+            await application.start()
+    finally:
+        await application.stop()
+
+
+def test_a_misspelt_analytics_key_gets_a_suggestion() -> None:
+    with pytest.raises(ConfigError, match=r"analytics.signals\[0\].anomali \(line 22\).*did you mean 'anomaly'"):
+        parse_plant_file(PLANT.replace("anomaly: {", "anomali: {"))
