@@ -264,6 +264,7 @@ class Application:
             self.twin, prefix=plant_file.server.rest.prefix, security=self._security(), operations=self.operations,
             cors_origins=plant_file.server.rest.cors_origins or (["*"] if self.options.demo else []),
             extra_routers=routers,
+            semantic_graph=graph,
         )
         app.state.hierarchy = hierarchy
         app.state.semantic_graph = graph

@@ -110,16 +110,22 @@ class _Buffer:
         self._change(now, 0)
 
     def take(self, now: float) -> bool:
-        """Take a part if one is there; a station blocked on this buffer then puts its own."""
-        if not self.level:
+        """Take a part if one is there; a station blocked on this buffer then puts its own.
+
+        The level integral is updated inline (not through ``_change``): take and give run once per
+        part and station, and the call cost 8 % of a replication."""
+        level = self.level
+        if not level:
             return False
-        self._change(now, -1)
+        self.area += level * (now - self.last_time)
+        self.last_time = now
         self.waited += now - self.entries.popleft()
         self.passed += 1
         if self.putters:
-            self._change(now, 1)
             self.entries.append(now)
             self.putters.popleft().succeed()
+        else:
+            self.level = level - 1
         return True
 
     def give(self, now: float) -> bool:
@@ -128,8 +134,11 @@ class _Buffer:
             self.passed += 1
             self.getters.popleft().succeed()
             return True
-        if self.level < self.capacity:
-            self._change(now, 1)
+        level = self.level
+        if level < self.capacity:
+            self.area += level * (now - self.last_time)
+            self.last_time = now
+            self.level = level + 1
             self.entries.append(now)
             return True
         return False
@@ -240,18 +249,21 @@ def _station(
     cycle_rng = stream(seed, replication, line, machine.name, station, "cycle")
     fail_rng = stream(seed, replication, line, machine.name, station, "failure")
     quality_rng = stream(seed, replication, line, machine.name, station, "quality")
-    cycle = sim.cycle_time
-    fixed_cycle = sim.cycle_time_s if cycle is None else None
+    draw_cycle = sim.cycle_time.sampler(cycle_rng) if sim.cycle_time is not None else None
+    fixed_cycle = sim.cycle_time_s
     failures = sim.failures
+    draw_repair = failures.time_to_repair_h.sampler(fail_rng) if failures is not None else None
     policy = settings.policy
     timeout = env.timeout
     scrap_rate = sim.scrap_rate
     shifts = calendar.shifts is not None
 
-    # Due times in operating seconds since the last renewal (repair or service).
+    # Due times in operating seconds since the last renewal (repair or service); ``limit`` is the
+    # earlier of the two, so a part that ends before it costs one comparison, not a min() call.
     age = 0.0
     next_failure, predicted = _draw_failure(failures, fail_rng)
     due = policy.service_due_s(next_failure, predicted)
+    limit = due if due <= next_failure else next_failure
     while True:
         if upstream is not None and not upstream.take(env.now):
             start = env.now
@@ -263,30 +275,36 @@ def _station(
             start = env.now
             yield timeout(calendar.next_start(start) - start)
             counters.waiting_shift += env.now - start
-        remaining = fixed_cycle if fixed_cycle is not None else cycle.sample(cycle_rng)  # type: ignore[union-attr]
-        while remaining > 0.0:
-            step = min(remaining, next_failure - age, due - age)
-            if step > 0.0:
-                yield timeout(step)
-                age += step
-                remaining -= step
-                counters.busy += step
-            if age >= due and due <= next_failure:
+        remaining = draw_cycle() if draw_cycle is not None else fixed_cycle
+        while True:
+            until = limit - age
+            if remaining < until:
+                yield timeout(remaining)
+                age += remaining
+                counters.busy += remaining
+                break
+            if until > 0.0:
+                yield timeout(until)
+                age += until
+                remaining -= until
+                counters.busy += until
+            if due <= next_failure:
                 duration = policy.service_s
                 yield timeout(duration)
                 counters.down_service += duration
                 counters.services += 1
-            elif age >= next_failure:
-                assert failures is not None
-                repair = failures.time_to_repair_h.sample(fail_rng) * HOUR
+            else:
+                assert draw_repair is not None
+                repair = draw_repair() * HOUR
                 yield timeout(repair)
                 counters.down_failure += repair
                 counters.failures += 1
-            else:
-                continue
             age = 0.0
             next_failure, predicted = _draw_failure(failures, fail_rng)
             due = policy.service_due_s(next_failure, predicted)
+            limit = due if due <= next_failure else next_failure
+            if remaining <= 0.0:
+                break
         if scrap_rate and quality_rng.random() < scrap_rate:
             counters.scrap += 1
             continue

@@ -1,22 +1,20 @@
 """``/alarms``: the analytics alarm book over REST (list, acknowledge, confirm, shelve).
 
 Why acknowledgement needs the write role: it changes what operators see as unhandled, the same
-class of act as writing a value. Who acknowledged is the token's name (``rest`` without tokens),
+class of act as writing a value. Who acknowledged is the token holder's name (``anonymous`` without tokens),
 so the list answers "who took care of it". Errors are Part 2 Result bodies: an unknown id 404, an
 action the alarm's state does not allow (acknowledged twice, confirmed before acknowledged) 409.
 """
 
 from __future__ import annotations
 
-import hmac
 import time
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi import APIRouter, Query, Response
 
 from twinbridge.analytics.alarms import Alarm, AlarmBook, AlarmError, AlarmState
-from twinbridge.server.api.auth import ApiSecurity, Credentials, ReadAccess, WriteAccess
+from twinbridge.server.api.auth import ReadAccess, WriteAccess, WriteOrigin
 from twinbridge.server.api.bodies import json_response
 from twinbridge.server.api.results import ApiError, xs_datetime
 
@@ -34,18 +32,9 @@ def alarm_json(alarm: Alarm) -> dict[str, Any]:
     }
 
 
-def _who(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str:
-    security: ApiSecurity = request.app.state.security
-    if credentials is not None:
-        for entry in security.tokens:
-            if hmac.compare_digest(entry.token.get_secret_value().encode(), credentials.credentials.encode()):
-                return entry.name or entry.role
-    return "rest"
-
-
 def _alarm_id(alarm_id: str) -> int:
     if not alarm_id.isdigit():
-        raise ApiError(404, f"no alarm {alarm_id!r} (alarm ids are numbers)", "NotFound")
+        raise ApiError(404, f"no alarm {alarm_id!r} (alarm ids are numbers)")
     return int(alarm_id)
 
 
@@ -66,7 +55,7 @@ def alarm_router(book: AlarmBook) -> APIRouter:
     async def read_alarm(alarm_id: str) -> Response:
         alarm = book.alarms.get(_alarm_id(alarm_id))
         if alarm is None:
-            raise ApiError(404, f"no alarm {alarm_id}", "NotFound")
+            raise ApiError(404, f"no alarm {alarm_id}")
         return json_response(alarm_json(alarm))
 
     def act(action: Literal["acknowledge", "confirm"], alarm_id: str, who: str) -> Response:
@@ -74,25 +63,25 @@ def alarm_router(book: AlarmBook) -> APIRouter:
             alarm = getattr(book, action)(_alarm_id(alarm_id), who, time.time())
         except AlarmError as error:
             status = 404 if _alarm_id(alarm_id) not in book.alarms else 409
-            raise ApiError(status, str(error), "NotFound" if status == 404 else "Conflict") from None
+            raise ApiError(status, str(error)) from None
         return json_response(alarm_json(alarm))
 
-    @router.post("/alarms/{alarm_id}/acknowledge", dependencies=[WriteAccess],
+    @router.post("/alarms/{alarm_id}/acknowledge",
                  responses={404: {"description": "no such alarm"}, 409: {"description": "already acknowledged"}})
-    async def acknowledge(alarm_id: str, request: Request, credentials: Credentials) -> Response:
-        return act("acknowledge", alarm_id, _who(request, credentials))
+    async def acknowledge(alarm_id: str, origin: WriteOrigin) -> Response:
+        return act("acknowledge", alarm_id, origin.who)
 
-    @router.post("/alarms/{alarm_id}/confirm", dependencies=[WriteAccess],
+    @router.post("/alarms/{alarm_id}/confirm",
                  responses={404: {"description": "no such alarm"}, 409: {"description": "not acknowledged yet"}})
-    async def confirm(alarm_id: str, request: Request, credentials: Credentials) -> Response:
-        return act("confirm", alarm_id, _who(request, credentials))
+    async def confirm(alarm_id: str, origin: WriteOrigin) -> Response:
+        return act("confirm", alarm_id, origin.who)
 
     @router.post("/alarms/{alarm_id}/shelve", dependencies=[WriteAccess])
     async def shelve(alarm_id: str, seconds: float = Query(3600.0, gt=0, le=MAX_SHELVE_S)) -> Response:
         """The alarm's condition raises nothing for ``seconds`` (this alarm stays as it is)."""
         alarm = book.alarms.get(_alarm_id(alarm_id))
         if alarm is None:
-            raise ApiError(404, f"no alarm {alarm_id}", "NotFound")
+            raise ApiError(404, f"no alarm {alarm_id}")
         until = time.time() + seconds
         book.shelve(alarm.source, alarm.rule.name, until)
         return json_response({**alarm_json(alarm), "shelvedUntil": xs_datetime(until)})
