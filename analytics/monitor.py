@@ -90,7 +90,7 @@ class AnomalyMonitor:
         for signal in self._signals:
             source = self._twin.live(signal.submodel_id, signal.path)
             element = source.element
-            if not isinstance(element, model.Property) or element.value_type not in _NUMERIC:
+            if not isinstance(element, model.Property) or element.value_type not in NUMERIC_TYPES:
                 raise InvalidInput(f"anomaly monitor: {signal.submodel_id} {signal.path} is not a numeric Property")
             score = self._score_element(signal)
             self._watches[source.key] = _Watch(create(self._detector), score, signal.name)
@@ -145,8 +145,8 @@ class AnomalyMonitor:
                 self._alarms.observe(watch.name, self._rule.name, score, event.timestamp)
 
 
-_NUMERIC = {model.datatypes.Double, model.datatypes.Float, model.datatypes.Decimal, model.datatypes.Integer,
-            model.datatypes.Int, model.datatypes.Long, model.datatypes.Short, model.datatypes.Byte,
-            model.datatypes.UnsignedInt, model.datatypes.UnsignedLong, model.datatypes.UnsignedShort,
-            model.datatypes.UnsignedByte, model.datatypes.NonNegativeInteger, model.datatypes.PositiveInteger,
-            model.datatypes.NegativeInteger, model.datatypes.NonPositiveInteger}
+NUMERIC_TYPES = {model.datatypes.Double, model.datatypes.Float, model.datatypes.Decimal, model.datatypes.Integer,
+                 model.datatypes.Int, model.datatypes.Long, model.datatypes.Short, model.datatypes.Byte,
+                 model.datatypes.UnsignedInt, model.datatypes.UnsignedLong, model.datatypes.UnsignedShort,
+                 model.datatypes.UnsignedByte, model.datatypes.NonNegativeInteger, model.datatypes.PositiveInteger,
+                 model.datatypes.NegativeInteger, model.datatypes.NonPositiveInteger}

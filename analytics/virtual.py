@@ -24,12 +24,13 @@ from twinbridge.analytics.expressions import SEMANTIC_ID, ExpressionError, Virtu
 ORIGIN = Origin("virtual-properties", "analytics")
 
 
-def _walk(parent: model.Referable, prefix: str) -> Iterator[tuple[str, model.SubmodelElement]]:
+def walk_elements(parent: model.Referable, prefix: str) -> Iterator[tuple[str, model.SubmodelElement]]:
+    """Every element under ``parent`` with its idShortPath (prefixed by ``prefix``), depth first."""
     for index, element in enumerate(children(parent)):
         name = f"{prefix}[{index}]" if isinstance(parent, model.SubmodelElementList) else (
             f"{prefix}.{element.id_short}" if prefix else str(element.id_short))
         yield name, element
-        yield from _walk(element, name)
+        yield from walk_elements(element, name)
 
 
 def _semantic_id(element: model.SubmodelElement) -> str | None:
@@ -55,7 +56,7 @@ class VirtualPropertyMonitor:
 
     def start(self) -> None:
         paths: dict[str, model.SubmodelElement] = {}
-        for path, element in _walk(self._twin.submodel(self._submodel), ""):
+        for path, element in walk_elements(self._twin.submodel(self._submodel), ""):
             paths[path] = element
             semantic = _semantic_id(element)
             if semantic is not None:

@@ -44,6 +44,8 @@ from twinbridge.adapters.mqtt import compat_aiomqtt
 from twinbridge.adapters.registry import create_adapter
 from twinbridge.history.service import HistoryService
 from twinbridge.server import compat_uvicorn
+from twinbridge.server.analytics_service import AnalyticsService
+from twinbridge.server.api.alarms import alarm_router
 from twinbridge.server.api.app import create_app
 from twinbridge.server.api.auth import ApiSecurity, ApiToken
 from twinbridge.server.api.hierarchy import router as hierarchy_router
@@ -274,10 +276,16 @@ class Application:
         simulations = SimulationService(self.twin, plant_file, plant_file.server.rest.prefix, self.history,
                                         self._signal_of(plant))
         await self._start(simulations)
+        routers = [hierarchy_router, sparql_router, simulations.router, *history_routers]
+        self.analytics: AnalyticsService | None = None
+        if plant_file.analytics is not None:  # after the adapters: monitors read what they feed
+            self.analytics = AnalyticsService(self.twin, plant_file.analytics)
+            await self._start(self.analytics)
+            routers.append(alarm_router(self.analytics.alarms))
         app = create_app(
             self.twin, prefix=plant_file.server.rest.prefix, security=self._security(), operations=self.operations,
             cors_origins=plant_file.server.rest.cors_origins or (["*"] if self.options.demo else []),
-            extra_routers=[hierarchy_router, sparql_router, simulations.router, *history_routers],
+            extra_routers=routers,
             semantic_graph=graph,
         )
         app.state.history = self.history
@@ -288,6 +296,12 @@ class Application:
             await self._start(opcua)
             if opcua.server is not None:
                 self.history.serve_opcua(opcua.server, property_of_value_node)
+            if self.analytics is not None and opcua.server is not None:
+                from twinbridge.server.opcua.alarms import OpcUaAlarms
+                from twinbridge.server.opcua.security import Rights
+
+                await self._start(OpcUaAlarms(opcua.server, opcua.namespace_index, self.analytics.alarms,
+                                              self.analytics.listeners, Rights(opcua.settings)))
         config = uvicorn.Config(app, host=self.host, port=self.port, log_level="warning", lifespan="off")
         self.http = compat_uvicorn.HttpServer(config)
         self._tasks.append(asyncio.create_task(self._flush_periodically(plant_file.server.flush_interval_s)))
@@ -315,7 +329,7 @@ class Application:
         ]
 
     def _opcua(self, hierarchy: PlantHierarchy) -> OpcUaServer:
-        from twinbridge.server.opcua import OpcUaServer
+        from twinbridge.server.opcua import OpcUaServer  # asyncua loads only when OPC UA is on
 
         settings = self.plant_file.server.opcua
         if self.options.opcua_port is not None:

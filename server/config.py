@@ -36,6 +36,7 @@ from twinbridge.aas.store import StoreUrlError, check_url
 from twinbridge.adapters.config import Southbound
 from twinbridge.adapters.registry import kinds, validate_southbound
 from twinbridge.history.settings import HistorySettings
+from twinbridge.server.analytics_config import AnalyticsSettings
 from twinbridge.server.opcua.settings import OpcUaSettings
 from twinbridge.server.simulations import machine_names
 from twinbridge.simulation.spec import SimulationSettings
@@ -96,6 +97,7 @@ class ServerSettings(Strict):
 class DemoModbus(Strict):
     source: str = Field(description="the Modbus source the simulated gateway stands in for")
     machines: int = Field(5, ge=1, le=247, description="simulated machines, on unit ids 1..n")
+    worn_bearing: int | None = Field(None, ge=1, le=247, description="this unit's bearing wears out (analytics demo)")
 
 
 class DemoMqtt(Strict):
@@ -118,6 +120,7 @@ class PlantFile(Strict):
     server: ServerSettings = ServerSettings()
     demo: DemoSettings | None = Field(None, description="which sources `twinbridge demo` simulates")
     simulation: SimulationSettings | None = Field(None, description="what-if simulation: machine blocks by idShort")
+    analytics: AnalyticsSettings | None = Field(None, description="signal conditioning, anomalies, RUL, alarms")
     # validated against the adapter kinds registered when the file is read (adapters.registry)
     southbound: Annotated[Southbound, BeforeValidator(validate_southbound)] = Field(
         default_factory=Southbound, exclude=True)

@@ -25,7 +25,7 @@ from amqtt.broker import Broker
 
 from twinbridge.adapters.modbus.config import ModbusSource
 from twinbridge.adapters.mqtt.config import MqttSource
-from twinbridge.adapters.simulators.modbus_device import SimulatedModbusDevice
+from twinbridge.adapters.simulators.modbus_device import BearingWear, SimulatedModbusDevice
 from twinbridge.adapters.simulators.mqtt_machine import SimulatedMqttMachines
 from twinbridge.server.config import DemoSettings, PlantFile
 
@@ -79,7 +79,9 @@ class DemoDevices:
             source = sources[self.settings.modbus.source]
             assert isinstance(source, ModbusSource)
             port = source.port if _port_is_free(source.host, source.port) else 0
-            self.modbus = SimulatedModbusDevice(source.host, port, machines=self.settings.modbus.machines)
+            worn = self.settings.modbus.worn_bearing
+            self.modbus = SimulatedModbusDevice(source.host, port, machines=self.settings.modbus.machines,
+                                                wear={worn: BearingWear()} if worn is not None else None)
             await self.modbus.start()
             overrides[source.name] = source.model_copy(update={"port": self.modbus.port})
             self.modbus_endpoint = f"{source.host}:{self.modbus.port}"

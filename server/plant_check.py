@@ -113,6 +113,10 @@ def binding_problems(plant_file: PlantFile, lines: dict[tuple[Any, ...], int]) -
             where = f"bindings[{index}].target.{field}" + (f" (line {line})" if line is not None else "")
             message = str(error).removeprefix(f"bindings[{index}]: ")
             problems.append(f"{where}: {message}{hint}")
+    if plant_file.analytics is not None:  # analytics names signals of the same built plant
+        from twinbridge.server.analytics_service import analytics_problems
+
+        problems.extend(analytics_problems(twin, plant_file.analytics, lines))
     return problems
 
 

@@ -121,11 +121,29 @@ def register_map(machines: int = 1) -> list[SimulatedPoint]:
     ]
 
 
+@dataclass(frozen=True)
+class BearingWear:
+    """A bearing that wears out, for the analytics demo: healthy for ``onset_s``, then vibration and
+    bearing temperature climb (``mm/s`` and ``degC`` per second) with growing noise, and from
+    ``fault_s`` an outer-race defect knocks (one impulse of ``impulse`` mm/s every ~``impulse_every_s``).
+    With the defaults the vibration passes 4.5 mm/s (ISO 10816 zone D for a small machine) about
+    seven minutes after the start: an anomaly, an alarm and a falling RUL within minutes."""
+
+    onset_s: float = 60.0
+    vibration_rate: float = 0.01
+    temperature_rate: float = 0.02
+    fault_s: float = 180.0
+    impulse: float = 3.0
+    impulse_every_s: float = 20.0
+
+
 class Machine:
     """The physics of one machine tool, stepped by the device's timer."""
 
-    def __init__(self, number: int, seed: int) -> None:
+    def __init__(self, number: int, seed: int, wear: BearingWear | None = None) -> None:
         self.number = number
+        self.wear = wear
+        self._age = 0.0
         self.rng = random.Random(seed * 1000 + number)
         self.ambient = 21.0 + self.rng.uniform(-1.0, 1.0)
         self.drift = 0.0
@@ -165,7 +183,18 @@ class Machine:
         power = (1500.0 + 0.9 * speed if speed > 1 else 150.0) + noise(0.0, 15.0)
         v["power"] = round(power)
         v["energy"] = float(v["energy"]) + power * dt / 3_600_000.0
-        v["vibration"] = round(0.3 + 2.0 * load + abs(noise(0.0, 0.05)), 2)
+        vibration = 0.3 + 2.0 * load + abs(noise(0.0, 0.05))
+        self._age += dt
+        wear = self.wear
+        if wear is not None and self._age > wear.onset_s:
+            worn = self._age - wear.onset_s
+            vibration += wear.vibration_rate * worn + abs(noise(0.0, 0.002 * worn))
+            heat = wear.temperature_rate * worn  # the bearing heats, and the motor end with it
+            v["bearing_temperature"] = float(v["bearing_temperature"]) + heat
+            v["motor_temperature"] = float(v["motor_temperature"]) + 0.5 * heat
+            if self._age > wear.fault_s and rng.random() < dt / wear.impulse_every_s:
+                vibration += wear.impulse
+        v["vibration"] = round(min(vibration, 327.0), 2)  # int16 at scale 0.01
         v["running"] = speed > 1
         v["alarm"] = float(v["spindle_temperature"]) > float(v["temperature_limit"])
         if v["running"]:
@@ -195,11 +224,13 @@ class SimulatedModbusDevice:
 
     def __init__(
         self, host: str = "127.0.0.1", port: int = 0, machines: int = 1, period_s: float = 0.2, seed: int = 1,
+        wear: dict[int, BearingWear] | None = None,
     ) -> None:
+        """``wear``: machines (by number) whose bearing degrades (the analytics demo)."""
         self.host = host
         self.port = port
         self.period_s = period_s
-        self.machines = [Machine(number, seed) for number in range(1, machines + 1)]
+        self.machines = [Machine(number, seed, (wear or {}).get(number)) for number in range(1, machines + 1)]
         self.points = register_map(machines)
         self._codecs = {p.name: codec_for(p.modbus_point()) for p in self.points if p.area.endswith("register")}
         self._server: ModbusTcpServer | None = None

@@ -41,6 +41,11 @@ class CallerSession(InternalSession):
             _CALLER.reset(token)
 
 
+def current_caller() -> User | None:
+    """The user of the session whose Method call is running (None outside a client's call)."""
+    return _CALLER.get()
+
+
 def install_caller_sessions(iserver: InternalServer) -> None:
     """Create client sessions as ``CallerSession``s."""
 
