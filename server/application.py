@@ -47,6 +47,7 @@ from twinbridge.server.api.hierarchy import router as hierarchy_router
 from twinbridge.server.api.ids import encode_id
 from twinbridge.server.api.sparql import router as sparql_router
 from twinbridge.server.config import PlantFile, TokenAuth
+from twinbridge.server.events.sse import events_router
 from twinbridge.server.opcua.settings import OpcUaUser
 from twinbridge.server.simulations import SimulationService
 from twinbridge.server.tokens import admin_token, demo_opcua_user
@@ -252,7 +253,7 @@ class Application:
         app = create_app(
             self.twin, prefix=plant_file.server.rest.prefix, security=self._security(), operations=self.operations,
             cors_origins=plant_file.server.rest.cors_origins or (["*"] if self.options.demo else []),
-            extra_routers=[hierarchy_router, sparql_router, simulations.router],
+            extra_routers=[hierarchy_router, sparql_router, simulations.router, events_router()],
         )
         app.state.hierarchy = hierarchy
         app.state.semantic_graph = graph
