@@ -47,7 +47,8 @@ from twinbridge.server.api.hierarchy import router as hierarchy_router
 from twinbridge.server.api.ids import encode_id
 from twinbridge.server.api.sparql import router as sparql_router
 from twinbridge.server.config import PlantFile, TokenAuth
-from twinbridge.server.events.sse import events_router
+from twinbridge.server.events.mqtt import MqttEventPublisher
+from twinbridge.server.events.sse import event_stats, events_router
 from twinbridge.server.opcua.settings import OpcUaUser
 from twinbridge.server.simulations import SimulationService
 from twinbridge.server.tokens import admin_token, demo_opcua_user
@@ -253,9 +254,11 @@ class Application:
         app = create_app(
             self.twin, prefix=plant_file.server.rest.prefix, security=self._security(), operations=self.operations,
             cors_origins=plant_file.server.rest.cors_origins or (["*"] if self.options.demo else []),
-            extra_routers=[hierarchy_router, sparql_router, simulations.router, events_router()],
+            extra_routers=[hierarchy_router, sparql_router, simulations.router,
+                           events_router(plant_file.server.events.sse)],
         )
         app.state.hierarchy = hierarchy
+        await self._start_events(app.state)
         app.state.semantic_graph = graph
         if self.options.opcua and plant_file.server.opcua.enabled:
             await self._start(self._opcua(hierarchy))
@@ -277,6 +280,14 @@ class Application:
     async def _start(self, service: Service) -> None:
         await service.start()
         self.services.append(service)
+
+    async def _start_events(self, state: Any) -> None:
+        """The MQTT event publisher, when configured; it shares the app's counters (``/metrics``)."""
+        settings = self.plant_file.server.events.mqtt
+        if settings is None:
+            return
+        base_url = settings.base_url or f"http://{self.host}:{self.port}{self.plant_file.server.rest.prefix}"
+        await self._start(MqttEventPublisher(self.twin, settings, base_url, event_stats(state)))
 
     def _start_adapters(self, plant_file: PlantFile) -> None:
         """One adapter per source, built by the factory registered for its ``kind``."""

@@ -37,6 +37,7 @@ from twinbridge.server.api.auth import ReadAccess
 from twinbridge.server.api.ids import decode_ids
 from twinbridge.server.api.results import ApiError
 from twinbridge.server.events.model import EVENT_TYPES, TYPE_PREFIX, EventIds, TwinEvent, structure_event, value_event
+from twinbridge.server.events.settings import SseConfig
 from twinbridge.server.events.stats import EventStats
 
 log = logging.getLogger(__name__)
@@ -45,15 +46,6 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class SseSettings:
-    heartbeat_s: float = 15.0
-    capacity: int = 10_000
-    """Events one client may fall behind before it is dropped."""
-    send_timeout_s: float = 10.0
-    """A write not completed within this is a stalled client: it is dropped."""
 
 
 @dataclass(frozen=True)
@@ -96,7 +88,7 @@ class EventStream:
     """The ASGI response of one client: its subscription, its filter, its heartbeat."""
 
     def __init__(self, twin: Twin, subscription: Subscription, event_filter: EventFilter, ids: EventIds,
-                 base_url: str, settings: SseSettings, stats: EventStats, greeting: bytes) -> None:
+                 base_url: str, settings: SseConfig, stats: EventStats, greeting: bytes) -> None:
         self.twin = twin
         self.subscription = subscription
         self.filter = event_filter
@@ -195,9 +187,9 @@ class _StreamResponse(Response):
         await self.stream(scope, receive, send)
 
 
-def events_router(settings: SseSettings | None = None) -> APIRouter:
+def events_router(settings: SseConfig | None = None) -> APIRouter:
     """The ``/events`` route; mount it under the API prefix (``create_app(extra_routers=...)``)."""
-    config = settings if settings is not None else SseSettings()
+    config = settings if settings is not None else SseConfig()
     router = APIRouter(tags=["Events"])
 
     @router.get("/events", dependencies=[ReadAccess], response_class=Response,

@@ -23,6 +23,14 @@ class EventStats:
     queue_depths: dict[str, Callable[[], int]] = field(default_factory=dict)
     """Live depth of each bounded queue, by name (read at scrape time)."""
 
+    queue_drops: dict[str, Callable[[], int]] = field(default_factory=dict)
+    """Events a bounded queue dropped so far, by name (read at scrape time: a queue behind an
+    absent broker is not drained, so its losses are not in ``dropped`` until it is)."""
+
+    def total_dropped(self, channel: str) -> int:
+        return self.dropped.get(channel, 0) + sum(read() for name, read in self.queue_drops.items()
+                                                  if name.split(":")[0] == channel)
+
     def count(self, channel: str, published: int = 0, dropped: int = 0) -> None:
         if published:
             self.published[channel] = self.published.get(channel, 0) + published

@@ -19,7 +19,8 @@ from tests.ports import free_port
 from twinbridge.aas.twin import Twin
 from twinbridge.server.api.app import create_app
 from twinbridge.server.api.auth import ApiSecurity
-from twinbridge.server.events.sse import SseSettings, events_router
+from twinbridge.server.events.settings import SseConfig
+from twinbridge.server.events.sse import events_router
 
 PREFIX = "/api/v3.0"
 SUBMODEL_ID = "urn:twinbridge:test:sm:events"
@@ -50,7 +51,7 @@ class Served:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
-async def serve(twin: Twin, settings: SseSettings, security: ApiSecurity | None = None) -> Served:
+async def serve(twin: Twin, settings: SseConfig, security: ApiSecurity | None = None) -> Served:
     app = create_app(twin, prefix=PREFIX, security=security, extra_routers=[events_router(settings)])
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
@@ -63,7 +64,7 @@ async def serve(twin: Twin, settings: SseSettings, security: ApiSecurity | None 
 
 @pytest.fixture
 async def served() -> AsyncIterator[Served]:
-    running = await serve(events_twin(), SseSettings(heartbeat_s=0.2, capacity=50, send_timeout_s=0.5))
+    running = await serve(events_twin(), SseConfig(heartbeat_s=0.2, capacity=50, send_timeout_s=0.5))
     try:
         yield running
     finally:
