@@ -47,6 +47,7 @@ from twinbridge.server.api.hierarchy import router as hierarchy_router
 from twinbridge.server.api.ids import encode_id
 from twinbridge.server.api.sparql import router as sparql_router
 from twinbridge.server.config import PlantFile, TokenAuth
+from twinbridge.server.events.health import health_router
 from twinbridge.server.events.mqtt import MqttEventPublisher
 from twinbridge.server.events.sse import event_stats, events_router
 from twinbridge.server.opcua.settings import OpcUaUser
@@ -258,6 +259,7 @@ class Application:
                            events_router(plant_file.server.events.sse)],
         )
         app.state.hierarchy = hierarchy
+        app.include_router(health_router(self._source_states))  # /metrics, /health, /ready at the root
         await self._start_events(app.state)
         app.state.semantic_graph = graph
         if self.options.opcua and plant_file.server.opcua.enabled:
@@ -289,12 +291,16 @@ class Application:
         base_url = settings.base_url or f"http://{self.host}:{self.port}{self.plant_file.server.rest.prefix}"
         await self._start(MqttEventPublisher(self.twin, settings, base_url, event_stats(state)))
 
+    def _source_states(self) -> dict[str, bool]:
+        """Each source's name and whether it is connected (for /metrics and /ready)."""
+        return {name: adapter.connected for name, adapter in self._sources.items()}
+
     def _start_adapters(self, plant_file: PlantFile) -> None:
         """One adapter per source, built by the factory registered for its ``kind``."""
         grouped = bindings_by_source(plant_file)
-        self._adapters: list[Service] = [
-            create_adapter(source, grouped[source.name], self.twin) for source in plant_file.southbound.sources
-        ]
+        self._sources = {source.name: create_adapter(source, grouped[source.name], self.twin)
+                         for source in plant_file.southbound.sources}
+        self._adapters: list[Service] = list(self._sources.values())
 
     def _opcua(self, hierarchy: PlantHierarchy) -> Service:
         from twinbridge.server.opcua import OpcUaServer
