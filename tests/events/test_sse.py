@@ -9,10 +9,13 @@ import socket
 import time
 
 import httpx
+from pydantic import SecretStr
 
-from tests.events.conftest import OTHER_ID, SPEED_SEMANTIC, SUBMODEL_ID, Served, stream
+from tests.events.conftest import OTHER_ID, SPEED_SEMANTIC, SUBMODEL_ID, Served, events_twin, serve, stream
 from twinbridge.aas.quality import Quality
+from twinbridge.server.api.auth import ApiSecurity, ApiToken
 from twinbridge.server.api.ids import encode_id
+from twinbridge.server.events.settings import SseConfig
 from twinbridge.server.events.sse import event_stats
 
 REQUIRED = ("specversion", "id", "source", "type")
@@ -158,3 +161,21 @@ def _subject(frame: object) -> object:
     data = getattr(frame, "data", None)
     assert isinstance(data, dict)
     return data.get("subject")
+
+
+async def test_the_stream_needs_the_read_role_when_reads_are_closed() -> None:
+    security = ApiSecurity(mode="token", read_open=False,
+                           tokens=[ApiToken(token=SecretStr("r" * 32), role="read", name="reader")])
+    running = await serve(events_twin(), SseConfig(heartbeat_s=0.2), security)
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            response = await http.get(f"{running.base}/events")
+            assert response.status_code == 401
+            assert response.json()["messages"][0]["messageType"] == "Error"
+            http.headers["Authorization"] = "Bearer " + "r" * 32
+            async with stream(http, f"{running.base}/events") as events:
+                assert (await events.frame(timeout=2)).comments == ["heartbeat"]
+    finally:
+        running.server.should_exit = True
+        for task in running.tasks:
+            await task
