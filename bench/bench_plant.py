@@ -62,6 +62,8 @@ def description(machines: int, components: int) -> dict[str, Any]:
                     "id_short": f"M{machine_index}", "level": "machine", "serial_number": f"SN{machine_index}",
                     "nameplate": {"manufacturer_name": maker, "manufacturer_product_designation": "Machine",
                                   "manufacturer_product_type": "T1", "year_of_construction": 2020,
+                                  "order_code_of_manufacturer": f"OC-{machine_index}",
+                                  "product_article_number_of_manufacturer": f"AN-{machine_index}",
                                   "address": _address(maker)},
                     "technical_data": {"properties": [
                         {"id_short": f"Rated{n}", "value_type": "xs:double", "value": float(n), "unit": "kW"}

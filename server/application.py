@@ -257,6 +257,7 @@ class Application:
             cors_origins=plant_file.server.rest.cors_origins or (["*"] if self.options.demo else []),
             extra_routers=[hierarchy_router, sparql_router, simulations.router,
                            events_router(plant_file.server.events.sse)],
+            semantic_graph=graph,
         )
         app.state.hierarchy = hierarchy
         app.include_router(health_router(self._source_states))  # /metrics, /health, /ready at the root

@@ -19,11 +19,13 @@ from twinbridge.aas.twin import Twin
 from twinbridge.server.api import docs
 from twinbridge.server.api.auth import ApiSecurity
 from twinbridge.server.api.durability import DurableWrites
+from twinbridge.server.api.hot import install_hot_routes
 from twinbridge.server.api.results import install_error_handlers
+from twinbridge.server.api.services import Services, TurtleSource, install_services
 
 # Modules whose ``router`` (and optional ``routers``) make up the API, in mounting order:
 # fixed paths such as ``/shells/$reference`` come before ``/shells/{aasIdentifier}`` inside each.
-ROUTER_MODULES = (  # the hot $value route is matched first: FastAPI tries routes in order
+ROUTER_MODULES = (  # after the plain routes of ``server.api.hot``: FastAPI tries routes in order
     "twinbridge.server.api.submodels",
     "twinbridge.server.api.description",
     "twinbridge.server.api.shells",
@@ -53,7 +55,9 @@ def create_app(
     cors_origins: Sequence[str] = (),
     extra_routers: Sequence[APIRouter] = (),
     title: str = "twinbridge AAS API",
+    semantic_graph: TurtleSource | None = None,
 ) -> FastAPI:
+    """The API app; ``semantic_graph`` serves ``/serialization`` as Turtle (406 without one)."""
     prefix = prefix.rstrip("/")
     app = FastAPI(
         title=title,
@@ -63,12 +67,19 @@ def create_app(
         docs_url=None,  # offline pages instead (server/api/docs.py): FastAPI's load from a CDN
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
+        # No OpenTelemetry here: FastAPI's check for configured providers cost 3.5% of a value write.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     docs.install(app, prefix)
-    app.state.twin = twin
-    app.state.operations = operations if operations is not None else OperationRegistry()
-    app.state.security = security if security is not None else ApiSecurity()
+    install_services(app, Services(
+        twin,
+        security if security is not None else ApiSecurity(),
+        operations if operations is not None else OperationRegistry(),
+        semantic_graph,
+    ))
+    app.state.twin = twin  # for routers of other rooms (hierarchy) until they take ServicesDep
     install_error_handlers(app)
+    schema_of_hot_routes = install_hot_routes(app, prefix)  # first: the innermost middleware
     app.add_middleware(DurableWrites, twin=twin)  # answer writes once they are durable
     if cors_origins:
         app.add_middleware(
@@ -83,4 +94,5 @@ def create_app(
             app.include_router(router, prefix=prefix)
     for router in extra_routers:
         app.include_router(router, prefix=prefix)
+    app.include_router(schema_of_hot_routes, prefix=prefix)
     return app

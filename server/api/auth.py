@@ -13,7 +13,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, SecretStr
 
+from twinbridge.aas.events import Origin
 from twinbridge.server.api.results import ApiError
+from twinbridge.server.api.services import services_of
 
 Role = Literal["read", "write", "admin"]
 _RANK: dict[str, int] = {"read": 1, "write": 2, "admin": 3}
@@ -30,44 +32,71 @@ class ApiSecurity(BaseModel):
     tokens: list[ApiToken] = Field(default_factory=list)
     read_open: bool = True
 
-    def role_of(self, presented: str) -> Role | None:
-        """The role of a presented token; compares every token in constant time."""
-        found: Role | None = None
+    def holder_of(self, presented: str) -> ApiToken | None:
+        """The entry of a presented token; compares every token in constant time."""
+        found: ApiToken | None = None
         for entry in self.tokens:
             if hmac.compare_digest(entry.token.get_secret_value().encode(), presented.encode()):
-                found = entry.role
+                found = entry
         return found
+
+    def role_of(self, presented: str) -> Role | None:
+        holder = self.holder_of(presented)
+        return None if holder is None else holder.role
 
 
 _bearer = HTTPBearer(auto_error=False, description="API token (roles read, write, admin)")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def check_access(request: Request, credentials: HTTPAuthorizationCredentials | None, needed: Role) -> None:
-    security: ApiSecurity = request.app.state.security
+ANONYMOUS = "anonymous"
+"""Who a request is when the server checks no token (the ``Origin.who`` of its changes)."""
+
+
+def check_access(security: ApiSecurity, credentials: HTTPAuthorizationCredentials | None, needed: Role) -> str:
+    """Refuses (401/403) a request whose token lacks ``needed``; returns who holds the token."""
     if security.mode == "none" or (needed == "read" and security.read_open):
-        return
+        return ANONYMOUS
     if credentials is None:
-        raise ApiError(401, f"this request needs a bearer token with the {needed} role", "Unauthorized")
-    role = security.role_of(credentials.credentials)
-    if role is None:
-        raise ApiError(401, "the bearer token is not valid", "Unauthorized")
-    if _RANK[role] < _RANK[needed]:
-        raise ApiError(403, f"the token's role {role!r} may not do this; it needs {needed!r}", "Forbidden")
+        raise ApiError(401, f"this request needs a bearer token with the {needed} role")
+    holder = security.holder_of(credentials.credentials)
+    if holder is None:
+        raise ApiError(401, "the bearer token is not valid")
+    if _RANK[holder.role] < _RANK[needed]:
+        raise ApiError(403, f"the token's role {holder.role!r} may not do this; it needs {needed!r}")
+    return holder.name or holder.role
+
+
+def check_token(security: ApiSecurity, authorization: str | None, needed: Role) -> str:
+    """``check_access`` from a raw ``Authorization`` header (routes served without dependencies)."""
+    if security.mode == "none" or (needed == "read" and security.read_open):
+        return ANONYMOUS
+    scheme, _, token = (authorization or "").partition(" ")
+    credentials = (HTTPAuthorizationCredentials(scheme=scheme, credentials=token.strip())
+                   if scheme.lower() == "bearer" and token.strip() else None)
+    return check_access(security, credentials, needed)
 
 
 async def require_read(request: Request, credentials: Credentials) -> None:
-    check_access(request, credentials, "read")
+    check_access(services_of(request).security, credentials, "read")
 
 
 async def require_write(request: Request, credentials: Credentials) -> None:
-    check_access(request, credentials, "write")
+    check_access(services_of(request).security, credentials, "write")
 
 
 async def require_admin(request: Request, credentials: Credentials) -> None:
-    check_access(request, credentials, "admin")
+    check_access(services_of(request).security, credentials, "admin")
 
 
+async def write_origin(request: Request, credentials: Credentials) -> Origin:
+    """Checks the write role like ``WriteAccess`` and names the token's holder for the twin's events."""
+    services = services_of(request)
+    return services.origin(check_access(services.security, credentials, "write"))
+
+
+WriteOrigin = Annotated[Origin, Depends(write_origin)]
 ReadAccess = Depends(require_read)
 WriteAccess = Depends(require_write)
 AdminAccess = Depends(require_admin)
+

@@ -107,7 +107,7 @@ async def read_upload(file: UploadFile, limit: int, what: str) -> bytes:
     while chunk := await file.read(1024 * 1024):
         size += len(chunk)
         if size > limit:
-            raise ApiError(413, f"{what} is larger than {limit // (1024 * 1024)} MiB; refused", "PayloadTooLarge")
+            raise ApiError(413, f"{what} is larger than {limit // (1024 * 1024)} MiB; refused")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -118,6 +118,11 @@ def json_response(content: Any, status: int = 200, headers: dict[str, str] | Non
                             model.SpecificAssetId, model.Resource)):
         content = to_jsonable(content)
     return Response(orjson.dumps(content), status_code=status, media_type="application/json", headers=headers)
+
+
+def bytes_response(data: bytes, status: int = 200) -> Response:
+    """Already rendered JSON bytes (from a cache)."""
+    return Response(data, status_code=status, media_type="application/json")
 
 
 def shape(data: Any, level: Level = "deep", extent: Extent = "withBlobValue") -> Any:

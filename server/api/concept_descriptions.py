@@ -2,50 +2,40 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated
 
 from basyx.aas import model
 from basyx.aas.adapter.json import StrictAASFromJsonDecoder
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from twinbridge.aas.documents import to_jsonable
 from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.twin import Twin
-from twinbridge.server.api.auth import ReadAccess, WriteAccess
-from twinbridge.server.api.bodies import construct_part, json_response, parse_body
-from twinbridge.server.api.deps import TwinDep
+from twinbridge.server.api.auth import ReadAccess, WriteOrigin
+from twinbridge.server.api.bodies import bytes_response, construct_part, json_response, parse_body
+from twinbridge.server.api.catalog import (
+    Key,
+    KeyTuple,
+    data_specification_key,
+    id_short_key,
+    is_case_of_key,
+    reference_keys,
+)
 from twinbridge.server.api.ids import decode_id, decode_json
-from twinbridge.server.api.paging import CursorQuery, LimitQuery, paged_envelope
+from twinbridge.server.api.paging import CursorQuery, LimitQuery, envelope_bytes, next_cursor
 from twinbridge.server.api.results import ApiError
+from twinbridge.server.api.services import ServicesDep, TwinDep
 from twinbridge.server.api.shells import JSON_BODY
 
 router = APIRouter(tags=["Concept Description Repository API"])
 
-KeyTuple = tuple[tuple[str, str], ...]
-
-
-def _keys(reference: model.Reference) -> KeyTuple:
-    """Reference identity by its keys: clients send ExternalReferences and ModelReferences alike."""
-    return tuple((key.type.name, key.value) for key in reference.key)
-
-
-def _reference_filter(encoded: str | None, what: str) -> KeyTuple | None:
+def _reference_key(encoded: str | None, what: str, key: Callable[[KeyTuple], Key]) -> list[Key]:
     if encoded is None:
-        return None
+        return []
     raw = decode_json(encoded, what)
-    return _keys(construct_part(raw, f"{what} (a Reference)", StrictAASFromJsonDecoder._construct_reference))
-
-
-def _matches(cd: model.ConceptDescription, id_short: str | None, is_case_of: KeyTuple | None,
-             data_specification: KeyTuple | None) -> bool:
-    if id_short is not None and cd.id_short != id_short:
-        return False
-    if is_case_of is not None and all(_keys(ref) != is_case_of for ref in cd.is_case_of):
-        return False
-    return data_specification is None or any(
-        _keys(spec.data_specification) == data_specification for spec in cd.embedded_data_specifications
-    )
+    return [key(reference_keys(construct_part(raw, f"{what} (a Reference)",
+                                              StrictAASFromJsonDecoder._construct_reference)))]
 
 
 def _concept_of(twin: Twin, encoded: str) -> model.ConceptDescription:
@@ -54,7 +44,7 @@ def _concept_of(twin: Twin, encoded: str) -> model.ConceptDescription:
 
 @router.get("/concept-descriptions", dependencies=[ReadAccess])
 async def get_all_concept_descriptions(
-    twin: TwinDep,
+    services: ServicesDep,
     limit: LimitQuery,
     cursor: CursorQuery,
     id_short: Annotated[str | None, Query(alias="idShort")] = None,
@@ -63,38 +53,40 @@ async def get_all_concept_descriptions(
         str | None, Query(alias="dataSpecificationRef", description="base64url-encoded Reference")
     ] = None,
 ) -> Response:
-    case = _reference_filter(is_case_of, "isCaseOf")
-    spec = _reference_filter(data_specification_ref, "dataSpecificationRef")
-    concepts: list[Any] = [
-        cd for cd in twin.concept_descriptions.values() if _matches(cd, id_short, case, spec)
-    ]
-    return json_response(paged_envelope(concepts, cursor, limit, to_jsonable))
+    keys = [*_reference_key(is_case_of, "isCaseOf", is_case_of_key),
+            *_reference_key(data_specification_ref, "dataSpecificationRef", data_specification_key)]
+    if id_short is not None:
+        keys.append(id_short_key(id_short))
+    concepts = services.catalogs.current().concept_descriptions
+    ids, after = concepts.page(keys, cursor, limit)
+    return bytes_response(envelope_bytes([concepts.rendered(identifier) for identifier in ids], next_cursor(after)))
 
 
-@router.post("/concept-descriptions", status_code=201, dependencies=[WriteAccess], openapi_extra=JSON_BODY)
-async def post_concept_description(request: Request, twin: TwinDep) -> Response:
+@router.post("/concept-descriptions", status_code=201, openapi_extra=JSON_BODY)
+async def post_concept_description(origin: WriteOrigin, request: Request, twin: TwinDep) -> Response:
     concept = parse_body(await request.body(), model.ConceptDescription)
-    twin.create(concept)
+    twin.create(concept, origin=origin)
     return json_response(concept, status=201)
 
 
 @router.get("/concept-descriptions/{cdIdentifier}", dependencies=[ReadAccess])
-async def get_concept_description(cdIdentifier: str, twin: TwinDep) -> Response:
-    return json_response(_concept_of(twin, cdIdentifier))
+async def get_concept_description(cdIdentifier: str, services: ServicesDep) -> Response:
+    concepts = services.catalogs.current().concept_descriptions
+    return bytes_response(concepts.rendered(_concept_of(services.twin, cdIdentifier).id))
 
 
-@router.put("/concept-descriptions/{cdIdentifier}", status_code=204, dependencies=[WriteAccess],
+@router.put("/concept-descriptions/{cdIdentifier}", status_code=204,
             openapi_extra=JSON_BODY)
-async def put_concept_description(cdIdentifier: str, request: Request, twin: TwinDep) -> Response:
+async def put_concept_description(origin: WriteOrigin, cdIdentifier: str, request: Request, twin: TwinDep) -> Response:
     identifier = decode_id(cdIdentifier, "cdIdentifier")
     concept = parse_body(await request.body(), model.ConceptDescription)
     if concept.id != identifier:
         raise ApiError(400, f"the body's id {concept.id!r} differs from the path's cdIdentifier {identifier!r}")
-    twin.replace(concept)
+    twin.replace(concept, origin=origin)
     return Response(status_code=204)
 
 
-@router.delete("/concept-descriptions/{cdIdentifier}", status_code=204, dependencies=[WriteAccess])
-async def delete_concept_description(cdIdentifier: str, twin: TwinDep) -> Response:
-    twin.delete(ObjectKind.CONCEPT_DESCRIPTION, decode_id(cdIdentifier, "cdIdentifier"))
+@router.delete("/concept-descriptions/{cdIdentifier}", status_code=204)
+async def delete_concept_description(origin: WriteOrigin, cdIdentifier: str, twin: TwinDep) -> Response:
+    twin.delete(ObjectKind.CONCEPT_DESCRIPTION, decode_id(cdIdentifier, "cdIdentifier"), origin=origin)
     return Response(status_code=204)

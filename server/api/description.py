@@ -7,7 +7,7 @@ from fastapi.responses import Response
 
 from twinbridge.server.api.auth import ReadAccess
 from twinbridge.server.api.bodies import json_response
-from twinbridge.server.api.deps import TwinDep
+from twinbridge.server.api.services import TwinDep
 from twinbridge.server.api.shells import shell_of
 
 router = APIRouter(tags=["Description API"])

@@ -3,8 +3,8 @@
 Mounted under both submodel prefixes (see ``server.api.scope.ScopedRoutes``). Reads of an
 element that a device feeds carry its live quality and source timestamp as the documented
 companion headers (``server.api.live``); the bodies stay standard Part 2 JSON.
-``GET .../{idShortPath}/$value``, the hot read path, lives in ``server.api.element_value`` and
-is added first to ``server.api.submodels.router`` so that it is matched first.
+The hot routes of one element (``GET``, ``PUT``, ``GET``/``PATCH .../$value``) are served by
+``server.api.hot`` ahead of these.
 
 ``$value`` bodies are ``{idShort: value}`` (a bare value would not say whose it is; list items,
 which have no idShort, are bare); ``PATCH .../$value`` takes the same shape, and a Property also
@@ -22,14 +22,13 @@ from fastapi import File, Form, Request, UploadFile
 from fastapi.responses import Response
 
 from twinbridge.aas import paths
-from twinbridge.aas.errors import InvalidInput, NotFound, TwinError
+from twinbridge.aas.errors import NotFound
 from twinbridge.aas.twin import Twin
-from twinbridge.aas.value_only import apply_value, has_value, parse_value, to_value
-from twinbridge.aas.values import find_value_kind
-from twinbridge.server.api.auth import ReadAccess, WriteAccess
-from twinbridge.server.api.bodies import Extent, ExtentQuery, Level, LevelQuery, json_response, load_json, parse_body
+from twinbridge.aas.value_only import has_value, to_value
+from twinbridge.server.api.auth import ReadAccess, WriteOrigin
+from twinbridge.server.api.bodies import Extent, ExtentQuery, Level, LevelQuery, json_response, parse_body
 from twinbridge.server.api.content import element_metadata, element_paths, reference_json, shaped_json, value_depth
-from twinbridge.server.api.live import live_headers, refuse_bound_values
+from twinbridge.server.api.live import live_headers
 from twinbridge.server.api.metadata import ELEMENT_METADATA, copy_metadata
 from twinbridge.server.api.paging import CursorQuery, LimitQuery, paged, paged_envelope
 from twinbridge.server.api.results import ApiError
@@ -45,21 +44,6 @@ _ELEMENT = "/submodel-elements/{idShortPath}"
 # --------------------------------------------------------------- helpers
 def named_value(element: model.SubmodelElement, with_blob: bool, depth: int | None) -> Any:
     return {element.id_short: to_value(element, with_blob=with_blob, depth=depth)}
-
-
-def unwrap_value(element: model.SubmodelElement, data: Any, path: str) -> Any:
-    """A $value body is ``{idShort: value}`` like the GET answer; a Property also takes its bare value.
-
-    List items have no idShort of their own (basyx gives them a generated one): their value is bare.
-    """
-    if isinstance(element.parent, model.SubmodelElementList):
-        return data
-    if isinstance(element, model.Property) and not isinstance(data, dict):
-        return data
-    if not isinstance(data, dict) or list(data) != [element.id_short]:
-        raise InvalidInput(f"{path}: the $value body must be {{{element.id_short!r}: <value>}}, "
-                           "the same shape GET .../$value returns")
-    return data[element.id_short]
 
 
 def _top_level(twin: Twin, submodel_id: str) -> list[model.SubmodelElement]:
@@ -80,11 +64,11 @@ async def get_all_elements(scope: ScopeDep, limit: LimitQuery, cursor: CursorQue
     return json_response(paged_envelope(elements, cursor, limit, lambda e: shaped_json(e, level, extent)))
 
 
-@scoped.route(_ELEMENTS, ["POST"], status_code=201, dependencies=[WriteAccess])
-async def post_element(request: Request, scope: ScopeDep) -> Response:
+@scoped.route(_ELEMENTS, ["POST"], status_code=201)
+async def post_element(origin: WriteOrigin, request: Request, scope: ScopeDep) -> Response:
     twin, submodel_id = scope
     element = parse_body(await request.body(), model.SubmodelElement)  # type: ignore[type-abstract]
-    twin.add_element(submodel_id, None, element)
+    twin.add_element(submodel_id, None, element, origin=origin)
     return json_response(element, 201)
 
 
@@ -120,48 +104,30 @@ async def get_all_elements_path(scope: ScopeDep, limit: LimitQuery, cursor: Curs
 
 
 # ------------------------------------------------------------ one element
-@scoped.route(_ELEMENT, ["GET"], dependencies=[ReadAccess])
-async def get_element(scope: ScopeDep, idShortPath: str, level: Level = LevelQuery,
-                      extent: Extent = ExtentQuery) -> Response:
-    twin, submodel_id = scope
-    element = twin.element(submodel_id, idShortPath)
-    return json_response(shaped_json(element, level, extent),
-                         headers=live_headers(twin, submodel_id, idShortPath))
-
-
-@scoped.route(_ELEMENT, ["POST"], status_code=201, dependencies=[WriteAccess])
-async def post_element_at(request: Request, scope: ScopeDep, idShortPath: str) -> Response:
+@scoped.route(_ELEMENT, ["POST"], status_code=201)
+async def post_element_at(origin: WriteOrigin, request: Request, scope: ScopeDep, idShortPath: str) -> Response:
     """Adds a child to the collection, list, entity or annotated relationship at ``idShortPath``."""
     twin, submodel_id = scope
     element = parse_body(await request.body(), model.SubmodelElement)  # type: ignore[type-abstract]
-    twin.add_element(submodel_id, idShortPath, element)
+    twin.add_element(submodel_id, idShortPath, element, origin=origin)
     return json_response(element, 201)
 
 
-@scoped.route(_ELEMENT, ["PUT"], status_code=204, dependencies=[WriteAccess])
-async def put_element(request: Request, scope: ScopeDep, idShortPath: str) -> Response:
-    twin, submodel_id = scope
-    twin.element(submodel_id, idShortPath)
-    element = parse_body(await request.body(), model.SubmodelElement)  # type: ignore[type-abstract]
-    await twin.put_element(submodel_id, idShortPath, element)  # a changed value alone is a value write
-    return Response(status_code=204)
-
-
-@scoped.route(_ELEMENT, ["PATCH"], status_code=204, dependencies=[WriteAccess])
-async def patch_element(request: Request, scope: ScopeDep, idShortPath: str) -> Response:
+@scoped.route(_ELEMENT, ["PATCH"], status_code=204)
+async def patch_element(origin: WriteOrigin, request: Request, scope: ScopeDep, idShortPath: str) -> Response:
     """A PATCH carries the complete element of the same kind; it replaces the stored one in place."""
     twin, submodel_id = scope
     stored = twin.element(submodel_id, idShortPath)
     element = parse_body(await request.body(), model.SubmodelElement)  # type: ignore[type-abstract]
     _same_kind(stored, element, idShortPath)
-    await twin.put_element(submodel_id, idShortPath, element)
+    await twin.put_element(submodel_id, idShortPath, element, origin=origin)  # a new value alone: a value write
     return Response(status_code=204)
 
 
-@scoped.route(_ELEMENT, ["DELETE"], status_code=204, dependencies=[WriteAccess])
-async def delete_element(scope: ScopeDep, idShortPath: str) -> Response:
+@scoped.route(_ELEMENT, ["DELETE"], status_code=204)
+async def delete_element(origin: WriteOrigin, scope: ScopeDep, idShortPath: str) -> Response:
     twin, submodel_id = scope
-    twin.delete_element(submodel_id, idShortPath)
+    twin.delete_element(submodel_id, idShortPath, origin=origin)
     return Response(status_code=204)
 
 
@@ -175,36 +141,16 @@ async def get_element_metadata(scope: ScopeDep, idShortPath: str) -> Response:
     return json_response(element_metadata(element), headers=live_headers(twin, submodel_id, idShortPath))
 
 
-@scoped.route(_ELEMENT + "/$metadata", ["PATCH"], status_code=204, dependencies=[WriteAccess])
-async def patch_element_metadata(request: Request, scope: ScopeDep, idShortPath: str) -> Response:
+@scoped.route(_ELEMENT + "/$metadata", ["PATCH"], status_code=204)
+async def patch_element_metadata(origin: WriteOrigin, request: Request, scope: ScopeDep, idShortPath: str) -> Response:
     twin, submodel_id = scope
     stored = twin.element(submodel_id, idShortPath)
     body = parse_body(await request.body(), model.SubmodelElement)  # type: ignore[type-abstract]
     _same_kind(stored, body, idShortPath)
     if body.id_short not in (None, stored.id_short):
         raise ApiError(400, f"{idShortPath}: the idShort cannot change through $metadata")
-    twin.modify_element(submodel_id, idShortPath, lambda element: copy_metadata(element, body, ELEMENT_METADATA))
-    return Response(status_code=204)
-
-
-@scoped.route(_ELEMENT + "/$value", ["PATCH"], status_code=204, dependencies=[WriteAccess])
-async def patch_element_value(request: Request, scope: ScopeDep, idShortPath: str) -> Response:
-    """Single-valued elements go through ``twin.write_value`` (device write-back, refusal or a
-    stored value change); containers are set as a whole through ``modify_element``."""
-    twin, submodel_id = scope
-    element = twin.element(submodel_id, idShortPath)
-    data = unwrap_value(element, load_json(await request.body(), f"the value of {idShortPath}"), idShortPath)
-    if find_value_kind(element) is not None:
-        value = parse_value(element, data, idShortPath)
-        try:
-            await twin.write_value(twin.live(submodel_id, idShortPath), value)
-        except TwinError:
-            raise
-        except Exception as error:
-            raise ApiError(502, f"{idShortPath}: the device did not accept the write: {error}") from None
-        return Response(status_code=204)
-    refuse_bound_values(twin, submodel_id, idShortPath)
-    twin.modify_element(submodel_id, idShortPath, lambda target: apply_value(target, data, idShortPath))
+    twin.modify_element(submodel_id, idShortPath, lambda element: copy_metadata(element, body, ELEMENT_METADATA),
+                        origin=origin)
     return Response(status_code=204)
 
 
@@ -282,8 +228,8 @@ async def get_attachment(scope: ScopeDep, idShortPath: str) -> Response:
     return Response(data, media_type=element.content_type or content_type)
 
 
-@scoped.route(_ELEMENT + "/attachment", ["PUT"], status_code=204, dependencies=[WriteAccess])
-async def put_attachment(scope: ScopeDep, idShortPath: str, fileName: str = Form(...),
+@scoped.route(_ELEMENT + "/attachment", ["PUT"], status_code=204)
+async def put_attachment(origin: WriteOrigin, scope: ScopeDep, idShortPath: str, fileName: str = Form(...),
                          file: UploadFile = File(...)) -> Response:
     """Multipart upload: a File's content goes to the file store under its new path, a Blob's into the model."""
     twin, submodel_id = scope
@@ -291,25 +237,25 @@ async def put_attachment(scope: ScopeDep, idShortPath: str, fileName: str = Form
     data = await file.read()
     content_type = file.content_type or element.content_type or "application/octet-stream"
     if isinstance(element, model.Blob):
-        twin.modify_element(submodel_id, idShortPath, lambda blob: _set_blob(blob, content_type, data))
+        twin.modify_element(submodel_id, idShortPath, lambda blob: _set_blob(blob, content_type, data), origin=origin)
         return Response(status_code=204)
     name = _stored_name(twin, submodel_id, idShortPath, fileName, element)
     old = element.value
     twin.save_file(name, content_type, data)
-    twin.modify_element(submodel_id, idShortPath, lambda target: _set_file(target, content_type, name))
+    twin.modify_element(submodel_id, idShortPath, lambda target: _set_file(target, content_type, name), origin=origin)
     if old and old != name and twin.load_file(old) is not None and not _referenced_elsewhere(twin, old, element):
         twin.delete_file(old)
     return Response(status_code=204)
 
 
-@scoped.route(_ELEMENT + "/attachment", ["DELETE"], status_code=204, dependencies=[WriteAccess])
-async def delete_attachment(scope: ScopeDep, idShortPath: str) -> Response:
+@scoped.route(_ELEMENT + "/attachment", ["DELETE"], status_code=204)
+async def delete_attachment(origin: WriteOrigin, scope: ScopeDep, idShortPath: str) -> Response:
     twin, submodel_id = scope
     element = _file_or_blob(twin, submodel_id, idShortPath)
     if element.value is None:
         raise NotFound(f"{idShortPath} has no attachment")
     old = element.value
-    twin.modify_element(submodel_id, idShortPath, lambda target: setattr(target, "value", None))
+    twin.modify_element(submodel_id, idShortPath, lambda target: setattr(target, "value", None), origin=origin)
     if isinstance(old, str) and twin.load_file(old) is not None and not _referenced_elsewhere(
         twin, old, element  # type: ignore[arg-type]
     ):

@@ -1,6 +1,6 @@
 """Operation invocation: ``.../submodel-elements/{idShortPath}/invoke`` (sync, async, ValueOnly).
 
-Implementations come from ``app.state.operations`` (``aas.operations.OperationRegistry``): they
+Implementations come from the app's ``Services.operations`` (``aas.operations.OperationRegistry``): they
 receive the input and in-out variables by idShort (a Property as its Python value, any other
 element as its ValueOnly JSON) and return the output and in-out values by idShort. Declared
 input variables that carry a value act as defaults. An Operation without an implementation is
@@ -29,13 +29,14 @@ from fastapi.responses import Response
 
 from twinbridge.aas.documents import to_jsonable
 from twinbridge.aas.errors import InvalidInput, NotFound
-from twinbridge.aas.operations import OperationImpl, OperationRegistry
+from twinbridge.aas.operations import OperationImpl
 from twinbridge.aas.value_only import apply_value, parse_property_value, to_value
 from twinbridge.server.api.auth import ReadAccess, WriteAccess
 from twinbridge.server.api.bodies import json_response, load_json, parse_body
 from twinbridge.server.api.ids import encode_id
 from twinbridge.server.api.results import ApiError, timestamp
 from twinbridge.server.api.scope import Scope, ScopeDep, ScopedRoutes
+from twinbridge.server.api.services import services_of
 
 scoped = ScopedRoutes("Submodel API: operations")
 routers = scoped.routers
@@ -87,7 +88,7 @@ def _operation(scope: Scope, path: str) -> model.Operation:
 
 
 def _implementation(request: Request, submodel_id: str, path: str, operation: model.Operation) -> OperationImpl:
-    registry: OperationRegistry = request.app.state.operations
+    registry = services_of(request).operations
     implementation = registry.find(submodel_id, path, operation)
     if implementation is None:
         raise NotFound(f"the Operation {path} exists but this server has no implementation registered for it")
@@ -259,10 +260,7 @@ def _result(invocation: Invocation, outcome: Outcome, value_only: bool) -> dict[
 
 # ---------------------------------------------------------------- routes
 def _jobs(request: Request) -> OrderedDict[str, Job]:
-    jobs: OrderedDict[str, Job] | None = getattr(request.app.state, "operation_jobs", None)
-    if jobs is None:
-        jobs = request.app.state.operation_jobs = OrderedDict()
-    return jobs
+    return services_of(request).jobs
 
 
 async def _invoke(request: Request, scope: Scope, path: str, value_only: bool) -> Response:

@@ -21,10 +21,10 @@ from twinbridge.aas.serialization import import_environment, read_environment
 from twinbridge.aas.twin import Twin
 from twinbridge.server.api.auth import AdminAccess, ReadAccess, WriteAccess
 from twinbridge.server.api.bodies import json_response, read_upload
-from twinbridge.server.api.deps import TwinDep
 from twinbridge.server.api.ids import decode_id, encode_id
 from twinbridge.server.api.paging import CursorQuery, LimitQuery, paged_envelope
 from twinbridge.server.api.serialization import AASX_MEDIA_TYPE
+from twinbridge.server.api.services import TwinDep
 
 router = APIRouter(tags=["AASX File Server API"])
 

@@ -1,5 +1,9 @@
 """Cursor paging of list results (Part 2 ``PagedResult``).
 
+Repository lists (shells, submodels, concept descriptions) page over ``server.api.catalog``:
+their cursor is the sequence number of the last item handed out, so a page after a deletion or
+creation continues where the last one stopped. Other lists (elements, references) page by offset.
+
 A cursor is an opaque, signed offset: clients cannot forge one, so a cursor this process
 never issued is refused with 400 instead of silently returning a wrong page. Cursors are
 signed with a per-process key and therefore expire when the server restarts.
@@ -14,6 +18,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, TypeVar
 
+import orjson
 from fastapi import Depends, Query
 
 from twinbridge.server.api.results import ApiError
@@ -45,6 +50,11 @@ def read_cursor(cursor: str) -> int:
 
 async def parse_limit(limit: Annotated[str | None, Query(description="Maximum number of results, > 0")] = None,
                 ) -> int | None:
+    return limit_of(limit)
+
+
+def limit_of(limit: str | None) -> int | None:
+    """The ``limit`` query parameter (None: no limit); anything but a positive integer is a 400."""
     if limit is None:
         return None
     try:
@@ -58,7 +68,11 @@ async def parse_limit(limit: Annotated[str | None, Query(description="Maximum nu
 
 async def parse_cursor(cursor: Annotated[str | None, Query(description="Cursor from a previous page")] = None,
                  ) -> int:
-    """The offset to start from (0 without a cursor)."""
+    return cursor_of(cursor)
+
+
+def cursor_of(cursor: str | None) -> int:
+    """The position to start after (0 without a cursor)."""
     if cursor is None or cursor == "":
         return 0
     return read_cursor(cursor)
@@ -78,6 +92,17 @@ def paged(items: Sequence[T], cursor: int, limit: int | None) -> tuple[Sequence[
 
 def envelope(result: list[Any], next_cursor: str | None) -> dict[str, Any]:
     return {"paging_metadata": {"cursor": next_cursor} if next_cursor else {}, "result": result}
+
+
+def envelope_bytes(parts: Sequence[bytes], next_cursor: str | None) -> bytes:
+    """The envelope around items that are already rendered (catalog pages join cached bytes)."""
+    meta = b'{"cursor":' + orjson.dumps(next_cursor) + b"}" if next_cursor else b"{}"
+    return b'{"paging_metadata":' + meta + b',"result":[' + b",".join(parts) + b"]}"
+
+
+def next_cursor(after: int | None) -> str | None:
+    """The cursor of a catalog page (``Catalog.page``'s last sequence number), or None at the end."""
+    return None if after is None else issue_cursor(after)
 
 
 def paged_envelope(items: Sequence[T], cursor: int, limit: int | None,

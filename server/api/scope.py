@@ -13,12 +13,11 @@ from typing import Annotated, Any, NamedTuple
 
 from basyx.aas import model
 from fastapi import APIRouter, Depends, Request
-from fastapi.security import HTTPBearer
 
 from twinbridge.aas.errors import NotFound
 from twinbridge.aas.twin import Twin
-from twinbridge.server.api.auth import ApiSecurity, check_access
 from twinbridge.server.api.ids import decode_id
+from twinbridge.server.api.services import TwinDep
 
 SUBMODEL_PREFIX = "/submodels/{submodelIdentifier}"
 SHELL_SUBMODEL_PREFIX = "/shells/{aasIdentifier}/submodels/{submodelIdentifier}"
@@ -62,10 +61,9 @@ class Scope(NamedTuple):
     submodel_id: str
 
 
-def scoped_submodel_id(request: Request) -> str:
+def scoped_submodel_id(request: Request, twin: Twin) -> str:
     """The submodel id of the route; via a shell, the shell must exist and reference it."""
     params = request.path_params
-    twin: Twin = request.app.state.twin
     submodel_id = decode_cached(params["submodelIdentifier"], "submodelIdentifier")
     shell_param = params.get("aasIdentifier")
     if shell_param is not None:
@@ -77,8 +75,8 @@ def scoped_submodel_id(request: Request) -> str:
     return submodel_id
 
 
-async def submodel_scope(request: Request) -> Scope:
-    return Scope(request.app.state.twin, scoped_submodel_id(request))
+async def submodel_scope(request: Request, twin: TwinDep) -> Scope:
+    return Scope(twin, scoped_submodel_id(request, twin))
 
 
 ScopeDep = Annotated[Scope, Depends(submodel_scope)]
@@ -87,12 +85,3 @@ ScopeDep = Annotated[Scope, Depends(submodel_scope)]
 def references(shell: model.AssetAdministrationShell, submodel_id: str) -> bool:
     return any(ref.key and ref.key[0].value == submodel_id for ref in shell.submodel)
 
-
-_bearer = HTTPBearer(auto_error=False)
-
-
-async def check_read(request: Request) -> None:
-    """The read check of routes served without FastAPI dependencies; open reads skip the token parsing."""
-    security: ApiSecurity = request.app.state.security
-    if security.mode != "none" and not security.read_open:
-        check_access(request, await _bearer(request), "read")

@@ -15,9 +15,9 @@ from fastapi.responses import Response
 from twinbridge.aas.serialization import FormatName, collect, write_aasx, write_environment
 from twinbridge.aas.twin import Twin
 from twinbridge.server.api.auth import ReadAccess
-from twinbridge.server.api.deps import TwinDep
 from twinbridge.server.api.ids import decode_ids
 from twinbridge.server.api.results import ApiError
+from twinbridge.server.api.services import TwinDep, services_of
 from twinbridge.server.api.shells import shell_of
 
 router = APIRouter(tags=["Serialization API"])
@@ -62,7 +62,7 @@ def negotiate(accept: str | None) -> str:
         if media in ("*/*", "application/*"):
             return _DEFAULT
     raise ApiError(
-        406, f"cannot serialize as {accept!r}; supported: {', '.join(_MEDIA_TYPES)}", "NotAcceptable"
+        406, f"cannot serialize as {accept!r}; supported: {', '.join(_MEDIA_TYPES)}"
     )
 
 
@@ -75,9 +75,9 @@ async def _serialize(request: Request, twin: Twin, shell_ids: list[str] | None, 
     media = negotiate(request.headers.get("accept"))
     fmt = _MEDIA_TYPES[media]
     if fmt is None:
-        graph = getattr(request.app.state, "semantic_graph", None)
+        graph = services_of(request).semantic_graph
         if graph is None:
-            raise ApiError(406, "this server has no semantic graph to serialize as text/turtle", "NotAcceptable")
+            raise ApiError(406, "this server has no semantic graph to serialize as text/turtle")
         # The graph takes its own lock; a big plant's Turtle takes seconds, so not on the event loop.
         return Response(await run_in_threadpool(graph.turtle), media_type=TURTLE)
     env = collect(twin, shell_ids, submodel_ids, include_concept_descriptions)

@@ -1,13 +1,17 @@
 """AAS Repository routes: ``/shells``, asset information, thumbnails and submodel references.
 
-The submodel superpaths ``/shells/{id}/submodels/{smId}/...`` are mounted by ``server.api.submodels``.
+The submodel superpaths ``/shells/{id}/submodels/{smId}/...`` are mounted by ``server.api.submodels``;
+``GET /shells/{id}`` is a hot route (``server.api.hot``). Lists page and filter over the catalog
+(``server.api.catalog``), so their cost does not grow with the number of shells.
 """
 
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Callable
 from typing import Annotated, Any
 
+import orjson
 from basyx.aas import model
 from basyx.aas.adapter.json import StrictAASFromJsonDecoder
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -17,12 +21,13 @@ from twinbridge.aas.documents import to_jsonable
 from twinbridge.aas.errors import NotFound
 from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.twin import Twin
-from twinbridge.server.api.auth import ReadAccess, WriteAccess
-from twinbridge.server.api.bodies import json_response, parse_body, parse_part, read_upload
-from twinbridge.server.api.deps import TwinDep
+from twinbridge.server.api.auth import ReadAccess, WriteOrigin
+from twinbridge.server.api.bodies import bytes_response, json_response, parse_body, parse_part, read_upload
+from twinbridge.server.api.catalog import Key, asset_key, id_short_key, shell_keys
 from twinbridge.server.api.ids import decode_id, decode_json, encode_id
-from twinbridge.server.api.paging import CursorQuery, LimitQuery, paged_envelope
+from twinbridge.server.api.paging import CursorQuery, LimitQuery, envelope_bytes, next_cursor, paged_envelope
 from twinbridge.server.api.results import ApiError
+from twinbridge.server.api.services import Services, ServicesDep, TwinDep
 
 router = APIRouter(tags=["Asset Administration Shell Repository API"])
 
@@ -67,21 +72,19 @@ def _asset_filters(encoded: list[str] | None) -> list[tuple[str, str]]:
     return pairs
 
 
-def _has_asset(shell: model.AssetAdministrationShell, name: str, value: str) -> bool:
-    info = shell.asset_information
-    if name == "globalAssetId" and info.global_asset_id == value:
-        return True
-    return any(asset.name == name and asset.value == value for asset in info.specific_asset_id)
+def filter_keys(id_short: str | None, asset_ids: list[str] | None) -> list[Key]:
+    """The catalog keys a shell must all have to pass the ``idShort`` and ``assetIds`` filters."""
+    keys = [asset_key(name, value) for name, value in _asset_filters(asset_ids)]
+    if id_short is not None:
+        keys.append(id_short_key(id_short))
+    return keys
 
 
-def matching_shells(twin: Twin, id_short: str | None, asset_ids: list[str] | None,
-                    ) -> list[model.AssetAdministrationShell]:
-    pairs = _asset_filters(asset_ids)
-    return [
-        shell for shell in twin.shells.values()
-        if (id_short is None or shell.id_short == id_short)
-        and all(_has_asset(shell, name, value) for name, value in pairs)
-    ]
+def shell_page(services: Services, id_short: str | None, asset_ids: list[str] | None, cursor: int,
+                limit: int | None, render: Callable[[str], bytes]) -> Response:
+    shells = services.catalogs.current().shells
+    ids, after = shells.page(filter_keys(id_short, asset_ids), cursor, limit)
+    return bytes_response(envelope_bytes([render(identifier) for identifier in ids], next_cursor(after)))
 
 
 def _thumbnail_name(shell: model.AssetAdministrationShell, file_name: str) -> str:
@@ -102,46 +105,41 @@ def _referenced_ids(shell: model.AssetAdministrationShell) -> list[str]:
 
 
 # ------------------------------------------------------------------- shells
-@router.get("/shells", dependencies=[ReadAccess])
-async def get_all_shells(twin: TwinDep, limit: LimitQuery, cursor: CursorQuery,
+@router.get("/shells", dependencies=[ReadAccess])  # GET is answered by server.api.hot; HEAD and the schema here
+async def get_all_shells(services: ServicesDep, limit: LimitQuery, cursor: CursorQuery,
                          id_short: IdShortQuery = None, asset_ids: AssetIdsQuery = None) -> Response:
-    shells = matching_shells(twin, id_short, asset_ids)
-    return json_response(paged_envelope(shells, cursor, limit, to_jsonable))
+    return shell_page(services, id_short, asset_ids, cursor, limit, services.catalogs.shells.rendered)
 
 
-@router.post("/shells", status_code=201, dependencies=[WriteAccess], openapi_extra=JSON_BODY)
-async def post_shell(request: Request, twin: TwinDep) -> Response:
+@router.post("/shells", status_code=201, openapi_extra=JSON_BODY)
+async def post_shell(origin: WriteOrigin, request: Request, twin: TwinDep) -> Response:
     shell = parse_body(await request.body(), model.AssetAdministrationShell)
-    twin.create(shell)
+    twin.create(shell, origin=origin)
     return json_response(shell, status=201)
 
 
 @router.get("/shells/$reference", dependencies=[ReadAccess])
-async def get_all_shell_references(twin: TwinDep, limit: LimitQuery, cursor: CursorQuery,
+async def get_all_shell_references(services: ServicesDep, limit: LimitQuery, cursor: CursorQuery,
                                    id_short: IdShortQuery = None,
                                    asset_ids: AssetIdsQuery = None) -> Response:
-    shells = matching_shells(twin, id_short, asset_ids)
-    return json_response(paged_envelope(shells, cursor, limit, reference_to))
+    shells = services.twin.shells
+    return shell_page(services, id_short, asset_ids, cursor, limit,
+                       lambda identifier: orjson.dumps(reference_to(shells[identifier])))
 
 
-@router.get("/shells/{aasIdentifier}", dependencies=[ReadAccess])
-async def get_shell(aasIdentifier: str, twin: TwinDep) -> Response:
-    return json_response(shell_of(twin, aasIdentifier))
-
-
-@router.put("/shells/{aasIdentifier}", status_code=204, dependencies=[WriteAccess], openapi_extra=JSON_BODY)
-async def put_shell(aasIdentifier: str, request: Request, twin: TwinDep) -> Response:
+@router.put("/shells/{aasIdentifier}", status_code=204, openapi_extra=JSON_BODY)
+async def put_shell(origin: WriteOrigin, aasIdentifier: str, request: Request, twin: TwinDep) -> Response:
     identifier = decode_id(aasIdentifier, "aasIdentifier")
     shell = parse_body(await request.body(), model.AssetAdministrationShell)
     if shell.id != identifier:
         raise ApiError(400, f"the body's id {shell.id!r} differs from the path's aasIdentifier {identifier!r}")
-    twin.replace(shell)
+    twin.replace(shell, origin=origin)
     return Response(status_code=204)
 
 
-@router.delete("/shells/{aasIdentifier}", status_code=204, dependencies=[WriteAccess])
-async def delete_shell(aasIdentifier: str, twin: TwinDep) -> Response:
-    twin.delete(ObjectKind.SHELL, decode_id(aasIdentifier, "aasIdentifier"))
+@router.delete("/shells/{aasIdentifier}", status_code=204)
+async def delete_shell(origin: WriteOrigin, aasIdentifier: str, twin: TwinDep) -> Response:
+    twin.delete(ObjectKind.SHELL, decode_id(aasIdentifier, "aasIdentifier"), origin=origin)
     return Response(status_code=204)
 
 
@@ -159,7 +157,8 @@ async def get_own_shell_list(aasIdentifier: str, twin: TwinDep, limit: LimitQuer
     shell through ``/shells`` relative to the service root.
     """
     shell = shell_of(twin, aasIdentifier)
-    shells = [s for s in matching_shells(twin, id_short, asset_ids) if s is shell]
+    wanted = filter_keys(id_short, asset_ids)
+    shells = [shell] if set(wanted) <= set(shell_keys(shell)) else []
     return json_response(paged_envelope(shells, cursor, limit, to_jsonable))
 
 
@@ -169,13 +168,13 @@ async def get_asset_information(aasIdentifier: str, twin: TwinDep) -> Response:
     return json_response(shell_of(twin, aasIdentifier).asset_information)
 
 
-@router.put("/shells/{aasIdentifier}/asset-information", status_code=204, dependencies=[WriteAccess],
+@router.put("/shells/{aasIdentifier}/asset-information", status_code=204,
             openapi_extra=JSON_BODY)
-async def put_asset_information(aasIdentifier: str, request: Request, twin: TwinDep) -> Response:
+async def put_asset_information(origin: WriteOrigin, aasIdentifier: str, request: Request, twin: TwinDep) -> Response:
     shell = shell_of(twin, aasIdentifier)
     info = parse_part(await request.body(), "an AssetInformation",
                       StrictAASFromJsonDecoder._construct_asset_information)
-    twin.modify(ObjectKind.SHELL, shell.id, lambda s: setattr(s, "asset_information", info))
+    twin.modify(ObjectKind.SHELL, shell.id, lambda s: setattr(s, "asset_information", info), origin=origin)
     return Response(status_code=204)
 
 
@@ -193,10 +192,9 @@ async def get_thumbnail(aasIdentifier: str, twin: TwinDep) -> Response:
     return Response(data, media_type=thumbnail.content_type or content_type)
 
 
-@router.put("/shells/{aasIdentifier}/asset-information/thumbnail", status_code=204,
-            dependencies=[WriteAccess])
-async def put_thumbnail(aasIdentifier: str, twin: TwinDep, file: Annotated[UploadFile, File()],
-                        fileName: Annotated[str, Form()]) -> Response:
+@router.put("/shells/{aasIdentifier}/asset-information/thumbnail", status_code=204)
+async def put_thumbnail(origin: WriteOrigin, aasIdentifier: str, twin: TwinDep,
+                        file: Annotated[UploadFile, File()], fileName: Annotated[str, Form()]) -> Response:
     shell = shell_of(twin, aasIdentifier)
     if not fileName or "/" in fileName or "\\" in fileName or fileName in {".", ".."}:
         raise ApiError(400, f"fileName {fileName!r} must be a plain file name")
@@ -211,20 +209,20 @@ async def put_thumbnail(aasIdentifier: str, twin: TwinDep, file: Annotated[Uploa
         raise ApiError(400, f"thumbnail {fileName!r}: {error}") from None
     twin.save_file(name, content_type, data)
     twin.modify(ObjectKind.SHELL, shell.id,
-                lambda s: setattr(s.asset_information, "default_thumbnail", resource))
+                lambda s: setattr(s.asset_information, "default_thumbnail", resource), origin=origin)
     if old is not None and old.path != name:
         twin.delete_file(old.path)
     return Response(status_code=204)
 
 
-@router.delete("/shells/{aasIdentifier}/asset-information/thumbnail", status_code=204,
-               dependencies=[WriteAccess])
-async def delete_thumbnail(aasIdentifier: str, twin: TwinDep) -> Response:
+@router.delete("/shells/{aasIdentifier}/asset-information/thumbnail", status_code=204)
+async def delete_thumbnail(origin: WriteOrigin, aasIdentifier: str, twin: TwinDep) -> Response:
     shell = shell_of(twin, aasIdentifier)
     thumbnail = shell.asset_information.default_thumbnail
     if thumbnail is None:
         raise NotFound(f"the shell {shell.id!r} has no thumbnail")
-    twin.modify(ObjectKind.SHELL, shell.id, lambda s: setattr(s.asset_information, "default_thumbnail", None))
+    twin.modify(ObjectKind.SHELL, shell.id, lambda s: setattr(s.asset_information, "default_thumbnail", None),
+                origin=origin)
     twin.delete_file(thumbnail.path)
     return Response(status_code=204)
 
@@ -237,25 +235,25 @@ async def get_submodel_references(aasIdentifier: str, twin: TwinDep, limit: Limi
     return json_response(paged_envelope(references, cursor, limit, to_jsonable))
 
 
-@router.post("/shells/{aasIdentifier}/submodel-refs", status_code=201, dependencies=[WriteAccess],
+@router.post("/shells/{aasIdentifier}/submodel-refs", status_code=201,
              openapi_extra=JSON_BODY)
-async def post_submodel_reference(aasIdentifier: str, request: Request, twin: TwinDep) -> Response:
+async def post_submodel_reference(origin: WriteOrigin, aasIdentifier: str, request: Request, twin: TwinDep) -> Response:
     shell = shell_of(twin, aasIdentifier)
     reference = _submodel_reference(await request.body())
     submodel_id = next(iter(reference.key)).value
     if submodel_id in _referenced_ids(shell):
-        raise ApiError(409, f"the shell {shell.id!r} already references submodel {submodel_id!r}", "Conflict")
-    twin.modify(ObjectKind.SHELL, shell.id, lambda s: s.submodel.add(reference))
+        raise ApiError(409, f"the shell {shell.id!r} already references submodel {submodel_id!r}")
+    twin.modify(ObjectKind.SHELL, shell.id, lambda s: s.submodel.add(reference), origin=origin)
     return json_response(reference, status=201)
 
 
-@router.delete("/shells/{aasIdentifier}/submodel-refs/{submodelIdentifier}", status_code=204,
-               dependencies=[WriteAccess])
-async def delete_submodel_reference(aasIdentifier: str, submodelIdentifier: str, twin: TwinDep) -> Response:
+@router.delete("/shells/{aasIdentifier}/submodel-refs/{submodelIdentifier}", status_code=204)
+async def delete_submodel_reference(origin: WriteOrigin, aasIdentifier: str, submodelIdentifier: str,
+                                    twin: TwinDep) -> Response:
     shell = shell_of(twin, aasIdentifier)
     submodel_id = decode_id(submodelIdentifier, "submodelIdentifier")
     matches = [ref for ref in shell.submodel if next(iter(ref.key)).value == submodel_id]
     if not matches:
         raise NotFound(f"the shell {shell.id!r} has no reference to submodel {submodel_id!r}")
-    twin.modify(ObjectKind.SHELL, shell.id, lambda s: s.submodel.discard(matches[0]))
+    twin.modify(ObjectKind.SHELL, shell.id, lambda s: s.submodel.discard(matches[0]), origin=origin)
     return Response(status_code=204)

@@ -68,7 +68,7 @@ def simulation_router(runner: SimulationRunner, prefix: str, result_ids: dict[st
         try:
             job = runner.submit(scenario)
         except LimitExceeded as error:
-            raise ApiError(429, str(error), "TooManyRequests") from None
+            raise ApiError(429, str(error)) from None
         return render(job, 202, {"Location": f"{prefix}/simulations/{job.id}"})
 
     @router.get("/simulations", dependencies=[ReadAccess])

@@ -49,7 +49,7 @@ async def get_submodel_serialization(request: Request, scope: ScopeDep, aasIds: 
     media = negotiate(request.headers.get("accept"))
     fmt = _FORMATS.get(media)
     if fmt is None:
-        raise ApiError(406, f"a submodel service serializes as {sorted(_FORMATS)}, not {media!r}", "NotAcceptable")
+        raise ApiError(406, f"a submodel service serializes as {sorted(_FORMATS)}, not {media!r}")
     shell_ids = [shell.id for shell in _referencing_shells(request, scope)]
     if aasIds is not None:
         wanted = set(decode_ids(aasIds, "aasIds"))

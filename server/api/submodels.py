@@ -1,115 +1,128 @@
 """Submodel Repository API: ``/submodels`` and the routes of one submodel (``/submodels/{id}``).
 
-The routes of one submodel are mounted under both submodel prefixes (``server.api.scope``).
-This module's router is the API's first (``server.api.app`` includes it first), so it starts
-with the hot ``$value`` read of ``server.api.element_value``.
+The routes of one submodel are mounted under both submodel prefixes (``server.api.scope``);
+``GET`` of one submodel is a hot route (``server.api.hot``). Lists page and filter over the
+catalog (``server.api.catalog``) and join each submodel's cached rendering.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
+import orjson
 from basyx.aas import model
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from twinbridge.aas.events import ObjectKind
-from twinbridge.aas.twin import Twin
 from twinbridge.aas.value_only import apply_submodel_value, submodel_value
-from twinbridge.server.api.auth import ReadAccess, WriteAccess
-from twinbridge.server.api.bodies import Extent, ExtentQuery, Level, LevelQuery, json_response, load_json, parse_body
+from twinbridge.server.api.auth import ReadAccess, WriteOrigin
+from twinbridge.server.api.bodies import (
+    Extent,
+    ExtentQuery,
+    Level,
+    LevelQuery,
+    bytes_response,
+    json_response,
+    load_json,
+    parse_body,
+)
+from twinbridge.server.api.catalog import Key, id_short_key, semantic_reference_key, semantic_value_key
 from twinbridge.server.api.content import element_paths, reference_json, shaped_json, submodel_metadata, value_depth
-from twinbridge.server.api.deps import TwinDep
-from twinbridge.server.api.element_value import add_element_value_routes
 from twinbridge.server.api.ids import decode_id
 from twinbridge.server.api.live import refuse_bound_values
 from twinbridge.server.api.metadata import SUBMODEL_METADATA, copy_metadata
-from twinbridge.server.api.paging import CursorQuery, LimitQuery, paged_envelope
-from twinbridge.server.api.render_cache import render_cache
+from twinbridge.server.api.paging import CursorQuery, LimitQuery, envelope_bytes, next_cursor, paged_envelope
 from twinbridge.server.api.results import ApiError
 from twinbridge.server.api.scope import ScopeDep, ScopedRoutes, references
+from twinbridge.server.api.services import Services, ServicesDep, TwinDep
 from twinbridge.server.api.submodel_service import add_service_routes
 
 router = APIRouter(tags=["Submodel Repository API"])
-add_element_value_routes(router)  # first: FastAPI tries routes in the order they were added
-
-
-def bytes_response(data: bytes) -> Response:
-    return Response(data, media_type="application/json")
 
 
 # ------------------------------------------------------------ repository
-def _filtered(twin: Twin, semantic_id: str | None, id_short: str | None) -> list[model.Submodel]:
-    submodels = list(twin.submodels.values())
-    if id_short is not None:
-        submodels = [submodel for submodel in submodels if submodel.id_short == id_short]
+def filter_keys(semantic_id: str | None, id_short: str | None) -> list[Key]:
+    """The catalog keys of the ``semanticId`` (a Reference JSON or the value of one of its keys)
+    and ``idShort`` filters."""
+    keys = [] if id_short is None else [id_short_key(id_short)]
     if semantic_id is not None:
-        wanted = _semantic_filter(decode_id(semantic_id, "semanticId"))
-        submodels = [submodel for submodel in submodels if wanted(submodel.semantic_id)]
-    return submodels
+        decoded = decode_id(semantic_id, "semanticId")
+        try:
+            raw = json.loads(decoded)
+        except ValueError:
+            raw = None
+        if isinstance(raw, dict) and isinstance(raw.get("keys"), list):
+            keys.append(semantic_reference_key([str(key.get("value")) for key in raw["keys"] if isinstance(key, dict)]))
+        else:
+            keys.append(semantic_value_key(decoded))
+    return keys
 
 
-def _semantic_filter(decoded: str) -> Callable[[model.Reference | None], bool]:
-    """Match a semanticId given either as a Reference JSON or as the value of its key."""
-    try:
-        raw = json.loads(decoded)
-    except ValueError:
-        raw = None
-    if isinstance(raw, dict) and isinstance(raw.get("keys"), list):
-        values = [key.get("value") for key in raw["keys"] if isinstance(key, dict)]
-        return lambda ref: ref is not None and [key.value for key in ref.key] == values
-    return lambda ref: ref is not None and any(key.value == decoded for key in ref.key)
+def _page(services: Services, semantic_id: str | None, id_short: str | None, cursor: int, limit: int | None,
+          render: Callable[[model.Submodel], bytes]) -> Response:
+    submodels = services.catalogs.current().submodels
+    ids, after = submodels.page(filter_keys(semantic_id, id_short), cursor, limit)
+    return bytes_response(envelope_bytes([render(submodels.get(identifier)) for identifier in ids],
+                                         next_cursor(after)))
+
+
+def _cached(services: Services, variant: str, render: Callable[[model.Submodel], Any],
+            ) -> Callable[[model.Submodel], bytes]:
+    """Renders a submodel through the revision-keyed cache (shared with the single-submodel routes)."""
+    twin, renders = services.twin, services.renders
+    return lambda submodel: renders.document(twin, submodel.id, variant, lambda: render(submodel))
 
 
 @router.get("/submodels", dependencies=[ReadAccess])
-async def get_all_submodels(twin: TwinDep, limit: LimitQuery, cursor: CursorQuery, semanticId: str | None = None,
-                            idShort: str | None = None, level: Level = LevelQuery,
+async def get_all_submodels(services: ServicesDep, limit: LimitQuery, cursor: CursorQuery,
+                            semanticId: str | None = None, idShort: str | None = None, level: Level = LevelQuery,
                             extent: Extent = ExtentQuery) -> Response:
-    submodels = _filtered(twin, semanticId, idShort)
-    return json_response(paged_envelope(submodels, cursor, limit, lambda sm: shaped_json(sm, level, extent)))
+    return _page(services, semanticId, idShort, cursor, limit,
+                 _cached(services, f"full/{level}/{extent}", lambda sm: shaped_json(sm, level, extent)))
 
 
-@router.post("/submodels", status_code=201, dependencies=[WriteAccess])
-async def post_submodel(request: Request, twin: TwinDep) -> Response:
+@router.post("/submodels", status_code=201)
+async def post_submodel(origin: WriteOrigin, request: Request, twin: TwinDep) -> Response:
     submodel = parse_body(await request.body(), model.Submodel)
-    twin.create(submodel)
+    twin.create(submodel, origin=origin)
     return json_response(submodel, 201)
 
 
 @router.get("/submodels/$metadata", dependencies=[ReadAccess])
-async def get_all_submodels_metadata(twin: TwinDep, limit: LimitQuery, cursor: CursorQuery,
+async def get_all_submodels_metadata(services: ServicesDep, limit: LimitQuery, cursor: CursorQuery,
                                      semanticId: str | None = None, idShort: str | None = None) -> Response:
-    submodels = _filtered(twin, semanticId, idShort)
-    return json_response(paged_envelope(submodels, cursor, limit, submodel_metadata))
+    return _page(services, semanticId, idShort, cursor, limit, _cached(services, "metadata", submodel_metadata))
 
 
 @router.get("/submodels/$value", dependencies=[ReadAccess])
-async def get_all_submodels_value(twin: TwinDep, limit: LimitQuery, cursor: CursorQuery,
+async def get_all_submodels_value(services: ServicesDep, limit: LimitQuery, cursor: CursorQuery,
                                   semanticId: str | None = None, idShort: str | None = None,
                                   level: Level = LevelQuery, extent: Extent = ExtentQuery) -> Response:
-    submodels = _filtered(twin, semanticId, idShort)
     depth = value_depth(level)
     with_blob = extent == "withBlobValue"
-    return json_response(paged_envelope(
-        submodels, cursor, limit,
+    return _page(services, semanticId, idShort, cursor, limit, _cached(
+        services, f"named-value/{level}/{extent}",
         lambda sm: {sm.id_short: submodel_value(sm, with_blob=with_blob, depth=depth)},
     ))
 
 
 @router.get("/submodels/$reference", dependencies=[ReadAccess])
-async def get_all_submodels_reference(twin: TwinDep, limit: LimitQuery, cursor: CursorQuery,
+async def get_all_submodels_reference(services: ServicesDep, limit: LimitQuery, cursor: CursorQuery,
                                       semanticId: str | None = None, idShort: str | None = None) -> Response:
-    submodels = _filtered(twin, semanticId, idShort)
-    return json_response(paged_envelope(submodels, cursor, limit, reference_json))
+    return _page(services, semanticId, idShort, cursor, limit, lambda sm: orjson.dumps(reference_json(sm)))
 
 
 @router.get("/submodels/$path", dependencies=[ReadAccess])
-async def get_all_submodels_path(twin: TwinDep, limit: LimitQuery, cursor: CursorQuery,
+async def get_all_submodels_path(services: ServicesDep, limit: LimitQuery, cursor: CursorQuery,
                                  semanticId: str | None = None, idShort: str | None = None,
                                  level: Level = LevelQuery) -> Response:
     """The idShortPaths of every matching submodel's elements, one after the other, paged as one list."""
-    submodels = _filtered(twin, semanticId, idShort)
+    catalog = services.catalogs.current().submodels
+    ids, _ = catalog.page(filter_keys(semanticId, idShort), 0, None)
+    submodels = [catalog.get(identifier) for identifier in ids]
     all_paths = [path for sm in submodels for path in element_paths(sm.submodel_element, level == "deep")]
     return json_response(paged_envelope(all_paths, cursor, limit, str))
 
@@ -119,41 +132,31 @@ scoped = ScopedRoutes("Submodel API")
 routers = scoped.routers
 
 
-@scoped.route("", ["GET"], dependencies=[ReadAccess])
-async def get_submodel(scope: ScopeDep, level: Level = LevelQuery,
-                       extent: Extent = ExtentQuery) -> Response:
-    twin, submodel_id = scope
-    submodel = twin.submodel(submodel_id)
-    data = render_cache(twin).document(twin, submodel_id, f"full/{level}/{extent}",
-                                       lambda: shaped_json(submodel, level, extent))
-    return bytes_response(data)
-
-
-@scoped.route("", ["PUT"], status_code=204, dependencies=[WriteAccess])
-async def put_submodel(request: Request, scope: ScopeDep) -> Response:
+@scoped.route("", ["PUT"], status_code=204)
+async def put_submodel(origin: WriteOrigin, request: Request, scope: ScopeDep) -> Response:
     twin, submodel_id = scope
     submodel = _body_for(await request.body(), submodel_id)
-    twin.replace(submodel)
+    twin.replace(submodel, origin=origin)
     return Response(status_code=204)
 
 
-@scoped.route("", ["PATCH"], status_code=204, dependencies=[WriteAccess])
-async def patch_submodel(request: Request, scope: ScopeDep) -> Response:
+@scoped.route("", ["PATCH"], status_code=204)
+async def patch_submodel(origin: WriteOrigin, request: Request, scope: ScopeDep) -> Response:
     """A PATCH carries a complete Submodel (Part 2 has no merge format for it); it replaces the stored one."""
     twin, submodel_id = scope
     submodel = _body_for(await request.body(), submodel_id)
-    twin.replace(submodel)
+    twin.replace(submodel, origin=origin)
     return Response(status_code=204)
 
 
-@scoped.route("", ["DELETE"], status_code=204, dependencies=[WriteAccess])
-async def delete_submodel(scope: ScopeDep) -> Response:
+@scoped.route("", ["DELETE"], status_code=204)
+async def delete_submodel(origin: WriteOrigin, scope: ScopeDep) -> Response:
     """Deletes the submodel and the references every shell holds to it (no dangling refs remain)."""
     twin, submodel_id = scope
     for shell in list(twin.shells.values()):
         if references(shell, submodel_id):
-            twin.modify(ObjectKind.SHELL, shell.id, lambda aas: _drop_reference(aas, submodel_id))
-    twin.delete(ObjectKind.SUBMODEL, submodel_id)
+            twin.modify(ObjectKind.SHELL, shell.id, lambda aas: _drop_reference(aas, submodel_id), origin=origin)
+    twin.delete(ObjectKind.SUBMODEL, submodel_id, origin=origin)
     return Response(status_code=204)
 
 
@@ -163,35 +166,36 @@ async def get_submodel_metadata(scope: ScopeDep) -> Response:
     return json_response(submodel_metadata(twin.submodel(submodel_id)))
 
 
-@scoped.route("/$metadata", ["PATCH"], status_code=204, dependencies=[WriteAccess])
-async def patch_submodel_metadata(request: Request, scope: ScopeDep) -> Response:
+@scoped.route("/$metadata", ["PATCH"], status_code=204)
+async def patch_submodel_metadata(origin: WriteOrigin, request: Request, scope: ScopeDep) -> Response:
     twin, submodel_id = scope
     body = _body_for(await request.body(), submodel_id)
     if len(body.submodel_element):
         raise ApiError(400, "a $metadata PATCH must not carry submodelElements; use PUT or PATCH the $value")
-    twin.modify(ObjectKind.SUBMODEL, submodel_id, lambda stored: copy_metadata(stored, body, SUBMODEL_METADATA))
+    twin.modify(ObjectKind.SUBMODEL, submodel_id, lambda stored: copy_metadata(stored, body, SUBMODEL_METADATA),
+                origin=origin)
     return Response(status_code=204)
 
 
 @scoped.route("/$value", ["GET"], dependencies=[ReadAccess])
-async def get_submodel_value(scope: ScopeDep, level: Level = LevelQuery,
+async def get_submodel_value(scope: ScopeDep, services: ServicesDep, level: Level = LevelQuery,
                              extent: Extent = ExtentQuery) -> Response:
     twin, submodel_id = scope
     submodel = twin.submodel(submodel_id)
     depth = value_depth(level)
-    data = render_cache(twin).document(
+    data = services.renders.document(
         twin, submodel_id, f"value/{level}/{extent}",
         lambda: submodel_value(submodel, with_blob=extent == "withBlobValue", depth=depth),
     )
     return bytes_response(data)
 
 
-@scoped.route("/$value", ["PATCH"], status_code=204, dependencies=[WriteAccess])
-async def patch_submodel_value(request: Request, scope: ScopeDep) -> Response:
+@scoped.route("/$value", ["PATCH"], status_code=204)
+async def patch_submodel_value(origin: WriteOrigin, request: Request, scope: ScopeDep) -> Response:
     twin, submodel_id = scope
     data = load_json(await request.body(), "the submodel's values by idShort")
     refuse_bound_values(twin, submodel_id, None)
-    twin.modify(ObjectKind.SUBMODEL, submodel_id, lambda submodel: apply_submodel_value(submodel, data))
+    twin.modify(ObjectKind.SUBMODEL, submodel_id, lambda submodel: apply_submodel_value(submodel, data), origin=origin)
     return Response(status_code=204)
 
 

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from tests.api.conftest import SHELL_ID, SUBMODEL_ID
 from twinbridge.aas.operations import OperationRegistry
 from twinbridge.server.api.ids import encode_id
+from twinbridge.server.api.services import app_services
 
 OPERATION = f"/submodels/{encode_id(SUBMODEL_ID)}/submodel-elements/ExampleOperation"
 VIA_SHELL = f"/shells/{encode_id(SHELL_ID)}/submodels/{encode_id(SUBMODEL_ID)}/submodel-elements/ExampleOperation"
@@ -24,8 +25,7 @@ def _input(value: str) -> dict[str, Any]:
 
 @pytest.fixture
 def registry(app: FastAPI) -> OperationRegistry:
-    operations: OperationRegistry = app.state.operations
-    return operations
+    return app_services(app).operations
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from tests.api.conftest import CONCEPT_ID, FILE_PATH, PDF_BYTES, SHELL_ID, SUBMO
 from tests.api.test_shells import assert_result
 from twinbridge.aas.serialization import read_environment
 from twinbridge.server.api.ids import encode_id
+from twinbridge.server.api.services import app_services
 
 AASX = "application/asset-administration-shell-package+xml"
 
@@ -61,7 +62,7 @@ async def test_turtle_needs_a_semantic_graph(client: httpx.AsyncClient, app: Fas
         def turtle(self) -> bytes:
             return b"<urn:a> <urn:b> <urn:c> .\n"
 
-    app.state.semantic_graph = Graph()
+    app_services(app).semantic_graph = Graph()
     response = await client.get("/serialization", headers={"Accept": "text/turtle"})
     assert response.status_code == 200 and response.content == b"<urn:a> <urn:b> <urn:c> .\n"
     assert response.headers["content-type"].startswith("text/turtle")

@@ -91,7 +91,7 @@ async def settle(twin: Twin) -> None:
 async def client(twin: Twin, hierarchy: PlantHierarchy, graph: SemanticGraph,
                  rollups: RollupEngine) -> AsyncIterator[httpx.AsyncClient]:
     """The Part 2 app plus the hierarchy and SPARQL routers, served by uvicorn on a free port."""
-    app = create_app(twin, extra_routers=[hierarchy_api.router, sparql_api.router])
+    app = create_app(twin, extra_routers=[hierarchy_api.router, sparql_api.router], semantic_graph=graph)
     app.state.hierarchy = hierarchy
     app.state.semantic_graph = graph
     app.state.sparql_timeout_s = 2.0

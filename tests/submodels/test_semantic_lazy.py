@@ -133,3 +133,19 @@ def test_lost_structure_events_rebuild_the_graph_from_the_twin(twin: Twin, hiera
     graph.apply(ChangeBatch(overflowed=True))
     assert (iri(technical), RDF.type, AAS.Submodel) not in graph.graph and graph.builds == 2
     assert isomorphic(graph.graph, _fresh(twin, hierarchy))
+
+
+async def test_eager_builds_in_the_background_after_start_and_follows(twin: Twin, plant: PlantModel,
+                                                                       hierarchy: PlantHierarchy) -> None:
+    graph = SemanticGraph(twin, hierarchy, eager=True)
+    await graph.start()
+    try:
+        await graph.ensure_built()  # joins the build start() began
+        assert graph.built and graph.builds == 1
+        signal = twin.live(*plant.signal_target(shell_id("DemoPlant/Line1/Cell1/Filler1"), "SpindleSpeed"))
+        twin.update(signal, 900.0)
+        await settle(twin)
+        _, body = graph.query(SPEED, 5.0)
+        assert [row["v"]["value"] for row in json.loads(body)["results"]["bindings"]] == ["900.0"]
+    finally:
+        await graph.stop()

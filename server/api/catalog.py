@@ -1,0 +1,288 @@
+"""Indexes of the three repositories, so listing and filtering cost the same at any size.
+
+Before, ``GET /shells?limit=100`` walked every shell to filter, sliced the page and rendered it
+uncached: the cost grew with the repository (27% of a request was building the full list, 54%
+rendering). A ``Catalog`` keeps, per repository:
+
+- every id with an insertion sequence number, ascending (``_order``): a page is one bisect and a
+  slice, and a cursor is the sequence number of the last item handed out, so paging across
+  creations and deletions neither skips nor repeats an item that stayed;
+- per filter key (``("idShort", "Press1")``, ``("asset", "serialNumber", "SN-7")``...) the
+  ascending sequence numbers of the matching ids;
+- the rendered JSON bytes of each shell and concept description, dropped when it changes.
+
+The catalog follows the twin's change bus (``StructureChanged``). A task consumes the bus so it
+never holds events back (``bus.drained()`` stays reachable), and every read first takes what is
+still pending, synchronously: a ``GET`` right after a ``POST`` sees the new shell without waiting
+for that task to run. Order and membership mirror the twin's own dicts (a replace keeps its
+place, a re-created id goes to the end), so a catalog page equals the naive filter's page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import logging
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Generic, TypeVar
+
+import orjson
+from basyx.aas import model
+
+from twinbridge.aas.bus import ChangeBatch, Subscription
+from twinbridge.aas.documents import to_jsonable
+from twinbridge.aas.events import ObjectKind
+from twinbridge.aas.twin import Twin
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T", bound=model.Identifiable)
+Key = tuple[Hashable, ...]
+KeyTuple = tuple[tuple[str, str], ...]
+
+_NOTHING: list[int] = []
+
+
+def reference_keys(reference: model.Reference) -> KeyTuple:
+    """Reference identity by its keys: clients send ExternalReferences and ModelReferences alike."""
+    return tuple((key.type.name, key.value) for key in reference.key)
+
+
+def render_json(obj: model.Identifiable) -> bytes:
+    return orjson.dumps(to_jsonable(obj))
+
+
+class Catalog(Generic[T]):
+    """Ordered ids of one repository and the ids per filter key (see the module docstring)."""
+
+    def __init__(self, table: Mapping[str, T], keys_of: Callable[[T], Iterable[Key]]) -> None:
+        self._table = table
+        self._keys_of = keys_of
+        self._seq: dict[str, int] = {}
+        self._ids: dict[int, str] = {}
+        self._order: list[int] = []
+        self._by_key: dict[Key, list[int]] = {}
+        self._item_keys: dict[str, tuple[Key, ...]] = {}
+        self._bytes: dict[str, bytes] = {}
+        self._next = 1
+
+    def rebuild(self) -> None:
+        """Index the whole table again (at the start, or when bus events were lost). Sequence
+        numbers keep growing, so a cursor issued before starts over: it may repeat, never skip."""
+        self._seq.clear()
+        self._ids.clear()
+        self._order.clear()
+        self._by_key.clear()
+        self._item_keys.clear()
+        self._bytes.clear()
+        for identifier in self._table:
+            self.refresh(identifier)
+
+    def refresh(self, identifier: str) -> None:
+        """Index ``identifier`` as the twin holds it now (created, changed or gone)."""
+        self._bytes.pop(identifier, None)
+        obj = self._table.get(identifier)
+        seq = self._seq.get(identifier)
+        if seq is not None:
+            for key in self._item_keys.pop(identifier, ()):
+                _discard(self._by_key, key, seq)
+            if obj is None:
+                del self._seq[identifier], self._ids[seq]
+                del self._order[bisect.bisect_left(self._order, seq)]
+                return
+        elif obj is None:
+            return
+        else:
+            seq = self._next
+            self._next += 1
+            self._seq[identifier] = seq
+            self._ids[seq] = identifier
+            self._order.append(seq)
+        keys = tuple(dict.fromkeys(self._keys_of(obj)))
+        self._item_keys[identifier] = keys
+        for key in keys:
+            bisect.insort(self._by_key.setdefault(key, []), seq)  # a new id appends: O(1)
+
+    def page(self, keys: Sequence[Key], after: int, limit: int | None) -> tuple[list[str], int | None]:
+        """Ids matching every key (all ids without keys) after sequence number ``after``, at most
+        ``limit``, and the cursor (a sequence number) of the next page when more remain."""
+        if keys:
+            lists = sorted((self._by_key.get(key, _NOTHING) for key in keys), key=len)
+            first, others = lists[0], lists[1:]
+        else:
+            first, others = self._order, []
+        start = bisect.bisect_right(first, after)
+        if not others:
+            end = len(first) if limit is None else start + limit
+            chosen = first[start:end]
+            more = end < len(first)
+        else:
+            chosen = []
+            more = False
+            for index in range(start, len(first)):  # no slice: that would copy the rest of the list
+                seq = first[index]
+                if all(_contains(other, seq) for other in others):
+                    if limit is not None and len(chosen) == limit:
+                        more = True
+                        break
+                    chosen.append(seq)
+        ids = [self._ids[seq] for seq in chosen]
+        return ids, chosen[-1] if more and chosen else None
+
+    def get(self, identifier: str) -> T:
+        return self._table[identifier]
+
+    def rendered(self, identifier: str) -> bytes:
+        """The item's AAS JSON bytes, rendered once per change of the item."""
+        data = self._bytes.get(identifier)
+        if data is None:
+            data = self._bytes[identifier] = render_json(self._table[identifier])
+        return data
+
+
+def _discard(by_key: dict[Key, list[int]], key: Key, seq: int) -> None:
+    seqs = by_key.get(key)
+    if seqs is None:
+        return
+    index = bisect.bisect_left(seqs, seq)
+    if index < len(seqs) and seqs[index] == seq:
+        del seqs[index]
+    if not seqs:
+        del by_key[key]
+
+
+def _contains(seqs: list[int], seq: int) -> bool:
+    index = bisect.bisect_left(seqs, seq)
+    return index < len(seqs) and seqs[index] == seq
+
+
+# ------------------------------------------------------------ filter keys
+def id_short_key(id_short: str) -> Key:
+    return ("idShort", id_short)
+
+
+def asset_key(name: str, value: str) -> Key:
+    """``name`` ``globalAssetId`` stands for the global asset id, as in the ``assetIds`` filter."""
+    return ("asset", name, value)
+
+
+def semantic_value_key(value: str) -> Key:
+    return ("semanticKey", value)
+
+
+def semantic_reference_key(values: Sequence[str]) -> Key:
+    return ("semanticReference", tuple(values))
+
+
+def is_case_of_key(keys: KeyTuple) -> Key:
+    return ("isCaseOf", keys)
+
+
+def data_specification_key(keys: KeyTuple) -> Key:
+    return ("dataSpecification", keys)
+
+
+def shell_keys(shell: model.AssetAdministrationShell) -> Iterable[Key]:
+    if shell.id_short is not None:
+        yield id_short_key(shell.id_short)
+    info = shell.asset_information
+    if info.global_asset_id is not None:
+        yield asset_key("globalAssetId", info.global_asset_id)
+    for asset in info.specific_asset_id:
+        yield asset_key(asset.name, asset.value)
+
+
+def submodel_keys(submodel: model.Submodel) -> Iterable[Key]:
+    if submodel.id_short is not None:
+        yield id_short_key(submodel.id_short)
+    if submodel.semantic_id is not None:
+        values = [str(key.value) for key in submodel.semantic_id.key]
+        yield semantic_reference_key(values)
+        for value in values:
+            yield semantic_value_key(value)
+
+
+def concept_keys(concept: model.ConceptDescription) -> Iterable[Key]:
+    if concept.id_short is not None:
+        yield id_short_key(concept.id_short)
+    for reference in concept.is_case_of:
+        yield is_case_of_key(reference_keys(reference))
+    for spec in concept.embedded_data_specifications:
+        yield data_specification_key(reference_keys(spec.data_specification))
+
+
+# ------------------------------------------------------------- following
+class Catalogs:
+    """The catalogs of one twin's shells, submodels and concept descriptions, following its bus."""
+
+    def __init__(self, twin: Twin) -> None:
+        self._twin = twin
+        self.shells: Catalog[model.AssetAdministrationShell] = Catalog(twin.shells, shell_keys)
+        self.submodels: Catalog[model.Submodel] = Catalog(twin.submodels, submodel_keys)
+        self.concept_descriptions: Catalog[model.ConceptDescription] = Catalog(
+            twin.concept_descriptions, concept_keys)
+        self._by_kind: dict[ObjectKind, Catalog[model.AssetAdministrationShell] | Catalog[model.Submodel]
+                            | Catalog[model.ConceptDescription]] = {
+            ObjectKind.SHELL: self.shells,
+            ObjectKind.SUBMODEL: self.submodels,
+            ObjectKind.CONCEPT_DESCRIPTION: self.concept_descriptions,
+        }
+        self._structure: dict[str, int] = {}
+        self._epoch = 0
+        self._subscription: Subscription | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def current(self) -> Catalogs:
+        """The catalogs with every structural change published so far applied (synchronously)."""
+        subscription = self._subscription
+        if subscription is None:
+            self._follow()
+        elif subscription.pending():
+            self._apply(subscription.drain())
+        return self
+
+    def structure_revision(self, submodel_id: str) -> tuple[int, int]:
+        """Grows with every structural change of the submodel, not with value changes (call
+        ``current()`` first); render caches of single elements key on it."""
+        return self._epoch, self._structure.get(submodel_id, 0)
+
+    def _follow(self) -> None:
+        """Subscribe first, then index what the twin holds: nothing published in between is lost."""
+        self._subscription = self._twin.bus.subscribe(structure_only=True)
+        self._rebuild()
+        with contextlib.suppress(RuntimeError):  # no running loop: reads still catch up themselves
+            self._task = asyncio.get_running_loop().create_task(self._consume(self._subscription),
+                                                                 name="rest-catalogs")
+
+    async def _consume(self, subscription: Subscription) -> None:
+        """Keeps the inbox empty between requests, so ``bus.drained()`` is never held up by it."""
+        async for batch in subscription:
+            try:
+                self._apply(batch)
+            except Exception:  # a failed refresh must not leave the catalog deaf: rebuild instead
+                log.exception("the REST catalogs could not apply a change; rebuilding them")
+                self._rebuild()
+
+    def _rebuild(self) -> None:
+        self._epoch += 1
+        self._structure.clear()
+        for catalog in self._by_kind.values():
+            catalog.rebuild()
+
+    def _apply(self, batch: ChangeBatch) -> None:
+        if batch.overflowed:  # structure events were lost: only a rebuild is sure to be right
+            self._rebuild()
+            return
+        for event in batch.structure:
+            if event.object_kind is ObjectKind.SUBMODEL:
+                self._structure[event.identifier] = self._structure.get(event.identifier, 0) + 1
+            if event.path is None:  # an element inside a submodel changes neither its id nor its keys
+                self._by_kind[event.object_kind].refresh(event.identifier)
+
+    def close(self) -> None:
+        if self._subscription is not None:
+            self._subscription.close()
+        if self._task is not None:
+            self._task.cancel()
+        self._subscription = self._task = None
