@@ -45,10 +45,15 @@ class EventCollector(Collector):
                                 value=stats.sse_clients)
         yield CounterMetricFamily("twinbridge_sse_clients_dropped", "SSE clients dropped because they stalled",
                                   value=stats.clients_dropped)
-        depths = GaugeMetricFamily("twinbridge_event_queue_depth", "Events waiting in a bounded queue",
-                                   labels=["queue"])
+        # summed per channel: one series per SSE client would be a label of unbounded cardinality
+        summed: dict[str, int] = {"sse": 0}
         for name, depth in list(stats.queue_depths.items()):
-            depths.add_metric([name], depth())
+            channel = name.split(":")[0]
+            summed[channel] = summed.get(channel, 0) + depth()
+        depths = GaugeMetricFamily("twinbridge_event_queue_depth", "Events waiting in the bounded queues of a "
+                                   "channel", labels=["channel"])
+        for channel, total in summed.items():
+            depths.add_metric([channel], total)
         yield depths
         connected = GaugeMetricFamily("twinbridge_source_connected", "1 while a southbound source is connected",
                                       labels=["source"])

@@ -73,6 +73,7 @@ async def test_the_plant_file_turns_on_mqtt_events_sse_and_metrics(
             assert 'twinbridge_events_published_total{channel="mqtt"} 1.0' in text
             assert 'twinbridge_events_dropped_total{channel="mqtt"} 0.0' in text
             assert "twinbridge_sse_clients 1.0" in text
-            assert 'twinbridge_event_queue_depth{queue="mqtt"} 0.0' in text
+            assert 'twinbridge_event_queue_depth{channel="mqtt"} 0.0' in text
+            assert 'twinbridge_event_queue_depth{channel="sse"} 0.0' in text
     finally:
         consumer.close()
