@@ -150,6 +150,11 @@ class Subscription:
             self._wakeup.set()
 
     # ------------------------------------------------------------ consumer side
+    @property
+    def depth(self) -> int:
+        """Events waiting to be handed out (for queue-depth metrics)."""
+        return len(self._values) + len(self._every) + len(self._structure)
+
     def pending(self) -> bool:
         return bool(self._values or self._every or self._structure or self.overflowed)
 

@@ -53,6 +53,9 @@ from twinbridge.server.api.history import routers as history_routers
 from twinbridge.server.api.ids import encode_id
 from twinbridge.server.api.sparql import router as sparql_router
 from twinbridge.server.config import PlantFile, TokenAuth
+from twinbridge.server.events.health import health_router
+from twinbridge.server.events.mqtt import MqttEventPublisher
+from twinbridge.server.events.sse import event_stats, events_router
 from twinbridge.server.opcua.settings import OpcUaUser
 from twinbridge.server.simulations import SimulationService
 from twinbridge.server.tokens import admin_token, demo_opcua_user
@@ -285,11 +288,13 @@ class Application:
         app = create_app(
             self.twin, prefix=plant_file.server.rest.prefix, security=self._security(), operations=self.operations,
             cors_origins=plant_file.server.rest.cors_origins or (["*"] if self.options.demo else []),
-            extra_routers=routers,
+            extra_routers=[*routers, events_router(plant_file.server.events.sse)],
             semantic_graph=graph,
         )
         app.state.history = self.history
         app.state.hierarchy = hierarchy
+        app.include_router(health_router(self._source_states))  # /metrics, /health, /ready at the root
+        await self._start_events(app.state)
         app.state.semantic_graph = graph
         if self.options.opcua and plant_file.server.opcua.enabled:
             opcua = self._opcua(hierarchy)
@@ -321,12 +326,24 @@ class Application:
         await service.start()
         self.services.append(service)
 
+    async def _start_events(self, state: Any) -> None:
+        """The MQTT event publisher, when configured; it shares the app's counters (``/metrics``)."""
+        settings = self.plant_file.server.events.mqtt
+        if settings is None:
+            return
+        base_url = settings.base_url or f"http://{self.host}:{self.port}{self.plant_file.server.rest.prefix}"
+        await self._start(MqttEventPublisher(self.twin, settings, base_url, event_stats(state)))
+
+    def _source_states(self) -> dict[str, bool]:
+        """Each source's name and whether it is connected (for /metrics and /ready)."""
+        return {name: adapter.connected for name, adapter in self._sources.items()}
+
     def _start_adapters(self, plant_file: PlantFile) -> None:
         """One adapter per source, built by the factory registered for its ``kind``."""
         grouped = bindings_by_source(plant_file)
-        self._adapters: list[Service] = [
-            create_adapter(source, grouped[source.name], self.twin) for source in plant_file.southbound.sources
-        ]
+        self._sources = {source.name: create_adapter(source, grouped[source.name], self.twin)
+                         for source in plant_file.southbound.sources}
+        self._adapters: list[Service] = list(self._sources.values())
 
     def _opcua(self, hierarchy: PlantHierarchy) -> OpcUaServer:
         from twinbridge.server.opcua import OpcUaServer  # asyncua loads only when OPC UA is on

@@ -37,6 +37,7 @@ from twinbridge.adapters.config import Southbound
 from twinbridge.adapters.registry import kinds, validate_southbound
 from twinbridge.history.settings import HistorySettings
 from twinbridge.server.analytics_config import AnalyticsSettings
+from twinbridge.server.events.settings import EventsSettings
 from twinbridge.server.opcua.settings import OpcUaSettings
 from twinbridge.server.simulations import machine_names
 from twinbridge.simulation.spec import SimulationSettings
@@ -77,6 +78,7 @@ class ServerSettings(Strict):
         None, description="store URL (sqlite:///abs/path/file.sqlite3, memory:); default: SQLite in the data directory",
     )
     flush_interval_s: float = Field(5.0, gt=0, description="how often live values are persisted")
+    events: EventsSettings = Field(default_factory=EventsSettings, description="SSE and MQTT event channels")
     semantic: Literal["lazy", "eager", "off"] = Field(
         "lazy", description="the RDF graph for SPARQL/Turtle: built on first use (lazy), at start (eager), never (off)",
     )
