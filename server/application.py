@@ -299,8 +299,9 @@ class Application:
         if self.options.opcua and plant_file.server.opcua.enabled:
             opcua = self._opcua(hierarchy)
             await self._start(opcua)
-            if opcua.server is not None:
+            if opcua.server is not None and self.history.historian is not None:
                 self.history.serve_opcua(opcua.server, property_of_value_node)
+                opcua.advertise_history()
             if self.analytics is not None and opcua.server is not None:
                 from twinbridge.server.opcua.alarms import OpcUaAlarms
                 from twinbridge.server.opcua.security import Rights

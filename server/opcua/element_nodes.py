@@ -108,6 +108,8 @@ class ElementNodes:
         self.method_call: MethodCall | None = None
         """Builds the callable of an Operation's Invoke Method (set by the server)."""
         self._access = computed(self._access_level)
+        self.historizing = False
+        """Set once the history serves HistoryRead: Property values then say Historizing and HistoryRead."""
         self._reference_object = types.ids["AASReferenceType"]
         self._catalog = SlotCatalog(self._reference_object)
         self._located: dict[ua.NodeId, Located] = {}
@@ -237,8 +239,10 @@ class ElementNodes:
         kit = self._kit
         owner_key: Owner = (parsed.identifier, None if parsed.shell else parsed.path)
         attribute = self.watchers.attribute(identifier, owner_key, slot.codec)
+        value_of_property = slot.codec is not None
         attributes = kit.variable_attributes(kit.shared_names(slot.name), slot.data_type, attribute, array=slot.array,
-                                             access=self._access if slot.codec is not None else None)
+                                             access=self._access if value_of_property else None,
+                                             historizing=self.historizing and value_of_property)
         return TwinNode(identifier, attributes, [kit.type_reference(slot.type_definition, NC.VariableType)],
                         partial(self._inverse_only, slot.reference_type, owner_id, owner))
 
@@ -336,6 +340,8 @@ class ElementNodes:
             handle = self._twin.find_live(parsed.identifier, parsed.path)
             if handle is not None and self._twin.is_bound(handle) and handle.writer is None:
                 level = READ
+        if self.historizing:
+            level |= ua.AccessLevel.HistoryRead.mask
         return ua.DataValue(ua.Variant(level, VT.Byte))
 
 

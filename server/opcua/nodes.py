@@ -111,6 +111,7 @@ class NodeKit:
         self._array = constant(1, VT.Int32)
         self._sampling = constant(0.0, VT.Double)
         self._not_historizing = constant(False, VT.Boolean)
+        self._historizing = constant(True, VT.Boolean)
         self._read_only = constant(READ, VT.Byte)
         self._data_types: dict[ua.NodeId, AttributeValue] = {}
         self._descriptions: dict[tuple[str, str], AttributeValue] = {}
@@ -119,7 +120,7 @@ class NodeKit:
         # ``_keep``: an id is only unique while its object lives, and a cache that let a Names die
         # handed its attributes to the next Names at the same address (a node named like another).
         self._objects: dict[tuple[int, int], Attributes] = {}
-        self._variables: dict[tuple[int, ua.NodeId, bool, int], Attributes] = {}
+        self._variables: dict[tuple[int, ua.NodeId, bool, int, bool], Attributes] = {}
         self._methods: dict[int, Attributes] = {}
         self._keep: list[object] = []
         self._type_refs: dict[tuple[ua.NodeId, ua.NodeClass], ua.ReferenceDescription] = {}
@@ -158,10 +159,10 @@ class NodeKit:
         return attributes
 
     def variable_attributes(self, names: Names, data_type: ua.NodeId, value: AttributeValue, *, array: bool = False,
-                            access: AttributeValue | None = None) -> Attributes:
+                            access: AttributeValue | None = None, historizing: bool = False) -> Attributes:
         """The attributes of a Variable: a shared template plus its own Value attribute."""
         level = access if access is not None else self._read_only
-        key = (id(names), data_type, array, id(level))
+        key = (id(names), data_type, array, id(level), historizing)
         template = self._variables.get(key)
         if template is None:
             self._keep += (names, level)
@@ -173,7 +174,7 @@ class NodeKit:
                 A.DisplayName: names.display, A.DataType: data_type_attribute,
                 A.ValueRank: self._array if array else self._scalar, A.AccessLevel: level,
                 A.UserAccessLevel: level, A.MinimumSamplingInterval: self._sampling,
-                A.Historizing: self._not_historizing}
+                A.Historizing: self._historizing if historizing else self._not_historizing}
         attributes = template.copy()
         attributes[A.Value] = value
         return attributes

@@ -66,6 +66,11 @@ class OpcUaServer:
             raise RuntimeError("the OPC UA server is not started")
         return self._mirror
 
+    def advertise_history(self) -> None:
+        """Property values say ``Historizing`` and carry the HistoryRead access bit (history serves them)."""
+        if self._elements is not None:
+            self._elements.historizing = True
+
     @property
     def watched_values(self) -> int:
         """How many values clients monitor: the only per-value state the mirror keeps."""

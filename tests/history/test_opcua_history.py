@@ -42,6 +42,7 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[Twin, OpcUaServer, Clien
     await opcua.start()
     assert opcua.server is not None
     history.serve_opcua(opcua.server, property_of_value_node)
+    opcua.advertise_history()
     try:
         async with Client(opcua.endpoint_url, timeout=10) as client:
             yield twin, opcua, client
@@ -157,3 +158,14 @@ async def test_node_opcua_history_read(served: tuple[Twin, OpcUaServer, Client],
                                                 for s in stamps]
     assert answer["raw"][-1][2] == "Uncertain"
     assert answer["averages"] == pytest.approx([np.mean(values[:20]), np.mean(values[20:])])
+
+
+async def test_historized_values_say_so(served: tuple[Twin, OpcUaServer, Client]) -> None:
+    """A client decides from Historizing and AccessLevel whether to offer a trend: both must be set."""
+    _twin, opcua, client = served
+    node = client.get_node(value_node(opcua))
+    historizing = (await node.read_attribute(ua.AttributeIds.Historizing)).Value.Value
+    access = (await node.read_attribute(ua.AttributeIds.AccessLevel)).Value.Value
+    assert historizing is True
+    assert access & ua.AccessLevel.HistoryRead.mask
+    assert access & ua.AccessLevel.CurrentRead.mask
