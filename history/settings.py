@@ -13,7 +13,7 @@ server:
         - submodel: https://example.com/sm/Press1/OperationalData
           path: Segments.LiveValues.Records.Current.Vibration
           raw_days: 1
-    internal_records: 10       # Time Series submodels: records kept in the InternalSegment,
+    internal_records: 3        # Time Series submodels: records kept in the InternalSegment,
     internal_record_interval_s: 1   # at most one per second
 ```
 """
@@ -47,7 +47,7 @@ class HistorySettings(BaseModel):
     flush_interval_s: float = Field(1.0, gt=0, le=60, description="how often recorded values are made durable")
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     journal: bool = Field(True, description="keep the hash-chained journal of model changes and client writes")
-    internal_records: int = Field(10, ge=1, le=1000,
+    internal_records: int = Field(3, ge=1, le=1000,
                                   description="records a Time Series submodel's InternalSegment keeps")
     internal_record_interval_s: float = Field(
         1.0, ge=0, description="at most one InternalSegment record per this interval (0: one per record clock tick)")
