@@ -12,6 +12,7 @@ import pytest
 from asyncua import Client, ua
 
 from tests.ports import free_port
+from tests.serving import serving
 from twinbridge.server.application import Application, Options
 from twinbridge.server.cli import EXAMPLE_PLANT
 from twinbridge.server.config import load_plant_file
@@ -43,18 +44,8 @@ async def demo(tmp_path: Path) -> AsyncIterator[tuple[Application, str]]:
     plant_file = plant_file.with_sources({modbus.name: modbus.model_copy(update={"port": ports[0]})})
     options = Options(host="127.0.0.1", port=ports[1], data=tmp_path / "data", token="t" * 32,
                       opcua_port=ports[2], demo=True, mqtt_port=ports[3])
-    application = Application(plant_file, options)
-    await application.start()
-    assert application.http is not None
-    serving = asyncio.create_task(application.http.serve())
-    while not application.http.started:
-        await asyncio.sleep(0.05)
-    try:
+    async with serving(Application(plant_file, options)) as application:
         yield application, f"http://127.0.0.1:{options.port}/api/v3.0"
-    finally:
-        application.http.should_exit = True
-        await serving
-        await application.stop()
 
 
 async def _eventually(probe: object, timeout: float = 10.0) -> None:

@@ -15,6 +15,7 @@ import pytest
 from asyncua import Client, ua
 
 from tests.ports import free_port
+from tests.serving import serving
 from twinbridge.aas.errors import InvalidInput
 from twinbridge.aas.quality import Quality
 from twinbridge.server.application import Application, Options
@@ -61,19 +62,9 @@ def _b64(text: str) -> str:
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[tuple[Application, str]]:
     port = free_port()
-    application = Application(parse_plant_file(PLANT), Options(host="127.0.0.1", port=port, data=tmp_path,
-                                                               opcua=False))
-    await application.start()
-    assert application.http is not None
-    serving = asyncio.create_task(application.http.serve())
-    while not application.http.started:
-        await asyncio.sleep(0.05)
-    try:
+    options = Options(host="127.0.0.1", port=port, data=tmp_path, opcua=False)
+    async with serving(Application(parse_plant_file(PLANT), options)) as application:
         yield application, f"http://127.0.0.1:{port}/api/v3.0"
-    finally:
-        application.http.should_exit = True
-        await serving
-        await application.stop()
 
 
 OPERATIONAL = "https://example.com/t/Plant/Press1/OperationalData"

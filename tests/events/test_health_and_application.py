@@ -3,7 +3,6 @@ streams, and ``/metrics``, ``/health``, ``/ready`` answer at the root."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 from tests.adapters.mqtt_fixtures import Mosquitto, Publisher, eventually, mosquitto_fixture  # noqa: F401
 from tests.events.conftest import stream
 from tests.ports import free_port
+from tests.serving import serving
 from twinbridge.server.application import Application, Options
 from twinbridge.server.config import parse_plant_file
 from twinbridge.server.events.model import TYPE_PREFIX
@@ -34,18 +34,9 @@ server:
     mqtt: {{url: "{mosquitto.url}", qos: 1, base_url: "http://twin.example/api/v3.0"}}
 """)
     port = free_port()
-    app = Application(plant_file, Options(host="127.0.0.1", port=port, data=tmp_path / "data", opcua=False))
-    await app.start()
-    assert app.http is not None
-    serving = asyncio.create_task(app.http.serve())
-    while not app.http.started:
-        await asyncio.sleep(0.02)
-    try:
+    options = Options(host="127.0.0.1", port=port, data=tmp_path / "data", opcua=False)
+    async with serving(Application(plant_file, options)) as app:
         yield app, f"http://127.0.0.1:{port}"
-    finally:
-        app.http.should_exit = True
-        await serving
-        await app.stop()
 
 
 async def test_the_plant_file_turns_on_mqtt_events_sse_and_metrics(

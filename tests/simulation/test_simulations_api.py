@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.ports import free_port
+from tests.serving import serving
 from twinbridge.server.application import Application, Options
 from twinbridge.server.config import ConfigError, parse_plant_file
 
@@ -48,18 +49,8 @@ simulation:
 async def application(tmp_path: Path) -> AsyncIterator[tuple[Application, str]]:
     plant_file = parse_plant_file(PLANT)
     options = Options(host="127.0.0.1", port=free_port(), data=tmp_path / "data", token=TOKEN, opcua=False)
-    application = Application(plant_file, options)
-    await application.start()
-    assert application.http is not None
-    serving = asyncio.create_task(application.http.serve())
-    while not application.http.started:
-        await asyncio.sleep(0.05)
-    try:
+    async with serving(Application(plant_file, options)) as application:
         yield application, f"http://127.0.0.1:{options.port}/api/v3.0"
-    finally:
-        application.http.should_exit = True
-        await serving
-        await application.stop()
 
 
 @pytest.fixture
