@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 import yaml
 
+from tests.serving import serving_in_thread
 from twinbridge.aas.twin import Twin
 from twinbridge.server.api.app import create_app
 from twinbridge.submodels.builder import build_environment
@@ -33,21 +30,5 @@ def plant_twin() -> Twin:
 def live_api(plant_twin: Twin) -> Iterator[str]:
     """The demo plant's Part 2 API on a free loopback port; yields ``http://127.0.0.1:<port>``."""
     app = create_app(plant_twin, prefix=PREFIX, cors_origins=["*"])
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serving_in_thread(app) as base:
+        yield base
