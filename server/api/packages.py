@@ -13,6 +13,7 @@ import secrets
 import time
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import Response
 
@@ -29,7 +30,6 @@ from twinbridge.server.api.services import TwinDep
 router = APIRouter(tags=["AASX File Server API"])
 
 PREFIX = "packages/"
-MAX_PACKAGE_BYTES = 512 * 1024 * 1024
 _DESCRIPTION_SUFFIX = ".json"
 _CONTENT_SUFFIX = ".aasx"
 
@@ -67,8 +67,8 @@ def _all_descriptions(twin: Twin) -> list[dict[str, Any]]:
 async def _store_package(twin: Twin, package_id: str, file: UploadFile, file_name: str | None,
                          aas_ids: list[str] | None, created: float) -> dict[str, Any]:
     """Import first (it validates everything), then keep the bytes and the description."""
-    data = await read_upload(file, MAX_PACKAGE_BYTES, "the AASX package")
-    env = read_environment(data, "aasx")
+    data = await read_upload(file, "package_bytes", "the AASX package")
+    env = await anyio.to_thread.run_sync(read_environment, data, "aasx")  # seconds for a big package
     import_environment(twin, env)
     ids = [identifier for value in aas_ids or () for identifier in value.split(",") if identifier] \
         or [shell.id for shell in env.shells]

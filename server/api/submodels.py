@@ -26,8 +26,9 @@ from twinbridge.server.api.bodies import (
     LevelQuery,
     bytes_response,
     json_response,
-    load_json,
+    loaded_json,
     parse_body,
+    parsed_body,
 )
 from twinbridge.server.api.catalog import Key, id_short_key, semantic_reference_key, semantic_value_key
 from twinbridge.server.api.content import element_paths, reference_json, shaped_json, submodel_metadata, value_depth
@@ -86,7 +87,7 @@ async def get_all_submodels(services: ServicesDep, limit: LimitQuery, cursor: Cu
 
 @router.post("/submodels", status_code=201)
 async def post_submodel(origin: WriteOrigin, request: Request, twin: TwinDep) -> Response:
-    submodel = parse_body(await request.body(), model.Submodel)
+    submodel = await parsed_body(request, model.Submodel)
     twin.create(submodel, origin=origin)
     return json_response(submodel, 201)
 
@@ -193,7 +194,7 @@ async def get_submodel_value(scope: ScopeDep, services: ServicesDep, level: Leve
 @scoped.route("/$value", ["PATCH"], status_code=204)
 async def patch_submodel_value(origin: WriteOrigin, request: Request, scope: ScopeDep) -> Response:
     twin, submodel_id = scope
-    data = load_json(await request.body(), "the submodel's values by idShort")
+    data = await loaded_json(request, "the submodel's values by idShort")
     refuse_bound_values(twin, submodel_id, None)
     twin.modify(ObjectKind.SUBMODEL, submodel_id, lambda submodel: apply_submodel_value(submodel, data), origin=origin)
     return Response(status_code=204)
