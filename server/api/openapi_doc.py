@@ -30,6 +30,7 @@ _ALL = {
     "401": "Unauthorized: no valid bearer token",
     "403": "Forbidden: the token's role does not allow this",
     "404": "Not Found: no such identifiable, element or file",
+    "405": "Method Not Allowed: a path parameter holding '$' names one of the $-operations' paths",
     "413": "Payload Too Large: the request body is over its limit (server.rest.limits)",
     "500": "Internal Server Error: logged by the server with the reference in the message",
     "503": "Service Unavailable: the store or a back end is not available now",
