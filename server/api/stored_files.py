@@ -41,15 +41,19 @@ def referenced_elsewhere(twin: Twin, name: str, owner: object) -> bool:
 
 def release(twin: Twin, name: str | None, owner: object) -> None:
     """Delete the file ``owner`` no longer references, if the server assigned it and no one else uses it."""
-    if name and files.is_assigned(name) and twin.load_file(name) is not None \
-            and not referenced_elsewhere(twin, name, owner):
+    if name and files.is_assigned(name) and _exists(twin, name) and not referenced_elsewhere(twin, name, owner):
         twin.delete_file(name)
 
 
 def store(twin: Twin, folder: str, file_name: str, content_type: str, data: bytes) -> tuple[str, bool]:
     """Save an upload under its assigned name; (name, whether it was new, so a failed edit can undo it)."""
     name = files.assigned_name(folder, data, file_name)
-    existed = twin.load_file(name) is not None
+    existed = _exists(twin, name)
     if not existed:
         twin.save_file(name, content_type, data)
     return name, not existed
+
+
+def _exists(twin: Twin, name: str) -> bool:
+    """Without loading the content (an attachment can be hundreds of MiB)."""
+    return name in twin.store.file_names(name)
