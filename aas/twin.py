@@ -28,7 +28,7 @@ from typing import Any, Literal, overload
 
 from basyx.aas import model
 
-from twinbridge.aas import documents, limits, paths, tree, values
+from twinbridge.aas import documents, paths, tree, values
 from twinbridge.aas.bus import ChangeBus
 from twinbridge.aas.errors import Conflict, InvalidInput, NotFound, NotWritable
 from twinbridge.aas.events import ChangeKind, ObjectKind, Origin, StructureChanged, ValueChanged
@@ -248,7 +248,6 @@ class Twin:
         """Append a new element to the submodel or to a container element; returns its path."""
         submodel = self.submodel(submodel_id)
         parent: model.Referable = self.element(submodel_id, parent_path) if parent_path else submodel
-        limits.check_new_element(submodel, _depth(parent_path), element, limits=limits.current())
         tree.add(parent, element, parent_path or "the submodel")
         path = paths.path_of(element)
         self._element_changed(ChangeKind.CREATED, submodel, path, ElementOp.ADD, element, origin)
@@ -260,7 +259,6 @@ class Twin:
         submodel = self.submodel(submodel_id)
         old = self.element(submodel_id, path)
         self._refuse_device_fed(submodel_id, path, "replaced")
-        limits.check_new_element(submodel, _depth(path) - 1, element, old, limits.current())
         tree.swap(old, element, path)
         self._element_changed(ChangeKind.REPLACED, submodel, path, ElementOp.REPLACE, element, origin)
 
@@ -499,11 +497,6 @@ class Twin:
             except paths.PathError:
                 handle.element = None
             handle.semantic_id = first_semantic_key(handle.element)
-
-
-def _depth(path: str | None) -> int:
-    """Levels of an idShortPath (``a.b[2]`` is 3); 0 for the submodel itself."""
-    return 0 if not path else path.count(".") + path.count("[") + 1
 
 
 def _compaction_bound(document_bytes: int) -> int:

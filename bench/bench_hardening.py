@@ -30,10 +30,10 @@ import httpx
 from tests.ports import free_port
 
 TOKEN = "b" * 32
+LIMITS = "  rest: {limits: {attachment_bytes: 1073741824, body_bytes: 67108864}}\n"
 PLANT = """\
 server:
-  rest: {limits: {attachment_bytes: 1073741824, body_bytes: 67108864}}
-  auth:
+LIMITS  auth:
     tokens: [{token: TOKEN, role: admin, name: bench}]
 """.replace("TOKEN", TOKEN)
 
@@ -62,10 +62,12 @@ def _latencies(http: httpx.Client, seconds: float) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--upload-mib", type=int, default=200)
+    parser.add_argument("--baseline", action="store_true",
+                        help="a server without server.rest.limits (run with an older checkout's Python)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "plant.yaml"
-        config.write_text(PLANT)
+        config.write_text(PLANT.replace("LIMITS", "" if args.baseline else LIMITS))
         port = free_port()
         server = subprocess.Popen([sys.executable, "-m", "twinbridge.server.cli", "serve", "--config", str(config),
                                    "--data", str(Path(tmp) / "data"), "--port", str(port), "--no-opcua"],

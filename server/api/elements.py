@@ -33,6 +33,7 @@ from twinbridge.server.api.metadata import ELEMENT_METADATA, copy_metadata
 from twinbridge.server.api.paging import CursorQuery, LimitQuery, paged, paged_envelope
 from twinbridge.server.api.results import ApiError
 from twinbridge.server.api.scope import ScopeDep, ScopedRoutes
+from twinbridge.server.api.value_writes import fits
 
 scoped = ScopedRoutes("Submodel API")
 routers = scoped.routers
@@ -68,6 +69,7 @@ async def get_all_elements(scope: ScopeDep, limit: LimitQuery, cursor: CursorQue
 async def post_element(origin: WriteOrigin, request: Request, scope: ScopeDep) -> Response:
     twin, submodel_id = scope
     element = await parsed_body(request, model.SubmodelElement)  # type: ignore[type-abstract]
+    fits(twin, submodel_id, None, element)
     twin.add_element(submodel_id, None, element, origin=origin)
     return json_response(element, 201)
 
@@ -109,6 +111,7 @@ async def post_element_at(origin: WriteOrigin, request: Request, scope: ScopeDep
     """Adds a child to the collection, list, entity or annotated relationship at ``idShortPath``."""
     twin, submodel_id = scope
     element = await parsed_body(request, model.SubmodelElement)  # type: ignore[type-abstract]
+    fits(twin, submodel_id, idShortPath, element)
     twin.add_element(submodel_id, idShortPath, element, origin=origin)
     return json_response(element, 201)
 
@@ -120,6 +123,7 @@ async def patch_element(origin: WriteOrigin, request: Request, scope: ScopeDep, 
     stored = twin.element(submodel_id, idShortPath)
     element = await parsed_body(request, model.SubmodelElement)  # type: ignore[type-abstract]
     _same_kind(stored, element, idShortPath)
+    fits(twin, submodel_id, idShortPath, element, replaced=stored)
     await twin.put_element(submodel_id, idShortPath, element, origin=origin)  # a new value alone: a value write
     return Response(status_code=204)
 
