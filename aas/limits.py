@@ -29,6 +29,7 @@ CONFIG_PREFIX = "server.rest.limits"
 
 # The xs:string production aas-core checks (Part 1, "xs:string"): the XML 1.0 Char set, i.e.
 # no control characters but tab, LF and CR, no U+FFFE/U+FFFF, no lone surrogates.
+_HEADER_UNSAFE = re.compile("[\x00-\x1f\x7f]")
 _FORBIDDEN_CHARACTER = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
@@ -127,6 +128,10 @@ def check_json(tree: Any, limits: Limits = DEFAULT, what: str = "the document") 
                     text = node.get(key)
                     if isinstance(text, str):
                         check_number_text(text, f"{what} at {where}.{key}", limits)
+            content_type = node.get("contentType")
+            if isinstance(content_type, str) and _HEADER_UNSAFE.search(content_type) is not None:
+                raise InvalidInput(f"{what} at {where}.contentType: {content_type!r} is not a media type "
+                                   "(no control characters; it becomes an HTTP header)")
             for key, value in node.items():
                 if _FORBIDDEN_CHARACTER.search(key) is not None:
                     check_text(key, f"{what} at {where} (a key)")
@@ -221,3 +226,10 @@ def check_path(path: str, limits: Limits = DEFAULT) -> None:
     if segments > limits.path_depth:
         raise InvalidInput(f"the idShortPath has {segments} levels; at most {limits.path_depth} "
                            f"(limit {limits.key('path_depth')})")
+
+
+def check_media_type(content_type: str, where: str) -> None:
+    """A content type that can be sent as an HTTP header (File, Blob, thumbnail, upload)."""
+    check_text(content_type, where)
+    if _HEADER_UNSAFE.search(content_type) is not None:
+        raise InvalidInput(f"{where}: {content_type!r} is not a media type (no control characters)")

@@ -235,6 +235,7 @@ class _ReferenceKind:
 def _content_type(value: object, where: str) -> str:
     if not isinstance(value, str) or not value:
         raise WriteRejected(f"{where}: the contentType must be a non-empty string")
+    limits.check_media_type(value, where)
     return value
 
 

@@ -21,7 +21,7 @@ from fastapi.responses import Response
 
 from twinbridge.aas import files, paths
 from twinbridge.aas.errors import NotFound
-from twinbridge.aas.limits import check_text
+from twinbridge.aas.limits import check_media_type
 from twinbridge.aas.twin import Twin
 from twinbridge.aas.value_only import has_value, to_value
 from twinbridge.server.api import stored_files
@@ -191,11 +191,11 @@ async def get_attachment(scope: ScopeDep, idShortPath: str) -> Response:
     if isinstance(element, model.Blob):
         if element.value is None:
             raise NotFound(f"the Blob {idShortPath} has no value")
-        return Response(element.value, media_type=element.content_type or "application/octet-stream")
+        return Response(element.value, media_type=stored_files.media_type(element.content_type))
     if not element.value:
         raise NotFound(f"the File {idShortPath} has no value")
     content_type, data = stored_files.load(twin, element.value, f"the File {idShortPath}")
-    return Response(data, media_type=element.content_type or content_type)
+    return Response(data, media_type=stored_files.media_type(element.content_type or content_type))
 
 
 @scoped.route(_ELEMENT + "/attachment", ["PUT"], status_code=204)
@@ -206,7 +206,7 @@ async def put_attachment(origin: WriteOrigin, scope: ScopeDep, idShortPath: str,
     twin, submodel_id = scope
     element = _file_or_blob(twin, submodel_id, idShortPath)
     content_type = file.content_type or element.content_type or "application/octet-stream"
-    check_text(content_type, "the attachment's content type")
+    check_media_type(content_type, "the attachment's content type")
     base = files.plain_file_name(fileName, "fileName") if isinstance(element, model.File) else ""
     data = await read_upload(file, "attachment_bytes", "the attachment")
     if isinstance(element, model.Blob):

@@ -21,7 +21,7 @@ from twinbridge.aas import files
 from twinbridge.aas.documents import to_jsonable
 from twinbridge.aas.errors import NotFound
 from twinbridge.aas.events import ObjectKind
-from twinbridge.aas.limits import check_text
+from twinbridge.aas.limits import check_media_type
 from twinbridge.aas.twin import Twin
 from twinbridge.server.api import stored_files
 from twinbridge.server.api.auth import ReadAccess, WriteOrigin
@@ -191,7 +191,7 @@ async def get_thumbnail(aasIdentifier: str, twin: TwinDep) -> Response:
     if thumbnail is None:
         raise NotFound(f"the shell {shell.id!r} has no thumbnail")
     content_type, data = stored_files.load(twin, thumbnail.path, f"the thumbnail of shell {shell.id!r}")
-    return Response(data, media_type=thumbnail.content_type or content_type)
+    return Response(data, media_type=stored_files.media_type(thumbnail.content_type or content_type))
 
 
 @router.put("/shells/{aasIdentifier}/asset-information/thumbnail", status_code=204)
@@ -204,7 +204,7 @@ async def put_thumbnail(origin: WriteOrigin, aasIdentifier: str, twin: TwinDep,
     base = files.plain_file_name(fileName, "fileName")
     content_type = (file.content_type if file.content_type and file.content_type != "application/octet-stream"
                     else mimetypes.guess_type(base)[0]) or "application/octet-stream"
-    check_text(content_type, "the thumbnail's content type")
+    check_media_type(content_type, "the thumbnail's content type")
     data = await read_upload(file, "thumbnail_bytes", "the thumbnail")
     old = shell.asset_information.default_thumbnail
     try:

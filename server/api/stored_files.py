@@ -57,3 +57,11 @@ def store(twin: Twin, folder: str, file_name: str, content_type: str, data: byte
 def _exists(twin: Twin, name: str) -> bool:
     """Without loading the content (an attachment can be hundreds of MiB)."""
     return name in twin.store.file_names(name)
+
+
+def media_type(content_type: str | None, fallback: str = "application/octet-stream") -> str:
+    """``content_type`` if it can be an HTTP header value, else ``fallback`` (an element stored
+    before the door checked media types must not make its download drop the connection)."""
+    if content_type and all(" " <= character <= "~" for character in content_type):
+        return content_type
+    return fallback

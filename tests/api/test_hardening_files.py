@@ -60,3 +60,21 @@ async def test_paths_that_the_exports_cannot_write_are_refused(tmp_path: Path) -
         assert await state(application, http) == before
         xml = await http.get("/serialization", headers={"Accept": "application/xml"})
         assert xml.status_code == 200
+
+
+async def test_text_that_would_become_a_broken_header_is_refused(tmp_path: Path) -> None:
+    """A content type or package file name with CR/LF made the download drop the connection."""
+    async with served(tmp_path) as (application, http):
+        submodel = b64(await _first_submodel(http))
+        elements = f"/submodels/{submodel}/submodel-elements"
+        before = await state(application, http)
+        for body in ({**FILE_ELEMENT, "contentType": "text/plain\r\nX-Evil: 1"},
+                     {"modelType": "Blob", "idShort": "B", "contentType": "a\nb", "value": "AAAA"}):
+            assert_result(await http.post(elements, json=body), 400, "not a media type")
+        package = (await http.get("/serialization",
+                                  headers={"Accept": "application/asset-administration-shell-package+xml"})).content
+        for form in ({"fileName": "a\r\nX-Evil: 1.aasx"}, {"aasIds": "\u0001"}):
+            upload = {"file": ("p.aasx", package, "application/zip")}
+            response = await http.post("/packages", files=upload, data=form)
+            assert response.status_code == 400 and ("control characters" in response.text or "U+0001" in response.text)
+        assert await state(application, http) == before
