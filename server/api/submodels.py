@@ -27,7 +27,6 @@ from twinbridge.server.api.bodies import (
     bytes_response,
     json_response,
     loaded_json,
-    parse_body,
     parsed_body,
 )
 from twinbridge.server.api.catalog import Key, id_short_key, semantic_reference_key, semantic_value_key
@@ -136,7 +135,7 @@ routers = scoped.routers
 @scoped.route("", ["PUT"], status_code=204)
 async def put_submodel(origin: WriteOrigin, request: Request, scope: ScopeDep) -> Response:
     twin, submodel_id = scope
-    submodel = _body_for(await request.body(), submodel_id)
+    submodel = await _body_for(request, submodel_id)
     twin.replace(submodel, origin=origin)
     return Response(status_code=204)
 
@@ -145,7 +144,7 @@ async def put_submodel(origin: WriteOrigin, request: Request, scope: ScopeDep) -
 async def patch_submodel(origin: WriteOrigin, request: Request, scope: ScopeDep) -> Response:
     """A PATCH carries a complete Submodel (Part 2 has no merge format for it); it replaces the stored one."""
     twin, submodel_id = scope
-    submodel = _body_for(await request.body(), submodel_id)
+    submodel = await _body_for(request, submodel_id)
     twin.replace(submodel, origin=origin)
     return Response(status_code=204)
 
@@ -170,7 +169,7 @@ async def get_submodel_metadata(scope: ScopeDep) -> Response:
 @scoped.route("/$metadata", ["PATCH"], status_code=204)
 async def patch_submodel_metadata(origin: WriteOrigin, request: Request, scope: ScopeDep) -> Response:
     twin, submodel_id = scope
-    body = _body_for(await request.body(), submodel_id)
+    body = await _body_for(request, submodel_id)
     if len(body.submodel_element):
         raise ApiError(400, "a $metadata PATCH must not carry submodelElements; use PUT or PATCH the $value")
     twin.modify(ObjectKind.SUBMODEL, submodel_id, lambda stored: copy_metadata(stored, body, SUBMODEL_METADATA),
@@ -215,8 +214,8 @@ async def get_submodel_path(scope: ScopeDep, level: Level = LevelQuery) -> Respo
 add_service_routes(scoped)  # /description, /shells, /serialization of the single-submodel service
 
 
-def _body_for(body: bytes, submodel_id: str) -> model.Submodel:
-    submodel = parse_body(body, model.Submodel)
+async def _body_for(request: Request, submodel_id: str) -> model.Submodel:
+    submodel = await parsed_body(request, model.Submodel)
     if submodel.id != submodel_id:
         raise ApiError(400, f"the body's id {submodel.id!r} differs from the path's {submodel_id!r}")
     return submodel

@@ -21,7 +21,7 @@ from schemathesis.checks import not_a_server_error, status_code_conformance
 from tests.api.conftest import PREFIX
 from tests.serving import serving_in_thread
 
-EXAMPLES_PER_OPERATION = 3
+EXAMPLES_PER_OPERATION = 4
 
 
 @pytest.fixture
