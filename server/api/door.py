@@ -48,13 +48,15 @@ class Door:
             await _answer(send, 413, self._too_large(limit, key))
             return
         received = 0
+        exceeded = False
 
         async def bounded_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    exceeded = True
                     raise LimitExceeded(self._too_large(limit, key))
             return message
 
@@ -62,6 +64,11 @@ class Door:
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if exceeded:  # whatever the route made of the interrupted body (FastAPI: a 400), it was too large
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    await _answer(send, 413, self._too_large(limit, key))
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)

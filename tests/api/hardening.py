@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import difflib
 import hashlib
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -60,12 +62,15 @@ async def state(application: Application, http: httpx.AsyncClient) -> tuple[Any,
     """The whole environment as the API serializes it, and every stored file's digest."""
     response = await http.get("/serialization", headers={"Accept": "application/json"})
     assert response.status_code == 200, response.text
+    environment = response.json()
+    for shell in environment.get("assetAdministrationShells", []):  # a set in basyx: its order means nothing
+        shell.get("submodels", []).sort(key=lambda reference: json.dumps(reference, sort_keys=True))
     twin = application.twin
     files = {}
     for name in twin.store.file_names():
         stored = twin.load_file(name)
         files[name] = hashlib.sha256(stored[1]).hexdigest() if stored else "missing"
-    return response.json(), files
+    return environment, files
 
 
 def assert_result(response: httpx.Response, status: int, *words: str) -> None:
@@ -73,3 +78,12 @@ def assert_result(response: httpx.Response, status: int, *words: str) -> None:
     text = response.json()["messages"][0]["text"]
     for word in words:
         assert word in text, text
+
+
+def assert_unchanged(before: tuple[Any, dict[str, str]], after: tuple[Any, dict[str, str]]) -> None:
+    """``after == before``, or a failure that shows the differing lines."""
+    if after == before:
+        return
+    old = json.dumps(before, indent=1, sort_keys=True).splitlines()
+    new = json.dumps(after, indent=1, sort_keys=True).splitlines()
+    raise AssertionError("\n".join(list(difflib.unified_diff(old, new, "before", "after", lineterm=""))[:60]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.api.hardening import assert_result, b64, served, state
+from tests.api.hardening import assert_result, assert_unchanged, b64, served, state
 
 FILE_ELEMENT = {"modelType": "File", "idShort": "Manual", "contentType": "text/plain"}
 
@@ -40,9 +40,9 @@ async def test_a_file_value_naming_other_files_reaches_none_of_them(tmp_path: Pa
         assert_result(await http.get(f"{info}/thumbnail"), 404, "not stored")
         assert (await http.delete(f"{info}/thumbnail")).status_code == 204
         assert (await http.put(info, json=asset_information)).status_code == 204
-        assert await state(application, http) == before
+        assert_unchanged(before, await state(application, http))
     async with served(tmp_path) as (application, http):  # the plant file did not take over either
-        assert await state(application, http) == before
+        assert_unchanged(before, await state(application, http))
 
 
 async def test_paths_that_the_exports_cannot_write_are_refused(tmp_path: Path) -> None:
@@ -57,7 +57,7 @@ async def test_paths_that_the_exports_cannot_write_are_refused(tmp_path: Path) -
         nul = await http.put(f"{elements}/Manual/attachment", data={"fileName": "a\x00b.txt"}, files=upload)
         assert_result(nul, 400, "U+0000")
         assert (await http.delete(f"{elements}/Manual")).status_code == 204
-        assert await state(application, http) == before
+        assert_unchanged(before, await state(application, http))
         xml = await http.get("/serialization", headers={"Accept": "application/xml"})
         assert xml.status_code == 200
 
@@ -77,4 +77,4 @@ async def test_text_that_would_become_a_broken_header_is_refused(tmp_path: Path)
             upload = {"file": ("p.aasx", package, "application/zip")}
             response = await http.post("/packages", files=upload, data=form)
             assert response.status_code == 400 and ("control characters" in response.text or "U+0001" in response.text)
-        assert await state(application, http) == before
+        assert_unchanged(before, await state(application, http))
