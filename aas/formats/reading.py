@@ -101,7 +101,7 @@ def read_json(data: bytes, failsafe: bool = False) -> Environment:
     if not isinstance(document, dict):
         raise FormatError(f"an AAS environment is a JSON object, not a {type(document).__name__}")
     try:
-        limits.check_json(document, limits.current(), "the environment")
+        limits.check_json(document, limits.current(), "the environment", raw=data)
     except InvalidInput as error:
         raise FormatError(str(error)) from None
     unknown = sorted(set(document) - set(_TOP_LEVEL))
@@ -279,7 +279,8 @@ def check_environment(env: Environment, tree_checked: bool) -> None:
         where = f"{type(obj).__name__} {obj.id!r}"
         try:
             if not tree_checked:
-                limits.check_json(orjson.loads(dumps(obj)), current, where)
+                printed = dumps(obj)
+                limits.check_json(orjson.loads(printed), current, where, raw=printed)
             if isinstance(obj, model.Submodel):
                 limits.check_submodel(obj, current)
             files.check_references(obj)

@@ -62,7 +62,7 @@ def load_json(data: bytes, what: str) -> Any:
         tree = orjson.loads(data)
     except orjson.JSONDecodeError as error:
         raise ApiError(400, f"malformed JSON in the request body: {_json_reason(error)}") from None
-    limits.check_json(tree, limits.current(), "the request body")
+    limits.check_json(tree, limits.current(), "the request body", raw=data)
     return tree
 
 
