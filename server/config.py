@@ -38,6 +38,7 @@ from twinbridge.adapters.registry import kinds, validate_southbound
 from twinbridge.history.settings import HistorySettings
 from twinbridge.server.analytics_config import AnalyticsSettings
 from twinbridge.server.events.settings import EventsSettings
+from twinbridge.server.limit_settings import LimitSettings
 from twinbridge.server.opcua.settings import OpcUaSettings
 from twinbridge.server.simulations import machine_names
 from twinbridge.simulation.spec import SimulationSettings
@@ -53,6 +54,7 @@ class RestSettings(Strict):
     port: int = Field(8080, ge=0, le=65535)
     prefix: str = Field("/api/v3.0", pattern=r"^(/[A-Za-z0-9._~\-]+)*$")
     cors_origins: list[str] = Field(default_factory=list)
+    limits: LimitSettings = LimitSettings()  # body, upload, package and model bounds (README "Limits")
 
 
 class TokenSpec(Strict):

@@ -71,6 +71,9 @@ def storage_error(error: sqlite3.Error, where: Path) -> StorageError:
     return StorageError(f"the store {where} failed: {error}")
 
 
+_BLOB_STREAM_FROM = 1024 * 1024
+_BLOB_CHUNK = 1024 * 1024
+
 class SqliteStore:
     blocking = True
 
@@ -158,6 +161,20 @@ class SqliteStore:
                 db.execute("DELETE FROM documents WHERE kind = ? AND id = ?", (kind.value, identifier))
                 if kind is ObjectKind.SUBMODEL:
                     db.execute("DELETE FROM element_log WHERE submodel_id = ?", (identifier,))
+            case SaveFile(name, content_type, data) if len(data) >= _BLOB_STREAM_FROM:
+                # Bound as a parameter, SQLite copies a blob twice (the binding, then the record):
+                # a 200 MiB upload grew the server by 605 MiB. A zeroblob row written in place
+                # through incremental blob I/O holds no copy beyond the caller's bytes.
+                db.execute(
+                    "INSERT INTO files (name, content_type, data) VALUES (?, ?, zeroblob(?))"
+                    " ON CONFLICT (name) DO UPDATE SET content_type = excluded.content_type, data = excluded.data",
+                    (name, content_type, len(data)),
+                )
+                rowid = db.execute("SELECT rowid FROM files WHERE name = ?", (name,)).fetchone()[0]
+                view = memoryview(data)
+                with db.blobopen("files", "data", rowid) as blob:
+                    for start in range(0, len(view), _BLOB_CHUNK):
+                        blob.write(view[start:start + _BLOB_CHUNK])
             case SaveFile(name, content_type, data):
                 db.execute(
                     "INSERT INTO files (name, content_type, data) VALUES (?, ?, ?)"

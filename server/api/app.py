@@ -14,10 +14,12 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from twinbridge.aas.limits import DEFAULT, Limits
 from twinbridge.aas.operations import OperationRegistry
 from twinbridge.aas.twin import Twin
-from twinbridge.server.api import docs
+from twinbridge.server.api import docs, openapi_doc
 from twinbridge.server.api.auth import ApiSecurity
+from twinbridge.server.api.door import Door
 from twinbridge.server.api.durability import DurableWrites
 from twinbridge.server.api.hot import install_hot_routes
 from twinbridge.server.api.results import install_error_handlers
@@ -56,6 +58,7 @@ def create_app(
     extra_routers: Sequence[APIRouter] = (),
     title: str = "twinbridge AAS API",
     semantic_graph: TurtleSource | None = None,
+    limits: Limits = DEFAULT,
 ) -> FastAPI:
     """The API app; ``semantic_graph`` serves ``/serialization`` as Turtle (406 without one)."""
     prefix = prefix.rstrip("/")
@@ -89,10 +92,12 @@ def create_app(
             allow_headers=["*"],
             expose_headers=["Location"],
         )
+    app.add_middleware(Door, limits=limits)  # last, so outermost: bounds bodies, turns surprises into 500s
     for module_name in ROUTER_MODULES:
         for router in _routers_of(module_name):
             app.include_router(router, prefix=prefix)
     for router in extra_routers:
         app.include_router(router, prefix=prefix)
     app.include_router(schema_of_hot_routes, prefix=prefix)
+    openapi_doc.install(app)  # path parameters, bodies and every error status with its Result
     return app
