@@ -1,0 +1,67 @@
+"""SPARQL cannot stall the server: queries run in killable children, a bounded number at once.
+
+The cases the hardening probe found: a catastrophic REGEX held the GIL for 14 s (every REST
+request stalled), 30k VALUES rows were parsed untimed, concurrent heavy queries queued behind
+one lock, GRAPH answered 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+
+from twinbridge.aas.twin import Twin
+from twinbridge.submodels.semantic import SemanticGraph
+
+SPARQL = {"Content-Type": "application/sparql-query"}
+# (a+)+$ against 34 a's and a '!' backtracks 2^34 times: minutes inside one ``re`` call
+CATASTROPHIC = 'SELECT ?x WHERE { BIND("' + "a" * 34 + '!" AS ?x) FILTER(REGEX(?x, "^(a+)+$")) }'
+HUGE_VALUES = "SELECT ?v WHERE { VALUES ?v { " + " ".join(f'"{n}"' for n in range(60_000)) + " } }"
+
+
+async def test_a_catastrophic_regex_and_a_huge_parse_are_killed_while_rest_answers(
+        client: httpx.AsyncClient, twin: Twin, graph: SemanticGraph) -> None:
+    """The test client's limit is 2 s and it has 2 workers: both heavy queries take one; a third
+    query is refused with 503 + Retry-After; REST keeps answering; both heavy ones end at the limit."""
+    assert (await client.post("/query/sparql", content='ASK { ?s tb:level "cell" }', headers=SPARQL)).status_code == 200
+    before = graph.graph.serialize(format="nt")
+    started = time.monotonic()
+    regex = asyncio.create_task(client.post("/query/sparql", content=CATASTROPHIC, headers=SPARQL))
+    parse = asyncio.create_task(client.post("/query/sparql", content=HUGE_VALUES, headers=SPARQL))
+    await asyncio.sleep(0.5)
+    busy = await client.post("/query/sparql", content='ASK { ?s ?p ?o }', headers=SPARQL)
+    assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
+    assert "SPARQL workers are busy" in busy.json()["messages"][0]["text"]
+    slowest = 0.0
+    while not regex.done():
+        asked = time.monotonic()
+        assert (await client.get("/shells", params={"limit": 1})).status_code == 200
+        slowest = max(slowest, time.monotonic() - asked)
+        await asyncio.sleep(0.1)
+    assert slowest < 0.5, f"a REST read waited {slowest:.2f} s behind SPARQL"
+    for task in (regex, parse):
+        response = await task
+        assert response.status_code == 422, response.text
+        assert "ran past its time limit" in response.json()["messages"][0]["text"]
+    assert time.monotonic() - started < 4.0  # killed at the 2 s limit, not after minutes
+    # the slots are free again and the graph is what it was
+    answer = await client.post("/query/sparql", content='ASK { ?s tb:level "cell" }', headers=SPARQL)
+    assert answer.status_code == 200 and answer.json()["boolean"] is True
+    assert graph.graph.serialize(format="nt") == before
+
+
+async def test_forms_the_endpoint_does_not_support_answer_403_not_500(client: httpx.AsyncClient) -> None:
+    cases = [
+        ("SELECT * WHERE { GRAPH ?g { ?s ?p ?o } }", 403, "GRAPH is not supported"),
+        ("SELECT * WHERE { GRAPH <urn:g> { ?s ?p ?o } }", 403, "GRAPH is not supported"),
+        ("SELECT * FROM NAMED <urn:g> WHERE { ?s ?p ?o }", 403, "FROM / FROM NAMED"),
+        ("SELECT * WHERE { SERVICE <http://example.org/sparql> { ?s ?p ?o } }", 403, "SERVICE"),
+        ("LOAD <http://example.org/data.ttl>", 403, "read-only"),
+        ("SELECT ?s WHERE { ?s ?p }", 400, "malformed SPARQL query"),
+    ]
+    for query, status, text in cases:
+        response = await client.post("/query/sparql", content=query, headers=SPARQL)
+        assert response.status_code == status, (query, response.text)
+        assert text in response.json()["messages"][0]["text"]
