@@ -94,8 +94,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 0
     except OSError as error:
-        print(f"twinbridge: cannot start: {error}", file=sys.stderr)
+        print(f"twinbridge: cannot start: {_reason(error)}", file=sys.stderr)
         return 1
+
+
+def _reason(error: BaseException) -> str:
+    """An error's message, or (for one raised bare, like a plain TimeoutError) its kind and cause."""
+    text = str(error)
+    if text:
+        return text
+    cause = error.__cause__ or error.__context__
+    return f"{type(error).__name__}" + (f" ({_reason(cause)})" if cause is not None else "")
 
 
 def _configure_logging(level: str) -> None:
