@@ -36,7 +36,7 @@ from twinbridge.aas.serialization import (
     read_environment,
     write_environment,
 )
-from twinbridge.aas.store import open_store, store_url_for
+from twinbridge.aas.store import open_store, private_directory, store_url_for
 from twinbridge.aas.twin import Twin, kind_of
 from twinbridge.adapters.binding import BindingError, resolve_target
 from twinbridge.adapters.config import Binding
@@ -210,6 +210,8 @@ class Application:
         self.host = options.host or settings.rest.host
         self.port = options.port if options.port is not None else settings.rest.port
         compat_basyx.check()  # a basyx without the hooks we use stops here, naming them
+        if self.data_dir is not None:
+            private_directory(self.data_dir)
         self.twin = Twin(open_store(store_url(settings.store, self.data_dir)))
         self.operations = OperationRegistry()
         self.services: list[Service] = []

@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from twinbridge.aas.errors import TwinError
+from twinbridge.aas.errors import StorageError, TwinError
 from twinbridge.aas.store import STORE_FILE_NAME
 from twinbridge.analytics.cli import add_detect_parser, run_detect
 from twinbridge.history import cli as history_cli
@@ -88,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"twinbridge: invalid configuration {error}", file=sys.stderr)
         return 2
+    except StorageError as error:  # the store is not a twinbridge store, or its disk failed
+        print(f"twinbridge: cannot start: {error}", file=sys.stderr)
+        return 1
     except TwinError as error:  # the plant does not build (a roll-up without input, a bad template file)
         print(f"twinbridge: {error} (twinbridge validate FILE lists every problem with its line)", file=sys.stderr)
         return 2
