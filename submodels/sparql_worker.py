@@ -96,6 +96,10 @@ def _child(write_end: int, evaluate: Evaluate) -> None:
     """Evaluate and write the tagged answer; leave with ``os._exit`` (no atexit, no finalizers)."""
     try:
         gc.disable()  # a collection would touch (and so copy) every page of the parent's heap
+        # the parent's sockets and files are not ours: a connection the parent closes must not
+        # stay open until we exit (close_range(2) on Linux: one call)
+        os.closerange(3, write_end)
+        os.closerange(write_end + 1, os.sysconf("SC_OPEN_MAX"))
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, signal.SIG_DFL)
         with contextlib.suppress(ValueError):

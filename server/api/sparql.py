@@ -7,7 +7,7 @@ limit ``app.state.sparql_timeout_s`` (default 5 s); at most ``app.state.sparql_w
 (default 2) run at once. The first well-formed query builds the graph (``SemanticGraph`` is
 lazy by default; a child checks the syntax first, so a malformed query builds nothing), and
 that build is not counted against the limit.
-Malformed queries answer 400, UPDATE/SERVICE/FROM/GRAPH 403, a query past the limit 422,
+Malformed queries answer 400, UPDATE/SERVICE/FROM/GRAPH and the dataset parameters 403, a query past the limit 422,
 one beyond the worker limit 503 with ``Retry-After``.
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -30,6 +31,7 @@ router = APIRouter(tags=["SPARQL"])
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_WORKERS = 2
 RETRY_AFTER_S = 1
+_DATASET_PARAMETERS = ("default-graph-uri", "named-graph-uri")
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"application/sparql-results+json": {}, "text/turtle": {}}},
 }
@@ -43,7 +45,9 @@ async def _query_text(request: Request) -> str:
     except UnicodeDecodeError:
         raise ApiError(400, "the query is not UTF-8 text") from None
     if content_type == "application/x-www-form-urlencoded":
-        values = parse_qs(text).get("query")
+        form = parse_qs(text)
+        _refuse_datasets(form)
+        values = form.get("query")
         if not values:
             raise ApiError(400, "the form has no 'query' field")
         return values[0]
@@ -60,7 +64,15 @@ async def _query_text(request: Request) -> str:
     return text
 
 
+def _refuse_datasets(parameters: Mapping[str, object]) -> None:
+    """The protocol's dataset parameters name graphs this endpoint does not have (as FROM would)."""
+    for name in _DATASET_PARAMETERS:
+        if name in parameters:
+            raise ApiError(403, f"{name} is not supported: the query runs over the twin's one default graph")
+
+
 async def _answer(request: Request, text: str) -> Response:
+    _refuse_datasets(request.query_params)
     graph = getattr(request.app.state, "semantic_graph", None)
     if graph is None:
         raise ApiError(404, "this server has no semantic graph (server.semantic is off in its configuration)")

@@ -60,8 +60,14 @@ async def test_forms_the_endpoint_does_not_support_answer_403_not_500(client: ht
         ("SELECT * WHERE { SERVICE <http://example.org/sparql> { ?s ?p ?o } }", 403, "SERVICE"),
         ("LOAD <http://example.org/data.ttl>", 403, "read-only"),
         ("SELECT ?s WHERE { ?s ?p }", 400, "malformed SPARQL query"),
+        ("SELECT * WHERE { ?s ?p ?o FILTER(REGEX(?o, '(')) }", 400, "cannot evaluate (error)"),
     ]
     for query, status, text in cases:
         response = await client.post("/query/sparql", content=query, headers=SPARQL)
         assert response.status_code == status, (query, response.text)
         assert text in response.json()["messages"][0]["text"]
+    for name in ("default-graph-uri", "named-graph-uri"):
+        response = await client.get("/query/sparql", params={"query": "ASK {}", name: "urn:g"})
+        assert response.status_code == 403 and name in response.json()["messages"][0]["text"]
+        form = await client.post("/query/sparql", data={"query": "ASK {}", name: "urn:g"})
+        assert form.status_code == 403
