@@ -26,6 +26,8 @@ from tests.ports import free_port
 from tests.serving import serving
 from twinbridge.aas.errors import StorageError
 from twinbridge.aas.store import STORE_FILE_NAME
+from twinbridge.history.journal import verify
+from twinbridge.history.service import HISTORY_DIR, JOURNAL_FILE
 from twinbridge.server import cli
 from twinbridge.server.application import Application, Options
 from twinbridge.server.config import parse_plant_file
@@ -41,7 +43,7 @@ SUBMODEL = {
 
 
 def application(data: Path) -> Application:
-    plant_file = parse_plant_file("server: {opcua: {enabled: false}, history: {enabled: false}}\n", "test.yaml")
+    plant_file = parse_plant_file("server: {opcua: {enabled: false}}\n", "test.yaml")
     return Application(plant_file, Options(host="127.0.0.1", port=free_port(), data=data, token=TOKEN, opcua=False))
 
 
@@ -99,6 +101,9 @@ async def test_a_full_disk_answers_507_keeps_memory_and_recovers(tmp_path: Path)
                 value = await http.get(f"/submodels/{ENCODED}/submodel-elements/Note/$value")
                 assert value.json() == {"Note": "after"}
                 assert (await http.get("/submodels/dXJuOm90aGVy")).status_code == 404
+        # the journal (history) met the same full disk: it holds no half entry
+        entries, broken = verify(data / HISTORY_DIR / JOURNAL_FILE)
+        assert broken is None and entries >= 2
 
 
 def _corrupt(store: Path) -> None:
