@@ -33,7 +33,7 @@ from twinbridge.aas.twin import Twin
 from twinbridge.adapters import coerce
 from twinbridge.adapters.config import Backoff, Binding, ElementTarget
 from twinbridge.adapters.mqtt.adapter import MqttAdapter
-from twinbridge.adapters.mqtt.config import MqttPoint, MqttSource
+from twinbridge.adapters.mqtt.config import MqttPoint, MqttSource, shown_url
 from twinbridge.adapters.sparkplug.payloads import DataType
 from twinbridge.server.api.app import create_app
 
@@ -133,12 +133,19 @@ async def test_a_sparkplug_timestamp_beyond_year_9999_is_bad(plant: tuple[Twin, 
     assert await _read(http, "Temperature") == ("Good", 51.0)
 
 
+def test_a_broker_password_never_reaches_a_log_or_an_error() -> None:
+    assert shown_url("mqtt://plant:s3cret@broker.local:1883") == "mqtt://plant:***@broker.local:1883"
+    assert shown_url("mqtts://broker.local") == "mqtts://broker.local"
+
+
 def test_every_adapter_shares_one_range_rule() -> None:
     """Modbus, MQTT and Sparkplug all convert through ``coerce``: one rule, one reason text."""
     double = coerce.converter_for(float)
     for number in (float("nan"), float("inf")):
         with pytest.raises(ValueError, match="is not a measured value"):
             double(number)
+    with pytest.raises(TypeError):  # xs:decimal: basyx's cast refuses NaN (the adapters' TypeError is Bad)
+        coerce.converter_for(datatypes.Decimal)("NaN")
     with pytest.raises(ValueError, match="outside the range of xs:float"):
         coerce.converter_for(datatypes.Float)(1e39)
     with pytest.raises(ValueError, match="outside the representable range"):
