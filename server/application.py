@@ -314,6 +314,7 @@ class Application:
 
                 await self._start(OpcUaAlarms(opcua.server, opcua.namespace_index, self.analytics.alarms,
                                               self.analytics.listeners, Rights(opcua.settings)))
+        compat_uvicorn.check_port(self.host, self.port)  # before the banner: a port in use says so, in our words
         config = uvicorn.Config(app, host=self.host, port=self.port, log_level="warning", lifespan="off")
         self.http = compat_uvicorn.HttpServer(config)
         self._tasks.append(asyncio.create_task(self._flush_periodically(plant_file.server.flush_interval_s)))

@@ -4,6 +4,7 @@ shown once on a terminal, never in a log; a start that fails says why."""
 from __future__ import annotations
 
 import logging
+import socket
 import stat
 import sys
 from pathlib import Path
@@ -83,6 +84,15 @@ async def test_a_start_that_fails_says_why(capsys: pytest.CaptureFixture[str]) -
     text = str(raised.value)
     assert f"could not reach the broker mqtt://127.0.0.1:{closed} within 1 s" in text
     assert "refused" in text.lower()  # the last connection error, as aiomqtt reported it
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        application = Application(load_plant_file(PLANT_FILE), Options(host="127.0.0.1", port=port, opcua=False))
+        with pytest.raises(OSError, match=f"the REST API cannot listen on 127.0.0.1:{port}: Address already in use"):
+            await application.start()
+        await application.stop()
+    assert "REST API on" not in capsys.readouterr().out  # no banner for a server that is not serving
     assert cli._reason(TimeoutError()) == "TimeoutError"
     try:
         try:
