@@ -34,6 +34,13 @@ RETRY_AFTER_S = 1
 _DATASET_PARAMETERS = ("default-graph-uri", "named-graph-uri")
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"application/sparql-results+json": {}, "text/turtle": {}}},
+    400: {"description": "the query is malformed, or uses a form rdflib cannot evaluate"},
+    403: {"description": "UPDATE, SERVICE, FROM, GRAPH or a dataset parameter: this endpoint does not do them"},
+    404: {"description": "the server has no semantic graph (server.semantic: off)"},
+    415: {"description": "the body's content type is not a SPARQL query"},
+    422: {"description": "the query ran past server.sparql.timeout_s and was stopped"},
+    503: {"description": "all server.sparql.workers are busy; try again after Retry-After seconds",
+          "headers": {"Retry-After": {"schema": {"type": "integer"}}}},
 }
 
 
