@@ -40,12 +40,12 @@ async def test_a_catastrophic_regex_and_a_huge_parse_are_killed_while_rest_answe
         assert (await client.get("/shells", params={"limit": 1})).status_code == 200
         slowest = max(slowest, time.monotonic() - asked)
         await asyncio.sleep(0.1)
-    assert slowest < 0.5, f"a REST read waited {slowest:.2f} s behind SPARQL"
+    assert slowest < 1.0, f"a REST read waited {slowest:.2f} s behind SPARQL"  # (minutes before: the GIL)
     for task in (regex, parse):
         response = await task
         assert response.status_code == 422, response.text
         assert "ran past its time limit" in response.json()["messages"][0]["text"]
-    assert time.monotonic() - started < 4.0  # killed at the 2 s limit, not after minutes
+    assert time.monotonic() - started < 6.0  # killed at the 2 s limit, not after minutes
     # the slots are free again and the graph is what it was
     answer = await client.post("/query/sparql", content='ASK { ?s tb:level "cell" }', headers=SPARQL)
     assert answer.status_code == 200 and answer.json()["boolean"] is True
