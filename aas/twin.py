@@ -132,13 +132,14 @@ class Twin:
             stored = self.store.backend.load_one(kind, identifier)
             if stored is None:
                 if table.pop(identifier, None) is not None:
-                    self._structure_changed(ChangeKind.DELETED, kind, identifier, None)
+                    self._structure_changed(ChangeKind.DELETED, kind, identifier, _RESTORED)
                 continue
             live = {handle: handle.element.value for handle in self._live_by_submodel.get(identifier, ())  # type: ignore[attr-defined]
                     if handle in self._bound and handle.element is not None}
             created = identifier not in table
             table[identifier] = self._read(stored)  # type: ignore[assignment]
-            self._structure_changed(ChangeKind.CREATED if created else ChangeKind.REPLACED, kind, identifier, None)
+            self._structure_changed(ChangeKind.CREATED if created else ChangeKind.REPLACED, kind, identifier,
+                                    _RESTORED)
             for handle, value in live.items():
                 if handle.element is not None:
                     handle.element.value = value  # type: ignore[attr-defined]
@@ -548,6 +549,10 @@ class Twin:
             except paths.PathError:
                 handle.element = None
             handle.semantic_id = first_semantic_key(handle.element)
+
+
+_RESTORED = Origin("the store", "restore")
+"""A journal names a change the disk refused and memory undid (``Twin._restore``)."""
 
 
 def _compaction_bound(document_bytes: int) -> int:
