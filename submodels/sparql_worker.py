@@ -13,7 +13,10 @@ Cost (``bench/bench_sparql.py``, 2-core machine under load): a fork of the examp
 process takes ~3 ms, of a 1.4 GB process ~25 ms (page tables); see BENCHMARKS.md. A child
 touches only the pages its query reads; at most ``workers`` children run at once and a query
 beyond that is refused with ``QueryBusy`` (HTTP 503 + Retry-After) rather than queued behind
-slow ones. Linux/Unix only (``os.fork``, ``os.pidfd_open``).
+slow ones. A child may grow by ``HEADROOM`` (1 GiB) beyond the server's address space
+(RLIMIT_AS; free space in the heap it inherited comes first): a query that builds a huge
+intermediate result ends with MemoryError, not with the OOM killer choosing the server.
+Linux only (``os.fork``, ``os.pidfd_open``, ``/proc/self/status``).
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ import asyncio
 import contextlib
 import gc
 import os
+import resource
 import signal
+import sys
 from collections.abc import Callable
 
 from twinbridge.aas.errors import TwinError
@@ -32,6 +37,8 @@ Evaluate = Callable[[], tuple[str, bytes]]
 """What the child runs: (content type, body), or a QueryError/QueryRejected/QueryTimeout."""
 
 _OK, _MALFORMED, _REJECTED, _TIMEOUT, _FAILED = b"O", b"E", b"R", b"T", b"F"
+HEADROOM = 1 << 30
+"""How much more address space than the server a query's child may use (1 GiB)."""
 _ERRORS: dict[bytes, type[TwinError]] = {_MALFORMED: QueryError, _REJECTED: QueryRejected, _TIMEOUT: QueryTimeout}
 
 
@@ -96,6 +103,9 @@ def _child(write_end: int, evaluate: Evaluate) -> None:
     """Evaluate and write the tagged answer; leave with ``os._exit`` (no atexit, no finalizers)."""
     try:
         gc.disable()  # a collection would touch (and so copy) every page of the parent's heap
+        # nothing to say but through the pipe: a thread of the parent may have held the lock of
+        # sys.stderr at the fork, and a finalizer's "Exception ignored" would wait for it forever
+        sys.stdout = sys.stderr = None  # type: ignore[assignment]
         # the parent's sockets and files are not ours: a connection the parent closes must not
         # stay open until we exit (close_range(2) on Linux: one call)
         os.closerange(3, write_end)
@@ -104,6 +114,7 @@ def _child(write_end: int, evaluate: Evaluate) -> None:
             signal.signal(signum, signal.SIG_DFL)
         with contextlib.suppress(ValueError):
             signal.set_wakeup_fd(-1)  # the parent's loop owns that descriptor
+        _limit_memory()
         try:
             content_type, body = evaluate()
             answer = _OK + content_type.encode() + b"\n" + body
@@ -115,6 +126,8 @@ def _child(write_end: int, evaluate: Evaluate) -> None:
             answer = _MALFORMED + str(error).encode()
         except RecursionError:
             answer = _MALFORMED + b"the SPARQL query is too deeply nested to evaluate"
+        except MemoryError:
+            answer = _TIMEOUT + f"the SPARQL query needed more than {HEADROOM >> 20} MiB and was stopped".encode()
         except Exception as error:  # rdflib's own failures: name the kind, never the internals
             answer = _FAILED + type(error).__name__.encode()
         view = memoryview(answer)
@@ -123,6 +136,17 @@ def _child(write_end: int, evaluate: Evaluate) -> None:
         os.close(write_end)  # the answer is complete now, not after the kernel has torn down our pages
     finally:
         os._exit(0)
+
+
+def _limit_memory() -> None:
+    """Let the child grow by HEADROOM beyond the parent's address space, no more: a query that
+    builds a huge intermediate result fails with MemoryError instead of waking the OOM killer,
+    which might pick the server."""
+    with open("/proc/self/status", "rb") as status:
+        size_kb = next((int(line.split()[1]) for line in status if line.startswith(b"VmSize:")), None)
+    if size_kb is not None:
+        limit = size_kb * 1024 + HEADROOM
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
 async def _read_all(loop: asyncio.AbstractEventLoop, fd: int) -> bytes:
@@ -181,4 +205,5 @@ def _decode(answer: bytes) -> tuple[str, bytes]:
         raise error(rest.decode(errors="replace"))
     if tag == _FAILED:
         raise QueryFailed(f"the SPARQL query uses a form this endpoint cannot evaluate ({rest.decode()})")
-    raise QueryFailed("the SPARQL worker ended without an answer (it ran out of memory or was killed)")
+    raise QueryTimeout(f"the SPARQL query was stopped: its worker ended without an answer (it needed more than "
+                       f"{HEADROOM >> 20} MiB, or was killed)")

@@ -11,9 +11,11 @@ import asyncio
 import time
 
 import httpx
+import pytest
 
 from twinbridge.aas.twin import Twin
-from twinbridge.submodels.semantic import SemanticGraph
+from twinbridge.submodels import sparql_worker
+from twinbridge.submodels.semantic import QueryTimeout, SemanticGraph
 
 SPARQL = {"Content-Type": "application/sparql-query"}
 # (a+)+$ against 34 a's and a '!' backtracks 2^34 times: minutes inside one ``re`` call
@@ -71,3 +73,16 @@ async def test_forms_the_endpoint_does_not_support_answer_403_not_500(client: ht
         assert response.status_code == 403 and name in response.json()["messages"][0]["text"]
         form = await client.post("/query/sparql", data={"query": "ASK {}", name: "urn:g"})
         assert form.status_code == 403
+
+
+async def test_a_query_that_grows_past_its_memory_headroom_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The child may grow by HEADROOM beyond the server (1 GiB; 8 MiB here): a huge intermediate
+    result ends the query, never the server (the OOM killer might choose it)."""
+    monkeypatch.setattr(sparql_worker, "HEADROOM", 8 << 20)
+
+    def evaluate() -> tuple[str, bytes]:
+        rows = bytearray(64 << 20)  # what a cross product sorted in memory would build up
+        return "text/plain", bytes(rows[:1])
+
+    with pytest.raises(QueryTimeout, match="needed more than 8 MiB"):
+        await sparql_worker.SparqlWorkers(1).run(evaluate, 30)
