@@ -9,9 +9,11 @@ batch), reads it copy-on-write, writes its answer to a pipe and exits. At the ti
 parent kills it (SIGKILL); nothing of it stays behind. No lock is shared with the bus
 consumer, so queries no longer wait in line for one another or hold back value updates.
 
-Cost (``bench/bench_sparql.py``, 2-core machine under load): a fork of the example plant's
-process takes ~3 ms, of a 1.4 GB process ~25 ms (page tables); see BENCHMARKS.md. A child
-touches only the pages its query reads; at most ``workers`` children run at once and a query
+Cost (``bench/bench_sparql_fork.py``, 2 cores at load 6-11): ``os.fork`` of a 220 MiB server
+takes ~15 ms and a query ~50-90 ms more than in-process; at 1.7 GiB (1,000 machines) ~160 ms
+and ~350-500 ms more, during which the event loop waits (page tables, then copy-on-write
+faults); see BENCHMARKS.md. A child touches only the pages its query reads (memory stays
+flat, the answer is always current); at most ``workers`` children run at once and a query
 beyond that is refused with ``QueryBusy`` (HTTP 503 + Retry-After) rather than queued behind
 slow ones. A child may grow by ``HEADROOM`` (1 GiB) beyond the server's address space
 (RLIMIT_AS; free space in the heap it inherited comes first): a query that builds a huge
