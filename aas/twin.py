@@ -459,7 +459,7 @@ class Twin:
                 state.logged += len(handles)
         self.store.submit(changes, restore=False)
         for submodel in whole:
-            self._save(ObjectKind.SUBMODEL, submodel)
+            self._save(ObjectKind.SUBMODEL, submodel, restore=False)
         return count
 
     async def persisted(self, since: int | None = None) -> None:
@@ -489,12 +489,14 @@ class Twin:
         handle.state.revision += 1
         self.bus.publish_value(ValueChanged(handle, value, now, Quality.GOOD, origin))
 
-    def _save(self, kind: ObjectKind, obj: model.Identifiable) -> None:
+    def _save(self, kind: ObjectKind, obj: model.Identifiable, *, restore: bool = True) -> None:
+        """``restore=False``: the document only re-encodes what memory holds (the flush's
+        compaction), so a refusal by the store is no reason to re-read memory from it."""
         try:
             document = documents.encode(obj)
         except (TypeError, ValueError, AttributeError) as error:
             raise InvalidInput(f"{_LABELS[kind]} {obj.id!r} cannot be serialized: {error}") from None
-        self.store.submit([SaveDocument(kind, obj.id, document)])
+        self.store.submit([SaveDocument(kind, obj.id, document)], restore=restore)
         if kind is ObjectKind.SUBMODEL:
             self._state(obj.id).logged = 0
             self._compact_after[obj.id] = _compaction_bound(len(document))
