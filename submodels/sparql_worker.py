@@ -112,10 +112,10 @@ def _child(write_end: int, evaluate: Evaluate) -> None:
         # stay open until we exit (close_range(2) on Linux: one call)
         os.closerange(3, write_end)
         os.closerange(write_end + 1, os.sysconf("SC_OPEN_MAX"))
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, signal.SIG_DFL)
-        with contextlib.suppress(ValueError):
+        with contextlib.suppress(ValueError):  # (raised only off the main thread: nothing was installed)
             signal.set_wakeup_fd(-1)  # the parent's loop owns that descriptor
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, signal.SIG_DFL)
         _limit_memory()
         try:
             content_type, body = evaluate()
