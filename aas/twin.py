@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Literal, overload
 
@@ -31,7 +31,7 @@ from basyx.aas import model
 
 from twinbridge.aas import documents, paths, tree, values
 from twinbridge.aas.bus import ChangeBus
-from twinbridge.aas.errors import Conflict, InvalidInput, NotFound, NotWritable
+from twinbridge.aas.errors import Conflict, InvalidInput, NotFound, NotWritable, StorageError
 from twinbridge.aas.events import ChangeKind, ObjectKind, Origin, StructureChanged, ValueChanged
 from twinbridge.aas.gc_pause import collector_paused
 from twinbridge.aas.live import DeviceWriter, LiveElement, SubmodelState, first_semantic_key
@@ -46,7 +46,9 @@ from twinbridge.aas.store import (
     SaveDocument,
     SaveFile,
     Store,
+    StoredDocument,
     StoreWriter,
+    touched,
 )
 from twinbridge.aas.values import ElementValue, PropertyValue
 
@@ -101,13 +103,46 @@ class Twin:
         self._dirty: list[LiveElement] = []
         self._completers: list[Callable[[model.Identifiable], None]] = []
         for stored in self.store.backend.load():
+            self._tables[stored.kind][stored.identifier] = self._read(stored)  # type: ignore[assignment]
+        self.store.on_failure = self._restore
+
+    def _read(self, stored: StoredDocument) -> model.Identifiable:
+        """An identifiable from its stored document and element log; StorageError naming it if unreadable."""
+        try:
             obj = documents.decode(stored.body)
             if stored.log and isinstance(obj, model.Submodel):
                 tree.replay(obj, stored.log)
-                self._state(obj.id).logged = len(stored.log)
-            self._tables[stored.kind][stored.identifier] = obj  # type: ignore[assignment]
-            if stored.kind is ObjectKind.SUBMODEL:
-                self._compact_after[stored.identifier] = _compaction_bound(len(stored.body))
+        except Exception as error:  # whatever the document holds, the message names it and the way out
+            where = getattr(self.store.backend, "path", type(self.store.backend).__name__)
+            raise StorageError(
+                f"the store {where} holds a {_LABELS[stored.kind]} {stored.identifier!r} that is not a valid "
+                f"AAS document ({type(error).__name__}: {error}); restore a backup of it, or start with "
+                "--data naming another directory") from None
+        if stored.kind is ObjectKind.SUBMODEL:
+            self._state(stored.identifier).logged = len(stored.log)
+            self._compact_after[stored.identifier] = _compaction_bound(len(stored.body))
+        return obj
+
+    def _restore(self, refused: Sequence[Change]) -> None:
+        """The store refused ``refused`` (a full disk): memory goes back to what the store holds for
+        every object they touched, so no reader sees a change that a restart would not. Device-fed
+        values keep their live value (memory is their newer truth)."""
+        for kind, identifier in touched(refused):
+            table = self._tables[kind]
+            stored = self.store.backend.load_one(kind, identifier)
+            if stored is None:
+                if table.pop(identifier, None) is not None:
+                    self._structure_changed(ChangeKind.DELETED, kind, identifier, _RESTORED)
+                continue
+            live = {handle: handle.element.value for handle in self._live_by_submodel.get(identifier, ())  # type: ignore[attr-defined]
+                    if handle in self._bound and handle.element is not None}
+            created = identifier not in table
+            table[identifier] = self._read(stored)  # type: ignore[assignment]
+            self._structure_changed(ChangeKind.CREATED if created else ChangeKind.REPLACED, kind, identifier,
+                                    _RESTORED)
+            for handle, value in live.items():
+                if handle.element is not None:
+                    handle.element.value = value  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ reads
     @property
@@ -422,9 +457,9 @@ class Twin:
                         continue
                     changes.append(LogElement(handle.submodel_id, value_op, handle.path, kind.dump(element)))
                 state.logged += len(handles)
-        self.store.submit(changes)
+        self.store.submit(changes, restore=False)
         for submodel in whole:
-            self._save(ObjectKind.SUBMODEL, submodel)
+            self._save(ObjectKind.SUBMODEL, submodel, restore=False)
         return count
 
     async def persisted(self, since: int | None = None) -> None:
@@ -454,12 +489,14 @@ class Twin:
         handle.state.revision += 1
         self.bus.publish_value(ValueChanged(handle, value, now, Quality.GOOD, origin))
 
-    def _save(self, kind: ObjectKind, obj: model.Identifiable) -> None:
+    def _save(self, kind: ObjectKind, obj: model.Identifiable, *, restore: bool = True) -> None:
+        """``restore=False``: the document only re-encodes what memory holds (the flush's
+        compaction), so a refusal by the store is no reason to re-read memory from it."""
         try:
             document = documents.encode(obj)
         except (TypeError, ValueError, AttributeError) as error:
             raise InvalidInput(f"{_LABELS[kind]} {obj.id!r} cannot be serialized: {error}") from None
-        self.store.submit([SaveDocument(kind, obj.id, document)])
+        self.store.submit([SaveDocument(kind, obj.id, document)], restore=restore)
         if kind is ObjectKind.SUBMODEL:
             self._state(obj.id).logged = 0
             self._compact_after[obj.id] = _compaction_bound(len(document))
@@ -514,6 +551,10 @@ class Twin:
             except paths.PathError:
                 handle.element = None
             handle.semantic_id = first_semantic_key(handle.element)
+
+
+_RESTORED = Origin("the store", "restore")
+"""A journal names a change the disk refused and memory undid (``Twin._restore``)."""
 
 
 def _compaction_bound(document_bytes: int) -> int:

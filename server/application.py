@@ -13,6 +13,7 @@ import gc
 import hashlib
 import logging
 import signal
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from twinbridge.aas.serialization import (
     read_environment,
     write_environment,
 )
-from twinbridge.aas.store import open_store, store_url_for
+from twinbridge.aas.store import open_store, private_directory, store_url_for
 from twinbridge.aas.twin import Twin, kind_of
 from twinbridge.adapters.binding import BindingError, resolve_target
 from twinbridge.adapters.config import Binding
@@ -58,7 +59,7 @@ from twinbridge.server.events.mqtt import MqttEventPublisher
 from twinbridge.server.events.sse import event_stats, events_router
 from twinbridge.server.opcua.settings import OpcUaUser
 from twinbridge.server.simulations import SimulationService
-from twinbridge.server.tokens import admin_token, demo_opcua_user
+from twinbridge.server.tokens import admin_token, demo_opcua_user, shown
 from twinbridge.submodels.hierarchy import PlantHierarchy
 from twinbridge.submodels.plant import Plant
 from twinbridge.submodels.semantic import SemanticGraph
@@ -209,6 +210,8 @@ class Application:
         self.host = options.host or settings.rest.host
         self.port = options.port if options.port is not None else settings.rest.port
         compat_basyx.check()  # a basyx without the hooks we use stops here, naming them
+        if self.data_dir is not None:
+            private_directory(self.data_dir)
         self.twin = Twin(open_store(store_url(settings.store, self.data_dir)))
         self.operations = OperationRegistry()
         self.services: list[Service] = []
@@ -219,6 +222,7 @@ class Application:
         self.token: str | None = None
         self._token_origin = ""
         self.demo_user: OpcUaUser | None = None
+        self._demo_user_origin = ""
         self.import_reports: list[str] = []
 
     async def run(self) -> None:
@@ -296,6 +300,8 @@ class Application:
         app.include_router(health_router(self._source_states))  # /metrics, /health, /ready at the root
         await self._start_events(app.state)
         app.state.semantic_graph = graph
+        app.state.sparql_timeout_s = plant_file.server.sparql.timeout_s
+        app.state.sparql_workers = plant_file.server.sparql.workers
         if self.options.opcua and plant_file.server.opcua.enabled:
             opcua = self._opcua(hierarchy)
             await self._start(opcua)
@@ -308,6 +314,7 @@ class Application:
 
                 await self._start(OpcUaAlarms(opcua.server, opcua.namespace_index, self.analytics.alarms,
                                               self.analytics.listeners, Rights(opcua.settings)))
+        compat_uvicorn.check_port(self.host, self.port)  # before the banner: a port in use says so, in our words
         config = uvicorn.Config(app, host=self.host, port=self.port, log_level="warning", lifespan="off")
         self.http = compat_uvicorn.HttpServer(config)
         self._tasks.append(asyncio.create_task(self._flush_periodically(plant_file.server.flush_interval_s)))
@@ -355,7 +362,7 @@ class Application:
         if self.options.host is not None or "host" not in settings.model_fields_set:
             settings = settings.model_copy(update={"host": self.host})  # bound like REST unless set apart
         if self.options.demo and not settings.users:
-            self.demo_user = demo_opcua_user(self.data_dir)
+            self.demo_user, self._demo_user_origin = demo_opcua_user(self.data_dir)
             settings = settings.model_copy(update={"users": [self.demo_user]})
         if self.data_dir is None:
             self._scratch = tempfile.TemporaryDirectory(prefix="twinbridge-opcua-")
@@ -404,14 +411,16 @@ class Application:
         prefix = self.plant_file.server.rest.prefix
         base = f"http://{self.host}:{self.port}{prefix}"
         lines = [f"twinbridge: REST API on {base}  (docs: {base}/docs)"]
+        terminal = sys.stdout.isatty()  # a secret is shown once, on a terminal, never to a log
         if self.token is not None:
-            lines.append(f"  admin token ({self._token_origin}): {self.token}")
+            lines.append(f"  admin token: {shown(self.token, self._token_origin, terminal)}")
         for service in self.services:
             url = getattr(service, "endpoint_url", None)
             if url:
                 lines.append(f"  OPC UA endpoint: {url}")
                 if self.demo_user is not None:
-                    lines.append(f"  OPC UA demo user (may write): {self.demo_user.name} / {self.demo_user.password}")
+                    password = shown(self.demo_user.password, self._demo_user_origin, terminal)
+                    lines.append(f"  OPC UA demo user (may write): {self.demo_user.name} / {password}")
             banner_lines = getattr(service, "banner_lines", None)
             if banner_lines is not None:
                 lines.extend(banner_lines())

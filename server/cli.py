@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from twinbridge.aas.errors import TwinError
+from twinbridge.aas.errors import StorageError, TwinError
 from twinbridge.aas.store import STORE_FILE_NAME
 from twinbridge.analytics.cli import add_detect_parser, run_detect
 from twinbridge.history import cli as history_cli
@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="data directory of the repository to export (default data; the demo's is data/demo)")
     export.add_argument("--memory", action="store_true", help="export only what --config/--import build")
     export.add_argument("--import", dest="imports", type=Path, action="append", default=[], metavar="FILE")
+    trust = commands.add_parser("trust", help="trust an OPC UA client certificate (it moves from pki/rejected)")
+    trust.add_argument("file", type=Path, help="the client's certificate (DER or PEM), e.g. one in DATA/pki/rejected")
+    trust.add_argument("--data", type=Path, default=Path("data"), help="data directory (default data; the demo's is "
+                       "data/demo)")
     validate = commands.add_parser("validate", help="check a plant file and print its errors")
     validate.add_argument("file", type=Path)
     add_detect_parser(commands)
@@ -72,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "validate":
             return _validate(args.file)
+        if args.command == "trust":
+            return _trust(args.file, args.data)
         if args.command == "detect":
             return run_detect(args)
         if args.command == "simulate":
@@ -88,14 +94,26 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"twinbridge: invalid configuration {error}", file=sys.stderr)
         return 2
+    except StorageError as error:  # the store is not a twinbridge store, or its disk failed
+        print(f"twinbridge: cannot start: {error}", file=sys.stderr)
+        return 1
     except TwinError as error:  # the plant does not build (a roll-up without input, a bad template file)
         print(f"twinbridge: {error} (twinbridge validate FILE lists every problem with its line)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 0
     except OSError as error:
-        print(f"twinbridge: cannot start: {error}", file=sys.stderr)
+        print(f"twinbridge: cannot start: {_reason(error)}", file=sys.stderr)
         return 1
+
+
+def _reason(error: BaseException) -> str:
+    """An error's message, or (for one raised bare, like a plain TimeoutError) its kind and cause."""
+    text = str(error)
+    if text:
+        return text
+    cause = error.__cause__ or error.__context__
+    return f"{type(error).__name__}" + (f" ({_reason(cause)})" if cause is not None else "")
 
 
 def _configure_logging(level: str) -> None:
@@ -103,6 +121,18 @@ def _configure_logging(level: str) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     for room in ("twinbridge", "aas", "adapters", "server", "submodels", "history"):
         logging.getLogger(room).setLevel(level.upper())
+
+
+def _trust(file: Path, data: Path) -> int:
+    from twinbridge.server.opcua.security import PKI_DIR, Pki, trust
+
+    try:
+        target = trust(Pki(data / PKI_DIR), file)
+    except (OSError, ValueError) as error:
+        print(f"twinbridge: cannot trust {file}: {error}", file=sys.stderr)
+        return 2
+    print(f"trusted: {target} (a running server accepts this client at its next connection)")
+    return 0
 
 
 def _validate(path: Path) -> int:

@@ -57,6 +57,11 @@ class RestSettings(Strict):
     limits: LimitSettings = LimitSettings()  # body, upload, package and model bounds (README "Limits")
 
 
+class SparqlSettings(Strict):
+    timeout_s: float = Field(5.0, gt=0, description="a SPARQL query (parse included) is killed past this")
+    workers: int = Field(2, ge=1, description="queries run at once (each a forked process); more answer 503")
+
+
 class TokenSpec(Strict):
     token: SecretStr = Field(min_length=16)
     role: Literal["read", "write", "admin"]
@@ -85,6 +90,7 @@ class ServerSettings(Strict):
         "lazy", description="the RDF graph for SPARQL/Turtle: built on first use (lazy), at start (eager), never (off)",
     )
     history: HistorySettings = Field(default_factory=HistorySettings, description="value history and model journal")
+    sparql: SparqlSettings = Field(default_factory=SparqlSettings, description="limits of /query/sparql")
 
 
     @field_validator("store")

@@ -8,6 +8,7 @@ for another scheme (``postgresql://`` in a later issue) registers an opener with
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
@@ -23,6 +24,7 @@ from twinbridge.aas.store.base import (
     SaveFile,
     Store,
     StoredDocument,
+    touched,
 )
 from twinbridge.aas.store.memory import MemoryStore
 from twinbridge.aas.store.sqlite import SqliteStore
@@ -49,7 +51,9 @@ def _parse_sqlite(url: str) -> Opener:
         raise StoreUrlError(f"{url!r}: the URL names a directory, not a database file")
 
     def open_sqlite() -> Store:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        for directory in reversed([path.parent, *path.parent.parents]):
+            if not directory.exists():  # ours: private (the file itself is made 0600 by the store)
+                private_directory(directory)
         return SqliteStore(path)
 
     return open_sqlite
@@ -83,6 +87,14 @@ def open_store(url: str) -> Store:
     return check_url(url)()
 
 
+def private_directory(data_dir: Path) -> None:
+    """Create the data directory (tokens, keys, the store) 0700 whatever the umask, and tighten
+    an existing one: other local users have no business reading it."""
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if data_dir.stat().st_mode & 0o777 != 0o700:
+        os.chmod(data_dir, 0o700)
+
+
 def store_url_for(data_dir: Path | None) -> str:
     """The default store of a data directory: SQLite inside it; no directory keeps everything in memory."""
     if data_dir is None:
@@ -109,6 +121,8 @@ __all__ = [
     "StoredDocument",
     "check_url",
     "open_store",
+    "private_directory",
     "register_scheme",
     "store_url_for",
+    "touched",
 ]

@@ -98,6 +98,10 @@ class Store(Protocol):
         """Every identifiable in first-insertion order, with its element log in append order."""
         ...
 
+    def load_one(self, kind: ObjectKind, identifier: str) -> StoredDocument | None:
+        """One identifiable as ``load`` gives it, or None (the twin re-reads what a failed write touched)."""
+        ...
+
     def write(self, changes: Sequence[Change]) -> None:
         """Make ``changes`` durable as one transaction, in order; raises StorageError (StorageFull
         when out of room) and then keeps none of them."""
@@ -110,3 +114,14 @@ class Store(Protocol):
     def file_names(self, prefix: str = "") -> list[str]: ...
 
     def close(self) -> None: ...
+
+
+def touched(changes: Sequence[Change]) -> list[tuple[ObjectKind, str]]:
+    """The identifiables ``changes`` write (in first-touch order; files belong to none)."""
+    found: dict[tuple[ObjectKind, str], None] = {}
+    for change in changes:
+        if isinstance(change, LogElement):
+            found[(ObjectKind.SUBMODEL, change.submodel_id)] = None
+        elif isinstance(change, (SaveDocument, DeleteDocument)):
+            found[(change.kind, change.identifier)] = None
+    return list(found)

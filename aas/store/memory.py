@@ -31,6 +31,13 @@ class MemoryStore:
             log = list(self._log.get(identifier, ())) if kind is ObjectKind.SUBMODEL else []
             yield StoredDocument(kind, identifier, body, log)
 
+    def load_one(self, kind: ObjectKind, identifier: str) -> StoredDocument | None:
+        body = self._documents.get((kind, identifier))
+        if body is None:
+            return None
+        log = list(self._log.get(identifier, ())) if kind is ObjectKind.SUBMODEL else []
+        return StoredDocument(kind, identifier, body, log)
+
     def write(self, changes: Sequence[Change]) -> None:
         for change in changes:
             match change:

@@ -66,10 +66,11 @@ def code_of(status: int) -> str:
 class ApiError(Exception):
     """An error a route raises to answer with ``status`` and a Result naming the problem."""
 
-    def __init__(self, status: int, text: str) -> None:
+    def __init__(self, status: int, text: str, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(text)
         self.status = status
         self.text = text
+        self.headers = headers
 
 
 def xs_datetime(epoch: float) -> str:
@@ -115,7 +116,7 @@ def status_of(error: TwinError) -> int:
 def error_response(error: ApiError | TwinError) -> JSONResponse:
     """The Result of a route's own error or of a twin error (also used by ``server.api.hot``)."""
     if isinstance(error, ApiError):
-        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else error.headers
         return result_response(error.status, error.text, headers)
     return result_response(status_of(error), str(error))
 

@@ -183,7 +183,8 @@ def test_open_store_by_url(tmp_path: Path) -> None:
 
 def test_not_a_database_is_a_clear_error(path: Path) -> None:
     path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StorageError, match=r"cannot open the store .*store\.sqlite3: file is not a database"):
+    with pytest.raises(StorageError,
+                       match=r"the store .*store\.sqlite3 is not a valid twinbridge store: file is not a database"):
         SqliteStore(path)
     with pytest.raises(StorageError, match=r"cannot open the store .*missing"):
         SqliteStore(path.parent / "missing" / "store.sqlite3")
