@@ -219,14 +219,16 @@ def test_every_view_loads_completely_with_non_local_requests_blocked(watched: Wa
 def test_a_narrow_window_keeps_the_views_usable(browser: Browser, demo: RunningDemo, shots: object) -> None:
     watched = open_page(browser, demo, width=380, height=800)
     page = watched.page
-    for url, ready in ((demo.origin + "/", "[role=treeitem]"), (_asset(demo), "table.live"),
-                       (f"{demo.origin}/ui#/whatif", "form.scenario")):
-        page.goto(url)
-        expect(page.locator(ready).first).to_be_visible()
-        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    page.screenshot(path=f"{shots}/narrow-what-if.png")
-    page.goto(demo.origin + "/")
-    expect(page.locator("[role=treeitem]").first).to_be_visible()
-    page.screenshot(path=f"{shots}/narrow-plant.png")
-    page.context.close()
-    assert watched.errors == [] and watched.leaving == []
+    try:
+        for url, ready in ((demo.origin + "/", "[role=treeitem]"), (_asset(demo), "table.live"),
+                           (f"{demo.origin}/ui#/whatif", "form.scenario")):
+            page.goto(url)
+            expect(page.locator(ready).first).to_be_visible()
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), url
+        page.screenshot(path=f"{shots}/narrow-what-if.png")
+        page.goto(demo.origin + "/")
+        expect(page.locator("[role=treeitem]").first).to_be_visible()
+        page.screenshot(path=f"{shots}/narrow-plant.png")
+    finally:
+        page.context.close()
+    assert watched.unexpected_errors() == [] and watched.leaving == []
