@@ -27,6 +27,12 @@ function shown(rows) {
   return [...current, ...kept.filter((row) => !row.idShortPath.startsWith(CURRENT))];
 }
 
+/** The collection holding a value, when its own name is not enough ("AnomalyScore" of which signal). */
+function context(path) {
+  const parts = path.split(".");
+  return parts.length > 2 ? parts[parts.length - 2] : "";
+}
+
 function semanticOf(thing) {
   const keys = thing && thing.semanticId && thing.semanticId.keys;
   return keys && keys.length ? keys[0].value : "";
@@ -142,7 +148,8 @@ function LiveTable({ rows, submodelNames, trends, toggleTrend }) {
               <tr key={row.key} data-path={row.idShortPath} data-submodel={where || ""}>
                 <th scope="row">
                   {words(leaf(row.idShortPath))}
-                  {where && where !== "OperationalData" ? <span class="muted small"> · {where}</span> : null}
+                  {where && where !== "OperationalData"
+                    ? <span class="muted small"> · {[context(row.idShortPath), where].filter(Boolean).join(" · ")}</span> : null}
                 </th>
                 <td class="num"><span class="live-value" data-value={String(row.value)}>{value(row.value)}</span>{row.unit ? <span class="unit"> {row.unit}</span> : null}</td>
                 <td><QualityBadge status={row.quality} /></td>
