@@ -71,15 +71,20 @@ def _live_json(twin: Twin, handle: LiveElement, units: Units) -> dict[str, Any] 
     }
 
 
-def shell_live(twin: Twin, shell_id: str, units: Units) -> dict[str, Any]:
-    """The live elements of one shell's submodels (404 for an unknown shell)."""
+def _under(path: str, prefix: str | None) -> bool:
+    """``prefix`` as ``/events`` reads it: ``Motor`` matches ``Motor`` and ``Motor.Speed``."""
+    return prefix is None or path == prefix or path.startswith((prefix + ".", prefix + "["))
+
+
+def shell_live(twin: Twin, shell_id: str, units: Units, prefix: str | None = None) -> dict[str, Any]:
+    """The live elements of one shell's submodels, under ``prefix`` if given (404 for an unknown shell)."""
     shell = twin.shells.get(shell_id)
     if shell is None:
         raise ApiError(404, f"no shell with id {shell_id!r}")
     elements = []
     for reference in shell.submodel:
         for handle in twin.live_in(str(reference.key[0].value)):
-            row = _live_json(twin, handle, units)
+            row = _live_json(twin, handle, units) if _under(handle.path, prefix) else None
             if row is not None:
                 elements.append(row)
     return {"aasId": shell_id, "idShort": shell.id_short, "elements": elements}
@@ -87,9 +92,11 @@ def shell_live(twin: Twin, shell_id: str, units: Units) -> dict[str, Any]:
 
 @router.get("/live", dependencies=[ReadAccess], summary="Live values of shells with quality, timestamp and unit")
 async def get_live(request: Request,
-                   aas_ids: Annotated[list[str], Query(alias="aasId", description="base64url shell id; repeatable")]
-                   ) -> Response:
-    """Every live element (fed by a device, or computed: roll-ups, analytics) of each shell's submodels.
+                   aas_ids: Annotated[list[str], Query(alias="aasId", description="base64url shell id; repeatable")],
+                   id_short_path: Annotated[str | None, Query(alias="idShortPath", description="idShortPath prefix")]
+                   = None) -> Response:
+    """Every live element (fed by a device, or computed: roll-ups, analytics) of each shell's submodels,
+    or those under the ``idShortPath`` prefix (as ``/events`` filters).
 
     ``writeBack`` is true where a write goes to the device (a set-point); ``bound`` without
     ``writeBack`` is a measured value that refuses writes.
@@ -99,7 +106,8 @@ async def get_live(request: Request,
         raise ApiError(400, f"aasId: at most {MAX_SHELLS} shells per request, got {len(shell_ids)}")
     twin: Twin = request.app.state.twin
     units: Units = {}
-    return json_response({"result": [shell_live(twin, shell_id, units) for shell_id in shell_ids]})
+    prefix = id_short_path or None
+    return json_response({"result": [shell_live(twin, shell_id, units, prefix) for shell_id in shell_ids]})
 
 
 def semantic_ids_of(twin: Twin, shell: model.AssetAdministrationShell) -> set[str]:

@@ -57,6 +57,10 @@ def test_live_answers_value_quality_timestamp_unit_and_whether_a_write_reaches_a
     assert rows["SpindleSpeed"]["unit"] == "1/min"
     assert [row["idShortPath"] for row in line_live["elements"]] == [line.path]
     assert line_live["elements"][0]["bound"] is False
+    current = http.get("/live", params={"aasId": encode(filler), "idShortPath": "Segments.LiveValues.Records.Current"})
+    assert {row["idShortPath"] for row in current.json()["result"][0]["elements"]} == {power.path, speed.path}
+    assert http.get("/live", params={"aasId": encode(filler), "idShortPath": "Segments.Live"}).json()["result"][0][
+        "elements"] == []  # a prefix of whole idShorts, not of characters
 
 
 def test_live_names_what_it_refuses(http: httpx.Client) -> None:

@@ -4,12 +4,13 @@ import { useEffect, useState } from "preact/hooks";
 import { b64, eventKey, request, subscribe } from "./api.js";
 
 /**
- * { rows: Map(key → row), state, error } for the shells `ids` (ids joined into `idsKey`);
+ * { rows: Map(key → row), state, error } for the shells `ids` (elements under the idShortPath
+ * `prefix` only, if given: the tree wants the roll-ups, not the analytics);
  * a row is the /live element plus its key ("b64 submodel|path"); SSE updates replace value,
  * quality and timestamp. `onValue(key, row)` sees every update (trend charts append points).
  */
-export function useLive(ids, onValue) {
-  const idsKey = ids.join("\n");
+export function useLive(ids, onValue, prefix = "") {
+  const idsKey = `${prefix}\n${ids.join("\n")}`;
   const [live, setLive] = useState({ rows: new Map(), state: "loading", error: null });
   useEffect(() => {
     if (!ids.length) {
@@ -28,7 +29,8 @@ export function useLive(ids, onValue) {
         if (!cancelled) setLive((old) => ({ ...old, rows: new Map(rows) }));
       });
     };
-    request(`/live?${ids.map((id) => `aasId=${b64(id)}`).join("&")}`).then((body) => {
+    const under = prefix ? `&idShortPath=${encodeURIComponent(prefix)}` : "";
+    request(`/live?${ids.map((id) => `aasId=${b64(id)}`).join("&")}${under}`).then((body) => {
       if (cancelled) return;
       const submodels = new Set();
       body.result.forEach((shell) => shell.elements.forEach((element) => {
@@ -38,7 +40,7 @@ export function useLive(ids, onValue) {
       }));
       setLive({ rows: new Map(rows), state: submodels.size ? "connecting" : "idle", error: null });
       if (!submodels.size) return;
-      const query = ["types=valueChanged", ...[...submodels].map((id) => `submodel=${id}`)].join("&");
+      const query = ["types=valueChanged", ...[...submodels].map((id) => `submodel=${id}`)].join("&") + under;
       stop = subscribe(query, (event) => {
         const key = eventKey(event);
         const row = key && rows.get(key);

@@ -11,7 +11,8 @@ const ROW = 34; // px; fixed so a row's position is its index times ROW
 const OVERSCAN = 10;
 const REFRESH_MS = 10000;
 const RANK_NAMES = ["NoLiveData", "Good", "Uncertain", "Bad"];
-const CURRENT = "Segments.LiveValues.Records.Current.";
+const RECORD = "Segments.LiveValues.Records.Current"; // the Time Series record holding the live values
+const CURRENT = `${RECORD}.`;
 
 /** Nodes by id with parent, depth, children, the worst status at or below and counts by status. */
 function indexTree(roots) {
@@ -210,7 +211,7 @@ function TreeList({ tree, rows, expanded, setExpanded, focused, setFocused, matc
 
 function NodePanel({ tree, id }) {
   const entry = tree.byId.get(id);
-  const live = useLive(entry ? [id] : []);
+  const live = useLive(entry ? [id] : [], undefined, RECORD);
   if (!entry) return <aside class="panel"><p>Select a node to see its state.</p></aside>;
   const { node, counts } = entry;
   const kpis = kpisOf(live, id);
@@ -297,7 +298,7 @@ export function PlantView() {
   const rows = useMemo(() => (tree ? flatten(tree, expanded, only) : []), [tree, expanded, only]);
   const aggregatesInView = useDebounced(
     tree ? rows.filter((id) => tree.byId.get(id).children.length).slice(0, 60).join("\n") : "", 300);
-  const live = useLive(aggregatesInView ? aggregatesInView.split("\n") : []);
+  const live = useLive(aggregatesInView ? aggregatesInView.split("\n") : [], undefined, RECORD);
 
   if (!tree) return <section class="view"><h1>Plant</h1>{error ? <p role="alert" class="error">{error}</p> : <p>Loading the plant…</p>}</section>;
   const total = tree.byId.size;
