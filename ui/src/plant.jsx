@@ -59,9 +59,14 @@ function initiallyExpanded(tree) {
   return open;
 }
 
+/** `value` once it stopped changing for `ms`; the first non-empty value at once (the first view waits for nothing). */
 function useDebounced(value, ms) {
   const [settled, setSettled] = useState(value);
   useEffect(() => {
+    if (!settled && value) {
+      setSettled(value);
+      return undefined;
+    }
     const timer = setTimeout(() => setSettled(value), ms);
     return () => clearTimeout(timer);
   }, [value, ms]);
@@ -296,6 +301,9 @@ export function PlantView() {
     return keep;
   }, [matches, tree]);
   const rows = useMemo(() => (tree ? flatten(tree, expanded, only) : []), [tree, expanded, only]);
+  useEffect(() => { // a search moves the focus to its first match when the focused node is filtered out
+    if (only && matches.size && !only.has(focused)) setFocused(rows.find((id) => matches.has(id)) || null);
+  }, [only]);
   const aggregatesInView = useDebounced(
     tree ? rows.filter((id) => tree.byId.get(id).children.length).slice(0, 60).join("\n") : "", 300);
   const live = useLive(aggregatesInView ? aggregatesInView.split("\n") : [], undefined, RECORD);
@@ -311,7 +319,7 @@ export function PlantView() {
           <input type="search" value={query} onInput={(event) => setQuery(event.currentTarget.value)}
                  placeholder="e.g. Filler or 0173-1#02-AAV232#002" />
         </label>
-        <p class="muted" aria-live="polite">{matches ? `${matches.size} matching shells` : ""}</p>
+        <p class="muted" aria-live="polite">{matches ? `${matches.size} matching shell${matches.size === 1 ? "" : "s"}` : ""}</p>
       </div>
       {error ? <p role="alert" class="error">{error}</p> : null}
       <div class="split">
