@@ -25,7 +25,7 @@ from twinbridge.aas import value_only
 from twinbridge.aas.live import LiveElement, first_semantic_key
 from twinbridge.aas.twin import Twin
 from twinbridge.server.api.auth import ReadAccess
-from twinbridge.server.api.bodies import json_response
+from twinbridge.server.api.bodies import compressible_json, json_response
 from twinbridge.server.api.ids import decode_ids
 from twinbridge.server.api.results import ApiError, xs_datetime
 from twinbridge.submodels.hierarchy import PlantHierarchy
@@ -107,7 +107,8 @@ async def get_live(request: Request,
     twin: Twin = request.app.state.twin
     units: Units = {}
     prefix = id_short_path or None
-    return json_response({"result": [shell_live(twin, shell_id, units, prefix) for shell_id in shell_ids]})
+    return compressible_json({"result": [shell_live(twin, shell_id, units, prefix) for shell_id in shell_ids]},
+                             request.headers.get("accept-encoding"))
 
 
 def semantic_ids_of(twin: Twin, shell: model.AssetAdministrationShell) -> set[str]:

@@ -15,6 +15,7 @@ from twinbridge.aas.values import ElementValue
 from twinbridge.server.api import hierarchy as hierarchy_api
 from twinbridge.server.api import plant_status
 from twinbridge.server.api.app import create_app
+from twinbridge.server.api.bodies import GZIP_FROM
 from twinbridge.submodels.builder import PlantModel
 from twinbridge.submodels.hierarchy import PlantHierarchy
 
@@ -82,3 +83,14 @@ def test_search_finds_shells_by_id_short_or_semantic_id(http: httpx.Client, twin
     by_template = http.get("/hierarchy/search", params={"q": "idta/CarbonFootprint", "limit": 1}).json()["result"]
     assert len(by_template) == 1
     assert http.get("/hierarchy/search", params={"q": ""}).status_code == 400
+
+
+def test_large_bodies_are_gzipped_for_clients_that_accept_it(http: httpx.Client, hierarchy: PlantHierarchy) -> None:
+    every_shell = [("aasId", encode(shell)) for shell in hierarchy.shells()] * 20  # ~60 KB of JSON
+    plain = http.get("/live", params=every_shell, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and len(plain.content) >= GZIP_FROM
+    zipped = http.get("/live", params=every_shell, headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip" and zipped.json() == plain.json()  # httpx unzips
+    assert int(zipped.headers["content-length"]) < len(plain.content) / 5
+    small = http.get("/hierarchy", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in small.headers and small.json()["roots"][0]["idShort"] == "DemoPlant"

@@ -1,7 +1,8 @@
 // Plant view: the hierarchy as a virtualised tree (fixed row height, only the rows in view are in
 // the DOM, so 6,000 shells scroll like 20), each node marked with the worst quality below it, the
 // roll-up KPIs of the aggregate rows in view, search by idShort or semanticId, and a side panel.
-import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { Component } from "preact";
+import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { b64, request } from "./api.js";
 import { QUALITY_RANK, leaf, time, value, words } from "./format.js";
 import { useLive } from "./live.js";
@@ -73,12 +74,17 @@ function useDebounced(value, ms) {
   return settled;
 }
 
-function kpisOf(live, aasId) {
-  const rows = [];
+const NONE = [];
+
+/** Roll-up rows by shell id, built once per live update (a row in view looks its KPIs up in O(1)). */
+function kpisByShell(live) {
+  const byShell = new Map();
   live.rows.forEach((row) => {
-    if (row.aasId === aasId && row.idShortPath.startsWith(CURRENT) && row.valueType !== "xs:dateTime") rows.push(row);
+    if (!row.idShortPath.startsWith(CURRENT) || row.valueType === "xs:dateTime") return;
+    if (!byShell.has(row.aasId)) byShell.set(row.aasId, []);
+    byShell.get(row.aasId).push(row);
   });
-  return rows;
+  return byShell;
 }
 
 function Kpi({ row }) {
@@ -89,6 +95,18 @@ function Kpi({ row }) {
       {row.unit ? <span class="unit"> {row.unit}</span> : null}
     </span>
   );
+}
+
+/** Renders again only when one of its props changed: scrolling then touches only the rows entering the window. */
+class PureRow extends Component {
+  shouldComponentUpdate(next) {
+    for (const key in next) if (next[key] !== this.props[key]) return true;
+    return false;
+  }
+
+  render(props) {
+    return <TreeRow {...props} />;
+  }
 }
 
 function TreeRow({ entry, index, open, focused, matched, kpis, onToggle, onPick, onOpen }) {
@@ -133,7 +151,8 @@ function TreeList({ tree, rows, expanded, setExpanded, focused, setFocused, matc
     observer.observe(box.current);
     return () => observer.disconnect();
   }, []);
-  const at = focused ? rows.indexOf(focused) : -1;
+  const at = useMemo(() => (focused ? rows.indexOf(focused) : -1), [rows, focused]);
+  const kpis = useMemo(() => kpisByShell(live), [live]);
   useEffect(() => {
     const element = box.current;
     if (at < 0 || !element) return;
@@ -143,12 +162,12 @@ function TreeList({ tree, rows, expanded, setExpanded, focused, setFocused, matc
   }, [at]);
   const first = Math.max(0, Math.floor(scroll / ROW) - OVERSCAN);
   const last = Math.min(rows.length, Math.ceil((scroll + height) / ROW) + OVERSCAN);
-  const toggle = (id) => setExpanded((old) => {
+  const toggle = useCallback((id) => setExpanded((old) => {
     const next = new Set(old);
     if (next.has(id)) next.delete(id); else next.add(id);
     return next;
-  });
-  const open = (id) => { location.hash = `#/asset/${b64(id)}`; };
+  }), [setExpanded]);
+  const open = useCallback((id) => { location.hash = `#/asset/${b64(id)}`; }, []);
   const onKeyDown = (event) => {
     const current = at < 0 ? 0 : at;
     const id = rows[current];
@@ -195,14 +214,14 @@ function TreeList({ tree, rows, expanded, setExpanded, focused, setFocused, matc
         {rows.slice(first, last).map((id, offset) => {
           const entry = tree.byId.get(id);
           return (
-            <TreeRow
+            <PureRow
               key={id}
               entry={entry}
               index={first + offset}
               open={Boolean(matches) || expanded.has(id)}
               focused={id === focused}
               matched={matches ? matches.get(id) : null}
-              kpis={entry.children.length ? kpisOf(live, id) : []}
+              kpis={(entry.children.length && kpis.get(id)) || NONE}
               onToggle={toggle}
               onPick={setFocused}
               onOpen={open}
@@ -219,7 +238,7 @@ function NodePanel({ tree, id }) {
   const live = useLive(entry ? [id] : [], undefined, RECORD);
   if (!entry) return <aside class="panel"><p>Select a node to see its state.</p></aside>;
   const { node, counts } = entry;
-  const kpis = kpisOf(live, id);
+  const kpis = kpisByShell(live).get(id) || NONE;
   return (
     <aside class="panel" aria-label={`Summary of ${node.idShort}`}>
       <h2>{node.idShort} <span class="level">{node.level}</span></h2>
@@ -265,22 +284,30 @@ export function PlantView() {
 
   useEffect(() => {
     let first = true;
+    let timer = null;
+    let stopped = false;
     const load = () => {
-      if (document.hidden && !first) return;
+      const started = performance.now();
+      const next = () => {
+        if (stopped) return;
+        // every 10 s, or 20 times what the last read took: /hierarchy of 6,000 shells costs the
+        // server ~0.9 s (BENCHMARKS.md), and an open dashboard must not keep a core busy
+        timer = setTimeout(load, Math.max(REFRESH_MS, 20 * (performance.now() - started)));
+      };
+      if (document.hidden && !first) { next(); return; }
       request("/hierarchy").then((body) => {
-        const next = indexTree(body.roots);
-        setTree(next);
+        const indexed = indexTree(body.roots);
+        setTree(indexed);
         setError(null);
         if (first) {
           first = false;
-          setExpanded(initiallyExpanded(next));
-          setFocused((old) => old || next.roots[0] || null);
+          setExpanded(initiallyExpanded(indexed));
+          setFocused((old) => old || indexed.roots[0] || null);
         }
-      }).catch((failure) => setError(failure.message));
+      }).catch((failure) => setError(failure.message)).finally(next);
     };
     load();
-    const timer = setInterval(load, REFRESH_MS);
-    return () => clearInterval(timer);
+    return () => { stopped = true; clearTimeout(timer); };
   }, []);
 
   useEffect(() => {
