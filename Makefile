@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench lock clean readme-check
+.PHONY: demo test lint bench lock clean readme-check ui
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# Rebuilds the dashboard (ui/ → server/ui/static, committed) with esbuild; needs Node.js + npm, `make demo` does not.
+ui:
+	cd ui && npm ci --no-audit --no-fund && node build.mjs
 
 # Runs the README's commands as written against a demo (tests/test_readme.py).
 readme-check: $(STAMP)

@@ -219,6 +219,10 @@ class Twin:
     def live_elements(self) -> Iterator[LiveElement]:
         return iter(list(self._live.values()))
 
+    def live_in(self, submodel_id: str) -> list[LiveElement]:
+        """The handles made so far in one submodel (a dashboard's snapshot without a scan of all)."""
+        return list(self._live_by_submodel.get(submodel_id, ()))
+
     # ------------------------------------------------------- identifiables
     def create(self, obj: model.Identifiable, *, origin: Origin | None = None) -> None:
         kind = kind_of(obj)

@@ -52,6 +52,7 @@ from twinbridge.server.api.auth import ApiSecurity, ApiToken
 from twinbridge.server.api.hierarchy import router as hierarchy_router
 from twinbridge.server.api.history import routers as history_routers
 from twinbridge.server.api.ids import encode_id
+from twinbridge.server.api.plant_status import router as plant_status_router
 from twinbridge.server.api.sparql import router as sparql_router
 from twinbridge.server.config import PlantFile, TokenAuth
 from twinbridge.server.events.health import health_router
@@ -60,6 +61,7 @@ from twinbridge.server.events.sse import event_stats, events_router
 from twinbridge.server.opcua.settings import OpcUaUser
 from twinbridge.server.simulations import SimulationService
 from twinbridge.server.tokens import admin_token, demo_opcua_user, shown
+from twinbridge.server.ui.serving import Dashboard
 from twinbridge.submodels.hierarchy import PlantHierarchy
 from twinbridge.submodels.plant import Plant
 from twinbridge.submodels.semantic import SemanticGraph
@@ -283,7 +285,7 @@ class Application:
         simulations = SimulationService(self.twin, plant_file, plant_file.server.rest.prefix, self.history,
                                         self._signal_of(plant))
         await self._start(simulations)
-        routers = [hierarchy_router, sparql_router, simulations.router, *history_routers]
+        routers = [plant_status_router, hierarchy_router, sparql_router, simulations.router, *history_routers]
         self.analytics: AnalyticsService | None = None
         if plant_file.analytics is not None:  # after the adapters: monitors read what they feed
             self.analytics = AnalyticsService(self.twin, plant_file.analytics)
@@ -298,6 +300,7 @@ class Application:
         app.state.history = self.history
         app.state.hierarchy = hierarchy
         app.include_router(health_router(self._source_states))  # /metrics, /health, /ready at the root
+        app.include_router(Dashboard(plant_file.server.rest.prefix).router())  # the dashboard at / and /ui
         await self._start_events(app.state)
         app.state.semantic_graph = graph
         app.state.sparql_timeout_s = plant_file.server.sparql.timeout_s
@@ -410,7 +413,8 @@ class Application:
     def _banner(self) -> None:
         prefix = self.plant_file.server.rest.prefix
         base = f"http://{self.host}:{self.port}{prefix}"
-        lines = [f"twinbridge: REST API on {base}  (docs: {base}/docs)"]
+        lines = [f"twinbridge: REST API on {base}  (docs: {base}/docs)",
+                 f"  dashboard: http://{self.host}:{self.port}/"]
         terminal = sys.stdout.isatty()  # a secret is shown once, on a terminal, never to a log
         if self.token is not None:
             lines.append(f"  admin token: {shown(self.token, self._token_origin, terminal)}")

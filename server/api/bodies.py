@@ -9,6 +9,7 @@ would store something other than what the client sent. Rendering goes through
 from __future__ import annotations
 
 import functools
+import gzip
 import json
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
@@ -183,6 +184,21 @@ def json_response(content: Any, status: int = 200, headers: dict[str, str] | Non
                             model.SpecificAssetId, model.Resource)):
         content = to_jsonable(content)
     return Response(orjson.dumps(content), status_code=status, media_type="application/json", headers=headers)
+
+
+GZIP_FROM = 32 * 1024
+"""JSON bodies from this size on are gzipped for clients that accept it (``compressible_json``)."""
+
+
+def compressible_json(content: Any, accept_encoding: str | None) -> Response:
+    """JSON, gzipped (level 1) when large and accepted: the plant tree of 6,000 shells is 1.5 MiB
+    as JSON and ~0.1 MiB gzipped, for ~10 ms of CPU. The API has no compression middleware (it
+    would cost every small value read), so the few routes with large bodies opt in here."""
+    body = orjson.dumps(content)
+    if len(body) < GZIP_FROM or "gzip" not in (accept_encoding or ""):
+        return Response(body, media_type="application/json", headers={"Vary": "Accept-Encoding"})
+    return Response(gzip.compress(body, 1), media_type="application/json",
+                    headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
 
 
 def bytes_response(data: bytes, status: int = 200) -> Response:

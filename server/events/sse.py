@@ -97,6 +97,11 @@ class EventStream:
         self.settings = settings
         self.stats = stats
         self.greeting = greeting
+        self.ended = False
+        """Set before the stream task is cancelled; the loop checks it because Python 3.11's
+        ``asyncio.wait_for`` drops a cancellation that arrives as its inner await completes (it
+        returns the result instead): the stream then wrote heartbeats to a gone client for ever,
+        and the server's shutdown waited on it (seen after a dashboard tab closed)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.stats.sse_clients += 1
@@ -114,6 +119,7 @@ class EventStream:
             try:
                 await asyncio.wait((stream, gone), return_when=asyncio.FIRST_COMPLETED)
             finally:
+                self.ended = True
                 for task in (stream, gone):
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -127,7 +133,7 @@ class EventStream:
         if not await self._write(send, self.greeting):
             return
         heartbeat = self.settings.heartbeat_s
-        while True:
+        while not self.ended:
             try:
                 batch = await asyncio.wait_for(self.subscription.next_batch(), heartbeat)
             except TimeoutError:
