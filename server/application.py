@@ -27,6 +27,7 @@ from twinbridge.aas import compat_basyx
 from twinbridge.aas.errors import TwinError
 from twinbridge.aas.gc_pause import collector_paused
 from twinbridge.aas.operations import OperationRegistry
+from twinbridge.aas.replication import follow
 from twinbridge.aas.serialization import (
     Environment,
     collect,
@@ -104,6 +105,8 @@ class Options:
     mqtt_port: int | None = None
     replace: bool = False
     """``--replace``: imports overwrite objects that exist (default: keep them, create what is missing)."""
+    store: str | None = None
+    """``--store URL``: the plant file's ``server.store`` for this run (``postgresql://…`` to share one)."""
 
 
 PLANT_FINGERPRINT = "plant/description.sha256"
@@ -209,7 +212,7 @@ class Application:
         self.host = options.host or settings.rest.host
         self.port = options.port if options.port is not None else settings.rest.port
         compat_basyx.check()  # a basyx without the hooks we use stops here, naming them
-        self.twin = Twin(open_store(store_url(settings.store, self.data_dir)))
+        self.twin = Twin(open_store(store_url(options.store or settings.store, self.data_dir)))
         self.operations = OperationRegistry()
         self.services: list[Service] = []
         self._tasks: list[asyncio.Task[Any]] = []
@@ -246,6 +249,9 @@ class Application:
         compat_aiomqtt.check()
         compat_pymodbus.check()
         compat_uvicorn.check()
+        replica = follow(self.twin)
+        if replica is not None:  # first: other instances' changes from the moment the twin was loaded
+            await self._start(replica)
         with collector_paused():
             # The start-up model is long-lived: frozen before the collector runs again, no
             # collection ever scans it. Re-enabling first cost one full collection over the

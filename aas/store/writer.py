@@ -17,6 +17,10 @@ Reads of files see submitted-but-not-yet-durable writes (an overlay), so a clien
 and at once downloads gets its bytes.
 
 Backends with ``blocking = False`` (memory) are written inline: no thread, same contract.
+
+``expecting(check)`` (an ``If-Match``) puts a ``CheckVersion`` in front of the first unit
+submitted inside it (in the same task), so a store with shared versions checks and writes in
+one transaction. ``observe`` tells a replica which keys each submitted unit touches.
 """
 
 from __future__ import annotations
@@ -26,11 +30,12 @@ import contextlib
 import logging
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from twinbridge.aas.errors import StorageError
-from twinbridge.aas.store.base import Change, DeleteFile, SaveFile, Store
+from twinbridge.aas.store.base import Change, CheckVersion, DeleteFile, SaveFile, Store
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +50,8 @@ class _Unit:
 
 
 _STOP = _Unit(-1, ())
+Observer = Callable[[Sequence[Change], int], None]
+_EXPECTED: ContextVar[list[CheckVersion] | None] = ContextVar("twinbridge_expected_version", default=None)
 _Waiter = tuple[int, asyncio.AbstractEventLoop, "asyncio.Future[None]"]
 
 
@@ -65,12 +72,31 @@ class StoreWriter:
         self._batch_depth = 0
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._observers: list[Observer] = []
 
     # ------------------------------------------------------------- submitting
     @property
     def position(self) -> int:
         """The sequence number of the last submitted unit (``persisted(since=position)``)."""
         return self._submitted
+
+    @property
+    def durable(self) -> int:
+        """The sequence number up to which every unit was written (or failed)."""
+        return self._durable
+
+    def observe(self, observer: Observer) -> None:
+        """Call ``observer(changes, seq)`` on the loop for every unit as it is submitted."""
+        self._observers.append(observer)
+
+    @contextlib.contextmanager
+    def expecting(self, check: CheckVersion) -> Iterator[None]:
+        """The first unit submitted inside (in this task) is kept only if ``check`` holds."""
+        token = _EXPECTED.set([check])
+        try:
+            yield
+        finally:
+            _EXPECTED.reset(token)
 
     def submit(self, changes: Sequence[Change]) -> None:
         """Queue ``changes`` to be written together, after everything submitted before."""
@@ -85,9 +111,14 @@ class StoreWriter:
     def _enqueue(self, changes: list[Change]) -> None:
         if self._closed:
             raise StorageError("the store is closed")
+        expected = _EXPECTED.get()
+        if expected:
+            changes.insert(0, expected.pop())
         self._submitted += 1
         unit = _Unit(self._submitted, changes)
         self._overlay(changes, unit.seq)
+        for observer in self._observers:
+            observer(changes, unit.seq)
         if not self.backend.blocking:
             self._write_units([unit])
             return

@@ -1,0 +1,468 @@
+"""The shared store: one PostgreSQL database (``postgresql://host:port/db?schema=NAME``) that
+several twinbridge instances use at once.
+
+Tables (schema ``NAME``, default ``twinbridge``; created and upgraded by ``MIGRATIONS``):
+
+- ``documents``: each identifiable's AAS JSON as ``jsonb``, with generated, indexed columns for
+  idShort, the first semanticId key and the global asset id (a GIN index over the specific asset
+  ids) so filters and lookups can run in SQL; ``ord`` keeps first-insertion order for listings.
+- ``element_values``: the live value of each element written since its submodel's document was
+  saved, one row per element: a value write is an upsert of that row, never a whole document.
+- ``element_log``: structural element changes (add/replace/delete), replayed over the document
+  with the values in one ``seq`` order at load; a structural change first moves the submodel's
+  value rows into the log, so list indices shifted by it cannot mix up old and new values.
+- ``versions``: each identifiable's version, the id of the last outbox row that changed it
+  (the ETag every instance agrees on); ``files``; ``outbox`` (below); ``schema_migrations``.
+
+Several instances: every transaction takes one advisory lock first, so transactions commit
+one after another and outbox ids grow in commit order; every change to a document or a value
+adds an ``outbox`` row (instance, kind, id, op: save/delete/element/value, path, value) in the same transaction, and the
+commit sends one ``NOTIFY`` with the highest id (ids only: a NOTIFY is never replayed, the
+table is, see ``aas.replication``). Rows older than ``OUTBOX_RETENTION_S`` are pruned.
+
+Faults: a lost connection is reopened and the transaction retried for up to ``RETRY_FOR_S``
+(a PostgreSQL restart stalls writes instead of failing them); a failure during COMMIT is not
+retried (it may have committed) but reported, and the keys of every failed change are handed
+to the replica, which reloads them from the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+from twinbridge.aas.errors import PreconditionFailed, StorageError
+from twinbridge.aas.events import ObjectKind
+from twinbridge.aas.store.base import (
+    Change,
+    CheckVersion,
+    DeleteDocument,
+    DeleteFile,
+    ElementOp,
+    LogElement,
+    LoggedChange,
+    SaveDocument,
+    SaveFile,
+    StoredDocument,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SCHEMA = "twinbridge"
+RETRY_FOR_S = 30.0
+OUTBOX_RETENTION_S = 3600
+_PRUNE_EVERY_S = 60.0
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+_SUBMODEL = ObjectKind.SUBMODEL.value
+
+Key = tuple[str, str, str]
+"""(kind, identifier, part): part ``""`` is the whole document, ``"*"`` anything in it, else an
+element path (its value)."""
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE documents (
+        kind text NOT NULL,
+        id text NOT NULL,
+        ord bigserial NOT NULL,
+        body jsonb NOT NULL,
+        id_short text GENERATED ALWAYS AS (body ->> 'idShort') STORED,
+        semantic_id text GENERATED ALWAYS AS (body -> 'semanticId' -> 'keys' -> 0 ->> 'value') STORED,
+        global_asset_id text GENERATED ALWAYS AS (body -> 'assetInformation' ->> 'globalAssetId') STORED,
+        PRIMARY KEY (kind, id)
+    );
+    CREATE INDEX documents_order ON documents (kind, ord);
+    CREATE INDEX documents_id_short ON documents (kind, id_short);
+    CREATE INDEX documents_semantic_id ON documents (kind, semantic_id);
+    CREATE INDEX documents_global_asset_id ON documents (global_asset_id) WHERE global_asset_id IS NOT NULL;
+    CREATE INDEX documents_specific_asset_ids ON documents
+        USING gin ((body -> 'assetInformation' -> 'specificAssetIds') jsonb_path_ops) WHERE kind = 'shell';
+    CREATE SEQUENCE change_seq;
+    CREATE TABLE element_values (
+        submodel_id text NOT NULL,
+        path text NOT NULL,
+        seq bigint NOT NULL,
+        body bytea NOT NULL,
+        PRIMARY KEY (submodel_id, path)
+    );
+    CREATE TABLE element_log (
+        seq bigint PRIMARY KEY,
+        submodel_id text NOT NULL,
+        op text NOT NULL,
+        path text NOT NULL,
+        body bytea
+    );
+    CREATE INDEX element_log_submodel ON element_log (submodel_id, seq);
+    CREATE TABLE versions (
+        kind text NOT NULL,
+        id text NOT NULL,
+        version bigint NOT NULL,
+        PRIMARY KEY (kind, id)
+    );
+    CREATE TABLE files (
+        name text PRIMARY KEY,
+        content_type text NOT NULL,
+        data bytea NOT NULL
+    );
+    CREATE TABLE outbox (
+        id bigserial PRIMARY KEY,
+        instance text NOT NULL,
+        kind text NOT NULL,
+        identifier text NOT NULL,
+        op text NOT NULL,
+        path text NOT NULL DEFAULT '',
+        body bytea,
+        created timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE INDEX outbox_created ON outbox (created);
+    CREATE TABLE outbox_pruned (through bigint NOT NULL);
+    INSERT INTO outbox_pruned VALUES (0);
+    """,
+)
+
+
+def as_int(value: object) -> int:
+    """A column psycopg returned as an int (bigint, count) typed for the checker."""
+    if not isinstance(value, int):
+        raise StorageError(f"the store returned {value!r} where a number belongs")
+    return value
+
+
+def as_bytes(value: object) -> bytes | None:
+    """A bytea column (None for NULL)."""
+    if value is None:
+        return None
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise StorageError(f"the store returned {type(value).__name__} where bytes belong")
+    return bytes(value)
+
+
+class StoreUrl:
+    """A ``postgresql://`` URL split into libpq's connection string and our schema name."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        schemas = [value for name, value in query if name == "schema"]
+        self.schema = schemas[-1] if schemas else DEFAULT_SCHEMA
+        if not _SCHEMA_NAME.fullmatch(self.schema):
+            raise ValueError(f"schema {self.schema!r}: lower-case letters, digits and _, at most 63")
+        rest = urlencode([(name, value) for name, value in query if name != "schema"])
+        self.conninfo = urlunsplit(("postgresql", parts.netloc, parts.path, rest, ""))
+        self.channel = f"twinbridge_{self.schema}"
+
+
+def connect(url: StoreUrl, *, autocommit: bool = False) -> psycopg.Connection[tuple[object, ...]]:
+    """A connection whose search_path is the store's schema (created if missing)."""
+    conn = psycopg.connect(url.conninfo, autocommit=True, connect_timeout=5)
+    try:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(url.schema)))
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(url.schema)))
+        conn.autocommit = autocommit
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def migrate(conn: psycopg.Connection[tuple[object, ...]], schema: str) -> None:
+    """Apply the migrations this schema has not seen, under a lock (instances may start together)."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{schema}.migrate",))
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY, applied timestamptz"
+                     " NOT NULL DEFAULT now())")
+        row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+        applied = as_int(row[0]) if row else 0
+        if applied > len(MIGRATIONS):
+            raise StorageError(f"the schema {schema} was written by a newer twinbridge (migration {applied})")
+        for version, script in enumerate(MIGRATIONS[applied:], start=applied + 1):
+            conn.execute(script)  # type: ignore[arg-type]  # our own constant DDL
+            conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
+
+
+def read_documents(conn: psycopg.Connection[tuple[object, ...]], kinds_ids: Iterable[tuple[str, str]],
+                   ) -> dict[tuple[str, str], tuple[StoredDocument | None, int]]:
+    """The current (document with its log, version) of each (kind, id); (None, 0) when deleted."""
+    wanted = list(kinds_ids)
+    found: dict[tuple[str, str], tuple[StoredDocument | None, int]] = {key: (None, 0) for key in wanted}
+    if not wanted:
+        return found
+    kinds, ids = [kind for kind, _ in wanted], [identifier for _, identifier in wanted]
+    rows = conn.execute(
+        "SELECT d.kind, d.id, d.body::text, coalesce(v.version, 0) FROM documents d"
+        " JOIN unnest(%s::text[], %s::text[]) AS w(kind, id) USING (kind, id)"
+        " LEFT JOIN versions v USING (kind, id)", (kinds, ids)).fetchall()
+    submodels = [str(row[1]) for row in rows if row[0] == _SUBMODEL]
+    logs = _logs(conn, "WHERE submodel_id = ANY(%s)", (submodels,)) if submodels else {}
+    for kind, identifier, body, version in rows:
+        key = (str(kind), str(identifier))
+        document = StoredDocument(ObjectKind(kind), key[1], str(body).encode(), logs.get(key[1], []))
+        found[key] = (document, as_int(version))
+    return found
+
+
+def _logs(conn: psycopg.Connection[tuple[object, ...]], where: str, params: tuple[object, ...],
+          ) -> dict[str, list[LoggedChange]]:
+    """Each submodel's structural log and value rows, merged in ``seq`` order."""
+    rows = conn.execute(
+        f"SELECT submodel_id, seq, op, path, body FROM element_log {where}"  # our own clause
+        f" UNION ALL SELECT submodel_id, seq, 'value', path, body FROM element_values {where}"
+        " ORDER BY 1, 2", params + params).fetchall()
+    logs: dict[str, list[LoggedChange]] = {}
+    for submodel_id, _, op, path, body in rows:
+        logs.setdefault(str(submodel_id), []).append(
+            LoggedChange(ElementOp(str(op)), str(path), as_bytes(body)))
+    return logs
+
+
+class PostgresStore:
+    """The ``Store`` over PostgreSQL; one connection, used by the twin's writer thread."""
+
+    blocking = True
+    values_in_place = True
+
+    def __init__(self, url: StoreUrl, instance: str | None = None) -> None:
+        self.url = url
+        self.instance = instance or uuid.uuid4().hex
+        self.loaded_through = 0
+        """The outbox id the loaded state includes (a replica follows from there)."""
+        self.versions: dict[tuple[ObjectKind, str], int] = {}
+        self.own: dict[Key, int] = {}
+        """The outbox id of this instance's last committed change of each key."""
+        self.failed: set[Key] = set()
+        """Keys of changes that did not become durable: the replica reloads them."""
+        self.failed_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._conn: psycopg.Connection[tuple[object, ...]] | None = None
+        self._next_prune = 0.0
+        try:
+            conn = self._connection()
+            migrate(conn, url.schema)
+        except psycopg.Error as error:
+            raise StorageError(f"the store {self.where} cannot be opened: {error}") from None
+
+    @property
+    def where(self) -> str:
+        parts = urlsplit(self.url.conninfo)
+        return f"postgresql://{parts.hostname}:{parts.port or 5432}{parts.path} (schema {self.url.schema})"
+
+    def _connection(self) -> psycopg.Connection[tuple[object, ...]]:
+        if self._conn is None or self._conn.closed:
+            self._conn = connect(self.url)
+        return self._conn
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        self._conn = None
+
+    # ------------------------------------------------------------------ reads
+    def load(self) -> Iterator[StoredDocument]:
+        """Everything in one snapshot, with the outbox id it includes (``loaded_through``)."""
+        with self._lock:
+            conn = self._connection()
+            with conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                row = conn.execute("SELECT coalesce(max(id), 0) FROM outbox").fetchone()
+                self.loaded_through = as_int(row[0]) if row else 0
+                self.versions = {(ObjectKind(kind), str(identifier)): as_int(version)
+                                 for kind, identifier, version in conn.execute(
+                                     "SELECT kind, id, version FROM versions").fetchall()}
+                logs = _logs(conn, "", ())
+                cursor = conn.cursor(name="twinbridge_load")  # server-side: a large store streams
+                cursor.itersize = 2_000
+                cursor.execute("SELECT kind, id, body::text FROM documents ORDER BY ord")
+                documents = [(str(kind), str(identifier), str(body)) for kind, identifier, body in cursor]
+                cursor.close()
+        for kind, identifier, body in documents:
+            entries = logs.get(identifier, []) if kind == _SUBMODEL else []
+            yield StoredDocument(ObjectKind(kind), identifier, body.encode(), entries)
+
+    def version(self, kind: ObjectKind, identifier: str) -> int | None:
+        return self.versions.get((kind, identifier), 0)
+
+    def load_file(self, name: str) -> tuple[str, bytes] | None:
+        row = self._read("SELECT content_type, data FROM files WHERE name = %s", (name,))
+        return None if not row else (str(row[0][0]), as_bytes(row[0][1]) or b"")
+
+    def file_names(self, prefix: str = "") -> list[str]:
+        rows = self._read("SELECT name FROM files WHERE left(name, %s) = %s ORDER BY name", (len(prefix), prefix))
+        return [str(name) for (name,) in rows]
+
+    def _read(self, query: str, params: tuple[object, ...]) -> list[tuple[object, ...]]:
+        with self._lock:
+            deadline = time.monotonic() + RETRY_FOR_S
+            while True:
+                try:
+                    conn = self._connection()
+                    with conn.transaction():
+                        return conn.execute(query, params).fetchall()  # type: ignore[arg-type]
+                except psycopg.OperationalError as error:
+                    self._drop_connection()
+                    if time.monotonic() > deadline:
+                        raise StorageError(f"the store {self.where} is unreachable: {error}") from None
+                    time.sleep(0.2)
+
+    # ----------------------------------------------------------------- writes
+    def write(self, changes: Sequence[Change]) -> None:
+        if not changes:
+            return
+        with self._lock:
+            deadline = time.monotonic() + RETRY_FOR_S
+            delay = 0.05
+            while True:
+                committing = False
+                try:
+                    conn = self._connection()
+                    outbox = self._transaction(conn, changes)
+                    committing = True
+                    conn.commit()
+                    break
+                except PreconditionFailed:
+                    self._rollback()
+                    self._failed(changes)
+                    raise
+                except psycopg.OperationalError as error:
+                    self._drop_connection()
+                    if committing or time.monotonic() > deadline:
+                        self._failed(changes)
+                        doubt = " (it may have committed)" if committing else ""
+                        raise StorageError(f"the store {self.where} failed{doubt}: {error}") from None
+                    log.warning("store %s: %s; reconnecting", self.where, str(error).strip())
+                    time.sleep(delay)
+                    delay = min(delay * 2, 1.0)
+                except psycopg.Error as error:
+                    self._rollback()
+                    self._failed(changes)
+                    raise StorageError(f"the store {self.where} failed: {error}") from None
+            for kind_name, identifier, part, outbox_id in outbox:
+                self.own[(kind_name, identifier, part)] = outbox_id
+                if part != "*":
+                    self.own[(kind_name, identifier, "*")] = outbox_id
+                document = (ObjectKind(kind_name), identifier)
+                if self.versions.get(document, 0) < outbox_id:
+                    self.versions[document] = outbox_id
+
+    def _rollback(self) -> None:
+        if self._conn is not None and not self._conn.closed:
+            try:
+                self._conn.rollback()
+            except psycopg.Error:
+                self._drop_connection()
+
+    def _failed(self, changes: Sequence[Change]) -> None:
+        with self.failed_lock:
+            self.failed.update(key for change in changes if (key := document_key(change)) is not None)
+
+    def _transaction(self, conn: psycopg.Connection[tuple[object, ...]], changes: Sequence[Change],
+                     ) -> list[tuple[str, str, str, int]]:
+        """Apply ``changes`` and their outbox rows (not committed); returns (kind, id, part, outbox id)."""
+        cur = conn.cursor()
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.url.schema,))
+        rows: list[tuple[str, str, str, str, bytes | None]] = []  # kind, id, op, path, body
+        with conn.pipeline():
+            for change in changes:
+                match change:
+                    case LogElement(submodel_id, op, path, body):
+                        if op is ElementOp.VALUE:
+                            cur.execute(
+                                "INSERT INTO element_values (submodel_id, path, seq, body)"
+                                " VALUES (%s, %s, nextval('change_seq'), %s) ON CONFLICT (submodel_id, path)"
+                                " DO UPDATE SET seq = excluded.seq, body = excluded.body",
+                                (submodel_id, path, body))
+                            rows.append((_SUBMODEL, submodel_id, "value", path, body))
+                        else:
+                            cur.execute("INSERT INTO element_log SELECT seq, submodel_id, 'value', path, body"
+                                        " FROM element_values WHERE submodel_id = %s", (submodel_id,))
+                            cur.execute("DELETE FROM element_values WHERE submodel_id = %s", (submodel_id,))
+                            cur.execute("INSERT INTO element_log (seq, submodel_id, op, path, body)"
+                                        " VALUES (nextval('change_seq'), %s, %s, %s, %s)",
+                                        (submodel_id, op.value, path, body))
+                            rows.append((_SUBMODEL, submodel_id, "element", path, None))
+                    case SaveDocument(kind, identifier, body):
+                        cur.execute(
+                            "INSERT INTO documents (kind, id, body) VALUES (%s, %s, %s::jsonb)"
+                            " ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body",
+                            (kind.value, identifier, body.decode()))
+                        if kind is ObjectKind.SUBMODEL:
+                            self._clear_log(cur, identifier)
+                        rows.append((kind.value, identifier, "save", "", None))
+                    case DeleteDocument(kind, identifier):
+                        cur.execute("DELETE FROM documents WHERE kind = %s AND id = %s", (kind.value, identifier))
+                        cur.execute("DELETE FROM versions WHERE kind = %s AND id = %s", (kind.value, identifier))
+                        if kind is ObjectKind.SUBMODEL:
+                            self._clear_log(cur, identifier)
+                        rows.append((kind.value, identifier, "delete", "", None))
+                    case SaveFile(name, content_type, data):
+                        cur.execute(
+                            "INSERT INTO files (name, content_type, data) VALUES (%s, %s, %s) ON CONFLICT (name)"
+                            " DO UPDATE SET content_type = excluded.content_type, data = excluded.data",
+                            (name, content_type, data))
+                    case DeleteFile(name):
+                        cur.execute("DELETE FROM files WHERE name = %s", (name,))
+                    case CheckVersion(kind, identifier, expected):
+                        cur.execute("SELECT version FROM versions WHERE kind = %s AND id = %s",
+                                    (kind.value, identifier))
+                        found = cur.fetchone()
+                        current = as_int(found[0]) if found else 0
+                        if current != expected:
+                            raise PreconditionFailed(
+                                f"{kind.value} {identifier!r} changed since version {expected} (now {current})")
+        if not rows:
+            return []
+        cur.execute(
+            "INSERT INTO outbox (instance, kind, identifier, op, path, body)"
+            " SELECT %s, * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bytea[])"
+            " RETURNING id, kind, identifier, op, path",
+            (self.instance, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
+             [r[3] for r in rows], [r[4] for r in rows]))
+        written = [(str(kind), str(identifier), str(path) if op == "value" else ("" if op in ("save", "delete")
+                    else "*"), as_int(outbox_id))
+                   for outbox_id, kind, identifier, op, path in cur.fetchall()]
+        latest: dict[tuple[str, str], int] = {}
+        for kind_name, identifier, _, outbox_id in written:
+            latest[(kind_name, identifier)] = max(latest.get((kind_name, identifier), 0), outbox_id)
+        cur.execute(
+            "INSERT INTO versions (kind, id, version) SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[])"
+            " ON CONFLICT (kind, id) DO UPDATE SET version = excluded.version",
+            ([k for k, _ in latest], [i for _, i in latest], list(latest.values())))
+        cur.execute("SELECT pg_notify(%s, %s)", (self.url.channel, str(max(latest.values()))))
+        self._prune_if_due(cur)
+        return written
+
+    @staticmethod
+    def _clear_log(cur: psycopg.Cursor[tuple[object, ...]], submodel_id: str) -> None:
+        cur.execute("DELETE FROM element_log WHERE submodel_id = %s", (submodel_id,))
+        cur.execute("DELETE FROM element_values WHERE submodel_id = %s", (submodel_id,))
+
+    def _prune_if_due(self, cur: psycopg.Cursor[tuple[object, ...]]) -> None:
+        now = time.monotonic()
+        if now < self._next_prune:
+            return
+        self._next_prune = now + _PRUNE_EVERY_S
+        cur.execute(
+            "WITH gone AS (DELETE FROM outbox WHERE created < now() - make_interval(secs => %s) RETURNING id)"
+            " UPDATE outbox_pruned SET through = greatest(through, (SELECT coalesce(max(id), 0) FROM gone))",
+            (OUTBOX_RETENTION_S,))
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop_connection()
+
+
+def document_key(change: Change) -> Key | None:
+    """The key whose replica state a change affects ("*": anything in the identifiable)."""
+    match change:
+        case LogElement(submodel_id, op, path, _):
+            return (_SUBMODEL, submodel_id, path if op is ElementOp.VALUE else "*")
+        case SaveDocument(kind, identifier, _) | DeleteDocument(kind, identifier):
+            return (kind.value, identifier, "")
+    return None
