@@ -1,0 +1,68 @@
+"""``TWINBRIDGE_TEST_STORE=postgresql`` runs the whole suite with its stores on PostgreSQL.
+
+Every ``Twin()`` without a store, every ``memory:`` URL and every ``sqlite:///…`` URL opens a
+PostgreSQL schema of its own instead (the same file path → the same schema, so a test that
+reopens its store finds its data); tests that build a ``SqliteStore`` directly test SQLite and
+keep it. The schemas are dropped when the session ends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+
+import pytest
+
+STORE = os.environ.get("TWINBRIDGE_TEST_STORE", "")
+SQLITE_ITSELF = ("tests/aas/test_store_sqlite.py",)
+"""Tests of SQLite and of the URL scheme table themselves: they stay what they are."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if STORE != "postgresql":
+        return
+    skip = pytest.mark.skip(reason="tests the SQLite store itself (TWINBRIDGE_TEST_STORE=postgresql)")
+    for item in items:
+        if item.nodeid.startswith(SQLITE_ITSELF):
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _store_on_postgresql() -> Iterator[None]:
+    if STORE != "postgresql":
+        yield
+        return
+    from tests.postgres import drop_schema, require_postgres, schema_name, store_url
+    from twinbridge.aas import store as stores
+    from twinbridge.aas import twin as twins
+    from twinbridge.aas.store.postgres import PostgresStore, StoreUrl
+
+    require_postgres()
+    created: list[str] = []
+    run = schema_name("suite")
+
+    def open_schema(schema: str) -> PostgresStore:
+        if schema not in created:
+            created.append(schema)
+        return PostgresStore(StoreUrl(store_url(schema)))
+
+    def fresh() -> PostgresStore:
+        return open_schema(f"{run}_{len(created)}")
+
+    def parse_sqlite(url: str) -> stores.Opener:
+        sqlite(url)  # a bad URL is refused as SQLite would refuse it
+        schema = f"{run}_f{hashlib.sha1(url.encode()).hexdigest()[:12]}"
+        return lambda: open_schema(schema)
+
+    sqlite = stores._SCHEMES["sqlite"]
+    patch = pytest.MonkeyPatch()
+    patch.setattr(twins, "MemoryStore", fresh)
+    patch.setitem(stores._SCHEMES, "memory", lambda url: fresh)
+    patch.setitem(stores._SCHEMES, "sqlite", parse_sqlite)
+    try:
+        yield
+    finally:
+        patch.undo()
+        for schema in created:
+            drop_schema(schema)
