@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import weakref
 from collections.abc import Iterator
 
 import pytest
 
+from twinbridge.aas.store.postgres import PostgresStore
+
 STORE = os.environ.get("TWINBRIDGE_TEST_STORE", "")
+_OPENED: weakref.WeakSet[PostgresStore] = weakref.WeakSet()
 SQLITE_ITSELF = ("tests/aas/test_store_sqlite.py",)
 """Tests of SQLite and of the URL scheme table themselves: they stay what they are."""
 
@@ -36,7 +40,7 @@ def _store_on_postgresql() -> Iterator[None]:
     from tests.postgres import drop_schema, require_postgres, schema_name, store_url
     from twinbridge.aas import store as stores
     from twinbridge.aas import twin as twins
-    from twinbridge.aas.store.postgres import PostgresStore, StoreUrl
+    from twinbridge.aas.store.postgres import StoreUrl
 
     require_postgres()
     created: list[str] = []
@@ -45,7 +49,9 @@ def _store_on_postgresql() -> Iterator[None]:
     def open_schema(schema: str) -> PostgresStore:
         if schema not in created:
             created.append(schema)
-        return PostgresStore(StoreUrl(store_url(schema)))
+        opened = PostgresStore(StoreUrl(store_url(schema)))
+        _OPENED.add(opened)
+        return opened
 
     def fresh() -> PostgresStore:
         return open_schema(f"{run}_{len(created)}")
@@ -66,3 +72,13 @@ def _store_on_postgresql() -> Iterator[None]:
         patch.undo()
         for schema in created:
             drop_schema(schema)
+
+
+@pytest.fixture(autouse=True)
+def _release_connections() -> Iterator[None]:
+    """Tests rarely close their twins: each test's stores give their connections back when it
+    ends (a later use reopens one), so the session never runs PostgreSQL out of slots."""
+    yield
+    if STORE == "postgresql":
+        for opened in list(_OPENED):
+            opened.release()

@@ -453,9 +453,14 @@ class PostgresStore:
             " UPDATE outbox_pruned SET through = greatest(through, (SELECT coalesce(max(id), 0) FROM gone))",
             (OUTBOX_RETENTION_S,))
 
-    def close(self) -> None:
+    def release(self) -> None:
+        """Close the connection until the next use (it reopens by itself): a process holding many
+        idle stores (a test session) keeps PostgreSQL's connection slots free."""
         with self._lock:
             self._drop_connection()
+
+    def close(self) -> None:
+        self.release()
 
 
 def document_key(change: Change) -> Key | None:
