@@ -21,9 +21,10 @@ commit sends one ``NOTIFY`` with the highest id (ids only: a NOTIFY is never rep
 table is, see ``aas.replication``). Rows older than ``OUTBOX_RETENTION_S`` are pruned.
 
 Faults: a lost connection is reopened and the transaction retried for up to ``RETRY_FOR_S``
-(a PostgreSQL restart stalls writes instead of failing them); a failure during COMMIT is not
-retried (it may have committed) but reported, and the keys of every failed change are handed
-to the replica, which reloads them from the database.
+(a PostgreSQL restart stalls writes instead of failing them). Whether a transaction whose
+connection broke did commit is looked up by its ``batch`` token in the outbox before it is
+written again, so nothing is applied twice. The keys of every failed change are handed to the
+replica, which reloads them from the database.
 """
 
 from __future__ import annotations
@@ -115,6 +116,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE outbox (
         id bigserial PRIMARY KEY,
         instance text NOT NULL,
+        batch text NOT NULL,
         kind text NOT NULL,
         identifier text NOT NULL,
         op text NOT NULL,
@@ -243,6 +245,7 @@ class PostgresStore:
         self._lock = threading.Lock()
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
         self._next_prune = 0.0
+        self._last_own = 0  # this instance's highest outbox id: a lookup in doubt starts there
         try:
             conn = self._connection()
             migrate(conn, url.schema)
@@ -318,13 +321,18 @@ class PostgresStore:
         with self._lock:
             deadline = time.monotonic() + RETRY_FOR_S
             delay = 0.05
+            batch = uuid.uuid4().hex
+            in_doubt = False  # the connection broke while COMMIT may have been on its way
             while True:
-                committing = False
                 try:
                     conn = self._connection()
-                    outbox = self._transaction(conn, changes)
-                    committing = True
-                    conn.commit()
+                    if in_doubt:
+                        outbox = self._committed(conn, batch)
+                        if outbox is not None:
+                            break
+                        in_doubt = False
+                    in_doubt = True
+                    outbox = self._transaction(conn, changes, batch)
                     break
                 except PreconditionFailed:
                     self._rollback()
@@ -332,10 +340,9 @@ class PostgresStore:
                     raise
                 except psycopg.OperationalError as error:
                     self._drop_connection()
-                    if committing or time.monotonic() > deadline:
+                    if time.monotonic() > deadline:
                         self._failed(changes)
-                        doubt = " (it may have committed)" if committing else ""
-                        raise StorageError(f"the store {self.where} failed{doubt}: {error}") from None
+                        raise StorageError(f"the store {self.where} failed: {error}") from None
                     log.warning("store %s: %s; reconnecting", self.where, str(error).strip())
                     time.sleep(delay)
                     delay = min(delay * 2, 1.0)
@@ -350,6 +357,18 @@ class PostgresStore:
                 document = (ObjectKind(kind_name), identifier)
                 if self.versions.get(document, 0) < outbox_id:
                     self.versions[document] = outbox_id
+                self._last_own = max(self._last_own, outbox_id)
+
+    def _committed(self, conn: psycopg.Connection[tuple[object, ...]], batch: str,
+                   ) -> list[tuple[str, str, str, int]] | None:
+        """The outbox rows of ``batch`` if its transaction did commit before the connection broke
+        (None: it did not, write it again). A transaction without outbox rows (files only) is
+        written again either way: its upserts are idempotent."""
+        with conn.transaction():
+            rows = conn.execute("SELECT id, kind, identifier, op, path, NULL FROM outbox"
+                                " WHERE id > %s AND instance = %s AND batch = %s ORDER BY id",
+                                (self._last_own, self.instance, batch)).fetchall()
+        return _written(rows) if rows else None
 
     def _rollback(self) -> None:
         if self._conn is not None and not self._conn.closed:
@@ -362,93 +381,108 @@ class PostgresStore:
         with self.failed_lock:
             self.failed.update(key for change in changes if (key := document_key(change)) is not None)
 
-    def _transaction(self, conn: psycopg.Connection[tuple[object, ...]], changes: Sequence[Change],
+    def _transaction(self, conn: psycopg.Connection[tuple[object, ...]], changes: Sequence[Change], batch: str,
                      ) -> list[tuple[str, str, str, int]]:
-        """Apply ``changes`` and their outbox rows (not committed); returns (kind, id, part, outbox id)."""
+        """Apply and commit ``changes`` with their outbox rows; returns (kind, id, part, outbox id).
+
+        One pipeline with the COMMIT, so a transaction is one round trip whatever it holds (on
+        the loaded 2-core machine each round trip waits ~4-8 ms for a CPU);
+        a run of value writes is one upsert over arrays (a single-row statement each cost ~100 us
+        of Python and a round trip: 109 vs 3,816 writes/s alone vs in a batch of 1,000).
+        """
         cur = conn.cursor()
-        cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.url.schema,))
         rows: list[tuple[str, str, str, str, bytes | None]] = []  # kind, id, op, path, body
+        run: dict[tuple[str, str], bytes | None] = {}  # consecutive value writes, the last per element
         with conn.pipeline():
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.url.schema,))
             for change in changes:
-                match change:
-                    case LogElement(submodel_id, op, path, body):
-                        if op is ElementOp.VALUE:
-                            cur.execute(
-                                "INSERT INTO element_values (submodel_id, path, seq, body)"
-                                " VALUES (%s, %s, nextval('change_seq'), %s) ON CONFLICT (submodel_id, path)"
-                                " DO UPDATE SET seq = excluded.seq, body = excluded.body",
-                                (submodel_id, path, body))
-                            rows.append((_SUBMODEL, submodel_id, "value", path, body))
-                        else:
-                            cur.execute("INSERT INTO element_log SELECT seq, submodel_id, 'value', path, body"
-                                        " FROM element_values WHERE submodel_id = %s", (submodel_id,))
-                            cur.execute("DELETE FROM element_values WHERE submodel_id = %s", (submodel_id,))
-                            cur.execute("INSERT INTO element_log (seq, submodel_id, op, path, body)"
-                                        " VALUES (nextval('change_seq'), %s, %s, %s, %s)",
-                                        (submodel_id, op.value, path, body))
-                            rows.append((_SUBMODEL, submodel_id, "element", path, None))
-                    case SaveDocument(kind, identifier, body):
-                        cur.execute(
-                            "INSERT INTO documents (kind, id, body) VALUES (%s, %s, %s::jsonb)"
+                if isinstance(change, LogElement) and change.op is ElementOp.VALUE:
+                    run[(change.submodel_id, change.path)] = change.body
+                    rows.append((_SUBMODEL, change.submodel_id, "value", change.path, change.body))
+                    continue
+                if run:
+                    self._upsert_values(cur, run)
+                    run = {}
+                key = self._apply(cur, change)
+                if key is not None:
+                    rows.append(key)
+            if run:
+                self._upsert_values(cur, run)
+            if not rows:
+                conn.commit()
+                return []
+            # versions and the NOTIFY (one per transaction: equal payloads are sent once) come
+            # from the outbox rows themselves, in the same statement
+            cur.execute(
+                "WITH o AS (INSERT INTO outbox (instance, batch, kind, identifier, op, path, body)"
+                "  SELECT %s, %s, * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bytea[])"
+                "  RETURNING id, kind, identifier, op, path),"
+                " v AS (INSERT INTO versions (kind, id, version) SELECT kind, identifier, max(id) FROM o"
+                "  GROUP BY kind, identifier ON CONFLICT (kind, id) DO UPDATE SET version = excluded.version)"
+                " SELECT id, kind, identifier, op, path, pg_notify(%s, (SELECT max(id) FROM o)::text) FROM o",
+                (self.instance, batch, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
+                 [r[3] for r in rows], [r[4] for r in rows], self.url.channel))
+            self._prune_if_due(conn)
+            conn.commit()
+            return _written(cur.fetchall())
+
+    @staticmethod
+    def _upsert_values(cur: psycopg.Cursor[tuple[object, ...]], run: dict[tuple[str, str], bytes | None]) -> None:
+        cur.execute(
+            "INSERT INTO element_values (submodel_id, path, seq, body)"
+            " SELECT s, p, nextval('change_seq'), b FROM unnest(%s::text[], %s::text[], %s::bytea[]) AS v(s, p, b)"
+            " ON CONFLICT (submodel_id, path) DO UPDATE SET seq = excluded.seq, body = excluded.body",
+            ([s for s, _ in run], [p for _, p in run], list(run.values())))
+
+    def _apply(self, cur: psycopg.Cursor[tuple[object, ...]], change: Change,
+               ) -> tuple[str, str, str, str, bytes | None] | None:
+        """One change other than a value write; its outbox row (kind, id, op, path, body), if any."""
+        match change:
+            case LogElement(submodel_id, op, path, body):
+                cur.execute("INSERT INTO element_log SELECT seq, submodel_id, 'value', path, body"
+                            " FROM element_values WHERE submodel_id = %s", (submodel_id,))
+                cur.execute("DELETE FROM element_values WHERE submodel_id = %s", (submodel_id,))
+                cur.execute("INSERT INTO element_log (seq, submodel_id, op, path, body)"
+                            " VALUES (nextval('change_seq'), %s, %s, %s, %s)", (submodel_id, op.value, path, body))
+                return (_SUBMODEL, submodel_id, "element", path, None)
+            case SaveDocument(kind, identifier, body):
+                cur.execute("INSERT INTO documents (kind, id, body) VALUES (%s, %s, %s::jsonb)"
                             " ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body",
                             (kind.value, identifier, body.decode()))
-                        if kind is ObjectKind.SUBMODEL:
-                            self._clear_log(cur, identifier)
-                        rows.append((kind.value, identifier, "save", "", None))
-                    case DeleteDocument(kind, identifier):
-                        cur.execute("DELETE FROM documents WHERE kind = %s AND id = %s", (kind.value, identifier))
-                        cur.execute("DELETE FROM versions WHERE kind = %s AND id = %s", (kind.value, identifier))
-                        if kind is ObjectKind.SUBMODEL:
-                            self._clear_log(cur, identifier)
-                        rows.append((kind.value, identifier, "delete", "", None))
-                    case SaveFile(name, content_type, data):
-                        cur.execute(
-                            "INSERT INTO files (name, content_type, data) VALUES (%s, %s, %s) ON CONFLICT (name)"
+                if kind is ObjectKind.SUBMODEL:
+                    self._clear_log(cur, identifier)
+                return (kind.value, identifier, "save", "", None)
+            case DeleteDocument(kind, identifier):
+                cur.execute("DELETE FROM documents WHERE kind = %s AND id = %s", (kind.value, identifier))
+                if kind is ObjectKind.SUBMODEL:
+                    self._clear_log(cur, identifier)
+                return (kind.value, identifier, "delete", "", None)
+            case SaveFile(name, content_type, data):
+                cur.execute("INSERT INTO files (name, content_type, data) VALUES (%s, %s, %s) ON CONFLICT (name)"
                             " DO UPDATE SET content_type = excluded.content_type, data = excluded.data",
                             (name, content_type, data))
-                    case DeleteFile(name):
-                        cur.execute("DELETE FROM files WHERE name = %s", (name,))
-                    case CheckVersion(kind, identifier, expected):
-                        cur.execute("SELECT version FROM versions WHERE kind = %s AND id = %s",
-                                    (kind.value, identifier))
-                        found = cur.fetchone()
-                        current = as_int(found[0]) if found else 0
-                        if current != expected:
-                            raise PreconditionFailed(
-                                f"{kind.value} {identifier!r} changed since version {expected} (now {current})")
-        if not rows:
-            return []
-        cur.execute(
-            "INSERT INTO outbox (instance, kind, identifier, op, path, body)"
-            " SELECT %s, * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bytea[])"
-            " RETURNING id, kind, identifier, op, path",
-            (self.instance, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
-             [r[3] for r in rows], [r[4] for r in rows]))
-        written = [(str(kind), str(identifier), str(path) if op == "value" else ("" if op in ("save", "delete")
-                    else "*"), as_int(outbox_id))
-                   for outbox_id, kind, identifier, op, path in cur.fetchall()]
-        latest: dict[tuple[str, str], int] = {}
-        for kind_name, identifier, _, outbox_id in written:
-            latest[(kind_name, identifier)] = max(latest.get((kind_name, identifier), 0), outbox_id)
-        cur.execute(
-            "INSERT INTO versions (kind, id, version) SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[])"
-            " ON CONFLICT (kind, id) DO UPDATE SET version = excluded.version",
-            ([k for k, _ in latest], [i for _, i in latest], list(latest.values())))
-        cur.execute("SELECT pg_notify(%s, %s)", (self.url.channel, str(max(latest.values()))))
-        self._prune_if_due(cur)
-        return written
+            case DeleteFile(name):
+                cur.execute("DELETE FROM files WHERE name = %s", (name,))
+            case CheckVersion(kind, identifier, expected):
+                cur.execute("SELECT version FROM versions WHERE kind = %s AND id = %s", (kind.value, identifier))
+                found = cur.fetchone()
+                current = as_int(found[0]) if found else 0
+                if current != expected:
+                    raise PreconditionFailed(
+                        f"{kind.value} {identifier!r} changed since version {expected} (now {current})")
+        return None
 
     @staticmethod
     def _clear_log(cur: psycopg.Cursor[tuple[object, ...]], submodel_id: str) -> None:
         cur.execute("DELETE FROM element_log WHERE submodel_id = %s", (submodel_id,))
         cur.execute("DELETE FROM element_values WHERE submodel_id = %s", (submodel_id,))
 
-    def _prune_if_due(self, cur: psycopg.Cursor[tuple[object, ...]]) -> None:
+    def _prune_if_due(self, conn: psycopg.Connection[tuple[object, ...]]) -> None:
         now = time.monotonic()
         if now < self._next_prune:
             return
         self._next_prune = now + _PRUNE_EVERY_S
-        cur.execute(
+        conn.execute(
             "WITH gone AS (DELETE FROM outbox WHERE created < now() - make_interval(secs => %s) RETURNING id)"
             " UPDATE outbox_pruned SET through = greatest(through, (SELECT coalesce(max(id), 0) FROM gone))",
             (OUTBOX_RETENTION_S,))
@@ -461,6 +495,13 @@ class PostgresStore:
 
     def close(self) -> None:
         self.release()
+
+
+def _written(rows: Sequence[tuple[object, ...]]) -> list[tuple[str, str, str, int]]:
+    """(kind, id, part, outbox id) of outbox rows (id, kind, identifier, op, path, _)."""
+    return [(str(kind), str(identifier),
+             str(path) if op == "value" else ("" if op in ("save", "delete") else "*"), as_int(outbox_id))
+            for outbox_id, kind, identifier, op, path, _ in rows]
 
 
 def document_key(change: Change) -> Key | None:
