@@ -19,8 +19,12 @@ from twinbridge.aas.store.postgres import PostgresStore
 
 STORE = os.environ.get("TWINBRIDGE_TEST_STORE", "")
 _OPENED: weakref.WeakSet[PostgresStore] = weakref.WeakSet()
-SQLITE_ITSELF = ("tests/aas/test_store_sqlite.py",)
-"""Tests of SQLite and of the URL scheme table themselves: they stay what they are."""
+SQLITE_ITSELF = (
+    "tests/aas/test_store_sqlite.py",
+    "tests/test_cli.py::test_export_beside_the_demo_store_names_it_and_creates_nothing",  # looks for the file
+    "tests/history/test_backup.py",  # copies the SQLite file (PostgreSQL's backup is pg_dump's)
+)
+"""Tests of SQLite's file itself (and of the URL scheme table): they stay what they are."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
