@@ -12,7 +12,7 @@ PostgreSQL/SQLite. Issue 16's targets: GET p99 ≤ 20 ms and ≥ 2,000 req/s per
 The history journal is off unless ``--journal``: it fsyncs on the event loop (~8 ms a batch on
 this machine), which caps value writes for every store alike; this measures the store.
 
-    .venv/bin/python bench/bench_postgres.py [--submodels 100000] [--seconds 5] [--rounds 3] [--journal]
+    .venv/bin/python bench/bench_postgres.py [--submodels 10000] [--seconds 5] [--rounds 3] [--journal]
 """
 
 from __future__ import annotations
@@ -136,12 +136,16 @@ def measure(base: str, pid: int, count: int, seconds: float, rounds: int) -> dic
     picks = [rng.randrange(count) for _ in range(1_000)]
     reads = [f"{API}/submodels/{b64(submodel_id(n))}" for n in picks]
     writes = [f"{API}/submodels/{b64(submodel_id(n))}/submodel-elements/P{n % ELEMENTS}/$value" for n in picks]
-    runs: dict[str, list[Figures]] = {"GET submodel": [], "GET /shells?limit=100": [], "PATCH value": []}
+    runs: dict[str, list[Figures]] = {"GET submodel": [], "GET /shells?limit=100": [], "PATCH value": [],
+                                      "PATCH value, 128 conn.": []}
     for _ in range(rounds):
         runs["GET submodel"].append(wrk(base + reads[0], seconds, 32, pid, paths_script(reads)))
         runs["GET /shells?limit=100"].append(
             wrk(f"{base}{API}/shells?limit=100", seconds, 32, pid, paths_script([f"{API}/shells?limit=100"])))
         runs["PATCH value"].append(wrk(base + writes[0], seconds, 32, pid, paths_script(writes, "PATCH", "")))
+        # more clients, bigger group commits: the write rate follows the concurrency
+        runs["PATCH value, 128 conn."].append(
+            wrk(base + writes[0], seconds, 128, pid, paths_script(writes, "PATCH", "")))
     return {name: Figures.median(figures) for name, figures in runs.items()}
 
 
@@ -166,7 +170,7 @@ def visibility(a: str, b: str, samples: int = 200) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--submodels", type=int, default=100_000)
+    parser.add_argument("--submodels", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-sqlite", action="store_true", help="skip the SQLite baseline")
@@ -213,11 +217,11 @@ def main() -> None:
             p50, p99 = visibility(base_a, base_b)
             print(f"\nload average {load_average()}")
             for name, figures in results["postgresql"].items():
-                line = f"{name:24s} postgresql {figures}"
+                line = f"{name:23s} postgresql {figures}"
                 if "sqlite" in results:
                     base_figures = results["sqlite"][name]
                     line += f"  | sqlite {base_figures.rate:6.0f} req/s p99 {base_figures.p99_ms:6.2f} ms" \
-                            f"  ratio {figures.rate / base_figures.rate:4.2f}"
+                            f" CPU {base_figures.cpu_us:4.0f} us/req  ratio {figures.rate / base_figures.rate:4.2f}"
                 print(line)
             print(f"RSS after the load: postgresql A {rss['postgresql']:.0f} MiB, B {rss_mib(b.pid):.0f} MiB"
                   + (f", sqlite {rss['sqlite']:.0f} MiB" if "sqlite" in rss else ""))
