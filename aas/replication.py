@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 POLL_S = 0.5
 BATCH_ROWS = 5_000
+_FORGET_PAST = 10_000  # keys remembered before the bookkeeping of applied changes is trimmed
 REPLICA = Origin("replica", "replica")
 _DOCUMENT_OPS = frozenset({"save", "delete", "element"})
 
@@ -165,6 +166,11 @@ class Replica:
         if retry:
             with self._pending_lock:
                 self._pending.update(retry)
+        if len(self._touched) > _FORGET_PAST:  # neither in flight nor newer than any snapshot to come
+            settled = min(twin.store.durable, batch.position)
+            self._touched = {key: seq for key, seq in self._touched.items() if seq > settled}
+        if len(store.own) > _FORGET_PAST:
+            store.forget_own(self.applied)
 
     async def _apply_soon(self, batch: _Round) -> None:
         self._apply(batch)

@@ -238,7 +238,8 @@ class PostgresStore:
         """The outbox id the loaded state includes (a replica follows from there)."""
         self.versions: dict[tuple[ObjectKind, str], int] = {}
         self.own: dict[Key, int] = {}
-        """The outbox id of this instance's last committed change of each key."""
+        """The outbox id of this instance's last committed change of each key (see ``forget_own``)."""
+        self._own_lock = threading.Lock()
         self.failed: set[Key] = set()
         """Keys of changes that did not become durable: the replica reloads them."""
         self.failed_lock = threading.Lock()
@@ -350,14 +351,22 @@ class PostgresStore:
                     self._rollback()
                     self._failed(changes)
                     raise StorageError(f"the store {self.where} failed: {error}") from None
-            for kind_name, identifier, part, outbox_id in outbox:
-                self.own[(kind_name, identifier, part)] = outbox_id
-                if part != "*":
-                    self.own[(kind_name, identifier, "*")] = outbox_id
+            with self._own_lock:
+                for kind_name, identifier, part, outbox_id in outbox:
+                    self.own[(kind_name, identifier, part)] = outbox_id
+                    if part != "*":
+                        self.own[(kind_name, identifier, "*")] = outbox_id
+            for kind_name, identifier, _, outbox_id in outbox:
                 document = (ObjectKind(kind_name), identifier)
                 if self.versions.get(document, 0) < outbox_id:
                     self.versions[document] = outbox_id
                 self._last_own = max(self._last_own, outbox_id)
+
+    def forget_own(self, through: int) -> None:
+        """Drop what ``own`` knows up to outbox id ``through``: once a replica has applied every row
+        up to there, no row it reads later is older (so ``own`` stays as small as the lag)."""
+        with self._own_lock:
+            self.own = {key: outbox_id for key, outbox_id in self.own.items() if outbox_id > through}
 
     def _committed(self, conn: psycopg.Connection[tuple[object, ...]], batch: str,
                    ) -> list[tuple[str, str, str, int]] | None:
