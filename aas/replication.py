@@ -182,7 +182,8 @@ class Replica:
         while not self._stop.is_set():
             try:
                 if conn is None:
-                    conn = connect(self.store.url, autocommit=True)
+                    conn = connect(self.store.url, autocommit=True,
+                                   name=f"twinbridge replica {self.store.instance[:8]}")
                     conn.execute(f'LISTEN "{self.store.url.channel}"')  # our own checked schema name
                     if self.connected is False and self.applied:
                         log.info("replica connected to %s; catching up after outbox id %d",

@@ -162,9 +162,11 @@ class StoreUrl:
         self.channel = f"twinbridge_{self.schema}"
 
 
-def connect(url: StoreUrl, *, autocommit: bool = False) -> psycopg.Connection[tuple[object, ...]]:
-    """A connection whose search_path is the store's schema (created if missing)."""
-    conn = psycopg.connect(url.conninfo, autocommit=True, connect_timeout=5)
+def connect(url: StoreUrl, *, autocommit: bool = False, name: str = "twinbridge store",
+            ) -> psycopg.Connection[tuple[object, ...]]:
+    """A connection whose search_path is the store's schema (created if missing); ``name`` is its
+    application_name in pg_stat_activity."""
+    conn = psycopg.connect(url.conninfo, autocommit=True, connect_timeout=5, application_name=name)
     try:
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(url.schema)))
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(url.schema)))
@@ -260,7 +262,7 @@ class PostgresStore:
 
     def _connection(self) -> psycopg.Connection[tuple[object, ...]]:
         if self._conn is None or self._conn.closed:
-            self._conn = connect(self.url)
+            self._conn = connect(self.url, name=f"twinbridge store {self.instance[:8]}")
         return self._conn
 
     def _drop_connection(self) -> None:
