@@ -23,13 +23,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.store import CheckVersion
 from twinbridge.aas.twin import Twin
-from twinbridge.server.api.ids import decode_id
 from twinbridge.server.api.results import ApiError, result_body
+from twinbridge.server.api.scope import decode_cached
 
-_READS = frozenset({b"GET", b"HEAD"})
+_READS = frozenset({"GET", "HEAD"})
+_MEMO_LIMIT = 4096
 _KINDS = {"shells": ObjectKind.SHELL, "submodels": ObjectKind.SUBMODEL,
           "concept-descriptions": ObjectKind.CONCEPT_DESCRIPTION}
-_TARGET = re.compile(r"/(shells|submodels|concept-descriptions)/([^/$][^/]*)(?:/submodels/([^/$][^/]*))?")
 _TAG = re.compile(r'\s*(?:W/)?"?([0-9]+)"?\s*')
 
 
@@ -43,20 +43,29 @@ class Preconditions:
         self.twin = twin
         self.prefix = prefix
         self.shared = twin.store.backend.version(ObjectKind.SHELL, "") is not None
+        self._targets: dict[str, tuple[ObjectKind, str] | None] = {}
 
     def _target(self, path: str) -> tuple[ObjectKind, str] | None:
-        if not path.startswith(self.prefix):
-            return None
-        match = _TARGET.match(path, len(self.prefix))
-        if match is None:
-            return None
-        collection, first, submodel = match.groups()
-        try:
-            if submodel is not None and collection == "shells":
-                return ObjectKind.SUBMODEL, decode_id(submodel, "submodelIdentifier")
-            return _KINDS[collection], decode_id(first, "identifier")
-        except ApiError:
-            return None  # the route answers the bad encoding
+        """The identifiable a path is about (memoised: hot reads repeat the same few paths)."""
+        if path in self._targets:
+            return self._targets[path]
+        target = None
+        if path.startswith(self.prefix):
+            parts = path[len(self.prefix):].split("/", 5)  # "", collection, id, "submodels", id, ...
+            kind = _KINDS.get(parts[1]) if len(parts) > 2 else None
+            if kind is not None and parts[2] and not parts[2].startswith("$"):
+                try:
+                    if kind is ObjectKind.SHELL and len(parts) > 4 and parts[3] == "submodels" \
+                            and parts[4] and not parts[4].startswith("$"):
+                        target = (ObjectKind.SUBMODEL, decode_cached(parts[4], "submodelIdentifier"))
+                    else:
+                        target = (kind, decode_cached(parts[2], "identifier"))
+                except ApiError:
+                    target = None  # the route answers the bad encoding
+        if len(self._targets) >= _MEMO_LIMIT:
+            self._targets.clear()
+        self._targets[path] = target
+        return target
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         target = self._target(scope["path"]) if scope["type"] == "http" else None
@@ -64,23 +73,32 @@ class Preconditions:
             await self.app(scope, receive, send)
             return
         twin = self.twin
+        if scope["method"] in _READS:  # the version the read starts from (a read changes nothing)
+            if not twin.exists(*target):
+                await self.app(scope, receive, send)
+                return
+            header = (b"etag", etag(twin.version(*target)).encode())
 
-        async def send_with_etag(message: Message) -> None:
+            async def send_read(message: Message) -> None:
+                if message["type"] == "http.response.start" and 200 <= message["status"] < 300:
+                    message["headers"] = [*message.get("headers", ()), header]
+                await send(message)
+
+            await self.app(scope, receive, send_read)
+            return
+
+        async def send_with_etag(message: Message) -> None:  # after the write is durable: its version
             if message["type"] == "http.response.start" and 200 <= message["status"] < 300 \
                     and twin.exists(*target):
                 message["headers"] = [*message.get("headers", ()),
                                       (b"etag", etag(twin.version(*target)).encode())]
             await send(message)
 
-        method = scope["method"].encode()
-        if_match = None if method in _READS else _header(scope, b"if-match")
-        if if_match is None or not twin.exists(*target):
+        if_match = _header(scope, b"if-match")
+        if if_match is None or not twin.exists(*target) or if_match.strip() == "*":
             await self.app(scope, receive, send_with_etag)
             return
         current = twin.version(*target)
-        if if_match.strip() == "*":
-            await self.app(scope, receive, send_with_etag)
-            return
         tags = [int(match.group(1)) for part in if_match.split(",") if (match := _TAG.fullmatch(part))]
         if self.shared and len(tags) == 1 and tags[0] >= current:
             with twin.store.expecting(CheckVersion(target[0], target[1], tags[0])):
