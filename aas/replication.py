@@ -33,15 +33,8 @@ from basyx.aas import model
 from twinbridge.aas import documents, tree
 from twinbridge.aas.events import ObjectKind, Origin
 from twinbridge.aas.store.base import Change, StoredDocument
-from twinbridge.aas.store.postgres import (
-    Key,
-    PostgresStore,
-    as_bytes,
-    as_int,
-    connect,
-    document_key,
-    read_documents,
-)
+from twinbridge.aas.store.postgres import Key, PostgresStore, document_key
+from twinbridge.aas.store.postgres_schema import as_bytes, as_int, connect, read_documents
 from twinbridge.aas.twin import Identifiable, Twin
 
 log = logging.getLogger(__name__)

@@ -70,7 +70,8 @@ def documents(count: int) -> tuple[list[bytes], list[bytes]]:
 
 
 def load_postgres(schema: str, submodels: list[bytes], shells: list[bytes]) -> float:
-    from twinbridge.aas.store.postgres import PostgresStore, StoreUrl
+    from twinbridge.aas.store.postgres import PostgresStore
+    from twinbridge.aas.store.postgres_schema import StoreUrl
 
     started = time.perf_counter()
     PostgresStore(StoreUrl(f"{SERVER}?schema={schema}")).close()  # the schema, migrated

@@ -44,7 +44,7 @@ def _store_on_postgresql() -> Iterator[None]:
     from tests.postgres import drop_schema, require_postgres, schema_name, store_url
     from twinbridge.aas import store as stores
     from twinbridge.aas import twin as twins
-    from twinbridge.aas.store.postgres import StoreUrl
+    from twinbridge.aas.store.postgres_schema import StoreUrl
 
     require_postgres()
     created: list[str] = []

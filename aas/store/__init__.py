@@ -64,7 +64,8 @@ def _parse_memory(url: str) -> Opener:
 
 
 def _parse_postgresql(url: str) -> Opener:
-    from twinbridge.aas.store.postgres import PostgresStore, StoreUrl  # psycopg loads only when used
+    from twinbridge.aas.store.postgres import PostgresStore  # psycopg loads only when used
+    from twinbridge.aas.store.postgres_schema import StoreUrl
 
     parts = urlsplit(url)
     if not parts.netloc or parts.path in ("", "/"):

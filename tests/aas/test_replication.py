@@ -15,7 +15,8 @@ from twinbridge.aas.errors import PreconditionFailed
 from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.replication import Replica
 from twinbridge.aas.store import CheckVersion
-from twinbridge.aas.store.postgres import PostgresStore, StoreUrl
+from twinbridge.aas.store.postgres import PostgresStore
+from twinbridge.aas.store.postgres_schema import StoreUrl
 from twinbridge.aas.twin import Twin
 
 SM = "urn:twinbridge:test:replica"

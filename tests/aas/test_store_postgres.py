@@ -12,7 +12,8 @@ from tests.postgres import SERVER, fresh_store_url, require_postgres
 from twinbridge.aas.errors import PreconditionFailed, StorageError
 from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.store import CheckVersion, StoreUrlError, check_url, open_store
-from twinbridge.aas.store.postgres import MIGRATIONS, PostgresStore, StoreUrl
+from twinbridge.aas.store.postgres import PostgresStore
+from twinbridge.aas.store.postgres_schema import MIGRATIONS, StoreUrl
 from twinbridge.aas.twin import Twin
 
 SM = "urn:twinbridge:test:pg"
