@@ -17,6 +17,8 @@ WriteRejected      the value does not fit the element, or      422       BadType
 LimitExceeded      a configured bound (size, count) is hit     413       BadResourceUnavailable
 StorageError       the store could not make a change durable   503       BadResourceUnavailable
 StorageFull        the store has no room left (disk full)      507       BadResourceUnavailable
+PreconditionFailed the identifiable changed since the client    412       BadInvalidState
+                   read it (``If-Match`` no longer holds)
 =================  ==========================================  ========  ==========================
 """
 
@@ -58,3 +60,8 @@ class StorageError(TwinError):
 
 class StorageFull(StorageError):
     """The store ran out of room (disk full, database size limit)."""
+
+
+class PreconditionFailed(StorageError):
+    """The client's ``If-Match`` version is no longer the identifiable's: another write (maybe on
+    another instance) came first. Nothing of the request was kept."""

@@ -101,6 +101,8 @@ class Twin:
         self._live_by_submodel: dict[str, list[LiveElement]] = {}
         self._bound: set[LiveElement] = set()
         self._dirty: list[LiveElement] = []
+        self._versions: dict[tuple[ObjectKind, str], int] = {}  # shells' and CDs' (submodels: revision)
+        self._values_in_place = self.store.backend.values_in_place
         self._completers: list[Callable[[model.Identifiable], None]] = []
         for stored in self.store.backend.load():
             self._tables[stored.kind][stored.identifier] = self._read(stored)  # type: ignore[assignment]
@@ -201,6 +203,16 @@ class Twin:
     def revision(self, submodel_id: str) -> int:
         """Grows with every change to the submodel; serialization caches key on it."""
         return self._state(submodel_id).revision
+
+    def version(self, kind: ObjectKind, identifier: str) -> int:
+        """The identifiable's ETag: shared by every instance on a replicated store, else this
+        twin's own count of its changes."""
+        shared = self.store.backend.version(kind, identifier)
+        if shared is not None:
+            return shared
+        if kind is ObjectKind.SUBMODEL:
+            return self._state(identifier).revision
+        return self._versions.get((kind, identifier), 0)
 
     def live(self, submodel_id: str, path: str) -> LiveElement:
         """The live handle of an element, created on first use; resolve once, update often."""
@@ -405,10 +417,11 @@ class Twin:
             raise NotWritable(f"{handle.path} is fed by a device and has no write-back")
         kind.assign(element, typed)
         self._value_changed(handle, typed, origin)
-        state = handle.state
-        state.logged += 1
         self.store.submit([LogElement(handle.submodel_id, ElementOp.VALUE, handle.path, kind.dump(element))])
-        self._compact_if_due(state)
+        if not self._values_in_place:
+            state = handle.state
+            state.logged += 1
+            self._compact_if_due(state)
 
     def bind(self, handle: LiveElement, writer: DeviceWriter | None = None) -> None:
         """Declare that a device feeds ``handle``; ``writer`` (a DeviceWriter) enables write-back."""
@@ -428,6 +441,38 @@ class Twin:
 
     def delete_file(self, name: str) -> None:
         self.store.submit([DeleteFile(name)])
+
+    # ------------------------------------------------- another instance's changes
+    def adopt(self, kind: ObjectKind, identifier: str, obj: Identifiable | None, *, origin: Origin) -> None:
+        """Take an identifiable as another instance left it in the shared store (None: deleted
+        there): the same events as a local change, nothing written (it is durable already)."""
+        table = self._tables[kind]
+        if obj is None:
+            if table.pop(identifier, None) is not None:
+                self._structure_changed(ChangeKind.DELETED, kind, identifier, origin)
+            return
+        created = identifier not in table
+        table[identifier] = obj
+        if kind is ObjectKind.SUBMODEL:
+            self._state(identifier).logged = 0
+        self._structure_changed(ChangeKind.CREATED if created else ChangeKind.REPLACED, kind, identifier, origin)
+
+    def adopt_value(self, submodel_id: str, path: str, body: bytes, *, origin: Origin) -> bool:
+        """Take one element's value written by another instance (its log form); False when the
+        element is not here (the caller reloads the submodel)."""
+        submodel = self._submodels.get(submodel_id)
+        if submodel is None:
+            return False
+        try:
+            element = paths.resolve(submodel, path)
+        except paths.PathError:
+            return False
+        kind = values.find_value_kind(element)
+        if kind is None:
+            return False
+        kind.load(element, body)
+        self._value_changed(self.live(submodel_id, path), kind.read(element), origin)
+        return True
 
     # ---------------------------------------------------------- persistence
     def flush(self) -> int:
@@ -449,7 +494,8 @@ class Twin:
         with collector_paused():  # a burst of records that all live on: no garbage to look for
             for state, handles in by_state.items():
                 count += len(handles)
-                if state.logged + len(handles) > self._compact_after.get(state.identifier, COMPACT_MIN_ENTRIES):
+                if not self._values_in_place and state.logged + len(handles) > self._compact_after.get(
+                        state.identifier, COMPACT_MIN_ENTRIES):
                     submodel = self._submodels.get(state.identifier)
                     if submodel is not None:
                         whole.append(submodel)
@@ -460,7 +506,8 @@ class Twin:
                     if kind is None or element is None:
                         continue
                     changes.append(LogElement(handle.submodel_id, value_op, handle.path, kind.dump(element)))
-                state.logged += len(handles)
+                if not self._values_in_place:
+                    state.logged += len(handles)
         self.store.submit(changes, restore=False)
         for submodel in whole:
             self._save(ObjectKind.SUBMODEL, submodel, restore=False)
@@ -545,6 +592,9 @@ class Twin:
         if object_kind is ObjectKind.SUBMODEL:
             self._state(identifier).revision += 1
             self._reresolve(identifier)
+        else:
+            key = (object_kind, identifier)
+            self._versions[key] = self._versions.get(key, 0) + 1
         self.bus.publish_structure(StructureChanged(kind, object_kind, identifier, None, origin))
 
     def _reresolve(self, submodel_id: str) -> None:

@@ -28,6 +28,7 @@ from twinbridge.aas import compat_basyx
 from twinbridge.aas.errors import TwinError
 from twinbridge.aas.gc_pause import collector_paused
 from twinbridge.aas.operations import OperationRegistry
+from twinbridge.aas.replication import follow
 from twinbridge.aas.serialization import (
     Environment,
     collect,
@@ -107,6 +108,8 @@ class Options:
     mqtt_port: int | None = None
     replace: bool = False
     """``--replace``: imports overwrite objects that exist (default: keep them, create what is missing)."""
+    store: str | None = None
+    """``--store URL``: the plant file's ``server.store`` for this run (``postgresql://…`` to share one)."""
 
 
 PLANT_FINGERPRINT = "plant/description.sha256"
@@ -214,7 +217,7 @@ class Application:
         compat_basyx.check()  # a basyx without the hooks we use stops here, naming them
         if self.data_dir is not None:
             private_directory(self.data_dir)
-        self.twin = Twin(open_store(store_url(settings.store, self.data_dir)))
+        self.twin = Twin(open_store(store_url(options.store or settings.store, self.data_dir)))
         self.operations = OperationRegistry()
         self.services: list[Service] = []
         self._tasks: list[asyncio.Task[Any]] = []
@@ -252,6 +255,9 @@ class Application:
         compat_aiomqtt.check()
         compat_pymodbus.check()
         compat_uvicorn.check()
+        replica = follow(self.twin)
+        if replica is not None:  # first: other instances' changes from the moment the twin was loaded
+            await self._start(replica)
         plant_file = self.plant_file
         self.history = HistoryService(self.twin, plant_file.server.history, self.data_dir,
                                       f"http://{self.host}:{self.port}{plant_file.server.rest.prefix}/history")

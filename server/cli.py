@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from twinbridge.aas.errors import StorageError, TwinError
-from twinbridge.aas.store import STORE_FILE_NAME
+from twinbridge.aas.store import STORE_FILE_NAME, StoreUrlError, check_url
 from twinbridge.analytics.cli import add_detect_parser, run_detect
 from twinbridge.history import cli as history_cli
 from twinbridge.server.config import ConfigError, PlantFile, load_plant_file
@@ -25,6 +25,9 @@ def _common(parser: argparse.ArgumentParser, default_data: str | None) -> None:
     parser.add_argument("--data", type=Path, default=Path(default_data) if default_data else None,
                         help=f"data directory (default {default_data})")
     parser.add_argument("--memory", action="store_true", help="keep everything in memory (no data directory)")
+    parser.add_argument("--store", metavar="URL", help="store URL (sqlite:///abs/file.sqlite3, memory:, "
+                        "postgresql://user@host:5432/db?schema=NAME shared by several instances); "
+                        "default: the plant file's, else SQLite in the data directory")
     parser.add_argument("--import", dest="imports", type=Path, action="append", default=[],
                         metavar="FILE", help="AASX, JSON or XML file to import at start-up (repeatable); "
                         "creates what is missing and keeps what exists")
@@ -150,10 +153,18 @@ def _validate(path: Path) -> int:
 def _serve(args: argparse.Namespace, plant_file: PlantFile, demo: bool) -> int:
     from twinbridge.server.application import Application, Options
 
+    if args.store is not None:
+        try:
+            check_url(args.store)
+        except StoreUrlError as error:
+            print(f"twinbridge: --store: {error}", file=sys.stderr)
+            return 2
+
     options = Options(
         host=args.host, port=args.port, data=None if args.memory else args.data, imports=args.imports,
         token=args.token, opcua_port=args.opcua_port, opcua=not args.no_opcua, demo=demo,
         mqtt_url=getattr(args, "mqtt_url", None), mqtt_port=getattr(args, "mqtt_port", None), replace=args.replace,
+        store=args.store,
     )
     application = Application(plant_file, options)
     asyncio.run(application.run())

@@ -1,8 +1,9 @@
 """Persistence behind a small interface, chosen by URL, so endpoints never know which database is used.
 
-``open_store("sqlite:///abs/path/twinbridge.sqlite3")`` or ``open_store("memory:")``; a backend
-for another scheme (``postgresql://`` in a later issue) registers an opener with
-``register_scheme``. The data directory (certificates, tokens) is a separate concept:
+``open_store("sqlite:///abs/path/twinbridge.sqlite3")``, ``open_store("memory:")`` or
+``open_store("postgresql://host:5432/db?schema=name")`` (shared by several instances, see
+``store.postgres``); a backend for another scheme registers an opener with ``register_scheme``.
+The data directory (certificates, tokens) is a separate concept:
 ``store_url_for(data_dir)`` gives the default store URL inside it.
 """
 
@@ -15,6 +16,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from twinbridge.aas.store.base import (
     Change,
+    CheckVersion,
     DeleteDocument,
     DeleteFile,
     ElementOp,
@@ -65,7 +67,23 @@ def _parse_memory(url: str) -> Opener:
     return MemoryStore
 
 
-_SCHEMES: dict[str, UrlParser] = {"sqlite": _parse_sqlite, "memory": _parse_memory}
+def _parse_postgresql(url: str) -> Opener:
+    from twinbridge.aas.store.postgres import PostgresStore  # psycopg loads only when used
+    from twinbridge.aas.store.postgres_schema import StoreUrl
+
+    parts = urlsplit(url)
+    if not parts.netloc or parts.path in ("", "/"):
+        raise StoreUrlError(f"{url!r}: a postgresql URL names a server and a database, "
+                            "postgresql://user@host:5432/db?schema=twinbridge")
+    try:
+        parsed = StoreUrl(url)
+    except ValueError as error:
+        raise StoreUrlError(f"{url!r}: {error}") from None
+    return lambda: PostgresStore(parsed)
+
+
+_SCHEMES: dict[str, UrlParser] = {"sqlite": _parse_sqlite, "memory": _parse_memory,
+                                  "postgresql": _parse_postgresql, "postgres": _parse_postgresql}
 
 
 def register_scheme(scheme: str, parser: UrlParser) -> None:
@@ -106,6 +124,7 @@ __all__ = [
     "MEMORY_URL",
     "STORE_FILE_NAME",
     "Change",
+    "CheckVersion",
     "DeleteDocument",
     "DeleteFile",
     "ElementOp",

@@ -20,6 +20,7 @@ from twinbridge.aas.store.base import (
 
 class MemoryStore:
     blocking = False
+    values_in_place = False
 
     def __init__(self) -> None:
         self._documents: dict[tuple[ObjectKind, str], bytes] = {}
@@ -64,6 +65,9 @@ class MemoryStore:
 
     def file_names(self, prefix: str = "") -> list[str]:
         return sorted(name for name in self._files if name.startswith(prefix))
+
+    def version(self, kind: ObjectKind, identifier: str) -> int | None:
+        return None
 
     def close(self) -> None:
         self._documents.clear()

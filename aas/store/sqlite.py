@@ -101,6 +101,7 @@ def _create_private(path: Path) -> bool:
 
 class SqliteStore:
     blocking = True
+    values_in_place = False
 
     def __init__(self, path: Path, synchronous: Literal["FULL", "NORMAL"] = "FULL",
                  max_bytes: int | None = None) -> None:
@@ -256,6 +257,9 @@ class SqliteStore:
                 "SELECT name FROM files WHERE substr(name, 1, ?) = ? ORDER BY name", (len(prefix), prefix)
             ).fetchall()
         return [name for (name,) in rows]
+
+    def version(self, kind: ObjectKind, identifier: str) -> int | None:
+        return None
 
     def close(self) -> None:
         with self._lock:

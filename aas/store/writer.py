@@ -22,6 +22,10 @@ memory never holds a change the disk does not (units submitted with ``restore=Fa
 periodic flush of device values, are left alone: memory is the newer truth for those).
 
 Backends with ``blocking = False`` (memory) are written inline: no thread, same contract.
+
+``expecting(check)`` (an ``If-Match``) puts a ``CheckVersion`` in front of the first unit
+submitted inside it (in the same task), so a store with shared versions checks and writes in
+one transaction. ``observe`` tells a replica which keys each submitted unit touches.
 """
 
 from __future__ import annotations
@@ -32,10 +36,11 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from twinbridge.aas.errors import StorageError
-from twinbridge.aas.store.base import Change, DeleteFile, SaveFile, Store
+from twinbridge.aas.store.base import Change, CheckVersion, DeleteFile, SaveFile, Store
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +58,8 @@ class _Unit:
 
 _STOP = _Unit(-1, ())
 FailureHandler = Callable[[Sequence[Change]], None]
+Observer = Callable[[Sequence[Change], int], None]
+_EXPECTED: ContextVar[list[CheckVersion] | None] = ContextVar("twinbridge_expected_version", default=None)
 _Waiter = tuple[int, asyncio.AbstractEventLoop, "asyncio.Future[None]"]
 
 
@@ -74,12 +81,31 @@ class StoreWriter:
         self._thread: threading.Thread | None = None
         self._closed = False
         self.on_failure: FailureHandler | None = None
+        self._observers: list[Observer] = []
 
     # ------------------------------------------------------------- submitting
     @property
     def position(self) -> int:
         """The sequence number of the last submitted unit (``persisted(since=position)``)."""
         return self._submitted
+
+    @property
+    def durable(self) -> int:
+        """The sequence number up to which every unit was written (or failed)."""
+        return self._durable
+
+    def observe(self, observer: Observer) -> None:
+        """Call ``observer(changes, seq)`` on the loop for every unit as it is submitted."""
+        self._observers.append(observer)
+
+    @contextlib.contextmanager
+    def expecting(self, check: CheckVersion) -> Iterator[None]:
+        """The first unit submitted inside (in this task) is kept only if ``check`` holds."""
+        token = _EXPECTED.set([check])
+        try:
+            yield
+        finally:
+            _EXPECTED.reset(token)
 
     def submit(self, changes: Sequence[Change], *, restore: bool = True) -> None:
         """Queue ``changes`` to be written together, after everything submitted before;
@@ -95,9 +121,14 @@ class StoreWriter:
     def _enqueue(self, changes: list[Change], restore: bool = True) -> None:
         if self._closed:
             raise StorageError("the store is closed")
+        expected = _EXPECTED.get()
+        if expected:
+            changes.insert(0, expected.pop())
         self._submitted += 1
         unit = _Unit(self._submitted, changes, _running_loop() if restore else None)
         self._overlay(changes, unit.seq)
+        for observer in self._observers:
+            observer(changes, unit.seq)
         if not self.backend.blocking:
             self._write_units([unit])
             return

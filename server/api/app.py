@@ -22,6 +22,7 @@ from twinbridge.server.api.auth import ApiSecurity
 from twinbridge.server.api.door import Door
 from twinbridge.server.api.durability import DurableWrites
 from twinbridge.server.api.hot import install_hot_routes
+from twinbridge.server.api.preconditions import Preconditions
 from twinbridge.server.api.results import install_error_handlers
 from twinbridge.server.api.services import Services, TurtleSource, install_services
 
@@ -84,6 +85,7 @@ def create_app(
     install_error_handlers(app)
     schema_of_hot_routes = install_hot_routes(app, prefix)  # first: the innermost middleware
     app.add_middleware(DurableWrites, twin=twin)  # answer writes once they are durable
+    app.add_middleware(Preconditions, twin=twin, prefix=prefix)  # outside: ETags of what is durable
     if cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -29,6 +29,7 @@ from twinbridge.aas.errors import (
     LimitExceeded,
     NotFound,
     NotWritable,
+    PreconditionFailed,
     StorageError,
     StorageFull,
     TwinError,
@@ -47,11 +48,13 @@ _STATUS_CODES: dict[type[TwinError], int] = {
     LimitExceeded: 413,
     StorageError: 503,
     StorageFull: 507,
+    PreconditionFailed: 412,
 }
 
 _CODES: dict[int, str] = {
     400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed",
-    406: "NotAcceptable", 409: "Conflict", 413: "PayloadTooLarge", 415: "UnsupportedMediaType",
+    406: "NotAcceptable", 409: "Conflict", 412: "PreconditionFailed", 413: "PayloadTooLarge",
+    415: "UnsupportedMediaType",
     422: "UnprocessableEntity", 429: "TooManyRequests", 500: "InternalServerError", 502: "BadGateway",
     503: "ServiceUnavailable",
     507: "InsufficientStorage",
