@@ -292,6 +292,7 @@ class Application:
             semantic_graph=graph,
         )
         app.state.history = self.history
+        await self._start_registry(app, plant_file.server.rest.prefix)
         app.state.hierarchy = hierarchy
         app.include_router(health_router(self._source_states))  # /metrics, /health, /ready at the root
         await self._start_events(app.state)
@@ -334,6 +335,18 @@ class Application:
             return
         base_url = settings.base_url or f"http://{self.host}:{self.port}{self.plant_file.server.rest.prefix}"
         await self._start(MqttEventPublisher(self.twin, settings, base_url, event_stats(state)))
+
+    async def _start_registry(self, app: Any, prefix: str) -> None:
+        """The AAS Registry/Discovery (``server.registry``): mounted here and/or fed from this repository."""
+        settings = self.plant_file.server.registry
+        if settings is None:
+            return
+        from twinbridge.registry.host import RegistryHost
+        from twinbridge.server.api.services import app_services
+
+        self.registry = RegistryHost(self.twin, settings, self.data_dir, f"http://{self.host}:{self.port}{prefix}")
+        self.registry.mount(app, app_services(app).security, prefix)
+        await self._start(self.registry)
 
     def _source_states(self) -> dict[str, bool]:
         """Each source's name and whether it is connected (for /metrics and /ready)."""

@@ -36,6 +36,7 @@ from twinbridge.aas.store import StoreUrlError, check_url
 from twinbridge.adapters.config import Southbound
 from twinbridge.adapters.registry import kinds, validate_southbound
 from twinbridge.history.settings import HistorySettings
+from twinbridge.registry.settings import RegistrySettings
 from twinbridge.server.analytics_config import AnalyticsSettings
 from twinbridge.server.events.settings import EventsSettings
 from twinbridge.server.opcua.settings import OpcUaSettings
@@ -83,6 +84,7 @@ class ServerSettings(Strict):
         "lazy", description="the RDF graph for SPARQL/Turtle: built on first use (lazy), at start (eager), never (off)",
     )
     history: HistorySettings = Field(default_factory=HistorySettings, description="value history and model journal")
+    registry: RegistrySettings | None = Field(None, description="serve the AAS Registry/Discovery, feed one")
 
 
     @field_validator("store")
