@@ -66,6 +66,7 @@ from twinbridge.submodels.semantic import SemanticGraph
 if TYPE_CHECKING:
     from asyncua import ua
 
+    from twinbridge.registry.host import RegistryHost
     from twinbridge.server.opcua import OpcUaServer
 
 log = logging.getLogger("twinbridge")
@@ -220,6 +221,8 @@ class Application:
         self._token_origin = ""
         self.demo_user: OpcUaUser | None = None
         self.import_reports: list[str] = []
+        self.registry: RegistryHost | None = None
+        """The AAS Registry/Discovery and its feeder, when ``server.registry`` is configured."""
 
     async def run(self) -> None:
         """Serve until SIGINT/SIGTERM, then stop everything and flush the store."""
@@ -344,9 +347,10 @@ class Application:
         from twinbridge.registry.host import RegistryHost
         from twinbridge.server.api.services import app_services
 
-        self.registry = RegistryHost(self.twin, settings, self.data_dir, f"http://{self.host}:{self.port}{prefix}")
-        self.registry.mount(app, app_services(app).security, prefix)
-        await self._start(self.registry)
+        registry = self.registry = RegistryHost(self.twin, settings, self.data_dir,
+                                                f"http://{self.host}:{self.port}{prefix}")
+        registry.mount(app, app_services(app).security, prefix)
+        await self._start(registry)
 
     def _source_states(self) -> dict[str, bool]:
         """Each source's name and whether it is connected (for /metrics and /ready)."""
