@@ -24,7 +24,7 @@ from basyx.aas import model
 from pydantic import SecretStr
 
 from twinbridge.aas import compat_basyx
-from twinbridge.aas.errors import TwinError
+from twinbridge.aas.errors import InvalidInput, TwinError
 from twinbridge.aas.gc_pause import collector_paused
 from twinbridge.aas.operations import OperationRegistry
 from twinbridge.aas.serialization import (
@@ -270,6 +270,7 @@ class Application:
         self.history = HistoryService(self.twin, plant_file.server.history, self.data_dir,
                                       f"http://{self.host}:{self.port}{plant_file.server.rest.prefix}/history")
         await self._start(self.history)  # before the devices: history holds their first second
+        await self._start_edge()  # before the devices too: the outbox holds their first values
         if self.options.demo:
             from twinbridge.server.demo import DemoDevices
 
@@ -338,6 +339,22 @@ class Application:
             return
         base_url = settings.base_url or f"http://{self.host}:{self.port}{self.plant_file.server.rest.prefix}"
         await self._start(MqttEventPublisher(self.twin, settings, base_url, event_stats(state)))
+
+    async def _start_edge(self) -> None:
+        """Edge to central (``server.edge``): forward this twin's changes, or apply the edges'."""
+        settings = self.plant_file.server.edge
+        if settings is None:
+            return
+        if settings.role == "central":
+            from twinbridge.server.edge.receiver import EdgeReceiver
+
+            await self._start(EdgeReceiver(self.twin, settings))
+            return
+        if self.data_dir is None:
+            raise InvalidInput("server.edge: an edge keeps its outbox on disk and needs a data directory (--data)")
+        from twinbridge.server.edge.forwarder import EdgeForwarder
+
+        await self._start(EdgeForwarder(self.twin, settings, self.data_dir))
 
     async def _start_registry(self, app: Any, prefix: str) -> None:
         """The AAS Registry/Discovery (``server.registry``): mounted here and/or fed from this repository."""

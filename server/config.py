@@ -38,6 +38,7 @@ from twinbridge.adapters.registry import kinds, validate_southbound
 from twinbridge.history.settings import HistorySettings
 from twinbridge.registry.settings import RegistrySettings
 from twinbridge.server.analytics_config import AnalyticsSettings
+from twinbridge.server.edge.settings import EdgeSettings
 from twinbridge.server.events.settings import EventsSettings
 from twinbridge.server.opcua.settings import OpcUaSettings
 from twinbridge.server.simulations import machine_names
@@ -85,6 +86,7 @@ class ServerSettings(Strict):
     )
     history: HistorySettings = Field(default_factory=HistorySettings, description="value history and model journal")
     registry: RegistrySettings | None = Field(None, description="serve the AAS Registry/Discovery, feed one")
+    edge: EdgeSettings | None = Field(None, description="forward changes to a central (edge) or apply edges' (central)")
 
 
     @field_validator("store")

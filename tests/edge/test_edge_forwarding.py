@@ -1,0 +1,129 @@
+"""Edge to central over a real Mosquitto: every change arrives once and in order, also when the
+link is cut under load and restored (the broker stopped and started again on its port)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+from basyx.aas import model
+from pydantic import ValidationError
+
+from tests.adapters.mqtt_fixtures import (  # noqa: F401
+    SHELL_ID,
+    SUBMODEL_ID,
+    Mosquitto,
+    eventually,
+    machine_twin,
+    mosquitto_fixture,
+)
+from twinbridge.aas.bus import DeliveryMode
+from twinbridge.aas.quality import Quality
+from twinbridge.aas.twin import Twin
+from twinbridge.server.config import PlantFile
+from twinbridge.server.edge.forwarder import EdgeForwarder
+from twinbridge.server.edge.receiver import EdgeReceiver
+from twinbridge.server.edge.settings import EdgeSettings
+
+WRITES = 1_200
+RATE_HZ = 200
+
+
+async def test_changes_arrive_once_and_in_order_across_a_link_cut(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    edge, central = machine_twin(), Twin()
+    receiver = EdgeReceiver(central, EdgeSettings(role="central", url=mosquitto.url))
+    forwarder = EdgeForwarder(edge, EdgeSettings(role="edge", url=mosquitto.url, edge_id="line-7",
+                                                 resend_after_s=1.0), tmp_path / "edge")
+    seen: list[int] = []
+    subscription = central.bus.subscribe(mode=DeliveryMode.EVERY)
+
+    async def record_counts() -> None:
+        async for batch in subscription:
+            seen.extend(int(event.value) for event in batch.values  # type: ignore[arg-type]
+                        if event.element.path == "Count")
+
+    collector = asyncio.create_task(record_counts())
+    await receiver.start()
+    await forwarder.start()
+    try:
+        await eventually(lambda: SHELL_ID in central.shells and SUBMODEL_ID in central.submodels, 15.0,
+                         "the edge's snapshot at the central")
+        count = edge.live(SUBMODEL_ID, "Count")
+        started = time.monotonic()
+        for number in range(1, WRITES + 1):
+            edge.update(count, model.datatypes.Long(number), quality=Quality.GOOD)
+            if number == WRITES // 4:
+                mosquitto.stop()  # the link is cut under load: the edge keeps writing to its outbox
+            if number == WRITES // 2:
+                edge.add_element(SUBMODEL_ID, None, model.Property("AddedOffline", model.datatypes.Int, 7))
+            if number == 3 * WRITES // 4:
+                mosquitto.start()  # the link returns on the same port
+            await asyncio.sleep(max(0.0, started + number / RATE_HZ - time.monotonic()))
+        await asyncio.wait_for(forwarder.delivered(), 60)
+        await eventually(lambda: len(seen) >= WRITES, 15.0, "every value at the central")
+        assert seen == list(range(1, WRITES + 1))  # nothing lost, nothing twice, in order
+        assert central.element(SUBMODEL_ID, "AddedOffline").value == 7  # type: ignore[attr-defined]
+        assert central.live(SUBMODEL_ID, "Count").timestamp == count.timestamp  # the source timestamp travels
+        assert forwarder.outbox.pending() == 0
+        assert receiver.applied["line-7"] == forwarder.outbox.acked
+    finally:
+        await forwarder.stop()
+        await receiver.stop()
+        subscription.close()
+        collector.cancel()
+        central.close()
+        edge.close()
+
+
+async def test_a_restarted_central_applies_nothing_twice(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    from twinbridge.aas.store import open_store
+
+    url = f"sqlite:///{tmp_path / 'central.sqlite3'}"
+    edge = machine_twin()
+    forwarder = EdgeForwarder(edge, EdgeSettings(role="edge", url=mosquitto.url, edge_id="cell-2",
+                                                 resend_after_s=0.5), tmp_path / "edge")
+    await forwarder.start()
+    count = edge.live(SUBMODEL_ID, "Count")
+    try:
+        for first, last in ((1, 50), (51, 100)):
+            central = Twin(open_store(url))  # the same database: the central's second life
+            receiver = EdgeReceiver(central, EdgeSettings(role="central", url=mosquitto.url))
+            applied: list[int] = []
+            subscription = central.bus.subscribe(mode=DeliveryMode.EVERY)
+
+            async def record(applied: list[int] = applied, subscription: object = subscription) -> None:
+                async for batch in subscription:  # type: ignore[attr-defined]
+                    applied.extend(int(e.value) for e in batch.values if e.element.path == "Count")
+
+            collector = asyncio.create_task(record())
+            if first == 1:
+                await receiver.start()
+            try:
+                for number in range(first, last + 1):
+                    edge.update(count, model.datatypes.Long(number))
+                if first > 1:  # published while no central listens: the broker drops them after its PUBACK
+                    await eventually(lambda: forwarder.sent >= 100, 15.0, "the edge publishing into the void")
+                    await receiver.start()
+                await asyncio.wait_for(forwarder.delivered(), 30)
+                await eventually(lambda last=last, applied=applied: applied[-1:] == [last], 15.0, "the last value")
+                assert applied == list(range(first, last + 1))  # the first life's values are not applied again
+                assert receiver.applied["cell-2"] == forwarder.outbox.acked
+                if first > 1:
+                    assert forwarder.resent >= 50  # the outbox, not the broker, had them: sent again
+            finally:
+                await receiver.stop()
+                subscription.close()
+                collector.cancel()
+                central.close()
+    finally:
+        await forwarder.stop()
+        edge.close()
+
+
+def test_the_plant_file_names_what_an_edge_lacks() -> None:
+    with pytest.raises(ValidationError, match="edge_id"):
+        PlantFile.model_validate({"server": {"edge": {"role": "edge", "url": "mqtt://broker:1883"}}})
+    plant = PlantFile.model_validate({"server": {"edge": {"role": "central", "url": "mqtt://broker:1883"}}})
+    assert plant.server.edge is not None and plant.server.edge.role == "central"
