@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from pathlib import Path
 
 import orjson
@@ -107,7 +106,6 @@ def serve_standalone(host: str, port: int, store_url: str, token: str | None, pr
     writes = "writes need the bearer token" if token else "writes open to anyone who reaches the port (--token)"
     print(f"twinbridge registry: http://{host}:{port}{prefix}/shell-descriptors  store {store_url}; {writes}",
           flush=True)
-    logging.getLogger("twinbridge").info("registry store %s", store_url)
     try:
         asyncio.run(uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                                   lifespan="off")).serve())

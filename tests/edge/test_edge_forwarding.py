@@ -127,3 +127,44 @@ def test_the_plant_file_names_what_an_edge_lacks() -> None:
         PlantFile.model_validate({"server": {"edge": {"role": "edge", "url": "mqtt://broker:1883"}}})
     plant = PlantFile.model_validate({"server": {"edge": {"role": "central", "url": "mqtt://broker:1883"}}})
     assert plant.server.edge is not None and plant.server.edge.role == "central"
+
+
+async def test_two_applications_edge_to_central_over_rest(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    """The plant file's ``server.edge`` wires both sides: a submodel created over the edge's REST API
+    and its value written there are served by the central's REST API."""
+    import base64
+
+    import httpx
+
+    from tests.ports import free_port
+    from tests.serving import serving
+    from twinbridge.aas.documents import to_jsonable
+    from twinbridge.server.application import Application, Options
+
+    token = "edge-test-token-0123456789abcdef"
+    ports = free_port(), free_port()
+
+    def application(port: int, edge: dict[str, object]) -> Application:
+        plant = PlantFile.model_validate({"server": {"edge": {"url": mosquitto.url, **edge}}})
+        return Application(plant, Options(host="127.0.0.1", port=port, data=tmp_path / str(port), token=token,
+                                          opcua=False))
+
+    submodel = model.Submodel("urn:edge:sm:1", id_short="Line7",
+                              submodel_element=[model.Property("Speed", model.datatypes.Int, 1)])
+    path = f"/submodels/{base64.urlsafe_b64encode(submodel.id.encode()).decode().rstrip('=')}"
+    async with serving(application(ports[0], {"role": "central"})), \
+            serving(application(ports[1], {"role": "edge", "edge_id": "line-7"})):
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{ports[1]}/api/v3.0", headers=headers) as edge, \
+                httpx.AsyncClient(base_url=f"http://127.0.0.1:{ports[0]}/api/v3.0") as central:
+            assert (await edge.post("/submodels", json=to_jsonable(submodel))).status_code == 201
+            assert (await edge.patch(f"{path}/submodel-elements/Speed/$value", json=42)).status_code == 204
+
+            async def arrived() -> bool:
+                response = await central.get(f"{path}/submodel-elements/Speed/$value")
+                return response.status_code == 200 and response.json() == {"Speed": 42}
+
+            deadline = time.monotonic() + 20
+            while not await arrived():
+                assert time.monotonic() < deadline, "the edge's write never reached the central"
+                await asyncio.sleep(0.05)
