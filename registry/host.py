@@ -20,6 +20,7 @@ from twinbridge.registry.settings import RegistrySettings
 from twinbridge.registry.store import DescriptorStore, sqlite_path
 from twinbridge.server.api.auth import ApiSecurity, ApiToken
 from twinbridge.server.api.results import install_error_handlers
+from twinbridge.server.api.services import app_services
 
 STORE_FILE_NAME = "registry.sqlite3"
 
@@ -57,6 +58,7 @@ class RegistryHost:
     def mount(self, app: FastAPI, security: ApiSecurity, prefix: str) -> None:
         if self.service is not None:
             mount(app, self.service, security, prefix)
+            app_services(app).extra_profiles.extend(PROFILES)
 
     async def start(self) -> None:
         if self.feeder is not None:

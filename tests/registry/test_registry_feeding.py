@@ -146,6 +146,9 @@ async def test_the_mounted_registry_follows_every_create_update_delete(tmp_path:
     async with serving(application(tmp_path, port, {"serve": True})), \
             httpx.AsyncClient(base_url=base, headers=AUTH) as client:
         await follow_the_repository(client, client, base)
+        profiles = (await client.get("/description")).json()["profiles"]
+        assert any(p.endswith("DiscoveryServiceSpecification/SSP-001") for p in profiles)
+        assert any(p.endswith("SubmodelRepositoryServiceSpecification/SSP-001") for p in profiles)
         # the registry's own write routes are guarded like the repository's
         anonymous = await httpx.AsyncClient(base_url=base).post("/shell-descriptors", json={"id": "urn:x"})
         assert anonymous.status_code == 401
