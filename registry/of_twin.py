@@ -23,18 +23,29 @@ from twinbridge.registry.descriptors import (
 )
 from twinbridge.server.api.ids import encode_id
 
-_COMMON = ("description", "displayName", "administration", "idShort", "id")
+
+def _part(value: Any) -> Any:
+    """A Part 1 part's JSON, or None when it is absent or empty (a descriptor leaves it out)."""
+    if value is None:
+        return None
+    document = to_jsonable(value)
+    return document if document not in ([], {}) else None
 
 
-def _pick(document: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
-    return {key: document[key] for key in keys if document.get(key) not in (None, [], {})}
+def _common(obj: model.Identifiable) -> dict[str, Any]:
+    # Part by part, not the whole object: a descriptor must not cost a serialization of every element.
+    data = {"id": obj.id, "idShort": obj.id_short or None, "description": _part(obj.description),
+            "displayName": _part(obj.display_name), "administration": _part(obj.administration)}
+    return {key: value for key, value in data.items() if value is not None}
 
 
 def submodel_descriptor(submodel: model.Submodel, base_url: str) -> SubmodelDescriptor:
-    document = to_jsonable(submodel)
-    data = _pick(document, (*_COMMON, "semanticId", "supplementalSemanticIds"))
-    if "supplementalSemanticIds" in data:  # Part 1 says ...Ids, the descriptor ...Id
-        data["supplementalSemanticId"] = data.pop("supplementalSemanticIds")
+    data = _common(submodel)
+    if submodel.semantic_id is not None:
+        data["semanticId"] = to_jsonable(submodel.semantic_id)
+    supplemental = [to_jsonable(reference) for reference in submodel.supplemental_semantic_id]
+    if supplemental:
+        data["supplementalSemanticId"] = supplemental  # Part 1 says ...Ids, the descriptor ...Id
     data["endpoints"] = [endpoint(SUBMODEL_INTERFACE, f"{base_url}/submodels/{encode_id(submodel.id)}")]
     return SubmodelDescriptor.model_validate(data)
 
@@ -51,10 +62,12 @@ def submodel_ids(shell: model.AssetAdministrationShell) -> list[str]:
 
 def shell_descriptor(shell: model.AssetAdministrationShell, submodels: Mapping[str, model.Submodel],
                      base_url: str) -> AssetAdministrationShellDescriptor:
-    document = to_jsonable(shell)
-    data = _pick(document, _COMMON)
-    asset = document.get("assetInformation") or {}
-    data.update(_pick(asset, ("assetKind", "assetType", "globalAssetId", "specificAssetIds")))
+    data = _common(shell)
+    asset = shell.asset_information
+    data["assetKind"] = asset.asset_kind.name.title().replace("_", "")  # INSTANCE, TYPE, NOT_APPLICABLE
+    data.update({key: value for key, value in (
+        ("assetType", asset.asset_type), ("globalAssetId", asset.global_asset_id),
+        ("specificAssetIds", [to_jsonable(i) for i in asset.specific_asset_id] or None)) if value})
     data["endpoints"] = [endpoint(AAS_INTERFACE, f"{base_url}/shells/{encode_id(shell.id)}")]
     held = [submodels[identifier] for identifier in submodel_ids(shell) if identifier in submodels]
     if held:

@@ -216,3 +216,29 @@ async def test_a_standalone_registry_is_fed_over_http_and_catches_up_after_an_ou
 
                 await eventually(emptied, "the deletions reach the registry")
                 await follow_the_repository(repository, registry, base)
+
+
+async def test_what_the_repository_holds_at_start_is_registered(tmp_path: Path) -> None:
+    shell = model.AssetAdministrationShell(
+        model.AssetInformation(model.AssetKind.TYPE, global_asset_id="urn:example:asset:imported",
+                               asset_type="urn:example:type:press"),
+        "urn:twinbridge:test:aas:imported", id_short="Imported",
+        description=model.MultiLanguageTextType({"en": "imported at start"}),
+        administration=model.AdministrativeInformation(version="2", revision="1"))
+    environment = tmp_path / "environment.json"
+    environment.write_text(json.dumps({"assetAdministrationShells": [to_jsonable(shell)]}))
+    port = free_port()
+    application_ = application(tmp_path, port, {"serve": True})
+    application_.options.imports = [environment]
+    async with serving(application_), httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}/api/v3.0") as client:
+        async def registered() -> bool:
+            return await descriptor(client, f"/shell-descriptors/{b64(shell.id)}") is not None
+
+        await eventually(registered, "the imported shell is registered")
+        found = await descriptor(client, f"/shell-descriptors/{b64(shell.id)}")
+        check(found, "AssetAdministrationShellDescriptor")
+        assert (found["assetKind"], found["assetType"], found["administration"], found["description"]) == (
+            "Type", "urn:example:type:press", {"version": "2", "revision": "1"},
+            [{"language": "en", "text": "imported at start"}])
+        kinds = (await client.get("/shell-descriptors", params={"assetKind": "Type"})).json()["result"]
+        assert [d["id"] for d in kinds] == [shell.id]
