@@ -3,7 +3,7 @@
 Loads N shell descriptors (each with a globalAssetId and one specificAssetId ``serialNumber``,
 so 2N asset links) into the SQLite descriptor store in bulk, then measures
 
-- the store layer: ``DescriptorStore.lookup`` of one random asset id (p50/p99, CPU time);
+- the store layer: ``SqliteDescriptorStore.lookup`` of one random asset id (p50/p99, CPU time);
 - over HTTP: ``GET /lookup/shells?assetIds=…`` from ``twinbridge registry`` serving the loaded
   file in its own process (one keep-alive httpx client: per-request latency, not peak
   throughput), and ``GET /shell-descriptors/{id}`` for comparison, with the server's CPU time;
@@ -30,7 +30,8 @@ from pathlib import Path
 import httpx
 import orjson
 
-from twinbridge.registry.store import DescriptorStore, Link, ShellRow
+from twinbridge.registry.store import Link, ShellRow
+from twinbridge.registry.store_sqlite import SqliteDescriptorStore
 
 _BATCH = 50_000
 
@@ -125,7 +126,7 @@ def start_registry(path: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 def run(directory: Path, sizes: list[int], lookups: int) -> None:
     path = directory / "registry.sqlite3"
-    store = DescriptorStore(path)
+    store = SqliteDescriptorStore(path)
     loaded = 0
     baseline: float | None = None
     for size in sizes:

@@ -17,7 +17,7 @@ from twinbridge.registry.api import PROFILES, ROUTERS, RegistryState
 from twinbridge.registry.feeder import DescriptorSink, HttpSink, LocalSink, RegistryFeeder
 from twinbridge.registry.service import RegistryService
 from twinbridge.registry.settings import RegistrySettings
-from twinbridge.registry.store import DescriptorStore, sqlite_path
+from twinbridge.registry.store import open_descriptor_store
 from twinbridge.server.api.auth import ApiSecurity, ApiToken
 from twinbridge.server.api.results import install_error_handlers
 from twinbridge.server.api.services import app_services
@@ -32,7 +32,7 @@ def store_url_of(configured: str | None, data_dir: Path | None) -> str:
 
 
 def open_service(url: str) -> RegistryService:
-    return RegistryService(DescriptorStore(sqlite_path(url)))
+    return RegistryService(open_descriptor_store(url))
 
 
 def mount(app: FastAPI, service: RegistryService, security: ApiSecurity, prefix: str) -> None:

@@ -81,14 +81,14 @@ class RegistryService:
 
     async def edit_shell_submodels(self, aas_id: str,
                                    edit: Callable[[list[SubmodelDescriptor]], list[SubmodelDescriptor]]) -> None:
-        """Read, change and write a shell's submodelDescriptors in one step on the store's thread
-        (a concurrent edit of the same shell cannot slip between the read and the write)."""
-        def change() -> None:
-            shell = parse(AssetAdministrationShellDescriptor, orjson.loads(self.store.shell(aas_id)), "descriptor")
+        """Read, change and write a shell's submodelDescriptors in one store transaction (a
+        concurrent edit of the same shell, here or in another registry process, cannot slip between)."""
+        def change(body: bytes) -> ShellRow:
+            shell = parse(AssetAdministrationShellDescriptor, orjson.loads(body), "descriptor")
             shell.submodel_descriptors = edit(list(shell.submodel_descriptors or ())) or None
-            self.store.save_shell(shell_row(shell), create=False)
+            return shell_row(shell)
 
-        await self._run(change)
+        await self._run(self.store.edit_shell, aas_id, change)
 
     @staticmethod
     def find_submodel(descriptors: Sequence[SubmodelDescriptor], aas_id: str, submodel_id: str) -> SubmodelDescriptor:

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.registry.conformance import answer
+from tests.registry.conformance import answer, postgres_schema
 from tests.serving import serving_in_thread
 from twinbridge.registry.host import open_service, registry_app, standalone_security
 
@@ -50,9 +50,19 @@ def shell_descriptor(identifier: str = SHELL_ID, serial: str = "4711", kind: str
     }
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each registry test on both stores: SQLite (one process) and PostgreSQL (the machine's
+    server, a schema of this test's own, dropped afterwards)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'registry.sqlite3'}"
+        return
+    yield from postgres_schema()
+
+
 @pytest.fixture
-def registry(tmp_path: Path) -> Iterator[httpx.Client]:
-    service = open_service(f"sqlite:///{tmp_path / 'registry.sqlite3'}")
+def registry(store_url: str) -> Iterator[httpx.Client]:
+    service = open_service(store_url)
     try:
         with serving_in_thread(registry_app(service, standalone_security(TOKEN))) as base, \
                 httpx.Client(base_url=f"{base}/api/v3.0", headers={"Authorization": f"Bearer {TOKEN}"}) as client:
@@ -184,8 +194,8 @@ def test_discovery_finds_shells_by_every_given_asset_id(registry: httpx.Client) 
     answer(registry.get("/lookup/shells", params={"assetIds": b64('{"name": ""}')}), 400)
 
 
-def test_the_store_survives_a_restart(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'registry.sqlite3'}"
+def test_the_store_survives_a_restart(store_url: str) -> None:
+    url = store_url
     for round_ in range(2):
         service = open_service(url)
         try:
@@ -206,3 +216,39 @@ def test_description_names_the_three_profiles(registry: httpx.Client) -> None:
     assert {p.rsplit("/", 2)[-2] for p in profiles} == {
         "AssetAdministrationShellRegistryServiceSpecification", "SubmodelRegistryServiceSpecification",
         "DiscoveryServiceSpecification"}
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    yield from postgres_schema()
+
+
+def test_two_registry_processes_share_one_postgresql_store(postgres_url: str) -> None:
+    """Two registries on one schema: what one registers the other serves, and concurrent edits of
+    one shell's submodel descriptors through both are all kept (the edit locks the row)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    services = [open_service(postgres_url), open_service(postgres_url)]
+    try:
+        with serving_in_thread(registry_app(services[0], standalone_security(None))) as first, \
+                serving_in_thread(registry_app(services[1], standalone_security(None))) as second:
+            a, b = httpx.Client(base_url=f"{first}/api/v3.0"), httpx.Client(base_url=f"{second}/api/v3.0")
+            answer(a.post("/shell-descriptors", json=shell_descriptor()), 201)
+            assert answer(b.get(f"/shell-descriptors/{b64(SHELL_ID)}"), 200,
+                          "AssetAdministrationShellDescriptor") == shell_descriptor()
+            answer(b.post("/shell-descriptors", json=shell_descriptor()), 409)
+            superpath = f"/shell-descriptors/{b64(SHELL_ID)}/submodel-descriptors"
+
+            def post(index: int) -> int:
+                client = a if index % 2 else b
+                return client.post(superpath, json=submodel_descriptor(f"urn:sm:{index}")).status_code
+
+            with ThreadPoolExecutor(4) as pool:
+                assert list(pool.map(post, range(12))) == [201] * 12
+            held = {d["id"] for d in answer(a.get(superpath), 200, "GetSubmodelDescriptorsResult")["result"]}
+            assert held == {SUBMODEL_ID} | {f"urn:sm:{index}" for index in range(12)}
+            lookup = b.get("/lookup/shells", params={"assetIds": _asset("serialNumber", "4711")})
+            assert lookup.json()["result"] == [SHELL_ID]
+    finally:
+        for service in services:
+            service.close()
