@@ -3,13 +3,14 @@
 Loads N shell descriptors (each with a globalAssetId and one specificAssetId ``serialNumber``,
 so 2N asset links) into the SQLite descriptor store in bulk, then measures
 
-- the store layer: ``SqliteDescriptorStore.lookup`` of one random asset id (p50/p99, CPU time);
+- the store layer: ``DescriptorStore.lookup`` of one random asset id (p50/p99, CPU time);
 - over HTTP: ``GET /lookup/shells?assetIds=…`` from ``twinbridge registry`` serving the loaded
   file in its own process (one keep-alive httpx client: per-request latency, not peak
   throughput), and ``GET /shell-descriptors/{id}`` for comparison, with the server's CPU time;
 
 at the small size first (the baseline of the ratio) and at the large one. Prints load time,
-file size and the process's max RSS. Usage: python bench/bench_registry.py [small] [large] [lookups]
+database size and the process's max RSS. SQLite by default; ``--postgresql URL`` measures the
+PostgreSQL store instead. Usage: python bench/bench_registry.py [small] [large] [lookups] [--postgresql URL]
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ from pathlib import Path
 
 import httpx
 import orjson
+import psycopg
 
-from twinbridge.registry.store import Link, ShellRow
-from twinbridge.registry.store_sqlite import SqliteDescriptorStore
+from twinbridge.registry.store import Link, ShellRow, open_descriptor_store
+from twinbridge.registry.store_postgres import split_url
 
 _BATCH = 50_000
 
@@ -103,14 +105,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start_registry(path: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_registry(url: str) -> tuple[subprocess.Popen[bytes], str]:
     """``twinbridge registry`` on the loaded store, in its own process (as deployed: the client's
     GIL is not the server's)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     process = subprocess.Popen([sys.executable, "-m", "twinbridge.server.cli", "registry", "--port", str(port),
-                                "--store", f"sqlite:///{path}", "--log-level", "WARNING"], stdout=subprocess.DEVNULL)
+                                "--store", url, "--log-level", "WARNING"], stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}/api/v3.0"
     deadline = time.monotonic() + 60
     while True:
@@ -124,9 +126,20 @@ def start_registry(path: Path) -> tuple[subprocess.Popen[bytes], str]:
             time.sleep(0.1)
 
 
-def run(directory: Path, sizes: list[int], lookups: int) -> None:
+def database_megabytes(directory: Path, postgres: str | None) -> float:
+    if postgres is None:
+        return sum(p.stat().st_size for p in directory.iterdir()) / 2**20
+    conninfo, schema = split_url(postgres)
+    with psycopg.connect(conninfo) as conn:
+        row = conn.execute("SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n "
+                           "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r'", (schema,)).fetchone()
+    return float(row[0] or 0) / 2**20 if row else 0.0
+
+
+def run(directory: Path, sizes: list[int], lookups: int, postgres: str | None) -> None:
     path = directory / "registry.sqlite3"
-    store = SqliteDescriptorStore(path)
+    url = f"sqlite:///{path}" if postgres is None else postgres
+    store = open_descriptor_store(url)
     loaded = 0
     baseline: float | None = None
     for size in sizes:
@@ -137,12 +150,12 @@ def run(directory: Path, sizes: list[int], lookups: int) -> None:
             loaded = end
         load_s = time.perf_counter() - started
         in_store = store_lookups(lambda pairs: store.lookup(pairs, None, 10)[0], size, lookups * 5)
-        megabytes = sum(p.stat().st_size for p in directory.iterdir()) / 2**20
+        megabytes = database_megabytes(directory, postgres)
         baseline = baseline or in_store[1]
         print(f"{size:>9,} descriptors: loaded in {load_s:6.1f} s (cumulative), {megabytes:6.0f} MiB on disk")
         print(f"    store lookup by asset id: p50 {in_store[0]:.3f} ms  p99 {in_store[1]:.3f} ms  "
               f"CPU {in_store[2]:.0f} µs/lookup  (p99 x{in_store[1] / baseline:.2f} the smallest size's)")
-        process, base = start_registry(path)
+        process, base = start_registry(url)
         try:
             cpu = cpu_seconds(process.pid)
             http = http_lookups(base, size, lookups)
@@ -163,9 +176,20 @@ def main() -> None:
     parser.add_argument("small", type=int, nargs="?", default=100_000)
     parser.add_argument("large", type=int, nargs="?", default=1_000_000)
     parser.add_argument("lookups", type=int, nargs="?", default=2_000)
+    parser.add_argument("--postgresql", metavar="URL", help="measure the PostgreSQL store at this database "
+                        "(a schema of its own, dropped afterwards), e.g. postgresql://postgres@127.0.0.1/test")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-registry-") as directory:
-        run(Path(directory), [args.small, args.large], args.lookups)
+    postgres = None
+    if args.postgresql:
+        postgres = f"{args.postgresql}{'&' if '?' in args.postgresql else '?'}schema=bench_registry_{os.getpid()}"
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-registry-") as directory:
+            run(Path(directory), [args.small, args.large], args.lookups, postgres)
+    finally:
+        if postgres is not None:
+            conninfo, schema = split_url(postgres)
+            with psycopg.connect(conninfo, autocommit=True) as conn:
+                conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 if __name__ == "__main__":
