@@ -187,6 +187,7 @@ class RegistryFeeder:
         self._idle = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._referenced_by: dict[str, set[str]] = {}  # submodel id -> ids of shells referencing it
+        self._references: dict[str, list[str]] = {}  # shell id -> the submodel ids it was indexed under
         self._reconciled = False
         self.sent = 0
         self.failures = 0
@@ -241,6 +242,7 @@ class RegistryFeeder:
 
     def _make_all_due(self) -> None:
         self._referenced_by.clear()
+        self._references.clear()
         for shell in self.twin.shells.values():
             self._index(shell)
             self._mark((SHELL, shell.id))
@@ -249,12 +251,17 @@ class RegistryFeeder:
         self._reconciled = False
 
     def _index(self, shell: model.AssetAdministrationShell) -> None:
-        for submodel_id in submodel_ids(shell):
+        references = self._references[shell.id] = submodel_ids(shell)
+        for submodel_id in references:
             self._referenced_by.setdefault(submodel_id, set()).add(shell.id)
 
     def _unindex(self, shell_id: str) -> None:
-        for shells in self._referenced_by.values():
-            shells.discard(shell_id)
+        for submodel_id in self._references.pop(shell_id, ()):
+            shells = self._referenced_by.get(submodel_id)
+            if shells is not None:
+                shells.discard(shell_id)
+                if not shells:
+                    del self._referenced_by[submodel_id]
 
     # ------------------------------------------------------- sender side
     async def _send_forever(self) -> None:
