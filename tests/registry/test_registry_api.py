@@ -252,3 +252,37 @@ def test_two_registry_processes_share_one_postgresql_store(postgres_url: str) ->
     finally:
         for service in services:
             service.close()
+
+
+def test_the_registry_command_serves_alone(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    from tests.ports import free_port
+
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "twinbridge.server.cli", "registry", "--port", str(port),
+                                "--data", str(tmp_path / "registry"), "--token", TOKEN],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}/api/v3.0"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{base}/description", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline and process.poll() is None, "twinbridge registry did not start"
+                time.sleep(0.1)
+        with httpx.Client(base_url=base) as client:
+            answer(client.post("/shell-descriptors", json=shell_descriptor()), 401)
+            answer(client.post("/shell-descriptors", json=shell_descriptor(),
+                               headers={"Authorization": f"Bearer {TOKEN}"}), 201)
+            assert client.get("/lookup/shells", params={"assetIds": _asset("serialNumber", "4711")}).json()[
+                "result"] == [SHELL_ID]
+        assert (tmp_path / "registry" / "registry.sqlite3").is_file()
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0].decode()
+    assert f"http://127.0.0.1:{port}/api/v3.0/shell-descriptors" in output and "writes need the bearer token" in output
