@@ -122,6 +122,37 @@ async def test_a_restarted_central_applies_nothing_twice(mosquitto: Mosquitto, t
         edge.close()
 
 
+async def test_the_outbox_outlives_an_edge_restart(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    """Changes made while the link is down stay on the edge's disk through a restart of the edge
+    process and reach the central when both are back."""
+    edge, central = machine_twin(), Twin()
+    settings = EdgeSettings(role="edge", url=mosquitto.url, edge_id="press-3", resend_after_s=0.5)
+    mosquitto.stop()
+    first = EdgeForwarder(edge, settings, tmp_path / "edge")
+    await first.start()
+    count = edge.live(SUBMODEL_ID, "Count")
+    for number in range(1, 101):
+        edge.update(count, model.datatypes.Long(number))
+    await edge.bus.drained()
+    assert first.outbox.pending() == 102  # the snapshot's shell and submodel, and 100 values
+    await first.stop()  # the edge process ends with the link still down
+
+    mosquitto.start()
+    receiver = EdgeReceiver(central, EdgeSettings(role="central", url=mosquitto.url))
+    second = EdgeForwarder(edge, settings, tmp_path / "edge")  # the same outbox file
+    await receiver.start()
+    await second.start()
+    try:
+        await asyncio.wait_for(second.delivered(), 30)
+        assert central.element(SUBMODEL_ID, "Count").value == 100  # type: ignore[attr-defined]
+        assert receiver.applied["press-3"] == 102  # every record once: the position is its sequence
+    finally:
+        await second.stop()
+        await receiver.stop()
+        central.close()
+        edge.close()
+
+
 def test_the_plant_file_names_what_an_edge_lacks() -> None:
     with pytest.raises(ValidationError, match="edge_id"):
         PlantFile.model_validate({"server": {"edge": {"role": "edge", "url": "mqtt://broker:1883"}}})
