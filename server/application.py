@@ -25,7 +25,7 @@ from basyx.aas import model
 from pydantic import SecretStr
 
 from twinbridge.aas import compat_basyx
-from twinbridge.aas.errors import TwinError
+from twinbridge.aas.errors import InvalidInput, TwinError
 from twinbridge.aas.gc_pause import collector_paused
 from twinbridge.aas.operations import OperationRegistry
 from twinbridge.aas.replication import follow
@@ -70,6 +70,7 @@ from twinbridge.submodels.semantic import SemanticGraph
 if TYPE_CHECKING:
     from asyncua import ua
 
+    from twinbridge.registry.host import RegistryHost
     from twinbridge.server.opcua import OpcUaServer
 
 log = logging.getLogger("twinbridge")
@@ -229,6 +230,8 @@ class Application:
         self.demo_user: OpcUaUser | None = None
         self._demo_user_origin = ""
         self.import_reports: list[str] = []
+        self.registry: RegistryHost | None = None
+        """The AAS Registry/Discovery and its feeder, when ``server.registry`` is configured."""
 
     async def run(self) -> None:
         """Serve until SIGINT/SIGTERM, then stop everything and flush the store."""
@@ -279,6 +282,7 @@ class Application:
             if graph is not None:
                 await self._start(graph)
         await self._start(self.history)  # before the devices: history holds their first second
+        await self._start_edge()  # before the devices too: the outbox holds their first values
         if self.options.demo:
             from twinbridge.server.demo import DemoDevices
 
@@ -304,6 +308,7 @@ class Application:
             semantic_graph=graph, limits=plant_file.server.rest.limits.limits(),
         )
         app.state.history = self.history
+        await self._start_registry(app, plant_file.server.rest.prefix)
         app.state.hierarchy = hierarchy
         app.include_router(health_router(self._source_states))  # /metrics, /health, /ready at the root
         app.include_router(Dashboard(plant_file.server.rest.prefix).router())  # the dashboard at / and /ui
@@ -350,6 +355,35 @@ class Application:
             return
         base_url = settings.base_url or f"http://{self.host}:{self.port}{self.plant_file.server.rest.prefix}"
         await self._start(MqttEventPublisher(self.twin, settings, base_url, event_stats(state)))
+
+    async def _start_edge(self) -> None:
+        """Edge to central (``server.edge``): forward this twin's changes, or apply the edges'."""
+        settings = self.plant_file.server.edge
+        if settings is None:
+            return
+        if settings.role == "central":
+            from twinbridge.server.edge.receiver import EdgeReceiver
+
+            await self._start(EdgeReceiver(self.twin, settings))
+            return
+        if self.data_dir is None:
+            raise InvalidInput("server.edge: an edge keeps its outbox on disk and needs a data directory (--data)")
+        from twinbridge.server.edge.forwarder import EdgeForwarder
+
+        await self._start(EdgeForwarder(self.twin, settings, self.data_dir))
+
+    async def _start_registry(self, app: Any, prefix: str) -> None:
+        """The AAS Registry/Discovery (``server.registry``): mounted here and/or fed from this repository."""
+        settings = self.plant_file.server.registry
+        if settings is None:
+            return
+        from twinbridge.registry.host import RegistryHost
+        from twinbridge.server.api.services import app_services
+
+        registry = self.registry = RegistryHost(self.twin, settings, self.data_dir,
+                                                f"http://{self.host}:{self.port}{prefix}")
+        registry.mount(app, app_services(app).security, prefix)
+        await self._start(registry)
 
     def _source_states(self) -> dict[str, bool]:
         """Each source's name and whether it is connected (for /metrics and /ready)."""

@@ -1,4 +1,4 @@
-"""The ``twinbridge`` command line: serve, demo, export, validate; journal verify, backup, restore."""
+"""The ``twinbridge`` command line: serve, demo, export, validate; journal verify, backup, restore; registry."""
 
 from __future__ import annotations
 
@@ -70,6 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--out", type=Path, help="also write the whole result as JSON to this file")
     simulate.add_argument("--workers", type=int, help="worker processes (default: the plant file's, else one per core)")
     history_cli.add_commands(commands)
+    registry = commands.add_parser("registry", help="serve the AAS Registry and Discovery alone")
+    registry.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    registry.add_argument("--port", type=int, default=8081, help="port (default 8081)")
+    registry.add_argument("--data", type=Path, default=Path("data/registry"),
+                          help="directory of the descriptor store (default data/registry)")
+    registry.add_argument("--store", help="store URL instead: sqlite:///abs/path/registry.sqlite3 or memory:")
+    registry.add_argument("--token", help="bearer token writes need (else $TWINBRIDGE_TOKEN; else writes are open)")
+    registry.add_argument("--log-level", default="INFO")
     return parser
 
 
@@ -87,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
             from twinbridge.server.simulations import simulate_command
 
             return simulate_command(args.scenario, args.config or EXAMPLE_PLANT, args.out, args.workers)
+        if args.command == "registry":
+            return _registry(args)
         if args.command in history_cli.COMMANDS:
             return history_cli.run(args, lambda token, data: admin_token(token, data)[0])
         config_path = args.config or (EXAMPLE_PLANT if args.command == "demo" else None)
@@ -147,6 +157,16 @@ def _validate(path: Path) -> int:
         return 2
     print(f"{path}: valid ({len(plant_file.southbound.sources)} sources, "
           f"{len(plant_file.southbound.bindings)} bindings)")
+    return 0
+
+
+def _registry(args: argparse.Namespace) -> int:
+    import os
+
+    from twinbridge.registry.host import serve_standalone, store_url_of
+
+    serve_standalone(args.host, args.port, store_url_of(args.store, args.data),
+                     args.token or os.environ.get("TWINBRIDGE_TOKEN"))
     return 0
 
 

@@ -36,7 +36,9 @@ from twinbridge.aas.store import StoreUrlError, check_url
 from twinbridge.adapters.config import Southbound
 from twinbridge.adapters.registry import kinds, validate_southbound
 from twinbridge.history.settings import HistorySettings
+from twinbridge.registry.settings import RegistrySettings
 from twinbridge.server.analytics_config import AnalyticsSettings
+from twinbridge.server.edge.settings import EdgeSettings
 from twinbridge.server.events.settings import EventsSettings
 from twinbridge.server.limit_settings import LimitSettings
 from twinbridge.server.opcua.settings import OpcUaSettings
@@ -91,6 +93,8 @@ class ServerSettings(Strict):
     )
     history: HistorySettings = Field(default_factory=HistorySettings, description="value history and model journal")
     sparql: SparqlSettings = Field(default_factory=SparqlSettings, description="limits of /query/sparql")
+    registry: RegistrySettings | None = Field(None, description="serve the AAS Registry/Discovery, feed one")
+    edge: EdgeSettings | None = Field(None, description="forward changes to a central (edge) or apply edges' (central)")
 
 
     @field_validator("store")

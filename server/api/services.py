@@ -46,6 +46,8 @@ class Services:
     renders: RenderCache = field(default_factory=RenderCache)
     catalogs: Catalogs = field(init=False)
     jobs: OrderedDict[str, Job] = field(default_factory=OrderedDict)
+    extra_profiles: list[str] = field(default_factory=list)
+    """Profiles of services mounted next to the repository (the registry's), for ``/description``."""
     _origins: dict[str, Origin] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
