@@ -12,6 +12,7 @@ import importlib.metadata
 from collections.abc import Callable
 
 from basyx.aas import model
+from basyx.aas.adapter import _generic
 from basyx.aas.adapter.aasx import AASXReader
 from basyx.aas.adapter.json import AASFromJsonDecoder, AASToJsonEncoder, StrictAASFromJsonDecoder
 
@@ -59,3 +60,18 @@ def construct_reference(data: dict[str, object]) -> model.Reference:
     """A Reference from its AAS JSON object (strict); raises KeyError/ValueError/TypeError on defects."""
     reference: model.Reference = StrictAASFromJsonDecoder._construct_reference(data)
     return reference
+
+
+def key_type_name(key_type: model.KeyTypes) -> str:
+    """A KeyTypes member's AAS name (``GlobalReference``, ``Submodel``...), as JSON writes it."""
+    return _generic.KEY_TYPES[key_type]
+
+
+def reference_type_name(reference: model.Reference) -> str:
+    """``ExternalReference`` or ``ModelReference``."""
+    return _generic.REFERENCE_TYPES[type(reference)]
+
+
+def asset_kind_name(kind: model.AssetKind) -> str:
+    """An AssetKind member's AAS name (``Instance``, ``Type``, ``NotApplicable``)."""
+    return _generic.ASSET_KIND[kind]
