@@ -169,7 +169,7 @@ class Planner:
     def page(self, query: Query, after: int, limit: int | None, timeout: float) -> Page:
         """One page of matching identifiers and the cursor of the next (found by looking one
         match ahead, so a cursor never leads to an empty page)."""
-        deadline = Deadline(self.clock() + timeout, self.clock)
+        deadline = Deadline(timeout, self.clock)
         deadline.check()
         chosen: list[int] = []
         more = False
@@ -188,7 +188,7 @@ def naive(query: Query, root: Root, objects: Iterable[model.Identifiable], world
     tested and measured against)."""
     check_roots(query, root)
     condition = compile_condition(query)
-    deadline = Deadline(time.monotonic() + timeout, time.monotonic)
+    deadline = Deadline(timeout, time.monotonic)
     return [obj.id for obj in objects if condition.holds(Scope(root, obj, world, deadline))]
 
 

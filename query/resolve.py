@@ -23,14 +23,11 @@ from typing import Protocol
 from basyx.aas import model
 
 from twinbridge.aas.compat_basyx import asset_kind_name, key_type_name, reference_type_name
+from twinbridge.aas.errors import TimedOut
 from twinbridge.query.syntax import Attribute, Field, PathStep, ReferenceClause, Root
 
 Bindings = dict[str, object]
 Resolved = list[tuple[Bindings, object]]
-
-
-class QueryTimeout(Exception):
-    """The query ran out of its time; raised between two objects (or inside a long walk)."""
 
 
 class Deadline:
@@ -38,8 +35,9 @@ class Deadline:
 
     _STRIDE = 256
 
-    def __init__(self, expires: float, clock: Callable[[], float]) -> None:
-        self._expires = expires
+    def __init__(self, seconds: float, clock: Callable[[], float]) -> None:
+        self.seconds = seconds
+        self._expires = clock() + seconds
         self._clock = clock
         self._steps = 0
 
@@ -50,7 +48,8 @@ class Deadline:
 
     def check(self) -> None:
         if self._clock() > self._expires:
-            raise QueryTimeout
+            raise TimedOut(f"the query ran longer than its limit of {self.seconds:g} s and was stopped; "
+                           "narrow it (a semanticId, an idShort, an id) or page it with a smaller limit")
 
 
 class World(Protocol):

@@ -18,15 +18,10 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, time
 
-from twinbridge.aas.errors import InvalidInput
+from twinbridge.aas.errors import InvalidQuery
 
-
-class QuerySyntaxError(InvalidInput):
-    """The query is not a query of the language; the message names the position."""
-
-    def __init__(self, position: str, text: str) -> None:
-        super().__init__(f"query at {position}: {text}")
-        self.position = position
+QuerySyntaxError = InvalidQuery
+"""The query is not a query of the language; the message names the position."""
 
 
 class Root(enum.Enum):

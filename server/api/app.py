@@ -34,6 +34,7 @@ ROUTER_MODULES = (  # after the plain routes of ``server.api.hot``: FastAPI trie
     "twinbridge.server.api.concept_descriptions",
     "twinbridge.server.api.serialization",
     "twinbridge.server.api.packages",
+    "twinbridge.server.api.query",
 )
 
 

@@ -133,6 +133,19 @@ class Catalog(Generic[T]):
     def get(self, identifier: str) -> T:
         return self._table[identifier]
 
+    # What query plans (``twinbridge.query.plan``) read: sequence numbers, ascending.
+    def ordered(self) -> Sequence[int]:
+        return self._order
+
+    def key_seqs(self, key: Key) -> Sequence[int]:
+        return self._by_key.get(key, _NOTHING)
+
+    def seq_of(self, identifier: str) -> int | None:
+        return self._seq.get(identifier)
+
+    def id_of(self, seq: int) -> str:
+        return self._ids[seq]
+
     def rendered(self, identifier: str) -> bytes:
         """The item's AAS JSON bytes, rendered once per change of the item."""
         data = self._bytes.get(identifier)

@@ -26,11 +26,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from twinbridge.aas.errors import (
     Conflict,
     InvalidInput,
+    InvalidQuery,
     LimitExceeded,
     NotFound,
     NotWritable,
     StorageError,
     StorageFull,
+    TimedOut,
     TwinError,
     WriteRejected,
 )
@@ -47,6 +49,8 @@ _STATUS_CODES: dict[type[TwinError], int] = {
     LimitExceeded: 413,
     StorageError: 503,
     StorageFull: 507,
+    InvalidQuery: 400,
+    TimedOut: 503,
 }
 
 _CODES: dict[int, str] = {

@@ -21,6 +21,7 @@ from fastapi import Depends, FastAPI, Request
 from twinbridge.aas.events import Origin
 from twinbridge.aas.operations import OperationRegistry
 from twinbridge.aas.twin import Twin
+from twinbridge.query.value_index import ValueIndexes
 from twinbridge.server.api.catalog import Catalogs
 from twinbridge.server.api.render_cache import RenderCache
 
@@ -45,11 +46,13 @@ class Services:
     semantic_graph: TurtleSource | None = None
     renders: RenderCache = field(default_factory=RenderCache)
     catalogs: Catalogs = field(init=False)
+    value_indexes: ValueIndexes = field(init=False)  # of submodel element values, for queries
     jobs: OrderedDict[str, Job] = field(default_factory=OrderedDict)
     _origins: dict[str, Origin] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.catalogs = Catalogs(self.twin)
+        self.value_indexes = ValueIndexes(self.twin)
 
     def origin(self, who: str) -> Origin:
         """The ``Origin`` of REST changes by ``who`` (a token's holder), one object per holder."""
