@@ -15,7 +15,6 @@ variables (clause "Limitations", 4).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -104,7 +103,7 @@ def _resolve(field_: Field, scope: Scope) -> Iterator[tuple[Bindings, object]]:
         for submodel in _submodels(scope):
             yield from _referable_attribute(submodel, attribute, {"$sm": submodel.id}, "$sm#")
     elif field_.root is Root.SME:
-        keys = _path_keys(field_)
+        keys = field_.list_keys
         for submodel in _submodels(scope):
             base: Bindings = {"$sm": submodel.id}
             if field_.path is None:
@@ -230,24 +229,6 @@ def walk(submodel: model.Submodel, deadline: Deadline) -> Iterator[model.Submode
             stack.append(iter(element.value))
 
 
-@functools.lru_cache(maxsize=1024)
-def _path_keys(field_: Field) -> tuple[tuple[str, ...], ...]:
-    """Per path step, the binding key of each of its ``[]``: ``$sme.Documents[]``,
-    ``$sme.Documents[].DocumentVersion.SMLLanguages[]``..."""
-    if field_.path is None:
-        return ()
-    keys: list[tuple[str, ...]] = []
-    prefix = "$sme"
-    for step in field_.path:
-        prefix += "." + step.id_short
-        step_keys = []
-        for _ in step.indexes:
-            prefix += "[]"
-            step_keys.append(prefix)
-        keys.append(tuple(step_keys))
-    return tuple(keys)
-
-
 def _child(container: object, id_short: str) -> model.SubmodelElement | None:
     if isinstance(container, model.Submodel):
         found: model.SubmodelElement | None = container.submodel_element.get("id_short", id_short)
@@ -291,5 +272,5 @@ def values_at(submodel: model.Submodel, field_: Field) -> list[object]:
     """The values ``field_`` (a ``$sme.<path>#value`` field) reads in ``submodel``, without bindings
     (what a value index keeps)."""
     assert field_.path is not None
-    return [value for bindings, element in _follow(submodel, field_.path, _path_keys(field_), {})
+    return [value for bindings, element in _follow(submodel, field_.path, field_.list_keys, {})
             for _, value in _element_attribute(element, field_.attribute, bindings)]

@@ -71,13 +71,14 @@ class Attribute:
     reference: ReferenceClause | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # identity hash: evaluation caches per field cost one lookup
 class Field:
     text: str
     root: Root
     path: tuple[PathStep, ...] | None  # $sme with an idShortPath; None: every element (recursive)
     attribute: Attribute
     position: str
+    list_keys: tuple[tuple[str, ...], ...] = ()  # per path step, the $match key of each of its []
 
 
 # ------------------------------------------------------------- operands
@@ -306,4 +307,21 @@ def parse_field(text: str, position: str) -> Field:
     cursor.expect("#")
     attribute = _aas_attribute(cursor) if root is Root.AAS else _element_attribute(cursor, root)
     cursor.done()
-    return Field(text, root, path, attribute, position)
+    return Field(text, root, path, attribute, position, _list_keys(path))
+
+
+def _list_keys(path: tuple[PathStep, ...] | None) -> tuple[tuple[str, ...], ...]:
+    """Per path step, the binding key of each of its ``[]``: ``$sme.Documents[]``,
+    ``$sme.Documents[].DocumentVersion.SMLLanguages[]``... (``$match`` ties items by them)."""
+    if path is None:
+        return ()
+    keys: list[tuple[str, ...]] = []
+    prefix = "$sme"
+    for step in path:
+        prefix += "." + step.id_short
+        step_keys = []
+        for _ in step.indexes:
+            prefix += "[]"
+            step_keys.append(prefix)
+        keys.append(tuple(step_keys))
+    return tuple(keys)

@@ -44,6 +44,7 @@ class Services:
     security: ApiSecurity
     operations: OperationRegistry
     semantic_graph: TurtleSource | None = None
+    v31_prefix: str | None = None  # where Part 2 v3.1 is served beside v3.0 (``server.api.v31``)
     renders: RenderCache = field(default_factory=RenderCache)
     catalogs: Catalogs = field(init=False)
     value_indexes: ValueIndexes = field(init=False)  # of submodel element values, for queries
