@@ -59,13 +59,23 @@ class Catalog(Protocol):
 
     def seqs(self, attribute: str, value: str) -> Sequence[int] | None:
         """Ascending sequence numbers of the objects whose ``attribute`` (``idShort``,
-        ``semanticKey``, ``globalAssetId``) equals ``value``; None when that is not indexed."""
+        ``semanticKey``: any key of the semanticId, ``semanticFirstKey``, ``globalAssetId``)
+        equals ``value``; None when that is not indexed."""
 
     def seq_of(self, identifier: str) -> int | None: ...
 
     def id_of(self, seq: int) -> str: ...
 
     def get(self, identifier: str) -> model.Identifiable: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """Ascending sequence numbers; ``exact``: the condition holds for every one of them (its
+    indexes answer exactly where it is true), so the evaluator need not ask them."""
+
+    seqs: Sequence[int]
+    exact: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,23 +106,28 @@ class Planner:
         self.clock = clock
 
     # ------------------------------------------------------------ planning
-    def candidates(self, node: Expression) -> Sequence[int] | None:
-        """Ascending sequence numbers the condition may hold for; None: every object."""
+    def candidates(self, node: Expression) -> Candidates | None:
+        """The objects the condition may hold for; None: every object."""
         if isinstance(node, Constant):
-            return None if node.value else []
+            return None if node.value else Candidates([], True)
         if isinstance(node, Comparison):
             return self._comparison(node)
         if isinstance(node, Match) or (isinstance(node, Logical) and node.op == "$and"):
-            planned = [plan for child in node.children if (plan := self.candidates(child)) is not None]
-            return _intersection(planned) if planned else None
-        if isinstance(node, Logical):  # $or
             plans = [self.candidates(child) for child in node.children]
-            if any(plan is None for plan in plans):
+            planned = [plan for plan in plans if plan is not None]
+            if not planned:
                 return None
-            return _union(plans)  # type: ignore[arg-type]
+            exact = isinstance(node, Logical) and len(planned) == len(plans) and all(p.exact for p in planned)
+            return Candidates(_intersection([plan.seqs for plan in planned]), exact)  # $match: same item too
+        if isinstance(node, Logical):  # $or
+            ors = [self.candidates(child) for child in node.children]
+            if any(plan is None for plan in ors):
+                return None
+            return Candidates(_union([plan.seqs for plan in ors if plan is not None]),
+                              all(plan is not None and plan.exact for plan in ors))
         return None  # $not: everything the child does not hold for, which no index lists
 
-    def _comparison(self, node: Comparison) -> Sequence[int] | None:
+    def _comparison(self, node: Comparison) -> Candidates | None:
         if isinstance(node.left, Field) and isinstance(node.right, Literal):
             field, op, literal = node.left, node.op, node.right
         elif isinstance(node.right, Field) and isinstance(node.left, Literal) and node.op in _MIRRORED:
@@ -127,22 +142,26 @@ class Planner:
                 return None
             index = self.values.index_for(field)
             found = None if index is None else index.lookup(op, literal)
-            return None if found is None else self._seqs(found)
-        if op != "$eq" or literal.kind is not Kind.STRING:
-            return None
+            return None if found is None else Candidates(self._seqs(found), True)
+        if op != "$eq" or literal.kind is not Kind.STRING or literal.lexical == "":
+            return None  # "" also equals a missing idShort or globalAssetId, which no catalog key lists
         text = literal.lexical
         if attribute.name == "id":
             seq = self.catalog.seq_of(text)
-            return [] if seq is None else [seq]
-        if attribute.name == "idShort":
-            return self.catalog.seqs("idShort", text)
-        if attribute.name == "globalAssetId":
-            return self.catalog.seqs("globalAssetId", text)
+            return Candidates([] if seq is None else [seq], True)
         reference = attribute.reference
         if attribute.name == "semanticId" and reference is not None and reference.part == "keys" \
                 and reference.key_part == "value":
-            return self.catalog.seqs("semanticKey", text)  # any key with that value: a superset
+            if reference.key_index == 0:
+                return self._keyed("semanticFirstKey", text, True)
+            return self._keyed("semanticKey", text, reference.key_index is None)  # [n]: any key is a superset
+        if attribute.name in ("idShort", "globalAssetId"):
+            return self._keyed(attribute.name, text, True)
         return None
+
+    def _keyed(self, attribute: str, value: str, exact: bool) -> Candidates | None:
+        seqs = self.catalog.seqs(attribute, value)
+        return None if seqs is None else Candidates(seqs, exact)
 
     def _seqs(self, identifiers: Iterable[str]) -> list[int]:
         seq_of = self.catalog.seq_of
@@ -158,9 +177,13 @@ class Planner:
         check_roots(query, self.root)
         condition = condition or compile_condition(query)
         planned = self.candidates(query.condition)
-        seqs = self.catalog.all_seqs() if planned is None else planned
+        seqs = self.catalog.all_seqs() if planned is None else planned.seqs
+        start = bisect.bisect_right(seqs, after)
+        if planned is not None and planned.exact:
+            yield from seqs[start:]
+            return
         id_of, get = self.catalog.id_of, self.catalog.get
-        for index in range(bisect.bisect_right(seqs, after), len(seqs)):
+        for index in range(start, len(seqs)):
             deadline.tick()
             seq = seqs[index]
             if condition.holds(Scope(self.root, get(id_of(seq)), self.world, deadline)):

@@ -184,6 +184,11 @@ def semantic_value_key(value: str) -> Key:
     return ("semanticKey", value)
 
 
+def semantic_first_key(value: str) -> Key:
+    """The value of a semanticId's first key (the query language's ``semanticId`` shortcut)."""
+    return ("semanticFirstKey", value)
+
+
 def semantic_reference_key(values: Sequence[str]) -> Key:
     return ("semanticReference", tuple(values))
 
@@ -212,6 +217,8 @@ def submodel_keys(submodel: model.Submodel) -> Iterable[Key]:
     if submodel.semantic_id is not None:
         values = [str(key.value) for key in submodel.semantic_id.key]
         yield semantic_reference_key(values)
+        if values:
+            yield semantic_first_key(values[0])
         for value in values:
             yield semantic_value_key(value)
 

@@ -33,7 +33,7 @@ from twinbridge.query.text_form import parse_text_query
 from twinbridge.query.world import RepositoryWorld
 from twinbridge.server.api.auth import ReadAccess
 from twinbridge.server.api.bodies import bytes_response, load_json
-from twinbridge.server.api.catalog import Catalog, asset_key, id_short_key, semantic_value_key
+from twinbridge.server.api.catalog import Catalog, asset_key, id_short_key, semantic_first_key, semantic_value_key
 from twinbridge.server.api.content import shaped_json
 from twinbridge.server.api.paging import CursorQuery, LimitQuery, next_cursor
 from twinbridge.server.api.results import ApiError
@@ -46,7 +46,7 @@ QUERY_TIME_LIMIT_S = 5.0
 MAX_QUERY_BYTES = 256 * 1024
 _CHUNK = 1_000
 
-_KEYS = {"idShort": id_short_key, "semanticKey": semantic_value_key,
+_KEYS = {"idShort": id_short_key, "semanticKey": semantic_value_key, "semanticFirstKey": semantic_first_key,
          "globalAssetId": lambda value: asset_key("globalAssetId", value)}
 
 _QUERY_BODY: dict[str, Any] = {"required": True, "content": {
