@@ -45,6 +45,9 @@ class PathIndex:
 
     def __init__(self, field: Field) -> None:
         self.field = field
+        steps = field.path or ()
+        # The element a value change must name to concern this index (None: a path with lists).
+        self.element_path = None if any(step.indexes for step in steps) else ".".join(s.id_short for s in steps)
         self._numbers: list[tuple[Number, str]] = []  # sorted
         self._strings: dict[str, set[str]] = {}
         self._entries: dict[str, tuple[list[Number], list[str]]] = {}
@@ -191,10 +194,18 @@ class ValueIndexes:
             self._rebuild()
             return
         changed = {event.identifier for event in batch.structure if event.object_kind is ObjectKind.SUBMODEL}
-        changed.update(event.element.submodel_id for event in batch.values)
         for identifier in changed:
             for index in self._indexes.values():
                 index.refresh(self._twin, identifier)
+        # A device's value change concerns only the indexes of its element's path: a busy plant
+        # changes thousands of values a second, few of them ones queries look for.
+        for event in batch.values:
+            element = event.element
+            if element.submodel_id in changed:
+                continue
+            for index in self._indexes.values():
+                if index.element_path is None or index.element_path == element.path:
+                    index.refresh(self._twin, element.submodel_id)
 
     def close(self) -> None:
         if self._subscription is not None:
