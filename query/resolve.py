@@ -137,6 +137,18 @@ def _reference(reference: model.Reference | None, clause: ReferenceClause, bindi
         yield {**bindings, key_name: index}, value
 
 
+def _references(references: list[model.Reference], attribute: Attribute, bindings: Bindings,
+                key_name: str) -> Iterator[tuple[Bindings, object]]:
+    """A list of References (``submodels``, ``supplementalSemanticIds``), each item bound by index."""
+    assert attribute.reference is not None
+    if attribute.item is None:
+        indexed: Iterable[tuple[int, model.Reference]] = enumerate(references)
+    else:
+        indexed = ((attribute.item, references[attribute.item]),) if attribute.item < len(references) else ()
+    for index, reference in indexed:
+        yield from _reference(reference, attribute.reference, {**bindings, key_name: index}, key_name + ".keys[]")
+
+
 def _shell_attribute(shell: model.AssetAdministrationShell, attribute: Attribute,
                      bindings: Bindings) -> Iterator[tuple[Bindings, object]]:
     name = attribute.name
@@ -169,10 +181,7 @@ def _shell_attribute(shell: model.AssetAdministrationShell, attribute: Attribute
                 yield from _reference(asset.external_subject_id, attribute.reference, item,
                                       key + ".externalSubjectId.keys[]")
     elif name == "submodels":
-        assert attribute.reference is not None
-        for index, reference in enumerate(shell.submodel):
-            yield from _reference(reference, attribute.reference, {**bindings, "$aas#submodels[]": index},
-                                  "$aas#submodels.keys[]")
+        yield from _references(list(shell.submodel), attribute, bindings, "$aas#submodels[]")
 
 
 def _referable_attribute(obj: model.Identifiable, attribute: Attribute, bindings: Bindings,
@@ -184,6 +193,10 @@ def _referable_attribute(obj: model.Identifiable, attribute: Attribute, bindings
     elif attribute.name == "semanticId":
         assert attribute.reference is not None and isinstance(obj, model.HasSemantics)
         yield from _reference(obj.semantic_id, attribute.reference, bindings, prefix + "semanticId.keys[]")
+    elif attribute.name == "supplementalSemanticIds":
+        assert isinstance(obj, model.HasSemantics)
+        yield from _references(list(obj.supplemental_semantic_id), attribute, bindings,
+                               prefix + "supplementalSemanticIds[]")
 
 
 def _element_attribute(element: model.SubmodelElement, attribute: Attribute,
@@ -211,6 +224,9 @@ def _element_attribute(element: model.SubmodelElement, attribute: Attribute,
     elif name == "semanticId":
         assert attribute.reference is not None
         yield from _reference(element.semantic_id, attribute.reference, bindings, f"semanticId@{id(element)}")
+    elif name == "supplementalSemanticIds":
+        yield from _references(list(element.supplemental_semantic_id), attribute, bindings,
+                               f"supplementalSemanticIds@{id(element)}")
 
 
 # ------------------------------------------------------------ elements

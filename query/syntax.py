@@ -66,7 +66,7 @@ class Attribute:
 
     # id idShort assetKind assetType globalAssetId specificAssetIds submodels semanticId value valueType language
     name: str
-    item: int | None = None  # specificAssetIds[<index>] (None: any)
+    item: int | None = None  # specificAssetIds / submodels / supplementalSemanticIds [<index>] (None: any)
     member: str | None = None  # specificAssetIds: name | value | externalSubjectId
     reference: ReferenceClause | None = None
 
@@ -258,7 +258,7 @@ def _specific_asset_ids(cursor: _Cursor) -> Attribute:
 def _aas_attribute(cursor: _Cursor) -> Attribute:
     name = cursor.word(("idShort", "id", "assetInformation", "submodels"))
     if name == "submodels":
-        return Attribute("submodels", reference=_reference(cursor))
+        return _listed_references(cursor, "submodels")
     if name == "assetInformation":
         cursor.expect(".")
         part = cursor.word(("assetKind", "assetType", "globalAssetId", "specificAssetIds"))
@@ -268,14 +268,24 @@ def _aas_attribute(cursor: _Cursor) -> Attribute:
 
 def _element_attribute(cursor: _Cursor, root: Root) -> Attribute:
     choices = {
-        Root.SM: ("semanticId", "idShort", "id"),
-        Root.SME: ("semanticId", "idShort", "value", "valueType", "language"),
+        Root.SM: ("semanticId", "supplementalSemanticIds", "idShort", "id"),
+        Root.SME: ("semanticId", "supplementalSemanticIds", "idShort", "value", "valueType", "language"),
         Root.CD: ("idShort", "id"),
     }[root]
     name = cursor.word(choices)
     if name == "semanticId":
         return Attribute(name, reference=_reference(cursor))
+    if name == "supplementalSemanticIds":
+        return _listed_references(cursor, name)
     return Attribute(name)
+
+
+def _listed_references(cursor: _Cursor, name: str) -> Attribute:
+    """``submodels`` / ``supplementalSemanticIds``: a list of References, ``[<index>]`` optional
+    (none: any), then the Reference clause (none: the first key's value)."""
+    index = cursor.index()
+    return Attribute(name, item=None if index is False else index,  # type: ignore[arg-type]
+                     reference=_reference(cursor))
 
 
 def _id_short_path(cursor: _Cursor) -> tuple[PathStep, ...]:
