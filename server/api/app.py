@@ -113,7 +113,8 @@ def create_app(
 def _serve_v31(app: FastAPI, prefix: str, v31: str) -> None:
     """Part 2 v3.1 under ``v31``: its own answers (``server.api.v31``) first, then every v3.0 route.
     They stay out of the v3.0 OpenAPI document; ``{v31}/openapi.json`` is that document moved to
-    the v3.1 prefix."""
+    the v3.1 prefix (shown by ``{v31}/docs`` and ``{v31}/redoc``)."""
+    docs.install(app, v31, f"{v31}/openapi.json")
     app.include_router(v31_router, prefix=v31, include_in_schema=False)
     for module_name in ROUTER_MODULES:
         for router in _routers_of(module_name):

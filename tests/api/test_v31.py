@@ -142,6 +142,8 @@ async def test_query_and_openapi_on_v31(v31: httpx.AsyncClient, client: httpx.As
     assert document["info"]["version"] == "3.1"
     assert f"{V31}/query/submodels" in document["paths"] and f"{V31}/shells" in document["paths"]
     assert not any(path.startswith(V31) for path in (await client.get("/openapi.json")).json()["paths"])
+    docs = await v31.get("/docs")
+    assert docs.status_code == 200 and f"{V31}/openapi.json" in docs.text
 
 
 async def test_reads_metamodel_31_documents(v31: httpx.AsyncClient) -> None:
