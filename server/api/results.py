@@ -26,12 +26,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from twinbridge.aas.errors import (
     Conflict,
     InvalidInput,
+    InvalidQuery,
     LimitExceeded,
     NotFound,
     NotWritable,
     PreconditionFailed,
     StorageError,
     StorageFull,
+    TimedOut,
     TwinError,
     WriteRejected,
 )
@@ -49,6 +51,8 @@ _STATUS_CODES: dict[type[TwinError], int] = {
     StorageError: 503,
     StorageFull: 507,
     PreconditionFailed: 412,
+    InvalidQuery: 400,
+    TimedOut: 503,
 }
 
 _CODES: dict[int, str] = {
