@@ -8,7 +8,7 @@ write listeners) and alarm raised/cleared (from the analytics alarm book) enter 
 through ``emit``, after the bus events already published, so the log keeps cause before effect.
 
 Consumers do not get copies: each keeps a cursor (the seq it has handled) and reads
-``since(cursor)``; one shared future wakes them all when the log grew. A consumer that fell more
+``since(cursor)``; one shared future (``grown``) wakes them all when the log grew. A consumer that fell more
 than ``size`` events behind has lost the overwritten ones and is told how many. The CloudEvent
 JSON of an event is encoded once, on first use, and shared by every consumer (100 SSE clients
 cost one ``orjson.dumps`` per event, not 100).
@@ -192,12 +192,12 @@ class EventHub:
         found = ring[start:start + count] if start + count <= size else ring[start:] + ring[:start + count - size]
         return lost, found  # type: ignore[return-value]  # every slot from first to head is filled
 
-    async def wait_beyond(self, cursor: int) -> None:
-        """Return once the log holds an event after ``cursor`` (or the hub stopped)."""
-        while self.head <= cursor and not self._closed:
-            if self._grew is None:
-                self._grew = asyncio.get_running_loop().create_future()
-            await asyncio.shield(self._grew)
+    def grown(self) -> asyncio.Future[None]:
+        """A future done when the log next grows (or the hub stops); shared by every consumer, so
+        wait on it with ``asyncio.wait`` (which never cancels it), not by awaiting it directly."""
+        if self._grew is None:
+            self._grew = asyncio.get_running_loop().create_future()
+        return self._grew
 
     def json(self, logged: Logged) -> bytes:
         """The CloudEvent (structured JSON mode), encoded once for every channel."""

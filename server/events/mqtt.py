@@ -105,11 +105,10 @@ class MqttEventPublisher:
         assert wire.closed is not None
         while not hub.closed:
             if hub.head <= self.cursor:
-                waiting = asyncio.ensure_future(hub.wait_beyond(self.cursor))
-                await asyncio.wait((waiting, wire.closed), return_when=asyncio.FIRST_COMPLETED)
-                waiting.cancel()
+                await asyncio.wait((hub.grown(), wire.closed), return_when=asyncio.FIRST_COMPLETED)
                 if wire.closed.done():
                     wire.closed.result()  # raises why the connection ended
+                continue
             lost, events = hub.since(self.cursor, _CHUNK)
             if lost:
                 self.stats.count("mqtt", dropped=lost)

@@ -118,7 +118,7 @@ class SparkplugHostState:
                 self.online, failures = True, 0
                 log.info("Sparkplug host application online: %s", self.topic)
                 assert wire.closed is not None
-                await wire.closed
+                await asyncio.shield(wire.closed)  # cancelling this task must not end the session
             except (MqttWireError, OSError, TimeoutError) as error:
                 log.warning("Sparkplug STATE: broker %s: %s; retrying", self.settings.url, describe(error))
                 self.online = False
@@ -165,7 +165,7 @@ class SparkplugEdgeNode:
         self._by_element: dict[tuple[str, str], Metric] = {}
         self._aliases: dict[tuple[str, str], int] = {}
         self._endpoint = Endpoint.from_url(settings.url, settings.username, settings.password, settings.tls)
-        self._rebirth = asyncio.Event()
+        self._rebirth: asyncio.Future[None]  # made in start(), on the loop that runs the session
         self._wire: MqttWire | None = None
         self._task: asyncio.Task[None] | None = None
         self.cursor = 0
@@ -174,6 +174,7 @@ class SparkplugEdgeNode:
         return f"{NAMESPACE}/{self.group}/{kind}/{self.node}" + ("" if device is None else f"/{device}")
 
     async def start(self) -> None:
+        self._rebirth = asyncio.get_running_loop().create_future()
         self._task = asyncio.create_task(self._run(), name="sparkplug edge node")
 
     async def stop(self) -> None:
@@ -221,16 +222,13 @@ class SparkplugEdgeNode:
         hub = self.hub
         assert wire.closed is not None
         while not hub.closed:
-            if hub.head <= self.cursor and not self._rebirth.is_set():
-                waiting = asyncio.ensure_future(hub.wait_beyond(self.cursor))
-                rebirth = asyncio.ensure_future(self._rebirth.wait())
-                await asyncio.wait((waiting, rebirth, wire.closed), return_when=asyncio.FIRST_COMPLETED)
-                waiting.cancel()
-                rebirth.cancel()
+            if hub.head <= self.cursor and not self._rebirth.done():
+                await asyncio.wait((hub.grown(), self._rebirth, wire.closed), return_when=asyncio.FIRST_COMPLETED)
                 if wire.closed.done():
                     wire.closed.result()
-            if self._rebirth.is_set():
-                self._rebirth.clear()
+                continue
+            if self._rebirth.done():
+                self._rebirth = asyncio.get_running_loop().create_future()
                 log.info("Sparkplug edge node %s/%s: rebirth requested", self.group, self.node)
                 self._birth(wire)
                 continue
@@ -249,8 +247,8 @@ class SparkplugEdgeNode:
             log.warning("Sparkplug edge node: an undecodable command on %s", topic)
             return
         for metric in payload.metrics:
-            if metric.name == REBIRTH and metric.boolean_value:
-                self._rebirth.set()
+            if metric.name == REBIRTH and metric.boolean_value and not self._rebirth.done():
+                self._rebirth.set_result(None)
 
     # ------------------------------------------------------------ messages
     def _next_seq(self) -> int:
@@ -307,9 +305,9 @@ class SparkplugEdgeNode:
                 payload = data.get(metric.device)
                 if payload is None:
                     payload = data[metric.device] = Payload(timestamp=payloads.now_ms())
-                entry = payload.metrics.add(alias=metric.alias, datatype=metric.datatype,
-                                            timestamp=int((event.time or 0) * 1000))
+                entry = payload.metrics.add(alias=metric.alias, timestamp=int((event.time or 0) * 1000))
                 _set(entry, metric.datatype, event.data)
+                entry.ClearField("datatype")  # Sparkplug 3.0: data messages leave it to the birth
             elif event.type in _STRUCTURE:
                 structure = True
         for device_id, payload in data.items():

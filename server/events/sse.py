@@ -130,13 +130,11 @@ class EventStream:
         hub, heartbeat, capacity = self.hub, self.settings.heartbeat_s, self.settings.capacity
         while not hub.closed:
             if hub.head <= self.cursor:
-                try:
-                    await asyncio.wait_for(hub.wait_beyond(self.cursor), heartbeat)
-                except TimeoutError:
-                    if not await self._write(send, b": heartbeat\n\n"):
-                        self._drop(0, f"did not read for {self.settings.send_timeout_s} s")
-                        return
-                    continue
+                grown, _ = await asyncio.wait((hub.grown(),), timeout=heartbeat)
+                if not grown and not await self._write(send, b": heartbeat\n\n"):
+                    self._drop(0, f"did not read for {self.settings.send_timeout_s} s")
+                    return
+                continue
             behind = hub.head - self.cursor
             if behind > capacity:
                 self._drop(behind, "fell behind by more than its queue holds")

@@ -233,7 +233,7 @@ class MqttWire:
         if self.closed is None or self._writer is None:
             raise MqttWireError("not connected")
         if self.closed.done():
-            raise self.closed.exception() or MqttWireError("closed")
+            raise (None if self.closed.cancelled() else self.closed.exception()) or MqttWireError("closed")
 
     def _packet_id(self) -> int:
         self._next_id = self._next_id % 65535 + 1

@@ -5,7 +5,7 @@ paho-mqtt < 2, twinbridge 2.x).
 ``python host.py PORT GROUP`` prints one JSON line per message it decodes under
 ``spBv1.0/GROUP/#`` and ``spBv1.0/STATE/#`` (names resolved from the births, as a host does
 with aliases); a line ``rebirth NODE`` on stdin sends that node the NCMD
-``Node Control/Rebirth``. It prints ``{"ready": true}`` once subscribed.
+``Node Control/Rebirth``. It prints ``{"ready": true}`` once its subscriptions are in place.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ def jsonable(value: object) -> object:
     return value
 
 
+PROBE = "spBv1.0/STATE/pysparkplug-probe"
+
+
 def main() -> None:
     port, group = int(sys.argv[1]), sys.argv[2]
     lock = threading.Lock()
@@ -38,7 +41,10 @@ def main() -> None:
 
     def received(_client: spb.Client, message: spb.Message) -> None:
         topic, payload = message.topic, message.payload
-        line: dict[str, object] = {"topic": str(topic), "retain": message.retain}
+        line: dict[str, object] = {"topic": str(topic), "retain": bool(message.retain)}
+        if str(topic) == PROBE:
+            ready.set()  # our own subscriptions are in place: the broker routed this back to us
+            return
         if isinstance(payload, spb.State):
             line.update(type="STATE", online=payload.online, timestamp=payload.timestamp)
         else:
@@ -46,7 +52,7 @@ def main() -> None:
             if isinstance(payload, spb.NDeath):
                 line["bdSeq"] = payload.bd_seq_metric.value
             else:
-                line["seq"] = payload.seq
+                line["seq"] = getattr(payload, "seq", None)  # commands carry none
                 line["metrics"] = [
                     {"name": metric.name, "alias": metric.alias, "datatype": metric.datatype.name,
                      "value": jsonable(metric.value), "null": metric.is_null, "timestamp": metric.timestamp}
@@ -58,7 +64,9 @@ def main() -> None:
     def connected(client: spb.Client) -> None:
         client.subscribe(spb.Topic.from_str(f"spBv1.0/{group}/#"), spb.QoS.AT_LEAST_ONCE, received)
         client.subscribe(spb.Topic.from_str("spBv1.0/STATE/+"), spb.QoS.AT_LEAST_ONCE, received)
-        ready.set()
+        client.publish(spb.Message(topic=spb.Topic.from_str(PROBE),
+                                   payload=spb.State(timestamp=spb.get_current_timestamp(), online=True),
+                                   qos=spb.QoS.AT_LEAST_ONCE, retain=False))
 
     client.connect("127.0.0.1", port=port, callback=connected)
     ready.wait(10)
