@@ -26,8 +26,6 @@ import logging
 import os
 from dataclasses import dataclass
 
-import orjson
-
 from twinbridge.aas.bus import ChangeBatch, DeliveryMode, Subscription
 from twinbridge.aas.events import DeviceWrite
 from twinbridge.aas.twin import Twin
@@ -203,7 +201,7 @@ class EventHub:
         """The CloudEvent (structured JSON mode), encoded once for every channel."""
         data = logged.json
         if data is None:
-            data = logged.json = orjson.dumps(logged.event.encode(self.event_id(logged.seq), self.base_url))
+            data = logged.json = logged.event.json(f"{self.boot}-{logged.seq}", self.base_url)
         return data
 
     def sse(self, logged: Logged) -> bytes:

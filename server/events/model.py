@@ -22,9 +22,11 @@ requires (specversion, id, source, type) is checked by the tests instead.
 from __future__ import annotations
 
 import datetime
+import time
 from dataclasses import dataclass
 from typing import Any, Final
 
+import orjson
 from basyx.aas import model
 
 from twinbridge.aas import documents, value_only
@@ -118,14 +120,47 @@ class TwinEvent:
         return cloud
 
 
+    def json(self, event_id: str, base_url: str) -> bytes:
+        """``encode`` as JSON bytes. A value event with data is spliced from a template cached
+        per element (everything but id, time and data is the same each time): a third of the
+        cost of building the dict and dumping it whole, the largest share of publishing."""
+        if self.type != "valueChanged" or self.data is None:
+            return orjson.dumps(self.encode(event_id, base_url))
+        key = (base_url, self.identifier, self.path, self.model_type, self.semantic_id, self.quality, self.origin)
+        template = _TEMPLATES.get(key)
+        if template is None:
+            if len(_TEMPLATES) >= 100_000:
+                _TEMPLATES.clear()
+            whole = orjson.dumps(self.encode("\x00", base_url) | {"time": "\x01", "data": None})
+            head, _, rest = whole.partition(b'"\\u0000"')
+            middle, _, tail = rest.partition(b'"\\u0001"')
+            before_data, _, end = tail.rpartition(b"null")
+            template = _TEMPLATES[key] = (head + b'"', b'"' + middle + b'"', b'"' + before_data, end)
+        head, middle, before_data, end = template
+        return b"".join((head, event_id.encode(), middle, _rfc3339(self.time).encode(), before_data,
+                         orjson.dumps(self.data), end))
+
+
 _SOURCES: dict[tuple[str, ObjectKind, str, str | None], str] = {}
 """Part 2 URLs by (base, kind, id, path): base64url per event was a measurable share of encoding."""
+_TEMPLATES: dict[tuple[str, str, str | None, str | None, str | None, str | None, str | None],
+                 tuple[bytes, bytes, bytes, bytes]] = {}
+_SECOND: list[Any] = [None, ""]
+"""The last whole second formatted (events come in bursts within one second)."""
 
 
 def _rfc3339(timestamp: float | None) -> str:
-    moment = datetime.datetime.now(datetime.UTC) if timestamp is None else \
-        datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
-    return moment.isoformat().replace("+00:00", "Z")
+    """RFC 3339 UTC as ``datetime.isoformat`` writes it (microseconds when not zero), with ``Z``."""
+    if timestamp is None:
+        timestamp = time.time()
+    second = int(timestamp // 1)
+    if _SECOND[0] != second:
+        _SECOND[0], _SECOND[1] = second, datetime.datetime.fromtimestamp(second, datetime.UTC).strftime(
+            "%Y-%m-%dT%H:%M:%S")
+    micro = round((timestamp - second) * 1_000_000)
+    if micro >= 1_000_000:  # rounding reached the next second
+        return str(datetime.datetime.fromtimestamp(timestamp, datetime.UTC).isoformat()).replace("+00:00", "Z")
+    return f"{_SECOND[1]}.{micro:06d}Z" if micro else f"{_SECOND[1]}Z"
 
 
 def value_event(change: ValueChanged) -> TwinEvent:
@@ -141,7 +176,7 @@ def value_event(change: ValueChanged) -> TwinEvent:
             else value_only.to_value(element)
     origin = change.origin
     return TwinEvent("valueChanged", ObjectKind.SUBMODEL, handle.submodel_id, handle.path, change.timestamp, data,
-                     model_type, handle.semantic_id, change.quality.value,
+                     model_type, handle.semantic_id, change.quality._value_,  # .value: a slow property
                      None if origin is None else f"{origin.channel}:{origin.who}")
 
 

@@ -18,7 +18,7 @@ import ssl
 import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from twinbridge.adapters.mqtt.config import MqttTls
@@ -86,6 +86,10 @@ def _length(n: int) -> bytes:
         out.append(byte | 0x80 if n else byte)
         if not n:
             return bytes(out)
+
+
+_LENGTHS: Final = [_length(n) for n in range(16_384)]
+"""The remaining-length bytes of every packet up to 16 KiB, computed once (one or two bytes)."""
 
 
 def _text(value: str | bytes) -> bytes:
@@ -173,6 +177,8 @@ class MqttWire:
         append = parts.append
         count = 0
         if qos == 0:
+            first = bytes((header,))
+            lengths = _LENGTHS
             for topic, payload in messages:
                 encoded = topics.get(topic)
                 if encoded is None:
@@ -180,7 +186,7 @@ class MqttWire:
                         topics.clear()
                     encoded = topics[topic] = _text(topic)
                 size = len(encoded) + len(payload)
-                append(bytes((header,)) + (bytes((size,)) if size < 128 else _length(size)) + encoded)
+                append(first + (lengths[size] if size < 16_384 else _length(size)) + encoded)
                 append(payload)
                 count += 1
         else:
