@@ -75,7 +75,7 @@ async def test_async_aas_layout_carries_cloudevents_for_a_rest_patch_and_a_devic
             assert first["data"] == 4.5
             assert second["subject"] == "Motor.Speed" and second["data"] == 1200
             assert second["time"] == "2023-11-14T22:13:20Z"
-            await eventually(lambda: publisher.stats.published.get("mqtt") == 2, what="both counted (after the PUBACKs)")
+            await eventually(lambda: publisher.stats.published.get("mqtt") == 2, what="both counted (PUBACKs)")
     finally:
         consumer.close()
 
