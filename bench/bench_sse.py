@@ -21,7 +21,6 @@ import json
 import re
 import resource
 import socket
-import subprocess
 import sys
 import time
 
