@@ -7,7 +7,8 @@ Measured in the same run against the same broker (QoS 0, async-aas layout, 100 P
    broker runs in its own process). Baseline: aiomqtt publishing N pre-encoded CloudEvents.
 2. MQTT ingest with events on: bench_mqtt's flood (N JSON messages on 100 topics) into the
    MqttAdapter while the same twin's hub and publisher send every resulting value event back to
-   the broker, against bench_mqtt's raw paho subscriber (decode only) in the same run.
+   the broker, against bench_mqtt's raw paho subscriber (decode only) and bench_mqtt's ingest
+   without events, in the same run.
 Targets (issue 12): ≥ 50,000 value events/s published on one core; ingest ≥ 0.7× raw paho.
 
     .venv/bin/python bench/bench_events.py [--events 100000] [--runs 3]
@@ -129,7 +130,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory, mosquitto(Path(directory)) as port:
-        base_rates, walls, cpus, paho, ours = [], [], [], [], []
+        base_rates, walls, cpus, paho, ours, alone = [], [], [], [], [], []
         for run in range(args.runs):
             base_rates.append(asyncio.run(baseline(port, args.events)))
             wall, cpu = asyncio.run(twinbridge(port, args.events))
@@ -137,9 +138,11 @@ def main() -> None:
             cpus.append(cpu)
             paho.append(mqtt_bench.paho_baseline(port, args.events))
             ours.append(asyncio.run(ingest_with_events(port, args.events)))
+            alone.append(asyncio.run(mqtt_bench.twin_ingest(port, args.events)))
             print(f"run {run + 1}: aiomqtt {base_rates[-1]:,.0f} msg/s; published {wall:,.0f} events/s wall, "
                   f"{cpu:,.0f} per CPU-s; ingest with events {ours[-1].wall:,.0f} msg/s ({ours[-1].cpu:,.0f} per "
-                  f"CPU-s), raw paho {paho[-1].wall:,.0f} ({paho[-1].cpu:,.0f} per CPU-s)", flush=True)
+                  f"CPU-s), without events {alone[-1].wall:,.0f} ({alone[-1].cpu:,.0f} per CPU-s), "
+                  f"raw paho {paho[-1].wall:,.0f} ({paho[-1].cpu:,.0f} per CPU-s)", flush=True)
     median = statistics.median
     base = median(base_rates)
     print(f"events: {args.events} value events, {args.runs} runs (medians), QoS 0, async-aas layout")
@@ -151,6 +154,9 @@ def main() -> None:
     print(f"  MQTT ingest with every value published as an event: {median(r.wall for r in ours):,.0f} msg/s "
           f"({median(r.cpu for r in ours):,.0f} per CPU-s); raw paho {median(r.wall for r in paho):,.0f} "
           f"({median(r.cpu for r in paho):,.0f} per CPU-s): ratio {wall_ratio:.2f} wall, {cpu_ratio:.2f} per CPU-s")
+    print(f"  MQTT ingest without events (bench_mqtt): {median(r.wall for r in alone):,.0f} msg/s "
+          f"({median(r.cpu for r in alone):,.0f} per CPU-s): ratio "
+          f"{median(r.cpu for r in alone) / median(r.cpu for r in paho):.2f} per CPU-s")
     print(f"  peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 

@@ -24,13 +24,19 @@ import asyncio
 import contextlib
 import logging
 import os
-from dataclasses import dataclass
 
 from twinbridge.aas.bus import ChangeBatch, DeliveryMode, Subscription
-from twinbridge.aas.events import DeviceWrite
+from twinbridge.aas.events import DeviceWrite, ValueChanged
 from twinbridge.aas.twin import Twin
 from twinbridge.analytics.alarms import AlarmEvent
-from twinbridge.server.events.model import TwinEvent, alarm_event, structure_event, value_event, write_event
+from twinbridge.server.events.model import (
+    TwinEvent,
+    alarm_event,
+    structure_event,
+    value_event,
+    value_json,
+    write_event,
+)
 from twinbridge.server.events.stats import EventStats
 
 log = logging.getLogger(__name__)
@@ -40,14 +46,27 @@ BUS_CAPACITY = 100_000
 """Value events the hub's own bus subscription holds between two of its turns."""
 
 
-@dataclass(slots=True)
 class Logged:
-    """One event in the log; ``json`` and ``sse`` are its encodings, made on first use."""
+    """One event in the log; ``json`` and ``sse`` are its encodings, made on first use. A value
+    event keeps the bus's ``ValueChanged`` and makes its ``TwinEvent`` only when a consumer
+    looks (filters, Sparkplug): the async-aas publisher encodes straight from the change."""
 
-    seq: int
-    event: TwinEvent
-    json: bytes | None = None
-    sse: bytes | None = None
+    __slots__ = ("_event", "change", "json", "seq", "sse")
+
+    def __init__(self, seq: int, event: TwinEvent | None = None, change: ValueChanged | None = None) -> None:
+        self.seq = seq
+        self._event = event
+        self.change = change
+        self.json: bytes | None = None
+        self.sse: bytes | None = None
+
+    @property
+    def event(self) -> TwinEvent:
+        event = self._event
+        if event is None:
+            assert self.change is not None
+            event = self._event = value_event(self.change)
+        return event
 
 
 class EventHub:
@@ -133,6 +152,13 @@ class EventHub:
         self._ring[seq % self.size] = Logged(seq, event)
         self.head = seq
 
+    def _append_values(self, values: list[ValueChanged]) -> None:
+        ring, size, seq = self._ring, self.size, self.head
+        for change in values:
+            seq += 1
+            ring[seq % size] = Logged(seq, None, change)
+        self.head = seq
+
     def _absorb(self, batch: ChangeBatch) -> None:
         if batch.dropped or batch.overflowed:
             self.stats.count("events", dropped=batch.dropped)
@@ -141,8 +167,7 @@ class EventHub:
         append = self._append
         for change in batch.structure:
             append(structure_event(change, self.twin, with_data=True))
-        for value in batch.values:
-            append(value_event(value))
+        self._append_values(batch.values)
 
     async def _follow(self, subscription: Subscription) -> None:
         while True:
@@ -201,7 +226,10 @@ class EventHub:
         """The CloudEvent (structured JSON mode), encoded once for every channel."""
         data = logged.json
         if data is None:
-            data = logged.json = logged.event.json(f"{self.boot}-{logged.seq}", self.base_url)
+            change = logged.change
+            event_id = f"{self.boot}-{logged.seq}"
+            data = logged.json = value_json(change, event_id, self.base_url) if change is not None \
+                else logged.event.json(event_id, self.base_url)
         return data
 
     def sse(self, logged: Logged) -> bytes:
@@ -209,7 +237,8 @@ class EventHub:
         frame = logged.sse
         if frame is None:
             frame = logged.sse = b"id: %s-%d\nevent: %s\ndata: %s\n\n" % (
-                self.boot.encode(), logged.seq, logged.event.type.encode(), self.json(logged))
+                self.boot.encode(), logged.seq, b"valueChanged" if logged.change is not None
+                else logged.event.type.encode(), self.json(logged))
         return frame
 
 
