@@ -32,7 +32,15 @@ from basyx.aas import model
 from twinbridge.aas import documents, paths, tree, values
 from twinbridge.aas.bus import ChangeBus
 from twinbridge.aas.errors import Conflict, InvalidInput, NotFound, NotWritable, StorageError
-from twinbridge.aas.events import ChangeKind, ObjectKind, Origin, StructureChanged, ValueChanged
+from twinbridge.aas.events import (
+    ChangeKind,
+    DeviceWrite,
+    ObjectKind,
+    Origin,
+    StructureChanged,
+    ValueChanged,
+    WriteStage,
+)
 from twinbridge.aas.gc_pause import collector_paused
 from twinbridge.aas.live import DeviceWriter, LiveElement, SubmodelState, first_semantic_key
 from twinbridge.aas.quality import Quality
@@ -85,6 +93,9 @@ class Twin:
     def __init__(self, store: Store | None = None) -> None:
         self.store = StoreWriter(store if store is not None else MemoryStore())
         self.bus = ChangeBus()
+        self.write_listeners: list[Callable[[DeviceWrite], None]] = []
+        """Told of every client write to a device-fed element (requested/accepted/refused): the
+        event channels; called synchronously and must not block."""
         self._shells: dict[str, model.AssetAdministrationShell] = {}
         self._submodels: dict[str, model.Submodel] = {}
         self._concept_descriptions: dict[str, model.ConceptDescription] = {}
@@ -404,7 +415,13 @@ class Twin:
         typed = kind.coerce(element, value, handle.path)
         writer = handle.writer
         if writer is not None:
-            await writer(typed)
+            self._device_write(WriteStage.REQUESTED, handle, typed, origin)
+            try:
+                await writer(typed)
+            except Exception as error:
+                self._device_write(WriteStage.REFUSED, handle, typed, origin, str(error) or type(error).__name__)
+                raise
+            self._device_write(WriteStage.ACCEPTED, handle, typed, origin)
             if handle.element is not element:  # replaced while the device answered: it holds the value now
                 return
             kind.assign(element, typed)
@@ -414,6 +431,7 @@ class Twin:
                 self._dirty.append(handle)
             return
         if handle in self._bound:
+            self._device_write(WriteStage.REFUSED, handle, typed, origin, "fed by a device without write-back")
             raise NotWritable(f"{handle.path} is fed by a device and has no write-back")
         kind.assign(element, typed)
         self._value_changed(handle, typed, origin)
@@ -539,6 +557,13 @@ class Twin:
         handle.timestamp, handle.quality = now, Quality.GOOD
         handle.state.revision += 1
         self.bus.publish_value(ValueChanged(handle, value, now, Quality.GOOD, origin))
+
+    def _device_write(self, stage: WriteStage, handle: LiveElement, value: ElementValue, origin: Origin | None,
+                      reason: str | None = None) -> None:
+        if self.write_listeners:
+            write = DeviceWrite(stage, handle, value, origin, time.time(), reason)
+            for listener in self.write_listeners:
+                listener(write)
 
     def _save(self, kind: ObjectKind, obj: model.Identifiable, *, restore: bool = True) -> None:
         """``restore=False``: the document only re-encodes what memory holds (the flush's

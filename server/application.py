@@ -57,7 +57,9 @@ from twinbridge.server.api.plant_status import router as plant_status_router
 from twinbridge.server.api.sparql import router as sparql_router
 from twinbridge.server.config import PlantFile, TokenAuth
 from twinbridge.server.events.health import health_router
+from twinbridge.server.events.hub import EventHub
 from twinbridge.server.events.mqtt import MqttEventPublisher
+from twinbridge.server.events.sparkplug import SparkplugEdgeNode, SparkplugHostState
 from twinbridge.server.events.sse import event_stats, events_router
 from twinbridge.server.opcua.settings import OpcUaUser
 from twinbridge.server.simulations import SimulationService
@@ -349,12 +351,24 @@ class Application:
         self.services.append(service)
 
     async def _start_events(self, state: Any) -> None:
-        """The MQTT event publisher, when configured; it shares the app's counters (``/metrics``)."""
-        settings = self.plant_file.server.events.mqtt
-        if settings is None:
-            return
-        base_url = settings.base_url or f"http://{self.host}:{self.port}{self.plant_file.server.rest.prefix}"
-        await self._start(MqttEventPublisher(self.twin, settings, base_url, event_stats(state)))
+        """The event hub (SSE, MQTT and Sparkplug read its one log), the analytics alarms into it,
+        and the MQTT publisher when configured; they share the app's counters (``/metrics``)."""
+        events = self.plant_file.server.events
+        base_url = f"http://{self.host}:{self.port}{self.plant_file.server.rest.prefix}"
+        size = max(events.sse.replay, events.mqtt.capacity if events.mqtt is not None else 0)
+        hub = state.event_hub = EventHub(self.twin, base_url, event_stats(state), size)
+        await self._start(hub)
+        if self.analytics is not None:
+            self.analytics.listeners.append(hub.alarm)
+        if events.mqtt is not None:
+            if events.mqtt.base_url:
+                hub.base_url = events.mqtt.base_url
+            await self._start(MqttEventPublisher(self.twin, events.mqtt, hub, event_stats(state)))
+        sparkplug = events.sparkplug
+        if sparkplug is not None and sparkplug.host_id is not None:
+            await self._start(SparkplugHostState(sparkplug, sparkplug.host_id))
+        if sparkplug is not None and sparkplug.edge_node is not None:
+            await self._start(SparkplugEdgeNode(self.twin, sparkplug, hub, event_stats(state)))
 
     async def _start_edge(self) -> None:
         """Edge to central (``server.edge``): forward this twin's changes, or apply the edges'."""
