@@ -9,6 +9,9 @@ three things the public API does not offer, all on the server's internal ``Addre
   elements cost no memory in OPC UA until a client monitors one of their values;
 - the attribute service and the session factory replaced by ours (``set_attribute_service``,
   ``set_session_factory``), so client writes go through the twin and Methods see the caller;
+- ``model_change_events``: asyncua 2.1 declares GeneralModelChangeEvent's ``Changes`` field with
+  a NodeId where a VariantType belongs, so triggering the event fails; the generator returned
+  here has the field typed as what it is, an ExtensionObject array;
 - the datachange-callback bookkeeping: asyncua adds a monitored item's callback with
   ``attribute.datachange_callbacks[handle] = callback`` and removes it with ``.pop(handle)``
   (``watched.py`` hooks both), and ``drop_monitored`` forgets a handle whose node is gone, so
@@ -25,8 +28,9 @@ import inspect
 from collections.abc import Callable
 from importlib.metadata import version
 
-from asyncua import ua
+from asyncua import Server, ua
 from asyncua.server.address_space import AddressSpace, AttributeService, AttributeValue, NodeData
+from asyncua.server.event_generator import EventGenerator
 from asyncua.server.internal_server import InternalServer
 from asyncua.server.internal_session import InternalSession
 
@@ -37,6 +41,7 @@ __all__ = [
     "AsyncuaCompatError",
     "AttributeService",
     "AttributeValue",
+    "EventGenerator",
     "InternalServer",
     "InternalSession",
     "NodeData",
@@ -44,6 +49,7 @@ __all__ = [
     "check",
     "drop_monitored",
     "install_node_source",
+    "model_change_events",
     "set_attribute_service",
     "set_max_sessions",
     "set_session_factory",
@@ -65,6 +71,16 @@ def _missing(what: str) -> AsyncuaCompatError:
     return AsyncuaCompatError(
         f"asyncua {version('asyncua')} has no {what}; twinbridge's OPC UA server was tested with asyncua "
         f"{TESTED_VERSION} (install the version in constraints.txt)")
+
+
+async def model_change_events(server: Server) -> EventGenerator:
+    """A generator of GeneralModelChangeEvents from the Server object, its ``Changes`` field fixed."""
+    generator = await server.get_event_generator(ua.ObjectIds.GeneralModelChangeEventType, ua.ObjectIds.Server)
+    data_types = getattr(generator.event, "data_types", None)
+    if not isinstance(data_types, dict) or "Changes" not in data_types:
+        raise _missing("Event.data_types['Changes'] of GeneralModelChangeEvent")
+    data_types["Changes"] = ua.VariantType.ExtensionObject
+    return generator
 
 
 def check(iserver: InternalServer | None = None) -> None:

@@ -21,6 +21,7 @@ from twinbridge.server.opcua.element_nodes import ElementNodes
 from twinbridge.server.opcua.ids import SHELL, SUBMODEL
 from twinbridge.server.opcua.methods import OperationMethod, install_caller_sessions
 from twinbridge.server.opcua.mirror import Mirror
+from twinbridge.server.opcua.model_changes import ModelChanges
 from twinbridge.server.opcua.nodes import DATA_VARIABLE_TYPE, PROPERTY_TYPE, NodeKit
 from twinbridge.server.opcua.plant_view import Hierarchy, PlantView
 from twinbridge.server.opcua.security import Rights, TwinUserManager, client_validator, ensure_certificate
@@ -153,7 +154,9 @@ class OpcUaServer:
         elements.method_call = self._method_call
         self._elements = elements
         self._builder = builder = EnvironmentBuilder(stored, types, self.twin, elements)
-        self._mirror = mirror = Mirror(self.twin, builder, elements, self._after_structure)
+        model_changes = ModelChanges(self.twin, types, builder.environment.nodeid)
+        await model_changes.start(server)
+        self._mirror = mirror = Mirror(self.twin, builder, elements, self._after_structure, model_changes)
         mirror.subscribe()  # before the build: nothing that changes meanwhile is missed
         builder.build_all()
         compat_asyncua.install_node_source(aspace, elements)

@@ -6,24 +6,20 @@ import asyncio
 import base64
 import hashlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
-import uvicorn
 from asyncua import Client, Node, ua
 from basyx.aas import model
 from basyx.aas.model import datatypes as xs
 
 from tests.opcua.conftest import OPERATIONAL, ns_of
-from tests.ports import free_port
 from twinbridge.aas.errors import WriteRejected
 from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.quality import Quality
 from twinbridge.aas.twin import Twin
-from twinbridge.server.api.app import create_app
 from twinbridge.server.opcua import OpcUaServer
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -36,21 +32,6 @@ def _b64(identifier: str) -> str:
 
 def _value_url(submodel_id: str, path: str) -> str:
     return f"{PREFIX}/submodels/{_b64(submodel_id)}/submodel-elements/{path}/$value"
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def rest(twin: Twin, opcua: OpcUaServer) -> AsyncIterator[httpx.AsyncClient]:
-    """The REST API in the same event loop as the OPC UA server, over a real socket."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(twin, prefix=PREFIX), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
-    task = asyncio.get_running_loop().create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-        yield http
-    server.should_exit = True
-    await task
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
