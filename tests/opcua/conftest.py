@@ -20,7 +20,7 @@ from twinbridge.aas.operations import OperationRegistry
 from twinbridge.aas.twin import Twin
 from twinbridge.server.api.app import create_app
 from twinbridge.server.opcua import OpcUaServer, OpcUaSettings, OpcUaUser
-from twinbridge.server.opcua.types import NAMESPACE
+from twinbridge.server.opcua.types import I4AAS_NAMESPACE, NAMESPACE
 
 PLANT, LINE, MACHINE = "urn:twinbridge:test:aas:plant", "urn:twinbridge:test:aas:line", "urn:twinbridge:test:aas:m1"
 OPERATIONAL = "urn:twinbridge:test:sm:m1:operational"
@@ -148,3 +148,8 @@ async def rest(twin: Twin, opcua: OpcUaServer) -> AsyncIterator[httpx.AsyncClien
 
 async def ns_of(client: Client) -> int:
     return int(await client.get_namespace_index(NAMESPACE))
+
+
+async def i4aas_of(client: Client) -> int:
+    """The index of OPC 30270's namespace: the types, and the BrowseNames of fixed children."""
+    return int(await client.get_namespace_index(I4AAS_NAMESPACE))
