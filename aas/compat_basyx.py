@@ -9,11 +9,12 @@ were tested with, instead of failing on the first request or silently degrading.
 from __future__ import annotations
 
 import importlib.metadata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from basyx.aas import model
 from basyx.aas.adapter.aasx import AASXReader
 from basyx.aas.adapter.json import AASFromJsonDecoder, AASToJsonEncoder, StrictAASFromJsonDecoder
+from basyx.aas.model.base import ConstrainedList, NamespaceSet
 
 TESTED_VERSION = "2.2.0"
 
@@ -23,6 +24,7 @@ _HOOKS: list[tuple[type, str]] = [
     (AASFromJsonDecoder, "_get_aas_class_parsers"),
     (StrictAASFromJsonDecoder, "_construct_reference"),
     (AASXReader, "_add_supplementary_file"),
+    (model.HasSemantics, "_check_constraint_add"),
 ]
 
 
@@ -33,6 +35,8 @@ class BasyxCompatError(RuntimeError):
 def check() -> None:
     """Raise BasyxCompatError naming every missing hook (call once at start-up)."""
     missing = [f"{cls.__module__}.{cls.__qualname__}.{name}" for cls, name in _HOOKS if not hasattr(cls, name)]
+    if not missing and not _lazy_containers_work():
+        missing.append("the constructors of basyx.aas.model.base.Qualifiable/HasExtension/HasSemantics")
     if missing:
         try:
             installed = importlib.metadata.version("basyx-python-sdk")
@@ -42,6 +46,17 @@ def check() -> None:
             f"basyx-python-sdk {installed} lacks {', '.join(missing)}; twinbridge was tested with "
             f"basyx-python-sdk {TESTED_VERSION} (install it with `pip install -c constraints.txt .`)"
         )
+
+
+def _lazy_containers_work() -> bool:
+    """The empty-container descriptors still fit basyx's constructors (see the section below)."""
+    element = model.Property("probe", model.datatypes.String)
+    if "qualifier" in vars(element) or element.namespace_element_sets:
+        return False
+    element.semantic_id = model.ExternalReference((model.Key(model.KeyTypes.GLOBAL_REFERENCE, "urn:x"),))
+    element.qualifier.add(model.Qualifier("q", model.datatypes.String))
+    element.supplemental_semantic_id.append(element.semantic_id)
+    return len(element.qualifier) == 1 and len(element.supplemental_semantic_id) == 1
 
 
 def class_serializers() -> dict[type, Callable[[object], dict[str, object] | list[object]]]:
@@ -59,3 +74,134 @@ def construct_reference(data: dict[str, object]) -> model.Reference:
     """A Reference from its AAS JSON object (strict); raises KeyError/ValueError/TypeError on defects."""
     reference: model.Reference = StrictAASFromJsonDecoder._construct_reference(data)
     return reference
+
+
+# --- Empty containers that cost nothing until used ----------------------------------------------
+#
+# basyx gives every element two NamespaceSets (qualifier, extension) and a supplementalSemanticId
+# ConstrainedList, each with its own dicts and bound hooks, although almost every element leaves
+# them empty: ~1.1 KB of an imported Property's ~2.2 KB (tracemalloc). The descriptors below keep
+# nothing while such a container is empty; reading it gives a transient empty view of the same
+# class (so isinstance checks and basyx's own code keep working), and the first mutation
+# through that view creates the real container in the instance dict, as basyx would have.
+
+
+_Owner = model.Qualifiable | model.HasExtension
+
+
+class _EmptyNamespaceSet(NamespaceSet):  # type: ignore[type-arg]
+    """An unmaterialized NamespaceSet: reads see an empty set, ``add`` creates the real one."""
+
+    def __init__(self, owner: _Owner, slot: _LazyNamespaceSet) -> None:
+        # Deliberately not NamespaceSet.__init__: that registers the set with its owner.
+        self.parent = owner
+        self._owner = owner
+        self._slot = slot
+        self._backend = {name: ({}, case_sensitive) for name, case_sensitive in slot.attribute_names}
+        self._item_add_hook = None
+        self._item_id_set_hook = None
+        self._item_id_del_hook = None
+
+    def add(self, element: model.Referable) -> None:  # type: ignore[override]
+        self._slot.materialize(self._owner).add(element)
+
+    def update_nss_from(self, other: NamespaceSet) -> None:  # type: ignore[type-arg]
+        if len(other):
+            self._slot.materialize(self._owner).update_nss_from(other)
+
+
+class _LazyNamespaceSet:
+    """Data descriptor for ``qualifier`` / ``extension`` (see the section comment)."""
+
+    def __init__(self, name: str, attribute_names: list[tuple[str, bool]]) -> None:
+        self.name = name
+        self.attribute_names = attribute_names
+
+    def __get__(self, owner: _Owner | None, cls: type) -> object:
+        if owner is None:
+            return self
+        stored = owner.__dict__.get(self.name)
+        return stored if stored is not None else _EmptyNamespaceSet(owner, self)
+
+    def __set__(self, owner: _Owner, value: NamespaceSet) -> None:  # type: ignore[type-arg]
+        if len(value) or value.parent is not owner:
+            owner.__dict__[self.name] = value
+            return
+        owner.__dict__.pop(self.name, None)
+        sets = owner.namespace_element_sets
+        for index, registered in enumerate(sets):  # by identity: two empty sets compare equal
+            if registered is value:
+                del sets[index]
+                break
+
+    def materialize(self, owner: _Owner) -> NamespaceSet:  # type: ignore[type-arg]
+        stored: NamespaceSet | None = owner.__dict__.get(self.name)  # type: ignore[type-arg]
+        if stored is None:
+            stored = NamespaceSet(owner, self.attribute_names)
+            owner.__dict__[self.name] = stored
+        return stored
+
+
+class _EmptySupplementalIds(ConstrainedList):  # type: ignore[type-arg]
+    """An unmaterialized supplementalSemanticId list: reads see [], writes create the real one."""
+
+    def __init__(self, owner: model.HasSemantics) -> None:
+        # Deliberately not ConstrainedList.__init__: nothing is kept on the owner.
+        self._owner = owner
+        self._list = []
+        self._item_add_hook = None
+        self._item_set_hook = None
+        self._item_del_hook = None
+
+    def _real(self) -> ConstrainedList:  # type: ignore[type-arg]
+        return _LazySupplementalIds.materialize(self._owner)
+
+    def insert(self, index: int, value: model.Reference) -> None:
+        self._real().insert(index, value)
+
+    def extend(self, values: Iterable[model.Reference]) -> None:
+        items = list(values)
+        if items:
+            self._real().extend(items)
+
+    def __setitem__(self, index: int | slice, value: object) -> None:
+        if isinstance(index, slice) and not isinstance(value, list | tuple):
+            value = list(value)  # type: ignore[call-overload]
+        if isinstance(index, slice) and not value:
+            return
+        self._real()[index] = value  # type: ignore[index]
+
+
+class _LazySupplementalIds:
+    """Data descriptor for basyx's private ``HasSemantics._supplemental_semantic_id``."""
+
+    name = "_supplemental_semantic_id"
+
+    def __get__(self, owner: model.HasSemantics | None, cls: type) -> object:
+        if owner is None:
+            return self
+        stored = owner.__dict__.get(self.name)
+        return stored if stored is not None else _EmptySupplementalIds(owner)
+
+    def __set__(self, owner: model.HasSemantics, value: ConstrainedList) -> None:  # type: ignore[type-arg]
+        if len(value):
+            owner.__dict__[self.name] = value
+        else:
+            owner.__dict__.pop(self.name, None)
+
+    @classmethod
+    def materialize(cls, owner: model.HasSemantics) -> ConstrainedList:  # type: ignore[type-arg]
+        stored: ConstrainedList | None = owner.__dict__.get(cls.name)  # type: ignore[type-arg]
+        if stored is None:
+            stored = ConstrainedList([], item_add_hook=owner._check_constraint_add)
+            owner.__dict__[cls.name] = stored
+        return stored
+
+
+def _install_lazy_containers() -> None:
+    model.Qualifiable.qualifier = _LazyNamespaceSet("qualifier", [("type", True)])  # type: ignore[assignment]
+    model.HasExtension.extension = _LazyNamespaceSet("extension", [("name", True)])  # type: ignore[assignment]
+    model.HasSemantics._supplemental_semantic_id = _LazySupplementalIds()  # type: ignore[assignment]
+
+
+_install_lazy_containers()

@@ -21,6 +21,7 @@ log replay at load stays short and the cost of compaction, amortised, O(1) per w
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
@@ -98,6 +99,7 @@ class Twin:
         self._live_by_submodel: dict[str, list[LiveElement]] = {}
         self._bound: set[LiveElement] = set()
         self._dirty: list[LiveElement] = []
+        self._completers: list[Callable[[model.Identifiable], None]] = []
         for stored in self.store.backend.load():
             obj = documents.decode(stored.body)
             if stored.log and isinstance(obj, model.Submodel):
@@ -188,6 +190,8 @@ class Twin:
         table = self._tables[kind]
         if obj.id in table:
             raise Conflict(f"a {_LABELS[kind]} with id {obj.id!r} already exists")
+        for complete in self._completers:
+            complete(obj)
         self._save(kind, obj)
         table[obj.id] = obj  # type: ignore[assignment]
         self._structure_changed(ChangeKind.CREATED, kind, obj.id, origin)
@@ -198,9 +202,22 @@ class Twin:
         table = self._tables[kind]
         if obj.id not in table:
             raise NotFound(f"no {_LABELS[kind]} with id {obj.id!r}")
+        for complete in self._completers:
+            complete(obj)
         self._save(kind, obj)
         table[obj.id] = obj  # type: ignore[assignment]
         self._structure_changed(ChangeKind.REPLACED, kind, obj.id, origin)
+
+    @contextlib.contextmanager
+    def completing(self, complete: Callable[[model.Identifiable], None]) -> Iterator[None]:
+        """While the block runs, ``complete`` finishes each identifiable created or replaced before
+        it is stored: start-up puts the history segments into Time Series submodels as the plant
+        is built (one structural edit each afterwards re-encoded 6,111 submodels twice: ~20 s)."""
+        self._completers.append(complete)
+        try:
+            yield
+        finally:
+            self._completers.remove(complete)
 
     def upsert(self, obj: model.Identifiable, *, origin: Origin | None = None) -> bool:
         """Create or replace; True when it was created (imports use this)."""

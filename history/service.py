@@ -15,6 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from basyx.aas import model
+
 from twinbridge.aas.store import STORE_FILE_NAME, SqliteStore
 from twinbridge.aas.twin import Twin
 from twinbridge.history.historian import Historian, HistorianSettings
@@ -50,7 +52,16 @@ class HistoryService:
         self.historian: Historian | None = None
         self.journal: Journal | None = None
         self.segments: TimeSeriesSegments | None = None
+        if settings.enabled:
+            self.segments = TimeSeriesSegments(twin, None, endpoint, settings.internal_records,
+                                               settings.internal_record_interval_s)
         self.error: str | None = None
+
+    def complete(self, obj: model.Identifiable) -> None:
+        """Finish an identifiable before the twin stores it (``Twin.completing`` while the
+        application loads the plant and imports): Time Series submodels get their segments."""
+        if self.segments is not None:
+            self.segments.complete(obj)
 
     async def start(self) -> None:
         if not self.settings.enabled:
@@ -70,9 +81,9 @@ class HistoryService:
         if self.settings.journal:
             self.journal = Journal(self.twin, self.directory / JOURNAL_FILE)
             await self.journal.start()
-        self.segments = TimeSeriesSegments(self.twin, self.historian, self.endpoint, self.settings.internal_records,
-                                           self.settings.internal_record_interval_s)
-        await self.segments.start()
+        if self.segments is not None:
+            self.segments.historian = self.historian
+            await self.segments.start()
 
     async def stop(self) -> None:
         if self.segments is not None:

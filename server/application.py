@@ -246,7 +246,10 @@ class Application:
         compat_aiomqtt.check()
         compat_pymodbus.check()
         compat_uvicorn.check()
-        with collector_paused():
+        plant_file = self.plant_file
+        self.history = HistoryService(self.twin, plant_file.server.history, self.data_dir,
+                                      f"http://{self.host}:{self.port}{plant_file.server.rest.prefix}/history")
+        with collector_paused(), self.twin.completing(self.history.complete):
             # The start-up model is long-lived: frozen before the collector runs again, no
             # collection ever scans it. Re-enabling first cost one full collection over the
             # fresh heap (~1.5 s CPU for 300 machines) in whatever allocated next.
@@ -263,9 +266,6 @@ class Application:
             graph = None if semantic == "off" else SemanticGraph(self.twin, hierarchy, eager=semantic == "eager")
             if graph is not None:
                 await self._start(graph)
-        plant_file = self.plant_file
-        self.history = HistoryService(self.twin, plant_file.server.history, self.data_dir,
-                                      f"http://{self.host}:{self.port}{plant_file.server.rest.prefix}/history")
         await self._start(self.history)  # before the devices: history holds their first second
         if self.options.demo:
             from twinbridge.server.demo import DemoDevices

@@ -13,6 +13,9 @@ import pytest
 from basyx.aas import model
 
 from tests.history.conftest import Served, b64, serve
+from twinbridge.aas.store import open_store, store_url_for
+from twinbridge.aas.twin import Twin
+from twinbridge.history.service import HistoryService
 from twinbridge.history.settings import HistorySettings
 from twinbridge.history.time_series import INTERNAL_SEGMENT, LINKED_SEGMENT, TIME_SERIES
 
@@ -85,3 +88,38 @@ async def test_the_internal_segment_keeps_the_last_records_in_time_order(served:
     response = await served.http.get(
         f"{served.base}/history/submodels/{b64(SERIES)}/submodel-elements/Segments.Recent.Records.Record01.Count")
     assert response.status_code == 404
+
+
+async def test_a_restart_keeps_the_recent_records_and_goes_on(tmp_path: Path) -> None:
+    settings = HistorySettings(flush_interval_s=0.2, internal_records=3)
+    start = time.time() - 60
+    async for served in serve(tmp_path / "data", settings, extra=(time_series(),)):
+        for index in range(5):
+            await record(served, 20.0 + index, index, start + index)
+        served.twin.flush()
+        await served.twin.persisted()
+    async for served in serve(tmp_path / "data", settings, extra=(time_series(),)):
+        url = f"{served.base}/submodels/{b64(SERIES)}/submodel-elements/Segments.Recent/$value"
+        recent = (await served.http.get(url)).json()["Recent"]
+        assert recent["RecordCount"] == 3
+        assert [recent["Records"][f"Record0{i}"]["Count"] for i in (1, 2, 3)] == [2, 3, 4]
+        await record(served, 30.0, 5, start + 5)
+        recent = (await served.http.get(url)).json()["Recent"]
+        assert [recent["Records"][f"Record0{i}"]["Count"] for i in (1, 2, 3)] == [3, 4, 5]
+
+
+async def test_segments_completed_before_storing_need_no_edit_at_start(tmp_path: Path) -> None:
+    twin = Twin(open_store(store_url_for(tmp_path / "data")))
+    service = HistoryService(twin, HistorySettings(internal_records=3), tmp_path / "data")
+    with twin.completing(service.complete):
+        twin.create(time_series())
+    revision = twin.revision(SERIES)
+    await service.start()
+    try:
+        assert twin.revision(SERIES) == revision  # the start added nothing: the plant's 6,111 were ~20 s
+        segments = twin.element(SERIES, "Segments")
+        assert isinstance(segments, model.SubmodelElementCollection)
+        assert {e.id_short for e in segments.value} == {"LiveValues", "History", "Recent"}
+    finally:
+        await service.stop()
+        twin.close()
