@@ -50,6 +50,7 @@ from twinbridge.server.opcua.nodes import (
     reference,
 )
 from twinbridge.server.opcua.slots import Namespace, Slot, SlotCatalog, Subject, identifier_kind, reference_text
+from twinbridge.server.opcua.targets import Target, target_of
 from twinbridge.server.opcua.types import AasTypes
 from twinbridge.server.opcua.watched import Owner, Watchers
 
@@ -136,7 +137,27 @@ class ElementNodes:
 
     def _object_references(self, identifier: ua.NodeId, chain: tuple[Slot, ...], owner_id: ua.NodeId,
                            owner: model.Referable) -> list[ua.ReferenceDescription]:
-        return [self._slot_inverse(chain, owner_id, owner), *self._slot_references(identifier, chain[-1].children)]
+        references = [self._slot_inverse(chain, owner_id, owner),
+                      *self._slot_references(identifier, chain[-1].children)]
+        if chain[-1].type_definition == self._types.ids["AASReferenceType"]:
+            located = self._locate(identifier)
+            target = target_of(self._twin, located.current_subject()) if located is not None else None
+            pointer = self._aas_reference(target) if target is not None else None
+            if pointer is not None:
+                references.append(pointer)
+        return references
+
+    def _aas_reference(self, target: Target) -> ua.ReferenceDescription | None:
+        """OPC 30270's ``AASReference`` from a reference object to the node its keys name."""
+        aas_reference = self._types.ids["AASReference"]
+        if target.path:
+            element = self._twin.element(target.identifier, target.path)
+            return reference(aas_reference, element_node_id(self._ns, target.identifier, target.path),
+                             self.element_names(element, target.path), NC.Object, self._types.for_element(element))
+        node = (shell_node_id if target.shell else submodel_node_id)(self._ns, target.identifier)
+        if _stored(self._owner_node, node) is None:  # not mirrored yet: its structure event is pending
+            return None
+        return self._inverse(aas_reference, node, None, forward=True)
 
     def slot_names(self, slot: Slot) -> Names:
         return self._kit.names_in(slot.name, self._slot_namespaces[slot.namespace])
@@ -331,8 +352,9 @@ class ElementNodes:
                           slot.node_class, slot.type_definition) for slot in slots]
 
     def _inverse(self, reference_type: ua.NodeId, owner_id: ua.NodeId,
-                 owner: model.Referable | None) -> ua.ReferenceDescription:
-        """The reference back to the parent; a stored parent gives its own names and type."""
+                 owner: model.Referable | None, *, forward: bool = False) -> ua.ReferenceDescription:
+        """The reference back to the parent (or, ``forward``, to a node); a stored one gives its own
+        names and type."""
         node = _stored(self._owner_node, owner_id)
         if node is not None:
             browse = node.attributes[A.BrowseName].value
@@ -347,7 +369,7 @@ class ElementNodes:
             path = parsed.path if parsed is not None else ""
             names = self.element_names(owner, path)  # type: ignore[arg-type]
             type_definition = self._types.for_element(owner)  # type: ignore[arg-type]
-        return reference(reference_type, owner_id, names, NC.Object, type_definition, forward=False)
+        return reference(reference_type, owner_id, names, NC.Object, type_definition, forward=forward)
 
     def _inverse_only(self, chain: tuple[Slot, ...], owner_id: ua.NodeId,
                       owner: model.Referable) -> list[ua.ReferenceDescription]:

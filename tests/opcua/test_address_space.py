@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 from pathlib import Path
 
 import pytest
 from asyncua import Client, Node, ua
+from basyx.aas import model
 from basyx.aas.examples.data.example_aas import create_full_example
 
-from tests.opcua.conftest import SPEED_SEMANTIC_ID, i4aas_of, ns_of
+from tests.opcua.conftest import OPERATIONAL, SPEED_SEMANTIC_ID, i4aas_of, ns_of
 from tests.ports import free_port
 from twinbridge.aas.twin import Twin
 from twinbridge.server.opcua import OpcUaServer, OpcUaSettings
@@ -223,3 +225,25 @@ async def test_node_ids_have_exactly_one_reading() -> None:
     }
     assert len(ids) == 8
     assert submodel_node_id(2, "https://example.org/sm/1").Identifier == "sm:https://example.org/sm/1"
+
+
+async def test_a_model_reference_points_at_its_target_with_aas_reference(twin: Twin, client: Client) -> None:
+    ns, i4aas = await ns_of(client), await i4aas_of(client)
+    keys = (model.Key(model.KeyTypes.SUBMODEL, OPERATIONAL), model.Key(model.KeyTypes.PROPERTY, "Speed"))
+    twin.add_element(OPERATIONAL, None, model.ReferenceElement("SpeedLink", model.ModelReference(keys, model.Property)))
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        try:
+            value = await _path(client, "AASEnvironment", "Machine1", "OperationalData", "SpeedLink")
+            value = await value.get_child(f"{i4aas}:Value")
+            break
+        except ua.UaError:
+            assert asyncio.get_running_loop().time() < deadline, "the element was not mirrored"
+            await asyncio.sleep(0.05)
+    [target] = await value.get_referenced_nodes(ua.NodeId(4003, i4aas))  # AASReference
+    speed = await _path(client, "AASEnvironment", "Machine1", "OperationalData", "Speed")
+    assert target.nodeid == speed.nodeid
+    [keys_node] = await value.get_children(refs=ua.ObjectIds.HasProperty)
+    assert [(key.Type.name, key.Local, key.Value) for key in await keys_node.read_value()] == [
+        ("Submodel", True, OPERATIONAL), ("Property", True, "Speed")]
+    assert ns != i4aas
