@@ -98,7 +98,8 @@ def reference_text(reference: model.Reference | None) -> str | None:
     return ", ".join(reference_keys(reference))
 
 
-_IRDI = re.compile(r"^\d{4}-[0-9A-Z]+#\d{2}-[0-9A-Z]{6}#\d+$")
+_IRDI = re.compile(r"^(\d{4}-[0-9A-Z]+#\d{2}-[0-9A-Z]{6}|\d{4}/\d/+[0-9A-Z_]+#[0-9A-Z]{6})#\d+$")
+"""ISO 29002-5 IRDIs as ECLASS (``0173-1#02-AAB381#003``) and IEC CDD (``0112/2///61360_4#AAE867#001``) write them."""
 
 
 def identifier_kind(identifier: str) -> int:
