@@ -112,9 +112,9 @@ def aas_key(element: KeyElements, local: bool, value: str, id_type: KeyType) -> 
 
 
 # ---------------------------------------------------------------- object types
-# A child: (BrowseName, kind, type, mandatory). kind "property" (HasProperty, PropertyType),
-# "variable" (HasComponent, BaseDataVariableType) or "object" (HasComponent); type is a DataType
-# (an ns=0 id or the name of an I4AAS DataType) or, for objects, the name of an ObjectType.
+# A child: (BrowseName, kind, type, mandatory). kind "property" (HasProperty, PropertyType: every
+# variable OPC 30270 declares is one) or "object" (HasComponent); type is a DataType (an ns=0 id or
+# the name of an I4AAS DataType) or, for objects, the name of an ObjectType.
 Child = tuple[str, str, int | str, bool]
 ARRAY = "[]"
 """Suffix of a DataType name in a child: a one-dimensional array."""
@@ -203,9 +203,6 @@ class AasTypes:
                 return self.ids[name]
         return self.ids["AASSubmodelElementType"]
 
-    def data_type(self, name: str) -> ua.NodeId:
-        return self.ids[name]
-
 
 async def define_types(server: Server, namespace_index: int) -> AasTypes:
     """Register OPC 30270's namespace and define its DataTypes, ReferenceType and ObjectTypes."""
@@ -243,8 +240,7 @@ async def _instance_declaration(owner: Node, owner_name: str, child: Child, type
     else:
         array = isinstance(type_of, str) and type_of.endswith(ARRAY)
         data_type = _data_type(type_of, types)
-        add = owner.add_property if kind == "property" else owner.add_variable
-        created = await add(identifier, name, ua.Variant(), datatype=data_type)
+        created = await owner.add_property(identifier, name, ua.Variant(), datatype=data_type)
         if array:
             await created.write_value_rank(ua.ValueRank.OneDimension)
     await created.set_modelling_rule(mandatory)
