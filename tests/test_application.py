@@ -17,7 +17,7 @@ from twinbridge.server.application import Application, Options
 from twinbridge.server.cli import EXAMPLE_PLANT
 from twinbridge.server.config import load_plant_file
 from twinbridge.server.demo import DemoDevices
-from twinbridge.server.opcua.types import NAMESPACE
+from twinbridge.server.opcua.types import I4AAS_NAMESPACE, NAMESPACE
 
 LIVE = "Segments.LiveValues.Records.Current"
 BASE = "https://example.com/twinbridge/sm/DemoPlant"
@@ -100,9 +100,10 @@ async def test_opcua_mirrors_the_same_live_value(demo: tuple[Application, str]) 
     async with Client(endpoint.replace("0.0.0.0", "127.0.0.1")) as client, httpx.AsyncClient() as http:
         objects = client.nodes.objects
         namespace = await client.get_namespace_index(NAMESPACE)
+        i4aas = await client.get_namespace_index(I4AAS_NAMESPACE)
         path = ["AASEnvironment", "Filler1", "OperationalData", "Segments", "LiveValues", "Records", "Current",
-                "Temperature", "Value"]
-        node = await objects.get_child([f"{namespace}:{name}" for name in path])
+                "Temperature"]
+        node = await objects.get_child([*(f"{namespace}:{name}" for name in path), f"{i4aas}:Value"])
 
         async def same() -> bool:
             data_value = await node.read_data_value()

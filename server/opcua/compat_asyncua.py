@@ -13,6 +13,9 @@ three things the public API does not offer, all on the server's internal ``Addre
   ``UaProcessor._process_message``): OPC UA Part 4 says a server ignores the client
   certificate of a CreateSession on a None channel, and asyncua's validator hook does not say
   which channel it is called for;
+- ``model_change_events``: asyncua 2.1 declares GeneralModelChangeEvent's ``Changes`` field with
+  a NodeId where a VariantType belongs, so triggering the event fails; the generator returned
+  here has the field typed as what it is, an ExtensionObject array;
 - the datachange-callback bookkeeping: asyncua adds a monitored item's callback with
   ``attribute.datachange_callbacks[handle] = callback`` and removes it with ``.pop(handle)``
   (``watched.py`` hooks both), and ``drop_monitored`` forgets a handle whose node is gone, so
@@ -31,8 +34,9 @@ from contextvars import ContextVar
 from importlib.metadata import version
 from typing import Any
 
-from asyncua import ua
+from asyncua import Server, ua
 from asyncua.server.address_space import AddressSpace, AttributeService, AttributeValue, NodeData
+from asyncua.server.event_generator import EventGenerator
 from asyncua.server.internal_server import InternalServer
 from asyncua.server.internal_session import InternalSession
 from asyncua.server.uaprocessor import UaProcessor
@@ -44,6 +48,7 @@ __all__ = [
     "AsyncuaCompatError",
     "AttributeService",
     "AttributeValue",
+    "EventGenerator",
     "InternalServer",
     "InternalSession",
     "NodeData",
@@ -53,6 +58,7 @@ __all__ = [
     "drop_monitored",
     "install_channel_probe",
     "install_node_source",
+    "model_change_events",
     "set_attribute_service",
     "set_max_sessions",
     "set_session_factory",
@@ -74,6 +80,16 @@ def _missing(what: str) -> AsyncuaCompatError:
     return AsyncuaCompatError(
         f"asyncua {version('asyncua')} has no {what}; twinbridge's OPC UA server was tested with asyncua "
         f"{TESTED_VERSION} (install the version in constraints.txt)")
+
+
+async def model_change_events(server: Server) -> EventGenerator:
+    """A generator of GeneralModelChangeEvents from the Server object, its ``Changes`` field fixed."""
+    generator = await server.get_event_generator(ua.ObjectIds.GeneralModelChangeEventType, ua.ObjectIds.Server)
+    data_types = getattr(generator.event, "data_types", None)
+    if not isinstance(data_types, dict) or "Changes" not in data_types:
+        raise _missing("Event.data_types['Changes'] of GeneralModelChangeEvent")
+    data_types["Changes"] = ua.VariantType.ExtensionObject
+    return generator
 
 
 def check(iserver: InternalServer | None = None) -> None:

@@ -21,7 +21,8 @@ from twinbridge.server.opcua.element_nodes import ElementNodes
 from twinbridge.server.opcua.ids import SHELL, SUBMODEL
 from twinbridge.server.opcua.methods import OperationMethod, install_caller_sessions
 from twinbridge.server.opcua.mirror import Mirror
-from twinbridge.server.opcua.nodes import DATA_VARIABLE_TYPE, PROPERTY_TYPE, NodeKit
+from twinbridge.server.opcua.model_changes import ModelChanges
+from twinbridge.server.opcua.nodes import DATA_VARIABLE_TYPE, PROPERTY_TYPE, Names, NodeKit
 from twinbridge.server.opcua.plant_view import Hierarchy, PlantView
 from twinbridge.server.opcua.security import (
     PKI_DIR,
@@ -167,15 +168,17 @@ class OpcUaServer:
         aspace = server.iserver.aspace
         kit = NodeKit(self.namespace_index)
         for type_id in (*types.ids.values(), PROPERTY_TYPE, DATA_VARIABLE_TYPE, FOLDER_TYPE):
-            kit.type_names[type_id] = kit.names(aspace[type_id].attributes[ua.AttributeIds.BrowseName]
-                                                .value.Value.Value.Name)  # type: ignore[union-attr]
+            browse_name = aspace[type_id].attributes[ua.AttributeIds.BrowseName].value.Value.Value  # type: ignore[union-attr]
+            kit.type_names[type_id] = Names(browse_name, ua.LocalizedText(browse_name.Name))
         stored = StoredNodes(aspace, kit)
         elements = ElementNodes(self.twin, kit, types, self._owner_node,
                                 lambda handle: compat_asyncua.drop_monitored(aspace, handle))
         elements.method_call = self._method_call
         self._elements = elements
         self._builder = builder = EnvironmentBuilder(stored, types, self.twin, elements)
-        self._mirror = mirror = Mirror(self.twin, builder, elements, self._after_structure)
+        model_changes = ModelChanges(self.twin, types, builder.environment.nodeid)
+        await model_changes.start(server)
+        self._mirror = mirror = Mirror(self.twin, builder, elements, self._after_structure, model_changes)
         mirror.subscribe()  # before the build: nothing that changes meanwhile is missed
         builder.build_all()
         compat_asyncua.install_node_source(aspace, elements)
