@@ -26,6 +26,7 @@ from fastapi.responses import Response
 
 from twinbridge.registry.descriptors import (
     AssetAdministrationShellDescriptor,
+    AssetLink,
     SpecificAssetId,
     SubmodelDescriptor,
     render,
@@ -46,6 +47,9 @@ PROFILES: tuple[str, ...] = tuple(
         "DiscoveryServiceSpecification/SSP-001",
     )
 )
+
+DISCOVERY_PROFILE_31 = "https://admin-shell.io/aas/API/3/1/DiscoveryServiceSpecification/SSP-001"
+"""What the discovery routes on the v3.1 prefix implement (``ROUTERS_31``)."""
 
 
 @dataclass(slots=True, eq=False)
@@ -294,4 +298,30 @@ async def delete_all_asset_links_by_id(aasIdentifier: str, service: Writer) -> R
     return Response(status_code=204)
 
 
+# ------------------------------------------------------ Discovery, v3.1 only
+discovery_31 = APIRouter(tags=["Asset Administration Shell Basic Discovery API"])
+
+_ASSET_LINKS_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": {"type": "array", "items": {"type": "object", "description": "AssetLink {name, value}"}}}}}}
+
+
+@discovery_31.post("/lookup/shellsByAssetLink", openapi_extra=_ASSET_LINKS_BODY)
+async def search_all_shell_ids_by_asset_link(request: Request, service: Reader, limit: LimitParam = None,
+                                             cursor: CursorParam = None) -> Response:
+    """Part 2 v3.1 ``SearchAllAssetAdministrationShellIdsByAssetLink``: the ids of the shells linked
+    to *every* AssetLink of the body, a page of them (``[]`` asks for every linked shell, as
+    ``GET /lookup/shells`` without ``assetIds`` does). The POST form of ``GET /lookup/shells``,
+    which v3.1 deprecates: links travel in the body, not base64url in the query string."""
+    data = await _body(request, "a list of AssetLinks")
+    if not isinstance(data, list):
+        raise ApiError(400, "the body must be a JSON array of AssetLinks ({\"name\": ..., \"value\": ...})")
+    links = [parse(AssetLink, item, f"AssetLink [{index}]") for index, item in enumerate(data)]
+    after, size = _paging(limit, cursor)
+    ids, next_after = await service.lookup([(link.name, link.value) for link in links], after, size)
+    return _page([orjson.dumps(identifier) for identifier in ids], next_after)
+
+
 ROUTERS = (shells, submodels, discovery)
+ROUTERS_31 = (discovery_31, discovery)
+"""What the v3.1 prefix serves of the registry: Discovery SSP-001 (v3.1 added ``shellsByAssetLink``;
+the other routes answer as in v3.0)."""

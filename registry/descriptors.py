@@ -62,6 +62,15 @@ class SpecificAssetId(_Part2):
     value: Identifier
 
 
+class AssetLink(_Part2):
+    """Part 2 v3.1 ``AssetLink``, the body items of ``POST /lookup/shellsByAssetLink``: a name
+    (``globalAssetId`` for the global asset id, Constraint AASd-116) and a value (v3.1 identifiers
+    are up to 2048 characters). Other fields a client sends (a whole SpecificAssetId) are ignored."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=_XML_TEXT)
+    value: str = Field(min_length=1, max_length=2048, pattern=_XML_TEXT)
+
+
 class _Descriptor(_Part2):
     description: list[JsonObject] | None = None
     display_name: list[JsonObject] | None = None
@@ -102,3 +111,14 @@ def endpoint(interface: str, href: str) -> Endpoint:
     """An HTTP endpoint of a twinbridge (or any Part 2) server."""
     return Endpoint(interface=interface, protocol_information=ProtocolInformation(
         href=href, endpoint_protocol="HTTP", endpoint_protocol_version=["1.1"]))
+
+
+def opcua_endpoint(interface: str, url: str, node: str) -> Endpoint:
+    """The same shell or submodel over OPC UA (OPC 30270 address space): Part 2 names no OPC UA
+    interface, so the interface is the object's own (``AAS-3.0``, ``SUBMODEL-3.0``) and the
+    protocol tells them apart, as Part 2's own descriptor example does (an ``opc.tcp://`` address
+    beside the HTTP one, same interface). ``subprotocolBody`` carries the object's node as an
+    expanded NodeId (``nsu=<namespace>;s=...``, the form that survives a server restart), and is
+    left out when it exceeds the schema's 128 characters (a client then browses for the id)."""
+    return Endpoint(interface=interface, protocol_information=ProtocolInformation(
+        href=url, endpoint_protocol="OPC UA", subprotocol_body=node if len(node) <= 128 else None))

@@ -12,6 +12,13 @@ On start (and when the bus says structure events were lost) every shell and subm
 due, and descriptors the registry holds with an endpoint of this repository that the twin no
 longer has are deleted: a registry that drifted while the repository was down is put right.
 
+A registry over HTTP that serves Discovery too (its ``/description`` names a
+DiscoveryServiceSpecification profile) also gets each shell's asset links (its globalAssetId as
+``globalAssetId`` and its specificAssetIds) through ``POST /lookup/shells/{aasIdentifier}``: a
+registry of another make keeps Discovery apart from its descriptors and would otherwise find
+no shell by asset id. Discovery has no PUT, so changed links are a DELETE and a POST (a lookup
+between the two misses the shell for that moment); unchanged links are not sent again.
+
 A failing registry (down, 5xx) is retried with backoff (0.5 s doubling to 30 s) until it
 answers; the due set is bounded by the number of objects. A registry that refuses a
 descriptor (4xx) is logged and the id dropped: it would refuse it again.
@@ -33,8 +40,13 @@ from twinbridge.aas.bus import ChangeBatch, Follower
 from twinbridge.aas.errors import NotFound
 from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.twin import Twin
-from twinbridge.registry.descriptors import AssetAdministrationShellDescriptor, SubmodelDescriptor, render
-from twinbridge.registry.of_twin import shell_descriptor, submodel_descriptor, submodel_ids
+from twinbridge.registry.descriptors import (
+    AssetAdministrationShellDescriptor,
+    SpecificAssetId,
+    SubmodelDescriptor,
+    render,
+)
+from twinbridge.registry.of_twin import OpcUaAddress, shell_descriptor, submodel_descriptor, submodel_ids
 from twinbridge.registry.service import RegistryService
 from twinbridge.server.api.ids import encode_id
 
@@ -58,6 +70,12 @@ class DescriptorSink(Protocol):
     async def delete_shell(self, identifier: str) -> None: ...
     async def put_submodel(self, descriptor: SubmodelDescriptor) -> None: ...
     async def delete_submodel(self, identifier: str) -> None: ...
+
+    async def put_links(self, aas_id: str, links: list[SpecificAssetId]) -> None:
+        """Make ``links`` the Discovery asset links of the shell (where discovery is apart from descriptors)."""
+        ...
+
+    async def delete_links(self, aas_id: str) -> None: ...
 
     def registered(self, kind: str) -> AsyncIterator[tuple[str, list[str]]]:
         """Every descriptor of ``kind`` the registry holds: (id, endpoint hrefs)."""
@@ -93,6 +111,12 @@ class LocalSink:
         with contextlib.suppress(NotFound):
             await self.service.delete_submodel(identifier)
 
+    async def put_links(self, aas_id: str, links: list[SpecificAssetId]) -> None:
+        """Nothing to do: this registry's Discovery finds a shell by its descriptor's asset ids."""
+
+    async def delete_links(self, aas_id: str) -> None:
+        """Nothing to do: the links went with the descriptor."""
+
     async def registered(self, kind: str) -> AsyncIterator[tuple[str, list[str]]]:
         after = None
         while True:
@@ -117,6 +141,21 @@ class HttpSink:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.base_url = base_url.rstrip("/")
         self.client = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=timeout_s)
+        self.discovery: bool | None = None
+        """Whether the registry serves Discovery (None until its ``/description`` answered)."""
+        self._links: dict[str, bytes] = {}  # shell id -> the links last posted for it
+
+    async def _serves_discovery(self) -> bool:
+        if self.discovery is None:
+            response = await self.client.get("/description")
+            if response.status_code >= 500:
+                response.raise_for_status()  # down or failing: retried with the feeder's backoff
+            profiles = response.json().get("profiles", []) if response.status_code == 200 else []
+            self.discovery = any("/DiscoveryServiceSpecification/" in str(p) for p in profiles)
+            if not self.discovery:
+                log.info("registry feeder: %s names no Discovery profile; asset links are not posted",
+                         self.base_url)
+        return self.discovery
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -160,6 +199,30 @@ class HttpSink:
     async def delete_submodel(self, identifier: str) -> None:
         await self._delete(SUBMODEL, identifier)
 
+    async def put_links(self, aas_id: str, links: list[SpecificAssetId]) -> None:
+        body = b"[" + b",".join(render(link) for link in links) + b"]"
+        if not await self._serves_discovery() or self._links.get(aas_id) == body:
+            return
+        path = f"/lookup/shells/{encode_id(aas_id)}"
+        for _ in range(2):  # a POST that lost a race to another feeder: DELETE and POST again
+            self._links.pop(aas_id, None)
+            self._check(await self.client.delete(path), 200, 204, 404)
+            if not links:
+                break
+            response = await self.client.post(path, content=body, headers={"Content-Type": "application/json"})
+            if response.status_code != 409:
+                self._check(response, 200, 201)
+                break
+        else:
+            raise Refused(f"asset links of {aas_id!r}: the registry keeps answering 409 to POST after DELETE")
+        self._links[aas_id] = body
+
+    async def delete_links(self, aas_id: str) -> None:
+        if not await self._serves_discovery():
+            return
+        self._links.pop(aas_id, None)
+        self._check(await self.client.delete(f"/lookup/shells/{encode_id(aas_id)}"), 200, 204, 404)
+
     async def registered(self, kind: str) -> AsyncIterator[tuple[str, list[str]]]:
         cursor: str | None = None
         while True:
@@ -177,10 +240,11 @@ class HttpSink:
 class RegistryFeeder:
     """A ``Service``: registers this repository's shells and submodels and keeps them current."""
 
-    def __init__(self, twin: Twin, sink: DescriptorSink, base_url: str) -> None:
+    def __init__(self, twin: Twin, sink: DescriptorSink, base_url: str, opcua: OpcUaAddress | None = None) -> None:
         self.twin = twin
         self.sink = sink
         self.base_url = base_url.rstrip("/")
+        self.opcua = opcua
         self._follower = Follower(twin.bus, self._handle, "registry feeder", structure_only=True)
         self._due: dict[Due, None] = {}  # insertion-ordered set
         self._wakeup = asyncio.Event()
@@ -298,15 +362,18 @@ class RegistryFeeder:
             self._unindex(identifier)
             if shell is None:
                 await self.sink.delete_shell(identifier)
+                await self.sink.delete_links(identifier)
                 return
             self._index(shell)
-            await self.sink.put_shell(shell_descriptor(shell, self.twin.submodels, self.base_url))
+            descriptor = shell_descriptor(shell, self.twin.submodels, self.base_url, self.opcua)
+            await self.sink.put_shell(descriptor)
+            await self.sink.put_links(identifier, descriptor.asset_links())
             return
         submodel = self.twin.submodels.get(identifier)
         if submodel is None:
             await self.sink.delete_submodel(identifier)
         else:
-            await self.sink.put_submodel(submodel_descriptor(submodel, self.base_url))
+            await self.sink.put_submodel(submodel_descriptor(submodel, self.base_url, self.opcua))
 
     async def _reconcile(self) -> None:
         """Delete descriptors that point at this repository for objects it no longer holds."""

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from pathlib import Path
 
 import orjson
@@ -13,14 +14,16 @@ from fastapi.responses import Response
 from pydantic import SecretStr
 
 from twinbridge.aas.twin import Twin
-from twinbridge.registry.api import PROFILES, ROUTERS, RegistryState
+from twinbridge.registry.api import DISCOVERY_PROFILE_31, PROFILES, ROUTERS, ROUTERS_31, RegistryState
 from twinbridge.registry.feeder import DescriptorSink, HttpSink, LocalSink, RegistryFeeder
+from twinbridge.registry.of_twin import OpcUaAddress
 from twinbridge.registry.service import RegistryService
 from twinbridge.registry.settings import RegistrySettings
 from twinbridge.registry.store import open_descriptor_store
 from twinbridge.server.api.auth import ApiSecurity, ApiToken
 from twinbridge.server.api.results import install_error_handlers
 from twinbridge.server.api.services import app_services
+from twinbridge.server.api.v31 import v31_prefix_of
 
 STORE_FILE_NAME = "registry.sqlite3"
 
@@ -36,15 +39,32 @@ def open_service(url: str) -> RegistryService:
 
 
 def mount(app: FastAPI, service: RegistryService, security: ApiSecurity, prefix: str) -> None:
+    """The registry under ``prefix`` and its Discovery, with v3.1's ``shellsByAssetLink``, under the
+    v3.1 prefix beside a ``.../v3.0`` one (Part 2 v3.1 changed the registries' descriptors, which
+    are served on v3.0 only)."""
     app.state.registry = RegistryState(service, security)
     for router in ROUTERS:
         app.include_router(router, prefix=prefix)
+    v31 = v31_prefix_of(prefix)
+    if v31 is not None:
+        for router in ROUTERS_31:
+            app.include_router(router, prefix=v31, include_in_schema=False)
+
+
+def opcua_address(url: str) -> OpcUaAddress:
+    """The OPC UA server at ``url`` as descriptors name it: its shells' and submodels' nodes."""
+    from twinbridge.server.opcua.ids import shell_node_text, submodel_node_text
+    from twinbridge.server.opcua.types import NAMESPACE
+
+    return OpcUaAddress(url, partial(shell_node_text, NAMESPACE), partial(submodel_node_text, NAMESPACE))
 
 
 class RegistryHost:
     """A ``Service`` of the application: the mounted registry (``serve``) and/or the feeder."""
 
-    def __init__(self, twin: Twin, settings: RegistrySettings, data_dir: Path | None, base_url: str) -> None:
+    def __init__(self, twin: Twin, settings: RegistrySettings, data_dir: Path | None, base_url: str,
+                 opcua_url: str | None = None) -> None:
+        """``opcua_url``: this process's OPC UA endpoint when it runs (descriptors advertise it)."""
         self.settings = settings
         self.service = open_service(store_url_of(settings.store, data_dir)) if settings.serve else None
         sink: DescriptorSink | None = None
@@ -53,12 +73,16 @@ class RegistryHost:
             sink = HttpSink(settings.url, token)
         elif settings.feed and self.service is not None:
             sink = LocalSink(self.service)
-        self.feeder = None if sink is None else RegistryFeeder(twin, sink, settings.endpoint_base or base_url)
+        opcua = None if opcua_url is None else opcua_address(settings.opcua_endpoint or opcua_url)
+        self.feeder = None if sink is None else RegistryFeeder(twin, sink, settings.endpoint_base or base_url, opcua)
 
     def mount(self, app: FastAPI, security: ApiSecurity, prefix: str) -> None:
         if self.service is not None:
             mount(app, self.service, security, prefix)
-            app_services(app).extra_profiles.extend(PROFILES)
+            services = app_services(app)
+            services.extra_profiles.extend(PROFILES)
+            if v31_prefix_of(prefix) is not None:
+                services.extra_profiles_31.append(DISCOVERY_PROFILE_31)
 
     async def start(self) -> None:
         if self.feeder is not None:
@@ -77,7 +101,8 @@ class RegistryHost:
 
 
 def registry_app(service: RegistryService, security: ApiSecurity, prefix: str = "/api/v3.0") -> FastAPI:
-    """The registry alone: Shell and Submodel Registry, Discovery and ``/description``."""
+    """The registry alone: Shell and Submodel Registry, Discovery and ``/description`` (and the v3.1
+    Discovery beside a ``.../v3.0`` prefix)."""
     prefix = prefix.rstrip("/")
     app = FastAPI(title="twinbridge AAS Registry and Discovery", version="3.0",
                   openapi_url=f"{prefix}/openapi.json", docs_url=None, redoc_url=None)
@@ -90,6 +115,15 @@ def registry_app(service: RegistryService, security: ApiSecurity, prefix: str = 
         return Response(orjson.dumps({"profiles": list(PROFILES)}), media_type="application/json")
 
     app.include_router(description, prefix=prefix)
+    v31 = v31_prefix_of(prefix)
+    if v31 is not None:
+        description_31 = APIRouter(tags=["Description API"])
+
+        @description_31.get("/description")
+        async def get_description_31() -> Response:
+            return Response(orjson.dumps({"profiles": [DISCOVERY_PROFILE_31]}), media_type="application/json")
+
+        app.include_router(description_31, prefix=v31, include_in_schema=False)
     return app
 
 

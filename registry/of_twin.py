@@ -8,7 +8,8 @@ repository holds (a reference to a submodel elsewhere is not ours to describe).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from basyx.aas import model
@@ -18,10 +19,22 @@ from twinbridge.registry.descriptors import (
     AAS_INTERFACE,
     SUBMODEL_INTERFACE,
     AssetAdministrationShellDescriptor,
+    Endpoint,
     SubmodelDescriptor,
     endpoint,
+    opcua_endpoint,
 )
 from twinbridge.server.api.ids import encode_id
+
+
+@dataclass(frozen=True, slots=True)
+class OpcUaAddress:
+    """This repository's OPC UA server, when it runs: descriptors advertise it beside HTTP."""
+
+    url: str
+    shell_node: Callable[[str], str]
+    """A shell id's node, as an expanded NodeId string."""
+    submodel_node: Callable[[str], str]
 
 
 def _part(value: Any) -> Any:
@@ -39,14 +52,18 @@ def _common(obj: model.Identifiable) -> dict[str, Any]:
     return {key: value for key, value in data.items() if value is not None}
 
 
-def submodel_descriptor(submodel: model.Submodel, base_url: str) -> SubmodelDescriptor:
+def submodel_descriptor(submodel: model.Submodel, base_url: str, opcua: OpcUaAddress | None = None
+                        ) -> SubmodelDescriptor:
     data = _common(submodel)
     if submodel.semantic_id is not None:
         data["semanticId"] = to_jsonable(submodel.semantic_id)
     supplemental = [to_jsonable(reference) for reference in submodel.supplemental_semantic_id]
     if supplemental:
         data["supplementalSemanticId"] = supplemental  # Part 1 says ...Ids, the descriptor ...Id
-    data["endpoints"] = [endpoint(SUBMODEL_INTERFACE, f"{base_url}/submodels/{encode_id(submodel.id)}")]
+    endpoints = [endpoint(SUBMODEL_INTERFACE, f"{base_url}/submodels/{encode_id(submodel.id)}")]
+    if opcua is not None:
+        endpoints.append(opcua_endpoint(SUBMODEL_INTERFACE, opcua.url, opcua.submodel_node(submodel.id)))
+    data["endpoints"] = endpoints
     return SubmodelDescriptor.model_validate(data)
 
 
@@ -61,15 +78,18 @@ def submodel_ids(shell: model.AssetAdministrationShell) -> list[str]:
 
 
 def shell_descriptor(shell: model.AssetAdministrationShell, submodels: Mapping[str, model.Submodel],
-                     base_url: str) -> AssetAdministrationShellDescriptor:
+                     base_url: str, opcua: OpcUaAddress | None = None) -> AssetAdministrationShellDescriptor:
     data = _common(shell)
     asset = shell.asset_information
     data["assetKind"] = asset.asset_kind.name.title().replace("_", "")  # INSTANCE, TYPE, NOT_APPLICABLE
     data.update({key: value for key, value in (
         ("assetType", asset.asset_type), ("globalAssetId", asset.global_asset_id),
         ("specificAssetIds", [to_jsonable(i) for i in asset.specific_asset_id] or None)) if value})
-    data["endpoints"] = [endpoint(AAS_INTERFACE, f"{base_url}/shells/{encode_id(shell.id)}")]
+    endpoints: list[Endpoint] = [endpoint(AAS_INTERFACE, f"{base_url}/shells/{encode_id(shell.id)}")]
+    if opcua is not None:
+        endpoints.append(opcua_endpoint(AAS_INTERFACE, opcua.url, opcua.shell_node(shell.id)))
+    data["endpoints"] = endpoints
     held = [submodels[identifier] for identifier in submodel_ids(shell) if identifier in submodels]
     if held:
-        data["submodelDescriptors"] = [submodel_descriptor(submodel, base_url) for submodel in held]
+        data["submodelDescriptors"] = [submodel_descriptor(submodel, base_url, opcua) for submodel in held]
     return AssetAdministrationShellDescriptor.model_validate(data)

@@ -9,10 +9,13 @@ server:
     url: http://registry:8081/api/v3.0   # feed a remote registry instead of the local one
     token: ...                        # its write token
     endpoint_base: https://plant.example.com/api/v3.0   # what descriptors advertise (default: the REST URL)
+    opcua_endpoint: opc.tcp://plant.example.com:4840     # the OPC UA URL they advertise (default: the server's)
 ```
 
 With ``serve`` and no ``url`` the repository feeds the registry of its own process; with ``url``
 it feeds that one (and serves its own only if ``serve``); ``feed: false`` registers nothing.
+When the OPC UA server runs, every descriptor has a second endpoint, ``opc.tcp://`` with
+``endpointProtocol: OPC UA`` (``registry.descriptors.opcua_endpoint``).
 """
 
 from __future__ import annotations
@@ -32,3 +35,5 @@ class RegistrySettings(Strict):
     token: SecretStr | None = Field(None, description="bearer token with the write role at `url`")
     endpoint_base: str | None = Field(None, pattern=r"^https?://",
                                       description="the API base URL descriptors advertise (default: the REST URL)")
+    opcua_endpoint: str | None = Field(None, pattern=r"^opc\.tcp://", description=(
+        "the OPC UA endpoint URL descriptors advertise when OPC UA runs (default: the server's)"))

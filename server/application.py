@@ -310,7 +310,6 @@ class Application:
             semantic_graph=graph, limits=plant_file.server.rest.limits.limits(),
         )
         app.state.history = self.history
-        await self._start_registry(app, plant_file.server.rest.prefix)
         app.state.hierarchy = hierarchy
         app.include_router(health_router(self._source_states))  # /metrics, /health, /ready at the root
         app.include_router(Dashboard(plant_file.server.rest.prefix).router())  # the dashboard at / and /ui
@@ -318,9 +317,11 @@ class Application:
         app.state.semantic_graph = graph
         app.state.sparql_timeout_s = plant_file.server.sparql.timeout_s
         app.state.sparql_workers = plant_file.server.sparql.workers
+        opcua_url = None
         if self.options.opcua and plant_file.server.opcua.enabled:
             opcua = self._opcua(hierarchy)
             await self._start(opcua)
+            opcua_url = opcua.endpoint_url if opcua.server is not None else None
             if opcua.server is not None and self.history.historian is not None:
                 self.history.serve_opcua(opcua.server, property_of_value_node)
                 opcua.advertise_history()
@@ -330,6 +331,7 @@ class Application:
 
                 await self._start(OpcUaAlarms(opcua.server, opcua.namespace_index, self.analytics.alarms,
                                               self.analytics.listeners, Rights(opcua.settings)))
+        await self._start_registry(app, plant_file.server.rest.prefix, opcua_url)  # after OPC UA: its endpoint
         compat_uvicorn.check_port(self.host, self.port)  # before the banner: a port in use says so, in our words
         config = uvicorn.Config(app, host=self.host, port=self.port, log_level="warning", lifespan="off")
         self.http = compat_uvicorn.HttpServer(config)
@@ -386,8 +388,9 @@ class Application:
 
         await self._start(EdgeForwarder(self.twin, settings, self.data_dir))
 
-    async def _start_registry(self, app: Any, prefix: str) -> None:
-        """The AAS Registry/Discovery (``server.registry``): mounted here and/or fed from this repository."""
+    async def _start_registry(self, app: Any, prefix: str, opcua_url: str | None) -> None:
+        """The AAS Registry/Discovery (``server.registry``): mounted here and/or fed from this repository
+        (whose descriptors advertise ``opcua_url`` beside HTTP when the OPC UA server runs)."""
         settings = self.plant_file.server.registry
         if settings is None:
             return
@@ -395,7 +398,7 @@ class Application:
         from twinbridge.server.api.services import app_services
 
         registry = self.registry = RegistryHost(self.twin, settings, self.data_dir,
-                                                f"http://{self.host}:{self.port}{prefix}")
+                                                f"http://{self.host}:{self.port}{prefix}", opcua_url)
         registry.mount(app, app_services(app).security, prefix)
         await self._start(registry)
 

@@ -51,6 +51,8 @@ class Services:
     jobs: OrderedDict[str, Job] = field(default_factory=OrderedDict)
     extra_profiles: list[str] = field(default_factory=list)
     """Profiles of services mounted next to the repository (the registry's), for ``/description``."""
+    extra_profiles_31: list[str] = field(default_factory=list)
+    """The same for the v3.1 prefix's ``/description`` (``server.api.v31``)."""
     _origins: dict[str, Origin] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

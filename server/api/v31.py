@@ -17,7 +17,8 @@ idShort rule (letters, digits, ``_`` and ``-``, not ending in ``-``) are basyx 2
 both prefixes; ``OperationRequestValueOnly`` / ``OperationResultValueOnly`` are the
 arguments-by-idShort objects ``server.api.operations`` takes and returns on both. The Query API
 (``server.api.query``) is served on both prefixes. ``/lookup/shellsByAssetLink`` belongs to the
-discovery service, which this module does not serve.
+discovery service: ``registry.host`` mounts it (and the v3.1 discovery profile) on this prefix
+where the registry is served.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from twinbridge.server.api.bodies import json_response, parse_body
 from twinbridge.server.api.ids import decode_id, encode_id
 from twinbridge.server.api.results import ApiError
 from twinbridge.server.api.scope import ScopeDep
-from twinbridge.server.api.services import TwinDep, services_of
+from twinbridge.server.api.services import ServicesDep, TwinDep, services_of
 from twinbridge.server.api.shells import shell_of
 
 V30_SUFFIX, V31_SUFFIX = "/v3.0", "/v3.1"
@@ -112,8 +113,8 @@ async def put_concept_description(origin: WriteOrigin, cdIdentifier: str, reques
 
 # ------------------------------------------------------------ descriptions
 @router.get("/description", dependencies=[ReadAccess], tags=["Description API"])
-async def get_description() -> Response:
-    return json_response({"profiles": list(PROFILES_31)})
+async def get_description(services: ServicesDep) -> Response:
+    return json_response({"profiles": [*PROFILES_31, *services.extra_profiles_31]})
 
 
 @router.get("/shells/{aasIdentifier}/description", dependencies=[ReadAccess], tags=["Description API"])

@@ -37,6 +37,16 @@ def element_node_id(ns: int, submodel_id: str, path: str) -> ua.NodeId:
     return node_id(f"{SUBMODEL}{escape(submodel_id)}#{path}", ns)
 
 
+def shell_node_text(namespace_uri: str, shell_id: str) -> str:
+    """The shell's node as an expanded NodeId string (``nsu=<uri>;s=aas:<id>``): what a registry
+    descriptor advertises, valid whatever index the namespace gets in a server's session."""
+    return f"nsu={namespace_uri};s={SHELL}{escape(shell_id)}"
+
+
+def submodel_node_text(namespace_uri: str, submodel_id: str) -> str:
+    return f"nsu={namespace_uri};s={SUBMODEL}{escape(submodel_id)}"
+
+
 class ParsedId(NamedTuple):
     """A computed node's id read back: whose it is, the element path ("" for the identifiable
     itself) and the fixed children below it (``("Value",)``, ``("Value", "Keys")``...)."""

@@ -7,6 +7,7 @@ import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -286,3 +287,39 @@ def test_the_registry_command_serves_alone(tmp_path: Path) -> None:
         process.terminate()
         output = process.communicate(timeout=10)[0].decode()
     assert f"http://127.0.0.1:{port}/api/v3.0/shell-descriptors" in output and "writes need the bearer token" in output
+
+
+def test_v31_search_by_asset_link_posts_the_links_and_pages(registry: httpx.Client) -> None:
+    """Part 2 v3.1 ``POST /lookup/shellsByAssetLink``: AssetLinks in the body, all must match,
+    cursor paging like ``GET /lookup/shells``; the v3.1 ``/description`` names Discovery v3.1."""
+    for identifier, serial in (("urn:shell:a", "100"), ("urn:shell:b", "200"), ("urn:shell:c", "100")):
+        answer(registry.post("/shell-descriptors", json=shell_descriptor(identifier, serial)), 201)
+    v31 = str(registry.base_url).replace("/api/v3.0", "/api/v3.1")
+
+    def search(links: object, **params: str) -> Any:
+        return answer(registry.post(f"{v31}/lookup/shellsByAssetLink", json=links, params=params), 200,
+                      "GetAllAssetAdministrationShellIds")
+
+    assert search([{"name": "serialNumber", "value": "100"}])["result"] == ["urn:shell:a", "urn:shell:c"]
+    assert search([{"name": "serialNumber", "value": "100"},
+                   {"name": "globalAssetId", "value": "urn:example:asset:200"}])["result"] == []
+    assert search([{"name": "globalAssetId", "value": "urn:example:asset:200"}])["result"] == ["urn:shell:b"]
+    first = search([], limit="2")
+    assert first["result"] == ["urn:shell:a", "urn:shell:b"]
+    cursor = first["paging_metadata"]["cursor"]
+    assert search([], limit="2", cursor=cursor) == {"paging_metadata": {}, "result": ["urn:shell:c"]}
+    # a whole SpecificAssetId is an AssetLink too (its other fields are not matched on)
+    assert search([{"name": "serialNumber", "value": "200", "externalSubjectId": {
+        "type": "ExternalReference", "keys": [{"type": "GlobalReference", "value": "urn:x"}]}}])["result"] == [
+        "urn:shell:b"]
+    for bad in ({"name": "serialNumber", "value": "100"}, [{"name": "serialNumber"}], [{"name": "", "value": "1"}],
+                [{"name": "n", "value": "v" * 2049}]):
+        answer(registry.post(f"{v31}/lookup/shellsByAssetLink", json=bad), 400, "Result")
+    answer(registry.post(f"{v31}/lookup/shellsByAssetLink", json=[], params={"limit": "0"}), 400)
+    # the other Discovery routes answer on v3.1 as on v3.0; the registries' descriptors stay on v3.0
+    links = answer(registry.get(f"{v31}/lookup/shells/{b64('urn:shell:b')}"), 200, "AssetLinks")
+    assert {link["name"] for link in links} == {"serialNumber", "globalAssetId"}
+    answer(registry.get(f"{v31}/shell-descriptors"), 404)
+    assert registry.get(f"{v31}/description").json() == {
+        "profiles": ["https://admin-shell.io/aas/API/3/1/DiscoveryServiceSpecification/SSP-001"]}
+    assert httpx.post(f"{v31}/lookup/shellsByAssetLink", json=[]).status_code == 200  # a read: open without a token

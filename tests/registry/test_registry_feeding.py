@@ -7,6 +7,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import sqlite3
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -23,7 +24,7 @@ from tests.serving import serving
 from twinbridge.aas.documents import to_jsonable
 from twinbridge.registry.descriptors import AssetAdministrationShellDescriptor, render
 from twinbridge.registry.host import open_service, registry_app, standalone_security
-from twinbridge.registry.store import ShellRow
+from twinbridge.registry.store import DISCOVERY_LINKS, ShellRow
 from twinbridge.server.application import Application, Options
 from twinbridge.server.config import PlantFile
 
@@ -31,6 +32,7 @@ TOKEN = "feeder-test-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 SHELL_ID = "urn:twinbridge:test:aas:press-1"
 SUBMODEL_ID = "urn:twinbridge:test:sm:press-1:nameplate"
+DISCOVERY_31 = "https://admin-shell.io/aas/API/3/1/DiscoveryServiceSpecification/SSP-001"
 
 
 def b64(text: str) -> str:
@@ -149,6 +151,11 @@ async def test_the_mounted_registry_follows_every_create_update_delete(tmp_path:
         profiles = (await client.get("/description")).json()["profiles"]
         assert any(p.endswith("DiscoveryServiceSpecification/SSP-001") for p in profiles)
         assert any(p.endswith("SubmodelRepositoryServiceSpecification/SSP-001") for p in profiles)
+        v31 = base.replace("/api/v3.0", "/api/v3.1")
+        assert DISCOVERY_31 in (await client.get(f"{v31}/description")).json()["profiles"]
+        found = await client.post(f"{v31}/lookup/shellsByAssetLink", json=[
+            {"name": "globalAssetId", "value": "urn:example:asset:press-1"}])
+        assert found.status_code == 200 and found.json()["result"] == []  # follow_the_repository deleted it
         # the registry's own write routes are guarded like the repository's
         anonymous = await httpx.AsyncClient(base_url=base).post("/shell-descriptors", json={"id": "urn:x"})
         assert anonymous.status_code == 401
@@ -174,6 +181,15 @@ def standalone_registry(tmp_path: Path, port: int) -> Iterator[str]:
         service.close()
 
 
+async def posted_links(tmp_path: Path, expected: set[tuple[str, str]]) -> bool:
+    """Whether the links posted to the standalone registry's Discovery (not those its descriptor
+    carries: ``asset_link.origin`` 1) for SHELL_ID are ``expected``."""
+    with contextlib.closing(sqlite3.connect(tmp_path / "central-registry.sqlite3")) as db:
+        rows = db.execute("SELECT name, value FROM asset_link WHERE aas_id = ? AND origin = ?",
+                          (SHELL_ID, DISCOVERY_LINKS)).fetchall()
+    return {(name, value) for name, value in rows} == expected
+
+
 async def test_a_standalone_registry_is_fed_over_http_and_catches_up_after_an_outage(tmp_path: Path) -> None:
     registry_port, repository_port = free_port(), free_port()
     registry_url = f"http://127.0.0.1:{registry_port}/api/v3.0"
@@ -192,6 +208,10 @@ async def test_a_standalone_registry_is_fed_over_http_and_catches_up_after_an_ou
         assert (await repository.post("/submodels", json=submodel_json())).status_code == 201
         assert (await repository.post("/shells", json=shell_json())).status_code == 201
         assert application_.registry is not None
+        v31_profiles = (await repository.get(base.replace("/api/v3.0", "/api/v3.1/description"))).json()["profiles"]
+        assert DISCOVERY_31 not in v31_profiles  # fed elsewhere, not served here
+        assert (await repository.post(base.replace("/api/v3.0", "/api/v3.1/lookup/shellsByAssetLink"),
+                                      json=[])).status_code == 404
         feeder = application_.registry.feeder
         assert feeder is not None
 
@@ -208,6 +228,14 @@ async def test_a_standalone_registry_is_fed_over_http_and_catches_up_after_an_ou
 
                 await eventually(caught_up, "the registry catches up (backoff up to a few seconds)", 30.0)
                 assert await descriptor(registry, f"/shell-descriptors/{b64('urn:foreign')}") is not None
+                # the Discovery links went in too, posted apart from the descriptor (as a registry of
+                # another make needs them), and follow the shell's asset ids
+                await eventually(lambda: posted_links(tmp_path, {("globalAssetId", "urn:example:asset:press-1"),
+                                                                 ("serialNumber", "S-1")}), "the links are posted")
+                assert (await repository.put(f"/shells/{b64(SHELL_ID)}", json=shell_json(serial="S-9"))
+                        ).status_code == 204
+                await eventually(lambda: posted_links(tmp_path, {("globalAssetId", "urn:example:asset:press-1"),
+                                                                 ("serialNumber", "S-9")}), "the links follow")
                 await repository.delete(f"/shells/{b64(SHELL_ID)}")
                 await repository.delete(f"/submodels/{b64(SUBMODEL_ID)}")
 
@@ -215,6 +243,7 @@ async def test_a_standalone_registry_is_fed_over_http_and_catches_up_after_an_ou
                     return await descriptor(registry, f"/submodel-descriptors/{b64(SUBMODEL_ID)}") is None
 
                 await eventually(emptied, "the deletions reach the registry")
+                await eventually(lambda: posted_links(tmp_path, set()), "the posted links go with the shell")
                 await follow_the_repository(repository, registry, base)
 
 
@@ -242,3 +271,40 @@ async def test_what_the_repository_holds_at_start_is_registered(tmp_path: Path) 
             [{"language": "en", "text": "imported at start"}])
         kinds = (await client.get("/shell-descriptors", params={"assetKind": "Type"})).json()["result"]
         assert [d["id"] for d in kinds] == [shell.id]
+
+
+async def test_descriptors_advertise_the_opc_ua_endpoint_when_it_runs(tmp_path: Path) -> None:
+    """With OPC UA on, each descriptor has an ``opc.tcp://`` endpoint beside HTTP, valid against
+    the Part 2 schemas, whose node (``subprotocolBody``) a real OPC UA client finds."""
+    from asyncua import Client, ua
+
+    port, opcua_port = free_port(), free_port()
+    plant = PlantFile.model_validate({"server": {"registry": {"serve": True}}})
+    application_ = Application(plant, Options(host="127.0.0.1", port=port, data=tmp_path / "data", token=TOKEN,
+                                              opcua_port=opcua_port))
+    base = f"http://127.0.0.1:{port}/api/v3.0"
+    async with serving(application_), httpx.AsyncClient(base_url=base, headers=AUTH) as client:
+        assert (await client.post("/submodels", json=submodel_json())).status_code == 201
+        assert (await client.post("/shells", json=shell_json())).status_code == 201
+
+        async def registered() -> bool:
+            found = await descriptor(client, f"/shell-descriptors/{b64(SHELL_ID)}")
+            return found is not None and bool(found.get("submodelDescriptors"))
+
+        await eventually(registered, "the shell is registered with its submodel")
+        shell = await descriptor(client, f"/shell-descriptors/{b64(SHELL_ID)}")
+        check(shell, "AssetAdministrationShellDescriptor")
+        http, opcua = shell["endpoints"]
+        assert http["protocolInformation"]["endpointProtocol"] == "HTTP"
+        assert opcua["interface"] == "AAS-3.0"
+        assert opcua["protocolInformation"]["href"].startswith(f"opc.tcp://127.0.0.1:{opcua_port}/")
+        assert opcua["protocolInformation"]["endpointProtocol"] == "OPC UA"
+        submodel = shell["submodelDescriptors"][0]["endpoints"][1]
+        assert (submodel["interface"], submodel["protocolInformation"]["endpointProtocol"]) == (
+            "SUBMODEL-3.0", "OPC UA")
+        async with Client(opcua["protocolInformation"]["href"], timeout=10) as connected:
+            for body, id_short in ((opcua["protocolInformation"]["subprotocolBody"], "Press1"),
+                                   (submodel["protocolInformation"]["subprotocolBody"], "Nameplate")):
+                uri, identifier = body.removeprefix("nsu=").split(";s=", 1)
+                node = connected.get_node(ua.NodeId(identifier, await connected.get_namespace_index(uri)))
+                assert (await node.read_browse_name()).Name == id_short
