@@ -184,7 +184,8 @@ class PostgresDescriptorStore:
     # --------------------------------------------------------- discovery
     def lookup(self, pairs: Sequence[tuple[str, str]], after: str | None, limit: int) -> tuple[list[str], str | None]:
         if pairs:
-            query = " INTERSECT ".join(["SELECT aas_id FROM asset_link WHERE name = %s AND value = %s"] * len(pairs))
+            query = " INTERSECT ".join(["SELECT DISTINCT aas_id FROM asset_link WHERE name = %s AND value = %s"]
+                                      * len(pairs))
             parameters: list[object] = [part for pair in pairs for part in pair]
         else:
             query, parameters = "SELECT DISTINCT aas_id FROM asset_link", []

@@ -125,9 +125,10 @@ class SqliteDescriptorStore:
     # --------------------------------------------------------- discovery
     def lookup(self, pairs: Sequence[tuple[str, str]], after: str | None, limit: int) -> tuple[list[str], str | None]:
         """Ids of shells linked to *every* (name, value) pair, by either origin; all linked shells
-        without pairs. One primary-key range scan per pair, intersected by SQLite."""
+        without pairs, each once (a link both posted and described matches twice). One primary-key
+        range scan per pair, intersected by SQLite."""
         if pairs:
-            query = " INTERSECT ".join(["SELECT aas_id FROM asset_link WHERE name = ? AND value = ?"] * len(pairs))
+            query = " INTERSECT ".join(["SELECT DISTINCT aas_id FROM asset_link WHERE name = ? AND value = ?"] * len(pairs))
             parameters: list[object] = [part for pair in pairs for part in pair]
         else:
             query, parameters = "SELECT DISTINCT aas_id FROM asset_link", []

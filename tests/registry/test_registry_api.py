@@ -294,7 +294,7 @@ def test_v31_search_by_asset_link_posts_the_links_and_pages(registry: httpx.Clie
     cursor paging like ``GET /lookup/shells``; the v3.1 ``/description`` names Discovery v3.1."""
     for identifier, serial in (("urn:shell:a", "100"), ("urn:shell:b", "200"), ("urn:shell:c", "100")):
         answer(registry.post("/shell-descriptors", json=shell_descriptor(identifier, serial)), 201)
-    v31 = str(registry.base_url).replace("/api/v3.0", "/api/v3.1")
+    v31 = str(registry.base_url).rstrip("/").replace("/api/v3.0", "/api/v3.1")
 
     def search(links: object, **params: str) -> Any:
         return answer(registry.post(f"{v31}/lookup/shellsByAssetLink", json=links, params=params), 200,
@@ -308,6 +308,10 @@ def test_v31_search_by_asset_link_posts_the_links_and_pages(registry: httpx.Clie
     assert first["result"] == ["urn:shell:a", "urn:shell:b"]
     cursor = first["paging_metadata"]["cursor"]
     assert search([], limit="2", cursor=cursor) == {"paging_metadata": {}, "result": ["urn:shell:c"]}
+    # a link both posted to Discovery and carried by the descriptor finds its shell once
+    answer(registry.post(f"/lookup/shells/{b64('urn:shell:b')}", json=[{"name": "serialNumber", "value": "200"}]),
+           201, "AssetLinks")
+    assert search([{"name": "serialNumber", "value": "200"}])["result"] == ["urn:shell:b"]
     # a whole SpecificAssetId is an AssetLink too (its other fields are not matched on)
     assert search([{"name": "serialNumber", "value": "200", "externalSubjectId": {
         "type": "ExternalReference", "keys": [{"type": "GlobalReference", "value": "urn:x"}]}}])["result"] == [
