@@ -128,7 +128,8 @@ class SqliteDescriptorStore:
         without pairs, each once (a link both posted and described matches twice). One primary-key
         range scan per pair, intersected by SQLite."""
         if pairs:
-            query = " INTERSECT ".join(["SELECT DISTINCT aas_id FROM asset_link WHERE name = ? AND value = ?"] * len(pairs))
+            query = " INTERSECT ".join(["SELECT DISTINCT aas_id FROM asset_link WHERE name = ? AND value = ?"]
+                                      * len(pairs))
             parameters: list[object] = [part for pair in pairs for part in pair]
         else:
             query, parameters = "SELECT DISTINCT aas_id FROM asset_link", []
