@@ -269,3 +269,14 @@ async def test_qualifiers_are_aas_qualifier_type_objects(twin: Twin, client: Cli
             values = [await (await child.get_child(f"{i4aas}:{name}")).read_value() for name in ("Value", "ValueType")]
             qualifiers[await (await child.get_child(f"{i4aas}:Type")).read_value()] = values
     assert qualifiers == {"SMT/Cardinality": ["One", 11], "Limit": [90, 5]}  # String, Int32
+
+
+async def test_server_dictionaries_organize_one_entry_per_semantic_id(client: Client) -> None:
+    i4aas = await i4aas_of(client)
+    dictionaries = client.get_node(ua.ObjectIds.Dictionaries)
+    entries = {(await entry.read_browse_name()).Name: entry
+               for entry in await dictionaries.get_children(refs=ua.ObjectIds.Organizes)}
+    speed = entries[SPEED_SEMANTIC_ID]
+    assert await speed.read_type_definition() == ua.NodeId(1024, i4aas)
+    [back] = await speed.get_referenced_nodes(ua.ObjectIds.Organizes, ua.BrowseDirection.Inverse)
+    assert back.nodeid == dictionaries.nodeid
