@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from basyx.aas import model
+from basyx.aas.adapter import _generic
 from basyx.aas.adapter.aasx import AASXReader
 from basyx.aas.adapter.json import AASFromJsonDecoder, AASToJsonEncoder, StrictAASFromJsonDecoder
 from basyx.aas.model.base import ConstrainedList, NamespaceSet
@@ -263,3 +264,18 @@ def _install_lazy_containers() -> None:
 
 
 _install_lazy_containers()
+
+
+def key_type_name(key_type: model.KeyTypes) -> str:
+    """A KeyTypes member's AAS name (``GlobalReference``, ``Submodel``...), as JSON writes it."""
+    return _generic.KEY_TYPES[key_type]
+
+
+def reference_type_name(reference: model.Reference) -> str:
+    """``ExternalReference`` or ``ModelReference``."""
+    return _generic.REFERENCE_TYPES[type(reference)]
+
+
+def asset_kind_name(kind: model.AssetKind) -> str:
+    """An AssetKind member's AAS name (``Instance``, ``Type``, ``NotApplicable``)."""
+    return _generic.ASSET_KIND[kind]

@@ -24,7 +24,15 @@ from twinbridge.server.opcua.mirror import Mirror
 from twinbridge.server.opcua.model_changes import ModelChanges
 from twinbridge.server.opcua.nodes import DATA_VARIABLE_TYPE, PROPERTY_TYPE, Names, NodeKit, TwinNode
 from twinbridge.server.opcua.plant_view import Hierarchy, PlantView
-from twinbridge.server.opcua.security import Rights, TwinUserManager, client_validator, ensure_certificate
+from twinbridge.server.opcua.security import (
+    PKI_DIR,
+    Pki,
+    Rights,
+    TwinUserManager,
+    adopt_legacy_certificate,
+    client_validator,
+    ensure_certificate,
+)
 from twinbridge.server.opcua.settings import OpcUaSettings
 from twinbridge.server.opcua.types import NAMESPACE, define_types
 from twinbridge.server.opcua.writes import TwinAttributeService
@@ -57,9 +65,13 @@ class OpcUaServer:
         return self.settings.endpoint_url(port)
 
     @property
+    def pki(self) -> Pki:
+        return Pki(self.data_dir / PKI_DIR)
+
+    @property
     def certificate_path(self) -> Path:
         directory = self.settings.certificate_dir
-        return Path(directory) if directory else self.data_dir / "opcua"
+        return Path(directory) if directory else self.pki.own
 
     @property
     def mirror(self) -> Mirror:
@@ -131,11 +143,21 @@ class OpcUaServer:
         if settings.anonymous != "off":
             tokens.insert(0, ua.AnonymousIdentityToken)
         server.set_identity_tokens(tokens)
+        pki = self.pki
+        pki.create()
+        if not settings.certificate_dir:
+            adopt_legacy_certificate(self.data_dir / "opcua", pki.own)
         certificate, key = await ensure_certificate(self.certificate_path, settings.application_uri)
         await server.load_certificate(str(certificate))
         await server.load_private_key(str(key))
-        if settings.trusted_client_certificates:
-            server.set_certificate_validator(await client_validator(Path(settings.trusted_client_certificates)))
+        if settings.accept_all_certificates:
+            _log.warning("OPC UA: accept_all_certificates is on: any client application certificate is accepted "
+                         "(a lab setting; trust clients in %s instead)", pki.trusted)
+        else:
+            trusted = Path(settings.trusted_client_certificates) if settings.trusted_client_certificates \
+                else pki.trusted
+            compat_asyncua.install_channel_probe()
+            server.set_certificate_validator(await client_validator(trusted, pki.rejected))
         compat_asyncua.set_max_sessions(settings.max_sessions)
         return server
 
