@@ -43,10 +43,10 @@ async def _encrypted(url: str, certificate: tuple[Path, Path], policy: str = "Ba
 
 
 async def _label_value(client: Client) -> ua.Node:
-    ns, i4aas = await ns_of(client), await i4aas_of(client)
+    ns, i4aas = await ns_of(client), await i4aas_of(client)  # "Value" is OPC 30270's child
     return await client.nodes.objects.get_child(
-        [*(f"{ns}:{name}" for name in ("AASEnvironment", "Machine1", "OperationalData", "Label")),
-         f"{i4aas}:Value"])
+        [f"{i4aas if name == 'Value' else ns}:{name}"
+         for name in ("AASEnvironment", "Machine1", "OperationalData", "Label", "Value")])
 
 
 async def test_an_unknown_client_is_refused_until_trusted(opcua: OpcUaServer, tmp_path: Path,
