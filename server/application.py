@@ -13,6 +13,7 @@ import gc
 import hashlib
 import logging
 import signal
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,9 +25,10 @@ from basyx.aas import model
 from pydantic import SecretStr
 
 from twinbridge.aas import compat_basyx
-from twinbridge.aas.errors import TwinError
+from twinbridge.aas.errors import InvalidInput, TwinError
 from twinbridge.aas.gc_pause import collector_paused
 from twinbridge.aas.operations import OperationRegistry
+from twinbridge.aas.replication import follow
 from twinbridge.aas.serialization import (
     Environment,
     collect,
@@ -35,7 +37,7 @@ from twinbridge.aas.serialization import (
     read_environment,
     write_environment,
 )
-from twinbridge.aas.store import open_store, store_url_for
+from twinbridge.aas.store import open_store, private_directory, store_url_for
 from twinbridge.aas.twin import Twin, kind_of
 from twinbridge.adapters.binding import BindingError, resolve_target
 from twinbridge.adapters.config import Binding
@@ -51,6 +53,7 @@ from twinbridge.server.api.auth import ApiSecurity, ApiToken
 from twinbridge.server.api.hierarchy import router as hierarchy_router
 from twinbridge.server.api.history import routers as history_routers
 from twinbridge.server.api.ids import encode_id
+from twinbridge.server.api.plant_status import router as plant_status_router
 from twinbridge.server.api.sparql import router as sparql_router
 from twinbridge.server.config import PlantFile, TokenAuth
 from twinbridge.server.events.health import health_router
@@ -60,7 +63,8 @@ from twinbridge.server.events.sparkplug import SparkplugEdgeNode, SparkplugHostS
 from twinbridge.server.events.sse import event_stats, events_router
 from twinbridge.server.opcua.settings import OpcUaUser
 from twinbridge.server.simulations import SimulationService
-from twinbridge.server.tokens import admin_token, demo_opcua_user
+from twinbridge.server.tokens import admin_token, demo_opcua_user, shown
+from twinbridge.server.ui.serving import Dashboard
 from twinbridge.submodels.hierarchy import PlantHierarchy
 from twinbridge.submodels.plant import Plant
 from twinbridge.submodels.semantic import SemanticGraph
@@ -68,6 +72,7 @@ from twinbridge.submodels.semantic import SemanticGraph
 if TYPE_CHECKING:
     from asyncua import ua
 
+    from twinbridge.registry.host import RegistryHost
     from twinbridge.server.opcua import OpcUaServer
 
 log = logging.getLogger("twinbridge")
@@ -106,6 +111,8 @@ class Options:
     mqtt_port: int | None = None
     replace: bool = False
     """``--replace``: imports overwrite objects that exist (default: keep them, create what is missing)."""
+    store: str | None = None
+    """``--store URL``: the plant file's ``server.store`` for this run (``postgresql://…`` to share one)."""
 
 
 PLANT_FINGERPRINT = "plant/description.sha256"
@@ -211,7 +218,9 @@ class Application:
         self.host = options.host or settings.rest.host
         self.port = options.port if options.port is not None else settings.rest.port
         compat_basyx.check()  # a basyx without the hooks we use stops here, naming them
-        self.twin = Twin(open_store(store_url(settings.store, self.data_dir)))
+        if self.data_dir is not None:
+            private_directory(self.data_dir)
+        self.twin = Twin(open_store(store_url(options.store or settings.store, self.data_dir)))
         self.operations = OperationRegistry()
         self.services: list[Service] = []
         self._tasks: list[asyncio.Task[Any]] = []
@@ -221,7 +230,10 @@ class Application:
         self.token: str | None = None
         self._token_origin = ""
         self.demo_user: OpcUaUser | None = None
+        self._demo_user_origin = ""
         self.import_reports: list[str] = []
+        self.registry: RegistryHost | None = None
+        """The AAS Registry/Discovery and its feeder, when ``server.registry`` is configured."""
 
     async def run(self) -> None:
         """Serve until SIGINT/SIGTERM, then stop everything and flush the store."""
@@ -248,6 +260,9 @@ class Application:
         compat_aiomqtt.check()
         compat_pymodbus.check()
         compat_uvicorn.check()
+        replica = follow(self.twin)
+        if replica is not None:  # first: other instances' changes from the moment the twin was loaded
+            await self._start(replica)
         plant_file = self.plant_file
         self.history = HistoryService(self.twin, plant_file.server.history, self.data_dir,
                                       f"http://{self.host}:{self.port}{plant_file.server.rest.prefix}/history")
@@ -269,6 +284,7 @@ class Application:
             if graph is not None:
                 await self._start(graph)
         await self._start(self.history)  # before the devices: history holds their first second
+        await self._start_edge()  # before the devices too: the outbox holds their first values
         if self.options.demo:
             from twinbridge.server.demo import DemoDevices
 
@@ -281,7 +297,7 @@ class Application:
         simulations = SimulationService(self.twin, plant_file, plant_file.server.rest.prefix, self.history,
                                         self._signal_of(plant))
         await self._start(simulations)
-        routers = [hierarchy_router, sparql_router, simulations.router, *history_routers]
+        routers = [plant_status_router, hierarchy_router, sparql_router, simulations.router, *history_routers]
         self.analytics: AnalyticsService | None = None
         if plant_file.analytics is not None:  # after the adapters: monitors read what they feed
             self.analytics = AnalyticsService(self.twin, plant_file.analytics)
@@ -291,13 +307,17 @@ class Application:
             self.twin, prefix=plant_file.server.rest.prefix, security=self._security(), operations=self.operations,
             cors_origins=plant_file.server.rest.cors_origins or (["*"] if self.options.demo else []),
             extra_routers=[*routers, events_router(plant_file.server.events.sse)],
-            semantic_graph=graph,
+            semantic_graph=graph, limits=plant_file.server.rest.limits.limits(),
         )
         app.state.history = self.history
+        await self._start_registry(app, plant_file.server.rest.prefix)
         app.state.hierarchy = hierarchy
         app.include_router(health_router(self._source_states))  # /metrics, /health, /ready at the root
+        app.include_router(Dashboard(plant_file.server.rest.prefix).router())  # the dashboard at / and /ui
         await self._start_events(app.state)
         app.state.semantic_graph = graph
+        app.state.sparql_timeout_s = plant_file.server.sparql.timeout_s
+        app.state.sparql_workers = plant_file.server.sparql.workers
         if self.options.opcua and plant_file.server.opcua.enabled:
             opcua = self._opcua(hierarchy)
             await self._start(opcua)
@@ -310,6 +330,7 @@ class Application:
 
                 await self._start(OpcUaAlarms(opcua.server, opcua.namespace_index, self.analytics.alarms,
                                               self.analytics.listeners, Rights(opcua.settings)))
+        compat_uvicorn.check_port(self.host, self.port)  # before the banner: a port in use says so, in our words
         config = uvicorn.Config(app, host=self.host, port=self.port, log_level="warning", lifespan="off")
         self.http = compat_uvicorn.HttpServer(config)
         self._tasks.append(asyncio.create_task(self._flush_periodically(plant_file.server.flush_interval_s)))
@@ -349,6 +370,35 @@ class Application:
         if sparkplug is not None and sparkplug.edge_node is not None:
             await self._start(SparkplugEdgeNode(self.twin, sparkplug, hub, event_stats(state)))
 
+    async def _start_edge(self) -> None:
+        """Edge to central (``server.edge``): forward this twin's changes, or apply the edges'."""
+        settings = self.plant_file.server.edge
+        if settings is None:
+            return
+        if settings.role == "central":
+            from twinbridge.server.edge.receiver import EdgeReceiver
+
+            await self._start(EdgeReceiver(self.twin, settings))
+            return
+        if self.data_dir is None:
+            raise InvalidInput("server.edge: an edge keeps its outbox on disk and needs a data directory (--data)")
+        from twinbridge.server.edge.forwarder import EdgeForwarder
+
+        await self._start(EdgeForwarder(self.twin, settings, self.data_dir))
+
+    async def _start_registry(self, app: Any, prefix: str) -> None:
+        """The AAS Registry/Discovery (``server.registry``): mounted here and/or fed from this repository."""
+        settings = self.plant_file.server.registry
+        if settings is None:
+            return
+        from twinbridge.registry.host import RegistryHost
+        from twinbridge.server.api.services import app_services
+
+        registry = self.registry = RegistryHost(self.twin, settings, self.data_dir,
+                                                f"http://{self.host}:{self.port}{prefix}")
+        registry.mount(app, app_services(app).security, prefix)
+        await self._start(registry)
+
     def _source_states(self) -> dict[str, bool]:
         """Each source's name and whether it is connected (for /metrics and /ready)."""
         return {name: adapter.connected for name, adapter in self._sources.items()}
@@ -369,7 +419,7 @@ class Application:
         if self.options.host is not None or "host" not in settings.model_fields_set:
             settings = settings.model_copy(update={"host": self.host})  # bound like REST unless set apart
         if self.options.demo and not settings.users:
-            self.demo_user = demo_opcua_user(self.data_dir)
+            self.demo_user, self._demo_user_origin = demo_opcua_user(self.data_dir)
             settings = settings.model_copy(update={"users": [self.demo_user]})
         if self.data_dir is None:
             self._scratch = tempfile.TemporaryDirectory(prefix="twinbridge-opcua-")
@@ -417,15 +467,18 @@ class Application:
     def _banner(self) -> None:
         prefix = self.plant_file.server.rest.prefix
         base = f"http://{self.host}:{self.port}{prefix}"
-        lines = [f"twinbridge: REST API on {base}  (docs: {base}/docs)"]
+        lines = [f"twinbridge: REST API on {base}  (docs: {base}/docs)",
+                 f"  dashboard: http://{self.host}:{self.port}/"]
+        terminal = sys.stdout.isatty()  # a secret is shown once, on a terminal, never to a log
         if self.token is not None:
-            lines.append(f"  admin token ({self._token_origin}): {self.token}")
+            lines.append(f"  admin token: {shown(self.token, self._token_origin, terminal)}")
         for service in self.services:
             url = getattr(service, "endpoint_url", None)
             if url:
                 lines.append(f"  OPC UA endpoint: {url}")
                 if self.demo_user is not None:
-                    lines.append(f"  OPC UA demo user (may write): {self.demo_user.name} / {self.demo_user.password}")
+                    password = shown(self.demo_user.password, self._demo_user_origin, terminal)
+                    lines.append(f"  OPC UA demo user (may write): {self.demo_user.name} / {password}")
             banner_lines = getattr(service, "banner_lines", None)
             if banner_lines is not None:
                 lines.extend(banner_lines())

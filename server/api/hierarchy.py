@@ -12,10 +12,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import Response
 
 from twinbridge.aas.quality import Quality
 from twinbridge.aas.twin import Twin
 from twinbridge.server.api.auth import ReadAccess
+from twinbridge.server.api.bodies import compressible_json
 from twinbridge.server.api.ids import decode_id
 from twinbridge.server.api.results import ApiError
 from twinbridge.submodels.hierarchy import PlantHierarchy
@@ -106,12 +108,13 @@ def _listing(request: Request, ids: list[str], parents: bool = False) -> dict[st
 
 
 @router.get("/hierarchy", dependencies=[ReadAccess])
-async def get_hierarchy(request: Request) -> dict[str, Any]:
-    """The whole tree, roots first, each node with its ``children``."""
+async def get_hierarchy(request: Request) -> Response:
+    """The whole tree, roots first, each node with its ``children`` (gzipped when large and accepted)."""
     twin: Twin = request.app.state.twin
     hierarchy = _hierarchy(request)
     status = _Status(twin)
-    return {"roots": [_tree(twin, hierarchy, status, root) for root in hierarchy.roots()]}
+    return compressible_json({"roots": [_tree(twin, hierarchy, status, root) for root in hierarchy.roots()]},
+                             request.headers.get("accept-encoding"))
 
 
 @router.get("/hierarchy/{aasIdentifier}/children", dependencies=[ReadAccess])

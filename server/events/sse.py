@@ -100,6 +100,11 @@ class EventStream:
         self.settings = settings
         self.stats = stats
         self.greeting = greeting
+        self.ended = False
+        """Set before the stream task is cancelled; the loop checks it because Python 3.11's
+        ``asyncio.wait_for`` drops a cancellation that arrives as its inner await completes (it
+        returns the result instead): the stream then wrote heartbeats to a gone client for ever,
+        and the server's shutdown waited on it (seen after a dashboard tab closed)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.stats.sse_clients += 1
@@ -116,6 +121,7 @@ class EventStream:
             try:
                 await asyncio.wait((stream, gone), return_when=asyncio.FIRST_COMPLETED)
             finally:
+                self.ended = True
                 for task in (stream, gone):
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -128,7 +134,7 @@ class EventStream:
         if not await self._write(send, self.greeting):
             return
         hub, heartbeat, capacity = self.hub, self.settings.heartbeat_s, self.settings.capacity
-        while not hub.closed:
+        while not hub.closed and not self.ended:
             if hub.head <= self.cursor:
                 grown, _ = await asyncio.wait((hub.grown(),), timeout=heartbeat)
                 if not grown and not await self._write(send, b": heartbeat\n\n"):
