@@ -114,10 +114,11 @@ def endpoint(interface: str, href: str) -> Endpoint:
 
 
 def opcua_endpoint(interface: str, url: str, node: str) -> Endpoint:
-    """The same shell or submodel over OPC UA (OPC 30270 address space): Part 2 names no OPC UA
-    interface, so the interface is the object's own (``AAS-3.0``, ``SUBMODEL-3.0``) and the
-    protocol tells them apart, as Part 2's own descriptor example does (an ``opc.tcp://`` address
-    beside the HTTP one, same interface). ``subprotocolBody`` carries the object's node as an
+    """The same shell or submodel over OPC UA (OPC 30270 address space). The Part 2 schemas define
+    no OPC UA interface (an interface names a service and its version), so the interface is the
+    object's own (``AAS-3.0``, ``SUBMODEL-3.0``) and ``endpointProtocol`` tells the endpoints apart,
+    as the schemas' own descriptor example does (an ``opc.tcp://`` address beside the HTTP one,
+    same interface). ``subprotocolBody`` carries the object's node as an
     expanded NodeId (``nsu=<namespace>;s=...``, the form that survives a server restart), and is
     left out when it exceeds the schema's 128 characters (a client then browses for the id)."""
     return Endpoint(interface=interface, protocol_information=ProtocolInformation(
