@@ -21,6 +21,7 @@ import numpy as np
 
 from twinbridge.analytics.detectors import register
 from twinbridge.analytics.detectors.causal import (
+    ContextNovelty,
     EwZScore,
     FloatArray,
     RangeExcess,
@@ -45,6 +46,13 @@ HOLD_FACTOR = 0.5
 # alarm on its second sample). NAB never scores them either (its probation is >= 186 rows on these files).
 WARMUP = 100
 DAY_WARMUP = 30
+# Context novelty (``seasonal`` only): 8 levels of the range, contexts of 3 samples, the rate of new
+# contexts remembered over ~500 samples. Measured neighbourhood on NAB (standard score): 6/8/12/32
+# levels 63.9/67.2/65.8/64.8 at alpha 0.001-0.002; lengths 2/3/4 64.0/66.5/65.3; alpha
+# 0.0003/0.001/0.002/0.01 64.0/66.5/67.2/64.1; without the feature 62.4.
+CONTEXT_BINS = 8
+CONTEXT_LENGTH = 3
+CONTEXT_ALPHA = 0.002
 
 
 def to_score(u: float) -> float:
@@ -60,6 +68,7 @@ class Weights:
     day_z: float
     day_jitter_z: float
     day_match: float
+    context: float = 0.0
 
 
 class _Source(Protocol):
@@ -156,6 +165,9 @@ class _Features:
         )
         self.features = [_Feature(weight, make()) for weight, make in sources if weight]
         self.hold = Refractory(HOLD_LEVEL, HOLD, HOLD_FACTOR)
+        # after the refractory damping: a new context is rare by construction, never a repeat
+        self.context_weight = weights.context
+        self.context = ContextNovelty(CONTEXT_BINS, CONTEXT_LENGTH, CONTEXT_ALPHA) if weights.context else None
         self.seen = 0
 
     def step(self, t: float, x: float) -> float:
@@ -163,14 +175,24 @@ class _Features:
         for feature in self.features:
             u = max(u, feature.step(t, x))
         self.seen += 1
-        return self.hold.step(u if self.seen > WARMUP else 0.0)
+        u = self.hold.step(u if self.seen > WARMUP else 0.0)
+        if self.context is not None:
+            novelty = self.context_weight * self.context.step(x)
+            if self.seen > WARMUP:
+                u = max(u, novelty)
+        return u
 
     def batch(self, t: FloatArray, x: FloatArray) -> FloatArray:
         u = self.range.batch(x) / RANGE_UNIT
         for feature in self.features:
             u = np.maximum(u, feature.batch(t, x))
         u[:WARMUP] = 0.0
-        return self.hold.batch(u)
+        u = self.hold.batch(u)
+        if self.context is not None:
+            novelty = self.context_weight * self.context.batch(x)
+            novelty[:WARMUP] = 0.0
+            u = np.maximum(u, novelty)
+        return u
 
 
 class _StepScale:
@@ -225,7 +247,7 @@ class StatisticalDetector:
 
 
 CHEAP = Weights(fast_z=0.0, slow_z=0.5, day_z=0.0, day_jitter_z=0.0, day_match=0.0)
-SEASONAL = Weights(fast_z=0.1, slow_z=0.5, day_z=0.8, day_jitter_z=0.3, day_match=0.3)
+SEASONAL = Weights(fast_z=0.1, slow_z=0.5, day_z=0.8, day_jitter_z=0.3, day_match=0.3, context=1.0)
 
 
 @register("ewma")
