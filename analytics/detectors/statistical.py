@@ -46,12 +46,13 @@ HOLD_FACTOR = 0.5
 # alarm on its second sample). NAB never scores them either (its probation is >= 186 rows on these files).
 WARMUP = 100
 DAY_WARMUP = 30
-# Context novelty (``seasonal`` only): 8 levels of the range, contexts of 3 samples, the rate of new
-# contexts remembered over ~500 samples. Measured neighbourhood on NAB (standard score): 6/8/12/32
-# levels 63.9/67.2/65.8/64.8 at alpha 0.001-0.002; lengths 2/3/4 64.0/66.5/65.3; alpha
-# 0.0003/0.001/0.002/0.01 64.0/66.5/67.2/64.1; without the feature 62.4.
-CONTEXT_BINS = 8
-CONTEXT_LENGTH = 3
+# Context novelty (``seasonal`` only), two scales: 8 levels of the range over 3 samples (shape) and 4
+# levels over 5 samples (a longer rhythm); the rate of new contexts is remembered over ~500 samples.
+# Measured on NAB (standard score; without the feature 62.4): one scale of 6/8/12/32 levels
+# 63.9/67.2/65.8/64.8 (length 3, alpha 0.002/0.001); lengths 2/3/4 64.0/66.5/65.3; alpha
+# 0.0003/0.001/0.002/0.01 64.0/66.5/67.2/64.1. A second scale on top of (8, 3): (4, 5) 68.3,
+# (32, 3) 67.8, (16, 4) 67.4, (32, 2) 67.0.
+CONTEXTS = ((8, 3), (4, 5))
 CONTEXT_ALPHA = 0.002
 
 
@@ -167,7 +168,7 @@ class _Features:
         self.hold = Refractory(HOLD_LEVEL, HOLD, HOLD_FACTOR)
         # after the refractory damping: a new context is rare by construction, never a repeat
         self.context_weight = weights.context
-        self.context = ContextNovelty(CONTEXT_BINS, CONTEXT_LENGTH, CONTEXT_ALPHA) if weights.context else None
+        self.contexts = [ContextNovelty(bins, length, CONTEXT_ALPHA) for bins, length in CONTEXTS if weights.context]
         self.seen = 0
 
     def step(self, t: float, x: float) -> float:
@@ -176,8 +177,8 @@ class _Features:
             u = max(u, feature.step(t, x))
         self.seen += 1
         u = self.hold.step(u if self.seen > WARMUP else 0.0)
-        if self.context is not None:
-            novelty = self.context_weight * self.context.step(x)
+        for context in self.contexts:
+            novelty = self.context_weight * context.step(x)
             if self.seen > WARMUP:
                 u = max(u, novelty)
         return u
@@ -188,8 +189,8 @@ class _Features:
             u = np.maximum(u, feature.batch(t, x))
         u[:WARMUP] = 0.0
         u = self.hold.batch(u)
-        if self.context is not None:
-            novelty = self.context_weight * self.context.batch(x)
+        for context in self.contexts:
+            novelty = self.context_weight * context.batch(x)
             novelty[:WARMUP] = 0.0
             u = np.maximum(u, novelty)
         return u

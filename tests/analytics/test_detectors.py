@@ -98,7 +98,7 @@ def test_seasonal_detector_sees_a_familiar_value_in_an_unfamiliar_sequence() -> 
 
 
 def test_context_novelty_scores_only_first_sightings_and_both_forms_agree() -> None:
-    t, x = _repertoire(700)
+    _, x = _repertoire(700)
     at = 400 - 400 % 7 + 1  # the middle of an idle phase
     x[at] = 9.0
     stepped = ContextNovelty(8, 3, 0.002)
