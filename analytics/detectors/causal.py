@@ -220,8 +220,8 @@ class ContextNovelty:
     burst of novelty at a new extreme, which is an event anyway.
     """
 
-    __slots__ = ("_bins", "_count", "_decay", "_exceed", "_high", "_history", "_low", "_prior", "_prior_weight",
-                 "_seen", "_started")
+    __slots__ = ("_bins", "_code", "_count", "_decay", "_exceed", "_high", "_length", "_low", "_prior",
+                 "_prior_weight", "_seen", "_span", "_started")
 
     def __init__(self, bins: int, length: int, alpha: float, prior_rate: float = 0.01,
                  prior_weight: float = 50.0) -> None:
@@ -229,8 +229,11 @@ class ContextNovelty:
         self._decay = 1.0 - alpha
         self._prior_weight = prior_weight
         self._prior = prior_rate * prior_weight
-        self._history = [0] * (length - 1)  # the previous bins, most recent first (0 before the start)
-        self._seen: set[tuple[int, ...]] = set()
+        self._length = length
+        self._span = bins**length
+        # the context as one integer, the last ``length`` levels in base ``bins`` (0 before the start)
+        self._code = 0
+        self._seen: set[int] = set()
         self._count = self._exceed = 0.0
         self._high = self._low = 0.0
         self._started = False
@@ -242,9 +245,7 @@ class ContextNovelty:
         self._high, self._low = max(self._high, x), min(self._low, x)
         level = math.floor((x - self._low) / max(self._high - self._low, 1e-12) * self._bins)
         level = min(max(level, 0), self._bins - 1)
-        context = (level, *self._history)
-        if self._history:
-            self._history = [level, *self._history[:-1]]
+        self._code = context = (self._code * self._bins + level) % self._span
         surprise = 0.0
         novel = context not in self._seen
         if novel:
@@ -261,9 +262,9 @@ class ContextNovelty:
         level = np.clip(level, 0, self._bins - 1).astype(np.int64)
         code = level.copy()
         shifted = level
-        for _ in self._history:
+        for age in range(1, self._length):  # the same integer as ``step`` builds
             shifted = np.concatenate(([0], shifted[:-1]))
-            code = code * self._bins + shifted
+            code = code + shifted * self._bins**age
         _, first = np.unique(code, return_index=True)
         novel = np.zeros(len(x))
         novel[first] = 1.0
