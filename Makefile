@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench lock clean readme-check ui
+.PHONY: demo test test-postgresql lint bench lock clean readme-check ui
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ test: $(STAMP)
 # Rebuilds the dashboard (ui/ → server/ui/static, committed) with esbuild; needs Node.js + npm, `make demo` does not.
 ui:
 	cd ui && npm ci --no-audit --no-fund && node build.mjs
+
+# The whole suite with every store on PostgreSQL (127.0.0.1:5432, database test; tests/conftest.py).
+# Not in CI: it takes ~20 min on the shared 2-core machine (a schema per twin, a round trip per write).
+test-postgresql: $(STAMP)
+	TWINBRIDGE_TEST_STORE=postgresql $(BIN)/python -m pytest -q -p no:cacheprovider
 
 # Runs the README's commands as written against a demo (tests/test_readme.py).
 readme-check: $(STAMP)

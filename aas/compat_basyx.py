@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import importlib.metadata
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from basyx.aas import model
+from basyx.aas.adapter import _generic
 from basyx.aas.adapter.aasx import AASXReader
 from basyx.aas.adapter.json import AASFromJsonDecoder, AASToJsonEncoder, StrictAASFromJsonDecoder
 from basyx.aas.model.base import ConstrainedList, NamespaceSet
@@ -51,7 +53,7 @@ def check() -> None:
 def _lazy_containers_work() -> bool:
     """The empty-container descriptors still fit basyx's constructors (see the section below)."""
     element = model.Property("probe", model.datatypes.String)
-    if "qualifier" in vars(element) or element.namespace_element_sets:
+    if vars(element).keys() & {"_twinbridge_qualifier", "_twinbridge_namespace_element_sets"}:
         return False
     element.semantic_id = model.ExternalReference((model.Key(model.KeyTypes.GLOBAL_REFERENCE, "urn:x"),))
     element.qualifier.add(model.Qualifier("q", model.datatypes.String))
@@ -78,15 +80,68 @@ def construct_reference(data: dict[str, object]) -> model.Reference:
 
 # --- Empty containers that cost nothing until used ----------------------------------------------
 #
-# basyx gives every element two NamespaceSets (qualifier, extension) and a supplementalSemanticId
-# ConstrainedList, each with its own dicts and bound hooks, although almost every element leaves
-# them empty: ~1.1 KB of an imported Property's ~2.2 KB (tracemalloc). The descriptors below keep
-# nothing while such a container is empty; reading it gives a transient empty view of the same
-# class (so isinstance checks and basyx's own code keep working), and the first mutation
-# through that view creates the real container in the instance dict, as basyx would have.
-
+# basyx gives every element two NamespaceSets (qualifier, extension), their registry list
+# (namespace_element_sets) and a supplementalSemanticId ConstrainedList, each with its own dicts
+# and bound hooks, although almost every element leaves them empty: ~1.1 KB of an imported
+# Property's ~1.8 KB (tracemalloc). The descriptors below keep nothing while such a container is
+# empty; reading it gives a transient empty view of the same class (so isinstance checks and
+# basyx's own code keep working), and the first mutation through that view creates the real
+# container, as basyx would have. A created container lives in an attribute of another name:
+# touching ``owner.__dict__`` would make CPython build a dict for every instance (+64 B each).
 
 _Owner = model.Qualifiable | model.HasExtension
+
+
+class _Slot:
+    """The attribute that holds a container once it exists."""
+
+    def __init__(self, name: str) -> None:
+        self.slot = "_twinbridge_" + name.lstrip("_")
+
+    def stored(self, owner: object) -> Any:
+        return getattr(owner, self.slot, None)
+
+    def store(self, owner: object, value: object) -> None:
+        setattr(owner, self.slot, value)
+
+    def drop(self, owner: object) -> None:
+        if hasattr(owner, self.slot):
+            delattr(owner, self.slot)
+
+
+class _EmptySetList(list):  # type: ignore[type-arg]
+    """A Namespace's ``namespace_element_sets`` while it has none: ``append`` creates the real list."""
+
+    def __init__(self, owner: object) -> None:
+        super().__init__()
+        self._owner = owner
+
+    def append(self, item: NamespaceSet) -> None:  # type: ignore[type-arg]
+        _SETS.materialize(self._owner).append(item)
+
+
+class _LazySetList(_Slot):
+    def __get__(self, owner: object | None, cls: type) -> object:
+        if owner is None:
+            return self
+        stored = self.stored(owner)
+        return stored if stored is not None else _EmptySetList(owner)
+
+    def __set__(self, owner: object, value: list[NamespaceSet]) -> None:  # type: ignore[type-arg]
+        if value:
+            self.store(owner, value)
+        else:
+            self.drop(owner)
+
+    def materialize(self, owner: object) -> list[NamespaceSet]:  # type: ignore[type-arg]
+        stored: list[NamespaceSet] | None = self.stored(owner)  # type: ignore[type-arg]
+        if stored is None:
+            stored = []
+            self.store(owner, stored)
+        return stored
+
+
+_SETS = _LazySetList("namespace_element_sets")
 
 
 class _EmptyNamespaceSet(NamespaceSet):  # type: ignore[type-arg]
@@ -110,35 +165,38 @@ class _EmptyNamespaceSet(NamespaceSet):  # type: ignore[type-arg]
             self._slot.materialize(self._owner).update_nss_from(other)
 
 
-class _LazyNamespaceSet:
+class _LazyNamespaceSet(_Slot):
     """Data descriptor for ``qualifier`` / ``extension`` (see the section comment)."""
 
     def __init__(self, name: str, attribute_names: list[tuple[str, bool]]) -> None:
-        self.name = name
+        super().__init__(name)
         self.attribute_names = attribute_names
 
     def __get__(self, owner: _Owner | None, cls: type) -> object:
         if owner is None:
             return self
-        stored = owner.__dict__.get(self.name)
+        stored = self.stored(owner)
         return stored if stored is not None else _EmptyNamespaceSet(owner, self)
 
     def __set__(self, owner: _Owner, value: NamespaceSet) -> None:  # type: ignore[type-arg]
         if len(value) or value.parent is not owner:
-            owner.__dict__[self.name] = value
+            self.store(owner, value)
             return
-        owner.__dict__.pop(self.name, None)
-        sets = owner.namespace_element_sets
-        for index, registered in enumerate(sets):  # by identity: two empty sets compare equal
-            if registered is value:
-                del sets[index]
-                break
+        self.drop(owner)
+        sets = _SETS.stored(owner)  # basyx's constructor registered the empty set there
+        if sets is not None:
+            for index, registered in enumerate(sets):  # by identity: two empty sets compare equal
+                if registered is value:
+                    del sets[index]
+                    break
+            if not sets:
+                _SETS.drop(owner)
 
     def materialize(self, owner: _Owner) -> NamespaceSet:  # type: ignore[type-arg]
-        stored: NamespaceSet | None = owner.__dict__.get(self.name)  # type: ignore[type-arg]
+        stored: NamespaceSet | None = self.stored(owner)  # type: ignore[type-arg]
         if stored is None:
             stored = NamespaceSet(owner, self.attribute_names)
-            owner.__dict__[self.name] = stored
+            self.store(owner, stored)
         return stored
 
 
@@ -154,7 +212,7 @@ class _EmptySupplementalIds(ConstrainedList):  # type: ignore[type-arg]
         self._item_del_hook = None
 
     def _real(self) -> ConstrainedList:  # type: ignore[type-arg]
-        return _LazySupplementalIds.materialize(self._owner)
+        return _SUPPLEMENTAL.materialize(self._owner)
 
     def insert(self, index: int, value: model.Reference) -> None:
         self._real().insert(index, value)
@@ -172,36 +230,52 @@ class _EmptySupplementalIds(ConstrainedList):  # type: ignore[type-arg]
         self._real()[index] = value  # type: ignore[index]
 
 
-class _LazySupplementalIds:
+class _LazySupplementalIds(_Slot):
     """Data descriptor for basyx's private ``HasSemantics._supplemental_semantic_id``."""
-
-    name = "_supplemental_semantic_id"
 
     def __get__(self, owner: model.HasSemantics | None, cls: type) -> object:
         if owner is None:
             return self
-        stored = owner.__dict__.get(self.name)
+        stored = self.stored(owner)
         return stored if stored is not None else _EmptySupplementalIds(owner)
 
     def __set__(self, owner: model.HasSemantics, value: ConstrainedList) -> None:  # type: ignore[type-arg]
         if len(value):
-            owner.__dict__[self.name] = value
+            self.store(owner, value)
         else:
-            owner.__dict__.pop(self.name, None)
+            self.drop(owner)
 
-    @classmethod
-    def materialize(cls, owner: model.HasSemantics) -> ConstrainedList:  # type: ignore[type-arg]
-        stored: ConstrainedList | None = owner.__dict__.get(cls.name)  # type: ignore[type-arg]
+    def materialize(self, owner: model.HasSemantics) -> ConstrainedList:  # type: ignore[type-arg]
+        stored: ConstrainedList | None = self.stored(owner)  # type: ignore[type-arg]
         if stored is None:
             stored = ConstrainedList([], item_add_hook=owner._check_constraint_add)
-            owner.__dict__[cls.name] = stored
+            self.store(owner, stored)
         return stored
 
 
+_SUPPLEMENTAL = _LazySupplementalIds("_supplemental_semantic_id")
+
+
 def _install_lazy_containers() -> None:
+    model.Namespace.namespace_element_sets = _SETS  # type: ignore[assignment]
     model.Qualifiable.qualifier = _LazyNamespaceSet("qualifier", [("type", True)])  # type: ignore[assignment]
     model.HasExtension.extension = _LazyNamespaceSet("extension", [("name", True)])  # type: ignore[assignment]
-    model.HasSemantics._supplemental_semantic_id = _LazySupplementalIds()  # type: ignore[assignment]
+    model.HasSemantics._supplemental_semantic_id = _SUPPLEMENTAL  # type: ignore[assignment]
 
 
 _install_lazy_containers()
+
+
+def key_type_name(key_type: model.KeyTypes) -> str:
+    """A KeyTypes member's AAS name (``GlobalReference``, ``Submodel``...), as JSON writes it."""
+    return _generic.KEY_TYPES[key_type]
+
+
+def reference_type_name(reference: model.Reference) -> str:
+    """``ExternalReference`` or ``ModelReference``."""
+    return _generic.REFERENCE_TYPES[type(reference)]
+
+
+def asset_kind_name(kind: model.AssetKind) -> str:
+    """An AssetKind member's AAS name (``Instance``, ``Type``, ``NotApplicable``)."""
+    return _generic.ASSET_KIND[kind]

@@ -10,6 +10,8 @@ class              meaning                                     HTTP      OPC UA 
 NotFound           no such identifiable / element / file       404       BadNodeIdUnknown
 Conflict           identifier or idShort already exists        409       BadNodeIdExists
 InvalidInput       breaks the metamodel or the request         400       BadInvalidArgument
+InvalidQuery       a query that is not one of the language,    400       BadInvalidArgument
+                   naming the position (an InvalidInput)
 NotWritable        device-fed without write-back, or a         403       BadNotWritable
                    structural edit over a device-fed element
 WriteRejected      the value does not fit the element, or      422       BadTypeMismatch
@@ -17,6 +19,9 @@ WriteRejected      the value does not fit the element, or      422       BadType
 LimitExceeded      a configured bound (size, count) is hit     413       BadResourceUnavailable
 StorageError       the store could not make a change durable   503       BadResourceUnavailable
 StorageFull        the store has no room left (disk full)      507       BadResourceUnavailable
+PreconditionFailed the identifiable changed since the client    412       BadInvalidState
+                   read it (``If-Match`` no longer holds)
+TimedOut           a query ran out of its time limit           503       BadTimeout
 =================  ==========================================  ========  ==========================
 """
 
@@ -39,6 +44,20 @@ class InvalidInput(TwinError):
     """The input is well-formed but breaks the metamodel or the request's own constraints."""
 
 
+class InvalidQuery(InvalidInput):
+    """A query the language does not define (unknown operator or field, type mismatch, refused
+    pattern, too deep); ``position`` names where in the query (a JSON path or a character)."""
+
+    def __init__(self, position: str, text: str) -> None:
+        super().__init__(f"query at {position}: {text}")
+        self.position = position
+        self.text = text
+
+
+class TimedOut(TwinError):
+    """A query (or another bounded computation) ran out of its time limit and was stopped."""
+
+
 class NotWritable(TwinError):
     """The element is fed by a device and has no write-back, or a structural edit would replace
     or remove a device-fed element (its binding would silently write into a detached object)."""
@@ -58,3 +77,8 @@ class StorageError(TwinError):
 
 class StorageFull(StorageError):
     """The store ran out of room (disk full, database size limit)."""
+
+
+class PreconditionFailed(StorageError):
+    """The client's ``If-Match`` version is no longer the identifiable's: another write (maybe on
+    another instance) came first. Nothing of the request was kept."""

@@ -55,6 +55,25 @@ class StructureChanged:
     origin: Origin | None = None
 
 
+class WriteStage(enum.Enum):
+    REQUESTED = "requested"
+    ACCEPTED = "accepted"
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceWrite:
+    """A client write on its way to a device: requested, then accepted or refused by the device
+    (or refused at once: a device-fed element without write-back). ``reason`` says why refused."""
+
+    stage: WriteStage
+    element: LiveElement
+    value: ElementValue | None
+    origin: Origin | None
+    timestamp: float
+    reason: str | None = None
+
+
 @dataclass(slots=True)
 class ValueChanged:
     """A new (value, source timestamp, quality) for one live element, of any element kind.

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Literal, overload
 
@@ -31,8 +31,16 @@ from basyx.aas import model
 
 from twinbridge.aas import documents, paths, tree, values
 from twinbridge.aas.bus import ChangeBus
-from twinbridge.aas.errors import Conflict, InvalidInput, NotFound, NotWritable
-from twinbridge.aas.events import ChangeKind, ObjectKind, Origin, StructureChanged, ValueChanged
+from twinbridge.aas.errors import Conflict, InvalidInput, NotFound, NotWritable, StorageError
+from twinbridge.aas.events import (
+    ChangeKind,
+    DeviceWrite,
+    ObjectKind,
+    Origin,
+    StructureChanged,
+    ValueChanged,
+    WriteStage,
+)
 from twinbridge.aas.gc_pause import collector_paused
 from twinbridge.aas.live import DeviceWriter, LiveElement, SubmodelState, first_semantic_key
 from twinbridge.aas.quality import Quality
@@ -46,7 +54,9 @@ from twinbridge.aas.store import (
     SaveDocument,
     SaveFile,
     Store,
+    StoredDocument,
     StoreWriter,
+    touched,
 )
 from twinbridge.aas.values import ElementValue, PropertyValue
 
@@ -83,6 +93,9 @@ class Twin:
     def __init__(self, store: Store | None = None) -> None:
         self.store = StoreWriter(store if store is not None else MemoryStore())
         self.bus = ChangeBus()
+        self.write_listeners: list[Callable[[DeviceWrite], None]] = []
+        """Told of every client write to a device-fed element (requested/accepted/refused): the
+        event channels; called synchronously and must not block."""
         self._shells: dict[str, model.AssetAdministrationShell] = {}
         self._submodels: dict[str, model.Submodel] = {}
         self._concept_descriptions: dict[str, model.ConceptDescription] = {}
@@ -99,15 +112,50 @@ class Twin:
         self._live_by_submodel: dict[str, list[LiveElement]] = {}
         self._bound: set[LiveElement] = set()
         self._dirty: list[LiveElement] = []
+        self._versions: dict[tuple[ObjectKind, str], int] = {}  # shells' and CDs' (submodels: revision)
+        self._values_in_place = self.store.backend.values_in_place
         self._completers: list[Callable[[model.Identifiable], None]] = []
         for stored in self.store.backend.load():
+            self._tables[stored.kind][stored.identifier] = self._read(stored)  # type: ignore[assignment]
+        self.store.on_failure = self._restore
+
+    def _read(self, stored: StoredDocument) -> model.Identifiable:
+        """An identifiable from its stored document and element log; StorageError naming it if unreadable."""
+        try:
             obj = documents.decode(stored.body)
             if stored.log and isinstance(obj, model.Submodel):
                 tree.replay(obj, stored.log)
-                self._state(obj.id).logged = len(stored.log)
-            self._tables[stored.kind][stored.identifier] = obj  # type: ignore[assignment]
-            if stored.kind is ObjectKind.SUBMODEL:
-                self._compact_after[stored.identifier] = _compaction_bound(len(stored.body))
+        except Exception as error:  # whatever the document holds, the message names it and the way out
+            where = getattr(self.store.backend, "path", type(self.store.backend).__name__)
+            raise StorageError(
+                f"the store {where} holds a {_LABELS[stored.kind]} {stored.identifier!r} that is not a valid "
+                f"AAS document ({type(error).__name__}: {error}); restore a backup of it, or start with "
+                "--data naming another directory") from None
+        if stored.kind is ObjectKind.SUBMODEL:
+            self._state(stored.identifier).logged = len(stored.log)
+            self._compact_after[stored.identifier] = _compaction_bound(len(stored.body))
+        return obj
+
+    def _restore(self, refused: Sequence[Change]) -> None:
+        """The store refused ``refused`` (a full disk): memory goes back to what the store holds for
+        every object they touched, so no reader sees a change that a restart would not. Device-fed
+        values keep their live value (memory is their newer truth)."""
+        for kind, identifier in touched(refused):
+            table = self._tables[kind]
+            stored = self.store.backend.load_one(kind, identifier)
+            if stored is None:
+                if table.pop(identifier, None) is not None:
+                    self._structure_changed(ChangeKind.DELETED, kind, identifier, _RESTORED)
+                continue
+            live = {handle: handle.element.value for handle in self._live_by_submodel.get(identifier, ())  # type: ignore[attr-defined]
+                    if handle in self._bound and handle.element is not None}
+            created = identifier not in table
+            table[identifier] = self._read(stored)  # type: ignore[assignment]
+            self._structure_changed(ChangeKind.CREATED if created else ChangeKind.REPLACED, kind, identifier,
+                                    _RESTORED)
+            for handle, value in live.items():
+                if handle.element is not None:
+                    handle.element.value = value  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ reads
     @property
@@ -166,6 +214,16 @@ class Twin:
     def revision(self, submodel_id: str) -> int:
         """Grows with every change to the submodel; serialization caches key on it."""
         return self._state(submodel_id).revision
+
+    def version(self, kind: ObjectKind, identifier: str) -> int:
+        """The identifiable's ETag: shared by every instance on a replicated store, else this
+        twin's own count of its changes."""
+        shared = self.store.backend.version(kind, identifier)
+        if shared is not None:
+            return shared
+        if kind is ObjectKind.SUBMODEL:
+            return self._state(identifier).revision
+        return self._versions.get((kind, identifier), 0)
 
     def live(self, submodel_id: str, path: str) -> LiveElement:
         """The live handle of an element, created on first use; resolve once, update often."""
@@ -357,7 +415,13 @@ class Twin:
         typed = kind.coerce(element, value, handle.path)
         writer = handle.writer
         if writer is not None:
-            await writer(typed)
+            self._device_write(WriteStage.REQUESTED, handle, typed, origin)
+            try:
+                await writer(typed)
+            except Exception as error:
+                self._device_write(WriteStage.REFUSED, handle, typed, origin, str(error) or type(error).__name__)
+                raise
+            self._device_write(WriteStage.ACCEPTED, handle, typed, origin)
             if handle.element is not element:  # replaced while the device answered: it holds the value now
                 return
             kind.assign(element, typed)
@@ -367,13 +431,15 @@ class Twin:
                 self._dirty.append(handle)
             return
         if handle in self._bound:
+            self._device_write(WriteStage.REFUSED, handle, typed, origin, "fed by a device without write-back")
             raise NotWritable(f"{handle.path} is fed by a device and has no write-back")
         kind.assign(element, typed)
         self._value_changed(handle, typed, origin)
-        state = handle.state
-        state.logged += 1
         self.store.submit([LogElement(handle.submodel_id, ElementOp.VALUE, handle.path, kind.dump(element))])
-        self._compact_if_due(state)
+        if not self._values_in_place:
+            state = handle.state
+            state.logged += 1
+            self._compact_if_due(state)
 
     def bind(self, handle: LiveElement, writer: DeviceWriter | None = None) -> None:
         """Declare that a device feeds ``handle``; ``writer`` (a DeviceWriter) enables write-back."""
@@ -393,6 +459,38 @@ class Twin:
 
     def delete_file(self, name: str) -> None:
         self.store.submit([DeleteFile(name)])
+
+    # ------------------------------------------------- another instance's changes
+    def adopt(self, kind: ObjectKind, identifier: str, obj: Identifiable | None, *, origin: Origin) -> None:
+        """Take an identifiable as another instance left it in the shared store (None: deleted
+        there): the same events as a local change, nothing written (it is durable already)."""
+        table = self._tables[kind]
+        if obj is None:
+            if table.pop(identifier, None) is not None:
+                self._structure_changed(ChangeKind.DELETED, kind, identifier, origin)
+            return
+        created = identifier not in table
+        table[identifier] = obj
+        if kind is ObjectKind.SUBMODEL:
+            self._state(identifier).logged = 0
+        self._structure_changed(ChangeKind.CREATED if created else ChangeKind.REPLACED, kind, identifier, origin)
+
+    def adopt_value(self, submodel_id: str, path: str, body: bytes, *, origin: Origin) -> bool:
+        """Take one element's value written by another instance (its log form); False when the
+        element is not here (the caller reloads the submodel)."""
+        submodel = self._submodels.get(submodel_id)
+        if submodel is None:
+            return False
+        try:
+            element = paths.resolve(submodel, path)
+        except paths.PathError:
+            return False
+        kind = values.find_value_kind(element)
+        if kind is None:
+            return False
+        kind.load(element, body)
+        self._value_changed(self.live(submodel_id, path), kind.read(element), origin)
+        return True
 
     # ---------------------------------------------------------- persistence
     def flush(self) -> int:
@@ -414,7 +512,8 @@ class Twin:
         with collector_paused():  # a burst of records that all live on: no garbage to look for
             for state, handles in by_state.items():
                 count += len(handles)
-                if state.logged + len(handles) > self._compact_after.get(state.identifier, COMPACT_MIN_ENTRIES):
+                if not self._values_in_place and state.logged + len(handles) > self._compact_after.get(
+                        state.identifier, COMPACT_MIN_ENTRIES):
                     submodel = self._submodels.get(state.identifier)
                     if submodel is not None:
                         whole.append(submodel)
@@ -425,10 +524,11 @@ class Twin:
                     if kind is None or element is None:
                         continue
                     changes.append(LogElement(handle.submodel_id, value_op, handle.path, kind.dump(element)))
-                state.logged += len(handles)
-        self.store.submit(changes)
+                if not self._values_in_place:
+                    state.logged += len(handles)
+        self.store.submit(changes, restore=False)
         for submodel in whole:
-            self._save(ObjectKind.SUBMODEL, submodel)
+            self._save(ObjectKind.SUBMODEL, submodel, restore=False)
         return count
 
     async def persisted(self, since: int | None = None) -> None:
@@ -458,12 +558,21 @@ class Twin:
         handle.state.revision += 1
         self.bus.publish_value(ValueChanged(handle, value, now, Quality.GOOD, origin))
 
-    def _save(self, kind: ObjectKind, obj: model.Identifiable) -> None:
+    def _device_write(self, stage: WriteStage, handle: LiveElement, value: ElementValue, origin: Origin | None,
+                      reason: str | None = None) -> None:
+        if self.write_listeners:
+            write = DeviceWrite(stage, handle, value, origin, time.time(), reason)
+            for listener in self.write_listeners:
+                listener(write)
+
+    def _save(self, kind: ObjectKind, obj: model.Identifiable, *, restore: bool = True) -> None:
+        """``restore=False``: the document only re-encodes what memory holds (the flush's
+        compaction), so a refusal by the store is no reason to re-read memory from it."""
         try:
             document = documents.encode(obj)
         except (TypeError, ValueError, AttributeError) as error:
             raise InvalidInput(f"{_LABELS[kind]} {obj.id!r} cannot be serialized: {error}") from None
-        self.store.submit([SaveDocument(kind, obj.id, document)])
+        self.store.submit([SaveDocument(kind, obj.id, document)], restore=restore)
         if kind is ObjectKind.SUBMODEL:
             self._state(obj.id).logged = 0
             self._compact_after[obj.id] = _compaction_bound(len(document))
@@ -508,6 +617,9 @@ class Twin:
         if object_kind is ObjectKind.SUBMODEL:
             self._state(identifier).revision += 1
             self._reresolve(identifier)
+        else:
+            key = (object_kind, identifier)
+            self._versions[key] = self._versions.get(key, 0) + 1
         self.bus.publish_structure(StructureChanged(kind, object_kind, identifier, None, origin))
 
     def _reresolve(self, submodel_id: str) -> None:
@@ -518,6 +630,10 @@ class Twin:
             except paths.PathError:
                 handle.element = None
             handle.semantic_id = first_semantic_key(handle.element)
+
+
+_RESTORED = Origin("the store", "restore")
+"""A journal names a change the disk refused and memory undid (``Twin._restore``)."""
 
 
 def _compaction_bound(document_bytes: int) -> int:

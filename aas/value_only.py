@@ -25,7 +25,7 @@ from typing import Any
 
 from basyx.aas import model
 
-from twinbridge.aas import compat_basyx
+from twinbridge.aas import compat_basyx, files
 from twinbridge.aas.documents import to_jsonable
 from twinbridge.aas.errors import InvalidInput
 from twinbridge.aas.values import BlobValue, ElementValue, FileValue, RangeValue
@@ -189,6 +189,8 @@ def parse_value(element: model.SubmodelElement, data: Any, where: str) -> Elemen
         content_type, value = fields["contentType"], fields.get("value")
         if not isinstance(content_type, str) or (value is not None and not isinstance(value, str)):
             raise InvalidInput(f"{where}: contentType and value of a File are strings")
+        if value is not None:
+            files.check_reference(value, where)
         _check(lambda: model.File(None, content_type=content_type, value=value), where)
         return FileValue(content_type, value)
     if isinstance(element, model.Blob):
@@ -280,6 +282,8 @@ def _plan_file(element: model.File, data: Any, where: str, out: list[Assignment]
     content_type, value = fields["contentType"], fields.get("value")
     if not isinstance(content_type, str) or (value is not None and not isinstance(value, str)):
         raise InvalidInput(f"{where}: contentType and value of a File are strings")
+    if value is not None:
+        files.check_reference(value, where)
     _check(lambda: model.File(None, content_type=content_type, value=value), where)
 
     def assign() -> None:

@@ -28,7 +28,7 @@ from typing import Protocol
 import orjson
 from basyx.aas import model
 
-from twinbridge.aas import compat_basyx
+from twinbridge.aas import compat_basyx, files, limits
 from twinbridge.aas.documents import encode, to_jsonable
 from twinbridge.aas.errors import NotWritable, WriteRejected
 
@@ -83,6 +83,10 @@ class ValueKind(Protocol):
 def coerce_xs(value: object, value_type: type, where: str) -> PropertyValue:
     """A client's value as ``value_type``: typed JSON/OPC UA values where the conversion is
     lossless (1500 → 1500.0, 3.0 → 3), lexical strings parsed as xs values."""
+    if isinstance(value, str):  # what the exports could not write back out is refused here
+        limits.check_text(value, where)
+        if not issubclass(value_type, str):
+            limits.check_number_text(value, where, limits.current())
     try:
         if isinstance(value, str) and not issubclass(value_type, str):
             return model.datatypes.from_xsd(value, value_type)  # type: ignore[arg-type]
@@ -231,6 +235,7 @@ class _ReferenceKind:
 def _content_type(value: object, where: str) -> str:
     if not isinstance(value, str) or not value:
         raise WriteRejected(f"{where}: the contentType must be a non-empty string")
+    limits.check_media_type(value, where)
     return value
 
 
@@ -243,6 +248,8 @@ class _FileKind:
         if not isinstance(value, FileValue):
             raise WriteRejected(f"{where}: a File value is FileValue(content_type, value)")
         _content_type(value.content_type, where)
+        if value.value is not None:
+            files.check_reference(value.value, where)
         try:
             model.File(None, content_type=value.content_type, value=value.value)
         except (ValueError, TypeError, model.AASConstraintViolation) as error:

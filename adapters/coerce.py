@@ -1,8 +1,12 @@
 """Turning a decoded device value into the Python type of the bound AAS Property.
 
 Adapters decode to int/float/bool/str; the element's valueType decides the final type.
-A value that cannot be represented (3.7 into xs:int is rounded, 70000 into xs:short is not)
-raises ValueError so the adapter can mark the point Bad instead of storing nonsense.
+A value that cannot be represented (3.7 into xs:int is rounded, 70000 into xs:short is not,
+NaN and infinities are no measurement, 1e39 does not fit xs:float) raises ValueError so the
+adapter can mark the point Bad, with that reason, instead of storing nonsense. The same holds
+for a device's source timestamp (``source_time``): one outside what xs:dateTime, OPC UA and the
+history can represent (before 1970 or after 9999) makes the value Bad rather than every later
+read of it fail.
 """
 
 from __future__ import annotations
@@ -56,17 +60,33 @@ def _to_int(raw: Any, value_type: type) -> Any:
     return value_type(raw)  # basyx's xs integer types check their ranges
 
 
+_FLOAT32_MAX = 3.4028234663852886e38
+LATEST_SOURCE_TIME = datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=datetime.UTC).timestamp()
+
+
+def source_time(seconds: float) -> float:
+    """``seconds`` (epoch) if it is a representable source timestamp, else ValueError naming it."""
+    if not 0 <= seconds <= LATEST_SOURCE_TIME:  # also false for NaN
+        raise ValueError(f"timestamp {seconds!r} s is outside the representable range (1970 to 9999)")
+    return seconds
+
+
 def _to_float(raw: Any, value_type: type) -> Any:
     if isinstance(raw, str):
         raw = float(raw)
     elif not isinstance(raw, (int, float)):
         raise ValueError(f"{raw!r} is not a number")
+    number = float(raw)
+    if not math.isfinite(number):
+        raise ValueError(f"{raw!r} is not a measured value")
+    if value_type is datatypes.Float and abs(number) > _FLOAT32_MAX:
+        raise ValueError(f"{raw!r} is outside the range of xs:float")
     return value_type(raw)
 
 
 def _to_datetime(raw: Any) -> datetime.datetime:
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-        return datetime.datetime.fromtimestamp(raw, tz=datetime.UTC)
+        return datetime.datetime.fromtimestamp(source_time(raw), tz=datetime.UTC)
     if isinstance(raw, str):
         return datetime.datetime.fromisoformat(raw.replace("Z", "+00:00"))
     raise ValueError(f"{raw!r} is not a date-time")

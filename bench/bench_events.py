@@ -1,11 +1,15 @@
 """MQTT event publishing: value events from ``Twin.update`` to our own Mosquitto, as CloudEvents.
 
 Measured in the same run against the same broker (QoS 0, async-aas layout, 100 Properties):
-- baseline: aiomqtt publishing N pre-encoded CloudEvents of the same size (the transport's ceiling);
-- twinbridge: N ``Twin.update`` calls; the MqttEventPublisher encodes and publishes each event
-  (its queue holds all N, so nothing is dropped); the rate is N / (first update → last publish).
-- ingest cost: the same N updates with the publisher subscribed vs without a subscriber.
-Target (issue 12): ≥ 50,000 value events/s published on one core.
+1. publishing: N ``Twin.update`` calls; the hub logs them, the MqttEventPublisher encodes and
+   publishes each (its log holds all N, so nothing is dropped). Rate = N / (first update → last
+   publish), in wall-clock time and per CPU-second of this process (one thread: one core; the
+   broker runs in its own process). Baseline: aiomqtt publishing N pre-encoded CloudEvents.
+2. MQTT ingest with events on: bench_mqtt's flood (N JSON messages on 100 topics) into the
+   MqttAdapter while the same twin's hub and publisher send every resulting value event back to
+   the broker, against bench_mqtt's raw paho subscriber (decode only) and bench_mqtt's ingest
+   without events, in the same run.
+Targets (issue 12): ≥ 50,000 value events/s published on one core; ingest ≥ 0.7× raw paho.
 
     .venv/bin/python bench/bench_events.py [--events 100000] [--runs 3]
 """
@@ -21,13 +25,17 @@ import time
 from pathlib import Path
 
 import aiomqtt
-import orjson
+import bench_mqtt as mqtt_bench  # the script's folder is on sys.path
 from basyx.aas import model
-from bench_mqtt import mosquitto  # the script's folder is on sys.path
+from bench_mqtt import Rate, mosquitto
 
 from twinbridge.aas.events import ValueChanged
 from twinbridge.aas.twin import Twin
-from twinbridge.server.events.model import EventIds, value_event
+from twinbridge.adapters.config import Binding, ElementTarget
+from twinbridge.adapters.mqtt.adapter import MqttAdapter
+from twinbridge.adapters.mqtt.config import MqttPoint, MqttSource
+from twinbridge.server.events.hub import EventHub
+from twinbridge.server.events.model import value_event
 from twinbridge.server.events.mqtt import MqttEventPublisher
 from twinbridge.server.events.settings import MqttEvents
 from twinbridge.server.events.stats import EventStats
@@ -48,8 +56,7 @@ async def baseline(port: int, events: int) -> float:
     twin = bench_twin()
     handle = twin.live(SUBMODEL, "P0")
     change = ValueChanged(handle, 1.5, time.time(), handle.quality)
-    ids = EventIds()
-    payloads = [orjson.dumps(value_event(change).encode(ids.next(), BASE)) for _ in range(events)]
+    payloads = [value_event(change).json(f"boot-{i}", BASE) for i in range(events)]
     async with aiomqtt.Client("127.0.0.1", port) as client:
         started = time.perf_counter()
         for payload in payloads:
@@ -58,33 +65,63 @@ async def baseline(port: int, events: int) -> float:
 
 
 async def twinbridge(port: int, events: int) -> tuple[float, float]:
-    """(events/s published, seconds spent in the update loop)."""
+    """(events/s published in wall-clock time, events per CPU-second of this process)."""
     twin = bench_twin()
     handles = [twin.live(SUBMODEL, f"P{i}") for i in range(PROPERTIES)]
     stats = EventStats()
-    publisher = MqttEventPublisher(twin, MqttEvents(url=f"mqtt://127.0.0.1:{port}", capacity=events + 10), BASE, stats)
+    hub = EventHub(twin, BASE, stats, events + 10)
+    await hub.start()
+    publisher = MqttEventPublisher(twin, MqttEvents(url=f"mqtt://127.0.0.1:{port}", capacity=events + 10), hub, stats)
     await publisher.start()
     while not publisher.connected:
         await asyncio.sleep(0.01)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for i in range(events):
         twin.update(handles[i % PROPERTIES], float(i))
-    ingest = time.perf_counter() - started
+        if i % 1000 == 999:
+            await asyncio.sleep(0)  # a device source yields to the loop between reads
     while stats.published.get("mqtt", 0) + stats.total_dropped("mqtt") < events:
         await asyncio.sleep(0.001)
-    rate = events / (time.perf_counter() - started)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     assert stats.total_dropped("mqtt") == 0
     await publisher.stop()
-    return rate, ingest
+    await hub.stop()
+    return events / elapsed, events / cpu
 
 
-def ingest_alone(events: int) -> float:
-    twin = bench_twin()
-    handles = [twin.live(SUBMODEL, f"P{i}") for i in range(PROPERTIES)]
-    started = time.perf_counter()
-    for i in range(events):
-        twin.update(handles[i % PROPERTIES], float(i))
-    return time.perf_counter() - started
+async def ingest_with_events(port: int, messages: int) -> Rate:
+    """bench_mqtt.twin_ingest with the event hub and the MQTT publisher on the same twin."""
+    twin, bindings = mqtt_bench.bench_twin()
+    end = ElementTarget(shell="Bench", submodel="Signals", path="End")
+    bindings.append(("bindings[end]", Binding(source="broker", target=end,
+                                              mqtt=MqttPoint(topic="bench/end", payload="text", qos=1))))
+    stats = EventStats()
+    hub = EventHub(twin, BASE, stats, messages + 10)
+    await hub.start()
+    publisher = MqttEventPublisher(twin, MqttEvents(url=f"mqtt://127.0.0.1:{port}", topic="events",
+                                                    capacity=messages + 10), hub, stats)
+    await publisher.start()
+    adapter = MqttAdapter(MqttSource(name="broker", url=f"mqtt://127.0.0.1:{port}"), bindings, twin)
+    finished = twin.live(mqtt_bench.SUBMODEL, "End")
+    await adapter.start()
+    await adapter.wait_connected()
+    while not publisher.connected:
+        await asyncio.sleep(0.01)
+    flood = mqtt_bench.start_publisher(port, messages, 0)
+    while not adapter.stats.updates:
+        await asyncio.sleep(0.0005)
+    first, cpu_first, at_first = time.perf_counter(), time.process_time(), adapter.stats.updates
+    while finished.timestamp is None:
+        await asyncio.sleep(0.0005)
+    elapsed, cpu = time.perf_counter() - first, time.process_time() - cpu_first
+    flood.wait()
+    received = adapter.stats.updates - 1
+    while stats.published.get("mqtt", 0) + stats.total_dropped("mqtt") < received:
+        await asyncio.sleep(0.001)
+    await adapter.stop()
+    await publisher.stop()
+    await hub.stop()
+    return Rate((received - at_first) / elapsed, (received - at_first) / cpu)
 
 
 def main() -> None:
@@ -93,21 +130,33 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory, mosquitto(Path(directory)) as port:
-        base_rates, rates, ingests, alone = [], [], [], []
-        for _ in range(args.runs):
+        base_rates, walls, cpus, paho, ours, alone = [], [], [], [], [], []
+        for run in range(args.runs):
             base_rates.append(asyncio.run(baseline(port, args.events)))
-            rate, ingest = asyncio.run(twinbridge(port, args.events))
-            rates.append(rate)
-            ingests.append(ingest)
-            alone.append(ingest_alone(args.events))
-    base, ours = statistics.median(base_rates), statistics.median(rates)
+            wall, cpu = asyncio.run(twinbridge(port, args.events))
+            walls.append(wall)
+            cpus.append(cpu)
+            paho.append(mqtt_bench.paho_baseline(port, args.events))
+            ours.append(asyncio.run(ingest_with_events(port, args.events)))
+            alone.append(asyncio.run(mqtt_bench.twin_ingest(port, args.events)))
+            print(f"run {run + 1}: aiomqtt {base_rates[-1]:,.0f} msg/s; published {wall:,.0f} events/s wall, "
+                  f"{cpu:,.0f} per CPU-s; ingest with events {ours[-1].wall:,.0f} msg/s ({ours[-1].cpu:,.0f} per "
+                  f"CPU-s), without events {alone[-1].wall:,.0f} ({alone[-1].cpu:,.0f} per CPU-s), "
+                  f"raw paho {paho[-1].wall:,.0f} ({paho[-1].cpu:,.0f} per CPU-s)", flush=True)
+    median = statistics.median
+    base = median(base_rates)
     print(f"events: {args.events} value events, {args.runs} runs (medians), QoS 0, async-aas layout")
     print(f"  baseline aiomqtt publish of pre-encoded CloudEvents: {base:,.0f} msg/s")
-    print(f"  twinbridge Twin.update -> CloudEvent -> Mosquitto:   {ours:,.0f} events/s  "
-          f"(ratio {ours / base:.2f} of baseline)")
-    with_sub, without = statistics.median(ingests), statistics.median(alone)
-    print(f"  ingest: {args.events / with_sub:,.0f} updates/s with the publisher subscribed, "
-          f"{args.events / without:,.0f} without (ratio {without / with_sub:.2f})")
+    print(f"  twinbridge Twin.update -> hub -> CloudEvent -> Mosquitto: {median(walls):,.0f} events/s wall, "
+          f"{median(cpus):,.0f} per CPU-second (ratio {median(walls) / base:.2f} of the baseline)")
+    wall_ratio = median(r.wall for r in ours) / median(r.wall for r in paho)
+    cpu_ratio = median(r.cpu for r in ours) / median(r.cpu for r in paho)
+    print(f"  MQTT ingest with every value published as an event: {median(r.wall for r in ours):,.0f} msg/s "
+          f"({median(r.cpu for r in ours):,.0f} per CPU-s); raw paho {median(r.wall for r in paho):,.0f} "
+          f"({median(r.cpu for r in paho):,.0f} per CPU-s): ratio {wall_ratio:.2f} wall, {cpu_ratio:.2f} per CPU-s")
+    print(f"  MQTT ingest without events (bench_mqtt): {median(r.wall for r in alone):,.0f} msg/s "
+          f"({median(r.cpu for r in alone):,.0f} per CPU-s): ratio "
+          f"{median(r.cpu for r in alone) / median(r.cpu for r in paho):.2f} per CPU-s")
     print(f"  peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 

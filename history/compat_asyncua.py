@@ -3,7 +3,9 @@
 - asyncua's ``HistoryManager`` answers ReadRawModifiedDetails through a storage object but
   returns BadNotImplemented for ReadProcessedDetails; ``install_history_manager`` replaces the
   internal server's manager with a subclass whose ``read_history`` hands processed reads to
-  ``processed`` and everything else to asyncua.
+  ``processed``, raw and modified reads to ``raw`` and everything else to asyncua.
+- A raw read's HistoryData goes out pre-encoded (``history/opcua_encoding``): asyncua writes an
+  ``ExtensionObject`` it is given as it is, TypeId and body, instead of encoding DataValues.
 """
 
 from __future__ import annotations
@@ -16,10 +18,14 @@ from asyncua.server.address_space import NodeData
 from asyncua.server.history import HistoryManager, HistoryStorageInterface
 
 ProcessedRead = Callable[[ua.ReadProcessedDetails, ua.HistoryReadValueId, ua.NodeId], Awaitable[ua.HistoryReadResult]]
+RawRead = Callable[[ua.ReadRawModifiedDetails, ua.HistoryReadValueId, ua.TimestampsToReturn],
+                   Awaitable[ua.HistoryReadResult]]
 
 _STATUS_CODE: Any = ua.StatusCode  # asyncua annotates NewTypes (UInt32, DateTime...); the runtime takes plain values
 _DATA_VALUE: Any = ua.DataValue
 _NODE_ID: Any = ua.NodeId
+_EXTENSION_OBJECT: Any = ua.ExtensionObject
+_HISTORY_DATA_BINARY = _NODE_ID(ua.ObjectIds.HistoryData_Encoding_DefaultBinary)
 
 
 def status(code: int) -> ua.StatusCode:
@@ -31,6 +37,11 @@ def data_value(value: ua.Variant | None = None, code: ua.StatusCode | None = Non
     """A DataValue with plain datetimes as timestamps (what asyncua encodes)."""
     return _DATA_VALUE(value, code if code is not None else status(ua.StatusCodes.Good),  # type: ignore[no-any-return]
                        source, server)
+
+
+def encoded_history_data(body: bytes) -> ua.ExtensionObject:
+    """A HistoryData already in OPC UA binary, as the HistoryReadResult's ``HistoryData``."""
+    return _EXTENSION_OBJECT(TypeId=_HISTORY_DATA_BINARY, Body=body)  # type: ignore[no-any-return]
 
 
 def check() -> None:
@@ -45,9 +56,12 @@ def check() -> None:
 
 class _ProcessingManager(HistoryManager):
     processed: ProcessedRead
+    raw: RawRead
 
     async def read_history(self, params: ua.HistoryReadParameters) -> list[ua.HistoryReadResult]:
         details = params.HistoryReadDetails
+        if isinstance(details, ua.ReadRawModifiedDetails):
+            return [await self.raw(details, node, params.TimestampsToReturn) for node in params.NodesToRead]
         if not isinstance(details, ua.ReadProcessedDetails):
             return await super().read_history(params)
         results = []
@@ -60,10 +74,12 @@ class _ProcessingManager(HistoryManager):
         return results
 
 
-def install_history_manager(server: Server, storage: HistoryStorageInterface, processed: ProcessedRead) -> None:
+def install_history_manager(server: Server, storage: HistoryStorageInterface, processed: ProcessedRead,
+                            raw: RawRead) -> None:
     check()
     iserver: Any = server.iserver
     manager = _ProcessingManager(iserver)
     manager.processed = processed
+    manager.raw = raw
     manager.set_storage(storage)
     iserver.history_manager = manager

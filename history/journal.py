@@ -205,11 +205,16 @@ class Journal:
         with self._lock:
             if not self._unwritten:
                 return
-            with self.path.open("ab") as stream:
+            with self.path.open("ab", buffering=0) as stream:
                 offset = stream.tell()
-                stream.write(b"".join(line for _, line in self._unwritten))
-                stream.flush()
-                os.fsync(stream.fileno())
+                pending = memoryview(b"".join(line for _, line in self._unwritten))
+                try:
+                    while pending:
+                        pending = pending[stream.write(pending) or 0:]
+                    os.fsync(stream.fileno())
+                except OSError:  # a full disk: no half entry stays behind, the next commit writes them whole
+                    os.ftruncate(stream.fileno(), offset)
+                    raise
             for plain, line in self._unwritten:
                 self._note(plain, offset)
                 offset += len(line)

@@ -5,13 +5,15 @@ aggregates Average, Minimum, Maximum and Count for processed reads.
 element through ``element_of`` (the OPC UA server's reading of its own NodeIds: a Property's Value
 Variable → (submodel id, idShortPath)), so the history of an element is the same whether read over
 REST or OPC UA. Values come back typed by what the series holds (number → Double, integer →
-Int64, boolean → Boolean, text → String).
+Int64, boolean → Boolean, text → String). Raw reads are answered by ``raw`` (asyncua's storage
+path, ``read_node_history``, is not used: it built a DataValue object per point).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime
+import struct
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -19,9 +21,10 @@ from typing import Any
 from asyncua import Node, Server, ua
 from asyncua.server.history import HistoryStorageInterface
 
-from twinbridge.history.compat_asyncua import data_value, install_history_manager, status
+from twinbridge.history.compat_asyncua import data_value, encoded_history_data, install_history_manager, status
 from twinbridge.history.historian import Historian
-from twinbridge.history.store import Bucket, HistoryError, RawPoints, SeriesInfo, SeriesKey
+from twinbridge.history.opcua_encoding import VARIANT_OF_VALUE_TYPE, history_data
+from twinbridge.history.store import Bucket, HistoryError, SeriesInfo, SeriesKey
 
 MAX_VALUES_PER_READ = 10_000
 _UTC = datetime.UTC
@@ -38,8 +41,8 @@ _AGGREGATES: dict[int, str] = {
 ElementOf = Callable[[ua.NodeId], tuple[str, str] | None]
 """NodeId → (submodel id, idShortPath) of the Property whose Value Variable it is, else None."""
 
-_VARIANTS = {"number": ua.VariantType.Double, "integer": ua.VariantType.Int64,
-             "boolean": ua.VariantType.Boolean, "text": ua.VariantType.String}
+_CONTINUATION = struct.Struct("<q")
+_NO_VALUES = struct.pack("<i", 0)
 
 
 def _micros(moment: datetime.datetime | None) -> int | None:
@@ -87,27 +90,42 @@ class TwinHistoryStorage(HistoryStorageInterface):
     async def save_node_value(self, node_id: ua.NodeId, datavalue: ua.DataValue) -> None:
         """Values reach the store through the twin's bus, not through OPC UA subscriptions."""
 
-    async def read_node_history(self, node_id: ua.NodeId, start: datetime.datetime | None,
-                                end: datetime.datetime | None, nb_values: int) -> tuple[list[ua.DataValue], Any]:
+    async def raw(self, details: ua.ReadRawModifiedDetails, node: ua.HistoryReadValueId,
+                  timestamps: ua.TimestampsToReturn) -> ua.HistoryReadResult:
+        """A ReadRawModifiedDetails read of one node, its HistoryData encoded at once from the store's
+        columns (``opcua_encoding``). The continuation point is the next point's time in µs."""
+        result = ua.HistoryReadResult()
+        if timestamps is ua.TimestampsToReturn.Server:  # Part 11 6.5.3.2: server timestamps are not kept
+            result.StatusCode = status(ua.StatusCodes.BadTimestampNotSupported)
+            return result
+        if details.IsReadModified:  # nothing stored is ever modified or replaced
+            result.HistoryData = ua.HistoryModifiedData()
+            return result
         await self.historian.flushed()
-        found = self._series(node_id)
+        found = self._series(node.NodeId)
+        start_us, end_us = _micros(details.StartTime), _micros(details.EndTime)
+        if node.ContinuationPoint:
+            if len(node.ContinuationPoint) != _CONTINUATION.size:
+                result.StatusCode = status(ua.StatusCodes.BadContinuationPointInvalid)
+                return result
+            start_us = _CONTINUATION.unpack(node.ContinuationPoint)[0]
         if found is None:
-            return [], None
+            result.HistoryData = encoded_history_data(_NO_VALUES)
+            return result
         info, variant = found
-        start_us, end_us = _micros(start), _micros(end)
         reverse = start_us is not None and end_us is not None and start_us > end_us
         if reverse:
             assert start_us is not None and end_us is not None
             start_us, end_us = end_us, start_us + 1
         begin = 0 if start_us is None else start_us
         stop = 2**62 if end_us is None else end_us
-        limit = min(nb_values or MAX_VALUES_PER_READ, MAX_VALUES_PER_READ)
+        limit = min(details.NumValuesPerNode or MAX_VALUES_PER_READ, MAX_VALUES_PER_READ)
         points = await asyncio.to_thread(self.historian.store.read, info.id, begin, stop, limit + 1)
-        more = len(points.t_us) > limit
-        values = _data_values(points, min(len(points.t_us), limit), variant)
-        if reverse:
-            values.reverse()
-        return values, (_datetime(int(points.t_us[limit])) if more else None)
+        count = min(len(points.t_us), limit)
+        result.HistoryData = encoded_history_data(history_data(points, count, variant, reverse=reverse))
+        if len(points.t_us) > limit:
+            result.ContinuationPoint = _CONTINUATION.pack(int(points.t_us[limit]))
+        return result
 
     async def processed(self, details: ua.ReadProcessedDetails, node: ua.HistoryReadValueId,
                         aggregate_id: ua.NodeId) -> ua.HistoryReadResult:
@@ -141,33 +159,14 @@ class TwinHistoryStorage(HistoryStorageInterface):
         result.HistoryData.DataValues = [_bucket_value(bucket, aggregate) for bucket in buckets]
         return result
 
-    def _series(self, node_id: ua.NodeId) -> tuple[SeriesInfo, ua.VariantType] | None:
+    def _series(self, node_id: ua.NodeId) -> tuple[SeriesInfo, int] | None:
         element = self.element_of(node_id)
         if element is None:
             return None
         info = self.historian.store.find_series(SeriesKey(*element))
         if info is None:
             return None
-        return info, _VARIANTS.get(info.value_type, ua.VariantType.Double)
-
-
-def _data_values(points: RawPoints, count: int, variant: ua.VariantType) -> list[ua.DataValue]:
-    """DataValues for the first ``count`` points. Timestamps stay naive UTC datetimes (asyncua
-    encodes naive datetimes as UTC), made by numpy in one pass; the three status codes are shared."""
-    times = points.t_us[:count].astype("datetime64[us]").tolist()
-    values = points.value[:count].tolist()
-    texts = points.text[:count]
-    statuses = [_STATUS_CODES[q] for q in points.quality[:count].tolist()]
-    if variant in (ua.VariantType.String, ua.VariantType.DateTime, ua.VariantType.LocalizedText) or any(texts):
-        variants = [ua.Variant(text if text is not None else str(value), ua.VariantType.String)
-                    for value, text in zip(values, texts, strict=True)]
-    elif variant is ua.VariantType.Boolean:
-        variants = [ua.Variant() if value != value else ua.Variant(bool(value), variant) for value in values]
-    elif variant in (ua.VariantType.Float, ua.VariantType.Double):
-        variants = [ua.Variant() if value != value else ua.Variant(value, variant) for value in values]
-    else:
-        variants = [ua.Variant() if value != value else ua.Variant(int(value), variant) for value in values]
-    return [data_value(v, code, stamp, stamp) for v, code, stamp in zip(variants, statuses, times, strict=True)]
+        return info, VARIANT_OF_VALUE_TYPE.get(info.value_type, VARIANT_OF_VALUE_TYPE["number"])
 
 
 def _bucket_value(bucket: Bucket, aggregate: str) -> ua.DataValue:
@@ -183,5 +182,5 @@ def _bucket_value(bucket: Bucket, aggregate: str) -> ua.DataValue:
 def install(server: Server, historian: Historian, element_of: ElementOf) -> TwinHistoryStorage:
     """Serve HistoryRead for every Property Value Variable ``element_of`` can read."""
     storage = TwinHistoryStorage(historian, element_of)
-    install_history_manager(server, storage, storage.processed)
+    install_history_manager(server, storage, storage.processed, storage.raw)
     return storage

@@ -13,6 +13,7 @@ import gc
 import hashlib
 import logging
 import signal
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,9 +25,10 @@ from basyx.aas import model
 from pydantic import SecretStr
 
 from twinbridge.aas import compat_basyx
-from twinbridge.aas.errors import TwinError
+from twinbridge.aas.errors import InvalidInput, TwinError
 from twinbridge.aas.gc_pause import collector_paused
 from twinbridge.aas.operations import OperationRegistry
+from twinbridge.aas.replication import follow
 from twinbridge.aas.serialization import (
     Environment,
     collect,
@@ -35,7 +37,7 @@ from twinbridge.aas.serialization import (
     read_environment,
     write_environment,
 )
-from twinbridge.aas.store import open_store, store_url_for
+from twinbridge.aas.store import open_store, private_directory, store_url_for
 from twinbridge.aas.twin import Twin, kind_of
 from twinbridge.adapters.binding import BindingError, resolve_target
 from twinbridge.adapters.config import Binding
@@ -55,11 +57,13 @@ from twinbridge.server.api.plant_status import router as plant_status_router
 from twinbridge.server.api.sparql import router as sparql_router
 from twinbridge.server.config import PlantFile, TokenAuth
 from twinbridge.server.events.health import health_router
+from twinbridge.server.events.hub import EventHub
 from twinbridge.server.events.mqtt import MqttEventPublisher
+from twinbridge.server.events.sparkplug import SparkplugEdgeNode, SparkplugHostState
 from twinbridge.server.events.sse import event_stats, events_router
 from twinbridge.server.opcua.settings import OpcUaUser
 from twinbridge.server.simulations import SimulationService
-from twinbridge.server.tokens import admin_token, demo_opcua_user
+from twinbridge.server.tokens import admin_token, demo_opcua_user, shown
 from twinbridge.server.ui.serving import Dashboard
 from twinbridge.submodels.hierarchy import PlantHierarchy
 from twinbridge.submodels.plant import Plant
@@ -68,6 +72,7 @@ from twinbridge.submodels.semantic import SemanticGraph
 if TYPE_CHECKING:
     from asyncua import ua
 
+    from twinbridge.registry.host import RegistryHost
     from twinbridge.server.opcua import OpcUaServer
 
 log = logging.getLogger("twinbridge")
@@ -106,6 +111,8 @@ class Options:
     mqtt_port: int | None = None
     replace: bool = False
     """``--replace``: imports overwrite objects that exist (default: keep them, create what is missing)."""
+    store: str | None = None
+    """``--store URL``: the plant file's ``server.store`` for this run (``postgresql://…`` to share one)."""
 
 
 PLANT_FINGERPRINT = "plant/description.sha256"
@@ -211,7 +218,9 @@ class Application:
         self.host = options.host or settings.rest.host
         self.port = options.port if options.port is not None else settings.rest.port
         compat_basyx.check()  # a basyx without the hooks we use stops here, naming them
-        self.twin = Twin(open_store(store_url(settings.store, self.data_dir)))
+        if self.data_dir is not None:
+            private_directory(self.data_dir)
+        self.twin = Twin(open_store(store_url(options.store or settings.store, self.data_dir)))
         self.operations = OperationRegistry()
         self.services: list[Service] = []
         self._tasks: list[asyncio.Task[Any]] = []
@@ -221,7 +230,10 @@ class Application:
         self.token: str | None = None
         self._token_origin = ""
         self.demo_user: OpcUaUser | None = None
+        self._demo_user_origin = ""
         self.import_reports: list[str] = []
+        self.registry: RegistryHost | None = None
+        """The AAS Registry/Discovery and its feeder, when ``server.registry`` is configured."""
 
     async def run(self) -> None:
         """Serve until SIGINT/SIGTERM, then stop everything and flush the store."""
@@ -248,6 +260,9 @@ class Application:
         compat_aiomqtt.check()
         compat_pymodbus.check()
         compat_uvicorn.check()
+        replica = follow(self.twin)
+        if replica is not None:  # first: other instances' changes from the moment the twin was loaded
+            await self._start(replica)
         plant_file = self.plant_file
         self.history = HistoryService(self.twin, plant_file.server.history, self.data_dir,
                                       f"http://{self.host}:{self.port}{plant_file.server.rest.prefix}/history")
@@ -269,6 +284,7 @@ class Application:
             if graph is not None:
                 await self._start(graph)
         await self._start(self.history)  # before the devices: history holds their first second
+        await self._start_edge()  # before the devices too: the outbox holds their first values
         if self.options.demo:
             from twinbridge.server.demo import DemoDevices
 
@@ -291,14 +307,17 @@ class Application:
             self.twin, prefix=plant_file.server.rest.prefix, security=self._security(), operations=self.operations,
             cors_origins=plant_file.server.rest.cors_origins or (["*"] if self.options.demo else []),
             extra_routers=[*routers, events_router(plant_file.server.events.sse)],
-            semantic_graph=graph,
+            semantic_graph=graph, limits=plant_file.server.rest.limits.limits(),
         )
         app.state.history = self.history
+        await self._start_registry(app, plant_file.server.rest.prefix)
         app.state.hierarchy = hierarchy
         app.include_router(health_router(self._source_states))  # /metrics, /health, /ready at the root
         app.include_router(Dashboard(plant_file.server.rest.prefix).router())  # the dashboard at / and /ui
         await self._start_events(app.state)
         app.state.semantic_graph = graph
+        app.state.sparql_timeout_s = plant_file.server.sparql.timeout_s
+        app.state.sparql_workers = plant_file.server.sparql.workers
         if self.options.opcua and plant_file.server.opcua.enabled:
             opcua = self._opcua(hierarchy)
             await self._start(opcua)
@@ -311,6 +330,7 @@ class Application:
 
                 await self._start(OpcUaAlarms(opcua.server, opcua.namespace_index, self.analytics.alarms,
                                               self.analytics.listeners, Rights(opcua.settings)))
+        compat_uvicorn.check_port(self.host, self.port)  # before the banner: a port in use says so, in our words
         config = uvicorn.Config(app, host=self.host, port=self.port, log_level="warning", lifespan="off")
         self.http = compat_uvicorn.HttpServer(config)
         self._tasks.append(asyncio.create_task(self._flush_periodically(plant_file.server.flush_interval_s)))
@@ -331,12 +351,53 @@ class Application:
         self.services.append(service)
 
     async def _start_events(self, state: Any) -> None:
-        """The MQTT event publisher, when configured; it shares the app's counters (``/metrics``)."""
-        settings = self.plant_file.server.events.mqtt
+        """The event hub (SSE, MQTT and Sparkplug read its one log), the analytics alarms into it,
+        and the MQTT publisher when configured; they share the app's counters (``/metrics``)."""
+        events = self.plant_file.server.events
+        base_url = f"http://{self.host}:{self.port}{self.plant_file.server.rest.prefix}"
+        size = max(events.sse.replay, events.mqtt.capacity if events.mqtt is not None else 0)
+        hub = state.event_hub = EventHub(self.twin, base_url, event_stats(state), size)
+        await self._start(hub)
+        if self.analytics is not None:
+            self.analytics.listeners.append(hub.alarm)
+        if events.mqtt is not None:
+            if events.mqtt.base_url:
+                hub.base_url = events.mqtt.base_url
+            await self._start(MqttEventPublisher(self.twin, events.mqtt, hub, event_stats(state)))
+        sparkplug = events.sparkplug
+        if sparkplug is not None and sparkplug.host_id is not None:
+            await self._start(SparkplugHostState(sparkplug, sparkplug.host_id))
+        if sparkplug is not None and sparkplug.edge_node is not None:
+            await self._start(SparkplugEdgeNode(self.twin, sparkplug, hub, event_stats(state)))
+
+    async def _start_edge(self) -> None:
+        """Edge to central (``server.edge``): forward this twin's changes, or apply the edges'."""
+        settings = self.plant_file.server.edge
         if settings is None:
             return
-        base_url = settings.base_url or f"http://{self.host}:{self.port}{self.plant_file.server.rest.prefix}"
-        await self._start(MqttEventPublisher(self.twin, settings, base_url, event_stats(state)))
+        if settings.role == "central":
+            from twinbridge.server.edge.receiver import EdgeReceiver
+
+            await self._start(EdgeReceiver(self.twin, settings))
+            return
+        if self.data_dir is None:
+            raise InvalidInput("server.edge: an edge keeps its outbox on disk and needs a data directory (--data)")
+        from twinbridge.server.edge.forwarder import EdgeForwarder
+
+        await self._start(EdgeForwarder(self.twin, settings, self.data_dir))
+
+    async def _start_registry(self, app: Any, prefix: str) -> None:
+        """The AAS Registry/Discovery (``server.registry``): mounted here and/or fed from this repository."""
+        settings = self.plant_file.server.registry
+        if settings is None:
+            return
+        from twinbridge.registry.host import RegistryHost
+        from twinbridge.server.api.services import app_services
+
+        registry = self.registry = RegistryHost(self.twin, settings, self.data_dir,
+                                                f"http://{self.host}:{self.port}{prefix}")
+        registry.mount(app, app_services(app).security, prefix)
+        await self._start(registry)
 
     def _source_states(self) -> dict[str, bool]:
         """Each source's name and whether it is connected (for /metrics and /ready)."""
@@ -358,7 +419,7 @@ class Application:
         if self.options.host is not None or "host" not in settings.model_fields_set:
             settings = settings.model_copy(update={"host": self.host})  # bound like REST unless set apart
         if self.options.demo and not settings.users:
-            self.demo_user = demo_opcua_user(self.data_dir)
+            self.demo_user, self._demo_user_origin = demo_opcua_user(self.data_dir)
             settings = settings.model_copy(update={"users": [self.demo_user]})
         if self.data_dir is None:
             self._scratch = tempfile.TemporaryDirectory(prefix="twinbridge-opcua-")
@@ -408,14 +469,16 @@ class Application:
         base = f"http://{self.host}:{self.port}{prefix}"
         lines = [f"twinbridge: REST API on {base}  (docs: {base}/docs)",
                  f"  dashboard: http://{self.host}:{self.port}/"]
+        terminal = sys.stdout.isatty()  # a secret is shown once, on a terminal, never to a log
         if self.token is not None:
-            lines.append(f"  admin token ({self._token_origin}): {self.token}")
+            lines.append(f"  admin token: {shown(self.token, self._token_origin, terminal)}")
         for service in self.services:
             url = getattr(service, "endpoint_url", None)
             if url:
                 lines.append(f"  OPC UA endpoint: {url}")
                 if self.demo_user is not None:
-                    lines.append(f"  OPC UA demo user (may write): {self.demo_user.name} / {self.demo_user.password}")
+                    password = shown(self.demo_user.password, self._demo_user_origin, terminal)
+                    lines.append(f"  OPC UA demo user (may write): {self.demo_user.name} / {password}")
             banner_lines = getattr(service, "banner_lines", None)
             if banner_lines is not None:
                 lines.extend(banner_lines())

@@ -1,4 +1,4 @@
-"""The ``twinbridge`` command line: serve, demo, export, validate; journal verify, backup, restore."""
+"""The ``twinbridge`` command line: serve, demo, export, validate; journal verify, backup, restore; registry."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
-from twinbridge.aas.errors import TwinError
-from twinbridge.aas.store import STORE_FILE_NAME
+from twinbridge.aas.errors import StorageError, TwinError
+from twinbridge.aas.store import STORE_FILE_NAME, StoreUrlError, check_url
 from twinbridge.analytics.cli import add_detect_parser, run_detect
 from twinbridge.history import cli as history_cli
 from twinbridge.server.config import ConfigError, PlantFile, load_plant_file
@@ -25,6 +25,9 @@ def _common(parser: argparse.ArgumentParser, default_data: str | None) -> None:
     parser.add_argument("--data", type=Path, default=Path(default_data) if default_data else None,
                         help=f"data directory (default {default_data})")
     parser.add_argument("--memory", action="store_true", help="keep everything in memory (no data directory)")
+    parser.add_argument("--store", metavar="URL", help="store URL (sqlite:///abs/file.sqlite3, memory:, "
+                        "postgresql://user@host:5432/db?schema=NAME shared by several instances); "
+                        "default: the plant file's, else SQLite in the data directory")
     parser.add_argument("--import", dest="imports", type=Path, action="append", default=[],
                         metavar="FILE", help="AASX, JSON or XML file to import at start-up (repeatable); "
                         "creates what is missing and keeps what exists")
@@ -54,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="data directory of the repository to export (default data; the demo's is data/demo)")
     export.add_argument("--memory", action="store_true", help="export only what --config/--import build")
     export.add_argument("--import", dest="imports", type=Path, action="append", default=[], metavar="FILE")
+    trust = commands.add_parser("trust", help="trust an OPC UA client certificate (it moves from pki/rejected)")
+    trust.add_argument("file", type=Path, help="the client's certificate (DER or PEM), e.g. one in DATA/pki/rejected")
+    trust.add_argument("--data", type=Path, default=Path("data"), help="data directory (default data; the demo's is "
+                       "data/demo)")
     validate = commands.add_parser("validate", help="check a plant file and print its errors")
     validate.add_argument("file", type=Path)
     add_detect_parser(commands)
@@ -63,6 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--out", type=Path, help="also write the whole result as JSON to this file")
     simulate.add_argument("--workers", type=int, help="worker processes (default: the plant file's, else one per core)")
     history_cli.add_commands(commands)
+    registry = commands.add_parser("registry", help="serve the AAS Registry and Discovery alone")
+    registry.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    registry.add_argument("--port", type=int, default=8081, help="port (default 8081)")
+    registry.add_argument("--data", type=Path, default=Path("data/registry"),
+                          help="directory of the descriptor store (default data/registry)")
+    registry.add_argument("--store", help="store URL instead: sqlite:///abs/path/registry.sqlite3 or memory:")
+    registry.add_argument("--token", help="bearer token writes need (else $TWINBRIDGE_TOKEN; else writes are open)")
+    registry.add_argument("--log-level", default="INFO")
     return parser
 
 
@@ -72,12 +87,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "validate":
             return _validate(args.file)
+        if args.command == "trust":
+            return _trust(args.file, args.data)
         if args.command == "detect":
             return run_detect(args)
         if args.command == "simulate":
             from twinbridge.server.simulations import simulate_command
 
             return simulate_command(args.scenario, args.config or EXAMPLE_PLANT, args.out, args.workers)
+        if args.command == "registry":
+            return _registry(args)
         if args.command in history_cli.COMMANDS:
             return history_cli.run(args, lambda token, data: admin_token(token, data)[0])
         config_path = args.config or (EXAMPLE_PLANT if args.command == "demo" else None)
@@ -88,14 +107,26 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"twinbridge: invalid configuration {error}", file=sys.stderr)
         return 2
+    except StorageError as error:  # the store is not a twinbridge store, or its disk failed
+        print(f"twinbridge: cannot start: {error}", file=sys.stderr)
+        return 1
     except TwinError as error:  # the plant does not build (a roll-up without input, a bad template file)
         print(f"twinbridge: {error} (twinbridge validate FILE lists every problem with its line)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 0
     except OSError as error:
-        print(f"twinbridge: cannot start: {error}", file=sys.stderr)
+        print(f"twinbridge: cannot start: {_reason(error)}", file=sys.stderr)
         return 1
+
+
+def _reason(error: BaseException) -> str:
+    """An error's message, or (for one raised bare, like a plain TimeoutError) its kind and cause."""
+    text = str(error)
+    if text:
+        return text
+    cause = error.__cause__ or error.__context__
+    return f"{type(error).__name__}" + (f" ({_reason(cause)})" if cause is not None else "")
 
 
 def _configure_logging(level: str) -> None:
@@ -103,6 +134,18 @@ def _configure_logging(level: str) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     for room in ("twinbridge", "aas", "adapters", "server", "submodels", "history"):
         logging.getLogger(room).setLevel(level.upper())
+
+
+def _trust(file: Path, data: Path) -> int:
+    from twinbridge.server.opcua.security import PKI_DIR, Pki, trust
+
+    try:
+        target = trust(Pki(data / PKI_DIR), file)
+    except (OSError, ValueError) as error:
+        print(f"twinbridge: cannot trust {file}: {error}", file=sys.stderr)
+        return 2
+    print(f"trusted: {target} (a running server accepts this client at its next connection)")
+    return 0
 
 
 def _validate(path: Path) -> int:
@@ -117,13 +160,31 @@ def _validate(path: Path) -> int:
     return 0
 
 
+def _registry(args: argparse.Namespace) -> int:
+    import os
+
+    from twinbridge.registry.host import serve_standalone, store_url_of
+
+    serve_standalone(args.host, args.port, store_url_of(args.store, args.data),
+                     args.token or os.environ.get("TWINBRIDGE_TOKEN"))
+    return 0
+
+
 def _serve(args: argparse.Namespace, plant_file: PlantFile, demo: bool) -> int:
     from twinbridge.server.application import Application, Options
+
+    if args.store is not None:
+        try:
+            check_url(args.store)
+        except StoreUrlError as error:
+            print(f"twinbridge: --store: {error}", file=sys.stderr)
+            return 2
 
     options = Options(
         host=args.host, port=args.port, data=None if args.memory else args.data, imports=args.imports,
         token=args.token, opcua_port=args.opcua_port, opcua=not args.no_opcua, demo=demo,
         mqtt_url=getattr(args, "mqtt_url", None), mqtt_port=getattr(args, "mqtt_port", None), replace=args.replace,
+        store=args.store,
     )
     application = Application(plant_file, options)
     asyncio.run(application.run())

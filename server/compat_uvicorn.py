@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import inspect
+import socket
 from collections.abc import Iterator
 
 import uvicorn
@@ -30,6 +31,23 @@ class HttpServer(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def check_port(host: str, port: int) -> None:
+    """OSError naming the address when ``host:port`` cannot be bound (uvicorn would only log it
+    after the start-up banner and exit with status 3); binds and closes at once, as uvicorn then
+    binds again with the same SO_REUSEADDR."""
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as error:
+        raise OSError(error.errno, f"the REST API cannot listen on {host}:{port}: {error.strerror or error} "
+                                   "(choose another with --port or server.rest.port)") from error
 
 
 def check() -> None:

@@ -36,8 +36,11 @@ from twinbridge.aas.store import StoreUrlError, check_url
 from twinbridge.adapters.config import Southbound
 from twinbridge.adapters.registry import kinds, validate_southbound
 from twinbridge.history.settings import HistorySettings
+from twinbridge.registry.settings import RegistrySettings
 from twinbridge.server.analytics_config import AnalyticsSettings
+from twinbridge.server.edge.settings import EdgeSettings
 from twinbridge.server.events.settings import EventsSettings
+from twinbridge.server.limit_settings import LimitSettings
 from twinbridge.server.opcua.settings import OpcUaSettings
 from twinbridge.server.simulations import machine_names
 from twinbridge.simulation.spec import SimulationSettings
@@ -53,6 +56,12 @@ class RestSettings(Strict):
     port: int = Field(8080, ge=0, le=65535)
     prefix: str = Field("/api/v3.0", pattern=r"^(/[A-Za-z0-9._~\-]+)*$")
     cors_origins: list[str] = Field(default_factory=list)
+    limits: LimitSettings = LimitSettings()  # body, upload, package and model bounds (README "Limits")
+
+
+class SparqlSettings(Strict):
+    timeout_s: float = Field(5.0, gt=0, description="a SPARQL query (parse included) is killed past this")
+    workers: int = Field(2, ge=1, description="queries run at once (each a forked process); more answer 503")
 
 
 class TokenSpec(Strict):
@@ -83,6 +92,9 @@ class ServerSettings(Strict):
         "lazy", description="the RDF graph for SPARQL/Turtle: built on first use (lazy), at start (eager), never (off)",
     )
     history: HistorySettings = Field(default_factory=HistorySettings, description="value history and model journal")
+    sparql: SparqlSettings = Field(default_factory=SparqlSettings, description="limits of /query/sparql")
+    registry: RegistrySettings | None = Field(None, description="serve the AAS Registry/Discovery, feed one")
+    edge: EdgeSettings | None = Field(None, description="forward changes to a central (edge) or apply edges' (central)")
 
 
     @field_validator("store")

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from amqtt.broker import Broker
 
 from twinbridge.adapters.modbus.config import ModbusSource
-from twinbridge.adapters.mqtt.config import MqttSource
+from twinbridge.adapters.mqtt.config import MqttSource, shown_url
 from twinbridge.adapters.simulators.modbus_device import BearingWear, SimulatedModbusDevice
 from twinbridge.adapters.simulators.mqtt_machine import SimulatedMqttMachines
 from twinbridge.server.config import DemoSettings, PlantFile
@@ -95,7 +95,8 @@ class DemoDevices:
             self.mqtt = SimulatedMqttMachines(url, machines=self.settings.mqtt.machines,
                                               interval_s=self.settings.mqtt.interval_s, group=self.settings.mqtt.group)
             await self.mqtt.start()
-            log.info("simulated MQTT machines %s publishing to %s", ", ".join(self.settings.mqtt.machines), url)
+            log.info("simulated MQTT machines %s publishing to %s", ", ".join(self.settings.mqtt.machines),
+                     shown_url(url))
         self.plant_file = self.original.with_sources(overrides)
 
     async def stop(self) -> None:

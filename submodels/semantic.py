@@ -11,9 +11,10 @@ Besides the ontology's predicates it carries four shortcuts under ``tb:``
 its submodel nodes. Queries get prefixes for the ontology's classes (``Referable:idShort``,
 ``Property:value``, ...) because ``aas:Referable/idShort`` is not a valid SPARQL prefixed name.
 
-SPARQL runs under a lock shared with the bus consumer (a query never sees a half-applied
-batch) and against a deadline checked inside the graph's triple lookups, at every lookup
-and every 1024 triples: a query past its time limit stops with ``QueryTimeout``. Pattern
+SPARQL over HTTP runs in a forked child (``sparql_worker``: killed at its time limit);
+``query`` runs in-process under a lock shared with the bus consumer (a query never sees a
+half-applied batch). Both check a deadline inside the graph's triple lookups, at every
+lookup and every 1024 triples: a query past its time limit stops with ``QueryTimeout``. Pattern
 groups are ordered by ``query_plan`` rather than by rdflib's bound-term count.
 """
 
@@ -403,26 +404,38 @@ class SemanticGraph:
             return _turtle(self._graph)
 
     def query(self, sparql: str, timeout_s: float = 5.0) -> tuple[str, bytes]:
-        """(content type, body): SPARQL JSON results for SELECT/ASK, Turtle for CONSTRUCT/DESCRIBE."""
+        """(content type, body): SPARQL JSON results for SELECT/ASK, Turtle for CONSTRUCT/DESCRIBE.
+
+        In this process, under the lock (tools and tests); the HTTP endpoint runs queries in a
+        forked child instead (``sparql_worker``), where the time limit also stops a regex.
+        """
+        deadline = time.monotonic() + timeout_s
         prepared = _prepare(sparql)
         self._ensure_built_sync()
         with self._lock:
-            graph = self._graph
-            assert graph is not None
-            graph.deadline = time.monotonic() + timeout_s
-            try:
-                result = graph.query(prepared)
-                if result.type in ("SELECT", "ASK"):
-                    body = result.serialize(format="json")
-                    content_type = "application/sparql-results+json"
-                else:
-                    assert result.graph is not None
-                    body = _turtle(result.graph)
-                    content_type = "text/turtle"
-            except RecursionError:
-                raise QueryTimeout("the SPARQL query is too deeply nested to evaluate") from None
-            finally:
-                graph.deadline = float("inf")
+            return self._evaluate(prepared, deadline)
+
+    def evaluate_unlocked(self, sparql: str, deadline: float) -> tuple[str, bytes]:
+        """``query`` for a forked child, which owns its copy of the (built) graph: no lock."""
+        return self._evaluate(_prepare(sparql), deadline)
+
+    def _evaluate(self, prepared: Any, deadline: float) -> tuple[str, bytes]:
+        graph = self._graph
+        assert graph is not None
+        graph.deadline = deadline
+        try:
+            result = graph.query(prepared)
+            if result.type in ("SELECT", "ASK"):
+                body = result.serialize(format="json")
+                content_type = "application/sparql-results+json"
+            else:
+                assert result.graph is not None
+                body = _turtle(result.graph)
+                content_type = "text/turtle"
+        except RecursionError:
+            raise QueryTimeout("the SPARQL query is too deeply nested to evaluate") from None
+        finally:
+            graph.deadline = float("inf")
         assert body is not None
         return content_type, body
 
@@ -448,6 +461,12 @@ def new_graph() -> _DeadlineGraph:
     return graph
 
 
+def check_syntax(sparql: str) -> tuple[str, bytes]:
+    """Parse and check ``sparql`` only (raises as ``query`` would); an empty answer when it is fine."""
+    _prepare(sparql)
+    return "", b""
+
+
 def _prepare(sparql: str) -> Any:
     try:
         prepared = prepareQuery(sparql, initNs=PREFIXES)
@@ -459,10 +478,12 @@ def _prepare(sparql: str) -> Any:
         raise QueryError(f"malformed SPARQL query: {error}") from None
     if prepared.algebra.get("datasetClause"):
         raise QueryRejected("FROM / FROM NAMED are not supported: the query runs over the twin's graph")
-    services: list[Any] = []
-    algebra.traverse(prepared.algebra, visitPre=_collect_service(services))
-    if services:
+    found: list[str] = []
+    algebra.traverse(prepared.algebra, visitPre=_collect(found))
+    if "ServiceGraphPattern" in found:
         raise QueryRejected("SERVICE (federated queries) is not allowed on this endpoint")
+    if "Graph" in found:
+        raise QueryRejected("GRAPH is not supported: the twin is one default graph without named graphs")
     return prepared
 
 
@@ -474,8 +495,10 @@ def _is_update(sparql: str) -> bool:
     return True
 
 
-def _collect_service(found: list[Any]) -> Callable[[Any], None]:
+def _collect(found: list[str]) -> Callable[[Any], None]:
+    """Collects the names of the algebra nodes a query uses (SERVICE and GRAPH are refused)."""
     def visit(node: Any) -> None:
-        if getattr(node, "name", None) == "ServiceGraphPattern":
-            found.append(node)
+        name = getattr(node, "name", None)
+        if isinstance(name, str):
+            found.append(name)
     return visit

@@ -17,7 +17,7 @@ from twinbridge.server.application import Application, Options
 from twinbridge.server.cli import EXAMPLE_PLANT
 from twinbridge.server.config import load_plant_file
 from twinbridge.server.demo import DemoDevices
-from twinbridge.server.opcua.types import NAMESPACE
+from twinbridge.server.opcua.types import I4AAS_NAMESPACE, NAMESPACE
 
 LIVE = "Segments.LiveValues.Records.Current"
 BASE = "https://example.com/twinbridge/sm/DemoPlant"
@@ -100,9 +100,10 @@ async def test_opcua_mirrors_the_same_live_value(demo: tuple[Application, str]) 
     async with Client(endpoint.replace("0.0.0.0", "127.0.0.1")) as client, httpx.AsyncClient() as http:
         objects = client.nodes.objects
         namespace = await client.get_namespace_index(NAMESPACE)
+        i4aas = await client.get_namespace_index(I4AAS_NAMESPACE)
         path = ["AASEnvironment", "Filler1", "OperationalData", "Segments", "LiveValues", "Records", "Current",
-                "Temperature", "Value"]
-        node = await objects.get_child([f"{namespace}:{name}" for name in path])
+                "Temperature"]
+        node = await objects.get_child([*(f"{namespace}:{name}" for name in path), f"{i4aas}:Value"])
 
         async def same() -> bool:
             data_value = await node.read_data_value()
@@ -122,7 +123,11 @@ async def test_the_demo_prints_what_a_first_hour_needs_and_answers_browsers(
     assert f"OPC UA endpoint: opc.tcp://127.0.0.1:{application.options.opcua_port}/" in banner
     user = application.demo_user
     assert user is not None and user.rights == "readwrite"
-    assert f"OPC UA demo user (may write): demo / {user.password}" in banner
+    # secrets reach a terminal once, never a captured output or log (this one is not a terminal)
+    stored = application.data_dir / "opcua-demo-password" if application.data_dir else None
+    assert f"OPC UA demo user (may write): demo / (generated, stored in {stored}; not shown)" in banner
+    assert user.password not in banner and "t" * 32 not in banner
+    assert "admin token: (given with --token; not shown)" in banner
     endpoint = next(s.endpoint_url for s in application.services if hasattr(s, "endpoint_url"))
     client = Client(endpoint)
     client.set_user(user.name)

@@ -9,6 +9,7 @@ from typing import Any
 from basyx.aas import model
 from basyx.aas.util import traversal
 
+from twinbridge.aas import files
 from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.formats.environment import Environment, FormatError, ImportSummary
 from twinbridge.aas.gc_pause import collector_paused
@@ -43,7 +44,7 @@ def collect(
         concepts = _referenced_concepts(twin, [*shells, *submodels])
     env = Environment(shells, submodels, concepts if include_concept_descriptions else [])
     for name in _file_references(env):
-        stored = twin.load_file(name)
+        stored = twin.load_file(name) if files.is_supplementary(name) else None  # never the server's own files
         if stored is not None:
             env.files[name] = stored
     return env

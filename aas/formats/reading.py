@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import io
 import logging
+import stat
+import time
 import zipfile
+import zlib
 from typing import Any
 
 import orjson
@@ -19,15 +22,14 @@ from basyx.aas.adapter.aasx import AASXReader, DictSupplementaryFileContainer
 from basyx.aas.adapter.xml import read_aas_xml_file
 from lxml import etree
 
+from twinbridge.aas import files, limits
+from twinbridge.aas.errors import InvalidInput
 from twinbridge.aas.formats import xmlns, zip_package
 from twinbridge.aas.formats.environment import Environment, FormatError, FormatName
-from twinbridge.aas.formats.jsontree import JsonModelError, build
+from twinbridge.aas.formats.jsontree import JsonModelError, build, dumps
 
 logger = logging.getLogger(__name__)
 
-MAX_PACKAGE_BYTES = 512 * 1024 * 1024
-MAX_PACKAGE_ENTRIES = 10_000
-MAX_COMPRESSION_RATIO = 200
 _RATIO_CHECK_FROM = 1024 * 1024
 """Tiny parts (relationship files, empty origins) legitimately compress beyond any ratio."""
 
@@ -77,13 +79,17 @@ def _sniff(data: bytes) -> FormatName | None:
 
 
 def read_environment(data: bytes, fmt: FormatName, failsafe: bool = False) -> Environment:
+    """The environment in ``data``, checked against ``aas.limits`` whatever the format."""
     if fmt == "json":
-        return read_json(data, failsafe)
-    if fmt == "xml":
-        return read_xml(data, failsafe)
-    if fmt == "aasx":
-        return read_aasx(data, failsafe)
-    raise FormatError(f"unknown format {fmt!r}: expected json, xml or aasx")
+        env = read_json(data, failsafe)
+    elif fmt == "xml":
+        env = read_xml(data, failsafe)
+    elif fmt == "aasx":
+        env = read_aasx(data, failsafe)
+    else:
+        raise FormatError(f"unknown format {fmt!r}: expected json, xml or aasx")
+    check_environment(env, tree_checked=fmt == "json")
+    return env
 
 
 # ------------------------------------------------------------------- JSON
@@ -94,6 +100,10 @@ def read_json(data: bytes, failsafe: bool = False) -> Environment:
         raise FormatError(f"not valid JSON: {error}") from None
     if not isinstance(document, dict):
         raise FormatError(f"an AAS environment is a JSON object, not a {type(document).__name__}")
+    try:
+        limits.check_json(document, limits.current(), "the environment", raw=data)
+    except InvalidInput as error:
+        raise FormatError(str(error)) from None
     unknown = sorted(set(document) - set(_TOP_LEVEL))
     if unknown and not failsafe:
         raise FormatError(
@@ -190,33 +200,99 @@ def _reason(error: BaseException) -> str:
 
 # ------------------------------------------------------------------- AASX
 def check_package(data: bytes) -> None:
-    """Refuse non-zips and zip bombs from the central directory, before anything is inflated.
+    """Refuse non-zips, ambiguous and poisoned entries and zip bombs, before basyx reads anything.
 
-    ``zipfile`` never inflates an entry past its declared ``file_size``, so these declared
-    sizes bound the real work.
+    The central directory is checked first (entry count, declared sizes and ratios, duplicate,
+    absolute, ``..`` and symlink names); then every entry is inflated once, in bounded chunks,
+    under the time limit: a package whose entries inflate beyond what they declare, or too
+    slowly, is refused without holding its content (a bomb just under the ratio limit took 25 s
+    in basyx before).
     """
+    current = limits.current()
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError, OSError) as error:
         raise FormatError(f"not an AASX package (a ZIP file is required): {error}") from None
     with archive:
         entries = archive.infolist()
-        if len(entries) > MAX_PACKAGE_ENTRIES:
-            raise FormatError(f"AASX package has {len(entries)} entries; at most {MAX_PACKAGE_ENTRIES} are accepted")
-        total = 0
-        for entry in entries:
-            total += entry.file_size
-            if total > MAX_PACKAGE_BYTES:
-                raise FormatError(
-                    f"AASX package inflates to more than {MAX_PACKAGE_BYTES // (1024 * 1024)} MiB; refused"
-                )
-            if entry.file_size >= _RATIO_CHECK_FROM and entry.file_size > MAX_COMPRESSION_RATIO * max(
-                entry.compress_size, 1
-            ):
-                raise FormatError(
-                    f"AASX entry {entry.filename!r} compresses {entry.file_size // max(entry.compress_size, 1)}:1;"
-                    f" more than {MAX_COMPRESSION_RATIO}:1 is refused as a zip bomb"
-                )
+        if len(entries) > current.package_entries:
+            raise FormatError(f"AASX package has {len(entries)} entries; at most {current.package_entries} "
+                                f"are accepted (limit {current.key('package_entries')})")
+        _check_entries(entries, current)
+        _inflate_all(archive, entries, current)
+
+
+def _check_entries(entries: list[zipfile.ZipInfo], current: limits.Limits) -> None:
+    seen: set[str] = set()
+    total = 0
+    for entry in entries:
+        name = entry.filename
+        folded = name.lower()  # OPC part names compare case-insensitively
+        if folded in seen:
+            raise FormatError(f"AASX package holds the entry {name!r} twice; refused as ambiguous")
+        seen.add(folded)
+        segments = name.replace("\\", "/").split("/")
+        if name.startswith(("/", "\\")) or ".." in segments or (len(name) > 1 and name[1] == ":"):
+            raise FormatError(f"AASX entry {name!r} has an absolute or '..' name; refused")
+        if stat.S_ISLNK(entry.external_attr >> 16):
+            raise FormatError(f"AASX entry {name!r} is a symbolic link; refused")
+        limits.check_text(name, "an AASX entry name")
+        total += entry.file_size
+        if total > current.package_inflated_bytes:
+            raise FormatError(f"AASX package inflates to more than {current.package_inflated_bytes // limits.MIB} "
+                                f"MiB; refused (limit {current.key('package_inflated_bytes')})")
+        if entry.file_size >= _RATIO_CHECK_FROM and entry.file_size > current.package_ratio * max(
+            entry.compress_size, 1
+        ):
+            raise FormatError(
+                f"AASX entry {name!r} compresses {entry.file_size // max(entry.compress_size, 1)}:1; more than "
+                f"{current.package_ratio}:1 is refused as a zip bomb (limit {current.key('package_ratio')})"
+            )
+
+
+def _inflate_all(archive: zipfile.ZipFile, entries: list[zipfile.ZipInfo], current: limits.Limits) -> None:
+    deadline = time.monotonic() + current.package_seconds
+    for entry in entries:
+        try:
+            with archive.open(entry) as stream:
+                while stream.read(_INFLATE_CHUNK):
+                    if time.monotonic() > deadline:
+                        raise FormatError(
+                            f"AASX package takes longer than {current.package_seconds:g} s to inflate; refused "
+                            f"(limit {current.key('package_seconds')})")
+        except (zipfile.BadZipFile, zlib.error, NotImplementedError, OSError, EOFError) as error:
+            raise FormatError(f"AASX entry {entry.filename!r} cannot be inflated: {error}") from None
+
+
+_INFLATE_CHUNK = 1024 * 1024
+
+
+def check_environment(env: Environment, tree_checked: bool) -> None:
+    """Every object within the limits and the metamodel's character rules, and every file name
+    and reference exportable; ``tree_checked`` when the JSON reader already checked the text.
+
+    XML and AASX content arrives as objects: each is printed once to JSON (which also proves it
+    prints: orjson stops at 255 levels) and that tree checked like a JSON body.
+    """
+    current = limits.current()
+    for obj in env.identifiables():
+        where = f"{type(obj).__name__} {obj.id!r}"
+        try:
+            if not tree_checked:
+                printed = dumps(obj)
+                limits.check_json(orjson.loads(printed), current, where, raw=printed)
+            if isinstance(obj, model.Submodel):
+                limits.check_submodel(obj, current)
+            files.check_references(obj)
+        except InvalidInput as error:
+            raise FormatError(str(error)) from None
+        except (TypeError, orjson.JSONEncodeError) as error:
+            raise FormatError(f"{where} cannot be written as JSON: {error}") from None
+    for name, (_, content) in env.files.items():
+        try:
+            files.check_import(name, content)
+        except InvalidInput as error:
+            raise FormatError(str(error)) from None
 
 
 class _PackageReader(AASXReader):

@@ -7,6 +7,7 @@ import io
 import logging
 import mimetypes
 import zipfile
+from typing import Literal
 
 import orjson
 import pyecma376_2
@@ -24,13 +25,17 @@ AASX_DATA_PART = "/aasx/data.xml"
 AASX_JSON_PART = "/aasx/data.json"
 
 
-def write_environment(env: Environment, fmt: FormatName) -> bytes:
+Metamodel = Literal["3.0", "3.1"]
+
+
+def write_environment(env: Environment, fmt: FormatName, metamodel: Metamodel = "3.0") -> bytes:
+    """``metamodel`` decides the XML namespace (JSON is the same for both)."""
     if fmt == "json":
         return write_json(env)
     if fmt == "xml":
-        return write_xml(env)
+        return write_xml(env, metamodel)
     if fmt == "aasx":
-        return write_aasx(env)
+        return write_aasx(env, metamodel=metamodel)
     raise FormatError(f"unknown format {fmt!r}: expected json, xml or aasx")
 
 
@@ -53,11 +58,11 @@ def _object_store(env: Environment) -> model.DictIdentifiableStore:
     return store
 
 
-def write_xml(env: Environment) -> bytes:
+def write_xml(env: Environment, metamodel: Metamodel = "3.0") -> bytes:
     """basyx writes the 3.1 namespace; AAS 3.0 documents get the 3.0 one (see ``xmlns``)."""
     buffer = io.BytesIO()
     write_aas_xml_file(buffer, _object_store(env))
-    return xmlns.as_30(buffer.getvalue())
+    return buffer.getvalue() if metamodel == "3.1" else xmlns.as_30(buffer.getvalue())
 
 
 def is_package_path(name: str) -> bool:
@@ -73,7 +78,8 @@ def is_package_path(name: str) -> bool:
     )
 
 
-def write_aasx(env: Environment, creator: str = "twinbridge", json_part: bool = False) -> bytes:
+def write_aasx(env: Environment, creator: str = "twinbridge", json_part: bool = False,
+               metamodel: Metamodel = "3.0") -> bytes:
     """One XML (or, with ``json_part``, JSON) data part, every package-local file as an aas-suppl
     part, and the first shell's default thumbnail as the package thumbnail.
 
@@ -99,6 +105,8 @@ def write_aasx(env: Environment, creator: str = "twinbridge", json_part: bool = 
             writer.write_thumbnail(*thumbnail)
     if json_part:
         return zip_package.exact_relationship_targets(_replace_part(buffer.getvalue(), AASX_JSON_PART, write_json(env)))
+    if metamodel == "3.1":
+        return zip_package.exact_relationship_targets(buffer.getvalue())
     return zip_package.exact_relationship_targets(xmlns.package_renamed(buffer.getvalue(), xmlns.NS_31, xmlns.NS_30))
 
 

@@ -51,9 +51,10 @@ def package_renamed(data: bytes, source: str, target: str) -> bytes:
     """An AASX whose XML parts declaring ``source`` declare ``target``; other entries are copied unchanged."""
     marker = source.encode()
 
-    def change(name: str, content: bytes) -> bytes | None:
-        if not name.lower().endswith(".xml") or "_rels/" in name or marker not in content:
-            return None
-        return renamed(content, source, target)
+    def candidate(name: str) -> bool:
+        return name.lower().endswith(".xml") and "_rels/" not in name
 
-    return zip_package.rewrite(data, change)
+    def change(name: str, content: bytes) -> bytes | None:
+        return renamed(content, source, target) if marker in content else None
+
+    return zip_package.rewrite(data, change, candidate)

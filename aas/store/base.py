@@ -70,7 +70,17 @@ class DeleteFile:
     name: str
 
 
-Change = SaveDocument | DeleteDocument | LogElement | SaveFile | DeleteFile
+@dataclass(slots=True)
+class CheckVersion:
+    """Keep the transaction only if the identifiable's shared version is still ``version`` (an
+    ``If-Match`` on PUT/PATCH); a store without shared versions ignores it."""
+
+    kind: ObjectKind
+    identifier: str
+    version: int
+
+
+Change = SaveDocument | DeleteDocument | LogElement | SaveFile | DeleteFile | CheckVersion
 
 
 @dataclass(slots=True)
@@ -93,9 +103,16 @@ class StoredDocument:
 class Store(Protocol):
     blocking: bool
     """True when ``write`` does I/O (the twin then calls it from its writer thread, off the loop)."""
+    values_in_place: bool
+    """True when a value write overwrites its element's row instead of appending to the log
+    (PostgreSQL): values then never make a submodel's log due for compaction."""
 
     def load(self) -> Iterator[StoredDocument]:
         """Every identifiable in first-insertion order, with its element log in append order."""
+        ...
+
+    def load_one(self, kind: ObjectKind, identifier: str) -> StoredDocument | None:
+        """One identifiable as ``load`` gives it, or None (the twin re-reads what a failed write touched)."""
         ...
 
     def write(self, changes: Sequence[Change]) -> None:
@@ -109,4 +126,20 @@ class Store(Protocol):
 
     def file_names(self, prefix: str = "") -> list[str]: ...
 
+    def version(self, kind: ObjectKind, identifier: str) -> int | None:
+        """The identifiable's version shared by every instance on the store (its ETag), or None
+        when the store keeps none (one instance: the twin counts its own changes)."""
+        ...
+
     def close(self) -> None: ...
+
+
+def touched(changes: Sequence[Change]) -> list[tuple[ObjectKind, str]]:
+    """The identifiables ``changes`` write (in first-touch order; files belong to none)."""
+    found: dict[tuple[ObjectKind, str], None] = {}
+    for change in changes:
+        if isinstance(change, LogElement):
+            found[(ObjectKind.SUBMODEL, change.submodel_id)] = None
+        elif isinstance(change, (SaveDocument, DeleteDocument)):
+            found[(change.kind, change.identifier)] = None
+    return list(found)

@@ -20,6 +20,7 @@ from twinbridge.aas.store.base import (
 
 class MemoryStore:
     blocking = False
+    values_in_place = False
 
     def __init__(self) -> None:
         self._documents: dict[tuple[ObjectKind, str], bytes] = {}
@@ -30,6 +31,13 @@ class MemoryStore:
         for (kind, identifier), body in list(self._documents.items()):
             log = list(self._log.get(identifier, ())) if kind is ObjectKind.SUBMODEL else []
             yield StoredDocument(kind, identifier, body, log)
+
+    def load_one(self, kind: ObjectKind, identifier: str) -> StoredDocument | None:
+        body = self._documents.get((kind, identifier))
+        if body is None:
+            return None
+        log = list(self._log.get(identifier, ())) if kind is ObjectKind.SUBMODEL else []
+        return StoredDocument(kind, identifier, body, log)
 
     def write(self, changes: Sequence[Change]) -> None:
         for change in changes:
@@ -57,6 +65,9 @@ class MemoryStore:
 
     def file_names(self, prefix: str = "") -> list[str]:
         return sorted(name for name in self._files if name.startswith(prefix))
+
+    def version(self, kind: ObjectKind, identifier: str) -> int | None:
+        return None
 
     def close(self) -> None:
         self._documents.clear()

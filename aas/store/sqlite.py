@@ -16,6 +16,8 @@ load) from others; one connection serves all, guarded by a lock, so no read sees
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -71,8 +73,35 @@ def storage_error(error: sqlite3.Error, where: Path) -> StorageError:
     return StorageError(f"the store {where} failed: {error}")
 
 
+_BLOB_STREAM_FROM = 1024 * 1024
+_BLOB_CHUNK = 1024 * 1024
+
+
+def _refused(path: Path, why: str) -> StorageError:
+    return StorageError(
+        f"the store {path} is not a valid twinbridge store: {why}. Nothing was changed; restore a backup "
+        "of it, or start with --data naming another directory (move the file away only to start over empty)")
+
+
+def _create_private(path: Path) -> bool:
+    """Create the store file 0600 whatever the umask (SQLite gives its -wal and -shm files the
+    database file's mode); tighten an existing one. True when it was just created."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        fresh = True
+    except FileExistsError:
+        fresh = False
+    except OSError as error:
+        raise StorageError(f"cannot open the store {path}: {error.strerror or error}") from error
+    with contextlib.suppress(PermissionError):  # a store someone else owns (read by an export): leave it
+        if path.stat().st_mode & 0o777 != 0o600:
+            os.chmod(path, 0o600)
+    return fresh
+
+
 class SqliteStore:
     blocking = True
+    values_in_place = False
 
     def __init__(self, path: Path, synchronous: Literal["FULL", "NORMAL"] = "FULL",
                  max_bytes: int | None = None) -> None:
@@ -82,18 +111,42 @@ class SqliteStore:
             raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
         self.path = Path(path)
         self._lock = threading.Lock()
+        fresh = _create_private(self.path)
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as error:
             raise StorageError(f"cannot open the store {self.path}: {error}") from error
         try:
+            if not fresh:
+                self._check()
             self._prepare(synchronous)
             if max_bytes is not None:
                 page_size = self._db.execute("PRAGMA page_size").fetchone()[0]
                 self._db.execute(f"PRAGMA max_page_count={max(1, max_bytes // page_size)}")
         except sqlite3.Error as error:
             self._db.close()
-            raise StorageError(f"cannot open the store {self.path}: {error}") from error
+            raise _refused(self.path, str(error)) from error
+        except StorageError:
+            self._db.close()
+            raise
+
+    def _check(self) -> None:
+        """Refuse, before writing a byte, a file that is not a twinbridge store: starting empty
+        over it would look like total data loss to the operator (a zero-length file, another
+        application's database, a newer schema, a failed integrity check)."""
+        if self.path.stat().st_size == 0:
+            raise _refused(self.path, "it is empty (0 bytes)")
+        db = self._db
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if version > SCHEMA_VERSION:
+            raise _refused(self.path, f"its schema version {version} is newer than this twinbridge "
+                                      f"understands ({SCHEMA_VERSION})")
+        if "documents" not in tables and (tables or version):
+            raise _refused(self.path, f"it is another application's database (tables: {', '.join(sorted(tables))})")
+        problems = [row[0] for row in db.execute("PRAGMA quick_check(5)")]
+        if problems != ["ok"]:
+            raise _refused(self.path, f"its integrity check failed ({'; '.join(problems)})")
 
     def _prepare(self, synchronous: str) -> None:
         db = self._db
@@ -102,11 +155,6 @@ class SqliteStore:
             raise sqlite3.DatabaseError(f"WAL journal mode unavailable (got {mode!r})")
         db.execute(f"PRAGMA synchronous={synchronous}")
         db.execute("PRAGMA busy_timeout=5000")  # a CLI export next to a running server waits, not fails
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise sqlite3.DatabaseError(
-                f"schema version {version} is newer than this twinbridge understands ({SCHEMA_VERSION})"
-            )
         db.executescript(_SCHEMA)
         db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
@@ -122,6 +170,17 @@ class SqliteStore:
         for kind, identifier, body in rows:
             log = logs.get(identifier, []) if kind == _SUBMODEL else []
             yield StoredDocument(ObjectKind(kind), identifier, bytes(body), log)
+
+    def load_one(self, kind: ObjectKind, identifier: str) -> StoredDocument | None:
+        with self._lock:
+            row = self._db.execute("SELECT body FROM documents WHERE kind = ? AND id = ?",
+                                   (kind.value, identifier)).fetchone()
+            entries = self._db.execute("SELECT op, path, body FROM element_log WHERE submodel_id = ? ORDER BY seq",
+                                       (identifier,)).fetchall() if kind is ObjectKind.SUBMODEL else []
+        if row is None:
+            return None
+        log = [LoggedChange(ElementOp(op), path, None if body is None else bytes(body)) for op, path, body in entries]
+        return StoredDocument(kind, identifier, bytes(row[0]), log)
 
     def write(self, changes: Sequence[Change]) -> None:
         if not changes:
@@ -158,6 +217,20 @@ class SqliteStore:
                 db.execute("DELETE FROM documents WHERE kind = ? AND id = ?", (kind.value, identifier))
                 if kind is ObjectKind.SUBMODEL:
                     db.execute("DELETE FROM element_log WHERE submodel_id = ?", (identifier,))
+            case SaveFile(name, content_type, data) if len(data) >= _BLOB_STREAM_FROM:
+                # Bound as a parameter, SQLite copies a blob twice (the binding, then the record):
+                # a 200 MiB upload grew the server by 605 MiB. A zeroblob row written in place
+                # through incremental blob I/O holds no copy beyond the caller's bytes.
+                db.execute(
+                    "INSERT INTO files (name, content_type, data) VALUES (?, ?, zeroblob(?))"
+                    " ON CONFLICT (name) DO UPDATE SET content_type = excluded.content_type, data = excluded.data",
+                    (name, content_type, len(data)),
+                )
+                rowid = db.execute("SELECT rowid FROM files WHERE name = ?", (name,)).fetchone()[0]
+                view = memoryview(data)
+                with db.blobopen("files", "data", rowid) as blob:
+                    for start in range(0, len(view), _BLOB_CHUNK):
+                        blob.write(view[start:start + _BLOB_CHUNK])
             case SaveFile(name, content_type, data):
                 db.execute(
                     "INSERT INTO files (name, content_type, data) VALUES (?, ?, ?)"
@@ -184,6 +257,9 @@ class SqliteStore:
                 "SELECT name FROM files WHERE substr(name, 1, ?) = ? ORDER BY name", (len(prefix), prefix)
             ).fetchall()
         return [name for (name,) in rows]
+
+    def version(self, kind: ObjectKind, identifier: str) -> int | None:
+        return None
 
     def close(self) -> None:
         with self._lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, model_validator
 
@@ -10,6 +11,15 @@ from twinbridge.adapters.config import SourceConfig, Strict
 from twinbridge.adapters.mqtt.selectors import Selector
 from twinbridge.adapters.mqtt.topics import check_filter, check_topic
 from twinbridge.adapters.sparkplug.topics import binding_topic
+
+
+def shown_url(url: str) -> str:
+    """``url`` fit for a log or an error message: a password in it is replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 class MqttTls(Strict):

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import aiomqtt
 
 from twinbridge.adapters.mqtt.compat_aiomqtt import HandlerClient, MessageHandler
-from twinbridge.adapters.mqtt.config import MqttSource
+from twinbridge.adapters.mqtt.config import MqttSource, shown_url
 from twinbridge.adapters.supervisor import describe
 
 
@@ -25,7 +25,7 @@ def client_options(source: MqttSource) -> dict[str, Any]:
     url = urlsplit(source.url)
     secure = url.scheme == "mqtts"
     if not url.hostname:
-        raise ValueError(f"source {source.name!r}: url {source.url!r} has no host")
+        raise ValueError(f"source {source.name!r}: url {shown_url(source.url)!r} has no host")
     options: dict[str, Any] = {
         "hostname": url.hostname,
         "port": url.port or (8883 if secure else 1883),

@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from twinbridge.adapters.coerce import source_time
 from twinbridge.adapters.mqtt.selectors import Missing, Selector
 
 
@@ -69,7 +70,7 @@ def epoch_seconds(raw: Any) -> float:
             raise PayloadError(f"timestamp {raw!r} is neither epoch time nor ISO 8601") from None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=datetime.UTC)
-        return parsed.timestamp()
+        return _representable(parsed.timestamp())
     raise PayloadError(f"timestamp {raw!r} is a {type(raw).__name__}, expected a number or ISO 8601 text")
 
 
@@ -77,10 +78,17 @@ def _scaled(number: float) -> float:
     if number != number or number in (float("inf"), float("-inf")) or number < 0:
         raise PayloadError(f"timestamp {number!r} is not a point in time")
     if number >= 1e14:
-        return number / 1e6
+        return _representable(number / 1e6)
     if number >= 1e11:
-        return number / 1e3
+        return _representable(number / 1e3)
     return number
+
+
+def _representable(seconds: float) -> float:
+    try:
+        return source_time(seconds)
+    except ValueError as error:
+        raise PayloadError(str(error)) from None
 
 
 def _preview(payload: bytes, limit: int = 60) -> str:

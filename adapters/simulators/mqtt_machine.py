@@ -119,6 +119,7 @@ class SimulatedMqttMachines:
         if parts.scheme != "mqtt" or not parts.hostname:
             raise ValueError(f"simulated machines need an mqtt://host:port url, got {url!r}")
         self._host, self._port = parts.hostname, parts.port or 1883
+        self._last_error = ""
         self.machines = dict(machines)
         self.interval_s = interval_s
         self.prefix = prefix
@@ -173,7 +174,12 @@ class SimulatedMqttMachines:
             self._ready[machine] = asyncio.Event()
             run = self._run_json if protocol == "json" else self._run_sparkplug
             self._tasks.append(asyncio.create_task(self._keep_running(machine, run), name=f"sim:{machine}"))
-        await asyncio.wait_for(asyncio.gather(*(event.wait() for event in self._ready.values())), timeout)
+        try:
+            await asyncio.wait_for(asyncio.gather(*(event.wait() for event in self._ready.values())), timeout)
+        except TimeoutError:
+            why = f": {self._last_error}" if self._last_error else ""
+            raise TimeoutError(f"the simulated MQTT machines could not reach the broker mqtt://{self._host}:"
+                               f"{self._port} within {timeout:g} s{why}") from None
 
     async def stop(self) -> None:
         """Stop every machine; a Sparkplug one says goodbye with its NDEATH.
@@ -196,6 +202,7 @@ class SimulatedMqttMachines:
             try:
                 await run(machine)
             except aiomqtt.MqttError as error:
+                self._last_error = str(error)
                 log.info("simulated machine %s lost the broker (%s); reconnecting", machine, error)
             if not self._stopping:
                 await asyncio.sleep(0.5)

@@ -16,6 +16,7 @@ from typing import Any
 from google.protobuf.message import DecodeError
 
 from twinbridge.adapters import float32
+from twinbridge.adapters.coerce import source_time
 from twinbridge.adapters.sparkplug import sparkplug_b_pb2 as pb
 
 # The generated module builds its classes at import time, so type checkers cannot see them.
@@ -93,7 +94,7 @@ def metric_value(metric: Any, datatype: int) -> Any:
         if bits is not None:
             value = _signed(value, bits, 32 if field == "int_value" else 64)
         elif datatype == DataType.DATETIME:
-            value = datetime.datetime.fromtimestamp(value / 1000, tz=datetime.UTC).isoformat()
+            value = datetime.datetime.fromtimestamp(source_time(value / 1000), tz=datetime.UTC).isoformat()
     return value
 
 

@@ -30,6 +30,7 @@ from typing import Any
 from twinbridge.aas.live import LiveElement
 from twinbridge.aas.quality import Quality
 from twinbridge.aas.twin import Twin
+from twinbridge.adapters.coerce import LATEST_SOURCE_TIME, source_time
 from twinbridge.adapters.sparkplug import payloads
 from twinbridge.adapters.sparkplug.topics import NAMESPACE, SparkplugTopic, binding_topic, command_topic, parse
 from twinbridge.adapters.throttle import ThrottledLog
@@ -134,6 +135,9 @@ class SparkplugHost:
             return True
         received = time.time()
         stamp = payload.timestamp / 1000 if payload.HasField("timestamp") else received
+        if not 0 <= stamp <= LATEST_SOURCE_TIME:  # unrepresentable: its metrics are Bad (see _apply)
+            self._warn.warning(f"timestamp:{topic}", f"Sparkplug message on {topic!r}: timestamp "
+                                                     f"{payload.timestamp} ms is outside the representable range")
         if kind == "NDEATH":  # usually the will registered at connect time: its timestamp is stale
             self._node_death(node, payload, received)
         elif kind == "NBIRTH":
@@ -147,7 +151,7 @@ class SparkplugHost:
             if kind == "DDEATH":
                 self.stats.deaths += 1
                 for handle in node.handles(where.device, whole_node=False):
-                    self._twin.set_quality(handle, Quality.BAD, stamp)
+                    self._twin.set_quality(handle, Quality.BAD, stamp if stamp <= LATEST_SOURCE_TIME else received)
             elif kind == "DBIRTH":
                 self.stats.births += 1
                 node.aliases[where.device] = {}
@@ -213,6 +217,7 @@ class SparkplugHost:
             timestamp = metric.timestamp / 1000 if metric.HasField("timestamp") else stamp
             for point in points:
                 try:
+                    source_time(timestamp)
                     raw = payloads.metric_value(metric, datatype)
                     if raw is None:  # is_null: the device has no value
                         update(point.handle, None, timestamp, Quality.BAD)
@@ -220,7 +225,7 @@ class SparkplugHost:
                     value = point.convert(raw)
                 except (ValueError, TypeError, ArithmeticError) as error:
                     self._warn.warning(point.name, f"{point.name}: metric {name!r}: {error}")
-                    update(point.handle, None, timestamp, Quality.BAD)
+                    update(point.handle, None, timestamp if 0 <= timestamp <= LATEST_SOURCE_TIME else None, Quality.BAD)
                     continue
                 update(point.handle, value, timestamp, Quality.GOOD)
 

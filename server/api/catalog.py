@@ -133,6 +133,19 @@ class Catalog(Generic[T]):
     def get(self, identifier: str) -> T:
         return self._table[identifier]
 
+    # What query plans (``twinbridge.query.plan``) read: sequence numbers, ascending.
+    def ordered(self) -> Sequence[int]:
+        return self._order
+
+    def key_seqs(self, key: Key) -> Sequence[int]:
+        return self._by_key.get(key, _NOTHING)
+
+    def seq_of(self, identifier: str) -> int | None:
+        return self._seq.get(identifier)
+
+    def id_of(self, seq: int) -> str:
+        return self._ids[seq]
+
     def rendered(self, identifier: str) -> bytes:
         """The item's AAS JSON bytes, rendered once per change of the item."""
         data = self._bytes.get(identifier)
@@ -171,6 +184,11 @@ def semantic_value_key(value: str) -> Key:
     return ("semanticKey", value)
 
 
+def semantic_first_key(value: str) -> Key:
+    """The value of a semanticId's first key (the query language's ``semanticId`` shortcut)."""
+    return ("semanticFirstKey", value)
+
+
 def semantic_reference_key(values: Sequence[str]) -> Key:
     return ("semanticReference", tuple(values))
 
@@ -199,6 +217,8 @@ def submodel_keys(submodel: model.Submodel) -> Iterable[Key]:
     if submodel.semantic_id is not None:
         values = [str(key.value) for key in submodel.semantic_id.key]
         yield semantic_reference_key(values)
+        if values:
+            yield semantic_first_key(values[0])
         for value in values:
             yield semantic_value_key(value)
 

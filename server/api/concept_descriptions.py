@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.twin import Twin
 from twinbridge.server.api.auth import ReadAccess, WriteOrigin
-from twinbridge.server.api.bodies import bytes_response, construct_part, json_response, parse_body
+from twinbridge.server.api.bodies import bytes_response, construct_part, json_response, parsed_body
 from twinbridge.server.api.catalog import (
     Key,
     KeyTuple,
@@ -64,7 +64,7 @@ async def get_all_concept_descriptions(
 
 @router.post("/concept-descriptions", status_code=201, openapi_extra=JSON_BODY)
 async def post_concept_description(origin: WriteOrigin, request: Request, twin: TwinDep) -> Response:
-    concept = parse_body(await request.body(), model.ConceptDescription)
+    concept = await parsed_body(request, model.ConceptDescription)
     twin.create(concept, origin=origin)
     return json_response(concept, status=201)
 
@@ -79,7 +79,7 @@ async def get_concept_description(cdIdentifier: str, services: ServicesDep) -> R
             openapi_extra=JSON_BODY)
 async def put_concept_description(origin: WriteOrigin, cdIdentifier: str, request: Request, twin: TwinDep) -> Response:
     identifier = decode_id(cdIdentifier, "cdIdentifier")
-    concept = parse_body(await request.body(), model.ConceptDescription)
+    concept = await parsed_body(request, model.ConceptDescription)
     if concept.id != identifier:
         raise ApiError(400, f"the body's id {concept.id!r} differs from the path's cdIdentifier {identifier!r}")
     twin.replace(concept, origin=origin)

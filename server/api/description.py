@@ -7,7 +7,7 @@ from fastapi.responses import Response
 
 from twinbridge.server.api.auth import ReadAccess
 from twinbridge.server.api.bodies import json_response
-from twinbridge.server.api.services import TwinDep
+from twinbridge.server.api.services import ServicesDep, TwinDep
 from twinbridge.server.api.shells import shell_of
 
 router = APIRouter(tags=["Description API"])
@@ -34,8 +34,8 @@ SHELL_SERVICE_PROFILES: tuple[str, ...] = (
 
 
 @router.get("/description", dependencies=[ReadAccess])
-async def get_description() -> Response:
-    return json_response({"profiles": list(PROFILES)})
+async def get_description(services: ServicesDep) -> Response:
+    return json_response({"profiles": [*PROFILES, *services.extra_profiles]})
 
 
 @router.get("/shells/{aasIdentifier}/description", dependencies=[ReadAccess])

@@ -43,13 +43,14 @@ def assets() -> Path:
     return folder
 
 
-def install(app: FastAPI, prefix: str) -> None:
-    """Add ``{prefix}/docs`` (+ its OAuth2 redirect), ``{prefix}/redoc`` and the assets under ``{prefix}/docs/static``.
+def install(app: FastAPI, prefix: str, openapi_url: str | None = None) -> None:
+    """Add ``{prefix}/docs`` (+ its OAuth2 redirect), ``{prefix}/redoc`` and the assets under ``{prefix}/docs/static``,
+    showing ``openapi_url`` (default: the app's own document).
 
     The app must be created with ``docs_url=None, redoc_url=None`` so FastAPI's CDN pages are not mounted.
     """
     static = f"{prefix}/docs/static"
-    openapi_url = app.openapi_url or f"{prefix}/openapi.json"
+    openapi_url = openapi_url or app.openapi_url or f"{prefix}/openapi.json"
     redirect_url = f"{prefix}/docs/oauth2-redirect"
     app.mount(static, StaticFiles(directory=assets()), name="offline-docs")
 

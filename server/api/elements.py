@@ -13,26 +13,27 @@ its bare value.
 
 from __future__ import annotations
 
-import hashlib
-import posixpath
 from typing import Any
 
 from basyx.aas import model
 from fastapi import File, Form, Request, UploadFile
 from fastapi.responses import Response
 
-from twinbridge.aas import paths
+from twinbridge.aas import files, paths
 from twinbridge.aas.errors import NotFound
+from twinbridge.aas.limits import check_media_type
 from twinbridge.aas.twin import Twin
 from twinbridge.aas.value_only import has_value, to_value
+from twinbridge.server.api import stored_files
 from twinbridge.server.api.auth import ReadAccess, WriteOrigin
-from twinbridge.server.api.bodies import Extent, ExtentQuery, Level, LevelQuery, json_response, parse_body
+from twinbridge.server.api.bodies import Extent, ExtentQuery, Level, LevelQuery, json_response, parsed_body, read_upload
 from twinbridge.server.api.content import element_metadata, element_paths, reference_json, shaped_json, value_depth
 from twinbridge.server.api.live import live_headers
 from twinbridge.server.api.metadata import ELEMENT_METADATA, copy_metadata
 from twinbridge.server.api.paging import CursorQuery, LimitQuery, paged, paged_envelope
 from twinbridge.server.api.results import ApiError
 from twinbridge.server.api.scope import ScopeDep, ScopedRoutes
+from twinbridge.server.api.value_writes import fits
 
 scoped = ScopedRoutes("Submodel API")
 routers = scoped.routers
@@ -67,7 +68,8 @@ async def get_all_elements(scope: ScopeDep, limit: LimitQuery, cursor: CursorQue
 @scoped.route(_ELEMENTS, ["POST"], status_code=201)
 async def post_element(origin: WriteOrigin, request: Request, scope: ScopeDep) -> Response:
     twin, submodel_id = scope
-    element = parse_body(await request.body(), model.SubmodelElement)  # type: ignore[type-abstract]
+    element = await parsed_body(request, model.SubmodelElement)  # type: ignore[type-abstract]
+    fits(twin, submodel_id, None, element)
     twin.add_element(submodel_id, None, element, origin=origin)
     return json_response(element, 201)
 
@@ -108,7 +110,8 @@ async def get_all_elements_path(scope: ScopeDep, limit: LimitQuery, cursor: Curs
 async def post_element_at(origin: WriteOrigin, request: Request, scope: ScopeDep, idShortPath: str) -> Response:
     """Adds a child to the collection, list, entity or annotated relationship at ``idShortPath``."""
     twin, submodel_id = scope
-    element = parse_body(await request.body(), model.SubmodelElement)  # type: ignore[type-abstract]
+    element = await parsed_body(request, model.SubmodelElement)  # type: ignore[type-abstract]
+    fits(twin, submodel_id, idShortPath, element)
     twin.add_element(submodel_id, idShortPath, element, origin=origin)
     return json_response(element, 201)
 
@@ -118,8 +121,9 @@ async def patch_element(origin: WriteOrigin, request: Request, scope: ScopeDep, 
     """A PATCH carries the complete element of the same kind; it replaces the stored one in place."""
     twin, submodel_id = scope
     stored = twin.element(submodel_id, idShortPath)
-    element = parse_body(await request.body(), model.SubmodelElement)  # type: ignore[type-abstract]
+    element = await parsed_body(request, model.SubmodelElement)  # type: ignore[type-abstract]
     _same_kind(stored, element, idShortPath)
+    fits(twin, submodel_id, idShortPath, element, replaced=stored)
     await twin.put_element(submodel_id, idShortPath, element, origin=origin)  # a new value alone: a value write
     return Response(status_code=204)
 
@@ -145,7 +149,7 @@ async def get_element_metadata(scope: ScopeDep, idShortPath: str) -> Response:
 async def patch_element_metadata(origin: WriteOrigin, request: Request, scope: ScopeDep, idShortPath: str) -> Response:
     twin, submodel_id = scope
     stored = twin.element(submodel_id, idShortPath)
-    body = parse_body(await request.body(), model.SubmodelElement)  # type: ignore[type-abstract]
+    body = await parsed_body(request, model.SubmodelElement)  # type: ignore[type-abstract]
     _same_kind(stored, body, idShortPath)
     if body.id_short not in (None, stored.id_short):
         raise ApiError(400, f"{idShortPath}: the idShort cannot change through $metadata")
@@ -173,42 +177,11 @@ async def get_element_path(scope: ScopeDep, idShortPath: str, level: Level = Lev
 
 
 # ------------------------------------------------------------ attachments
-_FILES_DIR = "/aasx/files"
-
-
 def _file_or_blob(twin: Twin, submodel_id: str, path: str) -> model.File | model.Blob:
     element = twin.element(submodel_id, path)
     if not isinstance(element, (model.File, model.Blob)):
         raise ApiError(400, f"{path} is a {type(element).__name__}; only File and Blob elements have attachments")
     return element
-
-
-def _referenced_elsewhere(twin: Twin, name: str, owner: model.File) -> bool:
-    """Whether another File (in any submodel) or a shell thumbnail points at the stored file ``name``."""
-    for submodel in twin.submodels.values():
-        stack: list[model.SubmodelElement] = list(submodel.submodel_element)
-        while stack:
-            element = stack.pop()
-            if isinstance(element, model.File) and element is not owner and element.value == name:
-                return True
-            stack.extend(paths.children(element))
-    for shell in twin.shells.values():
-        thumbnail = shell.asset_information.default_thumbnail
-        if thumbnail is not None and thumbnail.path == name:
-            return True
-    return False
-
-
-def _stored_name(twin: Twin, submodel_id: str, path: str, file_name: str, owner: model.File) -> str:
-    """``/aasx/files/<name>``, made unique when another element already keeps a file of that name."""
-    base = posixpath.basename(file_name.replace("\\", "/")).strip()
-    if base in ("", ".", ".."):
-        raise ApiError(400, f"fileName {file_name!r} does not name a file")
-    name = f"{_FILES_DIR}/{base}"
-    if owner.value != name and (twin.load_file(name) is not None or _referenced_elsewhere(twin, name, owner)):
-        digest = hashlib.sha256(f"{submodel_id}#{path}".encode()).hexdigest()[:10]
-        name = f"{_FILES_DIR}/{digest}-{base}"
-    return name
 
 
 @scoped.route(_ELEMENT + "/attachment", ["GET"], dependencies=[ReadAccess])
@@ -218,33 +191,39 @@ async def get_attachment(scope: ScopeDep, idShortPath: str) -> Response:
     if isinstance(element, model.Blob):
         if element.value is None:
             raise NotFound(f"the Blob {idShortPath} has no value")
-        return Response(element.value, media_type=element.content_type or "application/octet-stream")
+        return Response(element.value, media_type=stored_files.media_type(element.content_type))
     if not element.value:
         raise NotFound(f"the File {idShortPath} has no value")
-    stored = twin.load_file(element.value)
-    if stored is None:
-        raise NotFound(f"the File {idShortPath} points to {element.value!r}, which is not stored on this server")
-    content_type, data = stored
-    return Response(data, media_type=element.content_type or content_type)
+    content_type, data = stored_files.load(twin, element.value, f"the File {idShortPath}")
+    return Response(data, media_type=stored_files.media_type(element.content_type or content_type))
 
 
 @scoped.route(_ELEMENT + "/attachment", ["PUT"], status_code=204)
 async def put_attachment(origin: WriteOrigin, scope: ScopeDep, idShortPath: str, fileName: str = Form(...),
                          file: UploadFile = File(...)) -> Response:
-    """Multipart upload: a File's content goes to the file store under its new path, a Blob's into the model."""
+    """Multipart upload: a File's content is stored under a name the server assigns from the
+    content (``aas.files``), a Blob's goes into the model. Everything is checked first."""
     twin, submodel_id = scope
     element = _file_or_blob(twin, submodel_id, idShortPath)
-    data = await file.read()
     content_type = file.content_type or element.content_type or "application/octet-stream"
+    check_media_type(content_type, "the attachment's content type")
+    base = files.plain_file_name(fileName, "fileName") if isinstance(element, model.File) else ""
+    data = await read_upload(file, "attachment_bytes", "the attachment")
     if isinstance(element, model.Blob):
-        twin.modify_element(submodel_id, idShortPath, lambda blob: _set_blob(blob, content_type, data), origin=origin)
+        twin.modify_element(submodel_id, idShortPath, lambda blob: _set_blob(blob, content_type, data),
+                            origin=origin)
         return Response(status_code=204)
-    name = _stored_name(twin, submodel_id, idShortPath, fileName, element)
     old = element.value
-    twin.save_file(name, content_type, data)
-    twin.modify_element(submodel_id, idShortPath, lambda target: _set_file(target, content_type, name), origin=origin)
-    if old and old != name and twin.load_file(old) is not None and not _referenced_elsewhere(twin, old, element):
-        twin.delete_file(old)
+    name, created = stored_files.store(twin, files.ATTACHMENTS, base, content_type, data)
+    try:
+        twin.modify_element(submodel_id, idShortPath, lambda target: _set_file(target, content_type, name),
+                            origin=origin)
+    except Exception:
+        if created:
+            twin.delete_file(name)
+        raise
+    if old != name:
+        stored_files.release(twin, old, element)
     return Response(status_code=204)
 
 
@@ -256,10 +235,8 @@ async def delete_attachment(origin: WriteOrigin, scope: ScopeDep, idShortPath: s
         raise NotFound(f"{idShortPath} has no attachment")
     old = element.value
     twin.modify_element(submodel_id, idShortPath, lambda target: setattr(target, "value", None), origin=origin)
-    if isinstance(old, str) and twin.load_file(old) is not None and not _referenced_elsewhere(
-        twin, old, element  # type: ignore[arg-type]
-    ):
-        twin.delete_file(old)
+    if isinstance(old, str):
+        stored_files.release(twin, old, element)
     return Response(status_code=204)
 
 

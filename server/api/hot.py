@@ -37,7 +37,7 @@ from twinbridge.aas.errors import TwinError
 from twinbridge.aas.value_only import apply_value, has_value, parse_value, to_value
 from twinbridge.aas.values import find_value_kind
 from twinbridge.server.api.auth import ANONYMOUS, Role, check_token
-from twinbridge.server.api.bodies import Extent, Level, load_json
+from twinbridge.server.api.bodies import Extent, Level, loaded_json
 from twinbridge.server.api.content import shaped_json
 from twinbridge.server.api.live import handle_headers
 from twinbridge.server.api.paging import cursor_of, limit_of
@@ -187,7 +187,7 @@ async def patch_element_value(request: Request) -> Response:
     submodel_id = scoped_submodel_id(request, twin)
     path = request.path_params["idShortPath"]
     element = services.renders.resolve(twin, _structure(services, submodel_id), submodel_id, path)
-    data = unwrap_value(element, load_json(await request.body(), f"the value of {path}"), path)
+    data = unwrap_value(element, await loaded_json(request, f"the value of {path}"), path)
     if find_value_kind(element) is not None:
         await write_element_value(twin, submodel_id, path, parse_value(element, data, path), origin)
         return Response(status_code=204)

@@ -13,10 +13,13 @@ import secrets
 import time
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import Response
 
+from twinbridge.aas import files
 from twinbridge.aas.errors import NotFound
+from twinbridge.aas.limits import check_text
 from twinbridge.aas.serialization import import_environment, read_environment
 from twinbridge.aas.twin import Twin
 from twinbridge.server.api.auth import AdminAccess, ReadAccess, WriteAccess
@@ -29,7 +32,6 @@ from twinbridge.server.api.services import TwinDep
 router = APIRouter(tags=["AASX File Server API"])
 
 PREFIX = "packages/"
-MAX_PACKAGE_BYTES = 512 * 1024 * 1024
 _DESCRIPTION_SUFFIX = ".json"
 _CONTENT_SUFFIX = ".aasx"
 
@@ -66,16 +68,19 @@ def _all_descriptions(twin: Twin) -> list[dict[str, Any]]:
 
 async def _store_package(twin: Twin, package_id: str, file: UploadFile, file_name: str | None,
                          aas_ids: list[str] | None, created: float) -> dict[str, Any]:
-    """Import first (it validates everything), then keep the bytes and the description."""
-    data = await read_upload(file, MAX_PACKAGE_BYTES, "the AASX package")
-    env = read_environment(data, "aasx")
+    """Check the whole request, import (all or nothing), then keep the bytes and the description."""
+    name = files.plain_file_name(file_name or file.filename or f"{package_id}.aasx", "fileName")
+    given = [identifier for value in aas_ids or () for identifier in value.split(",") if identifier]
+    for identifier in given:
+        check_text(identifier, "aasIds")
+    data = await read_upload(file, "package_bytes", "the AASX package")
+    env = await anyio.to_thread.run_sync(read_environment, data, "aasx")  # seconds for a big package
     import_environment(twin, env)
-    ids = [identifier for value in aas_ids or () for identifier in value.split(",") if identifier] \
-        or [shell.id for shell in env.shells]
+    ids = given or [shell.id for shell in env.shells]
     description = {
         "packageId": package_id,
         "aasIds": ids,
-        "fileName": file_name or file.filename or f"{package_id}.aasx",
+        "fileName": name,
         "created": created,
     }
     with twin.store.batch():
@@ -117,7 +122,8 @@ async def get_package(packageId: str, twin: TwinDep) -> Response:
     stored = twin.load_file(_content_name(package_id))
     if stored is None:
         raise NotFound(f"the AASX package {package_id!r} has no stored content")
-    file_name = str(description.get("fileName", "package.aasx")).replace('"', "")
+    # Printable ASCII only in the header (h11 refuses control characters, and with them the connection).
+    file_name = "".join(c if " " <= c <= "~" and c not in '"\\' else "_" for c in str(description.get("fileName")))
     return Response(stored[1], media_type=AASX_MEDIA_TYPE,
                     headers={"Content-Disposition": f'attachment; filename="{file_name}"'})
 

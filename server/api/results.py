@@ -26,11 +26,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from twinbridge.aas.errors import (
     Conflict,
     InvalidInput,
+    InvalidQuery,
     LimitExceeded,
     NotFound,
     NotWritable,
+    PreconditionFailed,
     StorageError,
     StorageFull,
+    TimedOut,
     TwinError,
     WriteRejected,
 )
@@ -47,11 +50,15 @@ _STATUS_CODES: dict[type[TwinError], int] = {
     LimitExceeded: 413,
     StorageError: 503,
     StorageFull: 507,
+    PreconditionFailed: 412,
+    InvalidQuery: 400,
+    TimedOut: 503,
 }
 
 _CODES: dict[int, str] = {
     400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed",
-    406: "NotAcceptable", 409: "Conflict", 413: "PayloadTooLarge", 415: "UnsupportedMediaType",
+    406: "NotAcceptable", 409: "Conflict", 412: "PreconditionFailed", 413: "PayloadTooLarge",
+    415: "UnsupportedMediaType",
     422: "UnprocessableEntity", 429: "TooManyRequests", 500: "InternalServerError", 502: "BadGateway",
     503: "ServiceUnavailable",
     507: "InsufficientStorage",
@@ -66,10 +73,11 @@ def code_of(status: int) -> str:
 class ApiError(Exception):
     """An error a route raises to answer with ``status`` and a Result naming the problem."""
 
-    def __init__(self, status: int, text: str) -> None:
+    def __init__(self, status: int, text: str, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(text)
         self.status = status
         self.text = text
+        self.headers = headers
 
 
 def xs_datetime(epoch: float) -> str:
@@ -115,7 +123,7 @@ def status_of(error: TwinError) -> int:
 def error_response(error: ApiError | TwinError) -> JSONResponse:
     """The Result of a route's own error or of a twin error (also used by ``server.api.hot``)."""
     if isinstance(error, ApiError):
-        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else error.headers
         return result_response(error.status, error.text, headers)
     return result_response(status_of(error), str(error))
 

@@ -19,6 +19,7 @@ from twinbridge.server.api.ids import decode_ids
 from twinbridge.server.api.results import ApiError
 from twinbridge.server.api.services import TwinDep, services_of
 from twinbridge.server.api.shells import shell_of
+from twinbridge.server.api.v31 import metamodel_of
 
 router = APIRouter(tags=["Serialization API"])
 
@@ -82,7 +83,9 @@ async def _serialize(request: Request, twin: Twin, shell_ids: list[str] | None, 
         return Response(await run_in_threadpool(graph.turtle), media_type=TURTLE)
     env = collect(twin, shell_ids, submodel_ids, include_concept_descriptions)
     headers = {"Content-Disposition": 'attachment; filename="environment.aasx"'} if fmt == "aasx" else None
-    body = write_aasx(env, json_part=True) if media == AASX_JSON_MEDIA_TYPE else write_environment(env, fmt)
+    metamodel = metamodel_of(request)
+    body = (write_aasx(env, json_part=True, metamodel=metamodel) if media == AASX_JSON_MEDIA_TYPE
+            else write_environment(env, fmt, metamodel))
     return Response(body, media_type=media, headers=headers)
 
 

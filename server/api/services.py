@@ -21,6 +21,7 @@ from fastapi import Depends, FastAPI, Request
 from twinbridge.aas.events import Origin
 from twinbridge.aas.operations import OperationRegistry
 from twinbridge.aas.twin import Twin
+from twinbridge.query.value_index import ValueIndexes
 from twinbridge.server.api.catalog import Catalogs
 from twinbridge.server.api.render_cache import RenderCache
 
@@ -43,13 +44,18 @@ class Services:
     security: ApiSecurity
     operations: OperationRegistry
     semantic_graph: TurtleSource | None = None
+    v31_prefix: str | None = None  # where Part 2 v3.1 is served beside v3.0 (``server.api.v31``)
     renders: RenderCache = field(default_factory=RenderCache)
     catalogs: Catalogs = field(init=False)
+    value_indexes: ValueIndexes = field(init=False)  # of submodel element values, for queries
     jobs: OrderedDict[str, Job] = field(default_factory=OrderedDict)
+    extra_profiles: list[str] = field(default_factory=list)
+    """Profiles of services mounted next to the repository (the registry's), for ``/description``."""
     _origins: dict[str, Origin] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.catalogs = Catalogs(self.twin)
+        self.value_indexes = ValueIndexes(self.twin)
 
     def origin(self, who: str) -> Origin:
         """The ``Origin`` of REST changes by ``who`` (a token's holder), one object per holder."""

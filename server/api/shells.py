@@ -17,21 +17,30 @@ from basyx.aas.adapter.json import StrictAASFromJsonDecoder
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
+from twinbridge.aas import files
 from twinbridge.aas.documents import to_jsonable
 from twinbridge.aas.errors import NotFound
 from twinbridge.aas.events import ObjectKind
+from twinbridge.aas.limits import check_media_type
 from twinbridge.aas.twin import Twin
+from twinbridge.server.api import stored_files
 from twinbridge.server.api.auth import ReadAccess, WriteOrigin
-from twinbridge.server.api.bodies import bytes_response, json_response, parse_body, parse_part, read_upload
+from twinbridge.server.api.bodies import (
+    bytes_response,
+    json_response,
+    parse_part,
+    parsed_body,
+    parsed_part,
+    read_upload,
+)
 from twinbridge.server.api.catalog import Key, asset_key, id_short_key, shell_keys
-from twinbridge.server.api.ids import decode_id, decode_json, encode_id
+from twinbridge.server.api.ids import decode_id, decode_json
 from twinbridge.server.api.paging import CursorQuery, LimitQuery, envelope_bytes, next_cursor, paged_envelope
 from twinbridge.server.api.results import ApiError
 from twinbridge.server.api.services import Services, ServicesDep, TwinDep
 
 router = APIRouter(tags=["Asset Administration Shell Repository API"])
 
-MAX_THUMBNAIL_BYTES = 16 * 1024 * 1024
 
 JSON_BODY: dict[str, Any] = {
     "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
@@ -87,10 +96,6 @@ def shell_page(services: Services, id_short: str | None, asset_ids: list[str] | 
     return bytes_response(envelope_bytes([render(identifier) for identifier in ids], next_cursor(after)))
 
 
-def _thumbnail_name(shell: model.AssetAdministrationShell, file_name: str) -> str:
-    return f"/aasx/thumbnails/{encode_id(shell.id)}/{file_name}"
-
-
 def _submodel_reference(data: bytes) -> model.ModelReference:
     reference = parse_part(data, "a Reference", StrictAASFromJsonDecoder._construct_reference)
     keys = list(reference.key)
@@ -113,7 +118,7 @@ async def get_all_shells(services: ServicesDep, limit: LimitQuery, cursor: Curso
 
 @router.post("/shells", status_code=201, openapi_extra=JSON_BODY)
 async def post_shell(origin: WriteOrigin, request: Request, twin: TwinDep) -> Response:
-    shell = parse_body(await request.body(), model.AssetAdministrationShell)
+    shell = await parsed_body(request, model.AssetAdministrationShell)
     twin.create(shell, origin=origin)
     return json_response(shell, status=201)
 
@@ -130,7 +135,7 @@ async def get_all_shell_references(services: ServicesDep, limit: LimitQuery, cur
 @router.put("/shells/{aasIdentifier}", status_code=204, openapi_extra=JSON_BODY)
 async def put_shell(origin: WriteOrigin, aasIdentifier: str, request: Request, twin: TwinDep) -> Response:
     identifier = decode_id(aasIdentifier, "aasIdentifier")
-    shell = parse_body(await request.body(), model.AssetAdministrationShell)
+    shell = await parsed_body(request, model.AssetAdministrationShell)
     if shell.id != identifier:
         raise ApiError(400, f"the body's id {shell.id!r} differs from the path's aasIdentifier {identifier!r}")
     twin.replace(shell, origin=origin)
@@ -172,7 +177,7 @@ async def get_asset_information(aasIdentifier: str, twin: TwinDep) -> Response:
             openapi_extra=JSON_BODY)
 async def put_asset_information(origin: WriteOrigin, aasIdentifier: str, request: Request, twin: TwinDep) -> Response:
     shell = shell_of(twin, aasIdentifier)
-    info = parse_part(await request.body(), "an AssetInformation",
+    info = await parsed_part(request, "an AssetInformation",
                       StrictAASFromJsonDecoder._construct_asset_information)
     twin.modify(ObjectKind.SHELL, shell.id, lambda s: setattr(s, "asset_information", info), origin=origin)
     return Response(status_code=204)
@@ -185,33 +190,37 @@ async def get_thumbnail(aasIdentifier: str, twin: TwinDep) -> Response:
     thumbnail = shell.asset_information.default_thumbnail
     if thumbnail is None:
         raise NotFound(f"the shell {shell.id!r} has no thumbnail")
-    stored = twin.load_file(thumbnail.path)
-    if stored is None:
-        raise NotFound(f"the thumbnail {thumbnail.path!r} of shell {shell.id!r} has no stored content")
-    content_type, data = stored
-    return Response(data, media_type=thumbnail.content_type or content_type)
+    content_type, data = stored_files.load(twin, thumbnail.path, f"the thumbnail of shell {shell.id!r}")
+    return Response(data, media_type=stored_files.media_type(thumbnail.content_type or content_type))
 
 
 @router.put("/shells/{aasIdentifier}/asset-information/thumbnail", status_code=204)
 async def put_thumbnail(origin: WriteOrigin, aasIdentifier: str, twin: TwinDep,
                         file: Annotated[UploadFile, File()], fileName: Annotated[str, Form()]) -> Response:
+    """Stored under a name the server assigns from the content; the old one goes if the server assigned it."""
     shell = shell_of(twin, aasIdentifier)
     if not fileName or "/" in fileName or "\\" in fileName or fileName in {".", ".."}:
         raise ApiError(400, f"fileName {fileName!r} must be a plain file name")
+    base = files.plain_file_name(fileName, "fileName")
     content_type = (file.content_type if file.content_type and file.content_type != "application/octet-stream"
-                    else mimetypes.guess_type(fileName)[0]) or "application/octet-stream"
-    data = await read_upload(file, MAX_THUMBNAIL_BYTES, "the thumbnail")
-    name = _thumbnail_name(shell, fileName)
+                    else mimetypes.guess_type(base)[0]) or "application/octet-stream"
+    check_media_type(content_type, "the thumbnail's content type")
+    data = await read_upload(file, "thumbnail_bytes", "the thumbnail")
     old = shell.asset_information.default_thumbnail
     try:
-        resource = model.Resource(path=name, content_type=content_type)
+        resource = model.Resource(path=files.assigned_name(files.THUMBNAILS, data, base), content_type=content_type)
     except (model.AASConstraintViolation, ValueError) as error:
         raise ApiError(400, f"thumbnail {fileName!r}: {error}") from None
-    twin.save_file(name, content_type, data)
-    twin.modify(ObjectKind.SHELL, shell.id,
-                lambda s: setattr(s.asset_information, "default_thumbnail", resource), origin=origin)
+    name, created = stored_files.store(twin, files.THUMBNAILS, base, content_type, data)
+    try:
+        twin.modify(ObjectKind.SHELL, shell.id,
+                    lambda s: setattr(s.asset_information, "default_thumbnail", resource), origin=origin)
+    except Exception:
+        if created:
+            twin.delete_file(name)
+        raise
     if old is not None and old.path != name:
-        twin.delete_file(old.path)
+        stored_files.release(twin, old.path, shell)
     return Response(status_code=204)
 
 
@@ -223,7 +232,7 @@ async def delete_thumbnail(origin: WriteOrigin, aasIdentifier: str, twin: TwinDe
         raise NotFound(f"the shell {shell.id!r} has no thumbnail")
     twin.modify(ObjectKind.SHELL, shell.id, lambda s: setattr(s.asset_information, "default_thumbnail", None),
                 origin=origin)
-    twin.delete_file(thumbnail.path)
+    stored_files.release(twin, thumbnail.path, shell)
     return Response(status_code=204)
 
 

@@ -20,6 +20,7 @@ from twinbridge.server.api.paging import CursorQuery, LimitQuery, paged_envelope
 from twinbridge.server.api.results import ApiError
 from twinbridge.server.api.scope import Scope, ScopeDep, ScopedRoutes, decode_cached, references
 from twinbridge.server.api.serialization import AASX_MEDIA_TYPE, IdsQuery, negotiate
+from twinbridge.server.api.v31 import metamodel_of
 
 SUBMODEL_SERVICE_PROFILES = (
     "https://admin-shell.io/aas/API/3/0/SubmodelServiceSpecification/SSP-001",
@@ -58,7 +59,7 @@ async def get_submodel_serialization(request: Request, scope: ScopeDep, aasIds: 
     if submodelIds is not None and submodel_id not in decode_ids(submodelIds, "submodelIds"):
         submodel_ids = []
     env = collect(twin, shell_ids, submodel_ids, includeConceptDescriptions)
-    return Response(write_environment(env, fmt), media_type=media)
+    return Response(write_environment(env, fmt, metamodel_of(request)), media_type=media)
 
 
 def add_service_routes(scoped: ScopedRoutes) -> None:

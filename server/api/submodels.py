@@ -26,8 +26,8 @@ from twinbridge.server.api.bodies import (
     LevelQuery,
     bytes_response,
     json_response,
-    load_json,
-    parse_body,
+    loaded_json,
+    parsed_body,
 )
 from twinbridge.server.api.catalog import Key, id_short_key, semantic_reference_key, semantic_value_key
 from twinbridge.server.api.content import element_paths, reference_json, shaped_json, submodel_metadata, value_depth
@@ -86,7 +86,7 @@ async def get_all_submodels(services: ServicesDep, limit: LimitQuery, cursor: Cu
 
 @router.post("/submodels", status_code=201)
 async def post_submodel(origin: WriteOrigin, request: Request, twin: TwinDep) -> Response:
-    submodel = parse_body(await request.body(), model.Submodel)
+    submodel = await parsed_body(request, model.Submodel)
     twin.create(submodel, origin=origin)
     return json_response(submodel, 201)
 
@@ -135,7 +135,7 @@ routers = scoped.routers
 @scoped.route("", ["PUT"], status_code=204)
 async def put_submodel(origin: WriteOrigin, request: Request, scope: ScopeDep) -> Response:
     twin, submodel_id = scope
-    submodel = _body_for(await request.body(), submodel_id)
+    submodel = await _body_for(request, submodel_id)
     twin.replace(submodel, origin=origin)
     return Response(status_code=204)
 
@@ -144,7 +144,7 @@ async def put_submodel(origin: WriteOrigin, request: Request, scope: ScopeDep) -
 async def patch_submodel(origin: WriteOrigin, request: Request, scope: ScopeDep) -> Response:
     """A PATCH carries a complete Submodel (Part 2 has no merge format for it); it replaces the stored one."""
     twin, submodel_id = scope
-    submodel = _body_for(await request.body(), submodel_id)
+    submodel = await _body_for(request, submodel_id)
     twin.replace(submodel, origin=origin)
     return Response(status_code=204)
 
@@ -169,7 +169,7 @@ async def get_submodel_metadata(scope: ScopeDep) -> Response:
 @scoped.route("/$metadata", ["PATCH"], status_code=204)
 async def patch_submodel_metadata(origin: WriteOrigin, request: Request, scope: ScopeDep) -> Response:
     twin, submodel_id = scope
-    body = _body_for(await request.body(), submodel_id)
+    body = await _body_for(request, submodel_id)
     if len(body.submodel_element):
         raise ApiError(400, "a $metadata PATCH must not carry submodelElements; use PUT or PATCH the $value")
     twin.modify(ObjectKind.SUBMODEL, submodel_id, lambda stored: copy_metadata(stored, body, SUBMODEL_METADATA),
@@ -193,7 +193,7 @@ async def get_submodel_value(scope: ScopeDep, services: ServicesDep, level: Leve
 @scoped.route("/$value", ["PATCH"], status_code=204)
 async def patch_submodel_value(origin: WriteOrigin, request: Request, scope: ScopeDep) -> Response:
     twin, submodel_id = scope
-    data = load_json(await request.body(), "the submodel's values by idShort")
+    data = await loaded_json(request, "the submodel's values by idShort")
     refuse_bound_values(twin, submodel_id, None)
     twin.modify(ObjectKind.SUBMODEL, submodel_id, lambda submodel: apply_submodel_value(submodel, data), origin=origin)
     return Response(status_code=204)
@@ -214,8 +214,8 @@ async def get_submodel_path(scope: ScopeDep, level: Level = LevelQuery) -> Respo
 add_service_routes(scoped)  # /description, /shells, /serialization of the single-submodel service
 
 
-def _body_for(body: bytes, submodel_id: str) -> model.Submodel:
-    submodel = parse_body(body, model.Submodel)
+async def _body_for(request: Request, submodel_id: str) -> model.Submodel:
+    submodel = await parsed_body(request, model.Submodel)
     if submodel.id != submodel_id:
         raise ApiError(400, f"the body's id {submodel.id!r} differs from the path's {submodel_id!r}")
     return submodel

@@ -18,12 +18,13 @@ from typing import Any
 
 from basyx.aas import model
 
+from twinbridge.aas import limits
 from twinbridge.aas.documents import to_jsonable
 from twinbridge.aas.errors import TwinError
 from twinbridge.aas.events import Origin
 from twinbridge.aas.twin import Twin
 from twinbridge.aas.values import ElementValue
-from twinbridge.server.api.bodies import load_json, parse_body
+from twinbridge.server.api.bodies import load_json, parse_body, parsed
 from twinbridge.server.api.render_cache import RenderCache
 from twinbridge.server.api.results import ApiError
 
@@ -42,18 +43,28 @@ async def write_element_value(twin: Twin, submodel_id: str, path: str, value: El
 
 async def put_element_body(twin: Twin, renders: RenderCache, structure: tuple[int, int], submodel_id: str,
                            path: str, stored: model.SubmodelElement, body: bytes, origin: Origin) -> None:
-    data = load_json(body, "a SubmodelElement")
+    data = await parsed(body, load_json, "a SubmodelElement")
     if isinstance(stored, model.Property) and isinstance(data, dict) and _new_lexical_value_only(
             renders, twin, structure, submodel_id, path, data):
         await write_element_value(twin, submodel_id, path, data.get("value"), origin)
         return
-    element = parse_body(body, model.SubmodelElement)  # type: ignore[type-abstract]
+    element = await parsed(body, parse_body, model.SubmodelElement)
+    fits(twin, submodel_id, path, element, replaced=stored)
     try:
         await twin.put_element(submodel_id, path, element, origin=origin)
     except TwinError:
         raise
     except Exception as error:  # a device refusing the value, as in write_element_value
         raise ApiError(502, f"{path}: the device did not accept the write: {error}") from None
+
+
+def fits(twin: Twin, submodel_id: str, path: str | None, element: model.SubmodelElement,
+         replaced: model.SubmodelElement | None = None) -> None:
+    """The submodel stays within ``path_depth`` and ``submodel_elements`` with ``element`` added
+    below ``path`` (or put in place of ``replaced`` at ``path``): checked before the twin changes."""
+    depth = 0 if not path else path.count(".") + path.count("[") + 1
+    limits.check_new_element(twin.submodel(submodel_id), depth - (replaced is not None), element, replaced,
+                             limits.current())
 
 
 def _new_lexical_value_only(renders: RenderCache, twin: Twin, structure: tuple[int, int], submodel_id: str,

@@ -12,9 +12,11 @@ Two topic layouts, chosen per deployment so existing consumers work unchanged:
   BaSyx sends the deleted object; we no longer have it, so a ``deleted`` payload names it
   (``{"id": ...}`` or ``{"idShort": ...}``). Concept descriptions have no BaSyx topic: not sent.
 
-The publisher never slows ingest: it has its own bus subscription in EVERY mode bounded by
-``capacity``; while the broker is slow or absent that queue fills and then drops the oldest
-events, counted in ``EventStats`` and logged. Encoding happens in the publisher's task.
+The publisher never slows ingest: it reads the event hub's log from its own cursor. While the
+broker is slow or absent the cursor falls behind; past the log's size the oldest events are
+overwritten and counted as dropped (``EventStats``, logged); after a reconnect it goes on from
+its cursor, so a short outage loses nothing. A batch of events leaves as one socket write
+(``wire.MqttWire``): see BENCHMARKS.md for the rate.
 """
 
 from __future__ import annotations
@@ -24,140 +26,128 @@ import contextlib
 import logging
 from collections.abc import Iterator
 
-import aiomqtt
 import orjson
 
 from twinbridge.aas import documents
-from twinbridge.aas.bus import ChangeBatch, DeliveryMode, Subscription
-from twinbridge.aas.events import ChangeKind, ObjectKind
+from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.twin import Twin
-from twinbridge.adapters.mqtt.config import MqttSource
-from twinbridge.adapters.mqtt.connection import client_options
 from twinbridge.adapters.supervisor import describe
 from twinbridge.server.api.ids import encode_id
-from twinbridge.server.events.model import EventIds, structure_event, value_event
+from twinbridge.server.events.hub import EventHub, Logged
 from twinbridge.server.events.settings import MqttEvents
 from twinbridge.server.events.stats import EventStats
+from twinbridge.server.events.wire import Endpoint, MqttWire, MqttWireError
 
 log = logging.getLogger(__name__)
 
 Message = tuple[str, bytes]
-_BASYX_KINDS = {ChangeKind.CREATED: "created", ChangeKind.REPLACED: "updated", ChangeKind.UPDATED: "updated",
-                ChangeKind.DELETED: "deleted"}
+_STRUCTURE = frozenset({"created", "updated", "deleted"})
 _RETRY_S = (0.5, 1.0, 2.0, 5.0)
-_CHUNK = 1_000
+_CHUNK = 5_000
+"""Events per socket write (about 2 MB of CloudEvents)."""
 
 
 class MqttEventPublisher:
-    """A ``Service``: ``start`` subscribes and connects in the background; ``stop`` ends both."""
+    """A ``Service``: ``start`` connects in the background and follows the hub; ``stop`` ends it."""
 
-    def __init__(self, twin: Twin, settings: MqttEvents, base_url: str, stats: EventStats,
-                 ids: EventIds | None = None) -> None:
+    def __init__(self, twin: Twin, settings: MqttEvents, hub: EventHub, stats: EventStats) -> None:
         self.twin = twin
         self.settings = settings
-        self.base_url = base_url
+        self.hub = hub
         self.stats = stats
-        self.ids = ids if ids is not None else EventIds()
         self.connected = False
-        self._options = client_options(MqttSource(
-            name="events", url=settings.url, username=settings.username, password=settings.password,
-            client_id=settings.client_id, keepalive_s=settings.keepalive_s, tls=settings.tls,
-        ))
-        self._subscription: Subscription | None = None
+        self.cursor = 0
+        self._endpoint = Endpoint.from_url(settings.url, settings.username, settings.password, settings.tls)
         self._task: asyncio.Task[None] | None = None
         self._encode = self._async_aas if settings.topic_layout == "async-aas" else self._basyx
 
     async def start(self) -> None:
-        self._subscription = self.twin.bus.subscribe(mode=DeliveryMode.EVERY, capacity=self.settings.capacity,
-                                                     structure_capacity=self.settings.capacity)
-        subscription = self._subscription
-        self.stats.queue_depths["mqtt"] = lambda: subscription.depth
-        self.stats.queue_drops["mqtt"] = lambda: subscription.dropped
-        self._task = asyncio.create_task(self._run(subscription), name="mqtt events")
+        self.cursor = self.hub.head  # what happens from now on
+        self.stats.queue_depths["mqtt"] = lambda: min(self.hub.head - self.cursor, self.hub.size)
+        # overwritten before this publisher read them (an absent broker): counted at once, not on reconnect
+        self.stats.queue_drops["mqtt"] = lambda: max(0, self.hub.head - self.hub.size - self.cursor)
+        self._task = asyncio.create_task(self._run(), name="mqtt events")
 
     async def stop(self) -> None:
-        if self._subscription is not None:
-            self._subscription.close()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self.stats.queue_depths.pop("mqtt", None)
         self.stats.queue_drops.pop("mqtt", None)
-        self._task = self._subscription = None
+        self._task = None
 
     def banner_lines(self) -> list[str]:
         return [f"  MQTT events ({self.settings.topic_layout}) to {self.settings.url}"]
 
-    async def _run(self, subscription: Subscription) -> None:
+    async def _run(self) -> None:
         failures = 0
+        client_id = self.settings.client_id or f"twinbridge-events-{self.hub.boot}"
         while True:
+            wire = MqttWire(self._endpoint, client_id, keepalive_s=self.settings.keepalive_s)
             try:
-                async with aiomqtt.Client(**self._options) as client:
-                    client.pending_calls_threshold = _CHUNK  # a chunk in flight is expected, not a warning
-                    self.connected, failures = True, 0
-                    log.info("publishing events to %s", self.settings.url)
-                    async for batch in subscription:
-                        await self._publish(client, batch)
-                    return  # the subscription was closed: stopping
-            except aiomqtt.MqttError as error:
-                # what was in hand is lost (counted in _publish); what arrives meanwhile waits, bounded
-                log.warning("MQTT events: broker %s: %s; retrying (%d events dropped so far)", self.settings.url,
-                            describe(error), subscription.dropped)
+                await wire.connect()
+                self.connected, failures = True, 0
+                log.info("publishing events to %s", self.settings.url)
+                await self._follow(wire)
+                return  # the hub stopped
+            except (MqttWireError, OSError, TimeoutError) as error:
+                log.warning("MQTT events: broker %s: %s; retrying (%d events behind)", self.settings.url,
+                            describe(error), self.hub.head - self.cursor)
             finally:
                 self.connected = False
+                await wire.close()
             await asyncio.sleep(_RETRY_S[min(failures, len(_RETRY_S) - 1)])
             failures += 1
 
-    async def _publish(self, client: aiomqtt.Client, batch: ChangeBatch) -> None:
-        if batch.dropped or batch.overflowed:  # counted by the queue itself (EventStats.queue_drops)
-            log.warning("MQTT events: the broker fell behind; %d value events dropped%s", batch.dropped,
-                        " and structure events lost" if batch.overflowed else "")
-        messages = list(self._encode(batch))
-        qos, retain = self.settings.qos, self.settings.retain
-        sent = 0
-        try:
-            # A chunk is awaited together (QoS 1/2: one wait for all acknowledgements, not one round
-            # trip each); chunks bound the futures in flight. The ceiling is paho's one send() per
-            # message (bench_events.py: ~6,000 msg/s at load 4-5 on 2 cores, also for raw aiomqtt).
-            for start in range(0, len(messages), _CHUNK):
-                chunk = messages[start:start + _CHUNK]
-                await asyncio.gather(*(client.publish(topic, payload, qos=qos, retain=retain)
-                                       for topic, payload in chunk))
-                sent += len(chunk)
-        finally:
-            self.stats.count("mqtt", published=sent, dropped=len(messages) - sent)
+    async def _follow(self, wire: MqttWire) -> None:
+        hub, settings = self.hub, self.settings
+        assert wire.closed is not None
+        while not hub.closed:
+            if hub.head <= self.cursor:
+                await asyncio.wait((hub.grown(), wire.closed), return_when=asyncio.FIRST_COMPLETED)
+                if wire.closed.done():
+                    wire.closed.result()  # raises why the connection ended
+                continue
+            lost, events = hub.since(self.cursor, _CHUNK)
+            if lost:
+                self.stats.count("mqtt", dropped=lost)
+                log.warning("MQTT events: the broker fell behind; %d events dropped", lost)
+            if not events:
+                continue
+            sent = wire.publish_many(self._encode(events), settings.qos, settings.retain)
+            self.cursor = events[-1].seq
+            if settings.qos:
+                await wire.acknowledged()
+            await wire.drain()
+            self.stats.count("mqtt", published=sent)
 
     # ------------------------------------------------------------ layouts
-    def _async_aas(self, batch: ChangeBatch) -> Iterator[Message]:
-        topic, ids, base = self.settings.topic, self.ids, self.base_url
-        for change in batch.structure:
-            yield topic, orjson.dumps(structure_event(change, self.twin).encode(ids.next(), base))
-        for value in batch.values:
-            yield topic, orjson.dumps(value_event(value).encode(ids.next(), base))
+    def _async_aas(self, events: list[Logged]) -> Iterator[Message]:
+        topic, encode = self.settings.topic, self.hub.json
+        for logged in events:
+            yield topic, encode(logged)
 
-    def _basyx(self, batch: ChangeBatch) -> Iterator[Message]:
+    def _basyx(self, events: list[Logged]) -> Iterator[Message]:
         sm_repo = f"sm-repository/{self.settings.repo_id}/submodels"
-        for change in batch.structure:
-            kind = _BASYX_KINDS[change.kind]
-            event = structure_event(change, self.twin)
-            if change.object_kind is ObjectKind.SUBMODEL and change.path is not None:
-                payload = event.data if event.data is not None else {"idShort": change.path.rsplit(".", 1)[-1]}
-                topic = f"{sm_repo}/{encode_id(change.identifier)}/submodelElements/{change.path}/{kind}"
-            elif change.object_kind is ObjectKind.SUBMODEL:
-                payload = event.data if event.data is not None else {"id": change.identifier}
-                topic = f"{sm_repo}/{kind}"
-            elif change.object_kind is ObjectKind.SHELL:
-                payload = event.data if event.data is not None else {"id": change.identifier}
-                topic = f"aas-repository/{self.settings.aas_repo_id}/shells/{kind}"
-            else:
-                continue
-            yield topic, orjson.dumps(payload)
-        for value in batch.values:
-            handle = value.element
-            element = handle.element
-            if element is None:
-                continue
-            topic = f"{sm_repo}/{encode_id(handle.submodel_id)}/submodelElements/{handle.path}/updated"
-            yield topic, documents.encode(element)
-
+        for logged in events:
+            event = logged.event
+            kind = event.type
+            if kind == "valueChanged":
+                handle = self.twin.find_live(event.identifier, event.path or "")
+                if handle is None or handle.element is None:
+                    continue
+                yield (f"{sm_repo}/{encode_id(event.identifier)}/submodelElements/{event.path}/updated",
+                       documents.encode(handle.element))
+            elif kind not in _STRUCTURE:
+                continue  # writes and alarms have no BaSyx topic
+            elif event.object_kind is ObjectKind.SUBMODEL and event.path is not None:
+                payload = event.data if event.data is not None else {"idShort": event.path.rsplit(".", 1)[-1]}
+                yield (f"{sm_repo}/{encode_id(event.identifier)}/submodelElements/{event.path}/{kind}",
+                       orjson.dumps(payload))
+            elif event.object_kind is ObjectKind.SUBMODEL:
+                yield f"{sm_repo}/{kind}", orjson.dumps(event.data if event.data is not None
+                                                        else {"id": event.identifier})
+            elif event.object_kind is ObjectKind.SHELL:
+                yield (f"aas-repository/{self.settings.aas_repo_id}/shells/{kind}",
+                       orjson.dumps(event.data if event.data is not None else {"id": event.identifier}))

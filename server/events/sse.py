@@ -1,20 +1,22 @@
 """``GET /events``: Server-Sent Events of every change in the twin, as CloudEvents.
 
-Each client has its own bus subscription in EVERY mode with a bounded queue (``capacity``): the
-producer only appends to that deque, so a slow client never slows ingest or the other
-clients. A client is dropped (its stream ends) when it fell ``capacity`` events behind or when
-one write to it has not completed within ``send_timeout_s`` (it stopped reading; the TCP
+Each client reads the event hub's log from its own cursor (``hub.EventHub``): the producer
+never waits for a client, and every client shares the one encoding of each event. A client is
+dropped (its stream ends with an ``event: dropped``) when it fell ``capacity`` events behind or
+when one write to it has not completed within ``send_timeout_s`` (it stopped reading; the TCP
 window is full). Idle streams carry a comment line every ``heartbeat_s`` so proxies keep them
 open and clients notice a dead server.
 
 Filters (query): ``submodel`` and ``semanticId`` (base64url-encoded, as Part 2 encodes ids in
 queries; repeatable), ``idShortPath`` (a prefix: ``Motor`` matches ``Motor`` and ``Motor.Speed``)
-and ``types`` (``created,updated,deleted,valueChanged``). Submodel and semanticId filters on
-value events run on the publishing side (the bus), the rest here.
+and ``types`` (``created,updated,deleted,valueChanged,writeRequested,...``).
 
-Event ids are ``{boot}-{sequence}``. ``Last-Event-ID`` cannot resume yet: replaying what a
-client missed needs the history journal (a later issue); until then a reconnecting client is
-told so in a comment and the stream continues from now.
+Resuming: event ids are ``{boot}-{seq}``, positions in the hub's log. A client reconnecting
+with ``Last-Event-ID`` of this server's run gets every event after it that the log still holds
+(``SseConfig.replay``, default 10,000), then the live stream, with nothing missed or repeated.
+When the log no longer holds them all, or the id is from an earlier run of the server, the
+structural changes and client writes since then are replayed from the history journal when
+one is configured (``journal_replay``), and a comment says what could not be replayed.
 """
 
 from __future__ import annotations
@@ -26,17 +28,15 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from twinbridge.aas.bus import ChangeBatch, DeliveryMode, Subscription
 from twinbridge.aas.events import ObjectKind
-from twinbridge.aas.twin import Twin
 from twinbridge.server.api.auth import ReadAccess
 from twinbridge.server.api.ids import decode_ids
 from twinbridge.server.api.results import ApiError
-from twinbridge.server.events.model import EVENT_TYPES, TYPE_PREFIX, EventIds, TwinEvent, structure_event, value_event
+from twinbridge.server.events.hub import EventHub, Logged, event_hub
+from twinbridge.server.events.model import EVENT_TYPES, TYPE_PREFIX, TwinEvent
 from twinbridge.server.events.settings import SseConfig
 from twinbridge.server.events.stats import EventStats
 
@@ -56,6 +56,11 @@ class EventFilter:
     semantic_ids: frozenset[str] | None = None
     path_prefix: str | None = None
     types: frozenset[str] = frozenset(EVENT_TYPES)
+
+    @property
+    def everything(self) -> bool:
+        return (self.submodels is None and self.semantic_ids is None and self.path_prefix is None
+                and len(self.types) == len(EVENT_TYPES))
 
     def wants(self, event: TwinEvent) -> bool:
         if event.type not in self.types:
@@ -85,15 +90,13 @@ def parse_types(values: Iterable[str]) -> frozenset[str]:
 
 
 class EventStream:
-    """The ASGI response of one client: its subscription, its filter, its heartbeat."""
+    """The ASGI response of one client: its cursor in the hub's log, its filter, its heartbeat."""
 
-    def __init__(self, twin: Twin, subscription: Subscription, event_filter: EventFilter, ids: EventIds,
-                 base_url: str, settings: SseConfig, stats: EventStats, greeting: bytes) -> None:
-        self.twin = twin
-        self.subscription = subscription
+    def __init__(self, hub: EventHub, cursor: int, event_filter: EventFilter, settings: SseConfig,
+                 stats: EventStats, greeting: bytes) -> None:
+        self.hub = hub
+        self.cursor = cursor
         self.filter = event_filter
-        self.ids = ids
-        self.base_url = base_url
         self.settings = settings
         self.stats = stats
         self.greeting = greeting
@@ -106,8 +109,7 @@ class EventStream:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.stats.sse_clients += 1
         key = f"sse:{id(self)}"
-        subscription = self.subscription
-        self.stats.queue_depths[key] = lambda: subscription.depth
+        self.stats.queue_depths[key] = lambda: self.hub.head - self.cursor
         try:
             await send({"type": "http.response.start", "status": 200, "headers": [
                 (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -125,41 +127,41 @@ class EventStream:
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
         finally:
-            self.subscription.close()
             self.stats.sse_clients -= 1
             del self.stats.queue_depths[key]
 
     async def _stream(self, send: Send) -> None:
         if not await self._write(send, self.greeting):
             return
-        heartbeat = self.settings.heartbeat_s
-        while not self.ended:
-            try:
-                batch = await asyncio.wait_for(self.subscription.next_batch(), heartbeat)
-            except TimeoutError:
-                chunk = b": heartbeat\n\n"
-            else:
-                if batch.dropped or batch.overflowed:
-                    self._drop(batch.dropped, "fell behind by more than its queue holds")
-                    await self._write(send, b"event: dropped\ndata: {}\n\n", more=False)
+        hub, heartbeat, capacity = self.hub, self.settings.heartbeat_s, self.settings.capacity
+        while not hub.closed and not self.ended:
+            if hub.head <= self.cursor:
+                grown, _ = await asyncio.wait((hub.grown(),), timeout=heartbeat)
+                if not grown and not await self._write(send, b": heartbeat\n\n"):
+                    self._drop(0, f"did not read for {self.settings.send_timeout_s} s")
                     return
-                chunk = self._frames(batch)
-                if not chunk:
-                    continue
-            if not await self._write(send, chunk):
-                self._drop(0, f"did not read for {self.settings.send_timeout_s} s")
+                continue
+            behind = hub.head - self.cursor
+            if behind > capacity:
+                self._drop(behind, "fell behind by more than its queue holds")
+                await self._write(send, b"event: dropped\ndata: {}\n\n", more=False)
+                return
+            _, events = hub.since(self.cursor, _CHUNK)  # lost: impossible, ``behind`` was checked
+            if not events:
+                continue
+            self.cursor = events[-1].seq
+            chunk = self._frames(events)
+            if chunk and not await self._write(send, chunk):
+                self._drop(hub.head - self.cursor, f"did not read for {self.settings.send_timeout_s} s")
                 return
 
-    def _frames(self, batch: ChangeBatch) -> bytes:
-        events = [structure_event(change, self.twin) for change in batch.structure]
-        events.extend(value_event(change) for change in batch.values)
-        wanted = self.filter.wants
-        parts = []
-        for event in events:
-            if wanted(event):
-                event_id = self.ids.next()
-                body = orjson.dumps(event.encode(event_id, self.base_url))
-                parts.append(b"id: %s\nevent: %s\ndata: %s\n\n" % (event_id.encode(), event.type.encode(), body))
+    def _frames(self, events: list[Logged]) -> bytes:
+        encode = self.hub.sse
+        if self.filter.everything:
+            parts = [encode(logged) for logged in events]
+        else:
+            wanted = self.filter.wants
+            parts = [encode(logged) for logged in events if wanted(logged.event)]
         self.stats.count("sse", published=len(parts))
         return b"".join(parts)
 
@@ -174,7 +176,11 @@ class EventStream:
     def _drop(self, lost: int, why: str) -> None:
         self.stats.clients_dropped += 1
         self.stats.count("sse", dropped=lost)
-        log.warning("dropped an SSE client that %s (%d events lost)", why, lost)
+        log.warning("dropped an SSE client that %s (%d events behind)", why, lost)
+
+
+_CHUNK = 5_000
+"""Events per write to one client."""
 
 
 async def _disconnected(receive: Receive) -> None:
@@ -207,34 +213,36 @@ def events_router(settings: SseConfig | None = None) -> APIRouter:
         semantic_id: Annotated[list[str] | None, Query(alias="semanticId",
                                                        description="base64url-encoded semanticId")] = None,
         id_short_path: Annotated[str | None, Query(alias="idShortPath", description="idShortPath prefix")] = None,
-        types: Annotated[list[str] | None, Query(description="created,updated,deleted,valueChanged")] = None,
+        types: Annotated[list[str] | None, Query(description=", ".join(EVENT_TYPES))] = None,
     ) -> Response:
         """Every change in the twin as it happens: Server-Sent Events carrying CloudEvents (JSON)."""
-        twin: Twin = request.app.state.twin
         submodels = frozenset(decode_ids(submodel, "submodel")) if submodel else None
         semantic_ids = frozenset(decode_ids(semantic_id, "semanticId")) if semantic_id else None
         event_filter = EventFilter(submodels, semantic_ids, id_short_path or None, parse_types(types or ()))
-        wants_values = "valueChanged" in event_filter.types
-        subscription = twin.bus.subscribe(
-            mode=DeliveryMode.EVERY, submodels=submodels, semantic_ids=semantic_ids,
-            capacity=config.capacity, structure_capacity=config.capacity, structure_only=not wants_values,
-        )
-        greeting = b": twinbridge events\nretry: 2000\n\n"
-        if request.headers.get("last-event-id"):
-            greeting += b": resuming after Last-Event-ID needs the history journal; continuing from now\n\n"
         base_url = str(request.url.replace(query="", fragment="")).removesuffix("/events")
-        return _StreamResponse(EventStream(twin, subscription, event_filter, _ids(request), base_url, config,
-                                           event_stats(request.app.state), greeting))
+        stats = event_stats(request.app.state)
+        hub = event_hub(request.app.state, request.app.state.twin, base_url, stats, config.replay)
+        await hub.start()
+        cursor, note = resume_position(hub, request.headers.get("last-event-id"), config.capacity)
+        greeting = b": twinbridge events\nretry: 2000\n\n" + note
+        return _StreamResponse(EventStream(hub, cursor, event_filter, config, stats, greeting))
 
     return router
 
 
-def _ids(request: Request) -> EventIds:
-    ids = getattr(request.app.state, "event_ids", None)
-    if ids is None:
-        ids = request.app.state.event_ids = EventIds()
-    assert isinstance(ids, EventIds)
-    return ids
+def resume_position(hub: EventHub, last_event_id: str | None, capacity: int) -> tuple[int, bytes]:
+    """Where a client starts reading the log, and a comment for it when it cannot resume fully."""
+    if not last_event_id:
+        return hub.head, b""
+    position = hub.position(last_event_id)
+    if position is None:
+        return hub.head, b": Last-Event-ID %s is not from this run of the server; continuing from now\n\n" % (
+            last_event_id.encode("utf-8", "replace")[:64])
+    oldest = max(hub.head - min(capacity, hub.size), 0)
+    if position < oldest:
+        return oldest, b": %d events after Last-Event-ID are no longer held; resuming with the oldest held\n\n" % (
+            oldest - position)
+    return position, b""
 
 
 def event_stats(state: Any) -> EventStats:

@@ -128,6 +128,10 @@ class EnvironmentBuilder:
         self._parents_of: dict[str, list[ua.NodeId]] = {}
         self.environment: NodeData = self._environment()
 
+    def parents_of(self, submodel_id: str) -> list[ua.NodeId]:
+        """The nodes a submodel hangs below now: the shells that list it, or AASEnvironment."""
+        return list(self._parents_of.get(submodel_id, ()))
+
     def owner_node(self, shell: bool, identifier: str) -> TwinNode | None:
         return (self.shells if shell else self.submodels).get(identifier)
 

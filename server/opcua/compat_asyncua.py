@@ -9,6 +9,13 @@ three things the public API does not offer, all on the server's internal ``Addre
   elements cost no memory in OPC UA until a client monitors one of their values;
 - the attribute service and the session factory replaced by ours (``set_attribute_service``,
   ``set_session_factory``), so client writes go through the twin and Methods see the caller;
+- the security policy of the channel a request came on (``install_channel_probe`` wraps
+  ``UaProcessor._process_message``): OPC UA Part 4 says a server ignores the client
+  certificate of a CreateSession on a None channel, and asyncua's validator hook does not say
+  which channel it is called for;
+- ``model_change_events``: asyncua 2.1 declares GeneralModelChangeEvent's ``Changes`` field with
+  a NodeId where a VariantType belongs, so triggering the event fails; the generator returned
+  here has the field typed as what it is, an ExtensionObject array;
 - the datachange-callback bookkeeping: asyncua adds a monitored item's callback with
   ``attribute.datachange_callbacks[handle] = callback`` and removes it with ``.pop(handle)``
   (``watched.py`` hooks both), and ``drop_monitored`` forgets a handle whose node is gone, so
@@ -23,12 +30,16 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from contextvars import ContextVar
 from importlib.metadata import version
+from typing import Any
 
-from asyncua import ua
+from asyncua import Server, ua
 from asyncua.server.address_space import AddressSpace, AttributeService, AttributeValue, NodeData
+from asyncua.server.event_generator import EventGenerator
 from asyncua.server.internal_server import InternalServer
 from asyncua.server.internal_session import InternalSession
+from asyncua.server.uaprocessor import UaProcessor
 
 from twinbridge.server.opcua.datatypes import node_id
 
@@ -37,13 +48,17 @@ __all__ = [
     "AsyncuaCompatError",
     "AttributeService",
     "AttributeValue",
+    "EventGenerator",
     "InternalServer",
     "InternalSession",
     "NodeData",
     "NodeSource",
+    "channel_secured",
     "check",
     "drop_monitored",
+    "install_channel_probe",
     "install_node_source",
+    "model_change_events",
     "set_attribute_service",
     "set_max_sessions",
     "set_session_factory",
@@ -65,6 +80,16 @@ def _missing(what: str) -> AsyncuaCompatError:
     return AsyncuaCompatError(
         f"asyncua {version('asyncua')} has no {what}; twinbridge's OPC UA server was tested with asyncua "
         f"{TESTED_VERSION} (install the version in constraints.txt)")
+
+
+async def model_change_events(server: Server) -> EventGenerator:
+    """A generator of GeneralModelChangeEvents from the Server object, its ``Changes`` field fixed."""
+    generator = await server.get_event_generator(ua.ObjectIds.GeneralModelChangeEventType, ua.ObjectIds.Server)
+    data_types = getattr(generator.event, "data_types", None)
+    if not isinstance(data_types, dict) or "Changes" not in data_types:
+        raise _missing("Event.data_types['Changes'] of GeneralModelChangeEvent")
+    data_types["Changes"] = ua.VariantType.ExtensionObject
+    return generator
 
 
 def check(iserver: InternalServer | None = None) -> None:
@@ -98,6 +123,8 @@ def check(iserver: InternalServer | None = None) -> None:
         raise _missing("InternalSession.call (a coroutine function)")
     if not isinstance(getattr(InternalSession, "max_connections", None), int):
         raise _missing("InternalSession.max_connections")
+    if not inspect.iscoroutinefunction(getattr(UaProcessor, "_process_message", None)):
+        raise _missing("UaProcessor._process_message (a coroutine function)")
     if iserver is not None:
         for name in ("create_session", "attribute_service", "subscription_service"):
             if not hasattr(iserver, name):
@@ -160,3 +187,30 @@ def set_max_sessions(count: int) -> None:
 def set_session_factory(iserver: InternalServer, factory: SessionFactory) -> None:
     """Create client sessions with ``factory(name, user=..., external=...)``."""
     iserver.create_session = factory  # type: ignore[method-assign]
+
+
+_SECURED: ContextVar[bool] = ContextVar("opcua_channel_secured", default=True)
+_NONE_POLICY = "http://opcfoundation.org/UA/SecurityPolicy#None"
+
+
+def channel_secured() -> bool:
+    """Whether the request being processed came on a signed or encrypted channel."""
+    return _SECURED.get()
+
+
+def install_channel_probe() -> None:
+    """Make ``channel_secured`` answer for the request a UaProcessor is processing (once per process)."""
+    original = UaProcessor._process_message
+    if getattr(original, "twinbridge_probe", False):
+        return
+
+    async def process(self: UaProcessor, *args: Any) -> Any:
+        policy = getattr(getattr(self, "_connection", None), "security_policy", None)
+        token = _SECURED.set(getattr(policy, "URI", _NONE_POLICY) != _NONE_POLICY)
+        try:
+            return await original(self, *args)
+        finally:
+            _SECURED.reset(token)
+
+    process.twinbridge_probe = True  # type: ignore[attr-defined]
+    UaProcessor._process_message = process  # type: ignore[method-assign]

@@ -32,6 +32,7 @@ from twinbridge.server.opcua.ids import (
     SUBMODEL,
     ParsedId,
     element_node_id,
+    escape,
     parse,
     shell_node_id,
     submodel_node_id,
@@ -48,16 +49,8 @@ from twinbridge.server.opcua.nodes import (
     computed,
     reference,
 )
-from twinbridge.server.opcua.slots import (
-    INPUTS,
-    INVOKE,
-    OUTPUTS,
-    REFERENCE_SLOTS,
-    Slot,
-    SlotCatalog,
-    Subject,
-    reference_of,
-)
+from twinbridge.server.opcua.slots import Namespace, Slot, SlotCatalog, Subject, identifier_kind, reference_text
+from twinbridge.server.opcua.targets import Target, target_of
 from twinbridge.server.opcua.types import AasTypes
 from twinbridge.server.opcua.watched import Owner, Watchers
 
@@ -85,12 +78,12 @@ class Located:
 
     def current_subject(self) -> Subject:
         """What the last slot reads now: a value write replaces a ReferenceElement's Reference object."""
-        if not any(slot.node_class is ua.NodeClass.Object for slot in self.chain):
+        if not any(slot.descend is not None for slot in self.chain):
             return self.subject
         subject: Subject = self.owner
         for slot in self.chain:
-            if slot.node_class is ua.NodeClass.Object:
-                subject = reference_of(subject, slot.name)
+            if slot.descend is not None:
+                subject = slot.descend(subject)
         return subject
 
 
@@ -110,14 +103,16 @@ class ElementNodes:
         self._access = computed(self._access_level)
         self.historizing = False
         """Set once the history serves HistoryRead: Property values then say Historizing and HistoryRead."""
-        self._reference_object = types.ids["AASReferenceType"]
-        self._catalog = SlotCatalog(self._reference_object)
+        self._catalog = SlotCatalog(types)
+        self._slot_namespaces = {Namespace.I4AAS: types.i4aas_index, Namespace.OWN: kit.ns, Namespace.BASE: 0}
         self._located: dict[ua.NodeId, Located] = {}
 
     # ------------------------------------------------------------ the source
     def __call__(self, identifier: ua.NodeId) -> NodeData | None:
         if identifier.NamespaceIndex != self._ns:
             return None
+        if isinstance(identifier.Identifier, str) and identifier.Identifier.startswith(DICTIONARY_ENTRY):
+            return self._dictionary_entry(identifier)
         located = self._locate(identifier)
         if located is None:
             return None
@@ -133,16 +128,67 @@ class ElementNodes:
         slot = chain[-1]
         owner_id = _owner_id(identifier)
         if slot.node_class is NC.Variable:
-            return self._variable_node(identifier, parsed, slot, owner_id, owner)
+            return self._variable_node(identifier, parsed, chain, owner_id, owner)
         if slot.node_class is NC.Method:
-            return self._method_node(identifier, parsed, subject, owner_id, owner)
-        return TwinNode(identifier, self._kit.object_attributes(self._kit.shared_names(slot.name)),
-                        [self._kit.type_reference(self._reference_object, NC.ObjectType)],
-                        partial(self._object_references, identifier, slot.reference_type, owner_id, owner))
+            return self._method_node(identifier, parsed, subject, chain, owner_id, owner)
+        return TwinNode(identifier, self._kit.object_attributes(self.slot_names(slot)),
+                        [self._kit.type_reference(slot.type_definition, NC.ObjectType)],
+                        partial(self._object_references, identifier, chain, owner_id, owner))
 
-    def _object_references(self, identifier: ua.NodeId, reference_type: ua.NodeId, owner_id: ua.NodeId,
+    def _object_references(self, identifier: ua.NodeId, chain: tuple[Slot, ...], owner_id: ua.NodeId,
                            owner: model.Referable) -> list[ua.ReferenceDescription]:
-        return [self._inverse(reference_type, owner_id, owner), *self._slot_references(identifier, REFERENCE_SLOTS)]
+        references = [self._slot_inverse(chain, owner_id, owner),
+                      *self._slot_references(identifier, chain[-1].children)]
+        if chain[-1].type_definition == self._types.ids["AASReferenceType"]:
+            located = self._locate(identifier)
+            target = target_of(self._twin, located.current_subject()) if located is not None else None
+            pointer = self._aas_reference(target) if target is not None else None
+            if pointer is not None:
+                references.append(pointer)
+        return references
+
+    def _aas_reference(self, target: Target) -> ua.ReferenceDescription | None:
+        """OPC 30270's ``AASReference`` from a reference object to the node its keys name."""
+        aas_reference = self._types.ids["AASReference"]
+        if target.path:
+            element = self._twin.element(target.identifier, target.path)
+            return reference(aas_reference, element_node_id(self._ns, target.identifier, target.path),
+                             self.element_names(element, target.path), NC.Object, self._types.for_element(element))
+        node = (shell_node_id if target.shell else submodel_node_id)(self._ns, target.identifier)
+        if _stored(self._owner_node, node) is None:  # not mirrored yet: its structure event is pending
+            return None
+        return self._inverse(aas_reference, node, None, forward=True)
+
+    def slot_names(self, slot: Slot) -> Names:
+        return self._kit.names_in(slot.name, self._slot_namespaces[slot.namespace])
+
+    def _slot_inverse(self, chain: tuple[Slot, ...], owner_id: ua.NodeId,
+                      owner: model.Referable) -> ua.ReferenceDescription:
+        """The reference back from a fixed child to its parent: an element, shell or submodel, or the
+        Object slot it sits in (``Identification`` below ``Asset``...)."""
+        slot = chain[-1]
+        if len(chain) == 1:
+            return self._inverse(slot.reference_type, owner_id, owner)
+        parent = chain[-2]
+        return reference(slot.reference_type, owner_id, self.slot_names(parent), parent.node_class,
+                         parent.type_definition, forward=False)
+
+    def _dictionary_entry(self, identifier: ua.NodeId) -> TwinNode:
+        """The dictionary entry a semanticId names (OPC 30270's concept description types, Part 19's
+        HasDictionaryEntry points at it): its BrowseName is the semanticId itself."""
+        semantic_id = unescape(str(identifier.Identifier)[len(DICTIONARY_ENTRY):])
+        return TwinNode(identifier, self._kit.object_attributes(self._kit.shared_names(semantic_id)),
+                        [self._kit.type_reference(self._entry_type(semantic_id), NC.ObjectType)])
+
+    def _entry_type(self, semantic_id: str) -> ua.NodeId:
+        return self._types.ids[_ENTRY_TYPES[identifier_kind(semantic_id)]]
+
+    def _dictionary_references(self, referable: model.Referable) -> list[ua.ReferenceDescription]:
+        semantic_id = reference_text(getattr(referable, "semantic_id", None))
+        if semantic_id is None:
+            return []
+        return [reference(HAS_DICTIONARY_ENTRY, node_id(DICTIONARY_ENTRY + escape(semantic_id), self._ns),
+                          self._kit.shared_names(semantic_id), NC.Object, self._entry_type(semantic_id))]
 
     def read_value(self, identifier: ua.NodeId, _attribute: ua.AttributeIds = A.Value) -> ua.DataValue:
         """The current value of a computed Variable (its Value attribute's read callback)."""
@@ -213,13 +259,9 @@ class ElementNodes:
             if slot is None:
                 return None
             chain.append(slot)
-            if slot.node_class is NC.Object:
-                subject = reference_of(subject, name)
-                slots = REFERENCE_SLOTS
-            elif slot.node_class is NC.Method:
-                slots = (INPUTS, OUTPUTS)
-            else:
-                slots = ()
+            if slot.descend is not None:
+                subject = slot.descend(subject)
+            slots = slot.children
         return owner, subject, tuple(chain)
 
     # --------------------------------------------------------------- nodes
@@ -234,25 +276,26 @@ class ElementNodes:
                         [kit.type_reference(self._types.for_element(element), NC.ObjectType)],
                         partial(self._element_references, identifier, parsed, element))
 
-    def _variable_node(self, identifier: ua.NodeId, parsed: ParsedId, slot: Slot, owner_id: ua.NodeId,
+    def _variable_node(self, identifier: ua.NodeId, parsed: ParsedId, chain: tuple[Slot, ...], owner_id: ua.NodeId,
                        owner: model.Referable) -> TwinNode:
         kit = self._kit
+        slot = chain[-1]
         owner_key: Owner = (parsed.identifier, None if parsed.shell else parsed.path)
         attribute = self.watchers.attribute(identifier, owner_key, slot.codec)
         value_of_property = slot.codec is not None
-        attributes = kit.variable_attributes(kit.shared_names(slot.name), slot.data_type, attribute, array=slot.array,
+        attributes = kit.variable_attributes(self.slot_names(slot), slot.data_type, attribute, array=slot.array,
                                              access=self._access if value_of_property else None,
                                              historizing=self.historizing and value_of_property)
         return TwinNode(identifier, attributes, [kit.type_reference(slot.type_definition, NC.VariableType)],
-                        partial(self._inverse_only, slot.reference_type, owner_id, owner))
+                        partial(self._inverse_only, chain, owner_id, owner))
 
     def _method_node(self, identifier: ua.NodeId, parsed: ParsedId, operation: model.Operation,
-                     owner_id: ua.NodeId, owner: model.Referable) -> TwinNode:
+                     chain: tuple[Slot, ...], owner_id: ua.NodeId, owner: model.Referable) -> TwinNode:
         kit = self._kit
+        slot = chain[-1]
         call = self.method_call(parsed.identifier, parsed.path, operation) if self.method_call is not None else None
-        links = [self._inverse(HAS_COMPONENT, owner_id, owner)]
-        links += self._slot_references(identifier, (INPUTS, OUTPUTS))
-        return TwinNode(identifier, kit.method_attributes(kit.shared_names(INVOKE.name)), links, call=call)
+        links = [self._slot_inverse(chain, owner_id, owner), *self._slot_references(identifier, slot.children)]
+        return TwinNode(identifier, kit.method_attributes(self.slot_names(slot)), links, call=call)
 
     # ---------------------------------------------------------- references
     def element_names(self, element: model.SubmodelElement, path: str) -> Names:
@@ -270,6 +313,7 @@ class ElementNodes:
         node = shell_node_id(self._ns, identifier) if shell else submodel_node_id(self._ns, identifier)
         references = self._slot_references(node, self._catalog.slots(target, ""))
         if isinstance(target, model.Submodel):
+            references += self._dictionary_references(target)
             references += self._children(identifier, "", target)
         return references
 
@@ -285,7 +329,7 @@ class ElementNodes:
         else:
             inverse = self._inverse(HAS_COMPONENT, submodel_node_id(self._ns, parsed.identifier), None)
         return [inverse, *self._slot_references(identifier, self._catalog.slots(element, parsed.path)),
-                *self._children(parsed.identifier, parsed.path, element)]
+                *self._dictionary_references(element), *self._children(parsed.identifier, parsed.path, element)]
 
     def _children(self, submodel_id: str, path: str, parent: model.Referable) -> list[ua.ReferenceDescription]:
         ns, types = self._ns, self._types
@@ -304,13 +348,13 @@ class ElementNodes:
 
     def _slot_references(self, identifier: ua.NodeId, slots: tuple[Slot, ...] | list[Slot]
                          ) -> list[ua.ReferenceDescription]:
-        kit = self._kit
-        return [reference(slot.reference_type, child_id(identifier, slot.name), kit.shared_names(slot.name),
+        return [reference(slot.reference_type, child_id(identifier, slot.name), self.slot_names(slot),
                           slot.node_class, slot.type_definition) for slot in slots]
 
     def _inverse(self, reference_type: ua.NodeId, owner_id: ua.NodeId,
-                 owner: model.Referable | None) -> ua.ReferenceDescription:
-        """The reference back to the parent; a stored parent gives its own names and type."""
+                 owner: model.Referable | None, *, forward: bool = False) -> ua.ReferenceDescription:
+        """The reference back to the parent (or, ``forward``, to a node); a stored one gives its own
+        names and type."""
         node = _stored(self._owner_node, owner_id)
         if node is not None:
             browse = node.attributes[A.BrowseName].value
@@ -325,11 +369,11 @@ class ElementNodes:
             path = parsed.path if parsed is not None else ""
             names = self.element_names(owner, path)  # type: ignore[arg-type]
             type_definition = self._types.for_element(owner)  # type: ignore[arg-type]
-        return reference(reference_type, owner_id, names, NC.Object, type_definition, forward=False)
+        return reference(reference_type, owner_id, names, NC.Object, type_definition, forward=forward)
 
-    def _inverse_only(self, reference_type: ua.NodeId, owner_id: ua.NodeId,
+    def _inverse_only(self, chain: tuple[Slot, ...], owner_id: ua.NodeId,
                       owner: model.Referable) -> list[ua.ReferenceDescription]:
-        return [self._inverse(reference_type, owner_id, owner)]
+        return [self._slot_inverse(chain, owner_id, owner)]
 
     # --------------------------------------------------------------- access
     def _access_level(self, identifier: ua.NodeId, _attribute: ua.AttributeIds) -> ua.DataValue:
@@ -346,6 +390,11 @@ class ElementNodes:
 
 
 _HAS_TYPE = node_id(ua.ObjectIds.HasTypeDefinition)
+HAS_DICTIONARY_ENTRY = node_id(ua.ObjectIds.HasDictionaryEntry)
+DICTIONARY_ENTRY = "cd:"
+"""NodeId prefix of a semanticId's dictionary entry node (``cd:<escaped semanticId>``)."""
+_ENTRY_TYPES = ("AASIrdiConceptDescriptionType", "AASIriConceptDescriptionType", "AASCustomConceptDescriptionType")
+"""By OPC 30270's identifier kind of the semanticId: IRDI, IRI, Custom."""
 
 
 def _stored(owner_node: Callable[[bool, str], NodeData | None], owner_id: ua.NodeId) -> NodeData | None:

@@ -31,7 +31,8 @@ _CALLER: ContextVar[User | None] = ContextVar("opcua_method_caller", default=Non
 
 
 class CallerSession(InternalSession):
-    """A client session that makes its user known to Method callbacks (asyncua does not pass it)."""
+    """A client session that makes its user known to Method callbacks and to the attribute
+    service's reads (``UserAccessLevel`` is per user); asyncua passes it to neither."""
 
     async def call(self, params: list[ua.CallMethodRequest]) -> list[ua.CallMethodResult]:
         token = _CALLER.set(self.user)
@@ -40,9 +41,16 @@ class CallerSession(InternalSession):
         finally:
             _CALLER.reset(token)
 
+    async def read(self, params: ua.ReadParameters) -> list[ua.DataValue]:
+        token = _CALLER.set(self.user)
+        try:
+            return await super().read(params)
+        finally:
+            _CALLER.reset(token)
+
 
 def current_caller() -> User | None:
-    """The user of the session whose Method call is running (None outside a client's call)."""
+    """The user of the session whose Method call or Read is running (None outside a client's request)."""
     return _CALLER.get()
 
 

@@ -23,6 +23,7 @@ from twinbridge.aas.twin import Twin
 from twinbridge.server.opcua.builder import EnvironmentBuilder
 from twinbridge.server.opcua.datatypes import data_value, utc
 from twinbridge.server.opcua.element_nodes import ElementNodes
+from twinbridge.server.opcua.model_changes import Change, ModelChanges
 from twinbridge.server.opcua.watched import WatchedValue
 
 _log = logging.getLogger(__name__)
@@ -34,11 +35,12 @@ AfterStructure = Callable[[bool], Awaitable[None]]
 
 class Mirror:
     def __init__(self, twin: Twin, builder: EnvironmentBuilder, elements: ElementNodes,
-                 after_structure: AfterStructure) -> None:
+                 after_structure: AfterStructure, model_changes: ModelChanges) -> None:
         self._twin = twin
         self._builder = builder
         self._elements = elements
         self._after_structure = after_structure
+        self._model_changes = model_changes
         self._follower = Follower(twin.bus, self._on_batch, "OPC UA mirror")
         self.applied = 0
         """Value changes handled (benchmarks read it)."""
@@ -83,20 +85,28 @@ class Mirror:
         self._elements.structure_changed()
         containers_changed = False
         watchers = self._elements.watchers
+        changes: list[Change] = []
         for event in events:
             try:
                 if event.object_kind is ObjectKind.SHELL:
                     self._sync_shell(event.identifier)
                     containers_changed = True
+                    changes += self._model_changes.changes(event)
                     await self._refresh(watchers.within(event.identifier, None, shell=True))
                 elif event.object_kind is ObjectKind.SUBMODEL:
                     if event.path is None:
+                        parents = self._builder.parents_of(event.identifier)
                         self._sync_submodel(event.identifier)
                         containers_changed = True
+                        parents += self._builder.parents_of(event.identifier)
+                        changes += self._model_changes.changes(event, parents)
+                    else:
+                        changes += self._model_changes.changes(event)
                     await self._refresh(watchers.within(event.identifier, _scope(event.path)))
             except Exception:
                 _log.exception("OPC UA mirror could not apply %s", event)
         await self._after_structure(containers_changed)
+        await self._model_changes.emit(changes)
 
     async def _refresh(self, values: Iterable[WatchedValue]) -> None:
         """Monitored values below a changed node: their new value, or BadNodeIdUnknown if they went."""

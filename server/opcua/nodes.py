@@ -135,6 +135,16 @@ class NodeKit:
             names = self._names[name] = self.names(name)
         return names
 
+    def names_in(self, name: str, namespace_index: int) -> Names:
+        """The Names of ``name`` in another namespace (OPC 30270's, the base one), one object per pair."""
+        if namespace_index == self.ns:
+            return self.shared_names(name)
+        key = f"{namespace_index}:{name}"
+        names = self._names.get(key)
+        if names is None:
+            names = self._names[key] = Names(ua.QualifiedName(name, namespace_index), ua.LocalizedText(name))
+        return names
+
     def names(self, name: str, display: str | None = None) -> Names:
         return Names(ua.QualifiedName(name, self.ns), ua.LocalizedText(display if display is not None else name))
 

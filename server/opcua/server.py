@@ -21,9 +21,18 @@ from twinbridge.server.opcua.element_nodes import ElementNodes
 from twinbridge.server.opcua.ids import SHELL, SUBMODEL
 from twinbridge.server.opcua.methods import OperationMethod, install_caller_sessions
 from twinbridge.server.opcua.mirror import Mirror
-from twinbridge.server.opcua.nodes import DATA_VARIABLE_TYPE, PROPERTY_TYPE, NodeKit
+from twinbridge.server.opcua.model_changes import ModelChanges
+from twinbridge.server.opcua.nodes import DATA_VARIABLE_TYPE, PROPERTY_TYPE, Names, NodeKit
 from twinbridge.server.opcua.plant_view import Hierarchy, PlantView
-from twinbridge.server.opcua.security import Rights, TwinUserManager, client_validator, ensure_certificate
+from twinbridge.server.opcua.security import (
+    PKI_DIR,
+    Pki,
+    Rights,
+    TwinUserManager,
+    adopt_legacy_certificate,
+    client_validator,
+    ensure_certificate,
+)
 from twinbridge.server.opcua.settings import OpcUaSettings
 from twinbridge.server.opcua.types import NAMESPACE, define_types
 from twinbridge.server.opcua.writes import TwinAttributeService
@@ -56,9 +65,13 @@ class OpcUaServer:
         return self.settings.endpoint_url(port)
 
     @property
+    def pki(self) -> Pki:
+        return Pki(self.data_dir / PKI_DIR)
+
+    @property
     def certificate_path(self) -> Path:
         directory = self.settings.certificate_dir
-        return Path(directory) if directory else self.data_dir / "opcua"
+        return Path(directory) if directory else self.pki.own
 
     @property
     def mirror(self) -> Mirror:
@@ -130,11 +143,21 @@ class OpcUaServer:
         if settings.anonymous != "off":
             tokens.insert(0, ua.AnonymousIdentityToken)
         server.set_identity_tokens(tokens)
+        pki = self.pki
+        pki.create()
+        if not settings.certificate_dir:
+            adopt_legacy_certificate(self.data_dir / "opcua", pki.own)
         certificate, key = await ensure_certificate(self.certificate_path, settings.application_uri)
         await server.load_certificate(str(certificate))
         await server.load_private_key(str(key))
-        if settings.trusted_client_certificates:
-            server.set_certificate_validator(await client_validator(Path(settings.trusted_client_certificates)))
+        if settings.accept_all_certificates:
+            _log.warning("OPC UA: accept_all_certificates is on: any client application certificate is accepted "
+                         "(a lab setting; trust clients in %s instead)", pki.trusted)
+        else:
+            trusted = Path(settings.trusted_client_certificates) if settings.trusted_client_certificates \
+                else pki.trusted
+            compat_asyncua.install_channel_probe()
+            server.set_certificate_validator(await client_validator(trusted, pki.rejected))
         compat_asyncua.set_max_sessions(settings.max_sessions)
         return server
 
@@ -145,15 +168,17 @@ class OpcUaServer:
         aspace = server.iserver.aspace
         kit = NodeKit(self.namespace_index)
         for type_id in (*types.ids.values(), PROPERTY_TYPE, DATA_VARIABLE_TYPE, FOLDER_TYPE):
-            kit.type_names[type_id] = kit.names(aspace[type_id].attributes[ua.AttributeIds.BrowseName]
-                                                .value.Value.Value.Name)  # type: ignore[union-attr]
+            browse_name = aspace[type_id].attributes[ua.AttributeIds.BrowseName].value.Value.Value  # type: ignore[union-attr]
+            kit.type_names[type_id] = Names(browse_name, ua.LocalizedText(browse_name.Name))
         stored = StoredNodes(aspace, kit)
         elements = ElementNodes(self.twin, kit, types, self._owner_node,
                                 lambda handle: compat_asyncua.drop_monitored(aspace, handle))
         elements.method_call = self._method_call
         self._elements = elements
         self._builder = builder = EnvironmentBuilder(stored, types, self.twin, elements)
-        self._mirror = mirror = Mirror(self.twin, builder, elements, self._after_structure)
+        model_changes = ModelChanges(self.twin, types, builder.environment.nodeid)
+        await model_changes.start(server)
+        self._mirror = mirror = Mirror(self.twin, builder, elements, self._after_structure, model_changes)
         mirror.subscribe()  # before the build: nothing that changes meanwhile is missed
         builder.build_all()
         compat_asyncua.install_node_source(aspace, elements)

@@ -31,9 +31,11 @@ class OpcUaSettings(BaseModel):
     certificate_dir: str | None = None
     """Where the application certificate and key live; default ``<data dir>/opcua``."""
     trusted_client_certificates: str | None = None
-    """A directory of trusted client application certificates (DER or PEM, or their CAs). When set,
-    only those clients may open a signed or encrypted channel; unset, any client certificate is
-    accepted (the channel is encrypted, the client application is not authenticated)."""
+    """The directory of trusted client application certificates (DER or PEM, or their CAs); default
+    ``<data dir>/pki/trusted``. A client presenting any other certificate is refused and a copy of
+    it lands in ``<data dir>/pki/rejected``."""
+    accept_all_certificates: bool = False
+    """Accept any client application certificate (labs only; logged as a warning at start)."""
     application_uri: str = "urn:twinbridge:opcua:server"
     server_name: str = "twinbridge"
     max_sessions: int = Field(default=100, ge=1)

@@ -21,6 +21,8 @@ STATUS_OF_ERROR: dict[type[errors.TwinError], int] = {
     errors.WriteRejected: S.BadTypeMismatch,
     errors.LimitExceeded: S.BadResourceUnavailable,
     errors.StorageError: S.BadResourceUnavailable,
+    errors.PreconditionFailed: S.BadInvalidState,
+    errors.TimedOut: S.BadTimeout,
     errors.TwinError: S.BadInternalError,
 }
 """TwinError class → StatusCode. WriteRejected: the value does not fit or the device refused it.

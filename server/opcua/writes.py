@@ -7,6 +7,10 @@ rights, the element's writability and the Variant's type, then awaits ``Twin.wri
 Good answer means the value survives a crash. The node shows the value when the twin holds it:
 reads are computed from the twin. Errors answer from the one table in
 ``status_codes``. Writes to any other node keep asyncua's own rules.
+
+Reads of ``UserAccessLevel`` and ``UserExecutable`` tell the session's user its real rights:
+a user who may not write (anonymous, or ``rights: read``) sees no CurrentWrite bit and no
+executable Method, instead of being offered a write that is then refused.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from twinbridge.server.opcua.compat_asyncua import AddressSpace, AttributeServic
 from twinbridge.server.opcua.datatypes import status
 from twinbridge.server.opcua.element_nodes import ElementNodes, Slot
 from twinbridge.server.opcua.ids import ParsedId
+from twinbridge.server.opcua.methods import current_caller
 from twinbridge.server.opcua.security import Rights
 from twinbridge.server.opcua.status_codes import status_of
 
@@ -44,6 +49,22 @@ class TwinAttributeService(AttributeService):
         if origin is None:
             origin = self._origins[user.name] = Origin(user.name or user.role.name, "opcua")
         return origin
+
+    def read(self, params: ua.ReadParameters) -> list[ua.DataValue]:
+        results = super().read(params)
+        user = current_caller()
+        if user is None or self._rights.may_write(user):  # a server-side read, or a user who may write
+            return results
+        for index, item in enumerate(params.NodesToRead):
+            found = results[index]
+            if found.Value is None or found.Value.Value is None:
+                continue
+            if item.AttributeId == ua.AttributeIds.UserAccessLevel:
+                level = int(found.Value.Value) & ~ua.AccessLevel.CurrentWrite.mask
+                results[index] = ua.DataValue(ua.Variant(level, ua.VariantType.Byte), StatusCode=found.StatusCode)
+            elif item.AttributeId == ua.AttributeIds.UserExecutable:
+                results[index] = ua.DataValue(ua.Variant(False, ua.VariantType.Boolean), StatusCode=found.StatusCode)
+        return results
 
     async def write(self, params: ua.WriteParameters, user: User = User(role=UserRole.Admin)) -> list[ua.StatusCode]:
         results: list[ua.StatusCode] = []

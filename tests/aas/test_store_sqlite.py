@@ -171,7 +171,10 @@ def test_open_store_by_url(tmp_path: Path) -> None:
     assert isinstance(store, SqliteStore)
     assert (tmp_path / "data" / "nested" / STORE_FILE_NAME).exists()
     store.close()
-    with pytest.raises(StoreUrlError, match="unknown store URL 'postgres://x'; known schemes: memory:, sqlite:"):
+    with pytest.raises(StoreUrlError, match="unknown store URL 'mysql://x'; known schemes: memory:, postgres:, "
+                                            "postgresql:, sqlite:"):
+        open_store("mysql://x")
+    with pytest.raises(StoreUrlError, match="names a server and a database"):
         open_store("postgres://x")
     with pytest.raises(StoreUrlError, match="names a local file, sqlite:///abs/path"):
         open_store("sqlite://relative.sqlite3")
@@ -183,7 +186,8 @@ def test_open_store_by_url(tmp_path: Path) -> None:
 
 def test_not_a_database_is_a_clear_error(path: Path) -> None:
     path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StorageError, match=r"cannot open the store .*store\.sqlite3: file is not a database"):
+    with pytest.raises(StorageError,
+                       match=r"the store .*store\.sqlite3 is not a valid twinbridge store: file is not a database"):
         SqliteStore(path)
     with pytest.raises(StorageError, match=r"cannot open the store .*missing"):
         SqliteStore(path.parent / "missing" / "store.sqlite3")

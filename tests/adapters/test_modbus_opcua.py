@@ -14,7 +14,7 @@ from tests.adapters.modbus_fixtures import DeviceServer, build_twin, device, pre
 from tests.ports import free_port
 from twinbridge.adapters.modbus.adapter import ModbusAdapter
 from twinbridge.server.opcua import OpcUaServer, OpcUaSettings
-from twinbridge.server.opcua.types import NAMESPACE
+from twinbridge.server.opcua.types import I4AAS_NAMESPACE, NAMESPACE
 
 __all__ = ["device"]
 
@@ -32,8 +32,9 @@ async def test_device_value_and_quality_reach_opc_ua(device: DeviceServer, tmp_p
     try:
         async with Client(opcua.endpoint_url, timeout=10) as client:
             ns = await client.get_namespace_index(NAMESPACE)
+            i4aas = await client.get_namespace_index(I4AAS_NAMESPACE)
             node = await client.nodes.objects.get_child(
-                [f"{ns}:{name}" for name in ("AASEnvironment", "Machine", "Signals", "Speed", "Value")])
+                [*(f"{ns}:{name}" for name in ("AASEnvironment", "Machine", "Signals", "Speed")), f"{i4aas}:Value"])
 
             async def read() -> tuple[Any, ua.StatusCode, Any]:
                 """(value, status code, source timestamp) of the node."""

@@ -30,7 +30,7 @@ from twinbridge.adapters.mqtt.config import MqttPoint, MqttSource
 from twinbridge.server.api.app import create_app
 from twinbridge.server.api.ids import encode_id
 from twinbridge.server.opcua import OpcUaServer, OpcUaSettings
-from twinbridge.server.opcua.types import NAMESPACE
+from twinbridge.server.opcua.types import I4AAS_NAMESPACE, NAMESPACE
 
 
 async def test_published_value_is_visible_over_rest_and_rest_writes_publish(mosquitto: Mosquitto) -> None:
@@ -104,8 +104,10 @@ async def test_published_value_reaches_opc_ua_with_its_source_timestamp_and_brok
         await adapter.wait_connected(10)
         async with Client(opcua.endpoint_url, timeout=10) as client:
             ns = await client.get_namespace_index(NAMESPACE)
+            i4aas = await client.get_namespace_index(I4AAS_NAMESPACE)
             node = await client.nodes.objects.get_child(
-                [f"{ns}:{name}" for name in ("AASEnvironment", "Machine", "Signals", "Temperature", "Value")])
+                [*(f"{ns}:{name}" for name in ("AASEnvironment", "Machine", "Signals", "Temperature")),
+                 f"{i4aas}:Value"])
             sent = time.perf_counter()
             publisher.publish("plant/mill/telemetry", b'{"temp": 71.5, "ts": 1700000000250}', qos=0)
             while (value := await node.read_data_value(raise_on_bad_status=False)).Value.Value != 71.5:

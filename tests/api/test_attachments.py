@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 
 from tests.api.conftest import PDF_BYTES, SUBMODEL_ID
+from twinbridge.aas.files import is_assigned
 from twinbridge.aas.twin import Twin
 from twinbridge.server.api.ids import encode_id
 
@@ -34,11 +35,15 @@ async def test_upload_replaces_the_file(client: httpx.AsyncClient, full_twin: Tw
     response = await client.put(FILE, data={"fileName": "manual.txt"}, files=files)
     assert response.status_code == 204
     element = full_twin.element(SUBMODEL_ID, "ExampleSubmodelCollection.ExampleFile")
-    assert element.value == "/aasx/files/manual.txt" and element.content_type == "text/plain"  # type: ignore[attr-defined]
-    assert full_twin.load_file("/aasx/files/manual.txt") == ("text/plain", b"new manual")
-    assert full_twin.load_file("/TestFile.pdf") is None  # the replaced file was only this element's
+    name = element.value  # type: ignore[attr-defined]
+    assert is_assigned(name) and name.endswith("/manual.txt") and element.content_type == "text/plain"  # type: ignore[attr-defined]
+    assert full_twin.load_file(name) == ("text/plain", b"new manual")
+    assert full_twin.load_file("/TestFile.pdf") is not None  # imported, not assigned by the server: kept
     download = await client.get(FILE)
     assert download.content == b"new manual"
+    again = {"file": ("manual.txt", b"newer manual", "text/plain")}
+    assert (await client.put(FILE, data={"fileName": "manual.txt"}, files=again)).status_code == 204
+    assert full_twin.load_file(name) is None  # the replaced upload was only this element's
 
 
 async def test_same_file_name_for_two_elements_does_not_collide(client: httpx.AsyncClient, full_twin: Twin) -> None:
@@ -68,8 +73,11 @@ async def test_bad_uploads(client: httpx.AsyncClient) -> None:
 
 
 async def test_delete_attachment(client: httpx.AsyncClient, full_twin: Twin) -> None:
+    files = {"file": ("manual.txt", b"uploaded", "text/plain")}
+    assert (await client.put(FILE, data={"fileName": "manual.txt"}, files=files)).status_code == 204
+    name = full_twin.element(SUBMODEL_ID, "ExampleSubmodelCollection.ExampleFile").value  # type: ignore[attr-defined]
     assert (await client.delete(FILE)).status_code == 204
-    assert full_twin.load_file("/TestFile.pdf") is None
+    assert full_twin.load_file(name) is None
     assert (await client.get(FILE)).status_code == 404
     assert (await client.delete(FILE)).status_code == 404
     assert (await client.delete(BLOB)).status_code == 204

@@ -9,9 +9,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.conftest import PNG_BYTES, SHELL_ID, SUBMODEL_ID, THUMBNAIL_PATH
+from tests.api.conftest import PNG_BYTES, PREFIX, SHELL_ID, SUBMODEL_ID, THUMBNAIL_PATH
+from twinbridge.aas.limits import Limits
 from twinbridge.aas.twin import Twin
-from twinbridge.server.api import shells
+from twinbridge.server.api.app import create_app
+from twinbridge.server.api.auth import ApiSecurity
 from twinbridge.server.api.ids import encode_id
 
 SHELL = f"/shells/{encode_id(SHELL_ID)}"
@@ -192,7 +194,7 @@ async def test_thumbnail_get_put_delete(client: httpx.AsyncClient, full_twin: Tw
     resource = full_twin.shell(SHELL_ID).asset_information.default_thumbnail
     assert resource is not None and resource.content_type == "image/jpeg"
     assert full_twin.load_file(resource.path) == ("image/jpeg", jpeg)
-    assert full_twin.load_file(THUMBNAIL_PATH) is None
+    assert full_twin.load_file(THUMBNAIL_PATH) is not None  # not assigned by the server: never deleted by it
     again = await client.get(thumbnail)
     assert again.content == jpeg and again.headers["content-type"] == "image/jpeg"
 
@@ -213,12 +215,14 @@ async def test_thumbnail_upload_needs_a_plain_file_name(client: httpx.AsyncClien
 
 
 async def test_oversized_thumbnail_is_413_and_keeps_the_old_one(
-    client: httpx.AsyncClient, full_twin: Twin, monkeypatch: pytest.MonkeyPatch
+    full_twin: Twin
 ) -> None:
-    monkeypatch.setattr(shells, "MAX_THUMBNAIL_BYTES", 1024)
-    response = await client.put(f"{SHELL}/asset-information/thumbnail", data={"fileName": "big.png"},
-                                files={"file": ("big.png", b"x" * 2048, "image/png")})
-    assert_result(response, 413, "thumbnail", "larger")
+    app = create_app(full_twin, prefix=PREFIX, security=ApiSecurity(mode="none"),
+                     limits=Limits(thumbnail_bytes=1024))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://t{PREFIX}") as client:
+        response = await client.put(f"{SHELL}/asset-information/thumbnail", data={"fileName": "big.png"},
+                                    files={"file": ("big.png", b"x" * 2048, "image/png")})
+    assert_result(response, 413, "thumbnail", "larger", "server.rest.limits.thumbnail_bytes")
     assert full_twin.shell(SHELL_ID).asset_information.default_thumbnail.path == THUMBNAIL_PATH  # type: ignore[union-attr]
 
 

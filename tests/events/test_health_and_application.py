@@ -14,6 +14,7 @@ from tests.adapters.mqtt_fixtures import Mosquitto, Publisher, eventually, mosqu
 from tests.events.conftest import stream
 from tests.ports import free_port
 from tests.serving import serving
+from twinbridge.adapters.sparkplug import payloads
 from twinbridge.server.application import Application, Options
 from twinbridge.server.config import parse_plant_file
 from twinbridge.server.events.model import TYPE_PREFIX
@@ -32,6 +33,7 @@ server:
   events:
     sse: {{heartbeat_s: 0.2}}
     mqtt: {{url: "{mosquitto.url}", qos: 1, base_url: "http://twin.example/api/v3.0"}}
+    sparkplug: {{url: "{mosquitto.url}", host_id: tb-host, edge_node: {{group_id: Plant1, node_id: tb}}}}
 """)
     port = free_port()
     options = Options(host="127.0.0.1", port=port, data=tmp_path / "data", opcua=False)
@@ -68,3 +70,19 @@ async def test_the_plant_file_turns_on_mqtt_events_sse_and_metrics(
             assert 'twinbridge_event_queue_depth{channel="sse"} 0.0' in text
     finally:
         consumer.close()
+
+
+async def test_the_plant_file_turns_on_sparkplug_state_and_the_edge_node(
+        application: tuple[Application, str], mosquitto: Mosquitto) -> None:
+    host = Publisher(mosquitto.port)
+    host.subscribe("spBv1.0/#")
+    try:
+        await eventually(lambda: any(topic == "spBv1.0/STATE/tb-host" for topic, _ in host.received),
+                         what="the retained STATE")
+        state = orjson.loads(next(payload for topic, payload in host.received if topic == "spBv1.0/STATE/tb-host"))
+        assert state["online"] is True and isinstance(state["timestamp"], int)
+        host.publish("spBv1.0/Plant1/NCMD/tb", payloads.rebirth_request(), qos=0)
+        await eventually(lambda: any(topic == "spBv1.0/Plant1/NBIRTH/tb" for topic, _ in host.received),
+                         what="the NBIRTH answering the rebirth request")
+    finally:
+        host.close()

@@ -169,3 +169,24 @@ async def test_historized_values_say_so(served: tuple[Twin, OpcUaServer, Client]
     assert historizing is True
     assert access & ua.AccessLevel.HistoryRead.mask
     assert access & ua.AccessLevel.CurrentRead.mask
+
+
+async def test_server_timestamps_are_refused_and_nothing_is_modified(
+        served: tuple[Twin, OpcUaServer, Client]) -> None:
+    """Part 11 6.5.3.2: the history keeps source timestamps only; no stored value is ever modified."""
+    twin, opcua, client = served
+    stamps = await feed(twin, [1.0, 2.0], int(time.time()) - 10, 1.0, [Quality.GOOD] * 2)
+    details = ua.ReadRawModifiedDetails(IsReadModified=False, StartTime=stamps[0] - datetime.timedelta(seconds=1),
+                                        EndTime=stamps[-1] + datetime.timedelta(seconds=1), NumValuesPerNode=0)
+    read = ua.HistoryReadValueId(NodeId=value_node(opcua))
+    for timestamps, expected in ((ua.TimestampsToReturn.Server, ua.StatusCodes.BadTimestampNotSupported),
+                                 (ua.TimestampsToReturn.Source, ua.StatusCodes.Good)):
+        params = ua.HistoryReadParameters(HistoryReadDetails=details, TimestampsToReturn=timestamps,
+                                          NodesToRead=[read])
+        [result] = await client.uaclient.history_read(params)
+        assert result.StatusCode.value == expected
+    assert [dv.Value.Value for dv in result.HistoryData.DataValues] == [1.0, 2.0]
+    details.IsReadModified = True
+    [modified] = await client.uaclient.history_read(ua.HistoryReadParameters(
+        HistoryReadDetails=details, TimestampsToReturn=ua.TimestampsToReturn.Both, NodesToRead=[read]))
+    assert modified.StatusCode.is_good() and modified.HistoryData.DataValues == []

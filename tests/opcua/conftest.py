@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
+import uvicorn
 from asyncua import Client
 from basyx.aas import model
 from basyx.aas.model import datatypes as xs
@@ -15,8 +18,9 @@ from basyx.aas.model import datatypes as xs
 from tests.ports import free_port
 from twinbridge.aas.operations import OperationRegistry
 from twinbridge.aas.twin import Twin
+from twinbridge.server.api.app import create_app
 from twinbridge.server.opcua import OpcUaServer, OpcUaSettings, OpcUaUser
-from twinbridge.server.opcua.types import NAMESPACE
+from twinbridge.server.opcua.types import I4AAS_NAMESPACE, NAMESPACE
 
 PLANT, LINE, MACHINE = "urn:twinbridge:test:aas:plant", "urn:twinbridge:test:aas:line", "urn:twinbridge:test:aas:m1"
 OPERATIONAL = "urn:twinbridge:test:sm:m1:operational"
@@ -127,5 +131,25 @@ async def operator(opcua: OpcUaServer) -> AsyncIterator[Client]:
         yield connection
 
 
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def rest(twin: Twin, opcua: OpcUaServer) -> AsyncIterator[httpx.AsyncClient]:
+    """The REST API in the same event loop as the OPC UA server, over a real socket."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(twin, prefix="/api/v3.0"), host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="off"))
+    task = asyncio.get_running_loop().create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+        yield http
+    server.should_exit = True
+    await task
+
+
 async def ns_of(client: Client) -> int:
     return int(await client.get_namespace_index(NAMESPACE))
+
+
+async def i4aas_of(client: Client) -> int:
+    """The index of OPC 30270's namespace: the types, and the BrowseNames of fixed children."""
+    return int(await client.get_namespace_index(I4AAS_NAMESPACE))

@@ -19,7 +19,7 @@ from tests.opcua.conftest import OPERATIONAL
 from tests.peers import missing_peer
 from twinbridge.aas.twin import Twin
 from twinbridge.server.opcua import OpcUaServer
-from twinbridge.server.opcua.types import NAMESPACE
+from twinbridge.server.opcua.types import I4AAS_NAMESPACE, NAMESPACE
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 NODE_DIR = Path(__file__).parent / "node"
@@ -49,7 +49,7 @@ async def _next_event(stream: asyncio.StreamReader) -> dict[str, Any]:
 async def test_node_opcua_browses_reads_subscribes_and_writes(
         node_client: Path, twin: Twin, opcua: OpcUaServer) -> None:
     process = await asyncio.create_subprocess_exec(
-        "node", str(node_client), opcua.endpoint_url, NAMESPACE, "operator", "op-secret",
+        "node", str(node_client), opcua.endpoint_url, NAMESPACE, I4AAS_NAMESPACE, "operator", "op-secret",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=NODE_DIR)
     assert process.stdout is not None and process.stderr is not None
     try:
@@ -57,6 +57,12 @@ async def test_node_opcua_browses_reads_subscribes_and_writes(
         assert plant == {"event": "plant", "tree": {"Plant": {"Line": {"Machine1": {}}}}}
         read = await _next_event(process.stdout)
         assert read == {"event": "read", "value": 12.5, "type": "Double", "status": "Good"}
+        value_type = await _next_event(process.stdout)
+        i4aas = value_type["i4aasIndex"]
+        assert value_type == {"event": "valueType", "i4aasIndex": i4aas, "dataType": f"{i4aas}:AASValueTypeDataType",
+                              "dataTypeId": f"ns={i4aas};i=3004", "value": 10, "name": "Double",
+                              "typeDefinition": f"ns={i4aas};i=1013"}
+
         assert (await _next_event(process.stdout))["event"] == "subscribed"
         speed = twin.live(OPERATIONAL, "Speed")
         reader = asyncio.ensure_future(_next_event(process.stdout))

@@ -10,7 +10,7 @@ import pytest
 from asyncua import Client, Node, ua
 from basyx.aas import model
 
-from tests.opcua.conftest import LINE, MACHINE, PLANT, STRUCTURE, ns_of, plant_twin
+from tests.opcua.conftest import LINE, MACHINE, PLANT, STRUCTURE, i4aas_of, ns_of, plant_twin
 from tests.ports import free_port
 from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.twin import Twin
@@ -39,7 +39,7 @@ async def test_plant_line_machine_from_entity_data_reuses_the_environment_nodes(
     assert await _names(machines) == ["Machine1"]
     in_environment = await client.nodes.objects.get_child([f"{ns}:AASEnvironment", f"{ns}:Machine1"])
     assert machines[0].nodeid == in_environment.nodeid
-    value = await machines[0].get_child([f"{ns}:OperationalData", f"{ns}:Speed", f"{ns}:Value"])
+    value = await machines[0].get_child([f"{ns}:OperationalData", f"{ns}:Speed", f"{await i4aas_of(client)}:Value"])
     assert isinstance(await value.read_value(), float)
 
 

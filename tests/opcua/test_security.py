@@ -13,7 +13,7 @@ from asyncua import Client, ua
 from asyncua.crypto.cert_gen import setup_self_signed_certificate
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from tests.opcua.conftest import OPERATIONAL, USERS, ns_of
+from tests.opcua.conftest import OPERATIONAL, USERS, i4aas_of, ns_of
 from tests.ports import free_port
 from twinbridge.aas.twin import Twin
 from twinbridge.server.opcua import OpcUaServer, OpcUaSettings
@@ -70,9 +70,10 @@ async def test_basic256sha256_sign_and_encrypt_with_a_user_reads_and_writes(
         twin: Twin, opcua: OpcUaServer, client_certificate: tuple[Path, Path]) -> None:
     client = await _secure_client(opcua, "Basic256Sha256", client_certificate)
     async with client:
-        ns = await ns_of(client)
+        ns, i4aas = await ns_of(client), await i4aas_of(client)
         label = await client.nodes.objects.get_child(
-            [f"{ns}:{name}" for name in ("AASEnvironment", "Machine1", "OperationalData", "Label", "Value")])
+            [*(f"{ns}:{name}" for name in ("AASEnvironment", "Machine1", "OperationalData", "Label")),
+                 f"{i4aas}:Value"])
         assert await label.read_value() == "press"
         await label.write_value(ua.DataValue(ua.Variant("encrypted", ua.VariantType.String)))
     assert twin.element(OPERATIONAL, "Label").value == "encrypted"  # type: ignore[attr-defined]
@@ -83,9 +84,10 @@ async def test_aes256_sha256_rsapss_sign_and_encrypt_connects(
     client = await _secure_client(opcua, "Aes256Sha256RsaPss", client_certificate, user="viewer",
                                   password="view-secret")
     async with client:
-        ns = await ns_of(client)
+        ns, i4aas = await ns_of(client), await i4aas_of(client)
         speed = await client.nodes.objects.get_child(
-            [f"{ns}:{name}" for name in ("AASEnvironment", "Machine1", "OperationalData", "Speed", "Value")])
+            [*(f"{ns}:{name}" for name in ("AASEnvironment", "Machine1", "OperationalData", "Speed")),
+                 f"{i4aas}:Value"])
         assert await speed.read_value() == 12.5
 
 

@@ -9,7 +9,7 @@ from asyncua import Client, ua
 from basyx.aas import model
 from basyx.aas.model import datatypes as xs
 
-from tests.opcua.conftest import ns_of
+from tests.opcua.conftest import i4aas_of, ns_of
 from twinbridge.aas import errors
 from twinbridge.aas.twin import Twin
 from twinbridge.server.opcua.status_codes import STATUS_OF_ERROR, status_of
@@ -45,9 +45,9 @@ def twin() -> Twin:
 
 
 async def _write(client: Client, name: str) -> int:
-    ns = await ns_of(client)
+    ns, i4aas = await ns_of(client), await i4aas_of(client)
     node = await client.nodes.objects.get_child([f"{ns}:AASEnvironment", f"{ns}:Refusals", f"{ns}:{name}",
-                                                 f"{ns}:Value"])
+                                                 f"{i4aas}:Value"])
     item = ua.WriteValue(NodeId=node.nodeid, AttributeId=ua.AttributeIds.Value,
                          Value=ua.DataValue(ua.Variant(2.0, ua.VariantType.Double)))
     return int((await client.uaclient.write(ua.WriteParameters(NodesToWrite=[item])))[0].value)

@@ -11,10 +11,11 @@ from asyncua import Client, Node, ua
 from basyx.aas import model
 from basyx.aas.model import datatypes as xs
 
-from tests.opcua.conftest import ns_of
+from tests.opcua.conftest import i4aas_of, ns_of
 from twinbridge.aas.twin import Twin
 from twinbridge.aas.values import BlobValue, FileValue, RangeValue
 from twinbridge.server.opcua import OpcUaServer
+from twinbridge.server.opcua.types import KeyElements, KeyType, aas_key
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 SUBMODEL = "urn:twinbridge:test:sm:kinds"
@@ -57,9 +58,12 @@ class Latest:
                 await self.changed.wait()
 
 
-async def _node(client: Client, *names: str) -> Node:
-    ns = await ns_of(client)
-    return await client.nodes.objects.get_child([f"{ns}:{name}" for name in ("AASEnvironment", "Kinds", *names)])
+async def _node(client: Client, element: str, *children: str) -> Node:
+    """An element's fixed child: OPC 30270's BrowseNames, except a Blob's Value, which is ours."""
+    ns, i4aas = await ns_of(client), await i4aas_of(client)
+    child_ns = ns if element == "Logo" else i4aas
+    return await client.nodes.objects.get_child(
+        [f"{ns}:AASEnvironment", f"{ns}:Kinds", f"{ns}:{element}", *(f"{child_ns}:{name}" for name in children)])
 
 
 async def test_every_value_kind_reaches_its_monitored_node(twin: Twin, opcua: OpcUaServer, client: Client) -> None:
@@ -80,7 +84,8 @@ async def test_every_value_kind_reaches_its_monitored_node(twin: Twin, opcua: Op
     await latest.until(nodes["Speed/Value"], 2.5)
     await latest.until(nodes["Window/Min"], 2.0)
     await latest.until(nodes["Window/Max"], 8.0)
-    await latest.until(nodes["Target/Value/Keys"], ["(GLOBAL_REFERENCE)urn:second"])
+    await latest.until(nodes["Target/Value/Keys"], [aas_key(KeyElements.GlobalReference, False, "urn:second",
+                                                             KeyType.IRI)])
     await latest.until(nodes["Manual/Value"], "/manual-2.txt")
     await latest.until(nodes["Logo/Value"], b"\x02\x03")
     async with asyncio.timeout(10):

@@ -1,6 +1,7 @@
 // Independent OPC UA client (node-opcua) driven by tests/opcua/test_node_interop.py.
 // Prints one JSON object per line: plant tree, the value read, "subscribed", the notification,
-// and the status of a write. Usage: node interop.mjs <endpoint> <namespace uri> <user> <password>
+// the Property's OPC 30270 ValueType, and the status of a write.
+// Usage: node interop.mjs <endpoint> <namespace uri> <I4AAS namespace uri> <user> <password>
 import {
   AttributeIds,
   BrowseDirection,
@@ -13,7 +14,7 @@ import {
   makeBrowsePath,
 } from "node-opcua-client";
 
-const [endpoint, namespaceUri, userName, password] = process.argv.slice(2);
+const [endpoint, namespaceUri, i4aasUri, userName, password] = process.argv.slice(2);
 const say = (event) => process.stdout.write(JSON.stringify(event) + "\n");
 
 const client = OPCUAClient.create({
@@ -51,13 +52,40 @@ const session = await client.createSession({ type: UserTokenType.UserName, userN
 try {
   const namespaces = await session.readNamespaceArray();
   const ns = namespaces.indexOf(namespaceUri);
+  const i4aas = namespaces.indexOf(i4aasUri);
   const plant = await resolve(session, `/Objects/${ns}:Plant`);
   say({ event: "plant", tree: await organized(session, plant, 6) });
 
   const base = `/Objects/${ns}:AASEnvironment/${ns}:Machine1/${ns}:OperationalData`;
-  const speed = await resolve(session, `${base}/${ns}:Speed/${ns}:Value`);
+  const speed = await resolve(session, `${base}/${ns}:Speed/${i4aas}:Value`);
   const read = await session.read({ nodeId: speed, attributeId: AttributeIds.Value });
   say({ event: "read", value: read.value.value, type: DataType[read.value.dataType], status: read.statusCode.name });
+
+  // OPC 30270: the Property's ValueType is an AASValueTypeDataType enumeration, named by its EnumStrings
+  const valueType = await resolve(session, `${base}/${ns}:Speed/${i4aas}:ValueType`);
+  const [typeValue, typeDataType] = await session.read([
+    { nodeId: valueType, attributeId: AttributeIds.Value },
+    { nodeId: valueType, attributeId: AttributeIds.DataType },
+  ]);
+  const dataTypeId = typeDataType.value.value;
+  const [dataTypeName] = await session.read([{ nodeId: dataTypeId, attributeId: AttributeIds.BrowseName }]);
+  const enumStrings = await session.translateBrowsePath(
+    { startingNode: dataTypeId, relativePath: { elements: [{ targetName: { namespaceIndex: 0, name: "EnumStrings" } }] } });
+  const strings = await session.read({ nodeId: enumStrings.targets[0].targetId, attributeId: AttributeIds.Value });
+  const typeNode = await session.read({ nodeId: await resolve(session, `${base}/${ns}:Speed`),
+                                        attributeId: AttributeIds.NodeId });
+  const typeDefinition = await session.browse({
+    nodeId: typeNode.value.value, referenceTypeId: "HasTypeDefinition", browseDirection: BrowseDirection.Forward,
+    resultMask: 63 });
+  say({
+    event: "valueType",
+    i4aasIndex: i4aas,
+    dataType: `${dataTypeName.value.value.namespaceIndex}:${dataTypeName.value.value.name}`,
+    dataTypeId: dataTypeId.toString(),
+    value: typeValue.value.value,
+    name: strings.value.value[typeValue.value.value].text,
+    typeDefinition: typeDefinition.references[0].nodeId.toString(),
+  });
 
   const subscription = await session.createSubscription2({
     requestedPublishingInterval: 50,
@@ -87,7 +115,7 @@ try {
   });
   await subscription.terminate();
 
-  const label = await resolve(session, `${base}/${ns}:Label/${ns}:Value`);
+  const label = await resolve(session, `${base}/${ns}:Label/${i4aas}:Value`);
   const written = await session.write({
     nodeId: label,
     attributeId: AttributeIds.Value,

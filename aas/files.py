@@ -1,0 +1,102 @@
+"""Which stored files the model may name, and the names the server gives uploaded files.
+
+The store keeps two kinds of files side by side: *supplementary files* that File elements and
+thumbnails name (package part names such as ``/aasx/files/manual.pdf``, or URIs), and the
+server's own files (``plant/description.sha256``, ``packages/…``), whose names never start with
+``/`` and have no URI scheme. A File value or thumbnail path is written by clients, so it is
+only ever a *reference*: the API serves or exports a stored file only when the reference is a
+supplementary name, and deletes one only when the server assigned it.
+
+Uploaded content is stored under a name the server assigns from the content itself,
+``/aasx/files/<sha256 prefix>/<file name>``: two elements never share a name for different
+content, a replacement gets a new name, and an import may not put other bytes under such a name
+(``check_import``), so a client-chosen path can never reach another element's file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import re
+
+from basyx.aas import model
+from basyx.aas.util import traversal
+
+from twinbridge.aas.errors import InvalidInput
+from twinbridge.aas.limits import check_text
+
+ATTACHMENTS = "/aasx/files"
+THUMBNAILS = "/aasx/thumbnails"
+_DIGEST_LENGTH = 32
+_ASSIGNED = re.compile(rf"^({re.escape(ATTACHMENTS)}|{re.escape(THUMBNAILS)})/([0-9a-f]{{{_DIGEST_LENGTH}}})/[^/]+$")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+
+
+def is_supplementary(name: str) -> bool:
+    """A name a File element or thumbnail may reach: an absolute part name or a URI, never one
+    of the server's own files."""
+    return name.startswith("/") or _SCHEME.match(name) is not None
+
+
+def check_reference(value: str, where: str) -> None:
+    """A File value or thumbnail path the exports can write: no ``..`` or ``.`` segments, no
+    backslashes, only xs:string characters. Relative names and URIs stay allowed (Part 1)."""
+    check_text(value, where)
+    if _SCHEME.match(value) is not None and not value.lower().startswith("file:"):
+        return
+    path = value.split(":", 1)[1] if _SCHEME.match(value) else value
+    if "\\" in path or any(segment in (".", "..") for segment in path.split("/")):
+        raise InvalidInput(f"{where}: the path {value!r} has '.', '..' or '\\' segments; "
+                           "a supplementary file is named by a plain path such as /aasx/files/manual.pdf")
+
+
+def plain_file_name(file_name: str, what: str) -> str:
+    """The last segment of a client's file name, checked (used as the end of an assigned name)."""
+    base = posixpath.basename(file_name.replace("\\", "/")).strip()
+    if base in ("", ".", "..") or len(base) > 255:
+        raise InvalidInput(f"{what} {file_name!r} does not name a file")
+    check_text(base, what)
+    if any(ord(character) < 0x20 for character in base):
+        raise InvalidInput(f"{what} {file_name!r} holds control characters")
+    return base
+
+
+def assigned_name(folder: str, content: bytes, file_name: str) -> str:
+    """``<folder>/<sha256 of content>/<file name>``: the name the server stores an upload under."""
+    digest = hashlib.sha256(content).hexdigest()[:_DIGEST_LENGTH]
+    return f"{folder}/{digest}/{file_name}"
+
+
+def is_assigned(name: str) -> bool:
+    """Whether the server gave this name to an upload (only such files are deleted with their element)."""
+    return _ASSIGNED.match(name) is not None
+
+
+def check_import(name: str, content: bytes) -> None:
+    """A file arriving in a package: a supplementary part name, and content matching an assigned name."""
+    if not name.startswith("/"):
+        raise InvalidInput(f"the package file {name!r} is not a part name (it must start with '/')")
+    check_reference(name, f"the package file {name!r}")
+    matched = _ASSIGNED.match(name)
+    if matched is not None and hashlib.sha256(content).hexdigest()[:_DIGEST_LENGTH] != matched.group(2):
+        raise InvalidInput(f"the package file {name!r} does not hold the content its name was assigned for")
+
+
+def check_references(obj: object) -> None:
+    """Every File value and thumbnail path in ``obj`` (a shell, submodel, element or asset
+    information) passes ``check_reference``."""
+    if isinstance(obj, model.AssetAdministrationShell):
+        obj = obj.asset_information
+    if isinstance(obj, model.AssetInformation):
+        thumbnail = obj.default_thumbnail
+        if thumbnail is not None:
+            check_reference(thumbnail.path, "the thumbnail path")
+        return
+    elements: list[object] = []
+    if isinstance(obj, model.Submodel):
+        elements = list(traversal.walk_submodel(obj))
+    elif isinstance(obj, model.SubmodelElement):
+        elements = [obj, *traversal.walk_submodel_element(obj)]
+    for element in elements:
+        if isinstance(element, model.File) and element.value:
+            check_reference(element.value, f"the File {element.id_short or 'element'}")

@@ -1,0 +1,1 @@
+"""Edge to central: an edge instance forwards its twin's changes over MQTT, store-and-forward on disk."""
