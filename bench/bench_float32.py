@@ -18,7 +18,7 @@ import time
 import tracemalloc
 from collections.abc import Callable
 
-from twinbridge.adapters.config import ModbusPoint
+from twinbridge.adapters.modbus.config import ModbusPoint
 from twinbridge.adapters.modbus.registers import codec_for, registers_to_bytes
 
 

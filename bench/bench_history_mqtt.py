@@ -23,8 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_mqtt import SUBMODEL, Rate, bench_twin, mosquitto, paho_baseline, start_publisher
 
-from twinbridge.adapters.config import Binding, ElementTarget, MqttPoint, MqttSource
+from twinbridge.adapters.config import Binding, ElementTarget
 from twinbridge.adapters.mqtt.adapter import MqttAdapter
+from twinbridge.adapters.mqtt.config import MqttPoint, MqttSource
 from twinbridge.history.duckdb_store import DuckDbHistory
 from twinbridge.history.historian import Historian, HistorianSettings
 

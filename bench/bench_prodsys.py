@@ -89,12 +89,17 @@ def show(name: str, rates: Interval, walls: list[float]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--prodsys-python", required=True, help="an interpreter with prodsys installed")
+    parser.add_argument("--prodsys-python", default=os.environ.get("PRODSYS_PYTHON"),
+                        help="an interpreter with prodsys installed (default: $PRODSYS_PYTHON)")
     parser.add_argument("--machines", type=int, default=5)
     parser.add_argument("--horizon-h", type=float, default=24.0)
     parser.add_argument("--replications", type=int, default=30)
     parser.add_argument("--prodsys-replications", type=int, default=5)
     args = parser.parse_args()
+    if not args.prodsys_python:
+        print("bench_prodsys: no prodsys interpreter given; make one with `python3 -m venv /work/prodsys-venv && "
+              "/work/prodsys-venv/bin/pip install prodsys==1.3.1` and pass --prodsys-python or set PRODSYS_PYTHON")
+        return
     spec = parameters(args.machines, args.horizon_h)
     our_rates, our_walls = ours(spec, args.replications)
     their_rates, their_walls = theirs(args.prodsys_python, spec, args.prodsys_replications)

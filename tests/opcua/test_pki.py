@@ -17,7 +17,7 @@ from asyncua import Client, ua
 from asyncua.crypto.cert_gen import setup_self_signed_certificate
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from tests.opcua.conftest import OPERATIONAL, ns_of
+from tests.opcua.conftest import OPERATIONAL, i4aas_of, ns_of
 from tests.ports import free_port
 from twinbridge.aas.twin import Twin
 from twinbridge.server import cli
@@ -43,9 +43,10 @@ async def _encrypted(url: str, certificate: tuple[Path, Path], policy: str = "Ba
 
 
 async def _label_value(client: Client) -> ua.Node:
-    ns = await ns_of(client)
+    ns, i4aas = await ns_of(client), await i4aas_of(client)  # "Value" is OPC 30270's child
     return await client.nodes.objects.get_child(
-        [f"{ns}:{name}" for name in ("AASEnvironment", "Machine1", "OperationalData", "Label", "Value")])
+        [f"{i4aas if name == 'Value' else ns}:{name}"
+         for name in ("AASEnvironment", "Machine1", "OperationalData", "Label", "Value")])
 
 
 async def test_an_unknown_client_is_refused_until_trusted(opcua: OpcUaServer, tmp_path: Path,
