@@ -34,9 +34,10 @@ from twinbridge.analytics.detectors.causal import (
 )
 from twinbridge.analytics.detectors.seasonal import SeasonalNeighbours
 
-# Shared settings, tuned on NAB (see bench/bench_nab.py --tune): a value 0.5% of the range seen so
-# far beyond that range is one unit of surprise; features are surprising beyond 3 (|z| > 3); the
-# tail fit remembers ~100 samples (alpha 0.01); an event is reported once per 50 samples.
+# Shared settings, chosen by bench/bench_nab.py runs (BENCHMARKS.md lists the scores around them):
+# a value 0.5% of the range seen so far beyond that range is one unit of surprise; features are
+# surprising beyond 3 (|z| > 3); the tail fit remembers ~100 samples (alpha 0.01); an event is
+# reported once per 50 samples.
 RANGE_UNIT = 0.005
 RANGE_WARMUP = 150
 TAIL_LEVEL = 3.0
