@@ -117,6 +117,9 @@ def _child(write_end: int, evaluate: Evaluate) -> None:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(signum, signal.SIG_DFL)
         _limit_memory()
+        # below the server in the scheduler: on 2 cores, two children spinning on a catastrophic
+        # regex otherwise take a REST request's core for whole time slices
+        os.nice(10)
         try:
             content_type, body = evaluate()
             answer = _OK + content_type.encode() + b"\n" + body

@@ -36,7 +36,7 @@ class EventCollector(Collector):
                                         labels=["channel"])
         dropped = CounterMetricFamily("twinbridge_events_dropped", "Events lost: a queue overflowed or a "
                                       "transport failed", labels=["channel"])
-        for channel in ("sse", "mqtt"):
+        for channel in ("sse", "mqtt", "sparkplug"):
             published.add_metric([channel], stats.published.get(channel, 0))
             dropped.add_metric([channel], stats.total_dropped(channel))
         yield published

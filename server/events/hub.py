@@ -123,9 +123,6 @@ class EventHub:
     def closed(self) -> bool:
         return self._closed
 
-    def banner_lines(self) -> list[str]:
-        return []
-
     # ------------------------------------------------------------ producing
     def emit(self, event: TwinEvent) -> None:
         """An event that does not come from the bus (writes, alarms): after everything the bus

@@ -40,6 +40,7 @@ from twinbridge.server.opcua.ids import (
 )
 from twinbridge.server.opcua.nodes import (
     HAS_COMPONENT,
+    ORGANIZES,
     READ,
     READ_WRITE,
     Names,
@@ -106,6 +107,7 @@ class ElementNodes:
         self._catalog = SlotCatalog(types)
         self._slot_namespaces = {Namespace.I4AAS: types.i4aas_index, Namespace.OWN: kit.ns, Namespace.BASE: 0}
         self._located: dict[ua.NodeId, Located] = {}
+        self._dictionary: list[ua.ReferenceDescription] | None = None
 
     # ------------------------------------------------------------ the source
     def __call__(self, identifier: ua.NodeId) -> NodeData | None:
@@ -178,7 +180,7 @@ class ElementNodes:
         HasDictionaryEntry points at it): its BrowseName is the semanticId itself."""
         semantic_id = unescape(str(identifier.Identifier)[len(DICTIONARY_ENTRY):])
         return TwinNode(identifier, self._kit.object_attributes(self._kit.shared_names(semantic_id)),
-                        [self._kit.type_reference(self._entry_type(semantic_id), NC.ObjectType)])
+                        [self._kit.type_reference(self._entry_type(semantic_id), NC.ObjectType), _IN_DICTIONARIES])
 
     def _entry_type(self, semantic_id: str) -> ua.NodeId:
         return self._types.ids[_ENTRY_TYPES[identifier_kind(semantic_id)]]
@@ -212,6 +214,24 @@ class ElementNodes:
     def structure_changed(self) -> None:
         """Forget every located node: the twin's elements were added, replaced or removed."""
         self._located.clear()
+        self._dictionary = None
+
+    def dictionary_entries(self) -> list[ua.ReferenceDescription]:
+        """What ``Server/Dictionaries`` organizes: one entry per distinct semanticId of the twin's
+        submodels and elements, collected on the first browse after a structure change."""
+        if self._dictionary is None:
+            semantic_ids: dict[str, None] = {}
+            pending: list[model.Referable] = list(self._twin.submodels.values())
+            while pending:
+                referable = pending.pop()
+                text = reference_text(getattr(referable, "semantic_id", None))
+                if text is not None:
+                    semantic_ids[text] = None
+                pending += paths.children(referable)
+            self._dictionary = [
+                reference(ORGANIZES, node_id(DICTIONARY_ENTRY + escape(text), self._ns), self._kit.shared_names(text),
+                          NC.Object, self._entry_type(text)) for text in sorted(semantic_ids)]
+        return self._dictionary
 
     def _locate(self, identifier: ua.NodeId) -> Located | None:
         """The element (and slots) a NodeId names. Found ones are kept until the mirror applies
@@ -390,6 +410,11 @@ class ElementNodes:
 
 
 _HAS_TYPE = node_id(ua.ObjectIds.HasTypeDefinition)
+DICTIONARIES = node_id(ua.ObjectIds.Dictionaries)
+_IN_DICTIONARIES = ua.ReferenceDescription(
+    ReferenceTypeId=node_id(ua.ObjectIds.Organizes), IsForward=False, NodeId=DICTIONARIES,
+    BrowseName=ua.QualifiedName("Dictionaries", 0), DisplayName=ua.LocalizedText("Dictionaries"),
+    NodeClass=NC.Object, TypeDefinition=node_id(ua.ObjectIds.FolderType))
 HAS_DICTIONARY_ENTRY = node_id(ua.ObjectIds.HasDictionaryEntry)
 DICTIONARY_ENTRY = "cd:"
 """NodeId prefix of a semanticId's dictionary entry node (``cd:<escaped semanticId>``)."""

@@ -17,12 +17,12 @@ from twinbridge.aas.twin import Twin
 from twinbridge.server.opcua import compat_asyncua
 from twinbridge.server.opcua.builder import FOLDER_TYPE, EnvironmentBuilder, StoredNodes
 from twinbridge.server.opcua.compat_asyncua import NodeData
-from twinbridge.server.opcua.element_nodes import ElementNodes
+from twinbridge.server.opcua.element_nodes import DICTIONARIES, ElementNodes
 from twinbridge.server.opcua.ids import SHELL, SUBMODEL
 from twinbridge.server.opcua.methods import OperationMethod, install_caller_sessions
 from twinbridge.server.opcua.mirror import Mirror
 from twinbridge.server.opcua.model_changes import ModelChanges
-from twinbridge.server.opcua.nodes import DATA_VARIABLE_TYPE, PROPERTY_TYPE, Names, NodeKit
+from twinbridge.server.opcua.nodes import DATA_VARIABLE_TYPE, PROPERTY_TYPE, Names, NodeKit, TwinNode
 from twinbridge.server.opcua.plant_view import Hierarchy, PlantView
 from twinbridge.server.opcua.security import (
     PKI_DIR,
@@ -182,6 +182,9 @@ class OpcUaServer:
         mirror.subscribe()  # before the build: nothing that changes meanwhile is missed
         builder.build_all()
         compat_asyncua.install_node_source(aspace, elements)
+        dictionaries = aspace[DICTIONARIES]  # organizes the semanticIds' entries, computed when browsed
+        aspace[DICTIONARIES] = TwinNode(DICTIONARIES, dictionaries.attributes, dictionaries.references,
+                                        elements.dictionary_entries)
         install_caller_sessions(server.iserver)
         self._plant = PlantView(stored, self.twin, self.hierarchy)
         self._plant.rebuild()

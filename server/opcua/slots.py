@@ -33,6 +33,7 @@ _STRING = node_id(VT.String.value)
 _LOCALIZED_TEXT = node_id(VT.LocalizedText.value)
 _BYTE_STRING = node_id(VT.ByteString.value)
 _ARGUMENT = node_id(ua.ObjectIds.Argument)
+_BASE_DATA_TYPE = node_id(ua.ObjectIds.BaseDataType)
 
 Subject = Any
 """What a slot reads: an element, a submodel, a shell, a Reference, an Operation, an AssetInformation."""
@@ -256,6 +257,9 @@ class SlotCatalog:
         self._derived_from = reference("DerivedFrom", lambda shell: shell.derived_from)
         self._submodel = (*self._identifiable, submodel_kind)
         self._value_id = reference("ValueId", lambda element: element.value_id)
+        self._qualifier_value_id = reference("ValueId", lambda qualifier: qualifier.value_id if qualifier else None)
+        self._qualifier_type = ids["AASQualifierType"]
+        self._qualifier_slots: list[Slot] = []
         self._value_slots: dict[Codec, Slot] = {}
         self._range_slots: dict[Codec, tuple[Slot, Slot, Slot]] = {}
         self._value_types: dict[Codec, Slot] = {}
@@ -286,7 +290,7 @@ class SlotCatalog:
         if isinstance(target, model.AssetAdministrationShell):
             return [_ID_SHORT, *self._shell, *([self._derived_from] if target.derived_from else [])]
         if isinstance(target, model.Submodel):
-            return [_ID_SHORT, *self._submodel]
+            return [_ID_SHORT, *self._submodel, *self._qualifiers(target)]
         result: list[Slot] = [_ID_SHORT] if not path.endswith("]") and target.id_short else []
         result += (_CATEGORY, self._element_kind)
         for cls in type(target).__mro__:
@@ -294,7 +298,34 @@ class SlotCatalog:
             if own is not None:
                 result += own(target)
                 break
-        return result
+        return [*result, *self._qualifiers(target)]
+
+    def _qualifiers(self, target: model.Referable) -> list[Slot]:
+        """One ``AASQualifierType`` object per qualifier, named by position (``Qualifier0``...):
+        a qualifier's type may hold characters a NodeId of this mirror cannot."""
+        count = len(target.qualifier) if isinstance(target, model.Qualifiable) else 0
+        while len(self._qualifier_slots) < count:
+            self._qualifier_slots.append(self._qualifier(len(self._qualifier_slots)))
+        return self._qualifier_slots[:count]
+
+    def _qualifier(self, index: int) -> Slot:
+        def value(qualifier: model.Qualifier | None, _handle: LiveElement | None) -> ua.DataValue:
+            if qualifier is None:
+                return ua.DataValue()
+            return data_value(codec_for(qualifier.value_type), qualifier.value, Quality.GOOD, None, _now())
+
+        def value_type(qualifier: model.Qualifier | None) -> int | None:
+            if qualifier is None:
+                return None
+            return self._value_type_names.index(codec_for(qualifier.value_type).variant_type.name)
+
+        return Slot(f"Qualifier{index}", node_class=NC.Object, reference_type=HAS_COMPONENT,
+                    type_definition=self._qualifier_type, namespace=Namespace.OWN,
+                    descend=lambda qualifiable: _nth(qualifiable.qualifier, index), children=(
+                        _string_slot("Type", lambda qualifier: qualifier.type if qualifier else None),
+                        Slot("Value", data_type=_BASE_DATA_TYPE, read=value),
+                        _enum_slot("ValueType", self._value_type_enum, value_type),
+                        self._qualifier_value_id))
 
     def _property_slot(self, codec: Codec) -> Slot:
         slot = self._value_slots.get(codec)
@@ -317,6 +348,14 @@ class SlotCatalog:
             high, low = (Slot(name, data_type=codec.data_type, read=_bound(codec, name)) for name in ("Max", "Min"))
             slots = self._range_slots[codec] = (high, low, self._value_type(codec))
         return slots
+
+
+def _nth(qualifiers: Any, index: int) -> model.Qualifier | None:
+    """The ``index``-th qualifier in the set's order, None once it is gone."""
+    for position, qualifier in enumerate(qualifiers):
+        if position == index:
+            return qualifier  # type: ignore[no-any-return]
+    return None
 
 
 def administration_of_asset(ids: dict[str, ua.NodeId]) -> Slot:

@@ -12,7 +12,8 @@ import orjson
 import pytest
 
 from tests.history.conftest import SUBMODEL, TOKEN, Served, b64, serve
-from twinbridge.aas.events import Origin
+from twinbridge.aas.events import ObjectKind, Origin
+from twinbridge.history import journal as journal_module
 from twinbridge.history.journal import verify
 from twinbridge.server.cli import main
 
@@ -121,5 +122,26 @@ async def test_a_client_value_write_is_journaled_with_who_wrote_it(served: Serve
     last = orjson.loads(journal.path.read_bytes().splitlines()[-1])
     assert (last["action"], last["who"], last["channel"], last["path"]) == (
         "value-written", "operator-anna", "opcua", "Setpoint")
-    assert setpoint_of(last["document"]) == "1234.5"
+    assert last["value"] == 1234.5 and "document" not in last  # the element's value, not the submodel
     assert journal.entries() == 2  # the baseline and this write
+    later = time.time()
+    await served.twin.write_value(handle, 99.5, origin=Origin("operator-anna", "opcua"))
+    await journal.settled()
+    document = journal.document_at(ObjectKind.SUBMODEL, SUBMODEL, later)  # replayed on the baseline
+    assert document is not None and setpoint_of(orjson.loads(document)) == "1234.5"
+
+
+async def test_every_nth_value_entry_carries_the_document_again(served: Served,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(journal_module, "CHECKPOINT_EVERY", 3)
+    handle = served.twin.live(SUBMODEL, "Setpoint")
+    journal = served.service.journal
+    assert journal is not None
+    for value in (1.0, 2.0, 3.0, 4.0):
+        await served.twin.write_value(handle, value, origin=Origin("operator-anna", "rest"))
+        await journal.settled()
+    entries = [orjson.loads(line) for line in journal.path.read_bytes().splitlines()][1:]
+    assert ["document" in entry for entry in entries] == [False, False, True, False]
+    assert setpoint_of(entries[2]["document"]) == "3.0"
+    document = journal.document_at(ObjectKind.SUBMODEL, SUBMODEL, time.time())
+    assert document is not None and setpoint_of(orjson.loads(document)) == "4.0"

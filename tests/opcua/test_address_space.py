@@ -10,6 +10,7 @@ import pytest
 from asyncua import Client, Node, ua
 from basyx.aas import model
 from basyx.aas.examples.data.example_aas import create_full_example
+from basyx.aas.model import datatypes as xs
 
 from tests.opcua.conftest import OPERATIONAL, SPEED_SEMANTIC_ID, i4aas_of, ns_of
 from tests.ports import free_port
@@ -247,3 +248,35 @@ async def test_a_model_reference_points_at_its_target_with_aas_reference(twin: T
     assert [(key.Type.name, key.Local, key.Value) for key in await keys_node.read_value()] == [
         ("Submodel", True, OPERATIONAL), ("Property", True, "Speed")]
     assert ns != i4aas
+
+
+async def test_qualifiers_are_aas_qualifier_type_objects(twin: Twin, client: Client) -> None:
+    i4aas = await i4aas_of(client)
+    twin.add_element(OPERATIONAL, None, model.Property(
+        "Limited", xs.Double, 1.0,
+        qualifier=[model.Qualifier("SMT/Cardinality", xs.String, "One"), model.Qualifier("Limit", xs.Int, 90)]))
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        try:
+            limited = await _path(client, "AASEnvironment", "Machine1", "OperationalData", "Limited")
+            break
+        except ua.UaError:
+            assert asyncio.get_running_loop().time() < deadline, "the element was not mirrored"
+            await asyncio.sleep(0.05)
+    qualifiers = {}
+    for child in await limited.get_children(refs=ua.ObjectIds.HasComponent):
+        if await child.read_type_definition() == ua.NodeId(1032, i4aas):  # AASQualifierType
+            values = [await (await child.get_child(f"{i4aas}:{name}")).read_value() for name in ("Value", "ValueType")]
+            qualifiers[await (await child.get_child(f"{i4aas}:Type")).read_value()] = values
+    assert qualifiers == {"SMT/Cardinality": ["One", 11], "Limit": [90, 5]}  # String, Int32
+
+
+async def test_server_dictionaries_organize_one_entry_per_semantic_id(client: Client) -> None:
+    i4aas = await i4aas_of(client)
+    dictionaries = client.get_node(ua.ObjectIds.Dictionaries)
+    entries = {(await entry.read_browse_name()).Name: entry
+               for entry in await dictionaries.get_children(refs=ua.ObjectIds.Organizes)}
+    speed = entries[SPEED_SEMANTIC_ID]
+    assert await speed.read_type_definition() == ua.NodeId(1024, i4aas)
+    [back] = await speed.get_referenced_nodes(ua.ObjectIds.Organizes, ua.BrowseDirection.Inverse)
+    assert back.nodeid == dictionaries.nodeid

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from asyncua import Client, ua
 
-from tests.opcua.conftest import OPERATIONAL, ns_of
+from tests.opcua.conftest import OPERATIONAL, i4aas_of, ns_of
 from twinbridge.server.opcua import OpcUaServer
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -31,14 +31,16 @@ class ModelChanges:
 
     def __init__(self) -> None:
         self.queue: asyncio.Queue[list[ua.ModelChangeStructureDataType]] = asyncio.Queue()
+        self.types: dict[str, str] = {}
 
     def event_notification(self, event: Any) -> None:
         if event.EventType == ua.NodeId(ua.ObjectIds.GeneralModelChangeEventType):
             self.queue.put_nowait(list(event.Changes))
 
     async def next(self) -> dict[str, int]:
-        """The next event's changes as {NodeId string: verb}."""
+        """The next event's changes as {NodeId string: verb} (their types in ``types``)."""
         changes = await asyncio.wait_for(self.queue.get(), 10)
+        self.types = {change.Affected.to_string(): change.AffectedType.to_string() for change in changes}
         return {change.Affected.to_string(): change.Verb for change in changes}
 
 
@@ -58,6 +60,8 @@ async def test_rest_structure_changes_send_general_model_change_events(
         added = await handler.next()
         element_node = f"ns={ns};s=sm:{OPERATIONAL}#Added"
         assert added == {element_node: NODE_ADDED | REFERENCE_ADDED, submodel_node: REFERENCE_ADDED}
+        i4aas = await i4aas_of(client)
+        assert handler.types[element_node] == f"ns={i4aas};i=1013"  # AASPropertyType
         changes = await _last_changes(client, subscription, handler, rest, body)
         assert changes[element_node] == NODE_ADDED | NODE_DELETED | REFERENCE_ADDED | REFERENCE_DELETED
 
@@ -75,6 +79,12 @@ async def test_rest_structure_changes_send_general_model_change_events(
         assert (await rest.delete(f"{PREFIX}/submodels/{_b64(fresh)}")).status_code == 204
         assert await handler.next() == {f"ns={ns};s=sm:{fresh}": NODE_DELETED | REFERENCE_DELETED,
                                         f"ns={ns};s=AASEnvironment": REFERENCE_DELETED}
+
+        shell = {"modelType": "AssetAdministrationShell", "id": "urn:twinbridge:test:aas:changes", "idShort": "New",
+                 "assetInformation": {"assetKind": "Instance", "globalAssetId": "urn:asset:new"}}
+        assert (await rest.post(f"{PREFIX}/shells", json=shell)).status_code == 201
+        assert await handler.next() == {f"ns={ns};s=aas:urn:twinbridge:test:aas:changes": NODE_ADDED | REFERENCE_ADDED,
+                                        f"ns={ns};s=AASEnvironment": REFERENCE_ADDED}
     finally:
         await subscription.delete()
 

@@ -24,15 +24,24 @@ HUGE_VALUES = "SELECT ?v WHERE { VALUES ?v { " + " ".join(f'"{n}"' for n in rang
 
 
 async def test_a_catastrophic_regex_and_a_huge_parse_are_killed_while_rest_answers(
-        client: httpx.AsyncClient, twin: Twin, graph: SemanticGraph) -> None:
+        client: httpx.AsyncClient, twin: Twin, graph: SemanticGraph, monkeypatch: pytest.MonkeyPatch) -> None:
     """The test client's limit is 2 s and it has 2 workers: both heavy queries take one; a third
     query is refused with 503 + Retry-After; REST keeps answering; both heavy ones end at the limit."""
+    pools: list[sparql_worker.SparqlWorkers] = []
+    reserve = sparql_worker.SparqlWorkers.reserve
+
+    def seen(self: sparql_worker.SparqlWorkers) -> None:
+        pools.append(self)
+        reserve(self)
+
+    monkeypatch.setattr(sparql_worker.SparqlWorkers, "reserve", seen)
     assert (await client.post("/query/sparql", content='ASK { ?s tb:level "cell" }', headers=SPARQL)).status_code == 200
     before = graph.graph.serialize(format="nt")
     started = time.monotonic()
     regex = asyncio.create_task(client.post("/query/sparql", content=CATASTROPHIC, headers=SPARQL))
     parse = asyncio.create_task(client.post("/query/sparql", content=HUGE_VALUES, headers=SPARQL))
-    await asyncio.sleep(0.5)
+    while pools[-1].running < 2 and time.monotonic() - started < 1.5:  # both heavy queries hold a worker
+        await asyncio.sleep(0.01)
     busy = await client.post("/query/sparql", content='ASK { ?s ?p ?o }', headers=SPARQL)
     assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
     assert "SPARQL workers are busy" in busy.json()["messages"][0]["text"]
