@@ -11,7 +11,9 @@ stores into it. Two delivery modes, chosen per subscription:
   which must know when they lost samples.
 
 Both can be narrowed to some submodels and/or semanticIds (``LiveElement.semantic_id``); the
-filter runs on the publishing side, so an uninterested subscriber costs one set lookup.
+filter runs on the publishing side. Subscriptions narrowed to submodels are indexed by submodel id,
+so a subscriber of another submodel costs nothing per event (with analytics on 100 signals of 10
+machines, 30 such subscriptions, the per-subscriber check was 2/3 of the bus's time per sample).
 
 Structure events are kept in order in a queue bounded by ``structure_capacity``. They are rare,
 but an unbounded queue behind a stuck consumer grows without limit; on overflow the queue is
@@ -69,7 +71,8 @@ class Subscription:
 
     __slots__ = (
         "_bus", "_closed", "_dropped_since", "_every", "_idle", "_in_hand", "_signalled", "_structure",
-        "_values", "_wakeup", "capacity", "dropped", "followed", "mode", "offer_value", "overflowed", "semantic_ids",
+        "_values", "_wakeup", "capacity", "dropped", "followed", "mode", "offer_routed", "offer_value", "overflowed",
+        "semantic_ids",
         "structure_capacity", "structure_only", "submodels",
     )
 
@@ -101,8 +104,11 @@ class Subscription:
         filtered = submodels is not None or semantic_ids is not None
         if mode is DeliveryMode.LATEST:
             self.offer_value = self._offer_latest_filtered if filtered else self._offer_latest
+            # what the bus calls once it has matched the submodel itself (see ChangeBus.publish_value)
+            self.offer_routed = self._offer_latest_semantic if semantic_ids is not None else self._offer_latest
         else:
             self.offer_value = self._offer_every_filtered if filtered else self._offer_every
+            self.offer_routed = self._offer_every_semantic if semantic_ids is not None else self._offer_every
 
     # ------------------------------------------------------------ producer side
     def _offer_latest(self, event: ValueChanged) -> None:
@@ -133,6 +139,14 @@ class Subscription:
 
     def _offer_every_filtered(self, event: ValueChanged) -> None:
         if self._wanted(event):
+            self._offer_every(event)
+
+    def _offer_latest_semantic(self, event: ValueChanged) -> None:
+        if self.semantic_ids is not None and event.element.semantic_id in self.semantic_ids:
+            self._offer_latest(event)
+
+    def _offer_every_semantic(self, event: ValueChanged) -> None:
+        if self.semantic_ids is not None and event.element.semantic_id in self.semantic_ids:
             self._offer_every(event)
 
     def offer_structure(self, event: StructureChanged) -> None:
@@ -227,6 +241,7 @@ class Subscription:
 class ChangeBus:
     def __init__(self) -> None:
         self._value_offers: tuple[Callable[[ValueChanged], None], ...] = ()
+        self._routed: dict[str, tuple[Callable[[ValueChanged], None], ...]] = {}  # by submodel id
         self._subscribers: tuple[Subscription, ...] = ()
 
     def subscribe(self, *, mode: DeliveryMode = DeliveryMode.LATEST, submodels: Iterable[str] | None = None,
@@ -253,11 +268,20 @@ class ChangeBus:
         self._rebuild_offers()
 
     def _rebuild_offers(self) -> None:
-        self._value_offers = tuple(s.offer_value for s in self._subscribers if not s.structure_only)
+        valued = [s for s in self._subscribers if not s.structure_only]
+        self._value_offers = tuple(s.offer_value for s in valued if s.submodels is None)
+        routed: dict[str, list[Callable[[ValueChanged], None]]] = {}
+        for subscription in valued:
+            for submodel in subscription.submodels or ():
+                routed.setdefault(submodel, []).append(subscription.offer_routed)
+        self._routed = {submodel: tuple(offers) for submodel, offers in routed.items()}
 
     def publish_value(self, event: ValueChanged) -> None:
         for offer in self._value_offers:
             offer(event)
+        if self._routed:
+            for offer in self._routed.get(event.element.submodel_id, ()):
+                offer(event)
 
     def publish_structure(self, event: StructureChanged) -> None:
         for subscription in self._subscribers:

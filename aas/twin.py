@@ -13,10 +13,8 @@ else touches basyx objects. The twin owns the rules of writing:
   whole identifiables save their document. Replacing, modifying or deleting a device-fed element
   (or a container holding one) is refused: its binding would write into a detached object.
 
-Persistence: every change is submitted to the store's writer thread; ``await persisted()`` says
-when it is durable. A submodel's element log is compacted (its document saved whole, its log
-cleared) once it holds more entries than its document has bytes / 64 (at least 1,000), so the
-log replay at load stays short and the cost of compaction, amortised, O(1) per write.
+Persistence (documents, the element log and its compaction, the flush) is ``TwinStorage``, in
+``aas/twin_storage.py``.
 """
 
 from __future__ import annotations
@@ -31,7 +29,7 @@ from basyx.aas import model
 
 from twinbridge.aas import documents, paths, tree, values
 from twinbridge.aas.bus import ChangeBus
-from twinbridge.aas.errors import Conflict, InvalidInput, NotFound, NotWritable, StorageError
+from twinbridge.aas.errors import Conflict, InvalidInput, NotFound, NotWritable
 from twinbridge.aas.events import (
     ChangeKind,
     DeviceWrite,
@@ -41,23 +39,19 @@ from twinbridge.aas.events import (
     ValueChanged,
     WriteStage,
 )
-from twinbridge.aas.gc_pause import collector_paused
 from twinbridge.aas.live import DeviceWriter, LiveElement, SubmodelState, first_semantic_key
 from twinbridge.aas.quality import Quality
 from twinbridge.aas.store import (
     Change,
     DeleteDocument,
-    DeleteFile,
     ElementOp,
     LogElement,
     MemoryStore,
-    SaveDocument,
-    SaveFile,
     Store,
-    StoredDocument,
     StoreWriter,
     touched,
 )
+from twinbridge.aas.twin_storage import LABELS, TwinStorage
 from twinbridge.aas.values import ElementValue, PropertyValue
 
 Identifiable = model.AssetAdministrationShell | model.Submodel | model.ConceptDescription
@@ -67,14 +61,6 @@ _KINDS: dict[type, ObjectKind] = {
     model.Submodel: ObjectKind.SUBMODEL,
     model.ConceptDescription: ObjectKind.CONCEPT_DESCRIPTION,
 }
-_LABELS = {
-    ObjectKind.SHELL: "AssetAdministrationShell",
-    ObjectKind.SUBMODEL: "Submodel",
-    ObjectKind.CONCEPT_DESCRIPTION: "ConceptDescription",
-}
-
-COMPACT_MIN_ENTRIES = 1_000
-COMPACT_BYTES_PER_ENTRY = 64
 
 
 def kind_of(obj: model.Identifiable) -> ObjectKind:
@@ -87,7 +73,7 @@ def kind_of(obj: model.Identifiable) -> ObjectKind:
     return kind
 
 
-class Twin:
+class Twin(TwinStorage):
     """Shells, submodels and concept descriptions, with their live values and change bus."""
 
     def __init__(self, store: Store | None = None) -> None:
@@ -118,23 +104,6 @@ class Twin:
         for stored in self.store.backend.load():
             self._tables[stored.kind][stored.identifier] = self._read(stored)  # type: ignore[assignment]
         self.store.on_failure = self._restore
-
-    def _read(self, stored: StoredDocument) -> model.Identifiable:
-        """An identifiable from its stored document and element log; StorageError naming it if unreadable."""
-        try:
-            obj = documents.decode(stored.body)
-            if stored.log and isinstance(obj, model.Submodel):
-                tree.replay(obj, stored.log)
-        except Exception as error:  # whatever the document holds, the message names it and the way out
-            where = getattr(self.store.backend, "path", type(self.store.backend).__name__)
-            raise StorageError(
-                f"the store {where} holds a {_LABELS[stored.kind]} {stored.identifier!r} that is not a valid "
-                f"AAS document ({type(error).__name__}: {error}); restore a backup of it, or start with "
-                "--data naming another directory") from None
-        if stored.kind is ObjectKind.SUBMODEL:
-            self._state(stored.identifier).logged = len(stored.log)
-            self._compact_after[stored.identifier] = _compaction_bound(len(stored.body))
-        return obj
 
     def _restore(self, refused: Sequence[Change]) -> None:
         """The store refused ``refused`` (a full disk): memory goes back to what the store holds for
@@ -184,7 +153,7 @@ class Twin:
         try:
             return self._tables[kind][identifier]
         except KeyError:
-            raise NotFound(f"no {_LABELS[kind]} with id {identifier!r}") from None
+            raise NotFound(f"no {LABELS[kind]} with id {identifier!r}") from None
 
     def exists(self, kind: ObjectKind, identifier: str) -> bool:
         return identifier in self._tables[kind]
@@ -251,7 +220,7 @@ class Twin:
         kind = kind_of(obj)
         table = self._tables[kind]
         if obj.id in table:
-            raise Conflict(f"a {_LABELS[kind]} with id {obj.id!r} already exists")
+            raise Conflict(f"a {LABELS[kind]} with id {obj.id!r} already exists")
         for complete in self._completers:
             complete(obj)
         self._save(kind, obj)
@@ -263,7 +232,7 @@ class Twin:
         kind = kind_of(obj)
         table = self._tables[kind]
         if obj.id not in table:
-            raise NotFound(f"no {_LABELS[kind]} with id {obj.id!r}")
+            raise NotFound(f"no {LABELS[kind]} with id {obj.id!r}")
         for complete in self._completers:
             complete(obj)
         self._save(kind, obj)
@@ -292,7 +261,7 @@ class Twin:
     def delete(self, kind: ObjectKind, identifier: str, *, origin: Origin | None = None) -> None:
         table = self._tables[kind]
         if identifier not in table:
-            raise NotFound(f"no {_LABELS[kind]} with id {identifier!r}")
+            raise NotFound(f"no {LABELS[kind]} with id {identifier!r}")
         self.store.submit([DeleteDocument(kind, identifier)])
         del table[identifier]
         self._structure_changed(ChangeKind.DELETED, kind, identifier, origin)
@@ -450,16 +419,6 @@ class Twin:
     def is_bound(self, handle: LiveElement) -> bool:
         return handle in self._bound
 
-    # ---------------------------------------------------------------- files
-    def save_file(self, name: str, content_type: str, data: bytes) -> None:
-        self.store.submit([SaveFile(name, content_type, data)])
-
-    def load_file(self, name: str) -> tuple[str, bytes] | None:
-        return self.store.load_file(name)
-
-    def delete_file(self, name: str) -> None:
-        self.store.submit([DeleteFile(name)])
-
     # ------------------------------------------------- another instance's changes
     def adopt(self, kind: ObjectKind, identifier: str, obj: Identifiable | None, *, origin: Origin) -> None:
         """Take an identifiable as another instance left it in the shared store (None: deleted
@@ -492,66 +451,7 @@ class Twin:
         self._value_changed(self.live(submodel_id, path), kind.read(element), origin)
         return True
 
-    # ---------------------------------------------------------- persistence
-    def flush(self) -> int:
-        """Persist the values of device-fed elements changed since the last flush; returns how many.
-
-        One log row per value; a submodel whose log would pass its compaction bound with them is
-        saved whole instead (its rows would be folded into the document at once anyway).
-        """
-        dirty, self._dirty = self._dirty, []
-        by_state: dict[SubmodelState, list[LiveElement]] = {}
-        for handle in dirty:
-            handle.dirty = False
-            if handle.element is not None:
-                by_state.setdefault(handle.state, []).append(handle)
-        changes: list[Change] = []
-        whole: list[model.Submodel] = []
-        value_op = ElementOp.VALUE
-        count = 0
-        with collector_paused():  # a burst of records that all live on: no garbage to look for
-            for state, handles in by_state.items():
-                count += len(handles)
-                if not self._values_in_place and state.logged + len(handles) > self._compact_after.get(
-                        state.identifier, COMPACT_MIN_ENTRIES):
-                    submodel = self._submodels.get(state.identifier)
-                    if submodel is not None:
-                        whole.append(submodel)
-                        continue
-                for handle in handles:
-                    element = handle.element
-                    kind = values.find_value_kind(element) if element is not None else None
-                    if kind is None or element is None:
-                        continue
-                    changes.append(LogElement(handle.submodel_id, value_op, handle.path, kind.dump(element)))
-                if not self._values_in_place:
-                    state.logged += len(handles)
-        self.store.submit(changes, restore=False)
-        for submodel in whole:
-            self._save(ObjectKind.SUBMODEL, submodel, restore=False)
-        return count
-
-    async def persisted(self, since: int | None = None) -> None:
-        """Wait until every change made so far is durable; raises StorageError if one failed
-        (``since``: a ``store.position`` taken before the caller's own writes)."""
-        await self.store.persisted(since)
-
-    def wait_persisted(self, timeout: float | None = None) -> None:
-        """Blocking ``persisted`` for synchronous callers (import at start-up, CLI, scripts)."""
-        self.store.wait_persisted(timeout=timeout)
-
-    def close(self) -> None:
-        """Flush live values, write everything queued and close the store."""
-        self.flush()
-        self.store.close()
-
     # ------------------------------------------------------------- internal
-    def _state(self, submodel_id: str) -> SubmodelState:
-        state = self._states.get(submodel_id)
-        if state is None:
-            state = self._states[submodel_id] = SubmodelState(submodel_id)
-        return state
-
     def _value_changed(self, handle: LiveElement, value: ElementValue, origin: Origin | None) -> None:
         now = time.time()
         handle.timestamp, handle.quality = now, Quality.GOOD
@@ -564,24 +464,6 @@ class Twin:
             write = DeviceWrite(stage, handle, value, origin, time.time(), reason)
             for listener in self.write_listeners:
                 listener(write)
-
-    def _save(self, kind: ObjectKind, obj: model.Identifiable, *, restore: bool = True) -> None:
-        """``restore=False``: the document only re-encodes what memory holds (the flush's
-        compaction), so a refusal by the store is no reason to re-read memory from it."""
-        try:
-            document = documents.encode(obj)
-        except (TypeError, ValueError, AttributeError) as error:
-            raise InvalidInput(f"{_LABELS[kind]} {obj.id!r} cannot be serialized: {error}") from None
-        self.store.submit([SaveDocument(kind, obj.id, document)], restore=restore)
-        if kind is ObjectKind.SUBMODEL:
-            self._state(obj.id).logged = 0
-            self._compact_after[obj.id] = _compaction_bound(len(document))
-
-    def _compact_if_due(self, state: SubmodelState) -> None:
-        if state.logged > self._compact_after.get(state.identifier, COMPACT_MIN_ENTRIES):
-            submodel = self._submodels.get(state.identifier)
-            if submodel is not None:
-                self._save(ObjectKind.SUBMODEL, submodel)
 
     def _refuse_device_fed(self, submodel_id: str, path: str, action: str, below_only: bool = False) -> None:
         """A structural edit over a device-fed element would detach it from its binding."""
@@ -634,7 +516,3 @@ class Twin:
 
 _RESTORED = Origin("the store", "restore")
 """A journal names a change the disk refused and memory undid (``Twin._restore``)."""
-
-
-def _compaction_bound(document_bytes: int) -> int:
-    return max(COMPACT_MIN_ENTRIES, document_bytes // COMPACT_BYTES_PER_ENTRY)

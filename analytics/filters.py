@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Protocol
 
 from twinbridge.aas.quality import Quality
@@ -28,12 +28,16 @@ class Sample:
     quality: Quality = Quality.GOOD
     reason: str | None = None
 
+    def with_value(self, value: float) -> Sample:
+        """The sample with another value (``dataclasses.replace`` took ~1/5 of a filter's time)."""
+        return Sample(value, self.timestamp, self.quality, self.reason)
+
 
 def worse(sample: Sample, quality: Quality, reason: str) -> Sample:
     """The sample with ``quality`` if that is worse than its own (a Bad value never becomes Uncertain)."""
     if _SEVERITY[quality] <= _SEVERITY[sample.quality]:
         return sample
-    return replace(sample, quality=quality, reason=reason)
+    return Sample(sample.value, sample.timestamp, quality, reason)
 
 
 class Filter(Protocol):
@@ -68,7 +72,7 @@ class MovingAverage:
         if self._since_exact >= self._window:
             self._sum = math.fsum(values)
             self._since_exact = 0
-        return replace(sample, value=self._sum / len(values))
+        return sample.with_value(self._sum / len(values))
 
 
 class Ewma:
@@ -85,7 +89,7 @@ class Ewma:
             self._value = sample.value
         else:
             self._value += self._alpha * (sample.value - self._value)
-        return replace(sample, value=self._value)
+        return sample.with_value(self._value)
 
 
 class Median:
@@ -101,7 +105,7 @@ class Median:
         ordered = sorted(self._values)
         middle = len(ordered) // 2
         median = ordered[middle] if len(ordered) % 2 else 0.5 * (ordered[middle - 1] + ordered[middle])
-        return replace(sample, value=median)
+        return sample.with_value(median)
 
 
 class Spike:
@@ -124,7 +128,7 @@ class Spike:
             median = _median(ordered)
             spread = 1.4826 * _median(sorted(abs(v - median) for v in ordered))
             if spread > 0.0 and abs(sample.value - median) > self._sigmas * spread:
-                out = worse(replace(sample, value=median), Quality.UNCERTAIN,
+                out = worse(sample.with_value(median), Quality.UNCERTAIN,
                             f"spike: {sample.value:g} replaced by the median {median:g}")
         history.append(sample.value)
         return out
@@ -161,7 +165,7 @@ class Kalman:
             gain = predicted / (predicted + self._r)
             self._estimate += gain * (sample.value - self._estimate)
             self.variance = (1.0 - gain) * predicted
-        return replace(sample, value=self._estimate)
+        return sample.with_value(self._estimate)
 
 
 class RangeCheck:

@@ -9,6 +9,12 @@ template has no element for goes to a ``HealthAssessment`` collection beside it 
 semanticIds): ``HealthIndicator`` (1 healthy .. 0 failed), the recommended maintenance window
 ``MaintenanceWindowStart``/``MaintenanceWindowEnd`` (ISO date-times) and ``DegradationOnset``.
 
+Why at most one estimate per ``min_spacing_s`` of the signal's own time (1 s by default), besides
+``every``: an estimate refits the whole window (~10-30 ms), so under a burst (a broker replaying its
+queue, a fast device) an estimate every 10 samples cost more CPU than the ingest itself (100
+signals flooding over MQTT: ~95% of the CPU, bench/bench_analytics_mqtt.py); a remaining life in
+hours or days does not change within a second. Samples still all reach the estimator.
+
 Why ``write_value``: estimates are rare (one per ``every`` samples) and each should be durable,
 so they take the client write path, which logs them; the per-sample anomaly scores do not.
 """
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 
 from basyx.aas import model
 
@@ -53,9 +60,11 @@ class RulMonitor:
     """Watches one health-indicator element; writes RUL, interval, health and maintenance window."""
 
     def __init__(self, twin: Twin, maintenance_submodel_id: str, submodel_id: str, path: str,
-                 estimator: TrendRul, *, every: int = 10) -> None:
+                 estimator: TrendRul, *, every: int = 10, min_spacing_s: float = 1.0) -> None:
         if every < 1:
             raise ValueError(f"every: must be >= 1, got {every}")
+        self._min_spacing = min_spacing_s
+        self._estimated_at = -math.inf  # source time of the last sample an estimate covered
         self._twin = twin
         self._submodel = maintenance_submodel_id
         self._source = (submodel_id, path)
@@ -96,6 +105,7 @@ class RulMonitor:
             self._twin.add_element(self._submodel, parent, element, origin=ORIGIN)
 
     async def _handle(self, batch: ChangeBatch) -> None:
+        latest = self._estimated_at
         for event in batch.values:
             value = event.value
             if event.element.key != self._key or event.quality is Quality.BAD or not isinstance(value, NUMBER) \
@@ -107,8 +117,10 @@ class RulMonitor:
                 log.warning("rul monitor: %s", error)
                 continue
             self._pending += 1
-        if self._pending >= self._every:
+            latest = event.timestamp
+        if self._pending >= self._every and latest - self._estimated_at >= self._min_spacing:
             self._pending = 0
+            self._estimated_at = latest
             await self.publish(self._estimator.estimate())
 
     async def publish(self, estimate: RulEstimate) -> None:

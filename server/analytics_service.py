@@ -24,7 +24,7 @@ from twinbridge.aas.errors import InvalidInput, NotFound, TwinError
 from twinbridge.aas.twin import Twin
 from twinbridge.adapters.binding import BindingError, find_shell, find_submodel
 from twinbridge.analytics.alarms import AlarmBook, AlarmEvent, AlarmRule, Severity
-from twinbridge.analytics.conditioning import SignalConditioner
+from twinbridge.analytics.conditioning import ConditionedSignal, SignalConditioner
 from twinbridge.analytics.expressions import ExpressionError, VirtualProperties
 from twinbridge.analytics.filters import build_chain
 from twinbridge.analytics.maintenance import RulMonitor
@@ -200,16 +200,21 @@ class AnalyticsService:
         try:
             self._build_virtual()
             anomaly: dict[tuple[str, str, float, float, float], list[MonitoredSignal]] = {}
+            conditioned: dict[str, list[ConditionedSignal]] = {}
             for index, spec in enumerate(self.settings.signals):
                 submodel, path, pm = _signal(twin, spec, ("analytics", "signals", index))
                 if spec.filters:  # detectors and RUL read the cleaned value
-                    path = self._conditioned(spec, submodel, path)
+                    signal = self._conditioned(spec, submodel, path)
+                    conditioned.setdefault(submodel, []).append(signal)
+                    path = signal.target
                 if spec.anomaly is not None:
                     a = spec.anomaly
                     anomaly.setdefault((pm, a.detector, a.raise_at, a.clear_at, a.min_interval_s), []).append(
                         MonitoredSignal(submodel, path, spec.name))
                 if spec.rul is not None:
                     self._monitors.append(self._rul(spec, submodel, path, pm))
+            # one conditioner per submodel: one inbox for all its conditioned signals (see conditioning.py)
+            self._monitors += [SignalConditioner(twin, submodel, signals) for submodel, signals in conditioned.items()]
             for (pm, detector, raise_at, clear_at, interval), signals in anomaly.items():
                 rule = AlarmRule("anomaly", raise_at, clear_at, severity=Severity.MEDIUM,
                                  message="anomalous signal", min_interval=interval)
@@ -236,8 +241,8 @@ class AnalyticsService:
         return _AlarmingRul(self.twin, pm, submodel, path, estimator, every=rul.every, alarms=self.alarms,
                             source=spec.name, rule=rule, health=rul.alarm_health)
 
-    def _conditioned(self, spec: SignalSpec, submodel: str, path: str) -> str:
-        """Adds ``<Signal>Filtered`` beside the raw signal and starts its conditioner; returns its path."""
+    def _conditioned(self, spec: SignalSpec, submodel: str, path: str) -> ConditionedSignal:
+        """Adds ``<Signal>Filtered`` beside the raw signal; returns what its conditioner needs."""
         target = f"{path}{FILTERED}"
         try:
             self.twin.element(submodel, target)
@@ -246,8 +251,7 @@ class AnalyticsService:
             self.twin.add_element(submodel, LIVE_RECORD, model.Property(
                 f"{spec.signal}{FILTERED}", model.datatypes.Double, None, semantic_id=raw.semantic_id,
                 description=model.MultiLanguageTextType({"en": f"{spec.signal} after {len(spec.filters)} filter(s)"})))
-        self._monitors.append(SignalConditioner(self.twin, submodel, path, target, build_chain(spec.filters)))
-        return target
+        return ConditionedSignal(path, target, build_chain(spec.filters))
 
     def _build_virtual(self) -> None:
         _check_virtual(self.twin, self.settings)

@@ -40,9 +40,9 @@ from twinbridge.aas.twin import Twin
 from twinbridge.adapters.binding import BindingError, resolve_target
 from twinbridge.adapters.coerce import converter_for
 from twinbridge.adapters.config import Binding
-from twinbridge.adapters.mqtt import payloads
 from twinbridge.adapters.mqtt.config import MqttPoint, MqttSource
 from twinbridge.adapters.mqtt.connection import MqttConnection
+from twinbridge.adapters.mqtt.payloads import epoch_seconds, parse_json, select, text
 from twinbridge.adapters.mqtt.selectors import Selector
 from twinbridge.adapters.mqtt.topics import TopicIndex
 from twinbridge.adapters.sparkplug.session import SparkplugHost
@@ -52,6 +52,7 @@ from twinbridge.adapters.throttle import ThrottledLog
 log = logging.getLogger(__name__)
 
 _ROOT = Selector("$")
+GOOD = Quality.GOOD
 _UNPARSED = object()
 
 
@@ -182,22 +183,24 @@ class MqttAdapter:
             return
         update = self._twin.update
         document: Any = _UNPARSED
+        updated = 0
         for route in routes:
             try:
                 if route.json:
                     if document is _UNPARSED:
-                        document = payloads.parse_json(payload)
-                    raw = payloads.select(route.selector, document)
-                    stamp = payloads.epoch_seconds(payloads.select(route.stamp, document)) if route.stamp else None
+                        document = parse_json(payload)
+                    raw = select(route.selector, document)
+                    stamp = epoch_seconds(select(route.stamp, document)) if route.stamp is not None else None
                 else:
-                    raw = payloads.text(payload)
+                    raw = text(payload)
                     stamp = None
                 value = route.convert(raw)
             except (ValueError, TypeError, ArithmeticError) as error:
                 self._bad(route, topic, error)
                 continue
-            update(route.handle, value, stamp, Quality.GOOD)
-            self.stats.updates += 1
+            update(route.handle, value, stamp, GOOD)
+            updated += 1
+        self.stats.updates += updated
 
     def _bad(self, route: Route, topic: str, error: Exception) -> None:
         self.stats.bad_payloads += 1

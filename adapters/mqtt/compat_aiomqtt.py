@@ -8,6 +8,13 @@ release renamed that method, or stopped installing it as the paho callback, the 
 never run and MQTT values would silently stop changing — so ``check()`` verifies both (the
 second on a real, unconnected client) and stops the start with a message naming the hook and
 the version these hooks were tested with.
+
+Second reach: ``aiomqtt.Client._on_socket_open`` registers the socket reader, which calls paho's
+``loop_read()``; paho reads one packet per call, so every message cost a full event-loop turn
+(epoll, handle, callback: ~20% of the CPU per message under cProfile). ``HandlerClient`` hands
+aiomqtt a stand-in for the paho client whose ``loop_read`` keeps reading while messages are
+already buffered (at most ``READ_BURST`` per readable event, so other tasks still get the loop).
+``check()`` verifies that aiomqtt still installs ``_on_socket_open`` as paho's callback.
 """
 
 from __future__ import annotations
@@ -24,6 +31,9 @@ TESTED_VERSION = "2.5.1"
 
 log = logging.getLogger("twinbridge.adapters.mqtt")
 
+READ_BURST = 64
+"""Packets read per readable socket event at most: ~1-2 ms of work before the loop serves others."""
+
 MessageHandler = Callable[[str, bytes], None]
 """Receives (topic, payload) synchronously, on the event loop, in the socket reader: must not block."""
 
@@ -38,18 +48,51 @@ class HandlerClient(aiomqtt.Client):
     def __init__(self, handler: MessageHandler, **options: Any) -> None:
         super().__init__(**options)
         self.handler = handler
+        self.delivered = 0  # messages handed to ``handler``: tells the burst reader a read gave one
+
+    def _on_socket_open(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        super()._on_socket_open(cast(paho.Client, _BurstReads(client, self)), userdata, sock)
 
     def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
+        self.delivered += 1
         try:
             self.handler(message.topic, cast(bytes, message.payload))
         except Exception:  # a bug in one binding must not drop the connection
             log.exception("MQTT message on %r could not be handled", message.topic)
 
 
+class _BurstReads:
+    """Stands in for the paho client in aiomqtt's socket reader (see the module doc): ``loop_read``
+    goes on while each read delivered a message; the first read that delivers none (nothing
+    buffered any more, or a packet that is not a message) ends the burst. Everything else is
+    the paho client's."""
+
+    __slots__ = ("_owner", "_paho")
+
+    def __init__(self, paho_client: paho.Client, owner: HandlerClient) -> None:
+        self._paho = paho_client
+        self._owner = owner
+
+    def loop_read(self, max_packets: int = 1) -> paho.MQTTErrorCode:
+        client, owner = self._paho, self._owner
+        rc = paho.MQTTErrorCode.MQTT_ERR_SUCCESS
+        for _ in range(READ_BURST):
+            before = owner.delivered
+            rc = client.loop_read(max_packets)
+            if rc != paho.MQTTErrorCode.MQTT_ERR_SUCCESS or owner.delivered == before:
+                break
+        return rc
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._paho, name)
+
+
 def check() -> None:
     """Raise AiomqttCompatError naming the hook that is missing (call once at start-up, in a loop:
     aiomqtt's Client needs the running loop; nothing is connected)."""
     problems: list[str] = []
+    if not callable(getattr(aiomqtt.Client, "_on_socket_open", None)):
+        problems.append("aiomqtt.Client._on_socket_open is missing (twinbridge wraps it to read packets in bursts)")
     if not callable(getattr(aiomqtt.Client, "_on_message", None)):
         problems.append("aiomqtt.Client._on_message is missing (twinbridge overrides it to receive messages)")
     else:
@@ -57,9 +100,13 @@ def check() -> None:
         paho_client = getattr(probe, "_client", None)
         if not isinstance(paho_client, paho.Client):
             problems.append("aiomqtt.Client._client is no longer the paho client")
-        elif paho_client.on_message != probe._on_message:
-            problems.append("aiomqtt.Client no longer installs _on_message as paho's on_message callback "
-                            "(twinbridge's override would never run)")
+        else:
+            if paho_client.on_message != probe._on_message:
+                problems.append("aiomqtt.Client no longer installs _on_message as paho's on_message callback "
+                                "(twinbridge's override would never run)")
+            if paho_client.on_socket_open != probe._on_socket_open:
+                problems.append("aiomqtt.Client no longer installs _on_socket_open as paho's on_socket_open "
+                                "callback (twinbridge's burst reader would never run)")
     if problems:
         raise AiomqttCompatError(
             f"aiomqtt {_installed()}: {'; '.join(problems)}; twinbridge was tested with aiomqtt {TESTED_VERSION} "

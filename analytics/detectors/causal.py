@@ -10,6 +10,8 @@ that both forms give the same numbers.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 from scipy.signal import lfilter
@@ -202,4 +204,73 @@ class Refractory:
                 out[i] = u[i] * self._factor
             else:
                 last = i
+        return out
+
+
+class ContextNovelty:
+    """Decimal surprise of a never-seen context: the last ``length`` samples, each quantised into
+    ``bins`` levels of the range seen so far, form a context; the first time a context occurs it
+    scores -log10 of the (exponentially weighted, ``alpha``) rate at which new contexts have been
+    appearing, else 0.
+
+    Why: this is the idea of Numenta's CAD OSE detector (contextual anomaly: a familiar value in an
+    unfamiliar sequence) in its smallest form. A signal that keeps producing new contexts (noise)
+    makes novelty cheap; one that has settled into a repertoire makes a new shape rare. The range is
+    the running one (this sample included), so a range growth relabels bins: that shows up as a
+    burst of novelty at a new extreme, which is an event anyway.
+    """
+
+    __slots__ = ("_bins", "_code", "_count", "_decay", "_exceed", "_high", "_length", "_low", "_prior",
+                 "_prior_weight", "_seen", "_span", "_started")
+
+    def __init__(self, bins: int, length: int, alpha: float, prior_rate: float = 0.01,
+                 prior_weight: float = 50.0) -> None:
+        self._bins = bins
+        self._decay = 1.0 - alpha
+        self._prior_weight = prior_weight
+        self._prior = prior_rate * prior_weight
+        self._length = length
+        self._span = bins**length
+        # the context as one integer, the last ``length`` levels in base ``bins`` (0 before the start)
+        self._code = 0
+        self._seen: set[int] = set()
+        self._count = self._exceed = 0.0
+        self._high = self._low = 0.0
+        self._started = False
+
+    def step(self, x: float) -> float:
+        if not self._started:
+            self._high = self._low = x
+            self._started = True
+        self._high, self._low = max(self._high, x), min(self._low, x)
+        level = math.floor((x - self._low) / max(self._high - self._low, 1e-12) * self._bins)
+        level = min(max(level, 0), self._bins - 1)
+        self._code = context = (self._code * self._bins + level) % self._span
+        surprise = 0.0
+        novel = context not in self._seen
+        if novel:
+            self._seen.add(context)
+            surprise = -math.log10((self._exceed + self._prior) / (self._count + self._prior_weight))
+        decay = self._decay
+        self._count = decay * self._count + 1.0
+        self._exceed = decay * self._exceed + (1.0 if novel else 0.0)
+        return surprise
+
+    def batch(self, x: FloatArray) -> FloatArray:
+        high, low = np.maximum.accumulate(x), np.minimum.accumulate(x)
+        level = np.floor((x - low) / np.maximum(high - low, 1e-12) * self._bins)
+        level = np.clip(level, 0, self._bins - 1).astype(np.int64)
+        code = level.copy()
+        shifted = level
+        for age in range(1, self._length):  # the same integer as ``step`` builds
+            shifted = np.concatenate(([0], shifted[:-1]))
+            code = code + shifted * self._bins**age
+        _, first = np.unique(code, return_index=True)
+        novel = np.zeros(len(x))
+        novel[first] = 1.0
+        alpha = 1.0 - self._decay
+        count = previous(ew_sum(np.ones_like(x), alpha), 0.0)
+        exceed = previous(ew_sum(novel, alpha), 0.0)
+        rate = (exceed + self._prior) / (count + self._prior_weight)
+        out: FloatArray = np.where(novel > 0.0, -np.log10(rate), 0.0)
         return out

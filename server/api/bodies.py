@@ -191,8 +191,8 @@ GZIP_FROM = 32 * 1024
 
 
 def compressible_json(content: Any, accept_encoding: str | None) -> Response:
-    """JSON, gzipped (level 1) when large and accepted: the plant tree of 6,000 shells is 1.5 MiB
-    as JSON and ~0.1 MiB gzipped, for ~10 ms of CPU. The API has no compression middleware (it
+    """JSON, gzipped (level 1) when large and accepted: the plant tree of 6,111 shells is 1.5 MiB
+    as JSON and 77 KiB gzipped, for 3 ms of CPU (measured). The API has no compression middleware (it
     would cost every small value read), so the few routes with large bodies opt in here."""
     body = orjson.dumps(content)
     if len(body) < GZIP_FROM or "gzip" not in (accept_encoding or ""):

@@ -9,8 +9,7 @@ a set-point (bound with write-back) from a measured value (bound, refused) befor
 ``GET /hierarchy/search?q=`` finds shells of the plant hierarchy by idShort (substring, any
 case) or by a semanticId (substring) of one of their submodels or live elements: "which
 machines measure ``0173-1#02-AAV232#002``". It looks only at submodel semanticIds and live
-handles (whose semanticId is computed once) and never walks element trees, so a search over
-6,000 shells stays in milliseconds.
+handles (whose semanticId is computed once) in one pass and never walks element trees.
 """
 
 from __future__ import annotations
@@ -111,16 +110,18 @@ async def get_live(request: Request,
                              request.headers.get("accept-encoding"))
 
 
-def semantic_ids_of(twin: Twin, shell: model.AssetAdministrationShell) -> set[str]:
-    """The semanticIds of a shell's submodels and of their live elements."""
-    found: set[str] = set()
-    for reference in shell.submodel:
-        submodel_id = str(reference.key[0].value)
-        submodel = twin.submodels.get(submodel_id)
-        key = first_semantic_key(submodel) if submodel is not None else None
-        if key is not None:
-            found.add(key)
-        found.update(h.semantic_id for h in twin.live_in(submodel_id) if h.semantic_id is not None)
+def matching_submodels(twin: Twin, needle: str) -> dict[str, str]:
+    """Submodel id → the first semanticId containing ``needle`` (casefolded) among the submodel's
+    own and its live elements': one pass over submodels and handles, not one per shell."""
+    found: dict[str, str] = {}
+    for submodel_id, submodel in twin.submodels.items():
+        key = first_semantic_key(submodel)
+        if key is not None and needle in key.casefold():
+            found[submodel_id] = key
+    for handle in twin.live_elements():
+        key = handle.semantic_id
+        if key is not None and handle.submodel_id not in found and needle in key.casefold():
+            found[handle.submodel_id] = key
     return found
 
 
@@ -134,13 +135,14 @@ async def search_hierarchy(request: Request, q: Annotated[str, Query(min_length=
         raise ApiError(404, "this server has no plant hierarchy (no plant description was loaded)")
     twin: Twin = request.app.state.twin
     needle = q.strip().casefold()
+    by_submodel = matching_submodels(twin, needle)
     result = []
     for shell_id in hierarchy.shells():
         shell = twin.shells.get(shell_id)
         if shell is None:
             continue
         matched = "idShort" if needle in (shell.id_short or "").casefold() else next(
-            (key for key in sorted(semantic_ids_of(twin, shell)) if needle in key.casefold()), None)
+            (by_submodel[sm] for ref in shell.submodel if (sm := str(ref.key[0].value)) in by_submodel), None)
         if matched is not None:
             result.append({"id": shell_id, "idShort": shell.id_short, "level": hierarchy.level(shell_id),
                            "matched": matched})

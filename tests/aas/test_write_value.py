@@ -16,7 +16,8 @@ from twinbridge.aas.errors import NotFound, NotWritable, StorageFull, WriteRejec
 from twinbridge.aas.events import ObjectKind, Origin, ValueChanged
 from twinbridge.aas.serialization import collect
 from twinbridge.aas.store import SqliteStore
-from twinbridge.aas.twin import COMPACT_MIN_ENTRIES, Twin
+from twinbridge.aas.twin import Twin
+from twinbridge.aas.twin_storage import COMPACT_MIN_ENTRIES
 from twinbridge.aas.values import BlobValue, FileValue, RangeValue, find_value_kind
 
 BIG = "urn:test:big"

@@ -11,6 +11,12 @@ import pytest
 import uvicorn
 from pymodbus.client import AsyncModbusTcpClient
 
+from tests.adapters.mqtt_fixtures import (
+    Mosquitto,
+    Publisher,
+    eventually,
+    mosquitto_fixture,  # noqa: F401
+)
 from twinbridge.adapters.modbus import compat_pymodbus
 from twinbridge.adapters.mqtt import compat_aiomqtt
 from twinbridge.server import compat_uvicorn
@@ -39,6 +45,41 @@ async def test_an_aiomqtt_that_no_longer_installs_the_hook_stops_the_start(monke
     monkeypatch.setattr(aiomqtt.Client, "__init__", without_hook)
     with pytest.raises(compat_aiomqtt.AiomqttCompatError, match="no longer installs _on_message"):
         compat_aiomqtt.check()
+
+
+async def test_an_aiomqtt_without_the_socket_open_hook_stops_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    original: Callable[..., None] = aiomqtt.Client.__init__
+
+    def without_hook(self: aiomqtt.Client, *args: object, **kwargs: object) -> None:
+        original(self, *args, **kwargs)
+        self._client.on_socket_open = None
+
+    monkeypatch.setattr(aiomqtt.Client, "__init__", without_hook)
+    with pytest.raises(compat_aiomqtt.AiomqttCompatError, match="burst reader would never run"):
+        compat_aiomqtt.check()
+
+
+async def test_a_burst_of_messages_arrives_whole_and_in_order(mosquitto: Mosquitto) -> None:
+    """The burst reader reads many packets per socket event: none lost, none reordered, QoS 0 and 1."""
+    received: list[tuple[str, bytes]] = []
+    client = compat_aiomqtt.HandlerClient(lambda topic, payload: received.append((topic, payload)),
+                                          hostname="127.0.0.1", port=mosquitto.port)
+    async with client:
+        await client.subscribe([("burst/#", 1)])
+        publisher = Publisher(mosquitto.port)
+        try:
+            sent = [(f"burst/{i % 3}", str(i).encode()) for i in range(2_000)]
+            for index, (topic, payload) in enumerate(sent):
+                publisher.client.publish(topic, payload, qos=index % 2)
+            publisher.publish("burst/end", b"end")
+            await eventually(lambda: received and received[-1] == ("burst/end", b"end"), 20.0, "the burst")
+        finally:
+            publisher.close()
+    # MQTT orders messages per QoS (the publisher's QoS 1 window lets QoS 0 overtake), so compare per QoS
+    assert sorted(received[:-1]) == sorted(sent)
+    for qos in (0, 1):
+        assert [m for m in received[:-1] if int(m[1]) % 2 == qos] == [m for m in sent if int(m[1]) % 2 == qos]
+    assert client.delivered == len(sent) + 1
 
 
 async def test_a_pymodbus_without_device_id_stops_the_start(monkeypatch: pytest.MonkeyPatch) -> None:

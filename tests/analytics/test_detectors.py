@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from twinbridge.analytics.detectors import UnknownDetector, create, names
+from twinbridge.analytics.detectors.causal import ContextNovelty
 
 DAY = 86_400.0
 
@@ -75,3 +76,36 @@ def test_flat_signal_scores_zero_and_unknown_name_is_clear() -> None:
     assert create("seasonal").score_series(t, np.full(500, 3.0)).max() == 0.0
     with pytest.raises(UnknownDetector, match="unknown detector 'nope'; known: ewma, seasonal"):
         create("nope")
+
+
+def _repertoire(rows: int = 3000) -> tuple[np.ndarray, np.ndarray]:
+    """A machine cycling through a fixed pattern (idle 3 samples, load 4), one sample a minute."""
+    t = np.arange(rows) * 60.0
+    x = np.tile([1.0, 1.0, 1.0, 9.0, 9.0, 9.0, 9.0], rows // 7 + 1)[:rows].copy()
+    return t, x
+
+
+def test_seasonal_detector_sees_a_familiar_value_in_an_unfamiliar_sequence() -> None:
+    """A one-sample load blip inside an idle phase: every value is usual, the sequence is not (row
+    1001 is in the first day, so no same-time-yesterday comparison exists yet)."""
+    t, x = _repertoire()
+    at = 1001 - 1001 % 7 + 1  # the middle of an idle phase
+    x[at] = 9.0
+    seasonal = create("seasonal").score_series(t, x)
+    assert seasonal[at] > 0.7
+    assert seasonal[at] == seasonal[300:].max()
+    assert create("ewma").score_series(t, x)[at] < seasonal[at]
+
+
+def test_context_novelty_scores_only_first_sightings_and_both_forms_agree() -> None:
+    _, x = _repertoire(700)
+    at = 400 - 400 % 7 + 1  # the middle of an idle phase
+    x[at] = 9.0
+    stepped = ContextNovelty(8, 3, 0.002)
+    scores = np.array([stepped.step(v) for v in x.tolist()])
+    np.testing.assert_allclose(scores, ContextNovelty(8, 3, 0.002).batch(x), rtol=1e-12)
+    novel = np.flatnonzero(scores)
+    # the blip (load, idle, idle) and (idle, load, idle); the next one (idle, idle, load) is usual
+    assert novel[novel > 20].tolist() == [at, at + 1]
+    # the repertoire has been stable for ~390 samples: a new context is rare
+    assert scores[at] > 2.0

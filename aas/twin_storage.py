@@ -1,0 +1,155 @@
+"""How the twin's objects reach the store: documents, the element log and its compaction, the
+periodic flush of device values, files. ``Twin`` inherits it; it is a room of its own so the
+twin's write rules (``aas/twin.py``) read without the bookkeeping of durability.
+
+Every change is submitted to the store's writer thread; ``await persisted()`` says when it is
+durable. A submodel's element log is compacted (its document saved whole, its log cleared) once
+it holds more entries than its document has bytes / 64 (at least 1,000), so the log replay at
+load stays short and the cost of compaction, amortised, O(1) per write.
+"""
+
+from __future__ import annotations
+
+from basyx.aas import model
+
+from twinbridge.aas import documents, tree, values
+from twinbridge.aas.errors import InvalidInput, StorageError
+from twinbridge.aas.events import ObjectKind
+from twinbridge.aas.gc_pause import collector_paused
+from twinbridge.aas.live import LiveElement, SubmodelState
+from twinbridge.aas.store import (
+    Change,
+    DeleteFile,
+    ElementOp,
+    LogElement,
+    SaveDocument,
+    SaveFile,
+    StoredDocument,
+    StoreWriter,
+)
+
+LABELS = {
+    ObjectKind.SHELL: "AssetAdministrationShell",
+    ObjectKind.SUBMODEL: "Submodel",
+    ObjectKind.CONCEPT_DESCRIPTION: "ConceptDescription",
+}
+
+COMPACT_MIN_ENTRIES = 1_000
+COMPACT_BYTES_PER_ENTRY = 64
+
+
+class TwinStorage:
+    """The store side of ``Twin`` (the attributes below are set by ``Twin.__init__``)."""
+
+    store: StoreWriter
+    _submodels: dict[str, model.Submodel]
+    _states: dict[str, SubmodelState]
+    _compact_after: dict[str, int]
+    _dirty: list[LiveElement]
+    _values_in_place: bool
+
+    def flush(self) -> int:
+        """Persist the values of device-fed elements changed since the last flush; returns how many.
+
+        One log row per value; a submodel whose log would pass its compaction bound with them is
+        saved whole instead (its rows would be folded into the document at once anyway).
+        """
+        dirty, self._dirty = self._dirty, []
+        by_state: dict[SubmodelState, list[LiveElement]] = {}
+        for handle in dirty:
+            handle.dirty = False
+            if handle.element is not None:
+                by_state.setdefault(handle.state, []).append(handle)
+        changes: list[Change] = []
+        whole: list[model.Submodel] = []
+        value_op = ElementOp.VALUE
+        count = 0
+        with collector_paused():  # a burst of records that all live on: no garbage to look for
+            for state, handles in by_state.items():
+                count += len(handles)
+                if not self._values_in_place and state.logged + len(handles) > self._compact_after.get(
+                        state.identifier, COMPACT_MIN_ENTRIES):
+                    submodel = self._submodels.get(state.identifier)
+                    if submodel is not None:
+                        whole.append(submodel)
+                        continue
+                for handle in handles:
+                    element = handle.element
+                    kind = values.find_value_kind(element) if element is not None else None
+                    if kind is None or element is None:
+                        continue
+                    changes.append(LogElement(handle.submodel_id, value_op, handle.path, kind.dump(element)))
+                if not self._values_in_place:
+                    state.logged += len(handles)
+        self.store.submit(changes, restore=False)
+        for submodel in whole:
+            self._save(ObjectKind.SUBMODEL, submodel, restore=False)
+        return count
+
+    async def persisted(self, since: int | None = None) -> None:
+        """Wait until every change made so far is durable; raises StorageError if one failed
+        (``since``: a ``store.position`` taken before the caller's own writes)."""
+        await self.store.persisted(since)
+
+    def wait_persisted(self, timeout: float | None = None) -> None:
+        """Blocking ``persisted`` for synchronous callers (import at start-up, CLI, scripts)."""
+        self.store.wait_persisted(timeout=timeout)
+
+    def close(self) -> None:
+        """Flush live values, write everything queued and close the store."""
+        self.flush()
+        self.store.close()
+
+    def save_file(self, name: str, content_type: str, data: bytes) -> None:
+        self.store.submit([SaveFile(name, content_type, data)])
+
+    def load_file(self, name: str) -> tuple[str, bytes] | None:
+        return self.store.load_file(name)
+
+    def delete_file(self, name: str) -> None:
+        self.store.submit([DeleteFile(name)])
+
+    def _state(self, submodel_id: str) -> SubmodelState:
+        state = self._states.get(submodel_id)
+        if state is None:
+            state = self._states[submodel_id] = SubmodelState(submodel_id)
+        return state
+
+    def _read(self, stored: StoredDocument) -> model.Identifiable:
+        """An identifiable from its stored document and element log; StorageError naming it if unreadable."""
+        try:
+            obj = documents.decode(stored.body)
+            if stored.log and isinstance(obj, model.Submodel):
+                tree.replay(obj, stored.log)
+        except Exception as error:  # whatever the document holds, the message names it and the way out
+            where = getattr(self.store.backend, "path", type(self.store.backend).__name__)
+            raise StorageError(
+                f"the store {where} holds a {LABELS[stored.kind]} {stored.identifier!r} that is not a valid "
+                f"AAS document ({type(error).__name__}: {error}); restore a backup of it, or start with "
+                "--data naming another directory") from None
+        if stored.kind is ObjectKind.SUBMODEL:
+            self._state(stored.identifier).logged = len(stored.log)
+            self._compact_after[stored.identifier] = _compaction_bound(len(stored.body))
+        return obj
+
+    def _save(self, kind: ObjectKind, obj: model.Identifiable, *, restore: bool = True) -> None:
+        """``restore=False``: the document only re-encodes what memory holds (the flush's
+        compaction), so a refusal by the store is no reason to re-read memory from it."""
+        try:
+            document = documents.encode(obj)
+        except (TypeError, ValueError, AttributeError) as error:
+            raise InvalidInput(f"{LABELS[kind]} {obj.id!r} cannot be serialized: {error}") from None
+        self.store.submit([SaveDocument(kind, obj.id, document)], restore=restore)
+        if kind is ObjectKind.SUBMODEL:
+            self._state(obj.id).logged = 0
+            self._compact_after[obj.id] = _compaction_bound(len(document))
+
+    def _compact_if_due(self, state: SubmodelState) -> None:
+        if state.logged > self._compact_after.get(state.identifier, COMPACT_MIN_ENTRIES):
+            submodel = self._submodels.get(state.identifier)
+            if submodel is not None:
+                self._save(ObjectKind.SUBMODEL, submodel)
+
+
+def _compaction_bound(document_bytes: int) -> int:
+    return max(COMPACT_MIN_ENTRIES, document_bytes // COMPACT_BYTES_PER_ENTRY)

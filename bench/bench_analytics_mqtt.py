@@ -1,0 +1,137 @@
+"""MQTT ingest with analytics on every signal, against the raw paho subscriber in the same run.
+
+The same flood as bench_mqtt.py (N JSON messages on 100 topics, QoS 0, our own Mosquitto on a free
+port): the paho baseline only decodes each payload; twinbridge runs the MqttAdapter into 100
+signals of 10 machines (each with an OperationalData and a PredictiveMaintenance submodel, as the
+plant builds them) and the plant file's analytics, started by the production ``AnalyticsService``,
+on every signal: a filter chain (range check, median of 5) into ``<Signal>Filtered``, the default
+(strongest) anomaly detector on the filtered value with its alarm rule, and one RUL monitor per
+machine (on its first signal, an estimate every 10 samples). The clock stops when the last message
+is in the twin and every monitor has handled every sample (``bus.drained()``). Target: ≥ 0.7× the
+paho baseline (issue 14).
+
+    .venv/bin/python bench/bench_analytics_mqtt.py [--messages 100000] [--runs 3] [--detector seasonal]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from basyx.aas import model
+from bench_mqtt import TOPICS, Rate, mosquitto, paho_baseline, start_publisher
+
+from twinbridge.aas.twin import Twin
+from twinbridge.adapters.config import Binding, ElementTarget
+from twinbridge.adapters.mqtt.adapter import MqttAdapter
+from twinbridge.adapters.mqtt.config import MqttPoint, MqttSource
+from twinbridge.analytics.detectors import DEFAULT_DETECTOR
+from twinbridge.server.analytics_config import AnalyticsSettings, AnomalySpec, RulSpec, SignalSpec
+from twinbridge.server.analytics_service import AnalyticsService
+from twinbridge.submodels.templates import predictive_maintenance, time_series
+
+MACHINES = 10
+SIGNALS = TOPICS // MACHINES  # per machine
+END_SUBMODEL = "urn:bench:sm:end"
+
+
+def plant(detector: str = DEFAULT_DETECTOR) -> tuple[Twin, list[tuple[str, Binding]], AnalyticsSettings]:
+    """10 machines x 10 signals fed by topics bench/m<i>/telemetry, analytics on every signal."""
+    twin = Twin()
+    bindings: list[tuple[str, Binding]] = []
+    specs: list[SignalSpec] = []
+    for machine in range(MACHINES):
+        name = f"Machine{machine}"
+        signals = [model.Property(f"S{j}", model.datatypes.Double, 0.0) for j in range(SIGNALS)]
+        operational = time_series.build(f"urn:bench:sm:{name}:operational", name, signals)
+        maintenance = predictive_maintenance.build(f"urn:bench:sm:{name}:pm")
+        twin.create(operational)
+        twin.create(maintenance)
+        twin.create(model.AssetAdministrationShell(
+            model.AssetInformation(global_asset_id=f"urn:bench:asset:{name}"), f"urn:bench:aas:{name}", id_short=name,
+            submodel={model.ModelReference.from_referable(operational),
+                      model.ModelReference.from_referable(maintenance)},
+        ))
+        for j in range(SIGNALS):
+            topic = machine * SIGNALS + j
+            bindings.append((f"bindings[{topic}]", Binding(
+                source="broker",
+                target=ElementTarget(shell=name, submodel="OperationalData", path=time_series.signal_path(f"S{j}")),
+                mqtt=MqttPoint(topic=f"bench/m{topic}/telemetry", value="$.value", timestamp="$.ts"),
+            )))
+            specs.append(SignalSpec(
+                asset=name, signal=f"S{j}",
+                filters=[{"filter": "range", "low": 0, "high": 1000}, {"filter": "median", "window": 5}],
+                anomaly=AnomalySpec(detector=detector),
+                rul=RulSpec(failure_level=100.0, healthy_level=20.0, every=10) if j == 0 else None,
+            ))
+    end = model.Submodel(END_SUBMODEL, id_short="End", submodel_element=[model.Property("End", model.datatypes.String)])
+    twin.create(end)
+    twin.create(model.AssetAdministrationShell(
+        model.AssetInformation(global_asset_id="urn:bench:asset:end"), "urn:bench:aas:end", id_short="Bench",
+        submodel={model.ModelReference.from_referable(end)},
+    ))
+    bindings.append(("bindings[end]", Binding(source="broker", target=ElementTarget(shell="Bench", submodel="End",
+                                                                                      path="End"),
+                                              mqtt=MqttPoint(topic="bench/end", payload="text", qos=1))))
+    return twin, bindings, AnalyticsSettings(signals=specs)
+
+
+async def analysed_ingest(port: int, messages: int, detector: str = DEFAULT_DETECTOR) -> tuple[Rate, int]:
+    twin, bindings, settings = plant(detector)
+    analytics = AnalyticsService(twin, settings)
+    await analytics.start()
+    adapter = MqttAdapter(MqttSource(name="broker", url=f"mqtt://127.0.0.1:{port}"), bindings, twin)
+    finished = twin.live(END_SUBMODEL, "End")
+    await adapter.start()
+    await adapter.wait_connected()
+    publisher = start_publisher(port, messages, 0)
+    while not adapter.stats.updates:
+        await asyncio.sleep(0.0005)
+    first, cpu_first, at_first = time.perf_counter(), time.process_time(), adapter.stats.updates
+    while finished.timestamp is None:
+        await asyncio.sleep(0.0005)
+    await twin.bus.drained()  # the clock stops when every monitor has handled every sample
+    elapsed, cpu = time.perf_counter() - first, time.process_time() - cpu_first
+    publisher.wait()
+    await adapter.stop()
+    await analytics.stop()
+    received = adapter.stats.updates - 1
+    if received < messages:
+        print(f"  note: {messages - received} of {messages} messages did not arrive")
+    return Rate((received - at_first) / elapsed, (received - at_first) / cpu), len(analytics.alarms.alarms)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--detector", default=DEFAULT_DETECTOR, help="the anomaly detector on every signal")
+    args = parser.parse_args()
+    baseline: list[Rate] = []
+    ours: list[Rate] = []
+    with tempfile.TemporaryDirectory() as directory, mosquitto(Path(directory)) as port:
+        for run in range(args.runs):
+            baseline.append(paho_baseline(port, args.messages))
+            rate, alarms = asyncio.run(analysed_ingest(port, args.messages, args.detector))
+            ours.append(rate)
+            print(f"run {run + 1}: paho {baseline[-1].wall:,.0f} msg/s ({baseline[-1].cpu:,.0f} per CPU-s), "
+                  f"twinbridge + analytics {rate.wall:,.0f} msg/s ({rate.cpu:,.0f} per CPU-s), {alarms} alarms; "
+                  f"load average {os.getloadavg()[0]:.2f}")
+    for label, pick in (("wall clock", lambda r: r.wall), ("per CPU-second", lambda r: r.cpu)):
+        paho_rate = statistics.median(pick(r) for r in baseline)
+        our_rate = statistics.median(pick(r) for r in ours)
+        print(f"median of {args.runs}, {label}: paho baseline {paho_rate:,.0f} msg/s; twinbridge with analytics on "
+              f"every signal ({args.detector}) {our_rate:,.0f} msg/s; ratio {our_rate / paho_rate:.2f} (target ≥ 0.7)")
+
+
+if __name__ == "__main__":
+    main()
