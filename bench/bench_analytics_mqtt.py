@@ -21,18 +21,16 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from basyx.aas import model
-from bench_mqtt import TOPICS, Rate, mosquitto, paho_baseline, start_publisher
+from bench_mqtt import TOPICS, Rate, flood_rate, mosquitto, paho_baseline
 
 from twinbridge.aas.twin import Twin
 from twinbridge.adapters.config import Binding, ElementTarget
-from twinbridge.adapters.mqtt.adapter import MqttAdapter
-from twinbridge.adapters.mqtt.config import MqttPoint, MqttSource
+from twinbridge.adapters.mqtt.config import MqttPoint
 from twinbridge.analytics.detectors import DEFAULT_DETECTOR
 from twinbridge.server.analytics_config import AnalyticsSettings, AnomalySpec, RulSpec, SignalSpec
 from twinbridge.server.analytics_service import AnalyticsService
@@ -89,25 +87,10 @@ async def analysed_ingest(port: int, messages: int, detector: str = DEFAULT_DETE
     twin, bindings, settings = plant(detector)
     analytics = AnalyticsService(twin, settings)
     await analytics.start()
-    adapter = MqttAdapter(MqttSource(name="broker", url=f"mqtt://127.0.0.1:{port}"), bindings, twin)
-    finished = twin.live(END_SUBMODEL, "End")
-    await adapter.start()
-    await adapter.wait_connected()
-    publisher = start_publisher(port, messages, 0)
-    while not adapter.stats.updates:
-        await asyncio.sleep(0.0005)
-    first, cpu_first, at_first = time.perf_counter(), time.process_time(), adapter.stats.updates
-    while finished.timestamp is None:
-        await asyncio.sleep(0.0005)
-    await twin.bus.drained()  # the clock stops when every monitor has handled every sample
-    elapsed, cpu = time.perf_counter() - first, time.process_time() - cpu_first
-    publisher.wait()
-    await adapter.stop()
+    # the clock stops when every monitor has handled every sample
+    rate = await flood_rate(port, messages, twin, bindings, twin.live(END_SUBMODEL, "End"), twin.bus.drained)
     await analytics.stop()
-    received = adapter.stats.updates - 1
-    if received < messages:
-        print(f"  note: {messages - received} of {messages} messages did not arrive")
-    return Rate((received - at_first) / elapsed, (received - at_first) / cpu), len(analytics.alarms.alarms)
+    return rate, len(analytics.alarms.alarms)
 
 
 def main() -> None:

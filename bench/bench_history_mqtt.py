@@ -16,16 +16,14 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_mqtt import SUBMODEL, Rate, bench_twin, mosquitto, paho_baseline, start_publisher
+from bench_mqtt import SUBMODEL, Rate, bench_twin, flood_rate, mosquitto, paho_baseline
 
 from twinbridge.adapters.config import Binding, ElementTarget
-from twinbridge.adapters.mqtt.adapter import MqttAdapter
-from twinbridge.adapters.mqtt.config import MqttPoint, MqttSource
+from twinbridge.adapters.mqtt.config import MqttPoint
 from twinbridge.history.duckdb_store import DuckDbHistory
 from twinbridge.history.historian import Historian, HistorianSettings
 
@@ -37,24 +35,11 @@ async def historized_ingest(port: int, messages: int, directory: Path) -> tuple[
                                               mqtt=MqttPoint(topic="bench/end", payload="text", qos=1))))
     historian = Historian(twin, DuckDbHistory(directory / "history.duckdb"), HistorianSettings(flush_interval_s=1.0))
     await historian.start()
-    adapter = MqttAdapter(MqttSource(name="broker", url=f"mqtt://127.0.0.1:{port}"), bindings, twin)
-    finished = twin.live(SUBMODEL, "End")
-    await adapter.start()
-    await adapter.wait_connected()
-    publisher = start_publisher(port, messages, 0)
-    while not adapter.stats.updates:
-        await asyncio.sleep(0.0005)
-    first, cpu_first, at_first = time.perf_counter(), time.process_time(), adapter.stats.updates
-    while finished.timestamp is None:
-        await asyncio.sleep(0.0005)
-    await historian.flushed()  # the clock stops when every value is durable in the history
-    elapsed, cpu = time.perf_counter() - first, time.process_time() - cpu_first
-    publisher.wait()
-    await adapter.stop()
+    # the clock stops when every value is durable in the history
+    rate = await flood_rate(port, messages, twin, bindings, twin.live(SUBMODEL, "End"), historian.flushed)
     written = historian.written
     await historian.stop()
-    received = adapter.stats.updates - 1
-    return Rate((received - at_first) / elapsed, (received - at_first) / cpu), written
+    return rate, written
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -32,6 +32,7 @@ import orjson
 import paho.mqtt.client as paho
 from basyx.aas import model
 
+from twinbridge.aas.live import LiveElement
 from twinbridge.aas.twin import Twin
 from twinbridge.adapters.config import Binding, ElementTarget
 from twinbridge.adapters.mqtt.adapter import MqttAdapter
@@ -169,13 +170,12 @@ class TimedAdapter(MqttAdapter):
             self.latencies.append(time.time() - handle.timestamp)  # type: ignore[attr-defined]
 
 
-async def twin_ingest(port: int, messages: int) -> Rate:
-    twin, bindings = bench_twin()
-    end = ElementTarget(shell="Bench", submodel="Signals", path="End")
-    bindings.append(("bindings[end]", Binding(source="broker", target=end,
-                                              mqtt=MqttPoint(topic="bench/end", payload="text", qos=1))))
+async def flood_rate(port: int, messages: int, twin: Twin, bindings: list[tuple[str, Binding]],
+                     finished: LiveElement, settled: Callable[[], Awaitable[object]] | None = None) -> Rate:
+    """Run an MqttAdapter on ``bindings`` through one flood; the clock runs from the first value
+    to the end marker (``finished``) and, with ``settled``, until that says the consumers are done.
+    The bench_*_mqtt scripts differ only in what consumes the values."""
     adapter = MqttAdapter(MqttSource(name="broker", url=f"mqtt://127.0.0.1:{port}"), bindings, twin)
-    finished = twin.live(SUBMODEL, "End")
     await adapter.start()
     await adapter.wait_connected()
     publisher = start_publisher(port, messages, 0)
@@ -184,6 +184,8 @@ async def twin_ingest(port: int, messages: int) -> Rate:
     first, cpu_first, at_first = time.perf_counter(), time.process_time(), adapter.stats.updates
     while finished.timestamp is None:
         await asyncio.sleep(0.0005)
+    if settled is not None:
+        await settled()
     elapsed, cpu = time.perf_counter() - first, time.process_time() - cpu_first
     publisher.wait()
     await adapter.stop()
@@ -191,6 +193,14 @@ async def twin_ingest(port: int, messages: int) -> Rate:
     if received < messages:
         print(f"  note: {messages - received} of {messages} messages did not arrive")
     return Rate((received - at_first) / elapsed, (received - at_first) / cpu)
+
+
+async def twin_ingest(port: int, messages: int) -> Rate:
+    twin, bindings = bench_twin()
+    end = ElementTarget(shell="Bench", submodel="Signals", path="End")
+    bindings.append(("bindings[end]", Binding(source="broker", target=end,
+                                              mqtt=MqttPoint(topic="bench/end", payload="text", qos=1))))
+    return await flood_rate(port, messages, twin, bindings, twin.live(SUBMODEL, "End"))
 
 
 async def twin_latency(port: int, rate: float, seconds: float) -> list[float]:
