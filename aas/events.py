@@ -89,3 +89,6 @@ class ValueChanged:
     timestamp: float
     quality: Quality
     origin: Origin | None = None
+    logged: bytes | None = None
+    """The value in element-log form, for client writes (the twin computed it for the store):
+    the journal records this write's value, not whatever the element holds when it gets there."""

@@ -394,7 +394,7 @@ class Twin(TwinStorage):
             if handle.element is not element:  # replaced while the device answered: it holds the value now
                 return
             kind.assign(element, typed)
-            self._value_changed(handle, typed, origin)
+            self._value_changed(handle, typed, origin, kind.dump(element))
             if not handle.dirty:
                 handle.dirty = True
                 self._dirty.append(handle)
@@ -403,8 +403,9 @@ class Twin(TwinStorage):
             self._device_write(WriteStage.REFUSED, handle, typed, origin, "fed by a device without write-back")
             raise NotWritable(f"{handle.path} is fed by a device and has no write-back")
         kind.assign(element, typed)
-        self._value_changed(handle, typed, origin)
-        self.store.submit([LogElement(handle.submodel_id, ElementOp.VALUE, handle.path, kind.dump(element))])
+        body = kind.dump(element)
+        self._value_changed(handle, typed, origin, body)
+        self.store.submit([LogElement(handle.submodel_id, ElementOp.VALUE, handle.path, body)])
         if not self._values_in_place:
             state = handle.state
             state.logged += 1
@@ -448,15 +449,15 @@ class Twin(TwinStorage):
         if kind is None:
             return False
         kind.load(element, body)
-        self._value_changed(self.live(submodel_id, path), kind.read(element), origin)
+        self._value_changed(self.live(submodel_id, path), kind.read(element), origin, body)
         return True
 
     # ------------------------------------------------------------- internal
-    def _value_changed(self, handle: LiveElement, value: ElementValue, origin: Origin | None) -> None:
+    def _value_changed(self, handle: LiveElement, value: ElementValue, origin: Origin | None, logged: bytes) -> None:
         now = time.time()
         handle.timestamp, handle.quality = now, Quality.GOOD
         handle.state.revision += 1
-        self.bus.publish_value(ValueChanged(handle, value, now, Quality.GOOD, origin))
+        self.bus.publish_value(ValueChanged(handle, value, now, Quality.GOOD, origin, logged))
 
     def _device_write(self, stage: WriteStage, handle: LiveElement, value: ElementValue, origin: Origin | None,
                       reason: str | None = None) -> None:

@@ -308,7 +308,8 @@ class Journal:
                       origin.who, origin.channel, event.timestamp)
             return
         self._add("value-written", ObjectKind.SUBMODEL, handle.submodel_id, handle.path, None,
-                  origin.who, origin.channel, event.timestamp, value=kind.dump(element))
+                  origin.who, origin.channel, event.timestamp,
+                  value=event.logged if event.logged is not None else kind.dump(element))
 
     def _tables(self) -> tuple[tuple[ObjectKind, Mapping[str, object]], ...]:
         return ((ObjectKind.SHELL, self.twin.shells), (ObjectKind.SUBMODEL, self.twin.submodels),

@@ -145,3 +145,15 @@ async def test_every_nth_value_entry_carries_the_document_again(served: Served,
     assert setpoint_of(entries[2]["document"]) == "3.0"
     document = journal.document_at(ObjectKind.SUBMODEL, SUBMODEL, time.time())
     assert document is not None and setpoint_of(orjson.loads(document)) == "4.0"
+
+
+async def test_two_writes_in_one_loop_turn_are_journaled_with_their_own_values(served: Served) -> None:
+    handle = served.twin.live(SUBMODEL, "Setpoint")
+    journal = served.service.journal
+    assert journal is not None
+    await journal.settled()
+    await served.twin.write_value(handle, 10.0, origin=Origin("operator-anna", "rest"))
+    await served.twin.write_value(handle, 20.0, origin=Origin("operator-bob", "rest"))  # no await in between
+    await journal.settled()
+    last_two = [orjson.loads(line) for line in journal.path.read_bytes().splitlines()[-2:]]
+    assert [(entry["who"], entry["value"]) for entry in last_two] == [("operator-anna", 10.0), ("operator-bob", 20.0)]
