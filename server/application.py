@@ -315,7 +315,7 @@ class Application:
             self.twin, prefix=plant_file.server.rest.prefix, security=self._security(), operations=self.operations,
             cors_origins=plant_file.server.rest.cors_origins or (["*"] if self.options.demo else []),
             extra_routers=[*routers, events_router(plant_file.server.events.sse)],
-            semantic_graph=graph, limits=plant_file.server.rest.limits.limits(),
+            semantic_graph=graph, limits=plant_file.server.rest.limits.limits(), data_dir=self.data_dir,
         )
         app.state.history = self.history
         app.state.hierarchy = hierarchy

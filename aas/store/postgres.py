@@ -50,6 +50,7 @@ from twinbridge.aas.store.base import (
     SaveDocument,
     SaveFile,
     StoredDocument,
+    content_bytes,
 )
 from twinbridge.aas.store.postgres_schema import (
     StoreUrl,
@@ -326,7 +327,7 @@ class PostgresStore:
             case SaveFile(name, content_type, data):
                 cur.execute("INSERT INTO files (name, content_type, data) VALUES (%s, %s, %s) ON CONFLICT (name)"
                             " DO UPDATE SET content_type = excluded.content_type, data = excluded.data",
-                            (name, content_type, data))
+                            (name, content_type, content_bytes(data)))  # bytea: no streamed parameter
             case DeleteFile(name):
                 cur.execute("DELETE FROM files WHERE name = %s", (name,))
             case CheckVersion(kind, identifier, expected):

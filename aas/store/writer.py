@@ -14,7 +14,9 @@ reported to every ``persisted(since=...)`` whose window covers it, and once to a
 ``persisted()``.
 
 Reads of files see submitted-but-not-yet-durable writes (an overlay), so a client that uploads
-and at once downloads gets its bytes.
+and at once downloads gets its bytes. A file whose content waits in a file of its own
+(``FileContent``, an upload streamed to disk) is owned by the writer once submitted: it deletes
+that file when the unit is written or refused, or when the batch holding it is dropped.
 
 A unit the store refused (a full disk) is handed to ``on_failure`` on the event loop that
 submitted it, before any ``persisted()`` waiter resumes, as a ``Refusal``: what the store held
@@ -50,6 +52,7 @@ from twinbridge.aas.store.base import (
     CheckVersion,
     DeleteDocument,
     DeleteFile,
+    FileContent,
     LogElement,
     LoggedChange,
     SaveDocument,
@@ -107,7 +110,7 @@ class StoreWriter:
         self._waiters: list[_Waiter] = []
         self._failures: list[tuple[int, StorageError]] = []
         self._reported = 0  # failures up to this seq were raised by a plain persisted()
-        self._files: dict[str, tuple[int, tuple[str, bytes] | None]] = {}
+        self._files: dict[str, tuple[int, tuple[str, bytes | FileContent] | None]] = {}
         self._units: dict[int, Sequence[Change]] = {}
         """Changes of units not yet written, and of every unit after a refusal not yet restored."""
         self._refused: list[int] = []
@@ -155,6 +158,7 @@ class StoreWriter:
 
     def _enqueue(self, changes: list[Change], restore: bool = True) -> None:
         if self._closed:
+            _delete_spooled(changes)
             raise StorageError("the store is closed")
         expected = _EXPECTED.get()
         if expected:
@@ -185,9 +189,10 @@ class StoreWriter:
         except BaseException:
             self._batch_depth -= 1
             if outermost:
-                self._batch = None
+                dropped, self._batch = self._batch or [], None
                 with self._cond:
                     self._files = {name: entry for name, entry in self._files.items() if entry[0] > 0}
+                _delete_spooled(dropped)
             raise
         self._batch_depth -= 1
         if outermost:
@@ -252,7 +257,15 @@ class StoreWriter:
         with self._cond:
             pending = self._files.get(name)
         if pending is not None:
-            return pending[1]
+            if pending[1] is None:
+                return None
+            content_type, data = pending[1]
+            if isinstance(data, bytes):
+                return content_type, data
+            try:
+                return content_type, data.read()
+            except FileNotFoundError:  # written (or refused) and deleted meanwhile: the store knows
+                pass
         return self.backend.load_file(name)
 
     def file_names(self, prefix: str = "") -> list[str]:
@@ -301,6 +314,8 @@ class StoreWriter:
                     except Exception as unit_error:
                         failures.append((unit.seq, _as_storage_error(unit_error)))
                         refusals.append((unit, self._refusal(unit)))  # before the next unit is written
+        for unit in units:
+            _delete_spooled(unit.changes)
         for seq, failure in failures:
             log.error("store write %d failed: %s", seq, failure)
         handler = self.on_failure
@@ -403,6 +418,16 @@ def replayed(kind: ObjectKind, identifier: str, stored: StoredDocument | None,
                     kind is ObjectKind.SUBMODEL and submodel_id == identifier and current is not None):
                 current.log.append(LoggedChange(op, path, body))
     return current
+
+
+def _delete_spooled(changes: Sequence[Change]) -> None:
+    """Delete the files of ``changes``' spooled contents (written, refused or dropped: no longer needed)."""
+    for change in changes:
+        if isinstance(change, SaveFile) and isinstance(change.data, FileContent):
+            try:
+                change.data.path.unlink(missing_ok=True)
+            except OSError as error:
+                log.warning("could not delete the spooled upload %s: %s", change.data.path, error)
 
 
 def _as_storage_error(error: Exception) -> StorageError:

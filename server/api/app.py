@@ -11,12 +11,14 @@ from __future__ import annotations
 import copy
 import importlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
+from twinbridge.aas import files
 from twinbridge.aas.limits import DEFAULT, Limits
 from twinbridge.aas.operations import OperationRegistry
 from twinbridge.aas.twin import Twin
@@ -66,8 +68,10 @@ def create_app(
     title: str = "twinbridge AAS API",
     semantic_graph: TurtleSource | None = None,
     limits: Limits = DEFAULT,
+    data_dir: Path | None = None,
 ) -> FastAPI:
-    """The API app; ``semantic_graph`` serves ``/serialization`` as Turtle (406 without one)."""
+    """The API app; ``semantic_graph`` serves ``/serialization`` as Turtle (406 without one);
+    uploads are streamed into ``data_dir/uploads`` (the system's temporary directory without one)."""
     prefix = prefix.rstrip("/")
     app = FastAPI(
         title=title,
@@ -82,13 +86,17 @@ def create_app(
     )
     docs.install(app, prefix)
     v31 = v31_prefix_of(prefix)
-    install_services(app, Services(
+    services = Services(
         twin,
         security if security is not None else ApiSecurity(),
         operations if operations is not None else OperationRegistry(),
         semantic_graph,
         v31,
-    ))
+    )
+    if data_dir is not None:
+        services.upload_dir = data_dir / files.UPLOADS
+        files.clear_spools(services.upload_dir)
+    install_services(app, services)
     app.state.twin = twin  # for routers of other rooms (hierarchy) until they take ServicesDep
     install_error_handlers(app)
     schema_of_hot_routes = install_hot_routes(app, prefix)  # first: the innermost middleware

@@ -12,8 +12,10 @@ instead of in a worker thread.
 
 from __future__ import annotations
 
+import tempfile
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Protocol
 
 from fastapi import Depends, FastAPI, Request
@@ -45,6 +47,9 @@ class Services:
     operations: OperationRegistry
     semantic_graph: TurtleSource | None = None
     v31_prefix: str | None = None  # where Part 2 v3.1 is served beside v3.0 (``server.api.v31``)
+    upload_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
+    """Where uploads are streamed while they arrive (``server.api.uploads``): the data directory's
+    ``uploads/``; the system's temporary directory for an instance without one."""
     renders: RenderCache = field(default_factory=RenderCache)
     catalogs: Catalogs = field(init=False)
     value_indexes: ValueIndexes = field(init=False)  # of submodel element values, for queries
