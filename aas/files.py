@@ -19,6 +19,7 @@ in chunks (``store.FileContent``), so its content is never held in memory whole.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import posixpath
@@ -30,7 +31,7 @@ from basyx.aas import model
 from basyx.aas.util import traversal
 
 from twinbridge.aas import limits
-from twinbridge.aas.errors import InvalidInput
+from twinbridge.aas.errors import InvalidInput, StorageError, StorageFull
 from twinbridge.aas.limits import check_text
 from twinbridge.aas.store import FileContent, private_directory
 
@@ -98,8 +99,11 @@ class Spool:
     """
 
     def __init__(self, directory: Path, limit: int, what: str, key: str, bounds: limits.Limits) -> None:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(prefix=_SPOOL_PREFIX, dir=directory)  # 0600
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            handle, name = tempfile.mkstemp(prefix=_SPOOL_PREFIX, dir=directory)  # 0600
+        except OSError as error:
+            raise _spool_error(error, what, directory) from None
         self.path = Path(name)
         self._stream = os.fdopen(handle, "wb")
         self._hash = hashlib.sha256()
@@ -111,7 +115,10 @@ class Spool:
         self.size += len(chunk)
         limits.check_size(self.size, self._limit, self._what, self._key, self._bounds)
         self._hash.update(chunk)
-        self._stream.write(chunk)
+        try:
+            self._stream.write(chunk)
+        except OSError as error:
+            raise _spool_error(error, self._what, self.path.parent) from None
 
     @property
     def digest(self) -> str:
@@ -140,6 +147,13 @@ class Spool:
 def is_assigned(name: str) -> bool:
     """Whether the server gave this name to an upload (only such files are deleted with their element)."""
     return _ASSIGNED.match(name) is not None
+
+
+def _spool_error(error: OSError, what: str, directory: Path) -> StorageError:
+    """A full disk is 507 like a store refusing a write; any other failure 503."""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StorageFull(f"no room left in {directory} to receive {what}")
+    return StorageError(f"cannot receive {what} in {directory}: {error.strerror or error}")
 
 
 def check_import(name: str, content: bytes) -> None:
