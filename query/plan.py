@@ -26,6 +26,7 @@ from typing import Protocol
 
 from basyx.aas import model
 
+from twinbridge.query.descriptors import Descriptor
 from twinbridge.query.evaluate import Condition, compile_condition
 from twinbridge.query.resolve import Deadline, Scope, World
 from twinbridge.query.syntax import (
@@ -46,9 +47,10 @@ from twinbridge.query.value_index import ValueIndexes
 
 _MIRRORED = {"$eq": "$eq", "$ne": "$ne", "$lt": "$gt", "$gt": "$lt", "$le": "$ge", "$ge": "$le"}
 _ALLOWED_ROOTS = {Root.AAS: (Root.AAS, Root.SM, Root.SME), Root.SM: (Root.AAS, Root.SM, Root.SME),
-                  Root.CD: (Root.CD,)}
+                  Root.CD: (Root.CD,), Root.AASDESC: (Root.AASDESC,), Root.SMDESC: (Root.SMDESC,)}
 _OWN_ROOTS = {Root.AAS: (Root.AAS,), Root.SM: (Root.SM, Root.SME), Root.CD: (Root.CD,)}
-_REPOSITORY_NAMES = {Root.AAS: "shells", Root.SM: "submodels", Root.CD: "concept descriptions"}
+_REPOSITORY_NAMES = {Root.AAS: "shells", Root.SM: "submodels", Root.CD: "concept descriptions",
+                     Root.AASDESC: "shell descriptors", Root.SMDESC: "submodel descriptors"}
 
 
 class Catalog(Protocol):
@@ -85,7 +87,9 @@ class Page:
 
 def check_roots(query: Query, root: Root) -> None:
     """A shell or submodel query may use ``$aas``, ``$sm``, ``$sme``; a concept description
-    query ``$cd`` only (and ``$cd`` nowhere else)."""
+    query ``$cd`` only (and ``$cd`` nowhere else); a registry's shell descriptor query
+    ``$aasdesc`` only (embedded submodel descriptors are ``$aasdesc#submodelDescriptors…``), its
+    submodel descriptor query ``$smdesc`` only."""
     allowed = _ALLOWED_ROOTS[root]
     for field in fields_of(query.condition):
         if field.root not in allowed:
@@ -178,7 +182,10 @@ class Planner:
         planned = self.candidates(query.condition)
         seqs = self.catalog.all_seqs() if planned is None else planned.seqs
         start = bisect.bisect_right(seqs, after)
-        if planned is not None and planned.exact:
+        # Indexes list where each comparison is true; combined, an invalid comparison (``"nl" $gt 0``)
+        # would still have to make the whole condition invalid, which only the evaluator sees.
+        if planned is not None and planned.exact and (not condition.may_be_invalid
+                                                      or isinstance(query.condition, Comparison)):
             yield from seqs[start:]
             return
         id_of, get = self.catalog.id_of, self.catalog.get
@@ -202,6 +209,26 @@ class Planner:
             chosen.append(seq)
         id_of = self.catalog.id_of
         return Page([id_of(seq) for seq in chosen], chosen[-1] if more and chosen else None)
+
+
+class _Alone:
+    """The world of a registry descriptor: no other level to reach (``check_roots`` sees to it)."""
+
+    def submodels_of(self, shell: model.AssetAdministrationShell) -> Iterable[model.Submodel]:
+        return ()
+
+    def shells_of(self, submodel: model.Submodel) -> Iterable[model.AssetAdministrationShell]:
+        return ()
+
+
+def matcher(query: Query, root: Root, deadline: Deadline,
+            world: World | None = None) -> Callable[[model.Identifiable | Descriptor], bool]:
+    """Whether the query holds for one object (a descriptor's JSON for ``$aasdesc``/``$smdesc``),
+    its condition compiled once; ``world`` is where fields of another level are looked up."""
+    check_roots(query, root)
+    condition = compile_condition(query)
+    around: World = world if world is not None else _Alone()
+    return lambda obj: condition.holds(Scope(root, obj, around, deadline))
 
 
 def naive(query: Query, root: Root, objects: Iterable[model.Identifiable], world: World,
