@@ -85,6 +85,13 @@ class Page:
     after: int | None  # the cursor (a sequence number) of the next page, None at the end
 
 
+class PageSource(Protocol):
+    """Where a query route gets its page: ``Planner`` (the twin's objects in memory, indexes) or
+    ``query.store_query.StorePlanner`` (the PostgreSQL store, in SQL)."""
+
+    def page(self, query: Query, after: int, limit: int | None, timeout: float) -> Page: ...
+
+
 def check_roots(query: Query, root: Root) -> None:
     """A shell or submodel query may use ``$aas``, ``$sm``, ``$sme``; a concept description
     query ``$cd`` only (and ``$cd`` nowhere else); a registry's shell descriptor query

@@ -46,6 +46,10 @@ class Deadline:
         if self._steps % self._STRIDE == 0:
             self.check()
 
+    def remaining(self) -> float:
+        """Seconds left (what a database statement may still take)."""
+        return max(0.0, self._expires - self._clock())
+
     def check(self) -> None:
         if self._clock() > self._expires:
             raise TimedOut(f"the query ran longer than its limit of {self.seconds:g} s and was stopped; "

@@ -155,11 +155,9 @@ class RegistryService:
     def _query(self, table: DescriptorTable, query: Query, holds: Callable[[object], bool], deadline: Deadline,
                after: str | None, limit: int) -> Matches:
         found: list[tuple[str, bytes]] = []
-        started = time.monotonic()
         while True:
             deadline.check()
-            batch = self.store.candidates(table, query, after, SCAN_BATCH,
-                                          deadline.seconds - (time.monotonic() - started))
+            batch = self.store.candidates(table, query, after, SCAN_BATCH, deadline.remaining())
             for identifier, body in batch.rows:
                 deadline.tick()
                 if batch.exact or holds(orjson.loads(body)):

@@ -34,7 +34,8 @@ ALLOWED = [
     # page's examples, as written there)
     "$aasdesc#idShort", "$aasdesc#id", "$aasdesc#assetKind", "$aasdesc#assetType", "$aasdesc#globalAssetId",
     "$aasdesc#specificAssetIds[].name", "$aasdesc#specificAssetIds[1].value",
-    "$aasdesc#specificAssetIds[0].externalSubjectId.type", "$aasdesc#specificAssetIds[0].externalSubjectId.keys[].value",
+    "$aasdesc#specificAssetIds[0].externalSubjectId.type",
+    "$aasdesc#specificAssetIds[0].externalSubjectId.keys[].value",
     "$aasdesc#specificAssetIds[0].externalSubjectId.keys[].type", "$aasdesc#endpoints[0].interface",
     "$aasdesc#submodelDescriptors[0].endpoints[0].protocolinformation.href",
     "$aasdesc#submodelDescriptors.semanticId", "$aasdesc#submodelDescriptors.semanticId.type",
