@@ -29,6 +29,7 @@ hierarchy (``$aas`` in a submodel query...).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -53,6 +54,7 @@ from twinbridge.query.syntax import (
 )
 
 _TRUE, _FALSE = sql.SQL("TRUE"), sql.SQL("FALSE")
+Columns = Mapping[str, sql.Composable]
 _MIRRORED = {"$eq": "$eq", "$ne": "$ne", "$lt": "$gt", "$gt": "$lt", "$le": "$ge", "$ge": "$le"}
 _SQL_OPS = {"$eq": "=", "$ne": "<>", "$lt": "<", "$gt": ">", "$le": "<=", "$ge": ">="}
 _OWN_ROOTS = {Root.AAS: (Root.AAS,), Root.SM: (Root.SM, Root.SME), Root.CD: (Root.CD,),
@@ -86,6 +88,7 @@ class _Values:
     exact: bool
     typed: tuple[str, ...] = ()
     loose: str | None = None
+    column: str | None = None  # the name of an indexed column holding the value, if the table has one
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,10 +170,11 @@ def _element_path(steps: tuple[PathStep, ...] | None) -> str:
 def _field_values(field: Field, document: sql.Composable) -> _Values | None:
     attribute, name, root = field.attribute, field.attribute.name, field.root
     if root in (Root.AAS, Root.SM, Root.CD) and name in ("id", "idShort"):
-        return _Values(_text(document, name), (), True)
+        return _Values(_text(document, name), (), True, column=name)
     if root is Root.AAS:
         if name in ("assetKind", "assetType", "globalAssetId"):
-            return _Values(_text(document, "assetInformation", name), (), True)
+            return _Values(_text(document, "assetInformation", name), (), True,
+                           column=name if name == "globalAssetId" else None)
         if name == "specificAssetIds":
             return _Values(None, (_specific_asset_ids("$.assetInformation", attribute),), True)
         if name == "submodels" and attribute.reference is not None:
@@ -178,7 +182,9 @@ def _field_values(field: Field, document: sql.Composable) -> _Values | None:
         return None
     if root is Root.SM:
         if name == "semanticId" and attribute.reference is not None:
-            return _Values(None, (_reference("$.semanticId", attribute.reference),), True)
+            first = attribute.reference == ReferenceClause("keys", 0, "value")
+            return _Values(None, (_reference("$.semanticId", attribute.reference),), True,
+                           column="semanticFirstKey" if first else None)
         if name == "supplementalSemanticIds" and attribute.reference is not None:
             return _Values(None, (_reference(f"$.supplementalSemanticIds[{_index(attribute.item)}]",
                                              attribute.reference),), True)
@@ -214,7 +220,7 @@ def _element_values(field: Field, attribute: Attribute) -> _Values | None:
             loose=f'{elements} ? (({typed}) || ((@.modelType == "Property" || @.modelType == "File") '
                   '&& !exists (@.value)))')
     if name == "semanticId" and attribute.reference is not None:
-        return _Values(None, (_reference(elements, attribute.reference),), False)
+        return _Values(None, (_reference(f"{elements}.semanticId", attribute.reference),), False)
     if name == "language":
         return _Values(None, (f'{elements} ? (@.modelType == "MultiLanguageProperty").value[*].language',), False)
     if name == "valueType":
@@ -270,7 +276,7 @@ def _number_test(op: str, number: float | int, field_left: bool) -> sql.Composab
     return sql.SQL("CASE WHEN v ~ {} THEN {} ELSE TRUE END").format(sql.Literal(_PLAIN_NUMBER), tests[op])
 
 
-def _comparison(node: Comparison, root: Root, document: sql.Composable) -> _Node:
+def _comparison(node: Comparison, root: Root, document: sql.Composable, columns: Columns) -> _Node:
     if isinstance(node.left, Field) and isinstance(node.right, Literal):
         field, literal, field_left = node.left, node.right, True
     elif isinstance(node.right, Field) and isinstance(node.left, Literal):
@@ -287,7 +293,11 @@ def _comparison(node: Comparison, root: Root, document: sql.Composable) -> _Node
         text = str(literal.value)
         if "\x00" in text:  # PostgreSQL text cannot hold it; the evaluator decides
             return _UNKNOWN
-        found = _loose(document, values, _exists(document, values, _string_test(op, text, field_left)))
+        column = columns.get(values.column) if values.column is not None else None
+        if column is not None and op == "$eq" and text:  # the indexed column: a missing value is NULL, never ""
+            found: sql.Composable = sql.SQL("coalesce({} = {}, FALSE)").format(column, sql.Literal(text))
+        else:
+            found = _loose(document, values, _exists(document, values, _string_test(op, text, field_left)))
         if values.exact:
             return _Node(found, sql.SQL("NOT {}").format(found), True)
         return _Node(found, _TRUE, False)
@@ -303,15 +313,15 @@ def _comparison(node: Comparison, root: Root, document: sql.Composable) -> _Node
 
 
 # ----------------------------------------------------------------- expressions
-def _node(node: Expression, root: Root, document: sql.Composable) -> _Node:
+def _node(node: Expression, root: Root, document: sql.Composable, columns: Columns) -> _Node:
     if isinstance(node, Constant):
         return _Node(_TRUE, _FALSE, True) if node.value else _Node(_FALSE, _TRUE, True)
     if isinstance(node, Comparison):
-        return _comparison(node, root, document)
+        return _comparison(node, root, document, columns)
     if isinstance(node, Not):
-        child = _node(node.child, root, document)
+        child = _node(node.child, root, document, columns)
         return _Node(child.false, child.true, child.exact)
-    children = [_node(child, root, document) for child in node.children]
+    children = [_node(child, root, document, columns) for child in node.children]
     trues = sql.SQL(" AND ").join(_paren(child.true) for child in children)
     if isinstance(node, Match):  # the same list item: the evaluator checks the bindings
         return _Node(trues, _TRUE, False)
@@ -323,8 +333,10 @@ def _node(node: Expression, root: Root, document: sql.Composable) -> _Node:
     return _Node(trues, falses, exact)
 
 
-def compile_where(query: Query, root: Root, document: sql.Composable) -> Compiled:
+def compile_where(query: Query, root: Root, document: sql.Composable, columns: Columns | None = None) -> Compiled:
     """The predicate over ``document`` (an SQL expression of type jsonb) for a query of the
-    repository or registry ``root``; call ``plan.check_roots`` first."""
-    compiled = _node(query.condition, root, document)
+    repository or registry ``root``; call ``plan.check_roots`` first. ``columns``: indexed
+    columns of the table holding a field's value (``id``, ``idShort``, ``globalAssetId``,
+    ``semanticFirstKey``: the first semanticId key's value), which ``$eq`` uses instead."""
+    compiled = _node(query.condition, root, document, columns or {})
     return Compiled(compiled.true, compiled.exact)

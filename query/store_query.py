@@ -38,6 +38,10 @@ BATCH = 500
 """Rows fetched at a time: the page's end is usually near, and the deadline is checked between."""
 _KINDS = {Root.AAS: ObjectKind.SHELL, Root.SM: ObjectKind.SUBMODEL, Root.CD: ObjectKind.CONCEPT_DESCRIPTION}
 _DOCUMENT = sql.SQL("d.body")
+_COLUMNS = {"id": sql.SQL("d.id"), "idShort": sql.SQL("d.id_short"), "semanticFirstKey": sql.SQL("d.semantic_id"),
+            "globalAssetId": sql.SQL("d.global_asset_id")}
+"""The documents table's indexed columns (``aas.store.postgres_schema``): an ``$eq`` on them is an
+index lookup, not a jsonpath per row."""
 
 
 def _build(stored: StoredDocument) -> model.Identifiable:
@@ -98,7 +102,7 @@ def sql_page(store: PostgresStore, query: Query, root: Root, after: int, limit: 
     start), and the cursor of the next page (None at the end)."""
     check_roots(query, root)
     deadline = Deadline(timeout, time.monotonic)
-    compiled = compile_where(query, root, _DOCUMENT)
+    compiled = compile_where(query, root, _DOCUMENT, _COLUMNS)
     condition = compile_condition(query)
     world = StoreWorld(store, deadline)
     chosen: list[tuple[int, str]] = []

@@ -83,7 +83,7 @@ def _sql(store: PostgresStore, root: Root, query: dict[str, Any], limit: int | N
         after = page.after
 
 
-_SETTINGS = settings(max_examples=150, deadline=None,
+_SETTINGS = settings(max_examples=250, deadline=None,
                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
