@@ -20,9 +20,10 @@ as Python compares), ``$contains``, ``$starts-with``, ``$ends-with``.
 What only narrows (evaluator decides): ``$sme`` fields (the evaluator reads typed Property
 values: ``xs:double`` "1.50" is 1.5, whose string is "1.5"; only ``xs:string``/``xs:anyURI``
 values, MultiLanguageProperty texts and File paths are the JSON string), number literals
-(numeric comparison widened by a relative 1e-12, covering float rounding, and any value that
-is not a plain decimal string passes), ``$regex`` (RE2 and PostgreSQL's regular expressions
-differ: any value passes), other literal types (any value passes). What does not compile
+(compared in the jsonpath as doubles, widened by a relative 1e-12 that covers the roundings of
+both sides, and any value that is not a plain decimal string passes), ``$regex`` (RE2 and
+PostgreSQL's regular expressions differ: any value passes), other literal types (any value passes).
+What does not compile
 (``TRUE``): casts, field against field, ``$match`` bindings, fields of another level of the
 hierarchy (``$aas`` in a submodel query...).
 """
@@ -59,12 +60,13 @@ _MIRRORED = {"$eq": "$eq", "$ne": "$ne", "$lt": "$gt", "$gt": "$lt", "$le": "$ge
 _SQL_OPS = {"$eq": "=", "$ne": "<>", "$lt": "<", "$gt": ">", "$le": "<=", "$ge": ">="}
 _OWN_ROOTS = {Root.AAS: (Root.AAS,), Root.SM: (Root.SM, Root.SME), Root.CD: (Root.CD,),
               Root.AASDESC: (Root.AASDESC,), Root.SMDESC: (Root.SMDESC,)}
-_PLAIN_NUMBER = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$"
-"""A decimal numeral PostgreSQL's numeric reads exactly (an exponent of at most 3 digits: the
-evaluator's float of a longer one is inf or 0, which such a value passes anyway)."""
+_PLAIN_NUMBER = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,2})?$"
+"""A decimal numeral jsonpath's ``.double()`` reads within a double's range (an exponent of at most
+2 digits); any other value passes a number test, whatever the evaluator makes of it."""
 _RELATIVE = Decimal("1e-12")  # far above a double's rounding (2**-53, 1.1e-16)
 _ABSOLUTE = Decimal("1e-300")  # around zero, where doubles round to subnormals or 0
 _STRING_VALUE_TYPES = ('"xs:string"', '"xs:anyURI"')
+_TEST = "%TEST%"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,7 @@ class _Values:
     typed: tuple[str, ...] = ()
     loose: str | None = None
     column: str | None = None  # the name of an indexed column holding the value, if the table has one
+    numbers: str | None = None  # one jsonpath whose _TEST (a filter on one value) selects every value
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +220,9 @@ def _element_values(field: Field, attribute: Attribute) -> _Values | None:
             f'{elements} ? (@.modelType == "File" || (@.modelType == "Property" && ({strings}))).value',
             f'{elements} ? (@.modelType == "MultiLanguageProperty").value[*].text',
         ), False, typed=(f"{elements} ? ({typed}).value",),
+            numbers=f'{elements} ? ((@.modelType == "Property" || @.modelType == "File")'
+                    f' && exists (@.value ? ({_TEST}))'
+                    f' || @.modelType == "MultiLanguageProperty" && exists (@.value[*].text ? ({_TEST})))',
             loose=f'{elements} ? (({typed}) || ((@.modelType == "Property" || @.modelType == "File") '
                   '&& !exists (@.value)))')
     if name == "semanticId" and attribute.reference is not None:
@@ -261,19 +267,26 @@ def _string_test(op: str, literal: str, field_left: bool) -> sql.Composable:
     return sql.SQL("right({}, length({})) = {}").format(outer, inner, inner)
 
 
-def _number_test(op: str, number: float | int, field_left: bool) -> sql.Composable:
-    """A superset of the values whose number compares as asked (see the module's docstring)."""
+def _number_test(document: sql.Composable, values: _Values, op: str, number: float | int,
+                 field_left: bool) -> sql.Composable:
+    """A superset of the documents with a value whose number compares as asked (see the module's
+    docstring), tested inside the jsonpath: one scalar call per path, no row set per document."""
     op = op if field_left else _MIRRORED[op]
     exact = Decimal(number)
     slack = abs(exact) * _RELATIVE + _ABSOLUTE
-    low, high = sql.Literal(exact - slack), sql.Literal(exact + slack)
-    tests = {"$lt": sql.SQL("v::numeric < {}").format(high), "$le": sql.SQL("v::numeric <= {}").format(high),
-             "$gt": sql.SQL("v::numeric > {}").format(low), "$ge": sql.SQL("v::numeric >= {}").format(low),
-             "$eq": sql.SQL("v::numeric BETWEEN {} AND {}").format(low, high)}
-    if op == "$ne":
-        return _TRUE
-    # CASE: PostgreSQL must not cast a value that is not a plain numeral
-    return sql.SQL("CASE WHEN v ~ {} THEN {} ELSE TRUE END").format(sql.Literal(_PLAIN_NUMBER), tests[op])
+    tests = {"$lt": "@.double() < $high", "$le": "@.double() <= $high", "$gt": "@.double() > $low",
+             "$ge": "@.double() >= $low", "$eq": "@.double() >= $low && @.double() <= $high"}
+    plain = _PLAIN_NUMBER.replace("\\", "\\\\")
+    test = f'@.type() == "string" && (!(@ like_regex "{plain}") || {tests[op]})'
+    if values.numbers is not None:  # one pass over the elements (a third of the time of a call per path)
+        paths = (values.numbers.replace(_TEST, test),)
+    else:
+        paths = tuple(f"{path} ? ({test})" for path in values.paths + values.typed)
+    bounds = sql.SQL("jsonb_build_object('low', {}::numeric, 'high', {}::numeric)").format(
+        sql.Literal(exact - slack), sql.Literal(exact + slack))
+    return _paren(sql.SQL(" OR ").join(
+        sql.SQL("jsonb_path_exists({}, {}::jsonpath, {})").format(document, sql.Literal(path), bounds)
+        for path in paths))
 
 
 def _comparison(node: Comparison, root: Root, document: sql.Composable, columns: Columns) -> _Node:
@@ -302,8 +315,11 @@ def _comparison(node: Comparison, root: Root, document: sql.Composable, columns:
             return _Node(found, sql.SQL("NOT {}").format(found), True)
         return _Node(found, _TRUE, False)
     if literal.kind is Kind.NUMBER and op in COMPARISONS and isinstance(literal.value, int | float):
-        test = _number_test(op, literal.value, field_left)
-        return _Node(_exists(document, values, test, values.paths + values.typed), _TRUE, False)
+        if op == "$ne":  # true wherever some value is not the number or is no number
+            return _Node(_exists(document, values, None, values.paths + values.typed), _TRUE, False)
+        if values.scalar is not None:  # an id or idShort: a string the evaluator casts; no index to gain
+            return _Node(_exists(document, values, None), _TRUE, False)
+        return _Node(_number_test(document, values, op, literal.value, field_left), _TRUE, False)
     if op == "$regex":
         if not field_left:
             return _UNKNOWN  # the pattern is the field's value
