@@ -32,7 +32,7 @@ from twinbridge.query.evaluate import compile_condition
 from twinbridge.query.plan import Page, check_roots
 from twinbridge.query.resolve import Deadline, Scope
 from twinbridge.query.sql import compile_where
-from twinbridge.query.syntax import Query, Root
+from twinbridge.query.syntax import Query, Root, fields_of
 
 BATCH = 500
 """Rows fetched at a time: the page's end is usually near, and the deadline is checked between."""
@@ -86,7 +86,7 @@ class StoreWorld:
     def _rows(self, kind: ObjectKind, where: sql.Composable) -> Iterator[tuple[int, model.Identifiable]]:
         after = 0
         while True:
-            rows = self._store.query_documents(kind, where, False, after, BATCH, self._deadline.remaining())
+            rows = self._store.query_documents(kind, where, False, False, after, BATCH, self._deadline.remaining())
             for order, _, stored in rows:
                 assert stored is not None  # not exact: every row comes with its document
                 yield order, _build(stored)
@@ -103,12 +103,15 @@ def sql_page(store: PostgresStore, query: Query, root: Root, after: int, limit: 
     check_roots(query, root)
     deadline = Deadline(timeout, time.monotonic)
     compiled = compile_where(query, root, _DOCUMENT, _COLUMNS)
+    # a submodel's element log changes its elements only: a condition without $sme trusts its body
+    elements = any(field.root is Root.SME for field in fields_of(query.condition))
     condition = compile_condition(query)
     world = StoreWorld(store, deadline)
     chosen: list[tuple[int, str]] = []
     while True:
         deadline.check()
-        rows = store.query_documents(_KINDS[root], compiled.where, compiled.exact, after, BATCH, deadline.remaining())
+        rows = store.query_documents(_KINDS[root], compiled.where, compiled.exact, elements, after, BATCH,
+                                     deadline.remaining())
         for order, identifier, stored in rows:
             deadline.tick()
             if stored is not None and not condition.holds(Scope(root, _build(stored), world, deadline)):

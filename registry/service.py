@@ -18,6 +18,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from twinbridge.aas.errors import Conflict, InvalidInput, NotFound
+from twinbridge.query.descriptors import Descriptor
 from twinbridge.query.plan import matcher
 from twinbridge.query.resolve import Deadline
 from twinbridge.query.syntax import Query, Root
@@ -152,7 +153,7 @@ class RegistryService:
         holds = matcher(query, root, deadline)  # refuses other roots before any store call
         return await self._run(self._query, _TABLES[root], query, holds, deadline, after, limit)
 
-    def _query(self, table: DescriptorTable, query: Query, holds: Callable[[object], bool], deadline: Deadline,
+    def _query(self, table: DescriptorTable, query: Query, holds: Callable[[Descriptor], bool], deadline: Deadline,
                after: str | None, limit: int) -> Matches:
         found: list[tuple[str, bytes]] = []
         while True:
