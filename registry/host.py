@@ -106,8 +106,8 @@ class RegistryHost:
             self.service.close()
 
     def banner_lines(self) -> list[str]:
-        lines = ["  AAS Registry and Discovery served here (/shell-descriptors, /lookup/shells)"] \
-            if self.service is not None else []
+        lines = ["  AAS Registry and Discovery served here (/shell-descriptors, /lookup/shells, "
+                 "/query/shell-descriptors)"] if self.service is not None else []
         return lines + (self.feeder.banner_lines() if self.feeder is not None else [])
 
 

@@ -4,6 +4,8 @@ not the descriptors it serves on v3.0 only; v3.0's lists the v3.0 routes and the
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 
@@ -15,7 +17,7 @@ from twinbridge.server.api.auth import ApiSecurity
 
 
 @pytest.fixture
-async def client() -> httpx.AsyncClient:
+async def client() -> AsyncIterator[httpx.AsyncClient]:
     twin = Twin()
     app = create_app(twin)
     host = RegistryHost(twin, RegistrySettings(serve=True, store="memory:", feed=False), None,
