@@ -151,7 +151,7 @@ def _descriptor_common(document: sql.Composable, prefix: str, attribute: Attribu
     if name == "endpoints":
         return _Values(None, (_endpoint(prefix, attribute),), True)
     if name == "id":
-        return _Values(None, (f"{prefix}.id",), True)
+        return _Values(None, (f"{prefix}.id",), True, column=None if inside else "id")
     if name == "idShort" and not inside:
         return _Values(_text(document, "idShort"), (), True)
     return None  # an embedded descriptor's absent idShort reads "": not a jsonpath value
@@ -196,7 +196,7 @@ def _field_values(field: Field, document: sql.Composable) -> _Values | None:
         return _element_values(field, attribute)
     if root is Root.AASDESC:
         if name in ("idShort", "assetKind", "assetType", "globalAssetId"):
-            return _Values(_text(document, name), (), True)
+            return _Values(_text(document, name), (), True, column=name if name in ("assetKind", "assetType") else None)
         if name == "specificAssetIds":
             return _Values(None, (_specific_asset_ids("$", attribute),), True)
         if name == "submodelDescriptors" and attribute.inner is not None:
@@ -353,6 +353,7 @@ def compile_where(query: Query, root: Root, document: sql.Composable, columns: C
     """The predicate over ``document`` (an SQL expression of type jsonb) for a query of the
     repository or registry ``root``; call ``plan.check_roots`` first. ``columns``: indexed
     columns of the table holding a field's value (``id``, ``idShort``, ``globalAssetId``,
-    ``semanticFirstKey``: the first semanticId key's value), which ``$eq`` uses instead."""
+    ``semanticFirstKey``: the first semanticId key's value; a descriptor's ``id``, ``assetKind``,
+    ``assetType``), which ``$eq`` uses instead."""
     compiled = _node(query.condition, root, document, columns or {})
     return Compiled(compiled.true, compiled.exact)

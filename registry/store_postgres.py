@@ -234,7 +234,10 @@ class PostgresDescriptorStore:
         """The rows the query's SQL form (``query.sql``) leaves, in id order: PostgreSQL reads each
         body as jsonb and tests it, so rows the condition cannot hold for never leave the database."""
         root = Root.AASDESC if table == "shell_descriptor" else Root.SMDESC
-        compiled = compile_where(query, root, sql.SQL("convert_from(body, 'UTF8')::jsonb"))
+        columns = {"id": sql.SQL("id")}
+        if root is Root.AASDESC:
+            columns.update(assetKind=sql.SQL("asset_kind"), assetType=sql.SQL("asset_type"))
+        compiled = compile_where(query, root, sql.SQL("convert_from(body, 'UTF8')::jsonb"), columns)
         statement = sql.SQL("SELECT id, body FROM {} WHERE id > %s AND ({}) ORDER BY id LIMIT %s").format(
             sql.Identifier(table), compiled.where)
         try:

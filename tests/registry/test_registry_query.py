@@ -139,7 +139,8 @@ SHELL_FIELDS = ["$aasdesc#idShort", "$aasdesc#id", "$aasdesc#assetKind", "$aasde
                 "$aasdesc#submodelDescriptors[].idShort", "$aasdesc#submodelDescriptors[].id",
                 "$aasdesc#submodelDescriptors[].semanticId", "$aasdesc#submodelDescriptors[1].semanticId.type",
                 "$aasdesc#submodelDescriptors[].endpoints[].protocolinformation.href"]
-WORDS = ["A", "B", "10", "2", "urn:x", "Instance", "Type", "", "SUBMODEL-3.0", "AAS-3.0", "http://h/1", "x-1"]
+WORDS = ["A", "B", "10", "2", "urn:x", "Instance", "Type", "", "SUBMODEL-3.0", "AAS-3.0", "http://h/1", "x-1",
+         "urn:aas:03", "urn:aas:17", "urn:sm:4:1"]
 
 
 def _random_shells(rng: random.Random) -> list[dict[str, Any]]:
