@@ -133,8 +133,11 @@ class Planner:
             ors = [self.candidates(child) for child in node.children]
             if any(plan is None for plan in ors):
                 return None
-            return Candidates(_union([plan.seqs for plan in ors if plan is not None]),
-                              all(plan is not None and plan.exact for plan in ors))
+            # exact only if no child can be invalid: an object one child holds for and another is
+            # invalid for (``"nl" $gt 0``) is invalid as a whole, and the union lists it
+            exact = all(plan is not None and plan.exact for plan in ors) and not any(
+                compile_condition(Query(child)).may_be_invalid for child in node.children)
+            return Candidates(_union([plan.seqs for plan in ors if plan is not None]), exact)
         return None  # $not: everything the child does not hold for, which no index lists
 
     def _comparison(self, node: Comparison) -> Candidates | None:
@@ -189,10 +192,7 @@ class Planner:
         planned = self.candidates(query.condition)
         seqs = self.catalog.all_seqs() if planned is None else planned.seqs
         start = bisect.bisect_right(seqs, after)
-        # Indexes list where each comparison is true; combined, an invalid comparison (``"nl" $gt 0``)
-        # would still have to make the whole condition invalid, which only the evaluator sees.
-        if planned is not None and planned.exact and (not condition.may_be_invalid
-                                                      or isinstance(query.condition, Comparison)):
+        if planned is not None and planned.exact:
             yield from seqs[start:]
             return
         id_of, get = self.catalog.id_of, self.catalog.get
