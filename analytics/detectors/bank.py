@@ -122,7 +122,9 @@ class StatisticalBank:
         self._spans = np.array([float(b**n) for b, n in contexts])
         self._context_at, self._context_k = width, len(contexts)
         width += 3 * len(contexts)  # code, count, exceed
-        self._tables = [np.zeros((size, b**n), dtype=bool) for b, n in contexts]
+        spans = [b**n for b, n in contexts]
+        self._offsets = np.cumsum([0, *spans[:-1]]).astype(np.intp)
+        self._table = np.zeros((size, sum(spans)), dtype=bool)  # the contexts seen, scale after scale
         self._state = np.zeros((size, width))
         self._state[:, self._since] = HOLD  # Refractory starts "long since the last event"
         self._history = [_History() for _ in range(size)] if jitters else []
@@ -146,8 +148,7 @@ class StatisticalBank:
         features = np.empty((n, self._tail_k))
         k = self._z_k
         if k:
-            xk = np.broadcast_to(x[:, None], (n, k))
-            features[:, :k] = np.abs(_ew_z(s, self._z_at, k, xk, None if first is None else first[:, None],
+            features[:, :k] = np.abs(_ew_z(s, self._z_at, k, x[:, None], None if first is None else first[:, None],
                                            self._z_decay, 1e-3))
         if self._jitters:
             self._seasonal(s, slots, timestamps, x, first, features)
@@ -219,13 +220,12 @@ class StatisticalBank:
         at, k = self._context_at, self._context_k
         code_cols, count_cols, exceed_cols = (slice(at + i * k, at + (i + 1) * k) for i in range(3))
         bins = self._bins
-        level = np.clip(np.floor(((x - low) / np.maximum(high - low, 1e-12))[:, None] * bins), 0, bins - 1)
+        # x >= low (the range includes x), so the level is >= 0 and only the top needs a clip
+        level = np.minimum(np.floor(((x - low) / np.maximum(high - low, 1e-12))[:, None] * bins), bins - 1)
         code = (s[:, code_cols] * bins + level) % self._spans
-        novel = np.empty(code.shape, dtype=bool)
-        for i, table in enumerate(self._tables):
-            where = code[:, i].astype(np.intp)
-            novel[:, i] = ~table[slots, where]
-            table[slots, where] = True
+        rows, where = slots[:, None], code.astype(np.intp) + self._offsets  # every scale in one table
+        novel = ~self._table[rows, where]
+        self._table[rows, where] = True
         count, exceed = s[:, count_cols], s[:, exceed_cols]
         surprise = np.where(novel, -np.log10((exceed + _PRIOR) / (count + _PRIOR_WEIGHT)), 0.0)
         decay = 1.0 - CONTEXT_ALPHA
