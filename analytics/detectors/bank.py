@@ -24,6 +24,7 @@ from twinbridge.analytics.detectors import register_bank
 from twinbridge.analytics.detectors.causal import FloatArray
 from twinbridge.analytics.detectors.seasonal import DAY_S
 from twinbridge.analytics.detectors.statistical import (
+    CHEAP,
     CONTEXT_ALPHA,
     CONTEXTS,
     DAY_WARMUP,
@@ -32,10 +33,9 @@ from twinbridge.analytics.detectors.statistical import (
     HOLD_LEVEL,
     RANGE_UNIT,
     RANGE_WARMUP,
+    SEASONAL,
     TAIL_ALPHA,
     TAIL_LEVEL,
-    CHEAP,
-    SEASONAL,
     WARMUP,
     Weights,
 )
