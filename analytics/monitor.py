@@ -152,8 +152,9 @@ class AnomalyMonitor:
 
     async def accept(self, events: list[ValueChanged]) -> None:
         # Profile (cProfile, bench_analytics_mqtt, 100 signals, 2026-11-30): one detector.update
-        # per sample and one Twin.update per score were 27% and 6% of the process; now one bank
-        # call per batch (see detectors/bank.py) and one score write per signal and batch.
+        # per sample was 27% of the process, the 30 followers feeding the monitors 50%; now one
+        # bank call per batch (detectors/bank.py): 5%, one feed for every monitor: 30%, and one
+        # score write per signal and batch. Ratio to raw paho per CPU-second 0.37 -> 0.58.
         slot_of = self._slots
         slots: list[int] = []
         times: list[float] = []

@@ -46,6 +46,7 @@ from twinbridge.adapters.mqtt import compat_aiomqtt
 from twinbridge.adapters.registry import create_adapter
 from twinbridge.history.service import HistoryService
 from twinbridge.server import compat_uvicorn
+from twinbridge.server.analytics_config import watched_signals
 from twinbridge.server.analytics_service import AnalyticsService
 from twinbridge.server.api.alarms import alarm_router
 from twinbridge.server.api.app import create_app
@@ -152,18 +153,21 @@ def _missing_only(twin: Twin, environment: Environment) -> tuple[Environment, in
 def load_plant(twin: Twin, plant_file: PlantFile) -> Plant | None:
     """Build the described plant into the twin.
 
-    While the description is unchanged since the last start, only missing objects are created,
+    While the description (with the analytics signals, which decide the Predictive Maintenance
+    submodels) is unchanged since the last start, only missing objects are created,
     so edits made over REST survive a restart; a changed description wins and replaces what
     it describes. Objects the description does not mention (imports, REST) are never touched.
     """
     if plant_file.plant is None:
         return None
-    fingerprint = hashlib.sha256(plant_file.plant.model_dump_json().encode()).hexdigest().encode()
+    watched = watched_signals(plant_file.analytics)  # which assets get a PM submodel, and its RUL conditions
+    fingerprint = hashlib.sha256(plant_file.plant.model_dump_json().encode() + repr(watched).encode()
+                                 ).hexdigest().encode()
     stored = twin.load_file(PLANT_FINGERPRINT)
     changed = stored is None or stored[1] != fingerprint
     saved = twin.load_file(PLANT_MODEL)
     plant = Plant(twin, plant_file.plant, plant_file.base_dir, replace=changed, semantic=plant_file.server.semantic,
-                  saved=None if saved is None else saved[1])
+                  saved=None if saved is None else saved[1], watched=watched)
     if not plant.restored:
         twin.save_file(PLANT_MODEL, "application/json", plant.model.to_document())
     twin.save_file(PLANT_FINGERPRINT, "text/plain", fingerprint)

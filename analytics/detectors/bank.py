@@ -5,10 +5,11 @@ Why: the twin feeds detectors per loop turn, and a turn of an MQTT flood holds a
 array path (``score_series``) has nothing to batch. Across signals it has: every recurrence of
 :mod:`.statistical` is element-wise, so the state of S detectors lives in one (S, K) matrix, a call
 gathers the rows of the signals in the batch, runs each step once as numpy operations over them
-and scatters the rows back. Measured (bench/bench_analytics_mqtt.py, BENCHMARKS.md, 2026-11-30):
-``seasonal`` one sample at a time 6.9 µs per sample; this bank ~120 µs per call, i.e. ~2 µs per
-sample at 64 signals per call. A call with one signal costs the same ~120 µs: the bank is for
-many signals, one ``StatisticalDetector`` per signal stays the path for files and single series.
+and scatters the rows back. Measured (2026-11-30, load 13-18, BENCHMARKS.md): ``seasonal`` one
+sample at a time 6.9-9.7 µs per sample; this bank 4.6 µs per sample at 64 signals per call, 2.9 µs
+at 100. A call with one signal costs ~250 µs: the bank is for many signals; one
+``StatisticalDetector`` per signal stays the path for files and single series. cProfile of
+bench/bench_analytics_mqtt.py: the detectors went from 27% of the process to 5%.
 
 The seasonal look-ups stay one Python step per sample (they walk a day of each signal's own
 history); the three look-ups (jitter 0, 2, 3) share one history per signal. The numbers are those

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Protocol
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 
 from twinbridge.aas.events import Origin
 from twinbridge.aas.operations import OperationRegistry
@@ -53,6 +53,12 @@ class Services:
     """Profiles of services mounted next to the repository (the registry's), for ``/description``."""
     extra_profiles_31: list[str] = field(default_factory=list)
     """The same for the v3.1 prefix's ``/description`` (``server.api.v31``)."""
+    routers_31_only: list[APIRouter] = field(default_factory=list)
+    """Routers mounted next to the repository on the v3.1 prefix only (the registry's
+    ``/lookup/shellsByAssetLink``): the v3.1 OpenAPI document adds them."""
+    routers_30_only: list[APIRouter] = field(default_factory=list)
+    """Routers mounted next to the repository on the v3.0 prefix only (the registries'
+    descriptors): the v3.1 OpenAPI document, made from the v3.0 one, leaves them out."""
     _origins: dict[str, Origin] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
