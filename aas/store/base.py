@@ -17,9 +17,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
-from twinbridge.aas.errors import StorageError
 from twinbridge.aas.events import ObjectKind
 
 # Change records are plain slotted dataclasses, treated as immutable once submitted: a frozen
@@ -144,36 +143,3 @@ def touched(changes: Sequence[Change]) -> list[tuple[ObjectKind, str]]:
         elif isinstance(change, (SaveDocument, DeleteDocument)):
             found[(change.kind, change.identifier)] = None
     return list(found)
-
-
-class Pipeline(Protocol):
-    """Transactions in flight on one connection: ``send`` returns at once and the outcomes come
-    back in send order from ``wait``; the writer sends the next batch while the last commits."""
-
-    window: int
-    """How many transactions may be in flight; the writer waits for one before sending more."""
-    @property
-    def in_flight(self) -> int:
-        """Sent and not yet returned by ``wait``."""
-        ...
-
-    def accepts(self, changes: Sequence[Change]) -> bool:
-        """True when ``changes`` can go in flight (else the writer waits for every transaction in
-        flight and calls ``write``)."""
-        ...
-
-    def send(self, changes: Sequence[Change]) -> None: ...
-
-    def wait(self, wake: int | None) -> list[StorageError | None]:
-        """Outcomes of finished transactions, oldest first (None: durable); blocks until one
-        finished or ``wake`` (a file descriptor) became readable."""
-        ...
-
-    def close(self) -> None: ...
-
-
-@runtime_checkable
-class PipelinedStore(Protocol):
-    """A backend that can keep transactions in flight besides ``write``."""
-
-    def pipeline(self) -> Pipeline: ...

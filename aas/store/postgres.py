@@ -20,6 +20,9 @@ adds an ``outbox`` row (instance, kind, id, op: save/delete/element/value, path,
 commit sends one ``NOTIFY`` with the highest id (ids only: a NOTIFY is never replayed, the
 table is, see ``aas.replication``). Rows older than ``OUTBOX_RETENTION_S`` are pruned.
 
+A batch of value writes only (the PATCH flood) goes out as one pipelined round trip on a
+connection of its own (``store.postgres_values``); everything else as below.
+
 Faults: a lost connection is reopened and the transaction retried for up to ``RETRY_FOR_S``
 (a PostgreSQL restart stalls writes instead of failing them). Whether a transaction whose
 connection broke did commit is looked up by its ``batch`` token in the outbox before it is
@@ -34,6 +37,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import psycopg
@@ -47,7 +51,6 @@ from twinbridge.aas.store.base import (
     DeleteFile,
     ElementOp,
     LogElement,
-    Pipeline,
     SaveDocument,
     SaveFile,
     StoredDocument,
@@ -60,6 +63,9 @@ from twinbridge.aas.store.postgres_schema import (
     logs_of,
     migrate,
 )
+
+if TYPE_CHECKING:
+    from twinbridge.aas.store.postgres_values import ValueWriter
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +117,7 @@ class PostgresStore:
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
         self._next_prune = 0.0
         self._last_own = 0  # this instance's highest outbox id: a lookup in doubt starts there
+        self._values: ValueWriter | None = None
         try:
             conn = self._connection()
             migrate(conn, url.schema)
@@ -192,7 +199,14 @@ class PostgresStore:
 
     # ----------------------------------------------------------------- writes
     def write(self, changes: Sequence[Change]) -> None:
-        self.rewrite(changes, uuid.uuid4().hex, in_doubt=False)
+        if self._values is None:
+            from twinbridge.aas.store.postgres_values import ValueWriter  # it builds on this module
+
+            self._values = ValueWriter(self)
+        if changes and self._values.accepts(changes):
+            self._values.write(changes)  # one round trip on a connection of its own
+        else:
+            self.rewrite(changes, uuid.uuid4().hex, in_doubt=False)
 
     def rewrite(self, changes: Sequence[Change], batch: str, *, in_doubt: bool = True) -> None:
         """Write ``changes`` as transaction ``batch``; ``in_doubt``: that batch may have committed
@@ -244,12 +258,6 @@ class PostgresStore:
             if self.versions.get(document, 0) < outbox_id:
                 self.versions[document] = outbox_id
             self._last_own = max(self._last_own, outbox_id)
-
-    def pipeline(self) -> Pipeline:
-        """A second connection on which runs of value writes are pipelined (``store.postgres_pipeline``)."""
-        from twinbridge.aas.store.postgres_pipeline import ValuePipeline  # it builds on this module
-
-        return ValuePipeline(self)
 
     def forget_own(self, through: int) -> None:
         """Drop what ``own`` knows up to outbox id ``through``: once a replica has applied every row
@@ -385,6 +393,8 @@ class PostgresStore:
         idle stores (a test session) keeps PostgreSQL's connection slots free."""
         with self._lock:
             self._drop_connection()
+        if self._values is not None:
+            self._values.close()
 
     def close(self) -> None:
         self.release()

@@ -33,24 +33,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import queue
 import threading
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 
 from twinbridge.aas.errors import StorageError
-from twinbridge.aas.store.base import (
-    Change,
-    CheckVersion,
-    DeleteFile,
-    Pipeline,
-    PipelinedStore,
-    SaveFile,
-    Store,
-)
+from twinbridge.aas.store.base import Change, CheckVersion, DeleteFile, SaveFile, Store
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +82,6 @@ class StoreWriter:
         self._closed = False
         self.on_failure: FailureHandler | None = None
         self._observers: list[Observer] = []
-        self._sleeping = False  # the pipelined writer waits for its connection or ``_wake``
-        self._wake = -1
 
     # ------------------------------------------------------------- submitting
     @property
@@ -148,9 +136,6 @@ class StoreWriter:
             self._thread = threading.Thread(target=self._run, name="twinbridge store writer", daemon=True)
             self._thread.start()
         self._queue.put(unit)
-        if self._sleeping:  # the pipelined writer waits on its connection: new units may go in flight
-            with contextlib.suppress(OSError):
-                os.write(self._wake, b"x")
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -246,11 +231,13 @@ class StoreWriter:
 
     # ----------------------------------------------------------------- thread
     def _run(self) -> None:
-        if isinstance(self.backend, PipelinedStore):
-            self._run_pipelined(self.backend.pipeline())
-            return
         while True:
-            units = self._take(block=True)
+            units = [self._queue.get()]
+            while len(units) < MAX_UNITS_PER_TRANSACTION:
+                try:
+                    units.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
             stop = any(unit is _STOP for unit in units)
             units = [unit for unit in units if unit is not _STOP]
             if units:
@@ -260,67 +247,6 @@ class StoreWriter:
             del units
             if stop:
                 return
-
-    def _take(self, *, block: bool) -> list[_Unit]:
-        """Whatever queued up (at least one unit when ``block``), up to a transaction's worth."""
-        try:
-            units = [self._queue.get() if block else self._queue.get_nowait()]
-        except queue.Empty:
-            return []
-        while len(units) < MAX_UNITS_PER_TRANSACTION:
-            try:
-                units.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
-        return units
-
-    def _run_pipelined(self, pipeline: Pipeline) -> None:
-        """Send each batch the backend can pipeline without waiting for the one before to commit
-        (at most ``pipeline.window`` in flight); anything else waits until nothing is in flight."""
-        flight: deque[list[_Unit]] = deque()
-        stop = False
-        wake, self._wake = os.pipe()
-        os.set_blocking(wake, False)
-        try:
-            while True:
-                room = not stop and pipeline.in_flight < pipeline.window
-                units = self._take(block=not flight) if room else []
-                if any(unit is _STOP for unit in units):
-                    stop = True
-                    units = [unit for unit in units if unit is not _STOP]
-                if units:
-                    changes = [change for unit in units for change in unit.changes]
-                    if pipeline.accepts(changes):
-                        pipeline.send(changes)
-                        flight.append(units)
-                    else:
-                        while flight:
-                            self._landed(flight, pipeline.wait(None))
-                        self._write_units(units)
-                    del units, changes  # as in _run: the written documents go now
-                    continue
-                if flight:
-                    self._sleeping = room
-                    if room and not self._queue.empty():  # queued between _take and here
-                        self._sleeping = False
-                        continue
-                    outcomes = pipeline.wait(wake if room else None)
-                    self._sleeping = False
-                    with contextlib.suppress(BlockingIOError):
-                        os.read(wake, 4096)
-                    self._landed(flight, outcomes)
-                elif stop:
-                    return
-        finally:
-            self._wake = -1
-            os.close(wake)
-            pipeline.close()
-
-    def _landed(self, flight: deque[list[_Unit]], outcomes: list[StorageError | None]) -> None:
-        for outcome in outcomes:
-            units = flight.popleft()
-            failed = units if outcome is not None else []
-            self._finish(units, [(unit.seq, outcome) for unit in failed if outcome is not None], failed)
 
     def _write_units(self, units: list[_Unit]) -> None:
         failures: list[tuple[int, StorageError]] = []
@@ -338,9 +264,6 @@ class StoreWriter:
                     except Exception as unit_error:
                         failures.append((unit.seq, _as_storage_error(unit_error)))
                         failed.append(unit)
-        self._finish(units, failures, failed)
-
-    def _finish(self, units: list[_Unit], failures: list[tuple[int, StorageError]], failed: list[_Unit]) -> None:
         for seq, failure in failures:
             log.error("store write %d failed: %s", seq, failure)
         handler = self.on_failure

@@ -1,12 +1,13 @@
-"""Value writes in flight on the PostgreSQL store (``store.postgres_pipeline``): concurrent writes
-all land, in order, each with its outbox row; a connection cut with batches in flight applies
-none of them twice and loses none."""
+"""Runs of value writes on the PostgreSQL store (``store.postgres_values``): concurrent writes all
+land, in order, each with its outbox row; a connection cut with a batch in flight applies it
+neither twice nor never."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
@@ -16,8 +17,8 @@ from tests.postgres import SERVER, fresh_store_url, require_postgres
 from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.store.base import ElementOp, LogElement, SaveDocument
 from twinbridge.aas.store.postgres import PostgresStore
-from twinbridge.aas.store.postgres_pipeline import ValuePipeline
 from twinbridge.aas.store.postgres_schema import StoreUrl
+from twinbridge.aas.store.postgres_values import ValueWriter
 from twinbridge.aas.twin import Twin
 
 SM = "urn:twinbridge:test:pipeline"
@@ -76,7 +77,7 @@ async def test_concurrent_value_writes_all_land_in_order_with_their_outbox_rows(
     stored = {str(path): bytes(body) for path, body in _rows(url, "SELECT path, body FROM element_values")}
     assert stored == {f"p{n}": str(twin.submodel(SM).get_referable(f"p{n}").value).encode()  # type: ignore[attr-defined]
                       for n in range(ELEMENTS)}
-    assert _writer_backend(url, store)  # the values went through the pipelined connection
+    assert _writer_backend(url, store)  # the values went through the value writer's connection
     twin.close()
 
 
@@ -89,36 +90,34 @@ def _cut(url: str, store: PostgresStore) -> None:
 def test_a_batch_that_committed_before_the_connection_broke_is_not_applied_again(url: str) -> None:
     store = PostgresStore(StoreUrl(url))
     store.write([SaveDocument(ObjectKind.SUBMODEL, SM, b"{}")])
-    pipeline = ValuePipeline(store)
-    pipeline.send([_value("p0", 1), _value("p1", 1)])
-    # committed (its rows are there) but its results not read yet when the connection goes
+    values = ValueWriter(store)
+    sent = values.send([_value("p0", 1), _value("p1", 1)])
+    # committed (its rows are there) but its outcome not read yet when the connection goes
     _until(lambda: len(_rows(url, "SELECT 1 FROM outbox WHERE op = 'value'")) == 2)
     _cut(url, store)
-    assert pipeline.wait(None) == [None]
+    values.finish(sent)
     assert len(_rows(url, "SELECT 1 FROM outbox WHERE op = 'value'")) == 2  # not written twice
     assert store.own[("submodel", SM, "p1")] > 0  # known as this instance's own write all the same
-    pipeline.send([_value("p0", 2)])  # a new connection takes over
-    assert pipeline.wait(None) == [None]
+    values.write([_value("p0", 2)])  # a new connection takes over
     assert _rows(url, "SELECT path, body FROM element_values ORDER BY path") == [("p0", b"2"), ("p1", b"1")]
-    pipeline.close()
+    values.close()
     store.close()
 
 
-def test_batches_cut_off_before_they_committed_are_written_once_in_order(url: str) -> None:
+def test_a_batch_cut_off_before_it_committed_is_written_once(url: str) -> None:
     store = PostgresStore(StoreUrl(url))
     store.write([SaveDocument(ObjectKind.SUBMODEL, SM, b"{}")])
-    pipeline = ValuePipeline(store)
-    with psycopg.connect(SERVER) as blocker:  # holds the store's lock: both batches wait in flight
+    store.write([_value("p0", 1)])
+    with psycopg.connect(SERVER) as blocker, ThreadPoolExecutor(1) as pool:
+        # the store's lock held elsewhere: the batch waits in PostgreSQL when its connection goes
         blocker.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (StoreUrl(url).schema,))
-        pipeline.send([_value("p0", 1), _value("p1", 1)])
-        pipeline.send([_value("p0", 2)])
-        assert pipeline.in_flight == 2
-        _until(lambda: len(_writer_backend(url, store)) == 1)
+        writing = pool.submit(store.write, [_value("p0", 2), _value("p1", 2)])
+        _until(lambda: _rows(url, "SELECT 1 FROM pg_stat_activity WHERE application_name = %s"
+                                  " AND wait_event_type = 'Lock'", (f"twinbridge writer {store.instance[:8]}",)) != [])
         _cut(url, store)
         blocker.rollback()
-    assert pipeline.wait(None) == [None, None]
+        writing.result(timeout=30)
     rows = _rows(url, "SELECT path, body FROM outbox WHERE op = 'value' ORDER BY id")
-    assert rows == [("p0", b"1"), ("p1", b"1"), ("p0", b"2")]  # once each, in send order
-    assert _rows(url, "SELECT path, body FROM element_values ORDER BY path") == [("p0", b"2"), ("p1", b"1")]
-    pipeline.close()
+    assert rows == [("p0", b"1"), ("p0", b"2"), ("p1", b"2")]  # once each, in order
+    assert _rows(url, "SELECT path, body FROM element_values ORDER BY path") == [("p0", b"2"), ("p1", b"2")]
     store.close()
