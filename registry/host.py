@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from pydantic import SecretStr
 
 from twinbridge.aas.twin import Twin
-from twinbridge.registry.api import DISCOVERY_PROFILE_31, PROFILES, ROUTERS, ROUTERS_31, RegistryState
+from twinbridge.registry.api import DISCOVERY_PROFILE_31, PROFILES, ROUTERS, ROUTERS_31, HotReads, RegistryState
 from twinbridge.registry.feeder import DescriptorSink, HttpSink, LocalSink, RegistryFeeder
 from twinbridge.registry.of_twin import OpcUaAddress
 from twinbridge.registry.service import RegistryService
@@ -108,6 +108,7 @@ def registry_app(service: RegistryService, security: ApiSecurity, prefix: str = 
                   openapi_url=f"{prefix}/openapi.json", docs_url=None, redoc_url=None)
     install_error_handlers(app)
     mount(app, service, security, prefix)
+    app.add_middleware(HotReads, state=app.state.registry, prefix=prefix)
     description = APIRouter(tags=["Description API"])
 
     @description.get("/description")
