@@ -3,12 +3,12 @@
 Why: the PATCH flood is batches of value writes (the writer thread takes whatever queued up
 while the last transaction committed). Through psycopg's pipeline each statement was its own
 ``execute`` with its own wait on the socket, so the writer thread gave up and took back the GIL
-several times a transaction while the event loop kept it busy: ~110 µs of CPU per value write
-and ~1,250 writes/s with 32 concurrent writers at load 12. Here the statements go out together
-on libpq's own pipeline and the thread waits once: ~65 µs and ~1,600 writes/s, same runs
-(BENCHMARKS.md). Sending the next batch while one commits (two in flight) was measured too
-and not kept: each transaction is one WAL flush (~4 ms here), so splitting the waiting writers
-over two transactions made the batches half as big and the rate no higher (1,456 vs 1,617/s).
+several times a transaction while the event loop kept it busy. Here the statements go out
+together on libpq's own pipeline and the thread waits once: 32 writers at load 17, 1,513 vs
+1,149 writes/s and 64 vs 110 µs of CPU per write (``bench/bench_pg_writes.py``, BENCHMARKS.md).
+Sending the next batch while one commits (two in flight) was measured too and not kept: each
+transaction is one WAL flush, and splitting the waiting writers over two transactions made the
+batches smaller and the rate no higher (1,456 vs 1,617 writes/s, load 12).
 
 A batch is one implicit transaction ending at the pipeline's Sync (the connection is in
 autocommit): the advisory lock, the upsert of the values, the outbox rows with versions and
