@@ -32,6 +32,7 @@ from twinbridge.analytics.monitor import NUMERIC_TYPES, AnomalyMonitor, Monitore
 from twinbridge.analytics.rul import RulEstimate, TrendRul
 from twinbridge.analytics.virtual import VirtualPropertyMonitor, walk_elements
 from twinbridge.server.analytics_config import AnalyticsSettings, SignalSpec, VirtualSpec
+from twinbridge.submodels.concepts import undescribed
 from twinbridge.submodels.templates.time_series import LIVE_RECORD
 
 log = logging.getLogger(__name__)
@@ -201,8 +202,10 @@ class AnalyticsService:
             self._build_virtual()
             anomaly: dict[tuple[str, str, float, float, float], list[MonitoredSignal]] = {}
             conditioned: dict[str, list[ConditionedSignal]] = {}
+            touched: set[str] = set()  # submodels the monitors add elements to
             for index, spec in enumerate(self.settings.signals):
                 submodel, path, pm = _signal(twin, spec, ("analytics", "signals", index))
+                touched.update(filter(None, (submodel, pm)))
                 if spec.filters:  # detectors and RUL read the cleaned value
                     signal = self._conditioned(spec, submodel, path)
                     conditioned.setdefault(submodel, []).append(signal)
@@ -222,6 +225,7 @@ class AnalyticsService:
                                                      rule=rule))
             for monitor in self._monitors:
                 monitor.start()
+            self._describe_added(touched)
         except AnalyticsConfigError as error:
             await self.stop()
             raise InvalidInput(f"{error.path}: {error}") from None
@@ -229,6 +233,13 @@ class AnalyticsService:
             await self.stop()
             raise InvalidInput(f"analytics: {error}") from None
         log.info("analytics: %d monitors", len(self._monitors))
+
+    def _describe_added(self, touched: set[str]) -> None:
+        """The monitors added elements (estimates, scores, cleaned siblings) whose semanticIds the
+        plant builder never saw: give each a ConceptDescription, so a browser shows no 404."""
+        twin = self.twin
+        for cd in undescribed((twin.submodel(sm) for sm in sorted(touched)), twin.concept_descriptions):
+            twin.create(cd)
 
     def _rul(self, spec: SignalSpec, submodel: str, path: str, pm: str) -> RulMonitor:
         assert spec.rul is not None
