@@ -206,22 +206,27 @@ class _Transaction:
 
 
 class _Reads:
-    """The ``PointReads`` over one connection (the store's own, or the event loop's)."""
+    """The ``PointReads`` over one connection (the store's own, or the event loop's).
+
+    Every read runs its statement to the end (``fetchall``): a ``fetchone`` left it open, and
+    with it the connection's read transaction, so the loop's connection went on answering from
+    that snapshot after the store's thread had committed newer descriptors (caught by
+    ``tests/registry/test_registry_feeding.py``)."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
 
     def shell(self, identifier: str) -> bytes:
-        row = self.db.execute("SELECT body FROM shell_descriptor WHERE id = ?", (identifier,)).fetchone()
-        if row is None:
+        rows = self.db.execute("SELECT body FROM shell_descriptor WHERE id = ?", (identifier,)).fetchall()
+        if not rows:
             raise NotFound(f"no AssetAdministrationShellDescriptor with id {identifier!r}")
-        return bytes(row[0])
+        return bytes(rows[0][0])
 
     def submodel(self, identifier: str) -> bytes:
-        row = self.db.execute("SELECT body FROM submodel_descriptor WHERE id = ?", (identifier,)).fetchone()
-        if row is None:
+        rows = self.db.execute("SELECT body FROM submodel_descriptor WHERE id = ?", (identifier,)).fetchall()
+        if not rows:
             raise NotFound(f"no SubmodelDescriptor with id {identifier!r}")
-        return bytes(row[0])
+        return bytes(rows[0][0])
 
     def lookup(self, pairs: Sequence[tuple[str, str]], after: str | None, limit: int) -> tuple[list[str], str | None]:
         """Ids of shells linked to *every* (name, value) pair, by either origin; all linked shells
