@@ -19,6 +19,7 @@ from twinbridge.registry.api import (
     PROFILES,
     ROUTERS_30_ONLY,
     ROUTERS_31_ONLY,
+    HotReads,
     RegistryState,
     discovery,
 )
@@ -119,6 +120,7 @@ def registry_app(service: RegistryService, security: ApiSecurity, prefix: str = 
                   openapi_url=f"{prefix}/openapi.json", docs_url=None, redoc_url=None)
     install_error_handlers(app)
     mount(app, service, security, prefix)
+    app.add_middleware(HotReads, state=app.state.registry, prefix=prefix)
     description = APIRouter(tags=["Description API"])
 
     @description.get("/description")

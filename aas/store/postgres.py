@@ -20,6 +20,9 @@ adds an ``outbox`` row (instance, kind, id, op: save/delete/element/value, path,
 commit sends one ``NOTIFY`` with the highest id (ids only: a NOTIFY is never replayed, the
 table is, see ``aas.replication``). Rows older than ``OUTBOX_RETENTION_S`` are pruned.
 
+A batch of value writes only (the PATCH flood) goes out as one pipelined round trip on a
+connection of its own (``store.postgres_values``); everything else as below.
+
 Faults: a lost connection is reopened and the transaction retried for up to ``RETRY_FOR_S``
 (a PostgreSQL restart stalls writes instead of failing them). Whether a transaction whose
 connection broke did commit is looked up by its ``batch`` token in the outbox before it is
@@ -34,6 +37,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import psycopg
@@ -62,12 +66,32 @@ from twinbridge.aas.store.postgres_schema import (
     migrate,
 )
 
+if TYPE_CHECKING:
+    from twinbridge.aas.store.postgres_values import ValueWriter
+
 log = logging.getLogger(__name__)
 
 RETRY_FOR_S = 30.0
 OUTBOX_RETENTION_S = 3600
 _PRUNE_EVERY_S = 60.0
 _SUBMODEL = ObjectKind.SUBMODEL.value
+
+PRUNE_SQL = ("WITH gone AS (DELETE FROM outbox WHERE created < now() - make_interval(secs => %s) RETURNING id)"
+             " UPDATE outbox_pruned SET through = greatest(through, (SELECT coalesce(max(id), 0) FROM gone))")
+OUTBOX_SQL = (
+    # versions and the NOTIFY (one per transaction: equal payloads are sent once) come from the
+    # outbox rows themselves, in the same statement
+    "WITH o AS (INSERT INTO outbox (instance, batch, kind, identifier, op, path, body)"
+    "  SELECT %s, %s, * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bytea[])"
+    "  RETURNING id, kind, identifier, op, path),"
+    " v AS (INSERT INTO versions (kind, id, version) SELECT kind, identifier, max(id) FROM o"
+    "  GROUP BY kind, identifier ON CONFLICT (kind, id) DO UPDATE SET version = excluded.version)"
+    " SELECT id, kind, identifier, op, path, pg_notify(%s, (SELECT max(id) FROM o)::text) FROM o")
+UPSERT_VALUES_SQL = (
+    "INSERT INTO element_values (submodel_id, path, seq, body)"
+    " SELECT s, p, nextval('change_seq'), b FROM unnest(%s::text[], %s::text[], %s::bytea[]) AS v(s, p, b)"
+    " ON CONFLICT (submodel_id, path) DO UPDATE SET seq = excluded.seq, body = excluded.body")
+LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext(%s))"
 
 Key = tuple[str, str, str]
 """(kind, identifier, part): part ``""`` is the whole document, ``"*"`` anything in it, else an
@@ -97,6 +121,7 @@ class PostgresStore:
         self._query_lock = threading.Lock()
         self._next_prune = 0.0
         self._last_own = 0  # this instance's highest outbox id: a lookup in doubt starts there
+        self._values: ValueWriter | None = None
         try:
             conn = self._connection()
             migrate(conn, url.schema)
@@ -217,13 +242,23 @@ class PostgresStore:
 
     # ----------------------------------------------------------------- writes
     def write(self, changes: Sequence[Change]) -> None:
+        if self._values is None:
+            from twinbridge.aas.store.postgres_values import ValueWriter  # it builds on this module
+
+            self._values = ValueWriter(self)
+        if changes and self._values.accepts(changes):
+            self._values.write(changes)  # one round trip on a connection of its own
+        else:
+            self.rewrite(changes, uuid.uuid4().hex, in_doubt=False)
+
+    def rewrite(self, changes: Sequence[Change], batch: str, *, in_doubt: bool = True) -> None:
+        """Write ``changes`` as transaction ``batch``; ``in_doubt``: that batch may have committed
+        already (its connection broke after sending it): it is looked up first, never applied twice."""
         if not changes:
             return
         with self._lock:
             deadline = time.monotonic() + RETRY_FOR_S
             delay = 0.05
-            batch = uuid.uuid4().hex
-            in_doubt = False  # the connection broke while COMMIT may have been on its way
             while True:
                 try:
                     conn = self._connection()
@@ -232,7 +267,7 @@ class PostgresStore:
                         if outbox is not None:
                             break
                         in_doubt = False
-                    in_doubt = True
+                    in_doubt = True  # the connection broke while COMMIT may have been on its way
                     outbox = self._transaction(conn, changes, batch)
                     break
                 except PreconditionFailed:
@@ -251,16 +286,21 @@ class PostgresStore:
                     self._rollback()
                     self._failed(changes)
                     raise StorageError(f"the store {self.where} failed: {error}") from None
-            with self._own_lock:
-                for kind_name, identifier, part, outbox_id in outbox:
-                    self.own[(kind_name, identifier, part)] = outbox_id
-                    if part != "*":
-                        self.own[(kind_name, identifier, "*")] = outbox_id
-            for kind_name, identifier, _, outbox_id in outbox:
-                document = (ObjectKind(kind_name), identifier)
-                if self.versions.get(document, 0) < outbox_id:
-                    self.versions[document] = outbox_id
-                self._last_own = max(self._last_own, outbox_id)
+            self.record(outbox)
+
+    def record(self, outbox: Sequence[tuple[str, str, str, int]]) -> None:
+        """Remember this instance's committed outbox rows (kind, id, part, id): ``own`` for the
+        replica's read-your-writes, ``versions`` for ETags."""
+        with self._own_lock:
+            for kind_name, identifier, part, outbox_id in outbox:
+                self.own[(kind_name, identifier, part)] = outbox_id
+                if part != "*":
+                    self.own[(kind_name, identifier, "*")] = outbox_id
+        for kind_name, identifier, _, outbox_id in outbox:
+            document = (ObjectKind(kind_name), identifier)
+            if self.versions.get(document, 0) < outbox_id:
+                self.versions[document] = outbox_id
+            self._last_own = max(self._last_own, outbox_id)
 
     def forget_own(self, through: int) -> None:
         """Drop what ``own`` knows up to outbox id ``through``: once a replica has applied every row
@@ -277,7 +317,7 @@ class PostgresStore:
             rows = conn.execute("SELECT id, kind, identifier, op, path, NULL FROM outbox"
                                 " WHERE id > %s AND instance = %s AND batch = %s ORDER BY id",
                                 (self._last_own, self.instance, batch)).fetchall()
-        return _written(rows) if rows else None
+        return written(rows) if rows else None
 
     def _rollback(self) -> None:
         if self._conn is not None and not self._conn.closed:
@@ -285,6 +325,10 @@ class PostgresStore:
                 self._conn.rollback()
             except psycopg.Error:
                 self._drop_connection()
+
+    def failed_changes(self, changes: Sequence[Change]) -> None:
+        """Hand the keys of changes that did not become durable to the replica (it reloads them)."""
+        self._failed(changes)
 
     def _failed(self, changes: Sequence[Change]) -> None:
         with self.failed_lock:
@@ -303,7 +347,7 @@ class PostgresStore:
         rows: list[tuple[str, str, str, str, bytes | None]] = []  # kind, id, op, path, body
         run: dict[tuple[str, str], bytes | None] = {}  # consecutive value writes, the last per element
         with conn.pipeline():
-            cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.url.schema,))
+            cur.execute(LOCK_SQL, (self.url.schema,))
             for change in changes:
                 if isinstance(change, LogElement) and change.op is ElementOp.VALUE:
                     run[(change.submodel_id, change.path)] = change.body
@@ -320,28 +364,17 @@ class PostgresStore:
             if not rows:
                 conn.commit()
                 return []
-            # versions and the NOTIFY (one per transaction: equal payloads are sent once) come
-            # from the outbox rows themselves, in the same statement
             cur.execute(
-                "WITH o AS (INSERT INTO outbox (instance, batch, kind, identifier, op, path, body)"
-                "  SELECT %s, %s, * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bytea[])"
-                "  RETURNING id, kind, identifier, op, path),"
-                " v AS (INSERT INTO versions (kind, id, version) SELECT kind, identifier, max(id) FROM o"
-                "  GROUP BY kind, identifier ON CONFLICT (kind, id) DO UPDATE SET version = excluded.version)"
-                " SELECT id, kind, identifier, op, path, pg_notify(%s, (SELECT max(id) FROM o)::text) FROM o",
-                (self.instance, batch, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
+                OUTBOX_SQL, (self.instance, batch, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
                  [r[3] for r in rows], [r[4] for r in rows], self.url.channel))
             self._prune_if_due(conn)
             conn.commit()
-            return _written(cur.fetchall())
+            return written(cur.fetchall())
 
     @staticmethod
     def _upsert_values(cur: psycopg.Cursor[tuple[object, ...]], run: dict[tuple[str, str], bytes | None]) -> None:
         cur.execute(
-            "INSERT INTO element_values (submodel_id, path, seq, body)"
-            " SELECT s, p, nextval('change_seq'), b FROM unnest(%s::text[], %s::text[], %s::bytea[]) AS v(s, p, b)"
-            " ON CONFLICT (submodel_id, path) DO UPDATE SET seq = excluded.seq, body = excluded.body",
-            ([s for s, _ in run], [p for _, p in run], list(run.values())))
+            UPSERT_VALUES_SQL, ([s for s, _ in run], [p for _, p in run], list(run.values())))
 
     def _apply(self, cur: psycopg.Cursor[tuple[object, ...]], change: Change,
                ) -> tuple[str, str, str, str, bytes | None] | None:
@@ -387,14 +420,16 @@ class PostgresStore:
         cur.execute("DELETE FROM element_values WHERE submodel_id = %s", (submodel_id,))
 
     def _prune_if_due(self, conn: psycopg.Connection[tuple[object, ...]]) -> None:
+        if self.prune_due():
+            conn.execute(PRUNE_SQL, (OUTBOX_RETENTION_S,))
+
+    def prune_due(self) -> bool:
+        """True once every ``_PRUNE_EVERY_S``: the caller's transaction runs ``PRUNE_SQL``."""
         now = time.monotonic()
         if now < self._next_prune:
-            return
+            return False
         self._next_prune = now + _PRUNE_EVERY_S
-        conn.execute(
-            "WITH gone AS (DELETE FROM outbox WHERE created < now() - make_interval(secs => %s) RETURNING id)"
-            " UPDATE outbox_pruned SET through = greatest(through, (SELECT coalesce(max(id), 0) FROM gone))",
-            (OUTBOX_RETENTION_S,))
+        return True
 
     def release(self) -> None:
         """Close the connection until the next use (it reopens by itself): a process holding many
@@ -405,12 +440,14 @@ class PostgresStore:
             if self._query_conn is not None:
                 self._query_conn.close()
             self._query_conn = None
+        if self._values is not None:
+            self._values.close()
 
     def close(self) -> None:
         self.release()
 
 
-def _written(rows: Sequence[tuple[object, ...]]) -> list[tuple[str, str, str, int]]:
+def written(rows: Sequence[tuple[object, ...]]) -> list[tuple[str, str, str, int]]:
     """(kind, id, part, outbox id) of outbox rows (id, kind, identifier, op, path, _)."""
     return [(str(kind), str(identifier),
              str(path) if op == "value" else ("" if op in ("save", "delete") else "*"), as_int(outbox_id))
