@@ -45,7 +45,7 @@ EVENT_TYPES: Final = ("created", "updated", "deleted", "valueChanged", "writeReq
 """The short names a client filters on (``types=valueChanged,deleted``). The write and alarm
 types extend the async-aas vocabulary in its own naming (FA³ST has none for them)."""
 
-_KIND_TYPE: Final = {
+KIND_TYPES: Final = {
     ChangeKind.CREATED: "created",
     ChangeKind.REPLACED: "updated",
     ChangeKind.UPDATED: "updated",
@@ -56,7 +56,7 @@ _COLLECTIONS: Final = {
     ObjectKind.SUBMODEL: "submodels",
     ObjectKind.CONCEPT_DESCRIPTION: "concept-descriptions",
 }
-_MODEL_TYPES: Final = {
+MODEL_TYPES: Final = {
     ObjectKind.SHELL: "AssetAdministrationShell",
     ObjectKind.SUBMODEL: "Submodel",
     ObjectKind.CONCEPT_DESCRIPTION: "ConceptDescription",
@@ -243,15 +243,15 @@ def alarm_event(event: AlarmEvent) -> TwinEvent | None:
 def structure_event(change: StructureChanged, twin: Twin, with_data: bool = True) -> TwinEvent:
     """created/updated/deleted; ``data`` is the object's AAS JSON as it is *now* (absent when
     deleted, or gone again by the time the event is sent)."""
-    short = _KIND_TYPE[change.kind]
+    short = KIND_TYPES[change.kind]
     data: Any = None
-    model_type = _MODEL_TYPES[change.object_kind] if change.path is None else None
+    model_type = MODEL_TYPES[change.object_kind] if change.path is None else None
     semantic_id = None
     if change.kind is not ChangeKind.DELETED:
         obj = _current(twin, change)
         if obj is not None:
             model_type = type(obj).__name__
-            semantic_id = _first_key(obj)
+            semantic_id = first_key(obj)
             if with_data:
                 data = documents.to_jsonable(obj)
     origin = change.origin
@@ -268,7 +268,7 @@ def _current(twin: Twin, change: StructureChanged) -> model.Referable | None:
         return None
 
 
-def _first_key(obj: model.Referable) -> str | None:
+def first_key(obj: model.Referable) -> str | None:
     reference = getattr(obj, "semantic_id", None)
     if not isinstance(reference, model.Reference) or not reference.key:
         return None
