@@ -77,7 +77,7 @@ async def test_an_id_of_the_earlier_run_replays_what_the_client_missed_from_the_
             assert write is not None and created is not None
             assert write["type"] == TYPE_PREFIX + "valueChanged" and write["quality"] == "Good"
             assert write["source"] == f"{base}{elements}/Level" and write["origin"] == "rest:anonymous"
-            assert created["type"] == TYPE_PREFIX + "created" and created["dataschema"].endswith("/Property")
+            assert created["type"] == TYPE_PREFIX + "created" and str(created["dataschema"]).endswith("/Property")
             assert all(frame.id == (frame.data or {}).get("id") for frame in missed)
             assert (await http.delete(f"{base}{elements}/Torque")).status_code == 204
             live = await resumed.event()  # then the live stream: nothing repeated, nothing else
