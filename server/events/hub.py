@@ -38,6 +38,7 @@ from twinbridge.analytics.alarms import AlarmEvent
 from twinbridge.history.journal import Journal, Marks
 from twinbridge.server.events.model import (
     TwinEvent,
+    ValueEncoder,
     alarm_event,
     structure_event,
     value_event,
@@ -109,6 +110,7 @@ class EventHub:
         """The journal entry this run's first event follows: a client of an earlier run is
         replayed the entries up to here, then reads this run's log from its start."""
         self._held: ChangeBatch | None = None
+        self._encoder = ValueEncoder(base_url)
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -297,6 +299,28 @@ class EventHub:
             data = logged.json = value_json(change, event_id, self.base_url) if change is not None \
                 else logged.event.json(event_id, self.base_url)
         return data
+
+    def json_many(self, events: list[Logged]) -> list[bytes]:
+        """``json`` of each event: value events through one ``ValueEncoder`` loop (the hot path)."""
+        encoder = self._encoder
+        if encoder.base_url != self.base_url:  # set once at start-up (``server.events.mqtt.base_url``)
+            encoder = self._encoder = ValueEncoder(self.base_url)
+        encode, boot = encoder.encode, self.boot.encode()
+        mark, mark_bytes = "", b""
+        found: list[bytes] = []
+        append = found.append
+        for logged in events:
+            data = logged.json
+            if data is None:
+                change = logged.change
+                if change is None or change.element.element is None:
+                    data = self.json(logged)
+                else:
+                    if logged.mark is not mark:
+                        mark, mark_bytes = logged.mark, logged.mark.encode()
+                    data = logged.json = encode(change, b"%s-%d%s" % (boot, logged.seq, mark_bytes))
+            append(data)
+        return found
 
     def sse(self, logged: Logged) -> bytes:
         """The Server-Sent Events frame (``id``, ``event``, ``data``), encoded once."""

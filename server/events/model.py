@@ -22,6 +22,7 @@ requires (specversion, id, source, type) is checked by the tests instead.
 from __future__ import annotations
 
 import datetime
+import math
 import time
 from dataclasses import dataclass
 from typing import Any, Final
@@ -163,6 +164,59 @@ def value_json(change: ValueChanged, event_id: str, base_url: str) -> bytes:
         else value_only.to_value(element)
     return b"".join((head, event_id.encode(), middle, _rfc3339(change.timestamp).encode(), before_data,
                      orjson.dumps(data), end))
+
+
+class ValueEncoder:
+    """``value_json`` for runs of value events (the MQTT publisher's and SSE's hot loop): the
+    template is found by the live element, quality and origin objects themselves (no 7-tuple of
+    strings per event, no origin string formatted per event), the time's whole second is cached,
+    and a plain float/int/str/bool is dumped without ``property_value``'s isinstance chain.
+    Measured: see BENCHMARKS.md (2026-11-30, events3)."""
+
+    __slots__ = ("_prefix", "_second", "_templates", "base_url")
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self._templates: dict[tuple[object, object, object], tuple[bytes, bytes, bytes, bytes] | None] = {}
+        self._second = -1
+        self._prefix = b""
+
+    def encode(self, change: ValueChanged, event_id: bytes) -> bytes:
+        handle = change.element
+        key = (handle, change.quality._value_, change.origin)  # an Enum hashes in Python: its value
+        templates = self._templates
+        template = templates.get(key)
+        if template is None and key not in templates:
+            if len(templates) >= 100_000:
+                templates.clear()
+            element = handle.element
+            template = templates[key] = None if type(element) is not model.Property else _template(
+                (self.base_url, handle.submodel_id, handle.path, "Property", handle.semantic_id, change.quality._value_,
+                 None if change.origin is None else f"{change.origin.channel}:{change.origin.who}"),
+                value_event(change))
+        if template is None:  # not a Property (a Range, a File ...): the general path
+            return value_json(change, event_id.decode(), self.base_url)
+        value: Any = change.value
+        kind = type(value)
+        if kind is float:
+            data = orjson.dumps(value) if math.isfinite(value) else orjson.dumps(value_only.property_value(value))
+        elif kind is int or kind is str or kind is bool:
+            data = orjson.dumps(value)
+        else:
+            data = orjson.dumps(value_only.property_value(value))
+        timestamp = change.timestamp
+        second = int(timestamp)
+        if second != self._second:
+            self._second, self._prefix = second, _rfc3339(float(second))[:-1].encode()
+        micro = round((timestamp - second) * 1_000_000)
+        if micro == 0:
+            moment = self._prefix + b"Z"
+        elif micro < 1_000_000:
+            moment = b"%s.%06dZ" % (self._prefix, micro)
+        else:  # rounding reached the next second
+            moment = _rfc3339(timestamp).encode()
+        head, middle, before_data, end = template
+        return b"".join((head, event_id, middle, moment, before_data, data, end))
 
 
 _SOURCES: dict[tuple[str, ObjectKind, str, str | None], str] = {}

@@ -159,6 +159,7 @@ class EventStream:
     def _frames(self, events: list[Logged]) -> bytes:
         encode = self.hub.sse
         if self.filter.everything:
+            self.hub.json_many(events)  # each event's JSON through the batch encoder, once for every client
             parts = [encode(logged) for logged in events]
         else:
             wanted = self.filter.wants
