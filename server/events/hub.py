@@ -111,6 +111,7 @@ class EventHub:
         replayed the entries up to here, then reads this run's log from its start."""
         self._held: ChangeBatch | None = None
         self._encoder = ValueEncoder(base_url)
+        self._chunk: tuple[int, int, bytes] = (0, 0, b"")
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -321,6 +322,18 @@ class EventHub:
                     data = logged.json = encode(change, b"%s-%d%s" % (boot, logged.seq, mark_bytes))
             append(data)
         return found
+
+    def sse_many(self, events: list[Logged]) -> bytes:
+        """The frames of a run of events as one chunk, shared by the clients that read the same
+        run (unfiltered clients woken together do): one join per batch instead of one per client,
+        ~13 KB per 5 ms batch at 5,000 events/s, 100 times."""
+        first, last, chunk = self._chunk
+        if first != events[0].seq or last != events[-1].seq:
+            self.json_many(events)
+            encode = self.sse
+            chunk = b"".join([encode(logged) for logged in events])
+            self._chunk = (events[0].seq, events[-1].seq, chunk)
+        return chunk
 
     def sse(self, logged: Logged) -> bytes:
         """The Server-Sent Events frame (``id``, ``event``, ``data``), encoded once."""
