@@ -49,7 +49,7 @@ PROFILES: tuple[str, ...] = tuple(
 )
 
 DISCOVERY_PROFILE_31 = "https://admin-shell.io/aas/API/3/1/DiscoveryServiceSpecification/SSP-001"
-"""What the discovery routes on the v3.1 prefix implement (``ROUTERS_31``)."""
+"""What the discovery routes on the v3.1 prefix implement (``discovery`` and ``discovery_31``)."""
 
 
 @dataclass(slots=True, eq=False)
@@ -321,7 +321,7 @@ async def search_all_shell_ids_by_asset_link(request: Request, service: Reader, 
     return _page([orjson.dumps(identifier) for identifier in ids], next_after)
 
 
-ROUTERS = (shells, submodels, discovery)
-ROUTERS_31 = (discovery_31, discovery)
-"""What the v3.1 prefix serves of the registry: Discovery SSP-001 (v3.1 added ``shellsByAssetLink``;
-the other routes answer as in v3.0)."""
+ROUTERS_30_ONLY = (shells, submodels)
+"""The registries' descriptors: Part 2 v3.1 changed them, so they are served on v3.0 only."""
+ROUTERS_31_ONLY = (discovery_31,)
+"""v3.1's ``shellsByAssetLink``."""

@@ -26,10 +26,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 from urllib.parse import unquote, urlsplit
 
 from twinbridge.aas.errors import InvalidInput
+from twinbridge.query.syntax import Query
 
 DESCRIPTOR_LINKS = 0
 DISCOVERY_LINKS = 1
@@ -54,6 +55,18 @@ class ShellRow:
 
 
 Page = tuple[list[bytes], str | None]
+DescriptorTable = Literal["shell_descriptor", "submodel_descriptor"]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """One batch of a query's scan: (id, body) rows in id order; ``exact``: the store's own test
+    answered the query for them (no evaluation needed); ``last``: the id to scan on after, None
+    when the table has no more rows."""
+
+    rows: list[tuple[str, bytes]]
+    exact: bool
+    last: str | None
 
 
 class DescriptorStore(Protocol):
@@ -87,6 +100,12 @@ class DescriptorStore(Protocol):
 
     def links(self, aas_id: str) -> list[bytes]:
         """Every link of the shell, posted ones and its descriptor's; NotFound when it has none."""
+        ...
+
+    def candidates(self, table: DescriptorTable, query: Query, after: str | None, limit: int,
+                   budget_s: float) -> Candidates:
+        """Up to ``limit`` rows after ``after`` that the query may hold for (every row, or those a
+        database-side predicate leaves: ``query.sql``); TimedOut past ``budget_s`` seconds."""
         ...
 
     def post_links(self, aas_id: str, links: Sequence[Link]) -> None: ...

@@ -14,7 +14,16 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from twinbridge.aas.errors import Conflict, NotFound
-from twinbridge.registry.store import DESCRIPTOR_LINKS, DISCOVERY_LINKS, Link, Page, ShellRow
+from twinbridge.query.syntax import Query
+from twinbridge.registry.store import (
+    DESCRIPTOR_LINKS,
+    DISCOVERY_LINKS,
+    Candidates,
+    DescriptorTable,
+    Link,
+    Page,
+    ShellRow,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS shell_descriptor (
@@ -169,6 +178,15 @@ class SqliteDescriptorStore:
         self._db.executemany("INSERT OR REPLACE INTO asset_link (name, value, aas_id, origin, body) "
                              "VALUES (?, ?, ?, ?, ?)",
                              [(link.name, link.value, aas_id, origin, link.body) for link in links])
+
+    def candidates(self, table: DescriptorTable, query: Query, after: str | None, limit: int,
+                   budget_s: float) -> Candidates:
+        """Every row, in id order (a batch is one short index range scan, within any budget):
+        SQLite has no JSON paths with the language's semantics to narrow by."""
+        rows = self._db.execute(f"SELECT id, body FROM {table} WHERE id > ? ORDER BY id LIMIT ?",
+                                (after or "", limit)).fetchall()
+        return Candidates([(str(row[0]), bytes(row[1])) for row in rows], False,
+                          str(rows[-1][0]) if len(rows) == limit else None)
 
     def _page(self, table: str, where: list[str], parameters: Sequence[object], after: str | None, limit: int) -> Page:
         conditions = " AND ".join([*where, "id > ?"])

@@ -37,8 +37,9 @@ from collections.abc import Iterator, Sequence
 from urllib.parse import urlsplit
 
 import psycopg
+from psycopg import sql
 
-from twinbridge.aas.errors import PreconditionFailed, StorageError
+from twinbridge.aas.errors import PreconditionFailed, StorageError, TimedOut
 from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.store.base import (
     Change,
@@ -50,6 +51,7 @@ from twinbridge.aas.store.base import (
     SaveDocument,
     SaveFile,
     StoredDocument,
+    content_bytes,
 )
 from twinbridge.aas.store.postgres_schema import (
     StoreUrl,
@@ -91,6 +93,8 @@ class PostgresStore:
         self.failed_lock = threading.Lock()
         self._lock = threading.Lock()
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
+        self._query_conn: psycopg.Connection[tuple[object, ...]] | None = None  # queries: never the writer's
+        self._query_lock = threading.Lock()
         self._next_prune = 0.0
         self._last_own = 0  # this instance's highest outbox id: a lookup in doubt starts there
         try:
@@ -157,6 +161,45 @@ class PostgresStore:
     def file_names(self, prefix: str = "") -> list[str]:
         rows = self._read("SELECT name FROM files WHERE left(name, %s) = %s ORDER BY name", (len(prefix), prefix))
         return [str(name) for (name,) in rows]
+
+    def query_documents(self, kind: ObjectKind, where: sql.Composable, exact: bool, elements: bool, after: int,
+                        limit: int, timeout_s: float) -> list[tuple[int, str, StoredDocument | None]]:
+        """Up to ``limit`` documents of ``kind`` after insertion order ``after``, in that order, for
+        which ``where`` (an SQL predicate over the jsonb ``d.body``, ``query.sql``) holds, and, when
+        ``where`` reads submodel ``elements``, every submodel with element log or value rows (its
+        body's elements are not their current state): (ord, id, document with its log), the document
+        None where ``exact`` and the body is current (the predicate's answer is the answer).
+        Stopped by PostgreSQL after ``timeout_s`` (TimedOut)."""
+        body = sql.SQL("d.body::text") if not exact else sql.SQL("CASE WHEN logged THEN d.body::text END")
+        logged = sql.SQL(
+            "d.kind = {submodel} AND (EXISTS (SELECT 1 FROM element_log l WHERE l.submodel_id = d.id)"
+            " OR EXISTS (SELECT 1 FROM element_values v WHERE v.submodel_id = d.id))").format(
+            submodel=sql.Literal(_SUBMODEL)) if elements else sql.SQL("FALSE")
+        statement = sql.SQL(
+            "SELECT d.ord, d.id, {body}, logged FROM documents d, LATERAL (SELECT {logged}) AS x(logged)"
+            " WHERE d.kind = %s AND d.ord > %s AND (logged OR ({where})) ORDER BY d.ord LIMIT %s").format(
+            body=body, logged=logged, where=where)
+        with self._query_lock:
+            if self._query_conn is None or self._query_conn.closed:
+                self._query_conn = connect(self.url, name=f"twinbridge queries {self.instance[:8]}")
+            conn = self._query_conn
+            try:
+                with conn.transaction():
+                    conn.execute("SELECT set_config('statement_timeout', %s, true)",
+                                 (f"{max(1, int(timeout_s * 1000))}ms",))
+                    rows = conn.execute(statement, (kind.value, after, limit)).fetchall()
+                    with_log = [str(row[1]) for row in rows if row[3]]
+                    logs = logs_of(conn, "WHERE submodel_id = ANY(%s)", (with_log,)) if with_log else {}
+            except psycopg.errors.QueryCanceled:
+                raise TimedOut(f"the query ran longer than its limit of {timeout_s:g} s in PostgreSQL and was "
+                               "stopped") from None
+            except psycopg.OperationalError as error:
+                conn.close()
+                raise StorageError(f"the store {self.where} is unreachable: {error}") from None
+        return [(as_int(order), str(identifier),
+                 None if text is None else StoredDocument(kind, str(identifier), str(text).encode(),
+                                                          logs.get(str(identifier), [])))
+                for order, identifier, text, _ in rows]
 
     def _read(self, query: str, params: tuple[object, ...]) -> list[tuple[object, ...]]:
         with self._lock:
@@ -326,7 +369,7 @@ class PostgresStore:
             case SaveFile(name, content_type, data):
                 cur.execute("INSERT INTO files (name, content_type, data) VALUES (%s, %s, %s) ON CONFLICT (name)"
                             " DO UPDATE SET content_type = excluded.content_type, data = excluded.data",
-                            (name, content_type, data))
+                            (name, content_type, content_bytes(data)))  # bytea: no streamed parameter
             case DeleteFile(name):
                 cur.execute("DELETE FROM files WHERE name = %s", (name,))
             case CheckVersion(kind, identifier, expected):
@@ -358,6 +401,10 @@ class PostgresStore:
         idle stores (a test session) keeps PostgreSQL's connection slots free."""
         with self._lock:
             self._drop_connection()
+        with self._query_lock:
+            if self._query_conn is not None:
+                self._query_conn.close()
+            self._query_conn = None
 
     def close(self) -> None:
         self.release()

@@ -324,6 +324,8 @@ def test_v31_search_by_asset_link_posts_the_links_and_pages(registry: httpx.Clie
     links = answer(registry.get(f"{v31}/lookup/shells/{b64('urn:shell:b')}"), 200, "AssetLinks")
     assert {link["name"] for link in links} == {"serialNumber", "globalAssetId"}
     answer(registry.get(f"{v31}/shell-descriptors"), 404)
-    assert registry.get(f"{v31}/description").json() == {
-        "profiles": ["https://admin-shell.io/aas/API/3/1/DiscoveryServiceSpecification/SSP-001"]}
+    assert registry.get(f"{v31}/description").json() == {"profiles": [
+        "https://admin-shell.io/aas/API/3/1/DiscoveryServiceSpecification/SSP-001",
+        "https://admin-shell.io/aas/API/3/1/AssetAdministrationShellRegistryServiceSpecification/SSP-004",
+        "https://admin-shell.io/aas/API/3/1/SubmodelRegistryServiceSpecification/SSP-004"]}
     assert httpx.post(f"{v31}/lookup/shellsByAssetLink", json=[]).status_code == 200  # a read: open without a token
