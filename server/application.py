@@ -370,7 +370,8 @@ class Application:
         events = self.plant_file.server.events
         base_url = f"http://{self.host}:{self.port}{self.plant_file.server.rest.prefix}"
         size = max(events.sse.replay, events.mqtt.capacity if events.mqtt is not None else 0)
-        hub = state.event_hub = EventHub(self.twin, base_url, event_stats(state), size)
+        hub = state.event_hub = EventHub(self.twin, base_url, event_stats(state), size,
+                                         journal=self.history.journal)
         await self._start(hub)
         if self.analytics is not None:
             self.analytics.listeners.append(hub.alarm)
