@@ -1,7 +1,7 @@
 """Memory per property and start-up of ``twinbridge serve``, measured from outside the process.
 
     .venv/bin/python bench/bench_memory.py [--runs 3] [--machines 1000] [--components 5]
-                                           [--baseline-src DIR] [--only import|plant]
+                                           [--baseline-src DIR] [--only import|plant] [--restart]
 
 Two scenarios, each with and without OPC UA, each a fresh ``twinbridge serve`` under
 ``/usr/bin/time -v`` with a fresh SQLite data directory:
@@ -13,7 +13,8 @@ Two scenarios, each with and without OPC UA, each a fresh ``twinbridge serve`` u
   properties) as the plant file. Figures: seconds from launch to the first successful
   ``GET /shells?limit=1`` (wall, and the server's CPU seconds by then: on a loaded machine
   the wall figure mostly measures the wait for a core), RSS at that moment, and the
-  process's max RSS (``time -v``).
+  process's max RSS (``time -v``). ``--restart``: each plant run serves once unmeasured on its
+  data directory (the first start, which stores the plant) and measures the second start.
 
 ``--baseline-src`` runs the same measurements, in the same invocation and interleaved, with
 another source tree (e.g. ``git archive <commit> | tar -x -C DIR``; its ``src/twinbridge`` is put
@@ -88,9 +89,10 @@ def _python_child(pid: int) -> int:
     raise RuntimeError("the server process did not start")
 
 
-def serve_once(workdir: Path, args: list[str], opcua: bool, source: Path | None, timeout_s: float = 600) -> Run:
+def serve_once(workdir: Path, args: list[str], opcua: bool, source: Path | None, timeout_s: float = 600,
+               data: Path | None = None) -> Run:
     port = _free_port()
-    data = Path(tempfile.mkdtemp(dir=workdir))
+    data = data if data is not None else Path(tempfile.mkdtemp(dir=workdir))
     command = ["/usr/bin/time", "-v", sys.executable, "-m", "twinbridge.server.cli", "serve", "--data", str(data),
                "--port", str(port), "--opcua-port", str(_free_port()), "--log-level", "WARNING", *args]
     if not opcua:
@@ -137,6 +139,7 @@ def main() -> None:
     parser.add_argument("--baseline-src", type=Path, help="source tree of the baseline (measured in the same run)")
     parser.add_argument("--only", choices=["import", "plant"])
     parser.add_argument("--opcua", choices=["both", "on", "off"], default="both")
+    parser.add_argument("--restart", action="store_true", help="measure the plant's second start on its store")
     args = parser.parse_args()
     sources: dict[str, Path | None] = {"this tree": None}
     if args.baseline_src is not None:
@@ -158,7 +161,11 @@ def main() -> None:
             for scenario, extra in scenarios.items():
                 for opcua in modes:
                     for label, source in sources.items():
-                        run = serve_once(workdir, extra, opcua, source)
+                        data = None
+                        if args.restart and scenario == "plant":
+                            data = Path(tempfile.mkdtemp(dir=workdir))
+                            serve_once(workdir, extra, opcua, source, data=data)
+                        run = serve_once(workdir, extra, opcua, source, data=data)
                         results.setdefault((label, scenario, opcua), []).append(run)
                         print(f"  {label:9s} {scenario:6s} opcua={'on ' if opcua else 'off'} {run.seconds:6.1f} s "
                               f"({run.cpu:5.1f} s CPU) "
@@ -179,7 +186,8 @@ def main() -> None:
                     cells.append(f"{run.seconds:.0f} s ({run.cpu:.0f} s CPU), {run.rss / 2**30:.2f} GiB "
                                  f"(max {run.max_rss / 2**30:.2f})")
             what = ("memory per property, 20,000-property import" if scenario == "import"
-                    else f"plant {args.machines} machines: first answer, RSS")
+                    else f"plant {args.machines} machines, {'restart' if args.restart else 'first start'}: "
+                         "first answer, RSS")
             print(f"{what:44s} {'on' if opcua else 'off':6s} " + " ".join(f"{c:>38s}" for c in cells)
                   + f"   {PREVIOUS[(scenario, opcua)]}")
 
