@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -45,7 +46,9 @@ RECENT = "Segments.Recent"
 CLOCK = f"{LIVE_RECORD}.Time"
 
 
+@lru_cache(maxsize=64)
 def _semantic(iri: str) -> model.ExternalReference:
+    """Shared: basyx References are immutable, and the plant carries ~50,000 of these."""
     return model.ExternalReference((model.Key(model.KeyTypes.GLOBAL_REFERENCE, iri),))
 
 
