@@ -134,8 +134,10 @@ class TwinStorage:
 
     def save_deferred(self, until: float = float("inf")) -> bool:
         """Give the store the documents of deferred objects, in creation order, until
-        ``time.perf_counter()`` passes ``until`` (all by default), as one unit; True while some wait."""
-        with collector_paused(), self.store.batch():
+        ``time.perf_counter()`` passes ``until`` (all by default); True while some wait. One unit
+        each, not one batch: a batch is restored on a refusal, these must not be (``_save_first``);
+        the writer thread still commits what queued up together."""
+        with collector_paused():
             while self._deferred and time.perf_counter() < until:
                 kind, identifier = next(iter(self._deferred))
                 self._save_first(kind, identifier)
@@ -193,8 +195,9 @@ class TwinStorage:
     def _save(self, kind: ObjectKind, obj: model.Identifiable, *, restore: bool = True) -> None:
         """``restore=False``: the document only re-encodes what memory holds (the flush's
         compaction), so a refusal by the store is no reason to re-read memory from it."""
-        if self._deferred:
-            self._deferred.pop((kind, obj.id), None)  # this save writes what memory holds now
+        if self._deferred and (kind, obj.id) in self._deferred:  # never stored: this save writes
+            del self._deferred[(kind, obj.id)]  # what memory holds now, and a refusal has no stored
+            restore = False  # copy to go back to (memory stays; a restart builds it again)
         try:
             document = documents.encode(obj)
         except (TypeError, ValueError, AttributeError) as error:
