@@ -31,6 +31,7 @@ from twinbridge.aas.store import (
     Change,
     DeleteFile,
     ElementOp,
+    FileContent,
     LogElement,
     SaveDocument,
     SaveFile,
@@ -160,7 +161,9 @@ class TwinStorage:
             return True
         return False
 
-    def save_file(self, name: str, content_type: str, data: bytes) -> None:
+    def save_file(self, name: str, content_type: str, data: bytes | FileContent) -> None:
+        """Store a file; ``FileContent`` (an upload streamed to disk) is copied in chunks and its
+        file deleted once written (the store's writer owns it from here on)."""
         self.store.submit([SaveFile(name, content_type, data)])
 
     def load_file(self, name: str) -> tuple[str, bytes] | None:
