@@ -2,6 +2,9 @@
 
 The twin encodes identifiables (and single elements for the element log) and decodes them at
 start-up, so both run through orjson with basyx's own per-class functions (``aas.formats.jsontree``).
+Stored submodels, most of a restart's decoding, go through ``aas.formats.direct`` first (basyx's
+constructors without its generic decoder around them); whatever that does not reproduce exactly
+is decoded generically.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from typing import Any
 import orjson
 from basyx.aas import model
 
-from twinbridge.aas.formats import jsontree
+from twinbridge.aas.formats import direct, jsontree
 
 
 def strip_empty_specific_asset_ids(data: Any) -> Any:
@@ -38,7 +41,13 @@ def encode(obj: model.Referable) -> bytes:
 
 def decode(document: bytes | str) -> model.Identifiable:
     """Failsafe, like basyx's default decoder: what the twin stored itself is trusted."""
-    obj = jsontree.build(orjson.loads(document), failsafe=True)
+    data = orjson.loads(document)
+    if isinstance(data, dict) and data.get("modelType") == "Submodel":
+        try:
+            return direct.submodel(data)
+        except Exception:  # Unhandled or a constructor's refusal: the generic decoder
+            pass  # decides then, with basyx's own failsafe skipping and logs (data is not mutated)
+    obj = jsontree.build(data, failsafe=True)
     if not isinstance(obj, model.Identifiable):
         raise ValueError("the document is not an AAS identifiable")
     return obj
