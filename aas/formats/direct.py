@@ -24,7 +24,7 @@ and kept in a bounded table.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from basyx.aas import model
 
@@ -65,14 +65,20 @@ def _layout(probe: object, own: set[str]) -> tuple[str, ...] | None:
 
 _PROPERTY_LAYOUT = _layout(model.Property("probe", model.datatypes.String), {"value_type", "_value", "value_id"})
 _RELATIONSHIP_LAYOUT = _layout(model.RelationshipElement("probe", None, None), {"first", "second"})  # type: ignore[arg-type]
+_MLP_LAYOUT = _layout(model.MultiLanguageProperty("probe"), {"_value", "value_id"})
+_COLLECTION_LAYOUT = _layout(model.SubmodelElementCollection("probe"), {"_twinbridge_namespace_element_sets", "value"})
+if _COLLECTION_LAYOUT is not None:  # the container made last, by its NamespaceSet (which registers itself first)
+    _COLLECTION_LAYOUT = (_COLLECTION_LAYOUT[:-2] if _COLLECTION_LAYOUT[-2:] == (
+        "_twinbridge_namespace_element_sets", "value") else None)
 _VALID_ID_SHORTS: set[str] = set()
+_E = TypeVar("_E", bound=model.SubmodelElement)
 
 
 def _plain(arguments: dict[str, Any]) -> bool:
     return "category" not in arguments
 
 
-def _assemble(cls: type[model.SubmodelElement], layout: tuple[str, ...], arguments: dict[str, Any]) -> object:
+def _assemble(cls: type[_E], layout: tuple[str, ...], arguments: dict[str, Any]) -> _E:
     """An element of ``cls`` as its constructor would leave it (``parent`` None, no data specifications)."""
     id_short = arguments["id_short"]
     if id_short is not None and id_short not in _VALID_ID_SHORTS:
@@ -94,21 +100,17 @@ refuses them without one (AASd-118), its constructors accept them in either orde
 
 
 def _reference(data: object) -> model.Reference:
-    if not isinstance(data, dict) or len(data) != 2:  # referredSemanticId and the like: not shared
-        raise Unhandled
-    kind = data.get("type")
-    keys = data.get("keys")
-    if not isinstance(kind, str) or not isinstance(keys, list):
-        raise Unhandled
-    signature: list[object] = [kind]
-    for key in keys:
-        if not isinstance(key, dict) or len(key) != 2:
+    """The shared Reference for ``data``. The look-up reads only what basyx's constructor reads
+    (``type``, each key's ``type`` and ``value``; it ignores other members); a reference with a
+    ``referredSemanticId`` is not shared."""
+    try:
+        token = (data["type"], *[(key["type"], key["value"]) for key in data["keys"]])  # type: ignore[index]
+        reference = _REFERENCES.get(token)
+    except (TypeError, KeyError):  # not a dict, a member missing, an unhashable member
+        raise Unhandled from None
+    if reference is None or "referredSemanticId" in data:  # type: ignore[operator]
+        if not isinstance(data, dict) or "referredSemanticId" in data:
             raise Unhandled
-        signature.append(key.get("type"))
-        signature.append(key.get("value"))
-    token = tuple(signature)
-    reference = _REFERENCES.get(token)
-    if reference is None:
         reference = compat_basyx.construct_reference(data)
         if len(_REFERENCES) >= _REFERENCES_MAX:
             _REFERENCES.clear()
@@ -186,7 +188,7 @@ def _property(data: dict[str, Any]) -> model.Property:
     if _PROPERTY_LAYOUT is not None and _plain(arguments):
         arguments["value_type"] = value_type
         arguments["_value"] = None if value is None else model.datatypes.trivial_cast(value, value_type)
-        return _assemble(model.Property, _PROPERTY_LAYOUT, arguments)  # type: ignore[return-value]
+        return _assemble(model.Property, _PROPERTY_LAYOUT, arguments)
     return model.Property(value_type=value_type, value=value, **arguments)
 
 
@@ -199,6 +201,9 @@ def _multi_language_property(data: dict[str, Any]) -> model.MultiLanguagePropert
         arguments["value"] = model.MultiLanguageTextType(_lang_strings(data["value"]))
     if "valueId" in data:
         arguments["value_id"] = _reference(data["valueId"])
+    if _MLP_LAYOUT is not None and _plain(arguments):
+        arguments["_value"] = arguments.pop("value", None)
+        return _assemble(model.MultiLanguageProperty, _MLP_LAYOUT, arguments)
     return model.MultiLanguageProperty(**arguments)
 
 
@@ -248,7 +253,7 @@ def _relationship(data: dict[str, Any]) -> model.RelationshipElement:
     arguments["first"] = _reference(first) if first is not None else None
     arguments["second"] = _reference(second) if second is not None else None
     if _RELATIONSHIP_LAYOUT is not None and _plain(arguments):
-        return _assemble(model.RelationshipElement, _RELATIONSHIP_LAYOUT, arguments)  # type: ignore[return-value]
+        return _assemble(model.RelationshipElement, _RELATIONSHIP_LAYOUT, arguments)
     return model.RelationshipElement(**arguments)
 
 
@@ -271,7 +276,12 @@ _COLLECTION = _COMMON | {"value"}
 
 def _collection(data: dict[str, Any]) -> model.SubmodelElementCollection:
     arguments = _common(data, _COLLECTION)
-    return model.SubmodelElementCollection(value=_elements(data, "value", model.SubmodelElement), **arguments)
+    children = _elements(data, "value", model.SubmodelElement)
+    if _COLLECTION_LAYOUT is not None and _plain(arguments):
+        collection = _assemble(model.SubmodelElementCollection, _COLLECTION_LAYOUT, arguments)
+        collection.value = model.NamespaceSet(collection, [("id_short", True)], children)  # as its constructor
+        return collection
+    return model.SubmodelElementCollection(value=children, **arguments)
 
 
 _LIST = _COMMON | {"typeValueListElement", "orderRelevant", "semanticIdListElement", "valueTypeListElement",
