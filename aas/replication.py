@@ -141,6 +141,8 @@ class Replica:
                 elif not self._superseded((row.kind, row.identifier, ""), row.id):
                     if document in batch.snapshots:
                         adopt(document)
+                    elif not twin.holds(ObjectKind(row.kind), row.identifier):
+                        twin.changed_elsewhere(row.identifier, deleted=row.op == "delete", origin=REPLICA)
                     else:
                         retry.add(document)
                 if row.op != "delete":
@@ -152,8 +154,7 @@ class Replica:
                 adopt(document)  # a read-back (failed local change, earlier retry or resync)
         if batch.everything:
             for kind in ObjectKind:
-                for identifier in list(twin.shells if kind is ObjectKind.SHELL else twin.submodels
-                                       if kind is ObjectKind.SUBMODEL else twin.concept_descriptions):
+                for identifier in twin.held_ids(kind):
                     if (kind.value, identifier) not in batch.snapshots:
                         twin.adopt(kind, identifier, None, origin=REPLICA)
         if retry:
@@ -216,10 +217,13 @@ class Replica:
                             "SELECT id, instance, kind, identifier, op, path, body FROM outbox"
                             " WHERE id > %s ORDER BY id LIMIT %s", (self.applied, BATCH_ROWS)).fetchall()]
                 everything = self._missed_rows(conn, rows)
-                if everything:
-                    wanted.update((str(k), str(i)) for k, i in conn.execute("SELECT kind, id FROM documents"))
+                if everything:  # (of the submodels, only those memory holds: the others are read when asked)
+                    wanted.update((str(k), str(i)) for k, i in conn.execute(
+                        "SELECT kind, id FROM documents WHERE kind <> 'submodel' OR %s", (self.twin.resident is None,)))
+                    wanted.update((ObjectKind.SUBMODEL.value, i) for i in self.twin.held_ids(ObjectKind.SUBMODEL))
                 wanted.update((r.kind, r.identifier) for r in rows
-                              if r.op in _DOCUMENT_OPS and r.instance != self.store.instance)
+                              if r.op in _DOCUMENT_OPS and r.instance != self.store.instance
+                              and self.twin.holds(ObjectKind(r.kind), r.identifier))
                 stored = read_documents(conn, wanted)
         except BaseException:
             with self._pending_lock:

@@ -10,6 +10,8 @@ load stays short and the cost of compaction, amortised, O(1) per write.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
+
 from basyx.aas import model
 
 from twinbridge.aas import documents, tree, values
@@ -17,6 +19,7 @@ from twinbridge.aas.errors import InvalidInput, StorageError
 from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.gc_pause import collector_paused
 from twinbridge.aas.live import LiveElement, SubmodelState
+from twinbridge.aas.resident import ResidentTable
 from twinbridge.aas.store import (
     Change,
     DeleteFile,
@@ -42,7 +45,9 @@ class TwinStorage:
     """The store side of ``Twin`` (the attributes below are set by ``Twin.__init__``)."""
 
     store: StoreWriter
-    _submodels: dict[str, model.Submodel]
+    _submodels: MutableMapping[str, model.Submodel]
+    resident: ResidentTable[model.Submodel] | None
+    _revision_base: int
     _states: dict[str, SubmodelState]
     _compact_after: dict[str, int]
     _dirty: list[LiveElement]
@@ -84,6 +89,8 @@ class TwinStorage:
         self.store.submit(changes, restore=False)
         for submodel in whole:
             self._save(ObjectKind.SUBMODEL, submodel, restore=False)
+        if self.resident is not None:
+            self.resident.trim()  # what was pinned by a write in flight when it came in
         return count
 
     async def persisted(self, since: int | None = None) -> None:
@@ -113,6 +120,9 @@ class TwinStorage:
         state = self._states.get(submodel_id)
         if state is None:
             state = self._states[submodel_id] = SubmodelState(submodel_id)
+            if self.resident is not None:  # an evicted submodel's cached renderings never match again
+                self._revision_base += 1 << 40
+                state.revision = self._revision_base
         return state
 
     def _read(self, stored: StoredDocument) -> model.Identifiable:

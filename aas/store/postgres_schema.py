@@ -79,6 +79,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE outbox_pruned (through bigint NOT NULL);
     INSERT INTO outbox_pruned VALUES (0);
     """,
+    # 2: the ``semanticId`` list filter matches any key's value (Part 2), not only the first key's:
+    # without this index a rare semantic id made ``/submodels?semanticId=`` walk the whole table
+    """
+    CREATE INDEX documents_semantic_keys ON documents
+        USING gin (jsonb_path_query_array(body, '$.semanticId.keys[*].value') jsonb_path_ops)
+        WHERE kind = 'submodel';
+    """,
 )
 
 
@@ -99,7 +106,9 @@ def as_bytes(value: object) -> bytes | None:
 
 
 class StoreUrl:
-    """A ``postgresql://`` URL split into libpq's connection string and our schema name."""
+    """A ``postgresql://`` URL split into libpq's connection string, our schema name and the
+    resident-submodel bound (``?cache=N``: keep at most N submodels in memory, see ``aas.resident``;
+    absent: every identifiable is loaded at start)."""
 
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
@@ -108,7 +117,13 @@ class StoreUrl:
         self.schema = schemas[-1] if schemas else DEFAULT_SCHEMA
         if not _SCHEMA_NAME.fullmatch(self.schema):
             raise ValueError(f"schema {self.schema!r}: lower-case letters, digits and _, at most 63")
-        rest = urlencode([(name, value) for name, value in query if name != "schema"])
+        caches = [value for name, value in query if name == "cache"]
+        self.cache: int | None = None
+        if caches:
+            if not caches[-1].isdigit() or int(caches[-1]) < 1:
+                raise ValueError(f"cache {caches[-1]!r}: the number of submodels to keep in memory, at least 1")
+            self.cache = int(caches[-1])
+        rest = urlencode([(name, value) for name, value in query if name not in ("schema", "cache")])
         self.conninfo = urlunsplit(("postgresql", parts.netloc, parts.path, rest, ""))
         self.channel = f"twinbridge_{self.schema}"
 

@@ -110,7 +110,7 @@ def _json(data: bytes, headers: dict[str, str] | None = None) -> Response:
     return Response(data, media_type=JSON, headers=headers)
 
 
-def _structure(services: Services, submodel_id: str) -> tuple[int, int]:
+def _structure(services: Services, submodel_id: str) -> tuple[int, ...]:
     return services.catalogs.current().structure_revision(submodel_id)
 
 

@@ -88,6 +88,9 @@ def planner(services: Services, root: Root) -> Planner:
     if root is Root.AAS:
         catalog = catalogs.shells
     elif root is Root.SM:
+        if catalogs.stored is not None:  # its plans walk an in-memory index of every submodel
+            raise ApiError(501, "queries over submodels need every submodel in memory; this instance keeps "
+                                "only some (the store URL's ?cache=N): ask an instance without it")
         catalog = catalogs.submodels
     else:
         catalog = catalogs.concept_descriptions
