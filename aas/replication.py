@@ -145,9 +145,9 @@ class Replica:
                         twin.changed_elsewhere(row.identifier, deleted=row.op == "delete", origin=REPLICA)
                     else:
                         retry.add(document)
-                if row.op != "delete":
-                    kind = ObjectKind(row.kind)
-                    store.versions[(kind, row.identifier)] = max(row.id, store.versions.get((kind, row.identifier), 0))
+                key = (ObjectKind(row.kind), row.identifier)
+                if row.op != "delete" and (key in store.versions or twin.holds(*key)):  # (none for the uncached)
+                    store.versions[key] = max(row.id, store.versions.get(key, 0))
             self.applied = row.id
         for document in batch.snapshots:
             if not any(r.kind == document[0] and r.identifier == document[1] for r in batch.rows):

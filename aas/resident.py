@@ -33,13 +33,14 @@ from twinbridge.aas.store.base import DocumentSource
 
 T = TypeVar("T")
 _SCAN_PAGE = 500
+_STAGED = 256  # rows read by an existence check, kept for the read that follows it
 
 
 class ResidentTable(MutableMapping[str, T], Generic[T]):
     """One kind's identifiables: a bounded LRU over ``source`` (see the module docstring)."""
 
     def __init__(self, kind: ObjectKind, source: DocumentSource, capacity: int, writer: StoreWriter,
-                 read: Callable[[StoredDocument], T], loaded: Callable[[str, int], None],
+                 read: Callable[[StoredDocument], T], loaded: Callable[[str, int | None], None],
                  pinned: Callable[[str], bool], evicted: Callable[[str], None]) -> None:
         self.kind = kind
         self.source = source
@@ -53,6 +54,8 @@ class ResidentTable(MutableMapping[str, T], Generic[T]):
         self._evicted = evicted
         self._items: OrderedDict[str, T] = OrderedDict()
         self._pending: dict[str, int] = {}
+        self._staged: OrderedDict[str, tuple[StoredDocument, int]] = OrderedDict()
+        self._seen: OrderedDict[str, None] = OrderedDict()
         writer.observe(self._submitted)
 
     # ------------------------------------------------------------- mapping
@@ -62,27 +65,52 @@ class ResidentTable(MutableMapping[str, T], Generic[T]):
         if found is not None:
             items.move_to_end(identifier)
             return found
-        if self._in_flight(identifier):  # deleted here, not durable yet: the row is stale
-            raise KeyError(identifier)
-        stored = self.source.fetch(self.kind, [identifier]).get(identifier)
-        self.misses += 1
+        stored = self._fetch(identifier)
         if stored is None:
             raise KeyError(identifier)
-        obj = self._read(stored[0])
-        self._loaded(identifier, stored[1])
+        obj = self._read(stored)
         items[identifier] = obj
         self._evict()
         return obj
 
     def __contains__(self, identifier: object) -> bool:
-        """Reads it in when it exists: a route checks an id and then reads it (one query, not two)."""
+        """A miss keeps the row it read for a moment: a route checks an id and then reads it (one
+        query, not two), and a first read of it may not decode it at all (``unadmitted``)."""
         if not isinstance(identifier, str):
             return False
-        try:
-            self[identifier]
-        except KeyError:
+        if identifier in self._items or identifier in self._staged:
+            return True
+        stored = self._fetch(identifier)
+        if stored is None:
             return False
+        self._staged[identifier] = (stored, 0)
+        if len(self._staged) > _STAGED:
+            self._staged.popitem(last=False)
         return True
+
+    def unadmitted(self, identifier: str) -> StoredDocument | None:
+        """The stored document of a submodel read for the first time in a while, if it needs no
+        replay (no element log): the caller renders it from its JSON, without decoding it into
+        objects, and it does not push a resident one out. A second read soon after (it is in
+        the last ``capacity`` ids read) returns None: the caller reads it through the table and
+        it becomes resident. A uniform scan over a large store thus costs a row and a JSON
+        round trip per read; a hot set is admitted on its second read (see BENCHMARKS.md)."""
+        if identifier in self._items:
+            return None
+        seen = self._seen
+        if identifier in seen:
+            return None
+        seen[identifier] = None
+        if len(seen) > self.capacity:
+            old, _ = seen.popitem(last=False)
+            if old not in self._items:
+                self._loaded(old, None)
+        stored = self._fetch(identifier)
+        if stored is None or stored.log:
+            if stored is not None:
+                self._staged[identifier] = (stored, 0)
+            return None
+        return stored
 
     def gone(self, identifier: str) -> bool:
         """Deleted here while the store still has it (the delete is not durable yet)."""
@@ -97,16 +125,18 @@ class ResidentTable(MutableMapping[str, T], Generic[T]):
         """Forget it here; the caller has submitted its deletion (so reads see it gone)."""
         if self._items.pop(identifier, None) is None and identifier not in self:
             raise KeyError(identifier)
+        self._staged.pop(identifier, None)
         # absent until durable; inside an import batch its unit is not queued yet, the next one is
         self._pending[identifier] = max(self._pending.get(identifier, 0), self._writer.position + 1)
-        self._evicted(identifier)
+        self._gone_from_memory(identifier)
 
     def pop(self, identifier: str, default: T | None = None) -> T | None:  # type: ignore[override]
         """Without reading the store: what callers pop is gone there already (a replica's delete,
         a restore after a refused write)."""
+        self._staged.pop(identifier, None)
         found = self._items.pop(identifier, None)
         if found is not None:
-            self._evicted(identifier)
+            self._gone_from_memory(identifier)
             return found
         return default
 
@@ -133,10 +163,11 @@ class ResidentTable(MutableMapping[str, T], Generic[T]):
     def drop(self, identifier: str) -> bool:
         """Forget a resident copy another instance changed (it is read again when asked for);
         False when it cannot go (pinned: the caller adopts the change into it instead)."""
+        self._staged.pop(identifier, None)
         if identifier not in self._items or self._in_flight(identifier) or self._pinned(identifier):
             return False
         del self._items[identifier]
-        self._evicted(identifier)
+        self._gone_from_memory(identifier)
         return True
 
     def stream(self) -> Iterator[tuple[str, T]]:
@@ -150,6 +181,26 @@ class ResidentTable(MutableMapping[str, T], Generic[T]):
         yield from self._objects(batch)
 
     # ------------------------------------------------------------- internal
+    def _fetch(self, identifier: str) -> StoredDocument | None:
+        """The stored document (a staged row first), its shared version remembered; None when
+        the store has none or it was deleted here and the delete is not durable yet."""
+        if self._in_flight(identifier):  # deleted here, not durable yet: the row is stale
+            return None
+        staged = self._staged.pop(identifier, None)
+        if staged is not None:
+            return staged[0]
+        stored = self.source.fetch(self.kind, [identifier]).get(identifier)
+        self.misses += 1
+        if stored is None:
+            return None
+        self._loaded(identifier, stored[1])
+        return stored[0]
+
+    def _gone_from_memory(self, identifier: str) -> None:
+        self._evicted(identifier)
+        if identifier not in self._seen:
+            self._loaded(identifier, None)
+
     def _objects(self, identifiers: Sequence[str]) -> Iterator[tuple[str, T]]:
         absent = [identifier for identifier in identifiers if identifier not in self._items]
         stored = self.source.fetch(self.kind, absent) if absent else {}
@@ -207,7 +258,7 @@ class ResidentTable(MutableMapping[str, T], Generic[T]):
                 continue
             del items[identifier]
             pending.pop(identifier, None)
-            self._evicted(identifier)
+            self._gone_from_memory(identifier)
             excess -= 1
         if len(pending) > 4 * self.capacity:  # durable entries tell nothing any more
             self._pending = {key: seq for key, seq in pending.items() if seq > durable}

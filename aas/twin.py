@@ -53,7 +53,7 @@ from twinbridge.aas.store import (
     StoreWriter,
     touched,
 )
-from twinbridge.aas.store.base import CachingStore
+from twinbridge.aas.store.base import CachingStore, SubmodelFilter
 from twinbridge.aas.twin_storage import LABELS, TwinStorage
 from twinbridge.aas.values import ElementValue, PropertyValue
 
@@ -465,9 +465,20 @@ class Twin(TwinStorage):
             return self.resident.resident_ids()
         return list(self._tables[kind])
 
+    def semantic_candidates(self, semantic_key: str) -> set[str] | None:
+        """With a bounded cache: the ids of the submodels one of whose semanticId keys is
+        ``semantic_key`` (one indexed query), so what reads a few kinds of submodels at start-up
+        (the hierarchy) does not read them all in; None without one (memory holds them all)."""
+        if self.resident is None:
+            return None
+        found, _ = self.resident.source.page(ObjectKind.SUBMODEL, SubmodelFilter(semantic_key=semantic_key), 0, None)
+        return {stored.identifier for _, stored in found}
+
     def changed_elsewhere(self, identifier: str, *, deleted: bool, origin: Origin) -> None:
         """Another instance changed a submodel a bounded cache does not hold: only the event (it
         is read from the store when next asked for)."""
+        if self.resident is not None:
+            self.resident.drop(identifier)  # (a row read for an existence check is stale too)
         self._structure_changed(ChangeKind.DELETED if deleted else ChangeKind.REPLACED, ObjectKind.SUBMODEL,
                                 identifier, origin)
 
@@ -563,9 +574,6 @@ class Twin(TwinStorage):
             handle.element = None
         self._states.pop(submodel_id, None)
         self._compact_after.pop(submodel_id, None)
-        backend = self.store.backend
-        if isinstance(backend, CachingStore):
-            backend.remember_version(ObjectKind.SUBMODEL, submodel_id, None)
 
     def _reresolve(self, submodel_id: str) -> None:
         handles = self._live_by_submodel.get(submodel_id)

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from twinbridge.aas.events import ObjectKind
+from twinbridge.aas.store import StoredDocument
 from twinbridge.aas.store.base import SubmodelFilter
 from twinbridge.aas.value_only import apply_submodel_value, submodel_value
 from twinbridge.server.api.auth import ReadAccess, WriteOrigin
@@ -31,6 +32,7 @@ from twinbridge.server.api.bodies import (
     parsed_body,
 )
 from twinbridge.server.api.catalog import Key, id_short_key, semantic_reference_key, semantic_value_key
+from twinbridge.server.api.catalog_sql import as_submodel, stored_json
 from twinbridge.server.api.content import element_paths, reference_json, shaped_json, submodel_metadata, value_depth
 from twinbridge.server.api.ids import decode_id
 from twinbridge.server.api.live import refuse_bound_values
@@ -71,9 +73,10 @@ def filter_keys(where: SubmodelFilter) -> list[Key]:
 
 
 def matching(services: Services, where: SubmodelFilter, cursor: int, limit: int | None,
-             ) -> tuple[list[model.Submodel], int | None]:
+             ) -> tuple[list[model.Submodel | StoredDocument], int | None]:
     """One page of matching submodels and the position after it (None: the last page); from the
-    store when a bounded cache holds only some of them in memory (``server.api.catalog_sql``)."""
+    store when a bounded cache holds only some of them in memory (``server.api.catalog_sql``:
+    those it does not hold come as their stored documents)."""
     catalogs = services.catalogs.current()
     if catalogs.stored is not None:
         return catalogs.stored.page(where, cursor, limit)
@@ -82,9 +85,13 @@ def matching(services: Services, where: SubmodelFilter, cursor: int, limit: int 
 
 
 def _page(services: Services, semantic_id: str | None, id_short: str | None, cursor: int, limit: int | None,
-          render: Callable[[model.Submodel], bytes]) -> Response:
+          render: Callable[[model.Submodel], bytes], raw: Callable[[StoredDocument], bytes] | None = None,
+          ) -> Response:
+    """``raw`` renders a stored document without decoding it (where the rendering allows)."""
     found, after = matching(services, submodel_filter(semantic_id, id_short), cursor, limit)
-    return bytes_response(envelope_bytes([render(submodel) for submodel in found], next_cursor(after)))
+    parts = [raw(item) if raw is not None and isinstance(item, StoredDocument) else render(as_submodel(item))
+             for item in found]
+    return bytes_response(envelope_bytes(parts, next_cursor(after)))
 
 
 def _cached(services: Services, variant: str, render: Callable[[model.Submodel], Any],
@@ -106,7 +113,8 @@ async def get_all_submodels(services: ServicesDep, limit: LimitQuery, cursor: Cu
                             semanticId: str | None = None, idShort: str | None = None, level: Level = LevelQuery,
                             extent: Extent = ExtentQuery) -> Response:
     return _page(services, semanticId, idShort, cursor, limit,
-                 _cached(services, f"full/{level}/{extent}", lambda sm: shaped_json(sm, level, extent)))
+                 _cached(services, f"full/{level}/{extent}", lambda sm: shaped_json(sm, level, extent)),
+                 lambda stored: stored_json(stored, level, extent))
 
 
 @router.post("/submodels", status_code=201)
@@ -145,7 +153,8 @@ async def get_all_submodels_path(services: ServicesDep, limit: LimitQuery, curso
                                  semanticId: str | None = None, idShort: str | None = None,
                                  level: Level = LevelQuery) -> Response:
     """The idShortPaths of every matching submodel's elements, one after the other, paged as one list."""
-    submodels, _ = matching(services, submodel_filter(semanticId, idShort), 0, None)
+    found, _ = matching(services, submodel_filter(semanticId, idShort), 0, None)
+    submodels = [as_submodel(item) for item in found]
     all_paths = [path for sm in submodels for path in element_paths(sm.submodel_element, level == "deep")]
     return json_response(paged_envelope(all_paths, cursor, limit, str))
 

@@ -116,16 +116,30 @@ def test_paging_and_filters_in_sql_equal_the_in_memory_catalog(url: str) -> None
         for index in range(COUNT):
             memory.create(_submodel(index))
         queries = ["", "idShort=Sm1", f"semanticId={b64('urn:sem:b')}", f"semanticId={b64('urn:extra:1')}",
-                   f"semanticId={b64('urn:sem:c')}&idShort=Sm2", f"semanticId={_semantic(('urn:sem:a', 'urn:extra:1'))}",
-                   f"semanticId={_semantic(('urn:sem:a',))}", "idShort=Nothing"]
+                   f"semanticId={b64('urn:sem:c')}&idShort=Sm2", "idShort=Nothing",
+                   f"semanticId={_semantic(('urn:sem:a', 'urn:extra:1'))}", f"semanticId={_semantic(('urn:sem:a',))}"]
         with serving_in_thread(create_app(bounded, prefix=PREFIX)) as left, \
                 serving_in_thread(create_app(memory, prefix=PREFIX)) as right, \
                 httpx.Client(base_url=left) as sql, httpx.Client(base_url=right) as mem:
             for query in queries:
                 assert _pages(sql, query) == _pages(mem, query), query
             assert len(_pages(sql, "")[0]) == 4 and sum(map(len, _pages(sql, ""))) == COUNT
-            one = sql.get(f"{PREFIX}/submodels/{b64('urn:sm:0')}")
-            assert one.status_code == 200 and one.json() == mem.get(f"{PREFIX}/submodels/{b64('urn:sm:0')}").json()
+            for index, level in ((1, "deep"), (2, "core")):  # the first read renders the row's JSON, the second
+                path = f"{PREFIX}/submodels/{b64(f'urn:sm:{index}')}?level={level}"  # the objects
+                first, second = sql.get(path), sql.get(path)
+                assert first.status_code == second.status_code == 200
+                assert first.json() == second.json() == mem.get(path).json()
+                assert first.headers["ETag"] == second.headers["ETag"]
+            assert bounded.resident is not None and bounded.resident.resident("urn:sm:1")
+            written = sql.patch(f"{PREFIX}/submodels/{b64('urn:sm:4')}/submodel-elements/p1/$value", json=99)
+            assert written.status_code == 204
+            for index in range(5, COUNT):  # push urn:sm:4 out: its row now has a value in the log
+                sql.get(f"{PREFIX}/submodels/{b64(f'urn:sm:{index}')}/$metadata")
+            assert not bounded.resident.resident("urn:sm:4")
+            fourth = sql.get(f"{PREFIX}/submodels/{b64('urn:sm:4')}").json()
+            assert [e["value"] for e in fourth["submodelElements"]] == ["40", "99", "42"]
+            listed = sql.get(f"{PREFIX}/submodels?idShort=Sm0").json()["result"]
+            assert [e["value"] for e in listed[1]["submodelElements"]] == ["40", "99", "42"]
             refused = sql.post(f"{PREFIX}/query/submodels", json={"$condition": {"$eq": [
                 {"$field": "$sm#idShort"}, {"$strVal": "Sm1"}]}})
             assert refused.status_code == 501 and "cache" in refused.text
