@@ -49,11 +49,10 @@ from twinbridge.aas.store import (
     LogElement,
     MemoryStore,
     Store,
-    StoredDocument,
     StoreWriter,
     touched,
 )
-from twinbridge.aas.store.base import CachingStore, SubmodelFilter
+from twinbridge.aas.store.base import CachingStore
 from twinbridge.aas.twin_storage import LABELS, TwinStorage
 from twinbridge.aas.values import ElementValue, PropertyValue
 
@@ -465,15 +464,6 @@ class Twin(TwinStorage):
             return self.resident.resident_ids()
         return list(self._tables[kind])
 
-    def semantic_candidates(self, semantic_key: str) -> set[str] | None:
-        """With a bounded cache: the ids of the submodels one of whose semanticId keys is
-        ``semantic_key`` (one indexed query), so what reads a few kinds of submodels at start-up
-        (the hierarchy) does not read them all in; None without one (memory holds them all)."""
-        if self.resident is None:
-            return None
-        found, _ = self.resident.source.page(ObjectKind.SUBMODEL, SubmodelFilter(semantic_key=semantic_key), 0, None)
-        return {stored.identifier for _, stored in found}
-
     def changed_elsewhere(self, identifier: str, *, deleted: bool, origin: Origin) -> None:
         """Another instance changed a submodel a bounded cache does not hold: only the event (it
         is read from the store when next asked for)."""
@@ -555,25 +545,6 @@ class Twin(TwinStorage):
             key = (object_kind, identifier)
             self._versions[key] = self._versions.get(key, 0) + 1
         self.bus.publish_structure(StructureChanged(kind, object_kind, identifier, None, origin))
-
-    # ------------------------------------------------- a bounded cache's hooks
-    def _read_submodel(self, stored: StoredDocument) -> model.Submodel:
-        obj = self._read(stored)
-        if not isinstance(obj, model.Submodel):
-            raise InvalidInput(f"the store holds a {type(obj).__name__} as submodel {stored.identifier!r}")
-        return obj
-
-    def _pinned(self, submodel_id: str) -> bool:
-        """A device feeds one of its elements, or a value of it waits for the flush: memory is newer."""
-        return any(handle.dirty or handle in self._bound for handle in self._live_by_submodel.get(submodel_id, ()))
-
-    def _evicted(self, submodel_id: str) -> None:
-        """Forget what belonged to an evicted submodel (its handles are detached from now on)."""
-        for handle in self._live_by_submodel.pop(submodel_id, ()):
-            self._live.pop((submodel_id, handle.path), None)
-            handle.element = None
-        self._states.pop(submodel_id, None)
-        self._compact_after.pop(submodel_id, None)
 
     def _reresolve(self, submodel_id: str) -> None:
         handles = self._live_by_submodel.get(submodel_id)

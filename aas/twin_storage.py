@@ -30,6 +30,7 @@ from twinbridge.aas.store import (
     StoredDocument,
     StoreWriter,
 )
+from twinbridge.aas.store.base import SubmodelFilter
 
 LABELS = {
     ObjectKind.SHELL: "AssetAdministrationShell",
@@ -47,6 +48,9 @@ class TwinStorage:
     store: StoreWriter
     _submodels: MutableMapping[str, model.Submodel]
     resident: ResidentTable[model.Submodel] | None
+    _live: dict[tuple[str, str], LiveElement]
+    _live_by_submodel: dict[str, list[LiveElement]]
+    _bound: set[LiveElement]
     _revision_base: int
     _states: dict[str, SubmodelState]
     _compact_after: dict[str, int]
@@ -107,6 +111,15 @@ class TwinStorage:
         self.flush()
         self.store.close()
 
+    def semantic_candidates(self, semantic_key: str) -> set[str] | None:
+        """With a bounded cache: the ids of the submodels one of whose semanticId keys is
+        ``semantic_key`` (one indexed query), so what reads a few kinds of submodels at start-up
+        (the hierarchy) does not read them all in; None without one (memory holds them all)."""
+        if self.resident is None:
+            return None
+        found, _ = self.resident.source.page(ObjectKind.SUBMODEL, SubmodelFilter(semantic_key=semantic_key), 0, None)
+        return {stored.identifier for _, stored in found}
+
     def save_file(self, name: str, content_type: str, data: bytes) -> None:
         self.store.submit([SaveFile(name, content_type, data)])
 
@@ -153,6 +166,25 @@ class TwinStorage:
         if kind is ObjectKind.SUBMODEL:
             self._state(obj.id).logged = 0
             self._compact_after[obj.id] = _compaction_bound(len(document))
+
+    # ------------------------------------------------- a bounded cache's hooks (``aas.resident``)
+    def _read_submodel(self, stored: StoredDocument) -> model.Submodel:
+        obj = self._read(stored)
+        if not isinstance(obj, model.Submodel):
+            raise InvalidInput(f"the store holds a {type(obj).__name__} as submodel {stored.identifier!r}")
+        return obj
+
+    def _pinned(self, submodel_id: str) -> bool:
+        """A device feeds one of its elements, or a value of it waits for the flush: memory is newer."""
+        return any(handle.dirty or handle in self._bound for handle in self._live_by_submodel.get(submodel_id, ()))
+
+    def _evicted(self, submodel_id: str) -> None:
+        """Forget what belonged to an evicted submodel (its handles are detached from now on)."""
+        for handle in self._live_by_submodel.pop(submodel_id, ()):
+            self._live.pop((submodel_id, handle.path), None)
+            handle.element = None
+        self._states.pop(submodel_id, None)
+        self._compact_after.pop(submodel_id, None)
 
     def _compact_if_due(self, state: SubmodelState) -> None:
         if state.logged > self._compact_after.get(state.identifier, COMPACT_MIN_ENTRIES):

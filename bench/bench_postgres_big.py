@@ -7,8 +7,8 @@ prints its start-up time and RSS, then (wrk, 32 connections, median of ``--round
 - ``GET /submodels/{id}`` over 1,000 ids that fit the cache (the baseline: memory and the
   render cache) and over ``--cold`` ids uniform over the whole store (most of them misses: one
   indexed read and a decode each); the ratio cold/hot;
-- ``GET /shells?limit=100``, ``GET /submodels?limit=100`` and a ``semanticId`` filter matching
-  one submodel in 1,000 (pages and filters in SQL), which should not grow with the store (2
+- ``GET /shells?limit=100``, ``GET /submodels?limit=100``, a ``semanticId`` filter matching
+  one submodel in 1,000 and one matching the rest, an ``idShort`` one (pages and filters in SQL), which should not grow with the store (2
   connections: a page of 100 evicted submodels costs 100 decodes);
 - value ``PATCH`` of random elements of (mostly evicted) submodels;
 - RSS after all that. Issue 16's targets: GET p99 ≤ 20 ms and ≥ 2,000 req/s, lists independent
@@ -35,12 +35,13 @@ from bench_postgres import API, ELEMENTS, SERVER, b64, paths_script, start, subm
 from http_load import Figures, load_average, rss_mib, stop, wrk
 
 RARE = "urn:twinbridge:bench:semantic:rare"
+COMMON = "urn:twinbridge:bench:semantic"
 
 
 def rows(count: int) -> Iterator[tuple[str, str, str]]:
     """(kind, id, body) of every document, made as they are copied (1M would not fit as a list)."""
     for number in range(count):
-        semantic = RARE if number % 1000 == 0 else "urn:twinbridge:bench:semantic"
+        semantic = RARE if number % 1000 == 0 else COMMON
         sm = submodel_id(number)
         yield "submodel", sm, orjson.dumps({
             "modelType": "Submodel", "id": sm, "idShort": f"Machine{number % 100}",
@@ -86,6 +87,8 @@ def measure(base: str, pid: int, count: int, cold: int, seconds: float, rounds: 
         "GET /shells?limit=100": f"{API}/shells?limit=100",
         "GET /submodels?limit=100": f"{API}/submodels?limit=100",
         "GET /submodels?semanticId=rare&limit=100": f"{API}/submodels?semanticId={b64(RARE)}&limit=100",
+        "GET /submodels?semanticId=common&limit=100": f"{API}/submodels?semanticId={b64(COMMON)}&limit=100",
+        "GET /submodels?idShort=Machine7&limit=100": f"{API}/submodels?idShort=Machine7&limit=100",
     }
     runs: dict[str, list[Figures]] = {"GET submodel, 1,000 hot ids": [], f"GET submodel, {cold:,} uniform ids": []}
     runs.update({name: [] for name in lists})
