@@ -8,8 +8,9 @@ prints its start-up time and RSS, then (wrk, 32 connections, median of ``--round
   render cache) and over ``--cold`` ids uniform over the whole store (most of them misses: one
   indexed read and a decode each); the ratio cold/hot;
 - ``GET /shells?limit=100``, ``GET /submodels?limit=100``, a ``semanticId`` filter matching
-  one submodel in 1,000 and one matching the rest, an ``idShort`` one (pages and filters in SQL), which should not grow with the store (2
-  connections: a page of 100 evicted submodels costs 100 decodes);
+  one submodel in 1,000 and one matching the rest, an ``idShort`` one (pages and filters in
+  SQL), which should not grow with the store (2 connections: a page of 100 evicted submodels
+  costs 100 JSON round trips);
 - value ``PATCH`` of random elements of (mostly evicted) submodels;
 - RSS after all that. Issue 16's targets: GET p99 ≤ 20 ms and ≥ 2,000 req/s, lists independent
   of the total, RSS ≤ 1 GiB.
