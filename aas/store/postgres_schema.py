@@ -79,11 +79,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE outbox_pruned (through bigint NOT NULL);
     INSERT INTO outbox_pruned VALUES (0);
     """,
-    # 2: ``/submodels?semanticId=`` in SQL at any size (``postgres_documents``): a page of the first
-    # key's matches is a range of (semantic_id, ord); the other keys (most semanticIds have one)
-    # are indexed apart, so a value rare among them is found without walking the table
+    # 2: ``/submodels?semanticId=`` and ``idShort=`` in SQL at any size (``postgres_documents``): a
+    # page of matches is a range of (semantic_id or id_short, ord) (idShort over (kind, id_short)
+    # alone: 405 ms a page at 1M, 10,000 matches sorted); the semanticId's other keys (most have
+    # one) are indexed apart, so a value rare among them is found without walking the table
     """
     CREATE INDEX documents_semantic_order ON documents (kind, semantic_id, ord);
+    CREATE INDEX documents_id_short_order ON documents (kind, id_short, ord);
     CREATE INDEX documents_semantic_other_keys ON documents
         USING gin (jsonb_path_query_array(body, '$.semanticId.keys[1 to last].value') jsonb_path_ops)
         WHERE kind = 'submodel';
