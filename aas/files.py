@@ -11,19 +11,29 @@ Uploaded content is stored under a name the server assigns from the content itse
 ``/aasx/files/<sha256 prefix>/<file name>``: two elements never share a name for different
 content, a replacement gets a new name, and an import may not put other bytes under such a name
 (``check_import``), so a client-chosen path can never reach another element's file.
+
+An upload is streamed into a ``Spool``, a private file under the data directory's ``uploads/``,
+hashing as it goes, and refused the moment it passes its limit; the store copies it from there
+in chunks (``store.FileContent``), so its content is never held in memory whole.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 import posixpath
 import re
+import tempfile
+from pathlib import Path
 
 from basyx.aas import model
 from basyx.aas.util import traversal
 
-from twinbridge.aas.errors import InvalidInput
+from twinbridge.aas import limits
+from twinbridge.aas.errors import InvalidInput, StorageError, StorageFull
 from twinbridge.aas.limits import check_text
+from twinbridge.aas.store import FileContent, private_directory
 
 ATTACHMENTS = "/aasx/files"
 THUMBNAILS = "/aasx/thumbnails"
@@ -61,15 +71,89 @@ def plain_file_name(file_name: str, what: str) -> str:
     return base
 
 
-def assigned_name(folder: str, content: bytes, file_name: str) -> str:
-    """``<folder>/<sha256 of content>/<file name>``: the name the server stores an upload under."""
-    digest = hashlib.sha256(content).hexdigest()[:_DIGEST_LENGTH]
-    return f"{folder}/{digest}/{file_name}"
+def assigned_name(folder: str, digest: str, file_name: str) -> str:
+    """``<folder>/<sha256 of the content>/<file name>``: the name the server stores an upload under
+    (``digest``: the content's sha256 in hex, as ``Spool.digest`` gives it)."""
+    return f"{folder}/{digest[:_DIGEST_LENGTH]}/{file_name}"
+
+
+UPLOADS = "uploads"
+"""The data directory's folder of uploads being received (private; emptied at start-up)."""
+_SPOOL_PREFIX = "upload-"
+
+
+def clear_spools(directory: Path) -> None:
+    """Delete what an earlier run left in ``directory`` (uploads cut off by a crash), and make it private."""
+    private_directory(directory)
+    for leftover in directory.glob(f"{_SPOOL_PREFIX}*"):
+        leftover.unlink(missing_ok=True)
+
+
+class Spool:
+    """An upload written chunk by chunk into a private file of ``directory``, within ``limit``.
+
+    ``write`` raises ``LimitExceeded`` (413) as soon as the content passes ``limit``, so the rest
+    is never read; ``content()`` hands the file over to the store (whose writer deletes it once
+    written); ``discard()`` deletes it unless it was handed over. The sha256 the assigned name
+    needs is computed on the way (about 0.15 ms per 64 KiB chunk, on the event loop).
+    """
+
+    def __init__(self, directory: Path, limit: int, what: str, key: str, bounds: limits.Limits) -> None:
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            handle, name = tempfile.mkstemp(prefix=_SPOOL_PREFIX, dir=directory)  # 0600
+        except OSError as error:
+            raise _spool_error(error, what, directory) from None
+        self.path = Path(name)
+        self._stream = os.fdopen(handle, "wb")
+        self._hash = hashlib.sha256()
+        self._limit, self._what, self._key, self._bounds = limit, what, key, bounds
+        self.size = 0
+        self._handed_over = False
+
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        limits.check_size(self.size, self._limit, self._what, self._key, self._bounds)
+        self._hash.update(chunk)
+        try:
+            self._stream.write(chunk)
+        except OSError as error:
+            raise _spool_error(error, self._what, self.path.parent) from None
+
+    @property
+    def digest(self) -> str:
+        return self._hash.hexdigest()
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def read(self) -> bytes:
+        """The whole content (a Blob's value, a package to parse: things held in memory anyway)."""
+        self.close()
+        return self.path.read_bytes()
+
+    def content(self) -> FileContent:
+        """The file for ``Twin.save_file``; from here on the store's writer deletes it."""
+        self.close()
+        self._handed_over = True
+        return FileContent(self.path, self.size)
+
+    def discard(self) -> None:
+        self.close()
+        if not self._handed_over:
+            self.path.unlink(missing_ok=True)
 
 
 def is_assigned(name: str) -> bool:
     """Whether the server gave this name to an upload (only such files are deleted with their element)."""
     return _ASSIGNED.match(name) is not None
+
+
+def _spool_error(error: OSError, what: str, directory: Path) -> StorageError:
+    """A full disk is 507 like a store refusing a write; any other failure 503."""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StorageFull(f"no room left in {directory} to receive {what}")
+    return StorageError(f"cannot receive {what} in {directory}: {error.strerror or error}")
 
 
 def check_import(name: str, content: bytes) -> None:

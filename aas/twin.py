@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from types import MappingProxyType
 from typing import Any, Literal, overload
 
@@ -43,7 +43,6 @@ from twinbridge.aas.live import DeviceWriter, LiveElement, SubmodelState, first_
 from twinbridge.aas.quality import Quality
 from twinbridge.aas.resident import ResidentTable
 from twinbridge.aas.store import (
-    Change,
     DeleteDocument,
     ElementOp,
     LogElement,
@@ -53,6 +52,7 @@ from twinbridge.aas.store import (
     touched,
 )
 from twinbridge.aas.store.base import CachingStore
+from twinbridge.aas.store.writer import Refusal, replayed
 from twinbridge.aas.twin_storage import LABELS, TwinStorage
 from twinbridge.aas.values import ElementValue, PropertyValue
 
@@ -119,13 +119,20 @@ class Twin(TwinStorage):
             self._tables[stored.kind][stored.identifier] = self._read(stored)  # type: ignore[assignment]
         self.store.on_failure = self._restore
 
-    def _restore(self, refused: Sequence[Change]) -> None:
-        """The store refused ``refused`` (a full disk): memory goes back to what the store holds for
-        every object they touched, so no reader sees a change that a restart would not. Device-fed
-        values keep their live value (memory is their newer truth)."""
-        for kind, identifier in touched(refused):
+    def _restore(self, refusal: Refusal) -> None:
+        """The store refused a unit (a full disk): memory goes back to what the store holds for
+        every object it touched plus what the units submitted after it change (they may still
+        be queued: re-reading the store alone dropped such an accepted write from memory), so no
+        reader sees a change that a restart would not. Device-fed values keep their live value
+        (memory is their newer truth)."""
+        later = self.store.after(refusal)
+        for kind, identifier in touched(refusal.changes):
             table = self._tables[kind]
-            stored = self.store.backend.load_one(kind, identifier)
+            if refusal.read:
+                stored = refusal.stored.get((kind, identifier))
+            else:  # the writer could not read the store after the refusal: the best there is now
+                stored = self.store.backend.load_one(kind, identifier)
+            stored = replayed(kind, identifier, stored, later)
             if stored is None:
                 if table.pop(identifier, None) is not None:
                     self._structure_changed(ChangeKind.DELETED, kind, identifier, _RESTORED)

@@ -24,6 +24,7 @@ from twinbridge.aas.store import (
     Change,
     DeleteFile,
     ElementOp,
+    FileContent,
     LogElement,
     SaveDocument,
     SaveFile,
@@ -120,7 +121,9 @@ class TwinStorage:
         found, _ = self.resident.source.page(ObjectKind.SUBMODEL, SubmodelFilter(semantic_key=semantic_key), 0, None)
         return {stored.identifier for _, stored in found}
 
-    def save_file(self, name: str, content_type: str, data: bytes) -> None:
+    def save_file(self, name: str, content_type: str, data: bytes | FileContent) -> None:
+        """Store a file; ``FileContent`` (an upload streamed to disk) is copied in chunks and its
+        file deleted once written (the store's writer owns it from here on)."""
         self.store.submit([SaveFile(name, content_type, data)])
 
     def load_file(self, name: str) -> tuple[str, bytes] | None:

@@ -124,6 +124,11 @@ class AlarmBook:
             condition.active, condition.last_clear = None, timestamp
             self.listener(AlarmEvent(AlarmEventKind.CLEARED, active, timestamp))
 
+    def is_active(self, source: str, rule_name: str) -> bool:
+        """Whether the condition has an alarm now (a value short of ``raise_at`` cannot change it
+        otherwise: a caller with many values may skip those)."""
+        return self._conditions[(source, rule_name)].active is not None
+
     def acknowledge(self, alarm_id: int, who: str, timestamp: float) -> Alarm:
         alarm = self._get(alarm_id)
         if alarm.acknowledged_by is not None:

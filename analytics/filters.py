@@ -81,14 +81,14 @@ class Ewma:
     def __init__(self, alpha: float) -> None:
         if not 0.0 < alpha <= 1.0:
             raise FilterError(f"alpha: must be in (0, 1], got {alpha}")
-        self._alpha = alpha
+        self.alpha = alpha
         self._value: float | None = None
 
     def apply(self, sample: Sample) -> Sample:
         if self._value is None:
             self._value = sample.value
         else:
-            self._value += self._alpha * (sample.value - self._value)
+            self._value += self.alpha * (sample.value - self._value)
         return sample.with_value(self._value)
 
 
@@ -98,6 +98,7 @@ class Median:
     def __init__(self, window: int) -> None:
         if not 1 <= window <= 99:
             raise FilterError(f"window: must be between 1 and 99, got {window}")
+        self.window = window
         self._values: deque[float] = deque(maxlen=window)
 
     def apply(self, sample: Sample) -> Sample:
@@ -152,8 +153,8 @@ class Kalman:
             raise FilterError(f"measurement_variance: must be > 0, got {measurement_variance}")
         if process_variance < 0:
             raise FilterError(f"process_variance: must be >= 0, got {process_variance}")
-        self._r = measurement_variance
-        self._q = process_variance
+        self.measurement_variance = self._r = measurement_variance
+        self.process_variance = self._q = process_variance
         self._estimate: float | None = None
         self.variance = math.inf
 
@@ -176,24 +177,24 @@ class RangeCheck:
                  warn_high: float | None = None) -> None:
         if low > high:
             raise FilterError(f"low: {low} is above high {high}")
-        self._low, self._high = low, high
-        self._warn_low = low if warn_low is None else warn_low
-        self._warn_high = high if warn_high is None else warn_high
-        if not low <= self._warn_low <= self._warn_high <= high:
+        self.low, self.high = low, high
+        self.warn_low = low if warn_low is None else warn_low
+        self.warn_high = high if warn_high is None else warn_high
+        if not low <= self.warn_low <= self.warn_high <= high:
             raise FilterError("warn_low/warn_high: must lie inside [low, high]")
 
     def apply(self, sample: Sample) -> Sample:
         value = sample.value
         if math.isnan(value):
             return worse(sample, Quality.BAD, "value is NaN")
-        if value < self._low:
-            return worse(sample, Quality.BAD, f"value {value:g} below the low limit {self._low:g}")
-        if value > self._high:
-            return worse(sample, Quality.BAD, f"value {value:g} above the high limit {self._high:g}")
-        if value < self._warn_low:
-            return worse(sample, Quality.UNCERTAIN, f"value {value:g} below the warning limit {self._warn_low:g}")
-        if value > self._warn_high:
-            return worse(sample, Quality.UNCERTAIN, f"value {value:g} above the warning limit {self._warn_high:g}")
+        if value < self.low:
+            return worse(sample, Quality.BAD, f"value {value:g} below the low limit {self.low:g}")
+        if value > self.high:
+            return worse(sample, Quality.BAD, f"value {value:g} above the high limit {self.high:g}")
+        if value < self.warn_low:
+            return worse(sample, Quality.UNCERTAIN, f"value {value:g} below the warning limit {self.warn_low:g}")
+        if value > self.warn_high:
+            return worse(sample, Quality.UNCERTAIN, f"value {value:g} above the warning limit {self.warn_high:g}")
         return sample
 
 
@@ -204,7 +205,7 @@ class RateCheck:
     def __init__(self, max_rate: float) -> None:
         if max_rate <= 0:
             raise FilterError(f"max_rate: must be > 0, got {max_rate}")
-        self._max_rate = max_rate
+        self.max_rate = max_rate
         self._last: tuple[float, float] | None = None
 
     def apply(self, sample: Sample) -> Sample:
@@ -217,8 +218,8 @@ class RateCheck:
         if elapsed <= 0.0:
             return sample if change == 0.0 else worse(sample, Quality.UNCERTAIN, "value changed without time passing")
         rate = change / elapsed
-        if rate > self._max_rate:
-            return worse(sample, Quality.UNCERTAIN, f"rate of change {rate:g}/s above the limit {self._max_rate:g}/s")
+        if rate > self.max_rate:
+            return worse(sample, Quality.UNCERTAIN, f"rate of change {rate:g}/s above the limit {self.max_rate:g}/s")
         return sample
 
 

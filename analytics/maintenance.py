@@ -27,12 +27,12 @@ import math
 
 from basyx.aas import model
 
-from twinbridge.aas.bus import ChangeBatch, DeliveryMode, Follower
 from twinbridge.aas.errors import NotFound
-from twinbridge.aas.events import Origin
+from twinbridge.aas.events import Origin, ValueChanged
 from twinbridge.aas.quality import Quality
 from twinbridge.aas.twin import Twin
 from twinbridge.aas.values import RangeValue
+from twinbridge.analytics.feed import AnalyticsFeed
 from twinbridge.analytics.monitor import NUMBER
 from twinbridge.analytics.rul import RulEstimate, TrendRul
 
@@ -60,7 +60,9 @@ class RulMonitor:
     """Watches one health-indicator element; writes RUL, interval, health and maintenance window."""
 
     def __init__(self, twin: Twin, maintenance_submodel_id: str, submodel_id: str, path: str,
-                 estimator: TrendRul, *, every: int = 10, min_spacing_s: float = 1.0) -> None:
+                 estimator: TrendRul, *, every: int = 10, min_spacing_s: float = 1.0,
+                 feed: AnalyticsFeed | None = None) -> None:
+        """Without ``feed``, the monitor has a feed of its own."""
         if every < 1:
             raise ValueError(f"every: must be >= 1, got {every}")
         self._min_spacing = min_spacing_s
@@ -71,18 +73,20 @@ class RulMonitor:
         self._estimator = estimator
         self._every = every
         self._pending = 0
-        self._key = -1
         self.last: RulEstimate | None = None
-        self._follower = Follower(twin.bus, self._handle, "rul-monitor", mode=DeliveryMode.EVERY,
-                                  submodels={submodel_id})
+        self._own_feed = feed is None
+        self._feed = AnalyticsFeed(twin) if feed is None else feed
 
     def start(self) -> None:
-        self._key = self._twin.live(*self._source).key
+        source = self._twin.live(*self._source)
         self._ensure_elements()
-        self._follower.start()
+        self._feed.route(self, [source])
+        if self._own_feed:
+            self._feed.start()
 
     async def stop(self) -> None:
-        await self._follower.stop()
+        if self._own_feed:
+            await self._feed.stop()
 
     def _ensure_elements(self) -> None:
         twin, sm = self._twin, self._submodel
@@ -104,12 +108,11 @@ class RulMonitor:
         except NotFound:
             self._twin.add_element(self._submodel, parent, element, origin=ORIGIN)
 
-    async def _handle(self, batch: ChangeBatch) -> None:
+    async def accept(self, events: list[ValueChanged]) -> None:
         latest = self._estimated_at
-        for event in batch.values:
+        for event in events:
             value = event.value
-            if event.element.key != self._key or event.quality is Quality.BAD or not isinstance(value, NUMBER) \
-                    or isinstance(value, bool):
+            if event.quality is Quality.BAD or not isinstance(value, NUMBER) or isinstance(value, bool):
                 continue
             try:
                 self._estimator.update(event.timestamp, float(value))

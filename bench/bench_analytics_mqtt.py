@@ -50,7 +50,9 @@ def plant(detector: str = DEFAULT_DETECTOR) -> tuple[Twin, list[tuple[str, Bindi
         name = f"Machine{machine}"
         signals = [model.Property(f"S{j}", model.datatypes.Double, 0.0) for j in range(SIGNALS)]
         operational = time_series.build(f"urn:bench:sm:{name}:operational", name, signals)
-        maintenance = predictive_maintenance.build(f"urn:bench:sm:{name}:pm")
+        rul = predictive_maintenance.WatchedSignal(name, "S0", name, failure_level=100.0, healthy_level=20.0, filters=2)
+        maintenance = predictive_maintenance.build(f"urn:bench:sm:{name}:pm",
+                                                   [predictive_maintenance.condition(rul, None)])
         twin.create(operational)
         twin.create(maintenance)
         twin.create(model.AssetAdministrationShell(

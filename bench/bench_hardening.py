@@ -6,7 +6,10 @@ directory and prints: upload MiB, server peak RSS before/after (MiB) and the rat
 to the upload; the p50/max latency of small reads while a 12 MB element is posted, against the
 same reads alone; the seconds to refuse a bomb.
 
-    .venv/bin/python bench/bench_hardening.py [--upload-mib 200]
+    .venv/bin/python bench/bench_hardening.py [--upload-mib 200] [--upload-only] [--src DIR]
+
+``--src /other/checkout/src`` serves another checkout's code (a baseline in the same hour:
+``--src /work/main/src``); ``--upload-only`` stops after the upload, for repeated runs.
 """
 
 from __future__ import annotations
@@ -62,6 +65,8 @@ def _latencies(http: httpx.Client, seconds: float) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--upload-mib", type=int, default=200)
+    parser.add_argument("--upload-only", action="store_true", help="only the attachment upload's memory")
+    parser.add_argument("--src", type=Path, help="the server's source tree (default: the installed twinbridge)")
     parser.add_argument("--baseline", action="store_true",
                         help="a server without server.rest.limits (run with an older checkout's Python)")
     args = parser.parse_args()
@@ -71,7 +76,8 @@ def main() -> None:
         port = free_port()
         server = subprocess.Popen([sys.executable, "-m", "twinbridge.server.cli", "serve", "--config", str(config),
                                    "--data", str(Path(tmp) / "data"), "--port", str(port), "--no-opcua"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  env={**os.environ, "PYTHONPATH": str(args.src)} if args.src else None)
         headers = {"Authorization": f"Bearer {TOKEN}"}
         base = f"http://127.0.0.1:{port}/api/v3.0"
         try:
@@ -103,6 +109,8 @@ def main() -> None:
                 after = _hwm(server.pid)
                 print(f"upload {args.upload_mib} MiB: {response.status_code} in {took:.1f} s; server peak RSS "
                       f"{before:.0f} -> {after:.0f} MiB (growth {(after - before) / args.upload_mib:.2f}x the upload)")
+                if args.upload_only:
+                    return
 
                 alone = _latencies(http, 2.0)
                 items = [{"modelType": "Property", "idShort": f"P{i}", "valueType": "xs:string", "value": "v" * 100}

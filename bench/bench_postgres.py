@@ -5,8 +5,11 @@ into a fresh PostgreSQL schema (COPY, not through the API) and into a SQLite fil
 ``twinbridge serve --store postgresql://…`` processes (A, B) and one on the SQLite file, and
 prints for each: start-up time and RSS, ``GET /submodels/{id}`` over 1,000 different ids and
 ``GET /shells?limit=100`` (wrk), value ``PATCH`` of random elements (wrk), and for PostgreSQL
-how long a value written on A takes to be visible on B (p50/p99 over 200 writes). Ratios are
-PostgreSQL/SQLite. Issue 16's targets: GET p99 ≤ 20 ms and ≥ 2,000 req/s per instance,
+how long a value written on A takes to be visible on B (p50/p99 over 200 writes). The SQLite
+instance and A take turns round by round (alternating which goes first), so both see the same
+load on a shared machine; each figure is the median of ``--rounds`` with every round's rate
+and the server's CPU seconds per run beside it. Ratios are PostgreSQL/SQLite.
+Issue 16's targets: GET p99 ≤ 20 ms and ≥ 2,000 req/s per instance,
 /shells independent of N, RSS ≤ 1 GiB, PATCH ≥ 2,000/s, A→B p99 ≤ 200 ms.
 
 The history journal is off unless ``--journal``: it fsyncs on the event loop (~8 ms a batch on
@@ -27,6 +30,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
@@ -34,7 +38,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from http_load import ROOT, Figures, free_port, load_average, rss_mib, stop, wrk
+from http_load import ROOT, Figures, cpu_seconds, free_port, load_average, rss_mib, stop, wrk
 
 SERVER = "postgresql://postgres@127.0.0.1:5432/test"
 API = "/api/v3.0"
@@ -132,22 +136,39 @@ end
 """
 
 
-def measure(base: str, pid: int, count: int, seconds: float, rounds: int) -> dict[str, Figures]:
+TESTS = ("GET submodel", "GET /shells?limit=100", "PATCH value", "PATCH value, 128 conn.")
+
+
+@dataclass
+class Runs:
+    """Every round's figures of one test on one instance, and the server's CPU seconds per run."""
+
+    figures: list[Figures] = field(default_factory=list)
+    cpu_s: list[float] = field(default_factory=list)
+
+    def line(self) -> str:
+        median = Figures.median(self.figures)
+        rates = " / ".join(f"{f.rate:.0f}" for f in self.figures)
+        return f"{median}  CPU {statistics.median(self.cpu_s):5.2f} s/run  (rounds: {rates} req/s)"
+
+
+def one_round(base: str, pid: int, count: int, seconds: float, runs: dict[str, Runs]) -> None:
+    """Each test once against one instance (wrk, 32 connections unless named)."""
     rng = random.Random(7)
     picks = [rng.randrange(count) for _ in range(1_000)]
     reads = [f"{API}/submodels/{b64(submodel_id(n))}" for n in picks]
     writes = [f"{API}/submodels/{b64(submodel_id(n))}/submodel-elements/P{n % ELEMENTS}/$value" for n in picks]
-    runs: dict[str, list[Figures]] = {"GET submodel": [], "GET /shells?limit=100": [], "PATCH value": [],
-                                      "PATCH value, 128 conn.": []}
-    for _ in range(rounds):
-        runs["GET submodel"].append(wrk(base + reads[0], seconds, 32, pid, paths_script(reads)))
-        runs["GET /shells?limit=100"].append(
-            wrk(f"{base}{API}/shells?limit=100", seconds, 32, pid, paths_script([f"{API}/shells?limit=100"])))
-        runs["PATCH value"].append(wrk(base + writes[0], seconds, 32, pid, paths_script(writes, "PATCH", "")))
-        # more clients, bigger group commits: the write rate follows the concurrency
-        runs["PATCH value, 128 conn."].append(
-            wrk(base + writes[0], seconds, 128, pid, paths_script(writes, "PATCH", "")))
-    return {name: Figures.median(figures) for name, figures in runs.items()}
+    shells = f"{API}/shells?limit=100"
+    plan = {"GET submodel": (reads[0], 32, paths_script(reads)),
+            "GET /shells?limit=100": (shells, 32, paths_script([shells])),
+            "PATCH value": (writes[0], 32, paths_script(writes, "PATCH", "")),
+            # more clients, bigger group commits: the write rate follows the concurrency
+            "PATCH value, 128 conn.": (writes[0], 128, paths_script(writes, "PATCH", ""))}
+    for name in TESTS:
+        path, connections, script = plan[name]
+        cpu = cpu_seconds(pid)
+        runs[name].figures.append(wrk(base + path, seconds, connections, pid, script))
+        runs[name].cpu_s.append(cpu_seconds(pid) - cpu)
 
 
 def visibility(a: str, b: str, samples: int = 200) -> tuple[float, float]:
@@ -194,38 +215,41 @@ def main() -> None:
                 config = Path(scratch) / "plant.yaml"
                 config.write_text("server:\n  history:\n    journal: false\n")
             print(f"history journal {'on' if args.journal else 'off'}")
-            results: dict[str, dict[str, Figures]] = {}
-            rss: dict[str, float] = {}
+            instances: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
             if not args.no_sqlite:
                 sqlite_file = Path(scratch) / "bench.sqlite3"
                 load_sqlite(sqlite_file, submodels, shells)
                 process, base, took = start(f"sqlite://{sqlite_file}", config)
                 processes.append(process)
+                instances["sqlite"] = (process, base)
                 print(f"SQLite instance started in {took:.1f} s, RSS {rss_mib(process.pid):.0f} MiB")
-                results["sqlite"] = measure(base, process.pid, count, args.seconds, args.rounds)
-                rss["sqlite"] = rss_mib(process.pid)
-                stop([process])
-                processes.remove(process)
             del submodels, shells
             a, base_a, took_a = start(store, config)
             processes.append(a)
             b, base_b, took_b = start(store, config)
             processes.append(b)
+            instances["postgresql"] = (a, base_a)
             print(f"PostgreSQL instances started in {took_a:.1f} s and {took_b:.1f} s, "
                   f"RSS {rss_mib(a.pid):.0f} / {rss_mib(b.pid):.0f} MiB")
-            results["postgresql"] = measure(base_a, a.pid, count, args.seconds, args.rounds)
-            rss["postgresql"] = rss_mib(a.pid)
+            # the instances take turns round by round (the same load for both), and the order
+            # alternates, so neither always runs right after the other's write burst
+            results = {name: {test: Runs() for test in TESTS} for name in instances}
+            for round_ in range(args.rounds):
+                print(f"round {round_ + 1}: load average {load_average()}", flush=True)
+                order = list(instances) if round_ % 2 == 0 else list(reversed(instances))
+                for name in order:
+                    process, base = instances[name]
+                    one_round(base, process.pid, count, args.seconds, results[name])
             p50, p99 = visibility(base_a, base_b)
-            print(f"\nload average {load_average()}")
-            for name, figures in results["postgresql"].items():
-                line = f"{name:23s} postgresql {figures}"
+            print(f"\nload average {load_average()}; medians of {args.rounds} rounds of {args.seconds:g} s")
+            for test in TESTS:
+                print(f"{test:23s} postgresql {results['postgresql'][test].line()}")
                 if "sqlite" in results:
-                    base_figures = results["sqlite"][name]
-                    line += f"  | sqlite {base_figures.rate:6.0f} req/s p99 {base_figures.p99_ms:6.2f} ms" \
-                            f" CPU {base_figures.cpu_us:4.0f} us/req  ratio {figures.rate / base_figures.rate:4.2f}"
-                print(line)
-            print(f"RSS after the load: postgresql A {rss['postgresql']:.0f} MiB, B {rss_mib(b.pid):.0f} MiB"
-                  + (f", sqlite {rss['sqlite']:.0f} MiB" if "sqlite" in rss else ""))
+                    ratio = (Figures.median(results["postgresql"][test].figures).rate
+                             / Figures.median(results["sqlite"][test].figures).rate)
+                    print(f"{'':23s} sqlite     {results['sqlite'][test].line()}  ratio {ratio:4.2f}")
+            print(f"RSS after the load: postgresql A {rss_mib(a.pid):.0f} MiB, B {rss_mib(b.pid):.0f} MiB"
+                  + (f", sqlite {rss_mib(instances['sqlite'][0].pid):.0f} MiB" if "sqlite" in instances else ""))
             print(f"A -> B visible: p50 {p50:.1f} ms  p99 {p99:.1f} ms (200 value writes)")
     finally:
         stop(processes)

@@ -13,8 +13,14 @@ query engine's, not HTTP's (``bench_rest_reads.py`` measures the HTTP overhead o
    the id): time and the peak memory of the streamed id list, against rendering every submodel.
 
 Each query runs ``--runs`` times (p50/p99 over them, after one warm-up that builds the value
-index); the naive loop (``query.plan.naive``: every object asked) runs 3 times. Usage:
-python bench/bench_query.py [--submodels 100000] [--runs 200]
+index); the naive loop (``query.plan.naive``: every object asked) runs 3 times.
+
+4. The SQL path (``query.store_query.sql_page``, what a bounded-cache deployment answers with):
+   the same submodels copied into a PostgreSQL store's ``documents`` table (a fresh schema,
+   dropped at the end), queries 1 and 2 answered by the database (``--sql-runs`` times; the
+   CPU column is this process's, PostgreSQL's own is not in it). Skipped when ``--postgres`` is
+   not reachable. Usage:
+python bench/bench_query.py [--submodels 100000] [--runs 200] [--sql-runs 50] [--postgres URL]
 """
 
 from __future__ import annotations
@@ -31,11 +37,16 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
+import psycopg
 from basyx.aas import model
 
+from twinbridge.aas import documents
+from twinbridge.aas.store.postgres import PostgresStore
+from twinbridge.aas.store.postgres_schema import StoreUrl
 from twinbridge.aas.twin import Twin
 from twinbridge.query.json_form import parse_query
 from twinbridge.query.plan import Planner, naive
+from twinbridge.query.store_query import sql_page
 from twinbridge.query.syntax import Query, Root
 from twinbridge.query.value_index import ValueIndexes
 from twinbridge.query.world import RepositoryWorld
@@ -104,10 +115,50 @@ def timed(runs: int, call: Callable[[], object]) -> tuple[float, float, float, o
     return p50, p99, percentiles(cpu)[1], result
 
 
+def sql_path(url: str, objects: list[model.Submodel], queries: dict[str, Query],
+             expected: dict[str, tuple[list[str], float]], runs: int) -> None:
+    """Queries 1 and 2 answered by PostgreSQL over the same submodels (see the docstring, 4)."""
+    schema = f"bench_query_{os.getpid()}"
+    try:
+        psycopg.connect(url, connect_timeout=3).close()
+    except psycopg.OperationalError as error:
+        print(f"SQL path skipped: PostgreSQL at {url} is not reachable ({error})")
+        return
+    store = PostgresStore(StoreUrl(f"{url}?schema={schema}"))
+    try:
+        before = time.perf_counter()
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"SET search_path TO {schema}")  # type: ignore[arg-type]  # our own name
+            with conn.cursor().copy("COPY documents (kind, id, body) FROM STDIN") as copy:
+                for submodel in objects:
+                    copy.write_row(("submodel", submodel.id, documents.encode(submodel).decode()))
+            conn.execute("ANALYZE documents")
+        print(f"copied {len(objects):,} submodels into PostgreSQL (schema {schema}) in "
+              f"{time.perf_counter() - before:.1f} s")
+        for name, query in queries.items():
+            wanted, naive_ms = expected[name]
+            for variant, limit in (("page 100", 100), ("all ids", None)):
+                p50, p99, cpu99, page = timed(runs, lambda query=query, limit=limit: sql_page(
+                    store, query, Root.SM, 0, limit, 30.0))
+                identifiers = page.identifiers  # type: ignore[attr-defined]
+                assert identifiers == wanted[:len(identifiers)], "SQL and the naive loop disagree"
+                matches = len(wanted) if limit is None else len(identifiers)
+                print(f"{name:34} {'SQL ' + variant:14} {matches:>8,} {p50:>8.2f} {p99:>8.2f} {cpu99:>8.2f} "
+                      f"{naive_ms:>9.1f} {naive_ms / p50:>6.0f}x")
+    finally:
+        store.close()
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")  # type: ignore[arg-type]  # our own name
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--submodels", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--sql-runs", type=int, default=50)
+    parser.add_argument("--postgres", default=os.environ.get("TWINBRIDGE_TEST_POSTGRES",
+                                                             "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--sql-only", action="store_true", help="skip the in-memory plans and $select id")
     args = parser.parse_args()
     started = time.perf_counter()
     twin = build(args.submodels)
@@ -127,8 +178,9 @@ def main() -> None:
             {"$eq": [{"$field": "$sm#semanticId"}, {"$strVal": NP}]},
             {"$eq": [{"$field": "$sme.ManufacturerName#value"}, {"$strVal": "Maker 17"}]}]}),
     }
-    print(f"{'query':34} {'variant':10} {'matches':>8} {'p50 ms':>8} {'p99 ms':>8} {'CPU p99':>8} {'naive ms':>9} "
+    print(f"{'query':34} {'variant':14} {'matches':>8} {'p50 ms':>8} {'p99 ms':>8} {'CPU p99':>8} {'naive ms':>9} "
           f"{'ratio':>7}")
+    answers: dict[str, tuple[list[str], float]] = {}
     for name, query in queries.items():
         naive_samples = []
         for _ in range(3):
@@ -136,15 +188,19 @@ def main() -> None:
             expected = naive(query, Root.SM, objects, world)
             naive_samples.append(time.perf_counter() - before)
         naive_ms = statistics.median(naive_samples) * 1e3
-        for variant, limit in (("page 100", 100), ("all ids", None)):
+        answers[name] = (expected, naive_ms)
+        for variant, limit in (() if args.sql_only else (("page 100", 100), ("all ids", None))):
             p50, p99, cpu99, page = timed(args.runs,
                                           lambda query=query, limit=limit: planner.page(query, 0, limit, 30.0))
             identifiers = page.identifiers  # type: ignore[attr-defined]
             assert identifiers == expected[:len(identifiers)], "the plan and the naive loop disagree"
             matches = len(expected) if limit is None else len(identifiers)
-            print(f"{name:34} {variant:10} {matches:>8,} {p50:>8.2f} {p99:>8.2f} {cpu99:>8.2f} {naive_ms:>9.1f} "
+            print(f"{name:34} {variant:14} {matches:>8,} {p50:>8.2f} {p99:>8.2f} {cpu99:>8.2f} {naive_ms:>9.1f} "
                   f"{naive_ms / p50:>6.0f}x")
 
+    sql_path(args.postgres, objects, queries, answers, args.sql_runs)  # type: ignore[arg-type]
+    if args.sql_only:
+        return
     every_kind = q({"$or": [{"$eq": [{"$field": "$sm#idShort"}, {"$strVal": name}]}
                             for name in ("TechnicalData", "Nameplate", "Other")]}, select_id=True)
     scan = q({"$starts-with": [{"$field": "$sm#id"}, {"$strVal": "urn:bench:"}]}, select_id=True)

@@ -1,11 +1,16 @@
 """What running each SPARQL query in a forked child costs (``submodels/sparql_worker.py``).
 
-    .venv/bin/python bench/bench_sparql_fork.py [--machines 1000] [--components 5] [--queries 20]
+    .venv/bin/python bench/bench_sparql_fork.py [--machines 1000] [--components 5] [--queries 20] [--ship]
 
 Builds the bench plant's graph, then for two queries prints the median/p99 latency in-process
 (``SemanticGraph.query``, the baseline, under the lock) and in a forked child
 (``SparqlWorkers.run``), their ratio, how long ``os.fork`` itself blocks the event loop (page
 tables: grows with the RSS), and the largest event-loop stall a 1 ms ticker saw meanwhile.
+
+``--ship`` weighs a pre-started pool (forkserver or spawn) instead: such a worker does not share
+the server's pages, so the graph must reach it. It prints what sending the built graph once
+costs (pickling it in the server, and loading it in a spawned process), the price of every
+refresh, and of every worker a time limit kills.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import multiprocessing
 import os
+import pickle
 import resource
 import statistics
 import time
@@ -49,6 +56,7 @@ async def main() -> None:
     parser.add_argument("--machines", type=int, default=1000)
     parser.add_argument("--components", type=int, default=5)
     parser.add_argument("--queries", type=int, default=20)
+    parser.add_argument("--ship", action="store_true", help="the cost of sending the graph to a spawned worker")
     args = parser.parse_args()
 
     plant = build_environment(PlantDescription.model_validate(description(args.machines, args.components)))
@@ -60,6 +68,9 @@ async def main() -> None:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{args.machines} machines: {len(graph.graph)} triples, max RSS {rss:.0f} MiB")
 
+    if args.ship:
+        _ship(graph.graph)
+        return
     forks = []
     for _ in range(args.queries):
         started = time.perf_counter()
@@ -93,6 +104,24 @@ async def main() -> None:
         print(f"SPARQL {name}: in-process median {in_median * 1e3:.1f} ms p99 {in_p99 * 1e3:.1f} ms; "
               f"forked median {fork_median * 1e3:.1f} ms p99 {fork_p99 * 1e3:.1f} ms "
               f"(ratio {fork_median / in_median:.2f}); largest event-loop stall {max(stalls) * 1e3:.1f} ms")
+
+
+def _load(data: bytes) -> float:
+    """In a spawned worker: unpickle the graph; the seconds it took (CPU: a worker has a core)."""
+    started = time.process_time()
+    pickle.loads(data)
+    return time.process_time() - started
+
+
+def _ship(graph: object) -> None:
+    started, cpu = time.perf_counter(), time.process_time()
+    data = pickle.dumps(graph, protocol=pickle.HIGHEST_PROTOCOL)
+    dumped, dumped_cpu = time.perf_counter() - started, time.process_time() - cpu
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        loaded_cpu = pool.apply(_load, (data,))
+    print(f"ship the graph to a spawned worker: pickle {len(data) / 2**20:.0f} MiB in {dumped:.2f} s "
+          f"({dumped_cpu:.2f} CPU-s, the server's event loop blocked meanwhile); unpickle in the worker "
+          f"{loaded_cpu:.2f} CPU-s")
 
 
 if __name__ == "__main__":

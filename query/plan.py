@@ -26,6 +26,7 @@ from typing import Protocol
 
 from basyx.aas import model
 
+from twinbridge.query.descriptors import Descriptor
 from twinbridge.query.evaluate import Condition, compile_condition
 from twinbridge.query.resolve import Deadline, Scope, World
 from twinbridge.query.syntax import (
@@ -46,9 +47,10 @@ from twinbridge.query.value_index import ValueIndexes
 
 _MIRRORED = {"$eq": "$eq", "$ne": "$ne", "$lt": "$gt", "$gt": "$lt", "$le": "$ge", "$ge": "$le"}
 _ALLOWED_ROOTS = {Root.AAS: (Root.AAS, Root.SM, Root.SME), Root.SM: (Root.AAS, Root.SM, Root.SME),
-                  Root.CD: (Root.CD,)}
+                  Root.CD: (Root.CD,), Root.AASDESC: (Root.AASDESC,), Root.SMDESC: (Root.SMDESC,)}
 _OWN_ROOTS = {Root.AAS: (Root.AAS,), Root.SM: (Root.SM, Root.SME), Root.CD: (Root.CD,)}
-_REPOSITORY_NAMES = {Root.AAS: "shells", Root.SM: "submodels", Root.CD: "concept descriptions"}
+_REPOSITORY_NAMES = {Root.AAS: "shells", Root.SM: "submodels", Root.CD: "concept descriptions",
+                     Root.AASDESC: "shell descriptors", Root.SMDESC: "submodel descriptors"}
 
 
 class Catalog(Protocol):
@@ -83,9 +85,18 @@ class Page:
     after: int | None  # the cursor (a sequence number) of the next page, None at the end
 
 
+class PageSource(Protocol):
+    """Where a query route gets its page: ``Planner`` (the twin's objects in memory, indexes) or
+    ``query.store_query.StorePlanner`` (the PostgreSQL store, in SQL)."""
+
+    def page(self, query: Query, after: int, limit: int | None, timeout: float) -> Page: ...
+
+
 def check_roots(query: Query, root: Root) -> None:
     """A shell or submodel query may use ``$aas``, ``$sm``, ``$sme``; a concept description
-    query ``$cd`` only (and ``$cd`` nowhere else)."""
+    query ``$cd`` only (and ``$cd`` nowhere else); a registry's shell descriptor query
+    ``$aasdesc`` only (embedded submodel descriptors are ``$aasdesc#submodelDescriptors…``), its
+    submodel descriptor query ``$smdesc`` only."""
     allowed = _ALLOWED_ROOTS[root]
     for field in fields_of(query.condition):
         if field.root not in allowed:
@@ -122,8 +133,11 @@ class Planner:
             ors = [self.candidates(child) for child in node.children]
             if any(plan is None for plan in ors):
                 return None
-            return Candidates(_union([plan.seqs for plan in ors if plan is not None]),
-                              all(plan is not None and plan.exact for plan in ors))
+            # exact only if no child can be invalid: an object one child holds for and another is
+            # invalid for (``"nl" $gt 0``) is invalid as a whole, and the union lists it
+            exact = all(plan is not None and plan.exact for plan in ors) and not any(
+                compile_condition(Query(child)).may_be_invalid for child in node.children)
+            return Candidates(_union([plan.seqs for plan in ors if plan is not None]), exact)
         return None  # $not: everything the child does not hold for, which no index lists
 
     def _comparison(self, node: Comparison) -> Candidates | None:
@@ -202,6 +216,26 @@ class Planner:
             chosen.append(seq)
         id_of = self.catalog.id_of
         return Page([id_of(seq) for seq in chosen], chosen[-1] if more and chosen else None)
+
+
+class _Alone:
+    """The world of a registry descriptor: no other level to reach (``check_roots`` sees to it)."""
+
+    def submodels_of(self, shell: model.AssetAdministrationShell) -> Iterable[model.Submodel]:
+        return ()
+
+    def shells_of(self, submodel: model.Submodel) -> Iterable[model.AssetAdministrationShell]:
+        return ()
+
+
+def matcher(query: Query, root: Root, deadline: Deadline,
+            world: World | None = None) -> Callable[[model.Identifiable | Descriptor], bool]:
+    """Whether the query holds for one object (a descriptor's JSON for ``$aasdesc``/``$smdesc``),
+    its condition compiled once; ``world`` is where fields of another level are looked up."""
+    check_roots(query, root)
+    condition = compile_condition(query)
+    around: World = world if world is not None else _Alone()
+    return lambda obj: condition.holds(Scope(root, obj, around, deadline))
 
 
 def naive(query: Query, root: Root, objects: Iterable[model.Identifiable], world: World,

@@ -23,6 +23,7 @@ from basyx.aas import model
 
 from twinbridge.aas.compat_basyx import asset_kind_name, key_type_name, reference_type_name
 from twinbridge.aas.errors import TimedOut
+from twinbridge.query.descriptors import Descriptor, descriptor_values
 from twinbridge.query.syntax import Attribute, Field, PathStep, ReferenceClause, Root
 
 Bindings = dict[str, object]
@@ -45,6 +46,10 @@ class Deadline:
         if self._steps % self._STRIDE == 0:
             self.check()
 
+    def remaining(self) -> float:
+        """Seconds left (what a database statement may still take)."""
+        return max(0.0, self._expires - self._clock())
+
     def check(self) -> None:
         if self._clock() > self._expires:
             raise TimedOut(f"the query ran longer than its limit of {self.seconds:g} s and was stopped; "
@@ -61,10 +66,11 @@ class World(Protocol):
 
 @dataclass(slots=True)
 class Scope:
-    """One object under evaluation (``root`` says which repository it belongs to)."""
+    """One object under evaluation (``root`` says which repository it belongs to): a model object,
+    or a registry descriptor's JSON for ``$aasdesc`` / ``$smdesc``."""
 
     root: Root
-    obj: model.Identifiable
+    obj: model.Identifiable | Descriptor
     world: World
     deadline: Deadline
     _cache: dict[Field, Resolved] = field(default_factory=dict)
@@ -112,9 +118,11 @@ def _resolve(field_: Field, scope: Scope) -> Iterator[tuple[Bindings, object]]:
             else:
                 for bindings, element in _follow(submodel, field_.path, keys, base):
                     yield from _element_attribute(element, attribute, bindings)
-    elif scope.root is Root.CD:
-        concept = scope.obj
-        yield from _referable_attribute(concept, attribute, {}, "$cd#")  # type: ignore[arg-type]
+    elif field_.root is Root.CD:
+        if scope.root is Root.CD:
+            yield from _referable_attribute(scope.obj, attribute, {}, "$cd#")  # type: ignore[arg-type]
+    elif field_.root is scope.root:  # a descriptor field of a descriptor
+        yield from descriptor_values(field_, scope.obj)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------- attributes

@@ -6,7 +6,8 @@ only ever see them. Every node keeps the ``position`` it came from (a JSON path 
 ``$condition.$and[1].$eq[0]``, or ``character 17`` in the text form) so a later check can still
 name where the query went wrong.
 
-Field identifiers (``$aas#…``, ``$sm#…``, ``$sme.<idShortPath>#…``, ``$cd#…``) are parsed here,
+Field identifiers (``$aas#…``, ``$sm#…``, ``$sme.<idShortPath>#…``, ``$cd#…``, and the registry's
+``$aasdesc#…`` and ``$smdesc#…``) are parsed here,
 by hand: the grammar's attribute list is small and closed, and a hand parser can say *which*
 character is wrong, which the JSON schema's one long regular expression cannot.
 """
@@ -29,6 +30,8 @@ class Root(enum.Enum):
     SM = "$sm"
     SME = "$sme"
     CD = "$cd"
+    AASDESC = "$aasdesc"
+    SMDESC = "$smdesc"
 
 
 class Kind(enum.Enum):
@@ -65,10 +68,13 @@ class Attribute:
     """What a field examines: ``name`` plus, for lists and references, which item and which part."""
 
     # id idShort assetKind assetType globalAssetId specificAssetIds submodels semanticId value valueType language
+    # endpoints submodelDescriptors
     name: str
-    item: int | None = None  # specificAssetIds / submodels / supplementalSemanticIds [<index>] (None: any)
-    member: str | None = None  # specificAssetIds: name | value | externalSubjectId
+    item: int | None = None  # specificAssetIds / submodels / supplementalSemanticIds / endpoints /
+    #                          submodelDescriptors [<index>] (None: any)
+    member: str | None = None  # specificAssetIds: name | value | externalSubjectId; endpoints: interface | href
     reference: ReferenceClause | None = None
+    inner: Attribute | None = None  # submodelDescriptors: the SubmodelDescriptor's attribute
 
 
 @dataclass(frozen=True, slots=True, eq=False)  # identity hash: evaluation caches per field cost one lookup
@@ -288,6 +294,44 @@ def _listed_references(cursor: _Cursor, name: str) -> Attribute:
                      reference=_reference(cursor))
 
 
+def _endpoint(cursor: _Cursor) -> Attribute:
+    """After ``endpoints``: ``[<index>]`` optional, then ``.interface`` or
+    ``.protocolinformation.href`` (the grammar's spelling; the JSON member's ``protocolInformation``
+    is accepted too)."""
+    index = cursor.index()
+    cursor.expect(".")
+    part = cursor.word(("interface", "protocolinformation", "protocolInformation"))
+    if part != "interface":
+        cursor.expect(".href")
+        part = "href"
+    return Attribute("endpoints", None if index is False else index, part)  # type: ignore[arg-type]
+
+
+def _submodel_descriptor_attribute(cursor: _Cursor) -> Attribute:
+    """The grammar's ``SmDescriptorClause``: ``$smdesc#…`` and ``$aasdesc#submodelDescriptors.…``."""
+    name = cursor.word(("semanticId", "idShort", "id", "endpoints"))
+    if name == "semanticId":
+        return Attribute(name, reference=_reference(cursor))
+    if name == "endpoints":
+        return _endpoint(cursor)
+    return Attribute(name)
+
+
+def _shell_descriptor_attribute(cursor: _Cursor) -> Attribute:
+    name = cursor.word(("idShort", "id", "assetKind", "assetType", "globalAssetId", "specificAssetIds",
+                        "endpoints", "submodelDescriptors"))
+    if name == "specificAssetIds":
+        return _specific_asset_ids(cursor)
+    if name == "endpoints":
+        return _endpoint(cursor)
+    if name == "submodelDescriptors":
+        index = cursor.index()
+        cursor.expect(".")
+        return Attribute(name, None if index is False else index,  # type: ignore[arg-type]
+                         inner=_submodel_descriptor_attribute(cursor))
+    return Attribute(name)
+
+
 def _id_short_path(cursor: _Cursor) -> tuple[PathStep, ...]:
     steps: list[PathStep] = []
     while True:
@@ -306,16 +350,20 @@ def _id_short_path(cursor: _Cursor) -> tuple[PathStep, ...]:
 def parse_field(text: str, position: str) -> Field:
     """A field identifier such as ``$sme.Documents[].DocumentClassification.Class#value``."""
     cursor = _Cursor(text, position)
-    if cursor.take("$aasdesc") or cursor.take("$smdesc"):
-        raise QuerySyntaxError(position, f"{text!r}: descriptor fields need a registry; this server is a "
-                                         "repository (query shells, submodels and concept descriptions)")
-    root_text = cursor.word(("$aas", "$sme", "$sm", "$cd"))
+    root_text = cursor.word(("$aasdesc", "$smdesc", "$aas", "$sme", "$sm", "$cd"))
     root = Root(root_text)
     path = None
     if root is Root.SME and cursor.take("."):
         path = _id_short_path(cursor)
     cursor.expect("#")
-    attribute = _aas_attribute(cursor) if root is Root.AAS else _element_attribute(cursor, root)
+    if root is Root.AAS:
+        attribute = _aas_attribute(cursor)
+    elif root is Root.AASDESC:
+        attribute = _shell_descriptor_attribute(cursor)
+    elif root is Root.SMDESC:
+        attribute = _submodel_descriptor_attribute(cursor)
+    else:
+        attribute = _element_attribute(cursor, root)
     cursor.done()
     return Field(text, root, path, attribute, position, _list_keys(path))
 

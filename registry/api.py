@@ -23,7 +23,9 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from twinbridge.aas.errors import TwinError
 from twinbridge.registry.descriptors import (
     AssetAdministrationShellDescriptor,
     AssetLink,
@@ -32,11 +34,11 @@ from twinbridge.registry.descriptors import (
     render,
 )
 from twinbridge.registry.service import RegistryService, parse
-from twinbridge.server.api.auth import ApiSecurity, Credentials, check_access
+from twinbridge.server.api.auth import ApiSecurity, Credentials, check_access, check_token
 from twinbridge.server.api.bodies import load_json
 from twinbridge.server.api.ids import decode_id, decode_json, encode_id
 from twinbridge.server.api.paging import limit_of
-from twinbridge.server.api.results import ApiError
+from twinbridge.server.api.results import ApiError, error_response
 
 DEFAULT_PAGE = 1_000
 
@@ -49,7 +51,7 @@ PROFILES: tuple[str, ...] = tuple(
 )
 
 DISCOVERY_PROFILE_31 = "https://admin-shell.io/aas/API/3/1/DiscoveryServiceSpecification/SSP-001"
-"""What the discovery routes on the v3.1 prefix implement (``ROUTERS_31``)."""
+"""What the discovery routes on the v3.1 prefix implement (``discovery`` and ``discovery_31``)."""
 
 
 @dataclass(slots=True, eq=False)
@@ -321,7 +323,54 @@ async def search_all_shell_ids_by_asset_link(request: Request, service: Reader, 
     return _page([orjson.dumps(identifier) for identifier in ids], next_after)
 
 
-ROUTERS = (shells, submodels, discovery)
-ROUTERS_31 = (discovery_31, discovery)
-"""What the v3.1 prefix serves of the registry: Discovery SSP-001 (v3.1 added ``shellsByAssetLink``;
-the other routes answer as in v3.0)."""
+ROUTERS_30_ONLY = (shells, submodels)
+"""The registries' descriptors: Part 2 v3.1 changed them, so they are served on v3.0 only."""
+ROUTERS_31_ONLY = (discovery_31,)
+"""v3.1's ``shellsByAssetLink``."""
+
+
+# ------------------------------------------------------------- hot paths
+class HotReads:
+    """ASGI middleware answering the reads a client makes one at a time in a loop, a lookup by
+    asset id and one descriptor by id, before FastAPI's routing and dependency solving (profiled
+    on ``GET /lookup/shells``: those two were ~60% of the request's CPU; the same shortcut as the
+    repository's ``server.api.hot``). The FastAPI routes above still document them and serve
+    everything else (HEAD, the v3.1 prefix); answers and errors are the same."""
+
+    def __init__(self, app: ASGIApp, state: RegistryState, prefix: str) -> None:
+        self.app = app
+        self.state = state
+        self._lookup = f"{prefix}/lookup/shells"
+        self._shell = f"{prefix}/shell-descriptors/"
+        self._submodel = f"{prefix}/submodel-descriptors/"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        service = self.state.service
+        try:
+            if path == self._lookup:
+                self._check(scope)
+                query = Request(scope).query_params
+                after, size = _paging(query.get("limit"), query.get("cursor"))
+                ids, next_after = await service.lookup(asset_pairs(query.getlist("assetIds")), after, size)
+                response: Response = _page([orjson.dumps(identifier) for identifier in ids], next_after)
+            elif path.startswith(self._shell) and "/" not in (rest := path[len(self._shell):]) and rest:
+                self._check(scope)
+                response = _json(await service.shell(decode_id(rest, "aasIdentifier")))
+            elif path.startswith(self._submodel) and "/" not in (rest := path[len(self._submodel):]) and rest:
+                self._check(scope)
+                response = _json(await service.submodel(decode_id(rest, "submodelIdentifier")))
+            else:
+                await self.app(scope, receive, send)
+                return
+        except (ApiError, TwinError) as error:
+            response = error_response(error)
+        await response(scope, receive, send)
+
+    def _check(self, scope: Scope) -> None:
+        authorization = next((value.decode("latin-1") for name, value in scope["headers"]
+                              if name == b"authorization"), None)
+        check_token(self.state.security, authorization, "read")

@@ -14,9 +14,18 @@ from fastapi.responses import Response
 from pydantic import SecretStr
 
 from twinbridge.aas.twin import Twin
-from twinbridge.registry.api import DISCOVERY_PROFILE_31, PROFILES, ROUTERS, ROUTERS_31, RegistryState
+from twinbridge.registry.api import (
+    DISCOVERY_PROFILE_31,
+    PROFILES,
+    ROUTERS_30_ONLY,
+    ROUTERS_31_ONLY,
+    HotReads,
+    RegistryState,
+    discovery,
+)
 from twinbridge.registry.feeder import DescriptorSink, HttpSink, LocalSink, RegistryFeeder
 from twinbridge.registry.of_twin import OpcUaAddress
+from twinbridge.registry.query_api import QUERY_PROFILES_31, queries
 from twinbridge.registry.service import RegistryService
 from twinbridge.registry.settings import RegistrySettings
 from twinbridge.registry.store import open_descriptor_store
@@ -39,15 +48,16 @@ def open_service(url: str) -> RegistryService:
 
 
 def mount(app: FastAPI, service: RegistryService, security: ApiSecurity, prefix: str) -> None:
-    """The registry under ``prefix`` and its Discovery, with v3.1's ``shellsByAssetLink``, under the
-    v3.1 prefix beside a ``.../v3.0`` one (Part 2 v3.1 changed the registries' descriptors, which
-    are served on v3.0 only)."""
+    """The registry under ``prefix``; its Discovery with v3.1's ``shellsByAssetLink`` and the
+    registry queries under the v3.1 prefix beside a ``.../v3.0`` one (Part 2 v3.1 changed the
+    registries' descriptors, which are served on v3.0 only; the queries, v3.1's, answer on both
+    as the repository's do)."""
     app.state.registry = RegistryState(service, security)
-    for router in ROUTERS:
+    for router in (*ROUTERS_30_ONLY, discovery, queries):
         app.include_router(router, prefix=prefix)
     v31 = v31_prefix_of(prefix)
     if v31 is not None:
-        for router in ROUTERS_31:
+        for router in (*ROUTERS_31_ONLY, discovery, queries):
             app.include_router(router, prefix=v31, include_in_schema=False)
 
 
@@ -82,7 +92,9 @@ class RegistryHost:
             services = app_services(app)
             services.extra_profiles.extend(PROFILES)
             if v31_prefix_of(prefix) is not None:
-                services.extra_profiles_31.append(DISCOVERY_PROFILE_31)
+                services.extra_profiles_31.extend((DISCOVERY_PROFILE_31, *QUERY_PROFILES_31))
+                services.routers_31_only.extend(ROUTERS_31_ONLY)
+                services.routers_30_only.extend(ROUTERS_30_ONLY)
 
     async def start(self) -> None:
         if self.feeder is not None:
@@ -95,19 +107,20 @@ class RegistryHost:
             self.service.close()
 
     def banner_lines(self) -> list[str]:
-        lines = ["  AAS Registry and Discovery served here (/shell-descriptors, /lookup/shells)"] \
-            if self.service is not None else []
+        lines = ["  AAS Registry and Discovery served here (/shell-descriptors, /lookup/shells, "
+                 "/query/shell-descriptors)"] if self.service is not None else []
         return lines + (self.feeder.banner_lines() if self.feeder is not None else [])
 
 
 def registry_app(service: RegistryService, security: ApiSecurity, prefix: str = "/api/v3.0") -> FastAPI:
-    """The registry alone: Shell and Submodel Registry, Discovery and ``/description`` (and the v3.1
-    Discovery beside a ``.../v3.0`` prefix)."""
+    """The registry alone: Shell and Submodel Registry, Discovery, the registry queries and
+    ``/description`` (and the v3.1 Discovery and queries beside a ``.../v3.0`` prefix)."""
     prefix = prefix.rstrip("/")
     app = FastAPI(title="twinbridge AAS Registry and Discovery", version="3.0",
                   openapi_url=f"{prefix}/openapi.json", docs_url=None, redoc_url=None)
     install_error_handlers(app)
     mount(app, service, security, prefix)
+    app.add_middleware(HotReads, state=app.state.registry, prefix=prefix)
     description = APIRouter(tags=["Description API"])
 
     @description.get("/description")
@@ -121,7 +134,8 @@ def registry_app(service: RegistryService, security: ApiSecurity, prefix: str = 
 
         @description_31.get("/description")
         async def get_description_31() -> Response:
-            return Response(orjson.dumps({"profiles": [DISCOVERY_PROFILE_31]}), media_type="application/json")
+            return Response(orjson.dumps({"profiles": [DISCOVERY_PROFILE_31, *QUERY_PROFILES_31]}),
+                            media_type="application/json")
 
         app.include_router(description_31, prefix=v31, include_in_schema=False)
     return app

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -17,15 +18,24 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from twinbridge.aas.errors import Conflict, InvalidInput, NotFound
+from twinbridge.query.descriptors import Descriptor
+from twinbridge.query.plan import matcher
+from twinbridge.query.resolve import Deadline
+from twinbridge.query.syntax import Query, Root
 from twinbridge.registry.descriptors import (
     AssetAdministrationShellDescriptor,
     SpecificAssetId,
     SubmodelDescriptor,
     render,
 )
-from twinbridge.registry.store import DescriptorStore, Link, Page, ShellRow
+from twinbridge.registry.store import DescriptorStore, DescriptorTable, Link, Page, ShellRow
 
 T = TypeVar("T")
+Matches = tuple[list[tuple[str, bytes]], str | None]
+
+SCAN_BATCH = 500
+"""Rows a query reads from the store at a time: the deadline is checked between batches too."""
+_TABLES: dict[Root, DescriptorTable] = {Root.AASDESC: "shell_descriptor", Root.SMDESC: "submodel_descriptor"}
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -50,6 +60,7 @@ class RegistryService:
     def __init__(self, store: DescriptorStore) -> None:
         self.store = store
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="registry-store")
+        self._reads = store.point_reads()
 
     async def _run(self, call: Callable[..., T], *args: object, **kwargs: object) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, functools.partial(call, *args, **kwargs))
@@ -60,6 +71,8 @@ class RegistryService:
 
     # ------------------------------------------------------------ shells
     async def shell(self, identifier: str) -> bytes:
+        if self._reads is not None:
+            return self._reads.shell(identifier)
         return await self._run(self.store.shell, identifier)
 
     async def shells(self, asset_kind: str | None, asset_type: str | None, after: str | None, limit: int) -> Page:
@@ -122,6 +135,8 @@ class RegistryService:
 
     # --------------------------------------------------------- submodels
     async def submodel(self, identifier: str) -> bytes:
+        if self._reads is not None:
+            return self._reads.submodel(identifier)
         return await self._run(self.store.submodel, identifier)
 
     async def submodels(self, after: str | None, limit: int) -> Page:
@@ -135,9 +150,35 @@ class RegistryService:
     async def delete_submodel(self, identifier: str) -> None:
         await self._run(self.store.delete_submodel, identifier)
 
+    # ----------------------------------------------------------- queries
+    async def query(self, root: Root, query: Query, after: str | None, limit: int, timeout_s: float) -> Matches:
+        """A page of the (id, body) of the descriptors the query holds for, in id order, and the
+        id to continue after (None at the end); TimedOut past ``timeout_s``."""
+        deadline = Deadline(timeout_s, time.monotonic)
+        holds = matcher(query, root, deadline)  # refuses other roots before any store call
+        return await self._run(self._query, _TABLES[root], query, holds, deadline, after, limit)
+
+    def _query(self, table: DescriptorTable, query: Query, holds: Callable[[Descriptor], bool], deadline: Deadline,
+               after: str | None, limit: int) -> Matches:
+        found: list[tuple[str, bytes]] = []
+        while True:
+            deadline.check()
+            batch = self.store.candidates(table, query, after, SCAN_BATCH, deadline.remaining())
+            for identifier, body in batch.rows:
+                deadline.tick()
+                if batch.exact or holds(orjson.loads(body)):
+                    if len(found) == limit:  # one match beyond the page: there is a next page
+                        return found, found[-1][0]
+                    found.append((identifier, body))
+            if batch.last is None:
+                return found, None
+            after = batch.last
+
     # --------------------------------------------------------- discovery
     async def lookup(self, pairs: Sequence[tuple[str, str]], after: str | None,
                      limit: int) -> tuple[list[str], str | None]:
+        if self._reads is not None and pairs:  # without pairs: a scan of every link, not a point read
+            return self._reads.lookup(pairs, after, limit)
         return await self._run(self.store.lookup, pairs, after, limit)
 
     async def links(self, aas_id: str) -> list[bytes]:

@@ -18,7 +18,8 @@ answered as is):
 
 Pages are keyset pages ordered by id (byte order): a cursor is the last id handed out, so pages
 stay consistent while descriptors come and go and cost the same at any depth. Every method is
-synchronous and runs on the store's own thread (``RegistryService``).
+synchronous and runs on the store's own thread (``RegistryService``), except the ``PointReads``
+a store may offer for the event loop itself.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 from urllib.parse import unquote, urlsplit
 
 from twinbridge.aas.errors import InvalidInput
+from twinbridge.query.syntax import Query
 
 DESCRIPTOR_LINKS = 0
 DISCOVERY_LINKS = 1
@@ -54,10 +56,39 @@ class ShellRow:
 
 
 Page = tuple[list[bytes], str | None]
+DescriptorTable = Literal["shell_descriptor", "submodel_descriptor"]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """One batch of a query's scan: (id, body) rows in id order; ``exact``: the store's own test
+    answered the query for them (no evaluation needed); ``last``: the id to scan on after, None
+    when the table has no more rows."""
+
+    rows: list[tuple[str, bytes]]
+    exact: bool
+    last: str | None
+
+
+class PointReads(Protocol):
+    """One row or one index range, read where the request is handled (the event loop): a lookup
+    by asset id costs ~15 µs in SQLite, and the hop to the store's thread and back cost two
+    thread wake-ups, which set the p99 on a loaded machine (bench/bench_registry.py)."""
+
+    def shell(self, identifier: str) -> bytes: ...
+    def submodel(self, identifier: str) -> bytes: ...
+    def lookup(self, pairs: Sequence[tuple[str, str]], after: str | None,
+               limit: int) -> tuple[list[str], str | None]: ...
 
 
 class DescriptorStore(Protocol):
     def close(self) -> None: ...
+
+    def point_reads(self) -> PointReads | None:
+        """Reads for the event loop, on a connection of their own that sees every committed write;
+        None when a read is a network round trip (PostgreSQL): it stays on the store's thread."""
+        ...
+
     def shell(self, identifier: str) -> bytes: ...
 
     def save_shell(self, row: ShellRow, *, create: bool | None) -> None:
@@ -87,6 +118,12 @@ class DescriptorStore(Protocol):
 
     def links(self, aas_id: str) -> list[bytes]:
         """Every link of the shell, posted ones and its descriptor's; NotFound when it has none."""
+        ...
+
+    def candidates(self, table: DescriptorTable, query: Query, after: str | None, limit: int,
+                   budget_s: float) -> Candidates:
+        """Up to ``limit`` rows after ``after`` that the query may hold for (every row, or those a
+        database-side predicate leaves: ``query.sql``); TimedOut past ``budget_s`` seconds."""
         ...
 
     def post_links(self, aas_id: str, links: Sequence[Link]) -> None: ...

@@ -17,9 +17,20 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
+from psycopg import sql
 
-from twinbridge.aas.errors import Conflict, InvalidInput, NotFound, StorageError
-from twinbridge.registry.store import DESCRIPTOR_LINKS, DISCOVERY_LINKS, Link, Page, ShellRow
+from twinbridge.aas.errors import Conflict, InvalidInput, NotFound, StorageError, TimedOut
+from twinbridge.query.sql import compile_where
+from twinbridge.query.syntax import Query, Root
+from twinbridge.registry.store import (
+    DESCRIPTOR_LINKS,
+    DISCOVERY_LINKS,
+    Candidates,
+    DescriptorTable,
+    Link,
+    Page,
+    ShellRow,
+)
 
 DEFAULT_SCHEMA = "twinbridge_registry"
 
@@ -57,6 +68,10 @@ class PostgresDescriptorStore:
             conn.execute(f"SET search_path TO {self._schema}")
             for statement in filter(str.strip, _TABLES.split(";")):
                 conn.execute(statement)
+
+    def point_reads(self) -> None:
+        """Every read is a round trip to the server: none on the event loop."""
+        return None
 
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
@@ -216,6 +231,28 @@ class PostgresDescriptorStore:
             if not conn.execute("DELETE FROM asset_link WHERE aas_id = %s AND origin = %s",
                                 (aas_id, DISCOVERY_LINKS)).rowcount:
                 raise NotFound(f"no asset links were posted for {aas_id!r}")
+
+    # ----------------------------------------------------------- queries
+    def candidates(self, table: DescriptorTable, query: Query, after: str | None, limit: int,
+                   budget_s: float) -> Candidates:
+        """The rows the query's SQL form (``query.sql``) leaves, in id order: PostgreSQL reads each
+        body as jsonb and tests it, so rows the condition cannot hold for never leave the database."""
+        root = Root.AASDESC if table == "shell_descriptor" else Root.SMDESC
+        columns = {"id": sql.SQL("id")}
+        if root is Root.AASDESC:
+            columns.update(assetKind=sql.SQL("asset_kind"), assetType=sql.SQL("asset_type"))
+        compiled = compile_where(query, root, sql.SQL("convert_from(body, 'UTF8')::jsonb"), columns)
+        statement = sql.SQL("SELECT id, body FROM {} WHERE id > %s AND ({}) ORDER BY id LIMIT %s").format(
+            sql.Identifier(table), compiled.where)
+        try:
+            with self._transaction() as conn:  # the time limit holds inside PostgreSQL too
+                conn.execute("SELECT set_config('statement_timeout', %s, true)", (f"{max(1, int(budget_s * 1000))}ms",))
+                rows = conn.execute(statement, (after or "", limit)).fetchall()
+        except psycopg.errors.QueryCanceled:
+            raise TimedOut(f"the query ran longer than its limit of {budget_s:g} s in PostgreSQL and was "
+                           "stopped") from None
+        return Candidates([(str(row[0]), bytes(row[1])) for row in rows], compiled.exact,
+                          str(rows[-1][0]) if len(rows) == limit else None)
 
     # ---------------------------------------------------------- internal
     @staticmethod

@@ -14,7 +14,17 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from twinbridge.aas.errors import Conflict, NotFound
-from twinbridge.registry.store import DESCRIPTOR_LINKS, DISCOVERY_LINKS, Link, Page, ShellRow
+from twinbridge.query.syntax import Query
+from twinbridge.registry.store import (
+    DESCRIPTOR_LINKS,
+    DISCOVERY_LINKS,
+    Candidates,
+    DescriptorTable,
+    Link,
+    Page,
+    PointReads,
+    ShellRow,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS shell_descriptor (
@@ -41,16 +51,23 @@ class SqliteDescriptorStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at each checkpoint, never corrupt
         self._db.executescript(_SCHEMA)
+        self._reads = _Reads(self._db)
+        self._loop_reads: _Reads | None = None
+        if path is not None:  # WAL: a reader never waits for the writer and sees each commit
+            self._loop_reads = _Reads(sqlite3.connect(str(path), check_same_thread=False, isolation_level=None))
 
     def close(self) -> None:
+        if self._loop_reads is not None:
+            self._loop_reads.db.close()
         self._db.close()
+
+    def point_reads(self) -> PointReads | None:
+        """On a file, a second connection (``memory:`` is one connection's database: None)."""
+        return self._loop_reads
 
     # ------------------------------------------------------------ shells
     def shell(self, identifier: str) -> bytes:
-        row = self._db.execute("SELECT body FROM shell_descriptor WHERE id = ?", (identifier,)).fetchone()
-        if row is None:
-            raise NotFound(f"no AssetAdministrationShellDescriptor with id {identifier!r}")
-        return bytes(row[0])
+        return self._reads.shell(identifier)
 
     def save_shell(self, row: ShellRow, *, create: bool | None) -> None:
         """Insert (``create``: Conflict if it exists), replace (``create=False``: NotFound if
@@ -101,10 +118,7 @@ class SqliteDescriptorStore:
 
     # --------------------------------------------------------- submodels
     def submodel(self, identifier: str) -> bytes:
-        row = self._db.execute("SELECT body FROM submodel_descriptor WHERE id = ?", (identifier,)).fetchone()
-        if row is None:
-            raise NotFound(f"no SubmodelDescriptor with id {identifier!r}")
-        return bytes(row[0])
+        return self._reads.submodel(identifier)
 
     def save_submodel(self, identifier: str, body: bytes, *, create: bool | None) -> None:
         with self._transaction():
@@ -124,19 +138,7 @@ class SqliteDescriptorStore:
 
     # --------------------------------------------------------- discovery
     def lookup(self, pairs: Sequence[tuple[str, str]], after: str | None, limit: int) -> tuple[list[str], str | None]:
-        """Ids of shells linked to *every* (name, value) pair, by either origin; all linked shells
-        without pairs, each once (a link both posted and described matches twice). One primary-key
-        range scan per pair, intersected by SQLite."""
-        if pairs:
-            query = " INTERSECT ".join(["SELECT DISTINCT aas_id FROM asset_link WHERE name = ? AND value = ?"]
-                                      * len(pairs))
-            parameters: list[object] = [part for pair in pairs for part in pair]
-        else:
-            query, parameters = "SELECT DISTINCT aas_id FROM asset_link", []
-        sql = f"SELECT aas_id FROM ({query}) WHERE aas_id > ? ORDER BY aas_id LIMIT ?"
-        rows = self._db.execute(sql, [*parameters, after or "", limit + 1]).fetchall()
-        ids = [row[0] for row in rows[:limit]]
-        return ids, ids[-1] if len(rows) > limit else None
+        return self._reads.lookup(pairs, after, limit)
 
     def links(self, aas_id: str) -> list[bytes]:
         """Every link of the shell, posted ones and its descriptor's; NotFound when it has none."""
@@ -170,6 +172,15 @@ class SqliteDescriptorStore:
                              "VALUES (?, ?, ?, ?, ?)",
                              [(link.name, link.value, aas_id, origin, link.body) for link in links])
 
+    def candidates(self, table: DescriptorTable, query: Query, after: str | None, limit: int,
+                   budget_s: float) -> Candidates:
+        """Every row, in id order (a batch is one short index range scan, within any budget):
+        SQLite has no JSON paths with the language's semantics to narrow by."""
+        rows = self._db.execute(f"SELECT id, body FROM {table} WHERE id > ? ORDER BY id LIMIT ?",
+                                (after or "", limit)).fetchall()
+        return Candidates([(str(row[0]), bytes(row[1])) for row in rows], False,
+                          str(rows[-1][0]) if len(rows) == limit else None)
+
     def _page(self, table: str, where: list[str], parameters: Sequence[object], after: str | None, limit: int) -> Page:
         conditions = " AND ".join([*where, "id > ?"])
         rows = self._db.execute(f"SELECT id, body FROM {table} WHERE {conditions} ORDER BY id LIMIT ?",
@@ -192,3 +203,42 @@ class _Transaction:
 
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
         self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+class _Reads:
+    """The ``PointReads`` over one connection (the store's own, or the event loop's).
+
+    Every read runs its statement to the end (``fetchall``): a ``fetchone`` left it open, and
+    with it the connection's read transaction, so the loop's connection went on answering from
+    that snapshot after the store's thread had committed newer descriptors (caught by
+    ``tests/registry/test_registry_feeding.py``)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def shell(self, identifier: str) -> bytes:
+        rows = self.db.execute("SELECT body FROM shell_descriptor WHERE id = ?", (identifier,)).fetchall()
+        if not rows:
+            raise NotFound(f"no AssetAdministrationShellDescriptor with id {identifier!r}")
+        return bytes(rows[0][0])
+
+    def submodel(self, identifier: str) -> bytes:
+        rows = self.db.execute("SELECT body FROM submodel_descriptor WHERE id = ?", (identifier,)).fetchall()
+        if not rows:
+            raise NotFound(f"no SubmodelDescriptor with id {identifier!r}")
+        return bytes(rows[0][0])
+
+    def lookup(self, pairs: Sequence[tuple[str, str]], after: str | None, limit: int) -> tuple[list[str], str | None]:
+        """Ids of shells linked to *every* (name, value) pair, by either origin; all linked shells
+        without pairs, each once (a link both posted and described matches twice). One primary-key
+        range scan per pair, intersected by SQLite."""
+        if pairs:
+            query = " INTERSECT ".join(["SELECT DISTINCT aas_id FROM asset_link WHERE name = ? AND value = ?"]
+                                      * len(pairs))
+            parameters: list[object] = [part for pair in pairs for part in pair]
+        else:
+            query, parameters = "SELECT DISTINCT aas_id FROM asset_link", []
+        sql = f"SELECT aas_id FROM ({query}) WHERE aas_id > ? ORDER BY aas_id LIMIT ?"
+        rows = self.db.execute(sql, [*parameters, after or "", limit + 1]).fetchall()
+        ids = [row[0] for row in rows[:limit]]
+        return ids, ids[-1] if len(rows) > limit else None

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from twinbridge.analytics.detectors import DEFAULT_DETECTOR, names
 from twinbridge.analytics.expressions import ExpressionError, compile_expression
 from twinbridge.analytics.filters import FilterError, build_chain
+from twinbridge.submodels.templates.predictive_maintenance import WatchedSignal
 
 
 class _Strict(BaseModel):
@@ -107,3 +108,17 @@ class AnalyticsSettings(_Strict):
     signals: list[SignalSpec] = Field(default_factory=list)
     virtual: list[VirtualSpec] = Field(default_factory=list)
     alarm_history: int = Field(1000, ge=1, description="cleared alarms kept for GET /alarms")
+
+
+def watched_signals(settings: AnalyticsSettings | None) -> list[WatchedSignal]:
+    """The signals with anomaly detection or RUL, as the plant builder needs them: their results'
+    asset gets a Predictive Maintenance submodel, an RUL's configuration its RULCondition."""
+    out = []
+    for spec in settings.signals if settings is not None else []:
+        if spec.anomaly is None and spec.rul is None:
+            continue
+        rul = spec.rul
+        out.append(WatchedSignal(spec.asset, spec.signal, spec.maintenance_asset or spec.asset,
+                                 rul.failure_level if rul else None, rul.healthy_level if rul else None,
+                                 len(spec.filters)))
+    return out

@@ -2,10 +2,12 @@
 
 Why one service: the monitors (analytics/) each watch one thing; the plant engineer configures
 them per signal. This module resolves every configured signal against the built plant (shell ->
-OperationalData -> live record), groups signals into the monitors' units (one AnomalyMonitor per
-Predictive Maintenance submodel, detector and thresholds; one RulMonitor per signal; one
-VirtualPropertyMonitor per OperationalData submodel) and owns the :class:`AlarmBook` the REST and
-OPC UA projections read. The same resolution runs at ``twinbridge validate`` (:func:`analytics_problems`),
+OperationalData -> live record), groups signals into the monitors' units (one SignalConditioner per
+OperationalData submodel; one AnomalyMonitor per detector and thresholds, across machines, so one
+detector bank scores a loop turn's samples of all of them; one RulMonitor per signal; one
+VirtualPropertyMonitor per OperationalData submodel), feeds the first three from one
+:class:`AnalyticsFeed` (one bus subscription) and owns the :class:`AlarmBook` the REST and OPC UA
+projections read. The same resolution runs at ``twinbridge validate`` (:func:`analytics_problems`),
 so a start never fails on something validate passed.
 """
 
@@ -26,12 +28,14 @@ from twinbridge.adapters.binding import BindingError, find_shell, find_submodel
 from twinbridge.analytics.alarms import AlarmBook, AlarmEvent, AlarmRule, Severity
 from twinbridge.analytics.conditioning import ConditionedSignal, SignalConditioner
 from twinbridge.analytics.expressions import ExpressionError, VirtualProperties
+from twinbridge.analytics.feed import AnalyticsFeed
 from twinbridge.analytics.filters import build_chain
 from twinbridge.analytics.maintenance import RulMonitor
 from twinbridge.analytics.monitor import NUMERIC_TYPES, AnomalyMonitor, MonitoredSignal
 from twinbridge.analytics.rul import RulEstimate, TrendRul
 from twinbridge.analytics.virtual import VirtualPropertyMonitor, walk_elements
 from twinbridge.server.analytics_config import AnalyticsSettings, SignalSpec, VirtualSpec
+from twinbridge.submodels.concepts import undescribed
 from twinbridge.submodels.templates.time_series import LIVE_RECORD
 
 log = logging.getLogger(__name__)
@@ -186,9 +190,11 @@ class AnalyticsService:
     alarms: AlarmBook = field(init=False)
     listeners: list[Callable[[AlarmEvent], None]] = field(default_factory=list)
     _monitors: list[Monitor] = field(default_factory=list)
+    _feed: AnalyticsFeed = field(init=False)
 
     def __post_init__(self) -> None:
         self.alarms = AlarmBook(listener=self._publish, history=self.settings.alarm_history)
+        self._feed = AnalyticsFeed(self.twin)
 
     def _publish(self, event: AlarmEvent) -> None:
         log.info("alarm %s %s: %s (%s)", event.alarm.id, event.kind.value, event.alarm.source, event.alarm.rule.name)
@@ -199,29 +205,33 @@ class AnalyticsService:
         twin = self.twin
         try:
             self._build_virtual()
-            anomaly: dict[tuple[str, str, float, float, float], list[MonitoredSignal]] = {}
-            conditioned: dict[str, list[ConditionedSignal]] = {}
+            anomaly: dict[tuple[str, float, float, float], list[MonitoredSignal]] = {}
+            conditioned: list[ConditionedSignal] = []
+            touched: set[str] = set()  # submodels the monitors add elements to
             for index, spec in enumerate(self.settings.signals):
                 submodel, path, pm = _signal(twin, spec, ("analytics", "signals", index))
+                touched.update(filter(None, (submodel, pm)))
                 if spec.filters:  # detectors and RUL read the cleaned value
                     signal = self._conditioned(spec, submodel, path)
-                    conditioned.setdefault(submodel, []).append(signal)
+                    conditioned.append(signal)
                     path = signal.target
                 if spec.anomaly is not None:
                     a = spec.anomaly
-                    anomaly.setdefault((pm, a.detector, a.raise_at, a.clear_at, a.min_interval_s), []).append(
-                        MonitoredSignal(submodel, path, spec.name))
+                    anomaly.setdefault((a.detector, a.raise_at, a.clear_at, a.min_interval_s), []).append(
+                        MonitoredSignal(submodel, path, spec.name, pm))
                 if spec.rul is not None:
                     self._monitors.append(self._rul(spec, submodel, path, pm))
-            # one conditioner per submodel: one inbox for all its conditioned signals (see conditioning.py)
-            self._monitors += [SignalConditioner(twin, submodel, signals) for submodel, signals in conditioned.items()]
-            for (pm, detector, raise_at, clear_at, interval), signals in anomaly.items():
+            if conditioned:  # one conditioner for all: one array step per chain shape and batch
+                self._monitors.append(SignalConditioner(twin, conditioned, feed=self._feed))
+            for (detector, raise_at, clear_at, interval), signals in anomaly.items():
                 rule = AlarmRule("anomaly", raise_at, clear_at, severity=Severity.MEDIUM,
                                  message="anomalous signal", min_interval=interval)
-                self._monitors.append(AnomalyMonitor(twin, pm, signals, detector=detector, alarms=self.alarms,
-                                                     rule=rule))
+                self._monitors.append(AnomalyMonitor(twin, None, signals, detector=detector, alarms=self.alarms,
+                                                     rule=rule, feed=self._feed))
             for monitor in self._monitors:
                 monitor.start()
+            self._describe_added(touched)
+            self._feed.start()  # once every monitor has routed its elements
         except AnalyticsConfigError as error:
             await self.stop()
             raise InvalidInput(f"{error.path}: {error}") from None
@@ -230,16 +240,23 @@ class AnalyticsService:
             raise InvalidInput(f"analytics: {error}") from None
         log.info("analytics: %d monitors", len(self._monitors))
 
+    def _describe_added(self, touched: set[str]) -> None:
+        """The monitors added elements (estimates, scores, cleaned siblings) whose semanticIds the
+        plant builder never saw: give each a ConceptDescription, so a browser shows no 404."""
+        twin = self.twin
+        for cd in undescribed((twin.submodel(sm) for sm in sorted(touched)), twin.concept_descriptions):
+            twin.create(cd)
+
     def _rul(self, spec: SignalSpec, submodel: str, path: str, pm: str) -> RulMonitor:
         assert spec.rul is not None
         rul = spec.rul
         estimator = TrendRul(rul.failure_level, healthy_level=rul.healthy_level)
         if rul.limit_s is None:
-            return RulMonitor(self.twin, pm, submodel, path, estimator, every=rul.every)
+            return RulMonitor(self.twin, pm, submodel, path, estimator, every=rul.every, feed=self._feed)
         rule = AlarmRule("rul", raise_at=rul.limit_s, clear_at=rul.limit_s * 1.2, above=False,
                          severity=Severity.HIGH, message="remaining useful life below its limit", min_interval=300.0)
         return _AlarmingRul(self.twin, pm, submodel, path, estimator, every=rul.every, alarms=self.alarms,
-                            source=spec.name, rule=rule, health=rul.alarm_health)
+                            source=spec.name, rule=rule, health=rul.alarm_health, feed=self._feed)
 
     def _conditioned(self, spec: SignalSpec, submodel: str, path: str) -> ConditionedSignal:
         """Adds ``<Signal>Filtered`` beside the raw signal; returns what its conditioner needs."""
@@ -251,7 +268,7 @@ class AnalyticsService:
             self.twin.add_element(submodel, LIVE_RECORD, model.Property(
                 f"{spec.signal}{FILTERED}", model.datatypes.Double, None, semantic_id=raw.semantic_id,
                 description=model.MultiLanguageTextType({"en": f"{spec.signal} after {len(spec.filters)} filter(s)"})))
-        return ConditionedSignal(path, target, build_chain(spec.filters))
+        return ConditionedSignal(submodel, path, target, build_chain(spec.filters))
 
     def _build_virtual(self) -> None:
         _check_virtual(self.twin, self.settings)
@@ -266,6 +283,7 @@ class AnalyticsService:
                                                          _definitions(self.twin, specs, submodel)))
 
     async def stop(self) -> None:
+        await self._feed.stop()
         for monitor in reversed(self._monitors):
             await monitor.stop()
         self._monitors.clear()

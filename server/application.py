@@ -27,6 +27,9 @@ from pydantic import SecretStr
 from twinbridge.aas import compat_basyx
 from twinbridge.aas.errors import InvalidInput, TwinError
 from twinbridge.aas.gc_pause import collector_paused
+from twinbridge.aas.limits import DEFAULT as DEFAULT_LIMITS
+from twinbridge.aas.limits import Limits
+from twinbridge.aas.limits import applied as applied_limits
 from twinbridge.aas.operations import OperationRegistry
 from twinbridge.aas.replication import follow
 from twinbridge.aas.serialization import (
@@ -46,6 +49,7 @@ from twinbridge.adapters.mqtt import compat_aiomqtt
 from twinbridge.adapters.registry import create_adapter
 from twinbridge.history.service import HistoryService
 from twinbridge.server import compat_uvicorn
+from twinbridge.server.analytics_config import watched_signals
 from twinbridge.server.analytics_service import AnalyticsService
 from twinbridge.server.api.alarms import alarm_router
 from twinbridge.server.api.app import create_app
@@ -120,14 +124,19 @@ PLANT_FINGERPRINT = "plant/description.sha256"
 PLANT_MODEL = "plant/model.json"
 
 
-def import_files(twin: Twin, paths: list[Path], replace: bool = False) -> list[str]:
+def import_files(twin: Twin, paths: list[Path], replace: bool = False, limits: Limits = DEFAULT_LIMITS) -> list[str]:
     """Import each file; without ``replace`` objects and files already in the twin are kept, so a
     restart with the same ``--import`` never silently undoes edits made over REST. Returns one
-    report line per file (what was created, kept or replaced)."""
+    report line per file (what was created, kept or replaced).
+
+    ``limits``: the plant file's ``server.rest.limits``; a file is held to the same bounds as an
+    upload of it (a package a site allows over REST must not be refused at start-up, nor the
+    reverse)."""
     reports = []
     for path in paths:
         data = path.read_bytes()
-        environment = read_environment(data, guess_format(path.name, None, data))
+        with applied_limits(limits):
+            environment = read_environment(data, guess_format(path.name, None, data))
         kept = 0
         if not replace:
             environment, kept = _missing_only(twin, environment)
@@ -153,18 +162,21 @@ def _missing_only(twin: Twin, environment: Environment) -> tuple[Environment, in
 def load_plant(twin: Twin, plant_file: PlantFile) -> Plant | None:
     """Build the described plant into the twin.
 
-    While the description is unchanged since the last start, only missing objects are created,
+    While the description (with the analytics signals, which decide the Predictive Maintenance
+    submodels) is unchanged since the last start, only missing objects are created,
     so edits made over REST survive a restart; a changed description wins and replaces what
     it describes. Objects the description does not mention (imports, REST) are never touched.
     """
     if plant_file.plant is None:
         return None
-    fingerprint = hashlib.sha256(plant_file.plant.model_dump_json().encode()).hexdigest().encode()
+    watched = watched_signals(plant_file.analytics)  # which assets get a PM submodel, and its RUL conditions
+    fingerprint = hashlib.sha256(plant_file.plant.model_dump_json().encode() + repr(watched).encode()
+                                 ).hexdigest().encode()
     stored = twin.load_file(PLANT_FINGERPRINT)
     changed = stored is None or stored[1] != fingerprint
     saved = twin.load_file(PLANT_MODEL)
     plant = Plant(twin, plant_file.plant, plant_file.base_dir, replace=changed, semantic=plant_file.server.semantic,
-                  saved=None if saved is None else saved[1])
+                  saved=None if saved is None else saved[1], watched=watched)
     if not plant.restored:
         twin.save_file(PLANT_MODEL, "application/json", plant.model.to_document())
     twin.save_file(PLANT_FINGERPRINT, "text/plain", fingerprint)
@@ -184,7 +196,7 @@ def bindings_by_source(plant_file: PlantFile) -> dict[str, list[tuple[str, Bindi
 def check_bindings(plant_file: PlantFile) -> list[str]:
     """Every binding whose target does not resolve in the plant (for ``twinbridge validate``)."""
     twin = Twin()
-    import_files(twin, plant_file.imports)
+    import_files(twin, plant_file.imports, limits=plant_file.server.rest.limits.limits())
     load_plant(twin, plant_file)
     problems = []
     for index, binding in enumerate(plant_file.southbound.bindings):
@@ -198,7 +210,7 @@ def check_bindings(plant_file: PlantFile) -> list[str]:
 def export_repository(plant_file: PlantFile, data: Path | None, imports: list[Path], fmt: str) -> bytes:
     twin = Twin(open_store(store_url(plant_file.server.store if data is not None else None, data)))
     try:
-        import_files(twin, [*plant_file.imports, *imports])
+        import_files(twin, [*plant_file.imports, *imports], limits=plant_file.server.rest.limits.limits())
         load_plant(twin, plant_file)
         return write_environment(collect(twin), fmt)  # type: ignore[arg-type]
     finally:
@@ -274,7 +286,7 @@ class Application:
             # collection ever scans it. Re-enabling first cost one full collection over the
             # fresh heap (~1.5 s CPU for 300 machines) in whatever allocated next.
             self.import_reports = import_files(self.twin, [*self.plant_file.imports, *self.options.imports],
-                                               self.options.replace)
+                                               self.options.replace, plant_file.server.rest.limits.limits())
             plant = self.plant = load_plant(self.twin, self.plant_file)
             gc.freeze()
         if plant is not None:
@@ -310,7 +322,7 @@ class Application:
             self.twin, prefix=plant_file.server.rest.prefix, security=self._security(), operations=self.operations,
             cors_origins=plant_file.server.rest.cors_origins or (["*"] if self.options.demo else []),
             extra_routers=[*routers, events_router(plant_file.server.events.sse)],
-            semantic_graph=graph, limits=plant_file.server.rest.limits.limits(),
+            semantic_graph=graph, limits=plant_file.server.rest.limits.limits(), data_dir=self.data_dir,
         )
         app.state.history = self.history
         app.state.hierarchy = hierarchy

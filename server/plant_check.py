@@ -98,7 +98,7 @@ def binding_problems(plant_file: PlantFile, lines: dict[tuple[Any, ...], int]) -
 
     twin = Twin()
     try:
-        import_files(twin, plant_file.imports)
+        import_files(twin, plant_file.imports, limits=plant_file.server.rest.limits.limits())
         load_plant(twin, plant_file)
     except (TwinError, ValueError, OSError) as error:  # a build error (InvalidInput) names its asset
         return [_build_problem(str(error), plant_file, lines)]

@@ -8,7 +8,7 @@ store batch. Ids come from ``IdScheme`` so the same description always yields th
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,8 +33,8 @@ from twinbridge.submodels.templates import (
     time_series,
 )
 from twinbridge.submodels.templates.elements import prop, typed, xsd_type
+from twinbridge.submodels.templates.predictive_maintenance import RulCondition, WatchedSignal
 
-MAINTAINED_LEVELS = ("machine",)
 _DOCUMENT_VERSION = 1
 
 
@@ -124,7 +124,7 @@ class PlantModel:
 
 
 class _Builder:
-    def __init__(self, description: PlantDescription, base_dir: Path) -> None:
+    def __init__(self, description: PlantDescription, base_dir: Path, watched: Sequence[WatchedSignal]) -> None:
         self.description = description
         self.base_dir = base_dir
         self.ids = IdScheme(description.base_iri)
@@ -132,6 +132,28 @@ class _Builder:
         self.plant = PlantModel()
         self.signal_names: dict[str, set[str]] = {}
         self.global_ids: dict[str, str] = {}
+        self.maintenance = self._maintenance(watched)
+
+    def _maintenance(self, watched: Sequence[WatchedSignal]) -> dict[tuple[str, ...], list[RulCondition]]:
+        """Asset path → the RUL conditions of its Predictive Maintenance submodel (empty: anomalies only).
+
+        Names resolve as the analytics section resolves them (shell idShort or id); an unknown or
+        ambiguous one is skipped here, because ``analytics_problems`` reports it with its line."""
+        by_name: dict[str, list[tuple[tuple[str, ...], Asset]]] = {}
+        for path, asset in _walk(self.description.assets, ()):
+            by_name.setdefault(asset.id_short, []).append((path, asset))
+            by_name.setdefault(self.ids.shell(path), []).append((path, asset))
+        plan: dict[tuple[str, ...], list[RulCondition]] = {}
+        for signal in watched:
+            owners, sources = by_name.get(signal.maintenance_asset, []), by_name.get(signal.asset, [])
+            if len(owners) != 1 or len(sources) != 1:
+                continue
+            conditions = plan.setdefault(owners[0][0], [])
+            if signal.failure_level is not None:
+                source = sources[0][1]
+                units = {s.id_short: s.unit for s in source.signals} | {r.id_short: r.unit for r in source.rollups}
+                conditions.append(predictive_maintenance.condition(signal, units.get(signal.signal)))
+        return plan
 
     def build(self) -> PlantModel:
         for asset in self.description.assets:
@@ -190,8 +212,11 @@ class _Builder:
         if asset.signals or asset.rollups:
             out.append(self._operational_data(asset, path, where))
         out.append(self._bom(asset, path, asset_id, parent))
-        if asset.level in MAINTAINED_LEVELS:
-            out.append(predictive_maintenance.build(ids.submodel(path, "PredictiveMaintenance")))
+        conditions = self.maintenance.get(path)
+        if conditions is not None:
+            identifier = ids.submodel(path, predictive_maintenance.ID_SHORT)
+            out.append(predictive_maintenance.build(identifier, conditions) if conditions
+                       else predictive_maintenance.build_monitoring(identifier))
         if asset.carbon_footprint:
             out.append(carbon_footprint.build(ids.submodel(path, "CarbonFootprint"), asset.carbon_footprint,
                                                plate.address if plate else None))
@@ -309,7 +334,9 @@ def _descendants(plant: PlantModel, shell_id: str) -> list[str]:
     return out
 
 
-def build_environment(description: PlantDescription, base_dir: Path | None = None) -> PlantModel:
-    """Every shell, submodel and concept description of the plant; ``base_dir`` anchors template files."""
+def build_environment(description: PlantDescription, base_dir: Path | None = None,
+                      watched: Sequence[WatchedSignal] = ()) -> PlantModel:
+    """Every shell, submodel and concept description of the plant; ``base_dir`` anchors template files;
+    ``watched`` (the analytics signals) decides which assets get a Predictive Maintenance submodel."""
     with collector_paused():
-        return _Builder(description, base_dir or Path.cwd()).build()
+        return _Builder(description, base_dir or Path.cwd(), watched).build()

@@ -75,9 +75,8 @@ class Concepts:
             if known is not None:
                 self.items[semantic_id] = copy.deepcopy(known)
                 continue
-            value_type = getattr(element, "value_type", None)
-            type_name = model.datatypes.XSD_TYPE_NAMES.get(value_type, "xs:string") if value_type else None
-            self.items[semantic_id] = self._describe(semantic_id, element.id_short or "Item", None, type_name)
+            self.items[semantic_id] = self._describe(semantic_id, element.id_short or "Item", None,
+                                                     _type_name(element))
 
     @staticmethod
     def _describe(cd_id: str, name: str, unit: str | None, value_type: str | None) -> model.ConceptDescription:
@@ -97,6 +96,27 @@ class Concepts:
         )
         spec = model.EmbeddedDataSpecification(semantic(IEC61360), content)
         return model.ConceptDescription(cd_id, id_short=_id_short(name), embedded_data_specifications=[spec])
+
+
+def undescribed(submodels: Iterable[model.Submodel], known: Iterable[str]) -> list[model.ConceptDescription]:
+    """Descriptions for the semanticIds in ``submodels`` that ``known`` (the repository's
+    ConceptDescription ids) lacks: for elements the server adds while it runs (the RUL monitor's
+    estimates, a filter's cleaned sibling), which the plant builder never saw."""
+    have = set(known)
+    dictionary = template_dictionary()
+    added: list[model.ConceptDescription] = []
+    for semantic_id, element in _semantic_ids(submodels):
+        if semantic_id in have:
+            continue
+        have.add(semantic_id)
+        added.append(copy.deepcopy(dictionary[semantic_id]) if semantic_id in dictionary
+                     else Concepts._describe(semantic_id, element.id_short or "Item", None, _type_name(element)))
+    return added
+
+
+def _type_name(element: model.Referable) -> str | None:
+    value_type = getattr(element, "value_type", None)
+    return model.datatypes.XSD_TYPE_NAMES.get(value_type, "xs:string") if value_type else None
 
 
 def _id_short(name: str) -> str:

@@ -8,6 +8,7 @@ read ``hierarchy`` and ``graph`` from ``app.state.hierarchy`` / ``app.state.sema
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from twinbridge.aas.events import ObjectKind
@@ -18,6 +19,7 @@ from twinbridge.submodels.hierarchy import PlantHierarchy
 from twinbridge.submodels.record_clock import RecordClock
 from twinbridge.submodels.rollups import RollupEngine
 from twinbridge.submodels.semantic import SemanticGraph, SemanticMode
+from twinbridge.submodels.templates.predictive_maintenance import WatchedSignal
 
 
 class Plant:
@@ -26,17 +28,18 @@ class Plant:
     ``replace=False`` only creates what the twin does not hold yet, keeping edits made over REST
     (the application does that while the description is unchanged since the last start); with
     ``saved`` (the ``model.to_document()`` of that last start) and every object still there, it
-    builds nothing at all.
+    builds nothing at all. ``watched`` are the analytics signals (see ``build_environment``).
     """
 
     def __init__(self, twin: Twin, description: PlantDescription, base_dir: Path | None = None,
-                 replace: bool = True, semantic: SemanticMode = "lazy", saved: bytes | None = None) -> None:
+                 replace: bool = True, semantic: SemanticMode = "lazy", saved: bytes | None = None,
+                 watched: Sequence[WatchedSignal] = ()) -> None:
         self.twin = twin
         model = None if replace or saved is None else _restore(saved, twin)
         self.restored = model is not None
         """Whether the model came from ``saved`` (``PlantModel.to_document``) instead of a build."""
         if model is None:
-            model = build_environment(description, base_dir)
+            model = build_environment(description, base_dir, watched)
             self.written = model.load_into(twin, replace)
             # The twin holds the objects now, or its own copies read back from the store on a
             # restart (``replace=False``): keeping the built ones here doubled a restart's memory.

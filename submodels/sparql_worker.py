@@ -19,6 +19,11 @@ slow ones. A child may grow by ``HEADROOM`` (1 GiB) beyond the server's address 
 (RLIMIT_AS; free space in the heap it inherited comes first): a query that builds a huge
 intermediate result ends with MemoryError, not with the OOM killer choosing the server.
 Linux only (``os.fork``, ``os.pidfd_open``, ``/proc/self/status``).
+
+Not a pre-started pool (forkserver, spawn): its workers share no pages with the server, so the
+graph would have to be sent to them after every change, and again to each worker a time limit
+kills. Pickling the 1,000-machine graph alone takes 7 CPU-s on the server (unpickling 11.6 in the
+worker), ~40x the fork's pause (``bench_sparql_fork.py --ship``, BENCHMARKS.md).
 """
 
 from __future__ import annotations

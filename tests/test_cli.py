@@ -143,6 +143,38 @@ def test_import_keeps_what_exists_unless_replace_is_given(tmp_path: Path) -> Non
     assert twin.submodel(nameplate.id).id_short == "Nameplate"
 
 
+def _long_number_environment(digits: int) -> dict[str, object]:
+    return {"submodels": [{
+        "modelType": "Submodel", "id": "urn:twinbridge:test:sm:long", "idShort": "Long",
+        "submodelElements": [{"modelType": "Property", "idShort": "Big", "valueType": "xs:integer",
+                              "value": "7" * digits}]}]}
+
+
+def test_import_and_export_hold_files_to_the_configured_limits(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """``--import`` (export, serve, validate) reads with the plant file's ``server.rest.limits``, not the
+    defaults: a raised bound admits what the default refuses, a lowered one refuses what it admits."""
+    long_number = tmp_path / "long.json"
+    long_number.write_text(json.dumps(_long_number_environment(1_500)))  # over the default 1,000 digits
+    raised, lowered = tmp_path / "raised.yaml", tmp_path / "lowered.yaml"
+    raised.write_text("server:\n  rest: {limits: {number_digits: 2000}}\n")
+    lowered.write_text("server:\n  rest: {limits: {json_depth: 3}}\n")
+    out = tmp_path / "out.json"
+
+    assert main(["export", "--memory", "--import", str(long_number), "-o", str(out)]) == 2
+    assert "server.rest.limits.number_digits" in capsys.readouterr().err
+    assert main(["export", "--memory", "--config", str(raised), "--import", str(long_number), "-o", str(out)]) == 0
+    exported = json.loads(out.read_text())
+    assert exported["submodels"][0]["submodelElements"][0]["value"] == "7" * 1_500
+
+    short = tmp_path / "short.json"
+    short.write_text(json.dumps(_long_number_environment(3)))
+    assert main(["export", "--memory", "--import", str(short), "-o", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["export", "--memory", "--config", str(lowered), "--import", str(short), "-o", str(out)]) == 2
+    assert "server.rest.limits.json_depth" in capsys.readouterr().err
+
+
 async def test_the_demo_broker_port_taken_says_which_flag_chooses_another() -> None:
     import socket
 

@@ -106,6 +106,31 @@ async def test_a_full_disk_answers_507_keeps_memory_and_recovers(tmp_path: Path)
         assert broken is None and entries >= 2
 
 
+async def test_an_upload_meeting_a_full_disk_answers_507_and_leaves_no_file(tmp_path: Path) -> None:
+    """The upload is streamed into DATA/uploads: a full disk there is a 507 like the store's."""
+    with small_disk(tmp_path / "disk") as disk:
+        data = disk / "data"
+        async with serving(application(data)) as app:
+            base = f"http://127.0.0.1:{app.port}/api/v3.0"
+            async with httpx.AsyncClient(base_url=base, headers=AUTH, timeout=10) as http:
+                manual = {"modelType": "File", "idShort": "Manual", "contentType": "application/octet-stream"}
+                with_file = {**SUBMODEL, "submodelElements": [manual]}
+                assert (await http.post("/submodels", json=with_file)).status_code == 201
+                attachment = f"/submodels/{ENCODED}/submodel-elements/Manual/attachment"
+                filler = fill(disk)
+                refused = await http.put(attachment, data={"fileName": "m.bin"},
+                                         files={"file": ("m.bin", b"m" * 1_000_000, "application/octet-stream")})
+                assert refused.status_code == 507, refused.text
+                assert "no room left" in refused.json()["messages"][0]["text"]
+                assert list((data / "uploads").iterdir()) == []
+                assert (await http.get(attachment)).status_code == 404
+                filler.unlink()
+                taken = await http.put(attachment, data={"fileName": "m.bin"},
+                                       files={"file": ("m.bin", b"m" * 1_000_000, "application/octet-stream")})
+                assert taken.status_code == 204, taken.text
+                assert (await http.get(attachment)).content == b"m" * 1_000_000
+
+
 def _corrupt(store: Path) -> None:
     """Overwrite pages in the middle of the file (past the header, so SQLite still opens it)."""
     with store.open("r+b") as file:

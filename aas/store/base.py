@@ -17,6 +17,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from twinbridge.aas.events import ObjectKind
@@ -58,11 +59,38 @@ class LogElement:
     body: bytes | None = None
 
 
+FILE_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class FileContent:
+    """Content waiting in a file of its own (an upload streamed to disk): a store copies it in
+    chunks, so no one holds it whole (a 200 MiB attachment held as bytes once, and copied by
+    each layer before, peaked at 727 MiB). The ``StoreWriter`` deletes the file once the change
+    that carries it is written or refused."""
+
+    path: Path
+    size: int
+
+    def chunks(self) -> Iterator[bytes]:
+        with self.path.open("rb") as stream:
+            while chunk := stream.read(FILE_CHUNK):
+                yield chunk
+
+    def read(self) -> bytes:
+        """The whole content (stores that cannot stream, readers of a file not yet stored)."""
+        return self.path.read_bytes()
+
+
+def content_bytes(data: bytes | FileContent) -> bytes:
+    return data if isinstance(data, bytes) else data.read()
+
+
 @dataclass(slots=True)
 class SaveFile:
     name: str
     content_type: str
-    data: bytes
+    data: bytes | FileContent
 
 
 @dataclass(slots=True)

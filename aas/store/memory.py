@@ -15,6 +15,7 @@ from twinbridge.aas.store.base import (
     SaveDocument,
     SaveFile,
     StoredDocument,
+    content_bytes,
 )
 
 
@@ -53,7 +54,7 @@ class MemoryStore:
                     if kind is ObjectKind.SUBMODEL:
                         self._log.pop(identifier, None)
                 case SaveFile(name, content_type, data):
-                    self._files[name] = (content_type, data)
+                    self._files[name] = (content_type, content_bytes(data))
                 case DeleteFile(name):
                     self._files.pop(name, None)
 

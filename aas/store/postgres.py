@@ -20,6 +20,9 @@ adds an ``outbox`` row (instance, kind, id, op: save/delete/element/value, path,
 commit sends one ``NOTIFY`` with the highest id (ids only: a NOTIFY is never replayed, the
 table is, see ``aas.replication``). Rows older than ``OUTBOX_RETENTION_S`` are pruned.
 
+A batch of value writes only (the PATCH flood) goes out as one pipelined round trip on a
+connection of its own (``store.postgres_values``); everything else as below.
+
 Faults: a lost connection is reopened and the transaction retried for up to ``RETRY_FOR_S``
 (a PostgreSQL restart stalls writes instead of failing them). Whether a transaction whose
 connection broke did commit is looked up by its ``batch`` token in the outbox before it is
@@ -34,11 +37,13 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import psycopg
+from psycopg import sql
 
-from twinbridge.aas.errors import PreconditionFailed, StorageError
+from twinbridge.aas.errors import PreconditionFailed, StorageError, TimedOut
 from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.store.base import (
     Change,
@@ -50,6 +55,7 @@ from twinbridge.aas.store.base import (
     SaveDocument,
     SaveFile,
     StoredDocument,
+    content_bytes,
 )
 from twinbridge.aas.store.postgres_documents import PostgresDocuments
 from twinbridge.aas.store.postgres_schema import (
@@ -61,12 +67,32 @@ from twinbridge.aas.store.postgres_schema import (
     migrate,
 )
 
+if TYPE_CHECKING:
+    from twinbridge.aas.store.postgres_values import ValueWriter
+
 log = logging.getLogger(__name__)
 
 RETRY_FOR_S = 30.0
 OUTBOX_RETENTION_S = 3600
 _PRUNE_EVERY_S = 60.0
 _SUBMODEL = ObjectKind.SUBMODEL.value
+
+PRUNE_SQL = ("WITH gone AS (DELETE FROM outbox WHERE created < now() - make_interval(secs => %s) RETURNING id)"
+             " UPDATE outbox_pruned SET through = greatest(through, (SELECT coalesce(max(id), 0) FROM gone))")
+OUTBOX_SQL = (
+    # versions and the NOTIFY (one per transaction: equal payloads are sent once) come from the
+    # outbox rows themselves, in the same statement
+    "WITH o AS (INSERT INTO outbox (instance, batch, kind, identifier, op, path, body)"
+    "  SELECT %s, %s, * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bytea[])"
+    "  RETURNING id, kind, identifier, op, path),"
+    " v AS (INSERT INTO versions (kind, id, version) SELECT kind, identifier, max(id) FROM o"
+    "  GROUP BY kind, identifier ON CONFLICT (kind, id) DO UPDATE SET version = excluded.version)"
+    " SELECT id, kind, identifier, op, path, pg_notify(%s, (SELECT max(id) FROM o)::text) FROM o")
+UPSERT_VALUES_SQL = (
+    "INSERT INTO element_values (submodel_id, path, seq, body)"
+    " SELECT s, p, nextval('change_seq'), b FROM unnest(%s::text[], %s::text[], %s::bytea[]) AS v(s, p, b)"
+    " ON CONFLICT (submodel_id, path) DO UPDATE SET seq = excluded.seq, body = excluded.body")
+LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext(%s))"
 
 Key = tuple[str, str, str]
 """(kind, identifier, part): part ``""`` is the whole document, ``"*"`` anything in it, else an
@@ -92,11 +118,14 @@ class PostgresStore:
         self.failed_lock = threading.Lock()
         self._lock = threading.Lock()
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
+        self._query_conn: psycopg.Connection[tuple[object, ...]] | None = None  # queries: never the writer's
+        self._query_lock = threading.Lock()
         self._next_prune = 0.0
         self._last_own = 0  # this instance's highest outbox id: a lookup in doubt starts there
         self.resident_limit = url.cache
         """At most this many submodels in the twin's memory (``?cache=N``); None: all of them."""
         self._documents: PostgresDocuments | None = None
+        self._values: ValueWriter | None = None
         try:
             conn = self._connection()
             migrate(conn, url.schema)
@@ -183,6 +212,45 @@ class PostgresStore:
         rows = self._read("SELECT name FROM files WHERE left(name, %s) = %s ORDER BY name", (len(prefix), prefix))
         return [str(name) for (name,) in rows]
 
+    def query_documents(self, kind: ObjectKind, where: sql.Composable, exact: bool, elements: bool, after: int,
+                        limit: int, timeout_s: float) -> list[tuple[int, str, StoredDocument | None]]:
+        """Up to ``limit`` documents of ``kind`` after insertion order ``after``, in that order, for
+        which ``where`` (an SQL predicate over the jsonb ``d.body``, ``query.sql``) holds, and, when
+        ``where`` reads submodel ``elements``, every submodel with element log or value rows (its
+        body's elements are not their current state): (ord, id, document with its log), the document
+        None where ``exact`` and the body is current (the predicate's answer is the answer).
+        Stopped by PostgreSQL after ``timeout_s`` (TimedOut)."""
+        body = sql.SQL("d.body::text") if not exact else sql.SQL("CASE WHEN logged THEN d.body::text END")
+        logged = sql.SQL(
+            "d.kind = {submodel} AND (EXISTS (SELECT 1 FROM element_log l WHERE l.submodel_id = d.id)"
+            " OR EXISTS (SELECT 1 FROM element_values v WHERE v.submodel_id = d.id))").format(
+            submodel=sql.Literal(_SUBMODEL)) if elements else sql.SQL("FALSE")
+        statement = sql.SQL(
+            "SELECT d.ord, d.id, {body}, logged FROM documents d, LATERAL (SELECT {logged}) AS x(logged)"
+            " WHERE d.kind = %s AND d.ord > %s AND (logged OR ({where})) ORDER BY d.ord LIMIT %s").format(
+            body=body, logged=logged, where=where)
+        with self._query_lock:
+            if self._query_conn is None or self._query_conn.closed:
+                self._query_conn = connect(self.url, name=f"twinbridge queries {self.instance[:8]}")
+            conn = self._query_conn
+            try:
+                with conn.transaction():
+                    conn.execute("SELECT set_config('statement_timeout', %s, true)",
+                                 (f"{max(1, int(timeout_s * 1000))}ms",))
+                    rows = conn.execute(statement, (kind.value, after, limit)).fetchall()
+                    with_log = [str(row[1]) for row in rows if row[3]]
+                    logs = logs_of(conn, "WHERE submodel_id = ANY(%s)", (with_log,)) if with_log else {}
+            except psycopg.errors.QueryCanceled:
+                raise TimedOut(f"the query ran longer than its limit of {timeout_s:g} s in PostgreSQL and was "
+                               "stopped") from None
+            except psycopg.OperationalError as error:
+                conn.close()
+                raise StorageError(f"the store {self.where} is unreachable: {error}") from None
+        return [(as_int(order), str(identifier),
+                 None if text is None else StoredDocument(kind, str(identifier), str(text).encode(),
+                                                          logs.get(str(identifier), [])))
+                for order, identifier, text, _ in rows]
+
     def _read(self, query: str, params: tuple[object, ...]) -> list[tuple[object, ...]]:
         with self._lock:
             deadline = time.monotonic() + RETRY_FOR_S
@@ -199,13 +267,23 @@ class PostgresStore:
 
     # ----------------------------------------------------------------- writes
     def write(self, changes: Sequence[Change]) -> None:
+        if self._values is None:
+            from twinbridge.aas.store.postgres_values import ValueWriter  # it builds on this module
+
+            self._values = ValueWriter(self)
+        if changes and self._values.accepts(changes):
+            self._values.write(changes)  # one round trip on a connection of its own
+        else:
+            self.rewrite(changes, uuid.uuid4().hex, in_doubt=False)
+
+    def rewrite(self, changes: Sequence[Change], batch: str, *, in_doubt: bool = True) -> None:
+        """Write ``changes`` as transaction ``batch``; ``in_doubt``: that batch may have committed
+        already (its connection broke after sending it): it is looked up first, never applied twice."""
         if not changes:
             return
         with self._lock:
             deadline = time.monotonic() + RETRY_FOR_S
             delay = 0.05
-            batch = uuid.uuid4().hex
-            in_doubt = False  # the connection broke while COMMIT may have been on its way
             while True:
                 try:
                     conn = self._connection()
@@ -214,7 +292,7 @@ class PostgresStore:
                         if outbox is not None:
                             break
                         in_doubt = False
-                    in_doubt = True
+                    in_doubt = True  # the connection broke while COMMIT may have been on its way
                     outbox = self._transaction(conn, changes, batch)
                     break
                 except PreconditionFailed:
@@ -233,16 +311,21 @@ class PostgresStore:
                     self._rollback()
                     self._failed(changes)
                     raise StorageError(f"the store {self.where} failed: {error}") from None
-            with self._own_lock:
-                for kind_name, identifier, part, outbox_id in outbox:
-                    self.own[(kind_name, identifier, part)] = outbox_id
-                    if part != "*":
-                        self.own[(kind_name, identifier, "*")] = outbox_id
-            for kind_name, identifier, _, outbox_id in outbox:
-                document = (ObjectKind(kind_name), identifier)
-                if self.versions.get(document, 0) < outbox_id:
-                    self.versions[document] = outbox_id
-                self._last_own = max(self._last_own, outbox_id)
+            self.record(outbox)
+
+    def record(self, outbox: Sequence[tuple[str, str, str, int]]) -> None:
+        """Remember this instance's committed outbox rows (kind, id, part, id): ``own`` for the
+        replica's read-your-writes, ``versions`` for ETags."""
+        with self._own_lock:
+            for kind_name, identifier, part, outbox_id in outbox:
+                self.own[(kind_name, identifier, part)] = outbox_id
+                if part != "*":
+                    self.own[(kind_name, identifier, "*")] = outbox_id
+        for kind_name, identifier, _, outbox_id in outbox:
+            document = (ObjectKind(kind_name), identifier)
+            if self.versions.get(document, 0) < outbox_id:
+                self.versions[document] = outbox_id
+            self._last_own = max(self._last_own, outbox_id)
 
     def forget_own(self, through: int) -> None:
         """Drop what ``own`` knows up to outbox id ``through``: once a replica has applied every row
@@ -259,7 +342,7 @@ class PostgresStore:
             rows = conn.execute("SELECT id, kind, identifier, op, path, NULL FROM outbox"
                                 " WHERE id > %s AND instance = %s AND batch = %s ORDER BY id",
                                 (self._last_own, self.instance, batch)).fetchall()
-        return _written(rows) if rows else None
+        return written(rows) if rows else None
 
     def _rollback(self) -> None:
         if self._conn is not None and not self._conn.closed:
@@ -267,6 +350,10 @@ class PostgresStore:
                 self._conn.rollback()
             except psycopg.Error:
                 self._drop_connection()
+
+    def failed_changes(self, changes: Sequence[Change]) -> None:
+        """Hand the keys of changes that did not become durable to the replica (it reloads them)."""
+        self._failed(changes)
 
     def _failed(self, changes: Sequence[Change]) -> None:
         with self.failed_lock:
@@ -285,7 +372,7 @@ class PostgresStore:
         rows: list[tuple[str, str, str, str, bytes | None]] = []  # kind, id, op, path, body
         run: dict[tuple[str, str], bytes | None] = {}  # consecutive value writes, the last per element
         with conn.pipeline():
-            cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.url.schema,))
+            cur.execute(LOCK_SQL, (self.url.schema,))
             for change in changes:
                 if isinstance(change, LogElement) and change.op is ElementOp.VALUE:
                     run[(change.submodel_id, change.path)] = change.body
@@ -302,28 +389,17 @@ class PostgresStore:
             if not rows:
                 conn.commit()
                 return []
-            # versions and the NOTIFY (one per transaction: equal payloads are sent once) come
-            # from the outbox rows themselves, in the same statement
             cur.execute(
-                "WITH o AS (INSERT INTO outbox (instance, batch, kind, identifier, op, path, body)"
-                "  SELECT %s, %s, * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bytea[])"
-                "  RETURNING id, kind, identifier, op, path),"
-                " v AS (INSERT INTO versions (kind, id, version) SELECT kind, identifier, max(id) FROM o"
-                "  GROUP BY kind, identifier ON CONFLICT (kind, id) DO UPDATE SET version = excluded.version)"
-                " SELECT id, kind, identifier, op, path, pg_notify(%s, (SELECT max(id) FROM o)::text) FROM o",
-                (self.instance, batch, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
+                OUTBOX_SQL, (self.instance, batch, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
                  [r[3] for r in rows], [r[4] for r in rows], self.url.channel))
             self._prune_if_due(conn)
             conn.commit()
-            return _written(cur.fetchall())
+            return written(cur.fetchall())
 
     @staticmethod
     def _upsert_values(cur: psycopg.Cursor[tuple[object, ...]], run: dict[tuple[str, str], bytes | None]) -> None:
         cur.execute(
-            "INSERT INTO element_values (submodel_id, path, seq, body)"
-            " SELECT s, p, nextval('change_seq'), b FROM unnest(%s::text[], %s::text[], %s::bytea[]) AS v(s, p, b)"
-            " ON CONFLICT (submodel_id, path) DO UPDATE SET seq = excluded.seq, body = excluded.body",
-            ([s for s, _ in run], [p for _, p in run], list(run.values())))
+            UPSERT_VALUES_SQL, ([s for s, _ in run], [p for _, p in run], list(run.values())))
 
     def _apply(self, cur: psycopg.Cursor[tuple[object, ...]], change: Change,
                ) -> tuple[str, str, str, str, bytes | None] | None:
@@ -351,7 +427,7 @@ class PostgresStore:
             case SaveFile(name, content_type, data):
                 cur.execute("INSERT INTO files (name, content_type, data) VALUES (%s, %s, %s) ON CONFLICT (name)"
                             " DO UPDATE SET content_type = excluded.content_type, data = excluded.data",
-                            (name, content_type, data))
+                            (name, content_type, content_bytes(data)))  # bytea: no streamed parameter
             case DeleteFile(name):
                 cur.execute("DELETE FROM files WHERE name = %s", (name,))
             case CheckVersion(kind, identifier, expected):
@@ -369,20 +445,28 @@ class PostgresStore:
         cur.execute("DELETE FROM element_values WHERE submodel_id = %s", (submodel_id,))
 
     def _prune_if_due(self, conn: psycopg.Connection[tuple[object, ...]]) -> None:
+        if self.prune_due():
+            conn.execute(PRUNE_SQL, (OUTBOX_RETENTION_S,))
+
+    def prune_due(self) -> bool:
+        """True once every ``_PRUNE_EVERY_S``: the caller's transaction runs ``PRUNE_SQL``."""
         now = time.monotonic()
         if now < self._next_prune:
-            return
+            return False
         self._next_prune = now + _PRUNE_EVERY_S
-        conn.execute(
-            "WITH gone AS (DELETE FROM outbox WHERE created < now() - make_interval(secs => %s) RETURNING id)"
-            " UPDATE outbox_pruned SET through = greatest(through, (SELECT coalesce(max(id), 0) FROM gone))",
-            (OUTBOX_RETENTION_S,))
+        return True
 
     def release(self) -> None:
         """Close the connection until the next use (it reopens by itself): a process holding many
         idle stores (a test session) keeps PostgreSQL's connection slots free."""
         with self._lock:
             self._drop_connection()
+        with self._query_lock:
+            if self._query_conn is not None:
+                self._query_conn.close()
+            self._query_conn = None
+        if self._values is not None:
+            self._values.close()
 
     def close(self) -> None:
         self.release()
@@ -390,7 +474,7 @@ class PostgresStore:
             self._documents.close()
 
 
-def _written(rows: Sequence[tuple[object, ...]]) -> list[tuple[str, str, str, int]]:
+def written(rows: Sequence[tuple[object, ...]]) -> list[tuple[str, str, str, int]]:
     """(kind, id, part, outbox id) of outbox rows (id, kind, identifier, op, path, _)."""
     return [(str(kind), str(identifier),
              str(path) if op == "value" else ("" if op in ("save", "delete") else "*"), as_int(outbox_id))

@@ -20,7 +20,7 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -31,6 +31,7 @@ from twinbridge.aas.store.base import (
     DeleteDocument,
     DeleteFile,
     ElementOp,
+    FileContent,
     LogElement,
     LoggedChange,
     SaveDocument,
@@ -75,6 +76,28 @@ def storage_error(error: sqlite3.Error, where: Path) -> StorageError:
 
 _BLOB_STREAM_FROM = 1024 * 1024
 _BLOB_CHUNK = 1024 * 1024
+
+
+def _write_blob(db: sqlite3.Connection, name: str, content_type: str, size: int,
+                chunks: Iterable[bytes | memoryview]) -> None:
+    """A file written in place through incremental blob I/O. Bound as a parameter, SQLite copies
+    a blob twice (the binding, then the record): a 200 MiB upload grew the server by 605 MiB.
+    A zeroblob row filled chunk by chunk holds no copy beyond one chunk."""
+    db.execute(
+        "INSERT INTO files (name, content_type, data) VALUES (?, ?, zeroblob(?))"
+        " ON CONFLICT (name) DO UPDATE SET content_type = excluded.content_type, data = excluded.data",
+        (name, content_type, size),
+    )
+    rowid = db.execute("SELECT rowid FROM files WHERE name = ?", (name,)).fetchone()[0]
+    written = 0
+    with db.blobopen("files", "data", rowid) as blob:
+        for chunk in chunks:
+            written += len(chunk)
+            if written > size:
+                break
+            blob.write(chunk)
+    if written != size:  # the spooled file changed under us: store nothing rather than a torn file
+        raise StorageError(f"the file for {name!r} holds {written} bytes, not the {size} announced")
 
 
 def _refused(path: Path, why: str) -> StorageError:
@@ -217,20 +240,12 @@ class SqliteStore:
                 db.execute("DELETE FROM documents WHERE kind = ? AND id = ?", (kind.value, identifier))
                 if kind is ObjectKind.SUBMODEL:
                     db.execute("DELETE FROM element_log WHERE submodel_id = ?", (identifier,))
-            case SaveFile(name, content_type, data) if len(data) >= _BLOB_STREAM_FROM:
-                # Bound as a parameter, SQLite copies a blob twice (the binding, then the record):
-                # a 200 MiB upload grew the server by 605 MiB. A zeroblob row written in place
-                # through incremental blob I/O holds no copy beyond the caller's bytes.
-                db.execute(
-                    "INSERT INTO files (name, content_type, data) VALUES (?, ?, zeroblob(?))"
-                    " ON CONFLICT (name) DO UPDATE SET content_type = excluded.content_type, data = excluded.data",
-                    (name, content_type, len(data)),
-                )
-                rowid = db.execute("SELECT rowid FROM files WHERE name = ?", (name,)).fetchone()[0]
+            case SaveFile(name, content_type, FileContent() as content):
+                _write_blob(db, name, content_type, content.size, content.chunks())
+            case SaveFile(name, content_type, bytes() as data) if len(data) >= _BLOB_STREAM_FROM:
                 view = memoryview(data)
-                with db.blobopen("files", "data", rowid) as blob:
-                    for start in range(0, len(view), _BLOB_CHUNK):
-                        blob.write(view[start:start + _BLOB_CHUNK])
+                _write_blob(db, name, content_type, len(data),
+                            (view[start:start + _BLOB_CHUNK] for start in range(0, len(view), _BLOB_CHUNK)))
             case SaveFile(name, content_type, data):
                 db.execute(
                     "INSERT INTO files (name, content_type, data) VALUES (?, ?, ?)"

@@ -14,12 +14,18 @@ reported to every ``persisted(since=...)`` whose window covers it, and once to a
 ``persisted()``.
 
 Reads of files see submitted-but-not-yet-durable writes (an overlay), so a client that uploads
-and at once downloads gets its bytes.
+and at once downloads gets its bytes. A file whose content waits in a file of its own
+(``FileContent``, an upload streamed to disk) is owned by the writer once submitted: it deletes
+that file when the unit is written or refused, or when the batch holding it is dropped.
 
 A unit the store refused (a full disk) is handed to ``on_failure`` on the event loop that
-submitted it, before any ``persisted()`` waiter resumes: the twin re-reads what it touched, so
-memory never holds a change the disk does not (units submitted with ``restore=False``, the
-periodic flush of device values, are left alone: memory is the newer truth for those).
+submitted it, before any ``persisted()`` waiter resumes, as a ``Refusal``: what the store held
+for each identifiable the unit touched, read by this thread right after the refusal (before any
+later unit was written). The twin puts memory back to that plus the changes of every unit
+submitted after the refused one (``after``), so memory never holds a change the disk does not,
+nor loses one queued behind it (re-reading the store on the loop instead lost such a write: it
+was accepted on disk a moment later). Units submitted with ``restore=False``, the periodic flush
+of device values, are left alone: memory is the newer truth for those.
 
 Backends with ``blocking = False`` (memory) are written inline: no thread, same contract.
 
@@ -40,7 +46,21 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from twinbridge.aas.errors import StorageError
-from twinbridge.aas.store.base import Change, CheckVersion, DeleteFile, SaveFile, Store
+from twinbridge.aas.events import ObjectKind
+from twinbridge.aas.store.base import (
+    Change,
+    CheckVersion,
+    DeleteDocument,
+    DeleteFile,
+    FileContent,
+    LogElement,
+    LoggedChange,
+    SaveDocument,
+    SaveFile,
+    Store,
+    StoredDocument,
+    touched,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +77,22 @@ class _Unit:
 
 
 _STOP = _Unit(-1, ())
-FailureHandler = Callable[[Sequence[Change]], None]
+Key = tuple[ObjectKind, str]
+
+
+@dataclass(slots=True)
+class Refusal:
+    """A unit the store refused, and what the store held for each identifiable it touches just
+    after (None: not stored, or the store could not be read; then the twin reads it itself)."""
+
+    seq: int
+    changes: Sequence[Change]
+    stored: dict[Key, StoredDocument | None]
+    read: bool
+    """Whether ``stored`` was read (False: reading the store failed too)."""
+
+
+FailureHandler = Callable[[Refusal], None]
 Observer = Callable[[Sequence[Change], int], None]
 _EXPECTED: ContextVar[list[CheckVersion] | None] = ContextVar("twinbridge_expected_version", default=None)
 _Waiter = tuple[int, asyncio.AbstractEventLoop, "asyncio.Future[None]"]
@@ -75,7 +110,10 @@ class StoreWriter:
         self._waiters: list[_Waiter] = []
         self._failures: list[tuple[int, StorageError]] = []
         self._reported = 0  # failures up to this seq were raised by a plain persisted()
-        self._files: dict[str, tuple[int, tuple[str, bytes] | None]] = {}
+        self._files: dict[str, tuple[int, tuple[str, bytes | FileContent] | None]] = {}
+        self._units: dict[int, Sequence[Change]] = {}
+        """Changes of units not yet written, and of every unit after a refusal not yet restored."""
+        self._refused: list[int] = []
         self._batch: list[Change] | None = None
         self._batch_depth = 0
         self._thread: threading.Thread | None = None
@@ -125,6 +163,7 @@ class StoreWriter:
 
     def _enqueue(self, changes: list[Change], restore: bool = True) -> None:
         if self._closed:
+            _delete_spooled(changes)
             raise StorageError("the store is closed")
         expected = _EXPECTED.get()
         if expected:
@@ -155,9 +194,10 @@ class StoreWriter:
         except BaseException:
             self._batch_depth -= 1
             if outermost:
-                self._batch = None
+                dropped, self._batch = self._batch or [], None
                 with self._cond:
                     self._files = {name: entry for name, entry in self._files.items() if entry[0] > 0}
+                _delete_spooled(dropped)
             raise
         self._batch_depth -= 1
         if outermost:
@@ -168,6 +208,8 @@ class StoreWriter:
     def _overlay(self, changes: Sequence[Change], seq: int | None) -> None:
         """Record pending file changes so reads see them before they are durable (seq 0: in a batch)."""
         with self._cond:
+            if seq is not None:
+                self._units[seq] = changes
             for change in changes:
                 if isinstance(change, SaveFile):
                     self._files[change.name] = (seq or 0, (change.content_type, change.data))
@@ -220,7 +262,15 @@ class StoreWriter:
         with self._cond:
             pending = self._files.get(name)
         if pending is not None:
-            return pending[1]
+            if pending[1] is None:
+                return None
+            content_type, data = pending[1]
+            if isinstance(data, bytes):
+                return content_type, data
+            try:
+                return content_type, data.read()
+            except FileNotFoundError:  # written (or refused) and deleted meanwhile: the store knows
+                pass
         return self.backend.load_file(name)
 
     def file_names(self, prefix: str = "") -> list[str]:
@@ -255,28 +305,67 @@ class StoreWriter:
 
     def _write_units(self, units: list[_Unit]) -> None:
         failures: list[tuple[int, StorageError]] = []
-        failed: list[_Unit] = []
+        refusals: list[tuple[_Unit, Refusal]] = []
         try:
             self.backend.write([change for unit in units for change in unit.changes])
         except Exception as error:
             if len(units) == 1:
                 failures.append((units[0].seq, _as_storage_error(error)))
-                failed.append(units[0])
+                refusals.append((units[0], self._refusal(units[0])))
             else:
                 for unit in units:  # isolate the failing unit(s)
                     try:
                         self.backend.write(unit.changes)
                     except Exception as unit_error:
                         failures.append((unit.seq, _as_storage_error(unit_error)))
-                        failed.append(unit)
+                        refusals.append((unit, self._refusal(unit)))  # before the next unit is written
+        for unit in units:
+            _delete_spooled(unit.changes)
         for seq, failure in failures:
             log.error("store write %d failed: %s", seq, failure)
         handler = self.on_failure
-        for unit in failed:  # scheduled before the waiters below, so they resume on restored memory
+        for unit, refusal in refusals:  # scheduled before the waiters below, so they resume on restored memory
             if handler is not None and unit.loop is not None:
-                with contextlib.suppress(RuntimeError):  # that loop is closed: nothing to restore
-                    unit.loop.call_soon_threadsafe(handler, unit.changes)
+                with self._cond:
+                    self._refused.append(unit.seq)
+                try:
+                    unit.loop.call_soon_threadsafe(self._restore, handler, refusal)
+                except RuntimeError:  # that loop is closed: nothing to restore
+                    with self._cond:
+                        self._refused.remove(unit.seq)
         self._completed(units[-1].seq, failures)
+
+    def _refusal(self, unit: _Unit) -> Refusal:
+        """What the store holds for ``unit``'s identifiables now that it refused it (this thread
+        writes nothing else meanwhile)."""
+        stored: dict[Key, StoredDocument | None] = {}
+        try:
+            for kind, identifier in touched(unit.changes):
+                stored[(kind, identifier)] = self.backend.load_one(kind, identifier)
+        except Exception:
+            log.exception("could not read the store after it refused write %d", unit.seq)
+            return Refusal(unit.seq, unit.changes, {}, read=False)
+        return Refusal(unit.seq, unit.changes, stored, read=True)
+
+    def _restore(self, handler: FailureHandler, refusal: Refusal) -> None:
+        try:
+            handler(refusal)
+        finally:
+            with self._cond:
+                self._refused.remove(refusal.seq)
+                self._prune()
+
+    def after(self, refusal: Refusal) -> list[Change]:
+        """The changes of every unit submitted after ``refusal``'s, in order (on the loop: none
+        is being submitted meanwhile); written or not, none is in ``refusal.stored``."""
+        with self._cond:
+            return [change for seq in sorted(self._units) if seq > refusal.seq for change in self._units[seq]]
+
+    def _prune(self) -> None:
+        """Forget written units' changes, but those after a refusal whose restore has not run."""
+        keep_after = min(self._refused) if self._refused else self._durable
+        for seq in [seq for seq in self._units if seq <= keep_after]:
+            del self._units[seq]
 
     def _completed(self, seq: int, failures: list[tuple[int, StorageError]]) -> None:
         with self._cond:
@@ -284,6 +373,7 @@ class StoreWriter:
             if failures:
                 self._failures = (self._failures + failures)[-_KEPT_FAILURES:]
             self._files = {name: entry for name, entry in self._files.items() if entry[0] == 0 or entry[0] > seq}
+            self._prune()
             ready = [waiter for waiter in self._waiters if waiter[0] <= seq]
             self._waiters = [waiter for waiter in self._waiters if waiter[0] > seq]
             self._cond.notify_all()
@@ -316,6 +406,33 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
 def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
+
+
+def replayed(kind: ObjectKind, identifier: str, stored: StoredDocument | None,
+             later: Sequence[Change]) -> StoredDocument | None:
+    """``stored`` with ``later``'s changes of that identifiable applied, as the store will hold it
+    once they are written (a saved document replaces, a delete removes, element changes log)."""
+    current = stored if stored is None else StoredDocument(kind, identifier, stored.body, list(stored.log))
+    for change in later:
+        match change:
+            case SaveDocument(k, i, body) if (k, i) == (kind, identifier):
+                current = StoredDocument(kind, identifier, body)
+            case DeleteDocument(k, i) if (k, i) == (kind, identifier):
+                current = None
+            case LogElement(submodel_id, op, path, body) if (
+                    kind is ObjectKind.SUBMODEL and submodel_id == identifier and current is not None):
+                current.log.append(LoggedChange(op, path, body))
+    return current
+
+
+def _delete_spooled(changes: Sequence[Change]) -> None:
+    """Delete the files of ``changes``' spooled contents (written, refused or dropped: no longer needed)."""
+    for change in changes:
+        if isinstance(change, SaveFile) and isinstance(change.data, FileContent):
+            try:
+                change.data.path.unlink(missing_ok=True)
+            except OSError as error:
+                log.warning("could not delete the spooled upload %s: %s", change.data.path, error)
 
 
 def _as_storage_error(error: Exception) -> StorageError:

@@ -14,6 +14,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
     from twinbridge.analytics.detectors.causal import FloatArray
 
 
@@ -27,6 +30,16 @@ class Detector(Protocol):
         ...
 
 
+class DetectorBank(Protocol):
+    """The detectors of many signals (slots 0..size-1) of one kind, advanced together: the twin's
+    path, where a loop turn brings a few samples of many signals (see ``bank.py``)."""
+
+    def score(self, slots: npt.NDArray[np.intp], timestamps: FloatArray, values: FloatArray) -> FloatArray:
+        """One sample for each of ``slots`` (distinct); the same scores as each slot's own
+        detector's ``update``, in the slots' order."""
+        ...
+
+
 class UnknownDetector(KeyError):
     """A detector name that is not registered."""
 
@@ -35,6 +48,7 @@ class UnknownDetector(KeyError):
 
 
 DETECTORS: dict[str, Callable[[], Detector]] = {}
+BANKS: dict[str, Callable[[int], DetectorBank]] = {}
 DEFAULT_DETECTOR = "seasonal"
 
 
@@ -46,8 +60,16 @@ def register(name: str) -> Callable[[Callable[[], Detector]], Callable[[], Detec
     return add
 
 
+def register_bank(name: str) -> Callable[[Callable[[int], DetectorBank]], Callable[[int], DetectorBank]]:
+    def add(factory: Callable[[int], DetectorBank]) -> Callable[[int], DetectorBank]:
+        BANKS[name] = factory
+        return factory
+
+    return add
+
+
 def _load() -> None:
-    from twinbridge.analytics.detectors import statistical  # noqa: F401  (registers its detectors)
+    from twinbridge.analytics.detectors import bank, statistical  # noqa: F401  (register their detectors)
 
 
 def names() -> list[str]:
@@ -62,3 +84,13 @@ def create(name: str = DEFAULT_DETECTOR) -> Detector:
     except KeyError:
         raise UnknownDetector(name) from None
     return factory()
+
+
+def create_bank(name: str, size: int) -> DetectorBank:
+    """``size`` detectors ``name`` as one bank (every registered detector has one)."""
+    _load()
+    try:
+        factory = BANKS[name]
+    except KeyError:
+        raise UnknownDetector(name) from None
+    return factory(size)

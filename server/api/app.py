@@ -11,12 +11,16 @@ from __future__ import annotations
 import copy
 import importlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
+from twinbridge.aas import files
 from twinbridge.aas.limits import DEFAULT, Limits
 from twinbridge.aas.operations import OperationRegistry
 from twinbridge.aas.twin import Twin
@@ -27,7 +31,7 @@ from twinbridge.server.api.durability import DurableWrites
 from twinbridge.server.api.hot import install_hot_routes
 from twinbridge.server.api.preconditions import Preconditions
 from twinbridge.server.api.results import install_error_handlers
-from twinbridge.server.api.services import Services, TurtleSource, install_services
+from twinbridge.server.api.services import Services, TurtleSource, app_services, install_services
 from twinbridge.server.api.v31 import router as v31_router
 from twinbridge.server.api.v31 import v31_prefix_of
 
@@ -66,8 +70,10 @@ def create_app(
     title: str = "twinbridge AAS API",
     semantic_graph: TurtleSource | None = None,
     limits: Limits = DEFAULT,
+    data_dir: Path | None = None,
 ) -> FastAPI:
-    """The API app; ``semantic_graph`` serves ``/serialization`` as Turtle (406 without one)."""
+    """The API app; ``semantic_graph`` serves ``/serialization`` as Turtle (406 without one);
+    uploads are streamed into ``data_dir/uploads`` (the system's temporary directory without one)."""
     prefix = prefix.rstrip("/")
     app = FastAPI(
         title=title,
@@ -82,13 +88,17 @@ def create_app(
     )
     docs.install(app, prefix)
     v31 = v31_prefix_of(prefix)
-    install_services(app, Services(
+    services = Services(
         twin,
         security if security is not None else ApiSecurity(),
         operations if operations is not None else OperationRegistry(),
         semantic_graph,
         v31,
-    ))
+    )
+    if data_dir is not None:
+        services.upload_dir = data_dir / files.UPLOADS
+        files.clear_spools(services.upload_dir)
+    install_services(app, services)
     app.state.twin = twin  # for routers of other rooms (hierarchy) until they take ServicesDep
     install_error_handlers(app)
     schema_of_hot_routes = install_hot_routes(app, prefix)  # first: the innermost middleware
@@ -132,6 +142,17 @@ def _serve_v31(app: FastAPI, prefix: str, v31: str) -> None:
         document = copy.deepcopy(app.openapi())
         document["info"]["version"] = "3.1"
         document["info"]["description"] = "Asset Administration Shell Part 2 HTTP API (IDTA-01002 v3.1)"
+        services = app_services(app)
+        v30_only = {prefix + route.path for router in services.routers_30_only for route in router.routes
+                    if isinstance(route, APIRoute)}
         document["paths"] = {v31 + path[len(prefix):]: item for path, item in document["paths"].items()
-                             if path.startswith(prefix + "/")}
+                             if path.startswith(prefix + "/") and path not in v30_only}
+        routes = [route for router in services.routers_31_only for route in router.routes]
+        if routes:
+            extra = get_openapi(title=app.title, version="3.1", routes=routes)
+            openapi_doc.complete(extra)
+            document["paths"].update({v31 + path: item for path, item in extra["paths"].items()})
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            for name, schema in extra.get("components", {}).get("schemas", {}).items():
+                schemas.setdefault(name, schema)
         return JSONResponse(document)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hmac
 from typing import Annotated, Literal
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, SecretStr
 
@@ -95,8 +95,11 @@ async def write_origin(request: Request, credentials: Credentials) -> Origin:
     return services.origin(check_access(services.security, credentials, "write"))
 
 
-WriteOrigin = Annotated[Origin, Depends(write_origin)]
-ReadAccess = Depends(require_read)
-WriteAccess = Depends(require_write)
-AdminAccess = Depends(require_admin)
+# ``Security`` with the role as its scope: the OpenAPI document then names the role each
+# operation needs (``{"HTTPBearer": ["write"]}``, OpenAPI 3.1's role names), which
+# ``server.api.openapi_doc`` reads to list 401/403 only where they can be answered.
+WriteOrigin = Annotated[Origin, Security(write_origin, scopes=["write"])]
+ReadAccess = Security(require_read, scopes=["read"])
+WriteAccess = Security(require_write, scopes=["write"])
+AdminAccess = Security(require_admin, scopes=["admin"])
 

@@ -18,7 +18,7 @@ import anyio
 import orjson
 from basyx.aas import model
 from basyx.aas.adapter.json import StrictAASFromJsonDecoder
-from fastapi import Query, Request, UploadFile
+from fastapi import Query, Request
 from fastapi.responses import Response
 
 from twinbridge.aas import files, limits
@@ -152,30 +152,6 @@ def _describe(error: Exception) -> str:
     if isinstance(error, KeyError):
         return f"missing or unknown value {error}"
     return str(error)
-
-
-async def read_upload(file: UploadFile, limit_key: str, what: str) -> bytes:
-    """An uploaded file's bytes, refusing (413) anything over the limit named ``limit_key``.
-
-    The multipart parser has already spooled the upload to a temporary file (Starlette keeps
-    1 MiB in memory): the size is known without reading, and the bytes are read once, into
-    one buffer, instead of chunk by chunk and joined (a 200 MB upload peaked at 727 MB RSS).
-    """
-    current = limits.current()
-    limit = getattr(current, limit_key)
-    size = file.size if file.size is not None else await anyio.to_thread.run_sync(_spooled_size, file)
-    limits.check_size(size, limit, what, limit_key, current)
-    data = await file.read(limit + 1)
-    limits.check_size(len(data), limit, what, limit_key, current)
-    return data
-
-
-def _spooled_size(file: UploadFile) -> int:
-    position = file.file.tell()
-    file.file.seek(0, 2)
-    size = file.file.tell()
-    file.file.seek(position)
-    return size
 
 
 def json_response(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from basyx.aas import model
-from fastapi import File, Form, Request, UploadFile
+from fastapi import Request
 from fastapi.responses import Response
 
 from twinbridge.aas import files, paths
@@ -24,9 +24,9 @@ from twinbridge.aas.errors import NotFound
 from twinbridge.aas.limits import check_media_type
 from twinbridge.aas.twin import Twin
 from twinbridge.aas.value_only import has_value, to_value
-from twinbridge.server.api import stored_files
+from twinbridge.server.api import stored_files, uploads
 from twinbridge.server.api.auth import ReadAccess, WriteOrigin
-from twinbridge.server.api.bodies import Extent, ExtentQuery, Level, LevelQuery, json_response, parsed_body, read_upload
+from twinbridge.server.api.bodies import Extent, ExtentQuery, Level, LevelQuery, json_response, parsed_body
 from twinbridge.server.api.content import element_metadata, element_paths, reference_json, shaped_json, value_depth
 from twinbridge.server.api.live import live_headers
 from twinbridge.server.api.metadata import ELEMENT_METADATA, copy_metadata
@@ -198,23 +198,32 @@ async def get_attachment(scope: ScopeDep, idShortPath: str) -> Response:
     return Response(data, media_type=stored_files.media_type(element.content_type or content_type))
 
 
-@scoped.route(_ELEMENT + "/attachment", ["PUT"], status_code=204)
-async def put_attachment(origin: WriteOrigin, scope: ScopeDep, idShortPath: str, fileName: str = Form(...),
-                         file: UploadFile = File(...)) -> Response:
-    """Multipart upload: a File's content is stored under a name the server assigns from the
-    content (``aas.files``), a Blob's goes into the model. Everything is checked first."""
+_ATTACHMENT_BODY = uploads.multipart_body(
+    "the attachment (a File's content, stored under a name the server assigns; a Blob's value)",
+    {"fileName": {"type": "string", "description": "the file's name (its last segment ends the assigned name)"}},
+    ["fileName"])
+
+
+@scoped.route(_ELEMENT + "/attachment", ["PUT"], status_code=204, openapi_extra=_ATTACHMENT_BODY)
+async def put_attachment(origin: WriteOrigin, scope: ScopeDep, idShortPath: str, request: Request) -> Response:
+    """Multipart upload, streamed to disk (``server.api.uploads``): a File's content is stored
+    under a name the server assigns from the content (``aas.files``), a Blob's goes into the
+    model. Everything is checked first."""
     twin, submodel_id = scope
-    element = _file_or_blob(twin, submodel_id, idShortPath)
-    content_type = file.content_type or element.content_type or "application/octet-stream"
-    check_media_type(content_type, "the attachment's content type")
-    base = files.plain_file_name(fileName, "fileName") if isinstance(element, model.File) else ""
-    data = await read_upload(file, "attachment_bytes", "the attachment")
-    if isinstance(element, model.Blob):
-        twin.modify_element(submodel_id, idShortPath, lambda blob: _set_blob(blob, content_type, data),
-                            origin=origin)
-        return Response(status_code=204)
-    old = element.value
-    name, created = stored_files.store(twin, files.ATTACHMENTS, base, content_type, data)
+    _file_or_blob(twin, submodel_id, idShortPath)  # 404 before any of the body is read
+    async with uploads.received(request, "file", "attachment_bytes", "the attachment") as upload:
+        element = _file_or_blob(twin, submodel_id, idShortPath)  # as it is now the body has arrived
+        content_type = upload.content_type or element.content_type or "application/octet-stream"
+        check_media_type(content_type, "the attachment's content type")
+        file_name = upload.required("fileName")
+        if isinstance(element, model.Blob):
+            data = upload.file.read()  # a Blob's value lives in the model (within attachment_bytes)
+            twin.modify_element(submodel_id, idShortPath, lambda blob: _set_blob(blob, content_type, data),
+                                origin=origin)
+            return Response(status_code=204)
+        base = files.plain_file_name(file_name, "fileName")
+        old = element.value
+        name, created = stored_files.store(twin, files.ATTACHMENTS, base, content_type, upload.file)
     try:
         twin.modify_element(submodel_id, idShortPath, lambda target: _set_file(target, content_type, name),
                             origin=origin)

@@ -296,6 +296,7 @@ def _csv(bodies: list[dict[str, Any]], with_element: bool) -> Response:
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/csv": {"schema": {"type": "string"}}},
           "description": "JSON by default; CSV (header row, one line per point or bucket) with Accept: text/csv"},
+    503: {"description": "Service Unavailable: history is not recording, or cannot be read now"},
 }
 
 

@@ -300,7 +300,9 @@ def install_hot_routes(app: FastAPI, prefix: str) -> APIRouter:
                       for name in re.findall(r"{(\w+)}", path)]
         if method == "GET" and endpoint is not get_shell:
             parameters.extend(_SHAPE_QUERY)
-        extra: dict[str, Any] = {"parameters": parameters}
+        # The role the endpoint checks (``_services``), named as the dependency-checked routes name theirs.
+        extra: dict[str, Any] = {"parameters": parameters,
+                                 "security": [{"HTTPBearer": ["read" if method == "GET" else "write"]}]}
         if method in ("PUT", "PATCH"):
             extra["requestBody"] = _JSON_BODY
         via_shell = "_via_shell" if path.startswith(SHELL_SUBMODEL_PREFIX) else ""

@@ -1,7 +1,7 @@
 """AASX File Server routes: ``/packages``.
 
-A package upload is imported into the repository (all or nothing, through
-``aas.serialization``) and kept, byte for byte, with its description under the ``packages/``
+A package upload is streamed to disk (``server.api.uploads``), imported into the repository
+(all or nothing, through ``aas.serialization``) and kept, byte for byte, with its description under the ``packages/``
 file prefix so clients can download exactly what they uploaded. Deleting a package removes
 the package, not the shells and submodels it brought: those belong to the repository now.
 """
@@ -14,7 +14,7 @@ import time
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from twinbridge.aas import files
@@ -22,8 +22,9 @@ from twinbridge.aas.errors import NotFound
 from twinbridge.aas.limits import check_text
 from twinbridge.aas.serialization import import_environment, read_environment
 from twinbridge.aas.twin import Twin
+from twinbridge.server.api import uploads
 from twinbridge.server.api.auth import AdminAccess, ReadAccess, WriteAccess
-from twinbridge.server.api.bodies import json_response, read_upload
+from twinbridge.server.api.bodies import json_response
 from twinbridge.server.api.ids import decode_id, encode_id
 from twinbridge.server.api.paging import CursorQuery, LimitQuery, paged_envelope
 from twinbridge.server.api.serialization import AASX_MEDIA_TYPE
@@ -35,9 +36,6 @@ PREFIX = "packages/"
 _DESCRIPTION_SUFFIX = ".json"
 _CONTENT_SUFFIX = ".aasx"
 
-UploadFileField = Annotated[UploadFile, File(description="the AASX package")]
-FileNameField = Annotated[str | None, Form(description="the package's file name")]
-AasIdsField = Annotated[list[str] | None, Form(description="ids of the shells the package holds")]
 
 
 def _description_name(package_id: str) -> str:
@@ -66,27 +64,37 @@ def _all_descriptions(twin: Twin) -> list[dict[str, Any]]:
     return sorted(descriptions, key=lambda item: item.get("created", 0))
 
 
-async def _store_package(twin: Twin, package_id: str, file: UploadFile, file_name: str | None,
-                         aas_ids: list[str] | None, created: float) -> dict[str, Any]:
-    """Check the whole request, import (all or nothing), then keep the bytes and the description."""
-    name = files.plain_file_name(file_name or file.filename or f"{package_id}.aasx", "fileName")
-    given = [identifier for value in aas_ids or () for identifier in value.split(",") if identifier]
-    for identifier in given:
-        check_text(identifier, "aasIds")
-    data = await read_upload(file, "package_bytes", "the AASX package")
-    env = await anyio.to_thread.run_sync(read_environment, data, "aasx")  # seconds for a big package
-    import_environment(twin, env)
-    ids = given or [shell.id for shell in env.shells]
-    description = {
-        "packageId": package_id,
-        "aasIds": ids,
-        "fileName": name,
-        "created": created,
-    }
-    with twin.store.batch():
-        twin.save_file(_content_name(package_id), AASX_MEDIA_TYPE, data)
-        twin.save_file(_description_name(package_id), "application/json", json.dumps(description).encode())
+async def _store_package(twin: Twin, package_id: str, request: Request, created: float) -> dict[str, Any]:
+    """Stream the package to disk, check the whole request, import (all or nothing), then keep
+    the package (copied by the store from the spooled file) and its description."""
+    async with uploads.received(request, "file", "package_bytes", "the AASX package") as upload:
+        name = files.plain_file_name(upload.field("fileName") or upload.file_name or f"{package_id}.aasx", "fileName")
+        given = [identifier for value in upload.fields.get("aasIds", ()) for identifier in value.split(",")
+                 if identifier]
+        for identifier in given:
+            check_text(identifier, "aasIds")
+        data = upload.file.read()  # parsed whole (basyx reads a package from memory), then let go
+        env = await anyio.to_thread.run_sync(read_environment, data, "aasx")  # seconds for a big package
+        del data
+        import_environment(twin, env)
+        ids = given or [shell.id for shell in env.shells]
+        description = {
+            "packageId": package_id,
+            "aasIds": ids,
+            "fileName": name,
+            "created": created,
+        }
+        with twin.store.batch():
+            twin.save_file(_content_name(package_id), AASX_MEDIA_TYPE, upload.file.content())
+            twin.save_file(_description_name(package_id), "application/json", json.dumps(description).encode())
     return description
+
+
+_PACKAGE_BODY = uploads.multipart_body(
+    "the AASX package", {
+        "fileName": {"type": "string", "description": "the package's file name"},
+        "aasIds": {"type": "array", "items": {"type": "string"}, "description": "ids of the shells the package holds"},
+    }, [])
 
 
 def _public(description: dict[str, Any]) -> dict[str, Any]:
@@ -106,11 +114,10 @@ async def get_all_packages(
     return json_response(paged_envelope(descriptions, cursor, limit, _public))
 
 
-@router.post("/packages", status_code=201, dependencies=[WriteAccess])
-async def post_package(twin: TwinDep, file: UploadFileField, fileName: FileNameField = None,
-                       aasIds: AasIdsField = None) -> Response:
+@router.post("/packages", status_code=201, dependencies=[WriteAccess], openapi_extra=_PACKAGE_BODY)
+async def post_package(twin: TwinDep, request: Request) -> Response:
     package_id = f"{time.time_ns():x}-{secrets.token_hex(4)}"
-    description = await _store_package(twin, package_id, file, fileName, aasIds, time.time())
+    description = await _store_package(twin, package_id, request, time.time())
     return json_response(_public(description), status=201)
 
 
@@ -128,12 +135,11 @@ async def get_package(packageId: str, twin: TwinDep) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{file_name}"'})
 
 
-@router.put("/packages/{packageId}", status_code=204, dependencies=[WriteAccess])
-async def put_package(packageId: str, twin: TwinDep, file: UploadFileField, fileName: FileNameField = None,
-                      aasIds: AasIdsField = None) -> Response:
+@router.put("/packages/{packageId}", status_code=204, dependencies=[WriteAccess], openapi_extra=_PACKAGE_BODY)
+async def put_package(packageId: str, twin: TwinDep, request: Request) -> Response:
     package_id = decode_id(packageId, "packageId")
     old = _description(twin, package_id)
-    await _store_package(twin, package_id, file, fileName, aasIds, old.get("created", time.time()))
+    await _store_package(twin, package_id, request, old.get("created", time.time()))
     return Response(status_code=204)
 
 

@@ -153,13 +153,19 @@ async def answer(services: Services, request: Request, root: Root, cursor: int, 
     return bytes_response(_metadata(_RESULT_TYPES[root], next_page) + b",".join(parts) + b"]}")
 
 
+_ANSWERS: dict[int | str, dict[str, Any]] = {
+    415: {"description": "Unsupported Media Type: a query is application/json, or text/plain in the grammar's form"}}
+
+
 @router.post("/query/shells", dependencies=[ReadAccess], openapi_extra={"requestBody": _QUERY_BODY},
+             responses=_ANSWERS,
              summary="Returns the Asset Administration Shells a query of the AAS Query Language holds for")
 async def query_shells(request: Request, services: ServicesDep, limit: LimitQuery, cursor: CursorQuery) -> Response:
     return await answer(services, request, Root.AAS, cursor, limit)
 
 
 @router.post("/query/submodels", dependencies=[ReadAccess], openapi_extra={"requestBody": _QUERY_BODY},
+             responses=_ANSWERS,
              summary="Returns the Submodels a query of the AAS Query Language holds for")
 async def query_submodels(request: Request, services: ServicesDep, limit: LimitQuery,
                           cursor: CursorQuery) -> Response:
@@ -167,6 +173,7 @@ async def query_submodels(request: Request, services: ServicesDep, limit: LimitQ
 
 
 @router.post("/query/concept-descriptions", dependencies=[ReadAccess], openapi_extra={"requestBody": _QUERY_BODY},
+             responses=_ANSWERS,
              summary="Returns the Concept Descriptions a query of the AAS Query Language holds for")
 async def query_concept_descriptions(request: Request, services: ServicesDep, limit: LimitQuery,
                                      cursor: CursorQuery) -> Response:

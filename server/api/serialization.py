@@ -6,7 +6,7 @@ element attachments, thumbnails); Turtle is the semantic graph when the applicat
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -89,8 +89,14 @@ async def _serialize(request: Request, twin: Twin, shell_ids: list[str] | None, 
     return Response(body, media_type=media, headers=headers)
 
 
-@router.get("/serialization", dependencies=[ReadAccess], response_class=Response,
-            responses={200: {"content": {media: {} for media in _MEDIA_TYPES}}})
+_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"content": {media: {} for media in _MEDIA_TYPES}},
+    404: {"description": "Not Found: aasIds or submodelIds name an object this repository lacks"},
+    406: {"description": "Not Acceptable: the Accept header names no format this server writes"},
+}
+
+
+@router.get("/serialization", dependencies=[ReadAccess], response_class=Response, responses=_ANSWERS)
 async def generate_serialization(
     request: Request,
     twin: TwinDep,
@@ -103,7 +109,7 @@ async def generate_serialization(
 
 
 @router.get("/shells/{aasIdentifier}/serialization", dependencies=[ReadAccess], response_class=Response,
-            responses={200: {"content": {media: {} for media in _MEDIA_TYPES}}})
+            responses=_ANSWERS)
 async def generate_shell_serialization(
     aasIdentifier: str,
     request: Request,

@@ -12,11 +12,13 @@ instead of in a worker thread.
 
 from __future__ import annotations
 
+import tempfile
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Protocol
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 
 from twinbridge.aas.events import Origin
 from twinbridge.aas.operations import OperationRegistry
@@ -45,6 +47,9 @@ class Services:
     operations: OperationRegistry
     semantic_graph: TurtleSource | None = None
     v31_prefix: str | None = None  # where Part 2 v3.1 is served beside v3.0 (``server.api.v31``)
+    upload_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
+    """Where uploads are streamed while they arrive (``server.api.uploads``): the data directory's
+    ``uploads/``; the system's temporary directory for an instance without one."""
     renders: RenderCache = field(default_factory=RenderCache)
     catalogs: Catalogs = field(init=False)
     value_indexes: ValueIndexes = field(init=False)  # of submodel element values, for queries
@@ -53,6 +58,12 @@ class Services:
     """Profiles of services mounted next to the repository (the registry's), for ``/description``."""
     extra_profiles_31: list[str] = field(default_factory=list)
     """The same for the v3.1 prefix's ``/description`` (``server.api.v31``)."""
+    routers_31_only: list[APIRouter] = field(default_factory=list)
+    """Routers mounted next to the repository on the v3.1 prefix only (the registry's
+    ``/lookup/shellsByAssetLink``): the v3.1 OpenAPI document adds them."""
+    routers_30_only: list[APIRouter] = field(default_factory=list)
+    """Routers mounted next to the repository on the v3.0 prefix only (the registries'
+    descriptors): the v3.1 OpenAPI document, made from the v3.0 one, leaves them out."""
     _origins: dict[str, Origin] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

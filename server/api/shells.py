@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import orjson
 from basyx.aas import model
 from basyx.aas.adapter.json import StrictAASFromJsonDecoder
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from twinbridge.aas import files
@@ -23,7 +23,7 @@ from twinbridge.aas.errors import NotFound
 from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.limits import check_media_type
 from twinbridge.aas.twin import Twin
-from twinbridge.server.api import stored_files
+from twinbridge.server.api import stored_files, uploads
 from twinbridge.server.api.auth import ReadAccess, WriteOrigin
 from twinbridge.server.api.bodies import (
     bytes_response,
@@ -31,7 +31,6 @@ from twinbridge.server.api.bodies import (
     parse_part,
     parsed_body,
     parsed_part,
-    read_upload,
 )
 from twinbridge.server.api.catalog import Key, asset_key, id_short_key, shell_keys
 from twinbridge.server.api.ids import decode_id, decode_json
@@ -194,24 +193,33 @@ async def get_thumbnail(aasIdentifier: str, twin: TwinDep) -> Response:
     return Response(data, media_type=stored_files.media_type(thumbnail.content_type or content_type))
 
 
-@router.put("/shells/{aasIdentifier}/asset-information/thumbnail", status_code=204)
-async def put_thumbnail(origin: WriteOrigin, aasIdentifier: str, twin: TwinDep,
-                        file: Annotated[UploadFile, File()], fileName: Annotated[str, Form()]) -> Response:
-    """Stored under a name the server assigns from the content; the old one goes if the server assigned it."""
-    shell = shell_of(twin, aasIdentifier)
-    if not fileName or "/" in fileName or "\\" in fileName or fileName in {".", ".."}:
-        raise ApiError(400, f"fileName {fileName!r} must be a plain file name")
-    base = files.plain_file_name(fileName, "fileName")
-    content_type = (file.content_type if file.content_type and file.content_type != "application/octet-stream"
-                    else mimetypes.guess_type(base)[0]) or "application/octet-stream"
-    check_media_type(content_type, "the thumbnail's content type")
-    data = await read_upload(file, "thumbnail_bytes", "the thumbnail")
-    old = shell.asset_information.default_thumbnail
-    try:
-        resource = model.Resource(path=files.assigned_name(files.THUMBNAILS, data, base), content_type=content_type)
-    except (model.AASConstraintViolation, ValueError) as error:
-        raise ApiError(400, f"thumbnail {fileName!r}: {error}") from None
-    name, created = stored_files.store(twin, files.THUMBNAILS, base, content_type, data)
+_THUMBNAIL_BODY = uploads.multipart_body(
+    "the thumbnail image", {"fileName": {"type": "string", "description": "a plain file name (no '/')"}},
+    ["fileName"])
+
+
+@router.put("/shells/{aasIdentifier}/asset-information/thumbnail", status_code=204, openapi_extra=_THUMBNAIL_BODY)
+async def put_thumbnail(origin: WriteOrigin, aasIdentifier: str, twin: TwinDep, request: Request) -> Response:
+    """Streamed to disk (``server.api.uploads``) and stored under a name the server assigns from
+    the content; the old one goes if the server assigned it."""
+    shell_of(twin, aasIdentifier)  # 404 before any of the body is read
+    async with uploads.received(request, "file", "thumbnail_bytes", "the thumbnail") as upload:
+        shell = shell_of(twin, aasIdentifier)  # as it is now the body has arrived
+        fileName = upload.required("fileName")
+        if not fileName or "/" in fileName or "\\" in fileName or fileName in {".", ".."}:
+            raise ApiError(400, f"fileName {fileName!r} must be a plain file name")
+        base = files.plain_file_name(fileName, "fileName")
+        given = upload.content_type
+        content_type = (given if given and given != "application/octet-stream"
+                        else mimetypes.guess_type(base)[0]) or "application/octet-stream"
+        check_media_type(content_type, "the thumbnail's content type")
+        old = shell.asset_information.default_thumbnail
+        try:
+            resource = model.Resource(path=files.assigned_name(files.THUMBNAILS, upload.file.digest, base),
+                                      content_type=content_type)
+        except (model.AASConstraintViolation, ValueError) as error:
+            raise ApiError(400, f"thumbnail {fileName!r}: {error}") from None
+        name, created = stored_files.store(twin, files.THUMBNAILS, base, content_type, upload.file)
     try:
         twin.modify(ObjectKind.SHELL, shell.id,
                     lambda s: setattr(s.asset_information, "default_thumbnail", resource), origin=origin)

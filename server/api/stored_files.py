@@ -45,12 +45,13 @@ def release(twin: Twin, name: str | None, owner: object) -> None:
         twin.delete_file(name)
 
 
-def store(twin: Twin, folder: str, file_name: str, content_type: str, data: bytes) -> tuple[str, bool]:
-    """Save an upload under its assigned name; (name, whether it was new, so a failed edit can undo it)."""
-    name = files.assigned_name(folder, data, file_name)
+def store(twin: Twin, folder: str, file_name: str, content_type: str, upload: files.Spool) -> tuple[str, bool]:
+    """Save an upload under its assigned name, copied by the store from its spooled file; (name,
+    whether it was new, so a failed edit can undo it)."""
+    name = files.assigned_name(folder, upload.digest, file_name)
     existed = _exists(twin, name)
     if not existed:
-        twin.save_file(name, content_type, data)
+        twin.save_file(name, content_type, upload.content())
     return name, not existed
 
 

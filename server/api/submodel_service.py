@@ -65,8 +65,9 @@ async def get_submodel_serialization(request: Request, scope: ScopeDep, aasIds: 
 def add_service_routes(scoped: ScopedRoutes) -> None:
     scoped.route("/description", ["GET"], dependencies=[ReadAccess])(get_submodel_service_description)
     scoped.route("/shells", ["GET"], dependencies=[ReadAccess])(get_referencing_shells)
-    scoped.route("/serialization", ["GET"], dependencies=[ReadAccess],
-                 response_class=Response)(get_submodel_serialization)
+    scoped.route("/serialization", ["GET"], dependencies=[ReadAccess], response_class=Response,
+                 responses={406: {"description": "Not Acceptable: the Accept header names no format this "
+                                                 "service writes"}})(get_submodel_serialization)
 
 
 def _referencing_shells(request: Request, scope: Scope) -> list[model.AssetAdministrationShell]:

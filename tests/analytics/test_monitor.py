@@ -24,7 +24,8 @@ def twin() -> Twin:
         model.Property("Vibration", model.datatypes.Double, 0.0),
         model.Property("Label", model.datatypes.String, "x"),
     ]))
-    twin.create(predictive_maintenance.build(MAINTENANCE))
+    rul = predictive_maintenance.WatchedSignal("Machine", "Vibration", "Machine", failure_level=2.0, healthy_level=1.0)
+    twin.create(predictive_maintenance.build(MAINTENANCE, [predictive_maintenance.condition(rul, "mm/s")]))
     return twin
 
 

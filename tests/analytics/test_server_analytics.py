@@ -18,6 +18,7 @@ from tests.ports import free_port
 from tests.serving import serving
 from twinbridge.aas.errors import InvalidInput
 from twinbridge.aas.quality import Quality
+from twinbridge.analytics.virtual import walk_elements
 from twinbridge.server.application import Application, Options
 from twinbridge.server.config import ConfigError, parse_plant_file
 from twinbridge.server.opcua.types import NAMESPACE
@@ -254,6 +255,12 @@ async def test_rul_below_its_limit_raises_an_alarm_once_the_machine_has_degraded
         await twin.bus.drained()
         (alarm,) = book.alarms.values()
         assert alarm.rule.name == "rul" and alarm.source == "Press1_Vibration" and alarm.value < 3600.0
+        # what the monitors added (estimates, health, the filtered sibling) is described too
+        elements = [element for sm in twin.submodels.values() for _, element in walk_elements(sm, "")]
+        assert {"RemainingUsfulLifeDateTime", "HealthIndicator", "PowerFiltered"} <= {e.id_short for e in elements}
+        undescribed = {f"{e.id_short}: {e.semantic_id.key[0].value}" for e in elements
+                       if e.semantic_id is not None and e.semantic_id.key[0].value not in twin.concept_descriptions}
+        assert undescribed == set()
     finally:
         await application.stop()
 

@@ -30,6 +30,21 @@ ALLOWED = [
     "$sme.AddressInformation[0].Zipcode#value", "$cd#idShort", "$cd#id",
     # the query-language page's own shortcut (its comparison table uses it)
     "$aas#submodels",
+    # descriptors (the grammar's FieldIdentifierAasDescriptor / FieldIdentifierSmDescriptor; the
+    # page's examples, as written there)
+    "$aasdesc#idShort", "$aasdesc#id", "$aasdesc#assetKind", "$aasdesc#assetType", "$aasdesc#globalAssetId",
+    "$aasdesc#specificAssetIds[].name", "$aasdesc#specificAssetIds[1].value",
+    "$aasdesc#specificAssetIds[0].externalSubjectId.type",
+    "$aasdesc#specificAssetIds[0].externalSubjectId.keys[].value",
+    "$aasdesc#specificAssetIds[0].externalSubjectId.keys[].type", "$aasdesc#endpoints[0].interface",
+    "$aasdesc#submodelDescriptors[0].endpoints[0].protocolinformation.href",
+    "$aasdesc#submodelDescriptors.semanticId", "$aasdesc#submodelDescriptors.semanticId.type",
+    "$aasdesc#submodelDescriptors.semanticId.keys[].type", "$aasdesc#submodelDescriptors.semanticId.keys[].value",
+    "$aasdesc#submodelDescriptors.id", "$aasdesc#submodelDescriptors.idShort",
+    "$aasdesc#submodelDescriptors.endpoints[0].interface",
+    "$aasdesc#submodelDescriptors.endpoints[].protocolinformation.href",
+    "$smdesc#endpoints[0].protocolinformation.href", "$smdesc#endpoints[].protocolInformation.href",
+    "$smdesc#id", "$smdesc#idShort", "$smdesc#semanticId", "$smdesc#semanticId.keys[0].value",
 ]
 
 REFUSED = [
@@ -41,7 +56,10 @@ REFUSED = [
     "$sme", "$sme.AddressInformation", "$sme.AddressInformation[]", "$sme.AddressInformation#id",
     "$sme.AddressInformation#bogus", "$sme.AddressInformation#supplementalSemanticIds.keys",
     "$sme.AddressInformation#supplementalSemanticIds[].keys", "$sme.1Invalid#value", "$cd", "$cd#description",
-    "$aasdesc#idShort", "$smdesc#id",
+    "$aasdesc#endpoints", "$aasdesc#endpoints[].href", "$aasdesc#endpoints[0].protocolinformation",
+    "$aasdesc#submodelDescriptors", "$aasdesc#submodelDescriptors[].assetKind",
+    "$aasdesc#submodelDescriptors.submodelDescriptors.id", "$aasdesc#semanticId", "$smdesc#assetKind",
+    "$smdesc#specificAssetIds[].name", "$aasdesc", "$smdesc#", "$aasdescr#id",
 ]
 
 

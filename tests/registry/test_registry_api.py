@@ -11,10 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from tests.registry.conformance import answer, postgres_schema
 from tests.serving import serving_in_thread
-from twinbridge.registry.host import open_service, registry_app, standalone_security
+from twinbridge.registry.host import mount, open_service, registry_app, standalone_security
+from twinbridge.server.api.results import install_error_handlers
 
 TOKEN = "registry-token-0123456789"
 SHELL_ID = "https://example.com/ids/aas/motor-1"
@@ -324,6 +326,60 @@ def test_v31_search_by_asset_link_posts_the_links_and_pages(registry: httpx.Clie
     links = answer(registry.get(f"{v31}/lookup/shells/{b64('urn:shell:b')}"), 200, "AssetLinks")
     assert {link["name"] for link in links} == {"serialNumber", "globalAssetId"}
     answer(registry.get(f"{v31}/shell-descriptors"), 404)
-    assert registry.get(f"{v31}/description").json() == {
-        "profiles": ["https://admin-shell.io/aas/API/3/1/DiscoveryServiceSpecification/SSP-001"]}
+    assert registry.get(f"{v31}/description").json() == {"profiles": [
+        "https://admin-shell.io/aas/API/3/1/DiscoveryServiceSpecification/SSP-001",
+        "https://admin-shell.io/aas/API/3/1/AssetAdministrationShellRegistryServiceSpecification/SSP-004",
+        "https://admin-shell.io/aas/API/3/1/SubmodelRegistryServiceSpecification/SSP-004"]}
     assert httpx.post(f"{v31}/lookup/shellsByAssetLink", json=[]).status_code == 200  # a read: open without a token
+
+
+async def test_the_hot_reads_answer_as_the_fastapi_routes_do(tmp_path: Path) -> None:
+    """``HotReads`` answers lookups and descriptor GETs before FastAPI; the routes behind it must
+    give the same status and body for each (here called directly, past the middleware)."""
+    service = open_service(f"sqlite:///{tmp_path / 'registry.sqlite3'}")
+    app = registry_app(service, standalone_security(TOKEN))
+    routes_only = FastAPI()  # the same routes and error handlers, without the middleware
+    install_error_handlers(routes_only)
+    mount(routes_only, service, standalone_security(TOKEN), "/api/v3.0")
+
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    base = "http://registry/api/v3.0"
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=base, headers=auth) as hot, \
+                httpx.AsyncClient(transport=httpx.ASGITransport(routes_only), base_url=base,
+                                  headers=auth) as plain:
+            for number in range(3):
+                shell = shell_descriptor(f"urn:shell:{number}", serial="4711" if number < 2 else "4712")
+                answer(await hot.post("/shell-descriptors", json=shell), 201)
+            answer(await hot.post("/submodel-descriptors", json=submodel_descriptor()), 201)
+            asset = b64(json.dumps({"name": "serialNumber", "value": "4711"}))
+            global_id = b64("urn:example:asset:4712")
+            requests = [
+                ("/lookup/shells", [("assetIds", asset)]),
+                ("/lookup/shells", [("assetIds", asset), ("limit", "1")]),
+                ("/lookup/shells", [("assetIds", asset), ("limit", "1"), ("cursor", b64("urn:shell:0"))]),
+                ("/lookup/shells", [("assetIds", asset), ("assetIds", global_id)]),
+                ("/lookup/shells", [("assetIds", global_id)]),
+                ("/lookup/shells", []),
+                ("/lookup/shells", [("assetIds", "%%%")]),
+                ("/lookup/shells", [("assetIds", asset), ("limit", "0")]),
+                (f"/shell-descriptors/{b64('urn:shell:1')}", []),
+                (f"/shell-descriptors/{b64('urn:missing')}", []),
+                ("/shell-descriptors/%%%", []),
+                (f"/submodel-descriptors/{b64(SUBMODEL_ID)}", []),
+                (f"/submodel-descriptors/{b64('urn:missing')}", []),
+            ]
+            for path, params in requests:
+                fast, routed = await hot.get(path, params=params), await plain.get(path, params=params)
+                assert (fast.status_code, _untimed(fast.json())) == (routed.status_code, _untimed(routed.json())), path
+            assert (await hot.get("/lookup/shells", params={"assetIds": asset})).json()["result"] == [
+                "urn:shell:0", "urn:shell:1"]
+    finally:
+        service.close()
+
+
+def _untimed(body: Any) -> Any:
+    """A Result without its messages' timestamps (two answers a few ms apart)."""
+    if isinstance(body, dict) and "messages" in body:
+        return {**body, "messages": [{k: v for k, v in m.items() if k != "timestamp"} for m in body["messages"]]}
+    return body

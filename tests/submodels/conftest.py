@@ -14,6 +14,7 @@ import uvicorn
 import yaml
 
 from twinbridge.aas.twin import Twin
+from twinbridge.server.analytics_config import AnalyticsSettings, watched_signals
 from twinbridge.server.api import hierarchy as hierarchy_api
 from twinbridge.server.api import sparql as sparql_api
 from twinbridge.server.api.app import create_app
@@ -22,6 +23,7 @@ from twinbridge.submodels.description import PlantDescription
 from twinbridge.submodels.hierarchy import PlantHierarchy
 from twinbridge.submodels.rollups import RollupEngine
 from twinbridge.submodels.semantic import SemanticGraph
+from twinbridge.submodels.templates.predictive_maintenance import WatchedSignal
 
 PLANT_FILE = Path(__file__).with_name("plant.yaml")
 BASE = "https://example.com/twinbridge/"
@@ -44,6 +46,12 @@ def raw_description() -> dict[str, object]:
     return plant
 
 
+def watched(path: Path) -> list[WatchedSignal]:
+    """The analytics signals of a plant file, as the server hands them to the builder."""
+    data = yaml.safe_load(path.read_text())
+    return watched_signals(AnalyticsSettings.model_validate(data["analytics"]) if "analytics" in data else None)
+
+
 @pytest.fixture
 def description(raw_description: dict[str, object]) -> PlantDescription:
     return PlantDescription.model_validate(raw_description)
@@ -51,7 +59,7 @@ def description(raw_description: dict[str, object]) -> PlantDescription:
 
 @pytest.fixture
 def plant(description: PlantDescription) -> PlantModel:
-    return build_environment(description, PLANT_FILE.parent)
+    return build_environment(description, PLANT_FILE.parent, watched(PLANT_FILE))
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ emit (whose kind and type must match too). ``[]`` in a path is "every item of th
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from twinbridge.aas import paths
 from twinbridge.aas.twin import Twin
 from twinbridge.submodels.builder import build_environment
 from twinbridge.submodels.description import PlantDescription
+from twinbridge.submodels.templates import predictive_maintenance
 
 
 @dataclass(frozen=True)
@@ -110,32 +112,69 @@ CARBON = (f"{_CF}CarbonFootprint/0/9", [
     Row("ProductCarbonFootprint.PCFGoodsAddressHandover.Country", P, "0173-1#02-AAO259#005", S, mandatory=False),
     Row("ProductCarbonFootprint.PublicationDate", P, f"{_CF}PublicationDate/1/0", S),
 ])
-# IDTA 02048_Template_PredictiveMaintenance.json (RemainingUsefulLifePrediction, the part we build)
+# IDTA 02048_Template_PredictiveMaintenance.json (1.0): everything under RemainingUsefulLifePrediction
+# (One). The rows a monitor adds at run time (RemainingUsfulLifeDateTime) and the template's optional
+# elements we do not emit (ListPreAlerts, AlertAfterExceedingRemainingUsableLife, DriftInfoAIModel, ...)
+# are listed too: PM_CLOSED below refuses any element the table does not name.
 _PM = "https://admin-shell.io/idta/PredictiveMaintenance/"
+_RUL = "RemainingUsefulLifePrediction"
+_COND = f"{_RUL}.ListRULBoundaryConditions[]"
 PREDICTIVE = ("https://admin-shell.io/idta/SubmodelTemplate/PredictiveMaintenance/1/0", [
-    Row("RemainingUsefulLifePrediction", SMC, f"{_PM}RemainingUsefulLifePrediction/1/0"),
-    Row("RemainingUsefulLifePrediction.RemainingUsefulLifetime", ENT, f"{_PM}RemainingUsefulLifetime/1/0"),
-    Row("RemainingUsefulLifePrediction.RemainingUsefulLifetime.IndicationType", P, f"{_PM}IndicationType/1/0", S),
-    Row("RemainingUsefulLifePrediction.RemainingUsefulLifetime.DurationValue", P, f"{_PM}DurationValue/1/0", DBL),
-    Row("RemainingUsefulLifePrediction.RemainingUsefulLifetime.EngineeringUnit", P, f"{_PM}EngineeringUnit/1/0", S),
-    Row("RemainingUsefulLifePrediction.RemainingUsefulLifetime.StartValue", P, f"{_PM}StartValue/1/0", DBL),
-    Row("RemainingUsefulLifePrediction.RemainingUsefulLifetime.StartDateTime", P, f"{_PM}StartDateTime/1/0",
-        "xs:dateTime", mandatory=False),
-    Row("RemainingUsefulLifePrediction.ConfidenceInterval", model.Range, f"{_PM}ConfidenceInterval/1/0", DBL),
-    Row("RemainingUsefulLifePrediction.ListRULBoundaryConditions", SML, f"{_PM}ListRULBoundaryConditions/1/0"),
+    Row(_RUL, SMC, f"{_PM}RemainingUsefulLifePrediction/1/0"),
+    Row(f"{_RUL}.RemainingUsefulLifetime", ENT, f"{_PM}RemainingUsefulLifetime/1/0"),
+    Row(f"{_RUL}.RemainingUsefulLifetime.IndicationType", P, f"{_PM}IndicationType/1/0", S),
+    Row(f"{_RUL}.RemainingUsefulLifetime.DurationValue", P, f"{_PM}DurationValue/1/0", DBL),
+    Row(f"{_RUL}.RemainingUsefulLifetime.EngineeringUnit", P, f"{_PM}EngineeringUnit/1/0", S),
+    Row(f"{_RUL}.RemainingUsefulLifetime.StartValue", P, f"{_PM}StartValue/1/0", DBL),
+    Row(f"{_RUL}.RemainingUsefulLifetime.StartDateTime", P, f"{_PM}StartDateTime/1/0", "xs:dateTime",
+        mandatory=False),
+    Row(f"{_RUL}.RemainingUsefulLifetime.Description", P, f"{_PM}Description/1/0", S, mandatory=False),
+    Row(f"{_RUL}.RemainingUsfulLifeDateTime", P, f"{_PM}RemainingUsfulLifeDateTime/1/0", "xs:dateTime",
+        mandatory=False),
+    Row(f"{_RUL}.ConfidenceInterval", model.Range, f"{_PM}ConfidenceInterval/1/0", DBL),
+    Row(f"{_RUL}.ListRULBoundaryConditions", SML, f"{_PM}ListRULBoundaryConditions/1/0"),
+    Row(_COND, SMC, f"{_PM}RULCondition/1/0"),  # OneToMany: an empty list is "missing"
+    Row(f"{_COND}.ConditionName", P, f"{_PM}ConditionName/1/0", S),
+    Row(f"{_COND}.IsBoundaryConditionUsedInModel", P, f"{_PM}IsBoundaryConditionUsedInModel/1/0", "xs:boolean"),
+    Row(f"{_COND}.BoundaryValueRange", P, f"{_PM}BoundaryValueRange/1/0", DBL),  # a Property in the file
+    Row(f"{_COND}.BoundaryEngineeringUnit", P, f"{_PM}BoundaryEngineeringUnit/1/0", S),
+    Row(f"{_COND}.DriftInfoAIModel", model.Range, f"{_PM}DriftInfoAIModel/1/0", DBL, mandatory=False),
+    Row(f"{_COND}.MeanValue", P, f"{_PM}MeanValue/1/0", DBL, mandatory=False),
+    Row(f"{_COND}.Standarddeviation", P, f"{_PM}Standarddeviation/1/0", DBL, mandatory=False),
+    Row(f"{_COND}.Skewness", P, f"{_PM}Skewness/1/0", DBL, mandatory=False),
+    Row(f"{_COND}.BoundaryDescription", P, f"{_PM}BoundaryDescription/1/0", S, mandatory=False),
+    Row(f"{_RUL}.PredictionModelInformation", SMC, f"{_PM}PredictionModelInformation/1/0"),
+    Row(f"{_RUL}.PredictionModelInformation.ModelType", P, f"{_PM}ModelType/1/0", S),
+    Row(f"{_RUL}.PredictionModelInformation.ModelDescription", P, f"{_PM}ModelDescription/1/0", S, mandatory=False),
+    Row(f"{_RUL}.PredictionModelInformation.SMAIModelNamePlate", model.ReferenceElement,
+        f"{_PM}SMAIModelNamePlate/1/0", mandatory=False),
+    Row(f"{_RUL}.ListPreAlerts", SML, f"{_PM}ListPreAlerts/1/0", mandatory=False),
+    Row(f"{_RUL}.AlertAfterExceedingRemainingUsableLife", SMC, f"{_PM}AlertAfterExceedingRemainingUsableLife/1/0",
+        mandatory=False),
 ])
-# IDTA 02008-1-1_Template_TimeSeriesData.json (Metadata and an internal segment; the live record's
-# idShort "Current" and its UtcTime "Time" are ours: the template's example records are "Record01...")
+# Top-level collections of ours that analytics adds beside the template's (twinbridge semanticIds).
+PM_OURS = ("AnomalyDetection", "HealthAssessment")
+# The template's ModelType enumeration
+MODEL_TYPES = ("physical based methods", "data-driven methods", "hybrid methods")
+# IDTA 02008-1-1_Template_TimeSeriesData.json (Metadata and an internal segment). Records and segments
+# are ZeroToMany collections: an instance names them (ours: LiveValues, Current) and the template
+# judges them by semanticId; the record's time is "Time" (AllowedIdShort Time[\d{2,3}]), its
+# semanticId one of the four time concepts of 02008 (UtcTime: xs:dateTime).
 _TS = "https://admin-shell.io/idta/TimeSeries/"
 TIME_SERIES = (f"{_TS}1/1", [
     Row("Metadata", SMC, f"{_TS}Metadata/1/1"),
     Row("Metadata.Name", MLP, f"{_TS}Metadata/Name/1/1"),
+    Row("Metadata.Description", MLP, f"{_TS}Metadata/Description/1/1", mandatory=False),
     Row("Metadata.Record", SMC, f"{_TS}Record/1/1"),
     Row("Segments", SMC, f"{_TS}Segments/1/1"),
     Row("Segments.LiveValues", SMC, f"{_TS}Segments/InternalSegment/1/1", mandatory=False),
     Row("Segments.LiveValues.Name", MLP, f"{_TS}Segment/Name/1/1", mandatory=False),
     Row("Segments.LiveValues.RecordCount", P, f"{_TS}Segment/RecordCount/1/1", "xs:long", mandatory=False),
+    Row("Segments.LiveValues.Records", SMC, f"{_TS}Records/1/1", mandatory=False),
 ])
+TIME_CONCEPTS = {f"{_TS}UtcTime/1/1": "xs:dateTime", f"{_TS}TaiTime/1/1": "xs:dateTime",
+                 f"{_TS}RelativePointInTime/1/1": "xs:long", f"{_TS}RelativeTimeDuration/1/1": "xs:long"}
+SEGMENTS = {f"{_TS}Segments/{kind}/1/1" for kind in ("InternalSegment", "LinkedSegment", "ExternalSegment")}
 TEMPLATES = {
     "OperationalData": TIME_SERIES, "Nameplate": NAMEPLATE, "ContactInformation": CONTACT,
     "TechnicalData": TECHNICAL_DATA, "HierarchicalStructures": HIERARCHY, "CarbonFootprint": CARBON,
@@ -164,7 +203,10 @@ def _value_type(element: model.SubmodelElement) -> str | None:
 
 
 def _submodels(twin: Twin, id_short: str) -> list[model.Submodel]:
-    return [sm for sm in twin.submodels.values() if sm.id_short == id_short]
+    """The instances of a template: submodels that claim its semanticId (a PredictiveMaintenance
+    submodel for anomaly scores only claims none; test_monitoring_only_... holds it)."""
+    semantic_id = TEMPLATES[id_short][0]
+    return [sm for sm in twin.submodels.values() if sm.id_short == id_short and _semantic(sm) == semantic_id]
 
 
 @pytest.mark.parametrize("id_short", sorted(TEMPLATES))
@@ -247,3 +289,75 @@ def test_technical_data_needs_a_source_for_each_mandatory_general_field(
     name = {"manufacturer_article_number": "ManufacturerArticleNumber",
             "manufacturer_order_code": "ManufacturerOrderCode"}[field]
     assert _resolve(technical, f"GeneralInformation.{name}")[0].value == "X-1"  # type: ignore[attr-defined]
+
+
+def _element_paths(node: model.Referable, prefix: str = "") -> list[tuple[str, model.Referable]]:
+    """(path as the tables write it, element) for every element below ``node``."""
+    out: list[tuple[str, model.Referable]] = []
+    for child in paths.children(node):
+        path = f"{prefix}[]" if isinstance(node, model.SubmodelElementList) else \
+            f"{prefix}.{child.id_short}" if prefix else str(child.id_short)
+        out.append((path, child))
+        out.extend(_element_paths(child, path))
+    return out
+
+
+def test_a_predictive_maintenance_instance_holds_nothing_the_template_does_not_name(twin: Twin) -> None:
+    known = {row.path for row in PREDICTIVE[1]}
+    instances = _submodels(twin, "PredictiveMaintenance")
+    assert len(instances) == 2  # Filler1 and Packer1: the assets the test plant gives an rul
+    for sm in instances:
+        strays = [path for path, _ in _element_paths(sm) if path not in known and path.split(".")[0] not in PM_OURS]
+        assert strays == [], sm.id
+
+
+def test_each_rul_condition_is_the_rul_configuration_of_the_plant_file(twin: Twin) -> None:
+    """Filler1's RUL trends Filler1Motor's filtered vibration towards 4.5 mm/s, Packer1's its power
+    towards 30 kW (tests/submodels/plant.yaml, analytics): that is what their RULConditions state."""
+    def conditions(machine: str) -> list[dict[str, Any]]:
+        sm = twin.submodel(f"{BASE}sm/{machine}/PredictiveMaintenance")
+        return [{c.id_short: c.value for c in paths.children(item)}  # type: ignore[attr-defined]
+                for item in _resolve(sm, _COND)]
+
+    filler, packer = conditions("DemoPlant/Line1/Cell1/Filler1"), conditions("DemoPlant/Line2/Cell3/Packer1")
+    assert [{k: v for k, v in c.items() if k != "BoundaryDescription"} for c in filler] == [
+        {"ConditionName": "Filler1Motor_Vibration", "IsBoundaryConditionUsedInModel": True,
+         "BoundaryValueRange": 4.5, "BoundaryEngineeringUnit": "mm/s"}]
+    assert "after its 1 filter(s)" in filler[0]["BoundaryDescription"]
+    assert "healthy level 0.8" in filler[0]["BoundaryDescription"]
+    assert "4.5 mm/s" in filler[0]["BoundaryDescription"]
+    assert [(c["ConditionName"], c["BoundaryValueRange"], c["BoundaryEngineeringUnit"]) for c in packer] == [
+        ("Packer1_Power", 30.0, "kW")]
+    for sm in _submodels(twin, "PredictiveMaintenance"):
+        model_type = _resolve(sm, f"{_RUL}.PredictionModelInformation.ModelType")[0]
+        assert model_type.value in MODEL_TYPES  # type: ignore[attr-defined]
+
+
+def test_an_asset_watched_for_anomalies_only_gets_no_claim_to_the_template(twin: Twin) -> None:
+    capper = twin.submodel(f"{BASE}sm/DemoPlant/Line1/Cell1/Capper1/PredictiveMaintenance")
+    assert _semantic(capper) == predictive_maintenance.MONITORING and list(capper.submodel_element) == []
+    maintained = [sm.id for sm in twin.submodels.values() if sm.id_short == "PredictiveMaintenance"]
+    assert len(maintained) == 3  # no analytics, no Predictive Maintenance (Labeller1, Conveyor1, ...)
+    with pytest.raises(ValueError, match="at least one RULCondition"):
+        predictive_maintenance.build("urn:x:pm", [])
+
+
+def test_time_series_records_follow_the_metadata_record(twin: Twin) -> None:
+    """IDTA 02008-1-1: every record of a segment has the variables Metadata.Record declares (same
+    idShort, semanticId, value type), a time of one of the template's time concepts, and carries
+    the Record semanticId; every segment is one of the template's three kinds."""
+    instances = _submodels(twin, "OperationalData")
+    assert instances
+    for sm in instances:
+        declared = [(e.id_short, _semantic(e), _value_type(e)) for e in _resolve(sm, "Metadata.Record")[0]
+                    .value]  # type: ignore[attr-defined]
+        time_name, time_concept, time_type = declared[0]
+        assert re.fullmatch(r"Time(\d{2,3})?", str(time_name)) and TIME_CONCEPTS.get(str(time_concept)) == time_type
+        segments = list(paths.children(_resolve(sm, "Segments")[0]))
+        assert segments and {_semantic(segment) for segment in segments} <= SEGMENTS
+        records = [record for segment in segments for records in paths.children(segment)
+                   if records.id_short == "Records" for record in paths.children(records)]
+        assert records, sm.id
+        for record in records:
+            assert _semantic(record) == f"{_TS}Record/1/1"  # type: ignore[arg-type]
+            assert [(e.id_short, _semantic(e), _value_type(e)) for e in paths.children(record)] == declared

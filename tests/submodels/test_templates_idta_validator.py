@@ -13,6 +13,7 @@ import pytest
 import yaml
 from aas_core3 import jsonization, verification
 
+from tests.submodels.conftest import watched
 from twinbridge.aas.serialization import Environment, write_environment
 from twinbridge.submodels.builder import PlantModel, build_environment
 from twinbridge.submodels.description import PlantDescription
@@ -26,7 +27,7 @@ JUDGED = ("Nameplate", "ContactInformation", "TechnicalData", "HierarchicalStruc
 
 def _plant(path: Path) -> PlantModel:
     raw = yaml.safe_load(path.read_text())
-    return build_environment(PlantDescription.model_validate(raw["plant"]), path.parent)
+    return build_environment(PlantDescription.model_validate(raw["plant"]), path.parent, watched(path))
 
 
 def _smtv(package: Path) -> dict[str, Any]:

@@ -1,0 +1,108 @@
+"""One bus subscription for every analytics monitor of a twin: the samples of a loop turn, in bulk.
+
+Why one: with a subscription per monitor (a conditioner per submodel, an anomaly monitor per
+Predictive Maintenance submodel, an RUL monitor per signal: 30 for 100 signals of 10 machines),
+every sample was offered to several inboxes and every loop turn woke 30 tasks, each handed a few
+samples (bench/bench_analytics_mqtt.py: 0.36 of raw paho per CPU-second). Here one EVERY-mode
+subscription takes everything of the watched submodels, and each batch is split by element into
+one list per monitor, which then handles its samples together (the anomaly monitor scores them as
+one array call, see ``detectors/bank.py``).
+
+Why the feed drains again before it returns: a monitor's output can be another's input (the
+conditioner writes ``<Signal>Filtered``, which the anomaly detector reads). Those writes land in
+this same subscription; draining them at once keeps a filtered value's score in the loop turn of
+its raw sample. At most ``_REDRAINS`` extra rounds, so a producer that never pauses cannot keep
+the feed from returning; what is left is the next batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Protocol
+
+from twinbridge.aas.bus import DEFAULT_CAPACITY, ChangeBatch, DeliveryMode, Follower
+from twinbridge.aas.events import ValueChanged
+from twinbridge.aas.live import LiveElement
+from twinbridge.aas.twin import Twin
+
+log = logging.getLogger(__name__)
+_REDRAINS = 4
+
+
+class Consumer(Protocol):
+    async def accept(self, events: list[ValueChanged]) -> None:
+        """This monitor's samples of one batch, in bus order."""
+        ...
+
+
+class AnalyticsFeed:
+    """Routes the samples of ``route``'d elements to their consumers; ``start`` after every route."""
+
+    def __init__(self, twin: Twin, *, capacity: int = DEFAULT_CAPACITY) -> None:
+        self._twin = twin
+        self._capacity = capacity
+        self._consumers: list[Consumer] = []
+        self._routes: dict[int, tuple[int, ...]] = {}  # element key -> consumer indices
+        self._submodels: set[str] = set()
+        self._follower: Follower | None = None
+        self.dropped = 0
+
+    def route(self, consumer: Consumer, handles: Iterable[LiveElement]) -> None:
+        """Hand ``consumer`` every sample of ``handles`` (before ``start``)."""
+        if consumer not in self._consumers:
+            self._consumers.append(consumer)
+        index = self._consumers.index(consumer)
+        for handle in handles:
+            routes = self._routes.get(handle.key, ())
+            if index not in routes:
+                self._routes[handle.key] = (*routes, index)
+            self._submodels.add(handle.submodel_id)
+
+    def start(self) -> None:
+        if self._follower is None:
+            self._follower = Follower(self._twin.bus, self._handle, "analytics", mode=DeliveryMode.EVERY,
+                                      submodels=self._submodels, capacity=self._capacity)
+            self._follower.start()
+
+    async def stop(self) -> None:
+        if self._follower is not None:
+            await self._follower.stop()
+            self._follower = None
+
+    async def _handle(self, batch: ChangeBatch) -> None:
+        follower = self._follower
+        subscription = follower.subscription if follower is not None else None
+        consumers, routes = self._consumers, self._routes
+        for _ in range(_REDRAINS + 1):
+            if batch.dropped:
+                self.dropped += batch.dropped
+                log.warning("analytics lost %d samples (inbox full); detectors and filters skip them",
+                            batch.dropped)
+            inboxes: list[list[ValueChanged]] = [[] for _ in consumers]
+            for event in batch.values:
+                for index in routes.get(event.element.key, ()):
+                    inboxes[index].append(event)
+            for consumer, events in zip(consumers, inboxes, strict=True):
+                if events:
+                    await consumer.accept(events)
+            if subscription is None or not subscription.pending():
+                return
+            batch = subscription.drain()
+
+
+def rounds_of(slots: list[int]) -> list[list[int]]:
+    """Positions of ``slots`` in rounds holding each slot at most once: round k has the k-th
+    occurrence of every slot, so a bank that takes one sample per slot sees each slot's samples
+    in order. One round (all positions) when no slot repeats, the usual case."""
+    if len(set(slots)) == len(slots):
+        return [list(range(len(slots)))]
+    rounds: list[list[int]] = []
+    seen: dict[int, int] = {}
+    for at, slot in enumerate(slots):
+        rank = seen.get(slot, 0)
+        seen[slot] = rank + 1
+        if rank == len(rounds):
+            rounds.append([])
+        rounds[rank].append(at)
+    return rounds
