@@ -19,6 +19,7 @@ Persistence (documents, the element log and its compaction, the flush) is ``Twin
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
@@ -39,6 +40,7 @@ from twinbridge.aas.events import (
     ValueChanged,
     WriteStage,
 )
+from twinbridge.aas.gc_pause import collector_paused
 from twinbridge.aas.live import DeviceWriter, LiveElement, SubmodelState, first_semantic_key
 from twinbridge.aas.quality import Quality
 from twinbridge.aas.resident import ResidentTable
@@ -113,10 +115,21 @@ class Twin(TwinStorage):
         self._revision_base = 0  # a bounded cache's states start past every revision an evicted one reached
         self._values_in_place = self.store.backend.values_in_place
         self._completers: list[Callable[[model.Identifiable], None]] = []
+        self._deferred: dict[tuple[ObjectKind, str], None] = {}
+        self._deferring = False
+        self.serving = asyncio.Event()
+        """Set while nothing holds back work that can wait. The application clears it until its
+        HTTP endpoint listens, so what start-up defers to then (``save_deferred``, the journal's
+        baseline) does not delay the first answer; a twin on its own has it set."""
+        self.serving.set()
+        # One pause for the whole load: each document's decode pauses the collector too, but
+        # re-enabling it after each let collections rescan the growing heap (a restart of the
+        # 1,000-machine plant spent more CPU in them than in decoding).
         loaded = backend.load_kinds((ObjectKind.SHELL, ObjectKind.CONCEPT_DESCRIPTION)) \
             if self.resident is not None and isinstance(backend, CachingStore) else backend.load()
-        for stored in loaded:
-            self._tables[stored.kind][stored.identifier] = self._read(stored)  # type: ignore[assignment]
+        with collector_paused():
+            for stored in loaded:
+                self._tables[stored.kind][stored.identifier] = self._read(stored)  # type: ignore[assignment]
         self.store.on_failure = self._restore
 
     def _restore(self, refusal: Refusal) -> None:
@@ -245,7 +258,10 @@ class Twin(TwinStorage):
             raise Conflict(f"a {LABELS[kind]} with id {obj.id!r} already exists")
         for complete in self._completers:
             complete(obj)
-        self._save(kind, obj)
+        if self._deferring:
+            self._deferred[(kind, obj.id)] = None
+        else:
+            self._save(kind, obj)
         table[obj.id] = obj  # type: ignore[assignment]
         self._structure_changed(ChangeKind.CREATED, kind, obj.id, origin)
 
@@ -284,6 +300,7 @@ class Twin(TwinStorage):
         table = self._tables[kind]
         if identifier not in table:
             raise NotFound(f"no {LABELS[kind]} with id {identifier!r}")
+        self._deferred.pop((kind, identifier), None)  # never stored: the delete below is a no-op for it
         self.store.submit([DeleteDocument(kind, identifier)])
         del table[identifier]
         self._structure_changed(ChangeKind.DELETED, kind, identifier, origin)
@@ -427,6 +444,8 @@ class Twin(TwinStorage):
         kind.assign(element, typed)
         body = kind.dump(element)
         self._value_changed(handle, typed, origin, body)
+        if self._saved_first(ObjectKind.SUBMODEL, handle.submodel_id):
+            return
         self.store.submit([LogElement(handle.submodel_id, ElementOp.VALUE, handle.path, body)])
         if not self._values_in_place:
             state = handle.state
@@ -535,9 +554,10 @@ class Twin(TwinStorage):
                 raise InvalidInput(f"{path} cannot be serialized: {error}") from None
         state = self._state(submodel.id)
         state.revision += 1
-        state.logged += 1
-        self.store.submit([LogElement(submodel.id, op, path, body)])
-        self._compact_if_due(state)
+        if not self._saved_first(ObjectKind.SUBMODEL, submodel.id):
+            state.logged += 1
+            self.store.submit([LogElement(submodel.id, op, path, body)])
+            self._compact_if_due(state)
         if kind is not ChangeKind.UPDATED:
             self._reresolve(submodel.id)
         self.bus.publish_structure(StructureChanged(kind, ObjectKind.SUBMODEL, submodel.id, path, origin))

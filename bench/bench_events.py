@@ -6,9 +6,10 @@ Measured in the same run against the same broker (QoS 0, async-aas layout, 100 P
    publish), in wall-clock time and per CPU-second of this process (one thread: one core; the
    broker runs in its own process). Baseline: aiomqtt publishing N pre-encoded CloudEvents.
 2. MQTT ingest with events on: bench_mqtt's flood (N JSON messages on 100 topics) into the
-   MqttAdapter while the same twin's hub and publisher send every resulting value event back to
-   the broker, against bench_mqtt's raw paho subscriber (decode only) and bench_mqtt's ingest
-   without events, in the same run.
+   MqttAdapter (``bench_mqtt.flood_rate``) while the same twin's hub and publisher send every
+   resulting value event back to the broker (the clock stops when the last one is published),
+   against bench_mqtt's raw paho subscriber (decode only) and bench_mqtt's ingest without events,
+   in the same run.
 Targets (issue 12): ≥ 50,000 value events/s published on one core; ingest ≥ 0.7× raw paho.
 
     .venv/bin/python bench/bench_events.py [--events 100000] [--runs 3]
@@ -32,8 +33,7 @@ from bench_mqtt import Rate, mosquitto
 from twinbridge.aas.events import ValueChanged
 from twinbridge.aas.twin import Twin
 from twinbridge.adapters.config import Binding, ElementTarget
-from twinbridge.adapters.mqtt.adapter import MqttAdapter
-from twinbridge.adapters.mqtt.config import MqttPoint, MqttSource
+from twinbridge.adapters.mqtt.config import MqttPoint
 from twinbridge.server.events.hub import EventHub
 from twinbridge.server.events.model import value_event
 from twinbridge.server.events.mqtt import MqttEventPublisher
@@ -90,7 +90,8 @@ async def twinbridge(port: int, events: int) -> tuple[float, float]:
 
 
 async def ingest_with_events(port: int, messages: int) -> Rate:
-    """bench_mqtt.twin_ingest with the event hub and the MQTT publisher on the same twin."""
+    """bench_mqtt's flood (``flood_rate``) with the event hub and the MQTT publisher on the same
+    twin; the clock runs until every value event of the flood is published, not only ingested."""
     twin, bindings = mqtt_bench.bench_twin()
     end = ElementTarget(shell="Bench", submodel="Signals", path="End")
     bindings.append(("bindings[end]", Binding(source="broker", target=end,
@@ -101,27 +102,20 @@ async def ingest_with_events(port: int, messages: int) -> Rate:
     publisher = MqttEventPublisher(twin, MqttEvents(url=f"mqtt://127.0.0.1:{port}", topic="events",
                                                     capacity=messages + 10), hub, stats)
     await publisher.start()
-    adapter = MqttAdapter(MqttSource(name="broker", url=f"mqtt://127.0.0.1:{port}"), bindings, twin)
-    finished = twin.live(mqtt_bench.SUBMODEL, "End")
-    await adapter.start()
-    await adapter.wait_connected()
     while not publisher.connected:
         await asyncio.sleep(0.01)
-    flood = mqtt_bench.start_publisher(port, messages, 0)
-    while not adapter.stats.updates:
-        await asyncio.sleep(0.0005)
-    first, cpu_first, at_first = time.perf_counter(), time.process_time(), adapter.stats.updates
-    while finished.timestamp is None:
-        await asyncio.sleep(0.0005)
-    elapsed, cpu = time.perf_counter() - first, time.process_time() - cpu_first
-    flood.wait()
-    received = adapter.stats.updates - 1
-    while stats.published.get("mqtt", 0) + stats.total_dropped("mqtt") < received:
-        await asyncio.sleep(0.001)
-    await adapter.stop()
-    await publisher.stop()
-    await hub.stop()
-    return Rate((received - at_first) / elapsed, (received - at_first) / cpu)
+
+    async def published() -> None:
+        await twin.bus.drained()  # the hub holds every value of the flood
+        while stats.published.get("mqtt", 0) + stats.total_dropped("mqtt") < hub.head:
+            await asyncio.sleep(0.0005)
+
+    try:
+        return await mqtt_bench.flood_rate(port, messages, twin, bindings, twin.live(mqtt_bench.SUBMODEL, "End"),
+                                           published)
+    finally:
+        await publisher.stop()
+        await hub.stop()
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """Memory per property and start-up of ``twinbridge serve``, measured from outside the process.
 
     .venv/bin/python bench/bench_memory.py [--runs 3] [--machines 1000] [--components 5]
-                                           [--baseline-src DIR] [--only import|plant]
+                                           [--baseline-src DIR] [--only import|plant] [--restart]
 
 Two scenarios, each with and without OPC UA, each a fresh ``twinbridge serve`` under
 ``/usr/bin/time -v`` with a fresh SQLite data directory:
@@ -13,7 +13,11 @@ Two scenarios, each with and without OPC UA, each a fresh ``twinbridge serve`` u
   properties) as the plant file. Figures: seconds from launch to the first successful
   ``GET /shells?limit=1`` (wall, and the server's CPU seconds by then: on a loaded machine
   the wall figure mostly measures the wait for a core), RSS at that moment, and the
-  process's max RSS (``time -v``).
+  process's max RSS (``time -v``). ``--restart``: each plant run serves once unmeasured on its
+  data directory (the first start, which stores the plant) and measures the second start.
+  ``--reads S``: after the first answer, S seconds of back-to-back ``GET /shells?limit=1``
+  (the work deferred past the first answer runs meanwhile: first store write, journal
+  baseline); their p50/p99/max latency is printed per run.
 
 ``--baseline-src`` runs the same measurements, in the same invocation and interleaved, with
 another source tree (e.g. ``git archive <commit> | tar -x -C DIR``; its ``src/twinbridge`` is put
@@ -57,6 +61,8 @@ class Run:
     cpu: float
     rss: int
     max_rss: int
+    reads: list[float] | None = None
+    """Latencies (s) of the reads made after the first answer (``--reads``)."""
 
 
 def _free_port() -> int:
@@ -88,9 +94,10 @@ def _python_child(pid: int) -> int:
     raise RuntimeError("the server process did not start")
 
 
-def serve_once(workdir: Path, args: list[str], opcua: bool, source: Path | None, timeout_s: float = 600) -> Run:
+def serve_once(workdir: Path, args: list[str], opcua: bool, source: Path | None, timeout_s: float = 600,
+               data: Path | None = None, reads_s: float = 0.0) -> Run:
     port = _free_port()
-    data = Path(tempfile.mkdtemp(dir=workdir))
+    data = data if data is not None else Path(tempfile.mkdtemp(dir=workdir))
     command = ["/usr/bin/time", "-v", sys.executable, "-m", "twinbridge.server.cli", "serve", "--data", str(data),
                "--port", str(port), "--opcua-port", str(_free_port()), "--log-level", "WARNING", *args]
     if not opcua:
@@ -117,11 +124,18 @@ def serve_once(workdir: Path, args: list[str], opcua: bool, source: Path | None,
         seconds = time.perf_counter() - started
         rss = _rss_of(server)
         cpu = _cpu_of(server)
+        reads: list[float] = []
+        with httpx.Client(timeout=30) as client:
+            until = time.perf_counter() + reads_s
+            while time.perf_counter() < until:
+                sent = time.perf_counter()
+                client.get(url).raise_for_status()
+                reads.append(time.perf_counter() - sent)
     finally:
         os.kill(server, signal.SIGINT)
         _, stderr = process.communicate(timeout=300)
     match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", stderr)
-    return Run(seconds, cpu, rss, int(match.group(1)) * 1024 if match else 0)
+    return Run(seconds, cpu, rss, int(match.group(1)) * 1024 if match else 0, reads or None)
 
 
 def _median(runs: list[Run]) -> Run:
@@ -137,6 +151,8 @@ def main() -> None:
     parser.add_argument("--baseline-src", type=Path, help="source tree of the baseline (measured in the same run)")
     parser.add_argument("--only", choices=["import", "plant"])
     parser.add_argument("--opcua", choices=["both", "on", "off"], default="both")
+    parser.add_argument("--restart", action="store_true", help="measure the plant's second start on its store")
+    parser.add_argument("--reads", type=float, default=0.0, help="seconds of GETs after the first answer")
     args = parser.parse_args()
     sources: dict[str, Path | None] = {"this tree": None}
     if args.baseline_src is not None:
@@ -158,11 +174,20 @@ def main() -> None:
             for scenario, extra in scenarios.items():
                 for opcua in modes:
                     for label, source in sources.items():
-                        run = serve_once(workdir, extra, opcua, source)
+                        data = None
+                        if args.restart and scenario == "plant":
+                            data = Path(tempfile.mkdtemp(dir=workdir))
+                            serve_once(workdir, extra, opcua, source, data=data)
+                        run = serve_once(workdir, extra, opcua, source, data=data,
+                                         reads_s=args.reads if scenario == "plant" else 0.0)
                         results.setdefault((label, scenario, opcua), []).append(run)
                         print(f"  {label:9s} {scenario:6s} opcua={'on ' if opcua else 'off'} {run.seconds:6.1f} s "
                               f"({run.cpu:5.1f} s CPU) "
                               f"RSS {run.rss / 2**20:7.0f} MiB max {run.max_rss / 2**20:7.0f} MiB", flush=True)
+                        if run.reads:
+                            ms = sorted(r * 1000 for r in run.reads)
+                            print(f"      {len(ms)} reads after it: p50 {ms[len(ms) // 2]:.1f} ms, "
+                                  f"p99 {ms[int(len(ms) * 0.99)]:.1f} ms, max {ms[-1]:.1f} ms", flush=True)
     print()
     print(f"{'what':44s} {'OPC UA':6s} " + " ".join(f"{label:>38s}" for label in sources) + "   previous (issue 8)")
     for scenario in scenarios:
@@ -179,7 +204,8 @@ def main() -> None:
                     cells.append(f"{run.seconds:.0f} s ({run.cpu:.0f} s CPU), {run.rss / 2**30:.2f} GiB "
                                  f"(max {run.max_rss / 2**30:.2f})")
             what = ("memory per property, 20,000-property import" if scenario == "import"
-                    else f"plant {args.machines} machines: first answer, RSS")
+                    else f"plant {args.machines} machines, {'restart' if args.restart else 'first start'}: "
+                         "first answer, RSS")
             print(f"{what:44s} {'on' if opcua else 'off':6s} " + " ".join(f"{c:>38s}" for c in cells)
                   + f"   {PREVIOUS[(scenario, opcua)]}")
 

@@ -82,7 +82,9 @@ class Historian:
         self._pending: list[ValueChanged] = []
         self._retry: list[PointBatch] = []
         self._series: dict[int, int] = {}  # LiveElement.key -> series id (0: skipped)
-        self._skipped: list[tuple[str, str]] = []  # (submodel id, path prefix) not to record
+        # submodel id -> path prefixes not to record: a dict, as the plant skips one prefix in each of
+        # its 6,111 Time Series submodels and a list scan per new series was 6,111 comparisons
+        self._skipped: dict[str, list[str]] = {}
         self._flush_lock = threading.Lock()  # one flush at a time (writer thread, flushed(), stop)
         self._wake = threading.Event()
         self._stopping = False
@@ -125,7 +127,7 @@ class Historian:
 
     def skip(self, submodel_id: str, prefix: str) -> None:
         """Do not record elements under ``prefix`` (views of values that are recorded elsewhere)."""
-        self._skipped.append((submodel_id, prefix))
+        self._skipped.setdefault(submodel_id, []).append(prefix)
         self._series = {}  # decide every element again (the store keeps the series ids)
 
     def status(self) -> HistorianStatus:
@@ -199,8 +201,8 @@ class Historian:
 
     def _series_of(self, event: ValueChanged) -> int:
         handle = event.element
-        for submodel_id, prefix in self._skipped:
-            if handle.submodel_id == submodel_id and handle.path.startswith(prefix):
+        for prefix in self._skipped.get(handle.submodel_id, ()):
+            if handle.path.startswith(prefix):
                 return 0
         return self.store.series_id(SeriesKey(handle.submodel_id, handle.path), value_kind(event.value))
 

@@ -19,6 +19,11 @@ document.
 Writing and the fsync happen off the event loop (a worker thread, one at a time, in chain order):
 on the loop they held every client write behind the disk (a PATCH benchmark went from 114/s with
 the journal to its rate without it).
+
+Pairing (``pair``): the event hub names each event by the journal position it follows, so a
+client that reconnects after a restart can be replayed the entries after it. That needs the two
+to take the bus's changes at the same moments (the same batches, so the same order): once paired,
+the journal's own task stops draining and every drain of either side drains both (``sync``).
 """
 
 from __future__ import annotations
@@ -32,8 +37,9 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from array import array
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +56,10 @@ log = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
 CHECKPOINT_EVERY = 256
+BASELINE_SLICE_S = 0.02
+BASELINE_PAUSE_S = 0.03
+"""The start-up baseline works ~20 ms, then leaves the loop idle ~30 ms: a request takes several
+loop turns, and back-to-back slices (``sleep(0)``) made each of them wait for one."""
 """Value entries of one object between two entries that carry its whole document."""
 _OPTIONS = orjson.OPT_SORT_KEYS
 
@@ -106,6 +116,24 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
             offset += len(line)
 
 
+@dataclass(slots=True)
+class Marks:
+    """Where the journal stood around one drained batch, for its paired reader: ``start`` before
+    the batch; ``at``: (index of the event in the batch, structure first then values, the mark
+    after its entry) for each event that made an entry; ``structure``/``values``: the batch's
+    sizes, for the reader to check it took the same batch. A mark is ``{seq}.{hash prefix}``."""
+
+    start: str
+    at: list[tuple[int, str]] = field(default_factory=list)
+    structure: int = 0
+    values: int = 0
+    complete: bool = True
+    """False when the journal's queue lost changes: the batch may differ from the reader's."""
+
+
+Paired = Callable[[Marks], None]
+
+
 class Journal:
     """Appends entries for the twin's structural changes (and client writes when events carry an
     origin); answers ``document_at`` for reads of the past."""
@@ -126,6 +154,9 @@ class Journal:
         self._unbaselined: dict[tuple[ObjectKind, str], None] = {}  # ordered set, see _baseline
         self._baseline_task: asyncio.Task[None] | None = None
         self._unwritten: list[tuple[dict[str, Any], bytes]] = []
+        self._offsets = array("q")  # file offset of each committed entry, by position
+        self._paired: Paired | None = None
+        self._committer: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -154,10 +185,12 @@ class Journal:
         if self._subscription is not None:
             self._handle(self._subscription.drain())
             self._subscription.close()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._committer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._commit()
 
     def settle(self) -> None:
         """Journal every change published so far, now (on the loop: nothing can slip in between),
@@ -169,6 +202,80 @@ class Journal:
     async def settled(self) -> None:
         """Return when every change published so far is in the journal (tests, dated reads)."""
         self.settle()
+
+    # --------------------------------------------------------------- pairing
+    def pair(self, paired: Paired) -> None:
+        """Hand every drained batch's ``Marks`` to ``paired`` (the event hub), which drains its
+        own subscription in the same call; the journal's task stops draining on its own (see the
+        module doc). What was published before is journaled first, unpaired."""
+        if self._subscription is None:
+            raise RuntimeError("the journal is not started")
+        self._handle(self._subscription.drain())
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        self._paired = paired
+
+    def unpair(self) -> None:
+        self._paired = None
+        if self._subscription is not None and self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._follow(self._subscription), name="journal")
+
+    def sync(self) -> None:
+        """Take what the bus published so far (and, paired, let the reader take the same); the
+        entries are written by a worker thread soon after (off the loop)."""
+        if self._subscription is not None:
+            self._record_batch(self._subscription.drain())
+            if self._unwritten and (self._committer is None or self._committer.done()):
+                self._committer = asyncio.get_running_loop().create_task(self._commit_off_loop())
+
+    async def _commit_off_loop(self) -> None:
+        while self._unwritten:
+            try:
+                await asyncio.to_thread(self._commit)
+            except OSError:
+                log.exception("the journal could not write its entries; they are kept for the next commit")
+                return
+
+    def mark(self) -> str:
+        """``{seq}.{first 8 hex of its hash}`` of the newest entry: a position a later run can check."""
+        return f"{self._seq}.{self._last[:8]}"
+
+    def holds(self, mark: str) -> int | None:
+        """The entry number ``mark`` names when this journal has that entry with that hash, else None."""
+        seq, _, prefix = mark.partition(".")
+        if not seq.isdigit() or len(prefix) != 8:
+            return None
+        number = int(seq)
+        if number == 0:
+            return 0 if prefix == GENESIS[:8] else None
+        with self._lock:
+            if number > len(self._offsets):
+                return None
+            offset = self._offsets[number - 1]
+        with self.path.open("rb") as stream:
+            stream.seek(offset)
+            try:
+                fields = orjson.loads(stream.readline())
+            except orjson.JSONDecodeError:
+                return None
+        return number if isinstance(fields, dict) and str(fields.get("hash", ""))[:8] == prefix else None
+
+    def read(self, after: int, until: int) -> Iterator[dict[str, Any]]:
+        """The written entries numbered ``after + 1`` to ``until``, in order (run it off the loop)."""
+        with self._lock:
+            until = min(until, len(self._offsets))
+            if until <= after:
+                return
+            offset = self._offsets[after]
+        with self.path.open("rb") as stream:
+            stream.seek(offset)
+            for _ in range(until - after):
+                line = stream.readline()
+                if not line:
+                    return
+                with contextlib.suppress(orjson.JSONDecodeError):
+                    yield orjson.loads(line)
 
     # ---------------------------------------------------------------- reads
     def document_at(self, kind: ObjectKind, identifier: str, moment: float) -> bytes | None:
@@ -264,7 +371,8 @@ class Journal:
         async for batch in subscription:
             try:
                 self._record_batch(batch)
-                await asyncio.to_thread(self._commit)  # batches arriving meanwhile share the next fsync
+                if self._unwritten:  # device values make no entry: no thread hop for them
+                    await asyncio.to_thread(self._commit)  # batches arriving meanwhile share the next fsync
             except Exception:
                 log.exception("the journal could not record a change batch")
 
@@ -273,21 +381,43 @@ class Journal:
         self._commit()
 
     def _record_batch(self, batch: ChangeBatch) -> None:
-        if batch.overflowed or batch.dropped:
+        complete = not (batch.overflowed or batch.dropped)
+        if not complete:
             log.error("the journal missed changes (bus queue overflow): dated reads may skip a version")
-        for event in batch.structure:
+        paired = self._paired
+        if paired is None:
+            for event in batch.structure:
+                self._record(event)
+            for value in batch.values:
+                self._record_write(value)
+            return
+        marks = Marks(self.mark(), [], len(batch.structure), len(batch.values), complete)
+        at = marks.at
+        for index, event in enumerate(batch.structure):
             self._record(event)
-        for value in batch.values:
+            at.append((index, self.mark()))
+        base = len(batch.structure)
+        for index, value in enumerate(batch.values):
+            origin = value.origin
+            if origin is None or origin.channel == "device":
+                continue  # the hot path: a device value makes no entry
+            before = self._seq
             self._record_write(value)
+            if self._seq != before:
+                at.append((base + index, self.mark()))
+        paired(marks)
 
     def _record(self, event: StructureChanged) -> None:
         origin = event.origin
         who, channel = (origin.who, origin.channel) if origin is not None else ("unknown", "model")
         self._unbaselined.pop((event.object_kind, event.identifier), None)
         document = None
-        if event.kind is not ChangeKind.DELETED and self.twin.exists(event.object_kind, event.identifier):
+        # an element's deletion changes its submodel: the entry carries the submodel after it
+        # (without, a dated read and a resumed event stream took the submodel for deleted)
+        gone = event.kind is ChangeKind.DELETED and event.path is None
+        if not gone and self.twin.exists(event.object_kind, event.identifier):
             document = documents.encode(self.twin.get(event.object_kind, event.identifier))
-        action = "deleted" if document is None else event.kind.value
+        action = "deleted" if document is None or event.kind is ChangeKind.DELETED else event.kind.value
         self._add(action, event.object_kind, event.identifier, event.path, document, who, channel)
 
     def _record_write(self, event: ValueChanged) -> None:
@@ -316,11 +446,15 @@ class Journal:
                 (ObjectKind.CONCEPT_DESCRIPTION, self.twin.concept_descriptions))
 
     async def _baseline_in_slices(self) -> None:
-        """The baseline runs after start, in slices of ~50 ms on the loop, so REST answers while
-        it runs: for the 1,000-machine plant it encodes 22k objects (~6 s CPU)."""
+        """The baseline runs after start, in slices on the loop with pauses between (see
+        ``BASELINE_PAUSE_S``), so REST answers while it runs: for the 1,000-machine plant it
+        encodes 22k objects (~6 s CPU). It begins once the server answers (``twin.serving``):
+        before, its slices ran in every await of the rest of the start-up and delayed the first
+        answer."""
+        await self.twin.serving.wait()
         while self._unbaselined:
-            self._baseline(until=time.perf_counter() + 0.05)
-            await asyncio.sleep(0)
+            self._baseline(until=time.perf_counter() + BASELINE_SLICE_S)
+            await asyncio.sleep(BASELINE_PAUSE_S)
 
     def _baseline(self, until: float) -> None:
         """Objects that differ from their last journaled state (created before the journal began,
@@ -349,6 +483,7 @@ class Journal:
             self._latest[(str(fields.get("kind")), str(fields.get("id")))] = _digest(fields.get("document"))
 
     def _note(self, fields: dict[str, Any], offset: int) -> None:
+        self._offsets.append(offset)
         times, offsets = self._index.setdefault((str(fields.get("kind")), str(fields.get("id"))), ([], []))
         moment = float(fields.get("time", 0.0))
         position = bisect.bisect_right(times, moment)

@@ -115,6 +115,7 @@ class HistoryService:
         files: list[Path] = []
         if self.historian is not None:
             await self.historian.flushed()
+        self.twin.save_deferred()  # documents of a start-up still waiting for their first save
         await self.twin.persisted()
         if self.journal is not None:
             self.journal.settle()

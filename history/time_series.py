@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -42,9 +43,12 @@ ENDPOINT = "https://admin-shell.io/idta/TimeSeries/Endpoint/1/1"
 QUERY = "https://admin-shell.io/idta/TimeSeries/Query/1/1"
 LIVE_RECORD = "Segments.LiveValues.Records.Current"
 RECENT = "Segments.Recent"
+CLOCK = f"{LIVE_RECORD}.Time"
 
 
+@lru_cache(maxsize=64)
 def _semantic(iri: str) -> model.ExternalReference:
+    """Shared: basyx References are immutable, and the plant carries ~50,000 of these."""
     return model.ExternalReference((model.Key(model.KeyTypes.GLOBAL_REFERENCE, iri),))
 
 
@@ -63,7 +67,7 @@ class _Ring:
     def __init__(self, live: list[LiveElement], slots: list[list[LiveElement]], count: LiveElement,
                  capacity: int) -> None:
         self.live = live  # Time first, then the variables
-        self.clock = live[0] if live and live[0].path.endswith(".Time") else None
+        self.clock = live[0] if live and live[0].path == CLOCK else None
         self.slots = slots  # per record: Time first, then the variables (same order as live)
         self.count = count
         self.snapshots: deque[list[Any]] = deque(maxlen=capacity)
@@ -81,16 +85,20 @@ class TimeSeriesSegments:
         # while the Modbus poller's values arrive); a record per tick would keep only the last
         # tenth of a second. One record per ``interval_s`` keeps N records meaningful.
         self.interval_s = interval_s
-        self._rings: dict[str, _Ring] = {}
+        self._rings: dict[str, _Ring | None] = {}  # None: not ticked yet (``_ring`` makes it then)
         self._follower: Follower | None = None
 
     async def start(self) -> None:
         for submodel in list(self.twin.submodels.values()):
             if is_time_series(submodel):
                 try:
-                    self._rings[submodel.id] = self._prepare(submodel)
+                    self._shape(submodel)
                 except (TwinError, KeyError) as error:
                     log.warning("Time Series submodel %s: no history segments (%s)", submodel.id, error)
+                    continue
+                self._rings[submodel.id] = None
+                if self.historian is not None:
+                    self.historian.skip(submodel.id, RECENT + ".")
         if self._rings:
             self._follower = Follower(self.twin.bus, self._on_batch, "time series segments",
                                       submodels=list(self._rings))
@@ -120,12 +128,10 @@ class TimeSeriesSegments:
                 segments.value.remove(present["Recent"])
             segments.value.add(self._recent_segment(variables))
 
-    def _prepare(self, submodel: model.Submodel) -> _Ring:
-        """The ring of a Time Series submodel; segments missing or of another shape (a submodel
-        stored before this start without them, or a changed record) are added as edits."""
-        record = self.twin.element(submodel.id, LIVE_RECORD)
-        variables = _variables(record)
-        names = [v.id_short for v in variables if v.id_short is not None]
+    def _shape(self, submodel: model.Submodel) -> None:
+        """Segments missing or of another shape (a submodel stored before this start without them,
+        or a changed record) are added as edits; a plant built at this start has them already."""
+        variables = _variables(self.twin.element(submodel.id, LIVE_RECORD))
         segments = self.twin.element(submodel.id, "Segments")
         assert isinstance(segments, model.SubmodelElementCollection)
         present = {e.id_short: e for e in segments.value}
@@ -135,16 +141,27 @@ class TimeSeriesSegments:
             if "Recent" in present:
                 self.twin.delete_element(submodel.id, RECENT)
             self.twin.add_element(submodel.id, "Segments", self._recent_segment(variables))
-        ordered = ["Time", *[name for name in names if name != "Time"]] if "Time" in names else names
-        live = [self.twin.live(submodel.id, f"{LIVE_RECORD}.{name}") for name in ordered]
-        ring_slots = [[self.twin.live(submodel.id, f"{RECENT}.Records.Record{index + 1:02d}.{name}")
-                       for name in ordered] for index in range(self.records)]
-        if self.historian is not None:
-            self.historian.skip(submodel.id, RECENT + ".")
-        ring = _Ring(live, ring_slots, self.twin.live(submodel.id, f"{RECENT}.RecordCount"), self.records)
+
+    def _ring(self, submodel_id: str) -> _Ring | None:
+        """The ring of a Time Series submodel, made when its clock first ticks: the handles of the
+        plant's 6,111 rings (~40 each) cost ~3.5 s CPU at start and most machines may never tick.
+        None (and no further tries) when its segment no longer resolves."""
+        try:
+            record = self.twin.element(submodel_id, LIVE_RECORD)
+            names = [v.id_short for v in _variables(record) if v.id_short is not None]
+            ordered = ["Time", *[name for name in names if name != "Time"]] if "Time" in names else names
+            live = [self.twin.live(submodel_id, f"{LIVE_RECORD}.{name}") for name in ordered]
+            ring_slots = [[self.twin.live(submodel_id, f"{RECENT}.Records.Record{index + 1:02d}.{name}")
+                           for name in ordered] for index in range(self.records)]
+            ring = _Ring(live, ring_slots, self.twin.live(submodel_id, f"{RECENT}.RecordCount"), self.records)
+        except (TwinError, KeyError) as error:
+            log.warning("Time Series submodel %s: its Recent segment stops (%s)", submodel_id, error)
+            del self._rings[submodel_id]
+            return None
         kept = ring.count.element.value if isinstance(ring.count.element, model.Property) else None
         for slot in ring_slots[:min(int(kept or 0), self.records)]:  # a kept segment's records go on
             ring.snapshots.append([_value(handle) for handle in slot])
+        self._rings[submodel_id] = ring
         return ring
 
     def _history_segment(self, submodel_id: str, variables: list[model.Property]) -> model.SubmodelElementCollection:
@@ -183,9 +200,12 @@ class TimeSeriesSegments:
                    for slot in records.value)
 
     async def _on_batch(self, batch: ChangeBatch) -> None:
+        rings = self._rings
         for event in batch.values:
             handle = event.element
-            ring = self._rings.get(handle.submodel_id)
+            if handle.path != CLOCK or handle.submodel_id not in rings:
+                continue
+            ring = rings[handle.submodel_id] or self._ring(handle.submodel_id)
             if ring is not None and handle is ring.clock and event.timestamp >= ring.last + self.interval_s:
                 ring.last = event.timestamp
                 self._append(ring, event.timestamp)

@@ -115,7 +115,10 @@ class MqttEventPublisher:
                 log.warning("MQTT events: the broker fell behind; %d events dropped", lost)
             if not events:
                 continue
-            sent = wire.publish_many(self._encode(events), settings.qos, settings.retain)
+            if self._encode == self._async_aas:  # one topic: the batch path (no tuple per event)
+                sent = wire.publish_batch(settings.topic, hub.json_many(events), settings.qos, settings.retain)
+            else:
+                sent = wire.publish_many(self._encode(events), settings.qos, settings.retain)
             self.cursor = events[-1].seq
             if settings.qos:
                 await wire.acknowledged()

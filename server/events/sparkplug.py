@@ -18,7 +18,12 @@ typed from the Property's valueType, each with an alias unique in the node. The 
 - a structural change rebuilds the device map: a device whose metrics changed gets DDEATH then
   DBIRTH, a new asset a DBIRTH, a removed one a DDEATH;
 - NCMD ``Node Control/Rebirth`` = true: NBIRTH and every DBIRTH again (same bdSeq, seq from 0);
-- ``seq`` runs 0..255 over NBIRTH/DBIRTH/DDATA/DDEATH; a clean stop publishes NDEATH itself.
+- ``seq`` runs 0..255 over NBIRTH/DBIRTH/DDATA/DDEATH; a clean stop publishes NDEATH itself;
+- a metric whose value is not Good carries the Sparkplug 3.0 ``Quality`` property (PropertySet key
+  ``Quality``, type Int32, int_value): Bad is 0, Uncertain 500 (STALE: the spec allows only 0, 192
+  and 500, so not the OPC DA 64 some hosts use), and 192 (GOOD) once when it becomes Good again
+  (the spec makes the property optional for Good values: a host would keep showing the old one).
+  The node has no metrics of its own that change (bdSeq and Rebirth only), so there is no NDATA.
 
 Payloads are encoded with the protobuf classes the Sparkplug adapter decodes with
 (``adapters.sparkplug.payloads``); the tests read them with an independent decoder.
@@ -54,6 +59,8 @@ log = logging.getLogger(__name__)
 _RETRY_S = (0.5, 1.0, 2.0, 5.0)
 _STRUCTURE = frozenset({"created", "updated", "deleted"})
 _TOKEN = re.compile(r"[/+#\s]")
+QUALITY_CODES: dict[str, int] = {"Good": 192, "Uncertain": 500, "Bad": 0}
+"""Sparkplug 3.0 quality codes (Payloads, Quality Codes): 0 BAD, 192 GOOD, 500 STALE."""
 _TYPES: dict[type, DataType] = {
     model.datatypes.Boolean: DataType.BOOLEAN,
     model.datatypes.Byte: DataType.INT8, model.datatypes.Short: DataType.INT16, model.datatypes.Int: DataType.INT32,
@@ -164,6 +171,8 @@ class SparkplugEdgeNode:
         self.devices: dict[str, Device] = {}
         self._by_element: dict[tuple[str, str], Metric] = {}
         self._aliases: dict[tuple[str, str], int] = {}
+        self._not_good: dict[int, str] = {}
+        """Aliases whose last published value was not Good (their quality)."""
         self._endpoint = Endpoint.from_url(settings.url, settings.username, settings.password, settings.tls)
         self._rebirth: asyncio.Future[None]  # made in start(), on the loop that runs the session
         self._wire: MqttWire | None = None
@@ -266,6 +275,7 @@ class SparkplugEdgeNode:
         self.cursor = self.hub.head  # values from now on are DDATA; the births carry the present
         self.devices = self._device_map()
         self.seq = 0
+        self._not_good.clear()
         now = payloads.now_ms()
         node = Payload(timestamp=now, seq=self._next_seq())
         payloads.set_value(node.metrics.add(name=BD_SEQ, timestamp=now), DataType.INT64, self.bd_seq)
@@ -285,6 +295,7 @@ class SparkplugEdgeNode:
                                         timestamp=int(handle.timestamp * 1000) if handle.timestamp else
                                         payload.timestamp)
             _set(entry, metric.datatype, getattr(element, "value", None))
+            self._quality(entry, metric.alias, handle.quality.value)
         return self.topic("DBIRTH", device.id), bytes(payload.SerializeToString())
 
     def _device_death(self, device_id: str) -> tuple[str, bytes]:
@@ -308,6 +319,7 @@ class SparkplugEdgeNode:
                 entry = payload.metrics.add(alias=metric.alias, timestamp=int((event.time or 0) * 1000))
                 _set(entry, metric.datatype, event.data)
                 entry.ClearField("datatype")  # Sparkplug 3.0: data messages leave it to the birth
+                self._quality(entry, metric.alias, event.quality or "Good")
             elif event.type in _STRUCTURE:
                 structure = True
         for device_id, payload in data.items():
@@ -318,6 +330,19 @@ class SparkplugEdgeNode:
         if messages:
             wire.publish_many(messages, qos=0)
             self.stats.count("sparkplug", published=len(messages))
+
+    def _quality(self, entry: Any, alias: int, quality: str) -> None:
+        """The ``Quality`` property when the value is not Good, or is Good again (module doc)."""
+        not_good = self._not_good
+        if quality == "Good":
+            if not_good.pop(alias, None) is None:
+                return
+        else:
+            not_good[alias] = quality
+        entry.properties.keys.append("Quality")
+        value = entry.properties.values.add()
+        value.type = DataType.INT32
+        value.int_value = QUALITY_CODES[quality]
 
     def _restructure(self) -> Iterator[tuple[str, bytes]]:
         """DDEATH/DBIRTH for the devices a structural change touched."""

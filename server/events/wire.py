@@ -201,6 +201,23 @@ class MqttWire:
         writer.write(b"".join(parts))
         return count
 
+    def publish_batch(self, topic: str, payloads: list[bytes], qos: int = 0, retain: bool = False) -> int:
+        """``publish_many`` of payloads that share one topic (the async-aas layout)."""
+        if qos:
+            return self.publish_many(((topic, payload) for payload in payloads), qos, retain)
+        writer = self._live()
+        encoded = _text(topic)
+        first = bytes((_PUBLISH | (1 if retain else 0),))
+        lengths, topic_size = _LENGTHS, len(encoded)
+        parts: list[bytes] = []
+        append = parts.append
+        for payload in payloads:
+            size = topic_size + len(payload)
+            append(first + (lengths[size] if size < 16_384 else _length(size)) + encoded)
+            append(payload)
+        writer.write(b"".join(parts))
+        return len(payloads)
+
     def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
         self.publish_many(((topic, payload),), qos, retain)
 

@@ -23,6 +23,7 @@ from basyx.aas import model
 from tests.adapters.mqtt_fixtures import Mosquitto, mosquitto_fixture  # noqa: F401
 from tests.peers import missing_peer
 from twinbridge.aas.events import ObjectKind
+from twinbridge.aas.quality import Quality
 from twinbridge.aas.twin import Twin
 from twinbridge.server.events.hub import EventHub
 from twinbridge.server.events.settings import SparkplugEdgeNode as EdgeSettings
@@ -199,3 +200,37 @@ async def test_a_new_asset_gets_a_device_birth_and_a_removed_one_a_device_death(
             await edge.stop()
             await hub.stop()
 
+
+
+async def test_a_metric_carries_the_sparkplug_quality_property_while_its_value_is_not_good(
+        mosquitto: Mosquitto, twin: Twin) -> None:
+    settings = SparkplugEvents(url=mosquitto.url, edge_node=EdgeSettings(group_id=GROUP, node_id=NODE))
+    stats = EventStats()
+    hub = EventHub(twin, "http://twin.example/api/v3.0", stats, 1000)
+    await hub.start()
+    edge = SparkplugEdgeNode(twin, settings, hub, stats)
+    speed = twin.live("urn:test:sm:Press", "Speed")
+    async with pysparkplug_host(mosquitto.port) as host:
+        await edge.start()
+        try:
+            birth = await host.next("DBIRTH", device="Press")
+            assert all(metric["quality"] is None for metric in birth["metrics"])  # all Good: no property
+            seen = []
+            for value, quality in ((1, Quality.BAD), (2, Quality.UNCERTAIN), (3, Quality.GOOD), (4, Quality.GOOD)):
+                twin.update(speed, value, quality=quality)
+                (metric,) = (await host.next("DDATA", device="Press"))["metrics"]
+                assert metric["value"] == value
+                seen.append(metric["quality"])
+            # Sparkplug 3.0: type 3 (Int32); 0 BAD, 500 STALE, 192 GOOD once when it is Good again
+            assert seen == [{"type": 3, "value": 0}, {"type": 3, "value": 500}, {"type": 3, "value": 192}, None]
+
+            twin.update(speed, 5, quality=Quality.BAD)
+            await host.next("DDATA", device="Press")
+            await host.send(f"rebirth {NODE}")
+            reborn = await host.next("DBIRTH", device="Press")
+            metrics = {metric["name"]: metric for metric in reborn["metrics"]}
+            assert metrics["OperationalData/Speed"]["quality"] == {"type": 3, "value": 0}  # the birth says so too
+            assert metrics["OperationalData/Running"]["quality"] is None
+        finally:
+            await edge.stop()
+            await hub.stop()

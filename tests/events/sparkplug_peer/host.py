@@ -6,6 +6,9 @@ paho-mqtt < 2, twinbridge 2.x).
 ``spBv1.0/GROUP/#`` and ``spBv1.0/STATE/#`` (names resolved from the births, as a host does
 with aliases); a line ``rebirth NODE`` on stdin sends that node the NCMD
 ``Node Control/Rebirth``. It prints ``{"ready": true}`` once its subscriptions are in place.
+
+pysparkplug's ``Metric`` leaves out the metric's PropertySet; the ``Quality`` property is read
+from the same message with pysparkplug's own protobuf classes (still none of twinbridge's).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import sys
 import threading
 
 import pysparkplug as spb
+from pysparkplug._protobuf import Payload
 
 
 def jsonable(value: object) -> object:
@@ -29,6 +33,15 @@ def jsonable(value: object) -> object:
 PROBE = "spBv1.0/STATE/pysparkplug-probe"
 
 
+def quality(metric: object) -> object:
+    """The metric's ``Quality`` property (Sparkplug 3.0: type Int32, int_value), None without one."""
+    properties = getattr(metric, "properties", None)
+    if properties is None or "Quality" not in properties.keys:
+        return None
+    value = properties.values[list(properties.keys).index("Quality")]
+    return {"type": value.type, "value": value.int_value}
+
+
 def main() -> None:
     port, group = int(sys.argv[1]), sys.argv[2]
     lock = threading.Lock()
@@ -38,6 +51,8 @@ def main() -> None:
         with lock:
             sys.stdout.write(json.dumps(line) + "\n")
             sys.stdout.flush()
+
+    raw: list[bytes] = [b""]  # the undecoded payload of the message being handled
 
     def received(_client: spb.Client, message: spb.Message) -> None:
         topic, payload = message.topic, message.payload
@@ -53,13 +68,22 @@ def main() -> None:
                 line["bdSeq"] = payload.bd_seq_metric.value
             else:
                 line["seq"] = getattr(payload, "seq", None)  # commands carry none
+                qualities = [quality(pb) for pb in Payload.FromString(raw[0]).metrics]
                 line["metrics"] = [
                     {"name": metric.name, "alias": metric.alias, "datatype": metric.datatype.name,
-                     "value": jsonable(metric.value), "null": metric.is_null, "timestamp": metric.timestamp}
-                    for metric in getattr(payload, "metrics", ())]
+                     "value": jsonable(metric.value), "null": metric.is_null, "timestamp": metric.timestamp,
+                     "quality": found}
+                    for metric, found in zip(getattr(payload, "metrics", ()), qualities, strict=True)]
         emit(line)
 
     client = spb.Client(client_id="pysparkplug-host")
+    decode = client._handle_message
+
+    def keep_raw(mqtt_message: object) -> spb.Message:
+        raw[0] = bytes(getattr(mqtt_message, "payload", b""))
+        return decode(mqtt_message)
+
+    client._handle_message = keep_raw  # type: ignore[method-assign]
 
     def connected(client: spb.Client) -> None:
         client.subscribe(spb.Topic.from_str(f"spBv1.0/{group}/#"), spb.QoS.AT_LEAST_ONCE, received)
