@@ -143,11 +143,13 @@ class Replica:
                 elif not self._superseded((row.kind, row.identifier, ""), row.id):
                     if document in batch.snapshots:
                         adopt(document)
+                    elif not twin.holds(ObjectKind(row.kind), row.identifier):
+                        twin.changed_elsewhere(row.identifier, deleted=row.op == "delete", origin=REPLICA)
                     else:
                         retry.add(document)
-                if row.op != "delete":
-                    kind = ObjectKind(row.kind)
-                    store.versions[(kind, row.identifier)] = max(row.id, store.versions.get((kind, row.identifier), 0))
+                key = (ObjectKind(row.kind), row.identifier)
+                if row.op != "delete" and (key in store.versions or twin.holds(*key)):  # (none for the uncached)
+                    store.versions[key] = max(row.id, store.versions.get(key, 0))
             self.applied = row.id
         self.applied = max(self.applied, batch.through)
         for document in batch.snapshots:
@@ -155,8 +157,7 @@ class Replica:
                 adopt(document)  # a read-back (failed local change, earlier retry or resync)
         if batch.everything:
             for kind in ObjectKind:
-                for identifier in list(twin.shells if kind is ObjectKind.SHELL else twin.submodels
-                                       if kind is ObjectKind.SUBMODEL else twin.concept_descriptions):
+                for identifier in twin.held_ids(kind):
                     if (kind.value, identifier) not in batch.snapshots:
                         twin.adopt(kind, identifier, None, origin=REPLICA)
         if retry:
@@ -226,9 +227,12 @@ class Replica:
                 ).fetchall()[0])
                 through = rows[-1].id if len(rows) == BATCH_ROWS else max(last, self.applied)
                 everything = self._missed_rows(pruned)
-                if everything:
-                    wanted.update((str(k), str(i)) for k, i in conn.execute("SELECT kind, id FROM documents"))
-                wanted.update((r.kind, r.identifier) for r in rows if r.op in _DOCUMENT_OPS)
+                if everything:  # (of the submodels, only those memory holds: the others are read when asked)
+                    wanted.update((str(k), str(i)) for k, i in conn.execute(
+                        "SELECT kind, id FROM documents WHERE kind <> 'submodel' OR %s", (self.twin.resident is None,)))
+                    wanted.update((ObjectKind.SUBMODEL.value, i) for i in self.twin.held_ids(ObjectKind.SUBMODEL))
+                wanted.update((r.kind, r.identifier) for r in rows
+                              if r.op in _DOCUMENT_OPS and self.twin.holds(ObjectKind(r.kind), r.identifier))
                 stored = read_documents(conn, wanted)
         except BaseException:
             with self._pending_lock:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from types import MappingProxyType
 from typing import Any, Literal, overload
 
@@ -43,6 +43,7 @@ from twinbridge.aas.events import (
 from twinbridge.aas.gc_pause import collector_paused
 from twinbridge.aas.live import DeviceWriter, LiveElement, SubmodelState, first_semantic_key
 from twinbridge.aas.quality import Quality
+from twinbridge.aas.resident import ResidentTable
 from twinbridge.aas.store import (
     DeleteDocument,
     ElementOp,
@@ -52,6 +53,7 @@ from twinbridge.aas.store import (
     StoreWriter,
     touched,
 )
+from twinbridge.aas.store.base import CachingStore
 from twinbridge.aas.store.writer import Refusal, replayed
 from twinbridge.aas.twin_storage import LABELS, TwinStorage
 from twinbridge.aas.values import ElementValue, PropertyValue
@@ -85,14 +87,22 @@ class Twin(TwinStorage):
         """Told of every client write to a device-fed element (requested/accepted/refused): the
         event channels; called synchronously and must not block."""
         self._shells: dict[str, model.AssetAdministrationShell] = {}
-        self._submodels: dict[str, model.Submodel] = {}
+        self._submodels: MutableMapping[str, model.Submodel] = {}
         self._concept_descriptions: dict[str, model.ConceptDescription] = {}
-        self._tables: dict[ObjectKind, dict[str, Identifiable]] = {
+        backend = self.store.backend
+        self.resident: ResidentTable[model.Submodel] | None = None
+        """The bounded cache of submodels (a store URL's ``?cache=N``, ``aas.resident``); None: all in memory."""
+        if isinstance(backend, CachingStore) and backend.resident_limit is not None:
+            self.resident = self._submodels = ResidentTable(
+                ObjectKind.SUBMODEL, backend.documents(), backend.resident_limit, self.store,
+                self._read_submodel, lambda identifier, version: backend.remember_version(
+                    ObjectKind.SUBMODEL, identifier, version), self._pinned, self._evicted)
+        self._tables: dict[ObjectKind, MutableMapping[str, Identifiable]] = {
             ObjectKind.SHELL: self._shells,  # type: ignore[dict-item]
             ObjectKind.SUBMODEL: self._submodels,  # type: ignore[dict-item]
             ObjectKind.CONCEPT_DESCRIPTION: self._concept_descriptions,  # type: ignore[dict-item]
         }
-        self._views = (MappingProxyType(self._shells), MappingProxyType(self._submodels),
+        self._views = (MappingProxyType(self._shells), MappingProxyType(self._submodels),  # type: ignore[arg-type]
                        MappingProxyType(self._concept_descriptions))
         self._states: dict[str, SubmodelState] = {}
         self._compact_after: dict[str, int] = {}
@@ -101,6 +111,8 @@ class Twin(TwinStorage):
         self._bound: set[LiveElement] = set()
         self._dirty: list[LiveElement] = []
         self._versions: dict[tuple[ObjectKind, str], int] = {}  # shells' and CDs' (submodels: revision)
+        self._next_key = 0
+        self._revision_base = 0  # a bounded cache's states start past every revision an evicted one reached
         self._values_in_place = self.store.backend.values_in_place
         self._completers: list[Callable[[model.Identifiable], None]] = []
         self._deferred: dict[tuple[ObjectKind, str], None] = {}
@@ -113,8 +125,10 @@ class Twin(TwinStorage):
         # One pause for the whole load: each document's decode pauses the collector too, but
         # re-enabling it after each let collections rescan the growing heap (a restart of the
         # 1,000-machine plant spent more CPU in them than in decoding).
+        loaded = backend.load_kinds((ObjectKind.SHELL, ObjectKind.CONCEPT_DESCRIPTION)) \
+            if self.resident is not None and isinstance(backend, CachingStore) else backend.load()
         with collector_paused():
-            for stored in self.store.backend.load():
+            for stored in loaded:
                 self._tables[stored.kind][stored.identifier] = self._read(stored)  # type: ignore[assignment]
         self.store.on_failure = self._restore
 
@@ -219,7 +233,8 @@ class Twin(TwinStorage):
         handle = self._live.get((submodel_id, path))
         if handle is None:
             element = self.element(submodel_id, path)
-            handle = LiveElement(len(self._live), self._state(submodel_id), path, element)
+            self._next_key += 1
+            handle = LiveElement(self._next_key, self._state(submodel_id), path, element)
             self._live[(submodel_id, path)] = handle
             self._live_by_submodel.setdefault(submodel_id, []).append(handle)
         return handle
@@ -455,15 +470,40 @@ class Twin(TwinStorage):
             if table.pop(identifier, None) is not None:
                 self._structure_changed(ChangeKind.DELETED, kind, identifier, origin)
             return
+        if kind is ObjectKind.SUBMODEL and self.resident is not None and (
+                self.resident.drop(identifier) or not self.resident.resident(identifier)):
+            self._structure_changed(ChangeKind.REPLACED, kind, identifier, origin)  # read again when asked
+            return
         created = identifier not in table
         table[identifier] = obj
         if kind is ObjectKind.SUBMODEL:
             self._state(identifier).logged = 0
         self._structure_changed(ChangeKind.CREATED if created else ChangeKind.REPLACED, kind, identifier, origin)
 
+    def holds(self, kind: ObjectKind, identifier: str) -> bool:
+        """Whether memory holds the identifiable (always, but for what a bounded cache left out)."""
+        return self.resident is None or kind is not ObjectKind.SUBMODEL or self.resident.resident(identifier)
+
+    def held_ids(self, kind: ObjectKind) -> list[str]:
+        """The ids memory holds (a bounded cache's resident submodels; else every id)."""
+        if kind is ObjectKind.SUBMODEL and self.resident is not None:
+            return self.resident.resident_ids()
+        return list(self._tables[kind])
+
+    def changed_elsewhere(self, identifier: str, *, deleted: bool, origin: Origin) -> None:
+        """Another instance changed a submodel a bounded cache does not hold: only the event (it
+        is read from the store when next asked for)."""
+        if self.resident is not None:
+            self.resident.drop(identifier)  # (a row read for an existence check is stale too)
+        self._structure_changed(ChangeKind.DELETED if deleted else ChangeKind.REPLACED, ObjectKind.SUBMODEL,
+                                identifier, origin)
+
     def adopt_value(self, submodel_id: str, path: str, body: bytes, *, origin: Origin) -> bool:
         """Take one element's value written by another instance (its log form); False when the
-        element is not here (the caller reloads the submodel)."""
+        element is not here (the caller reloads the submodel). A submodel a bounded cache does not
+        hold is read from the store when next asked for: nothing to do."""
+        if self.resident is not None and not self.resident.resident(submodel_id):
+            return True
         submodel = self._submodels.get(submodel_id)
         if submodel is None:
             return False
@@ -525,7 +565,8 @@ class Twin(TwinStorage):
     def _structure_changed(self, kind: ChangeKind, object_kind: ObjectKind, identifier: str,
                            origin: Origin | None) -> None:
         if object_kind is ObjectKind.SUBMODEL:
-            self._state(identifier).revision += 1
+            if self.resident is None or identifier in self._states or self.resident.resident(identifier):
+                self._state(identifier).revision += 1  # (no bookkeeping for what a bounded cache left out)
             self._reresolve(identifier)
         else:
             key = (object_kind, identifier)
@@ -533,8 +574,11 @@ class Twin(TwinStorage):
         self.bus.publish_structure(StructureChanged(kind, object_kind, identifier, None, origin))
 
     def _reresolve(self, submodel_id: str) -> None:
+        handles = self._live_by_submodel.get(submodel_id)
+        if not handles:
+            return
         submodel = self._submodels.get(submodel_id)
-        for handle in self._live_by_submodel.get(submodel_id, ()):
+        for handle in handles:
             try:
                 handle.element = paths.resolve(submodel, handle.path) if submodel is not None else None
             except paths.PathError:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
 
 from basyx.aas import model
 
@@ -27,6 +27,7 @@ from twinbridge.aas.errors import InvalidInput, StorageError
 from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.gc_pause import collector_paused
 from twinbridge.aas.live import LiveElement, SubmodelState
+from twinbridge.aas.resident import ResidentTable
 from twinbridge.aas.store import (
     Change,
     DeleteFile,
@@ -38,6 +39,7 @@ from twinbridge.aas.store import (
     StoredDocument,
     StoreWriter,
 )
+from twinbridge.aas.store.base import SubmodelFilter
 
 LABELS = {
     ObjectKind.SHELL: "AssetAdministrationShell",
@@ -53,7 +55,12 @@ class TwinStorage:
     """The store side of ``Twin`` (the attributes below are set by ``Twin.__init__``)."""
 
     store: StoreWriter
-    _submodels: dict[str, model.Submodel]
+    _submodels: MutableMapping[str, model.Submodel]
+    resident: ResidentTable[model.Submodel] | None
+    _live: dict[tuple[str, str], LiveElement]
+    _live_by_submodel: dict[str, list[LiveElement]]
+    _bound: set[LiveElement]
+    _revision_base: int
     _states: dict[str, SubmodelState]
     _compact_after: dict[str, int]
     _dirty: list[LiveElement]
@@ -102,6 +109,8 @@ class TwinStorage:
         self.store.submit(changes, restore=False)
         for submodel in whole:
             self._save(ObjectKind.SUBMODEL, submodel, restore=False)
+        if self.resident is not None:
+            self.resident.trim()  # what was pinned by a write in flight when it came in
         return count
 
     async def persisted(self, since: int | None = None) -> None:
@@ -118,6 +127,15 @@ class TwinStorage:
         self.save_deferred()
         self.flush()
         self.store.close()
+
+    def semantic_candidates(self, semantic_key: str) -> set[str] | None:
+        """With a bounded cache: the ids of the submodels one of whose semanticId keys is
+        ``semantic_key`` (one indexed query), so what reads a few kinds of submodels at start-up
+        (the hierarchy) does not read them all in; None without one (memory holds them all)."""
+        if self.resident is None:
+            return None
+        found, _ = self.resident.source.page(ObjectKind.SUBMODEL, SubmodelFilter(semantic_key=semantic_key), 0, None)
+        return {stored.identifier for _, stored in found}
 
     @contextlib.contextmanager
     def deferring_first_saves(self) -> Iterator[None]:
@@ -176,6 +194,9 @@ class TwinStorage:
         state = self._states.get(submodel_id)
         if state is None:
             state = self._states[submodel_id] = SubmodelState(submodel_id)
+            if self.resident is not None:  # an evicted submodel's cached renderings never match again
+                self._revision_base += 1 << 40
+                state.revision = self._revision_base
         return state
 
     def _read(self, stored: StoredDocument) -> model.Identifiable:
@@ -209,6 +230,27 @@ class TwinStorage:
         if kind is ObjectKind.SUBMODEL:
             self._state(obj.id).logged = 0
             self._compact_after[obj.id] = _compaction_bound(len(document))
+
+    # ------------------------------------------------- a bounded cache's hooks (``aas.resident``)
+    def _read_submodel(self, stored: StoredDocument) -> model.Submodel:
+        obj = self._read(stored)
+        if not isinstance(obj, model.Submodel):
+            raise InvalidInput(f"the store holds a {type(obj).__name__} as submodel {stored.identifier!r}")
+        return obj
+
+    def _pinned(self, submodel_id: str) -> bool:
+        """A device feeds one of its elements, a value of it waits for the flush, or its first save
+        waits (``deferring_first_saves``): memory is newer than the store."""
+        return (ObjectKind.SUBMODEL, submodel_id) in self._deferred or any(
+            handle.dirty or handle in self._bound for handle in self._live_by_submodel.get(submodel_id, ()))
+
+    def _evicted(self, submodel_id: str) -> None:
+        """Forget what belonged to an evicted submodel (its handles are detached from now on)."""
+        for handle in self._live_by_submodel.pop(submodel_id, ()):
+            self._live.pop((submodel_id, handle.path), None)
+            handle.element = None
+        self._states.pop(submodel_id, None)
+        self._compact_after.pop(submodel_id, None)
 
     def _compact_if_due(self, state: SubmodelState) -> None:
         if state.logged > self._compact_after.get(state.identifier, COMPACT_MIN_ENTRIES):

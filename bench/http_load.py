@@ -94,12 +94,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def wrk(url: str, seconds: float, connections: int, server_pid: int, lua: str | None = None) -> Figures:
+def wrk(url: str, seconds: float, connections: int, server_pid: int, lua: str | None = None,
+        timeout_s: float = 2) -> Figures:
     """One wrk run (one thread) against the server process ``server_pid``: requests/s, p50, p99
-    and the server's CPU time per request. Any non-2xx answer or socket error fails."""
+    and the server's CPU time per request. Any non-2xx answer or socket error fails (a request
+    slower than ``timeout_s`` is one)."""
     cpu_before = cpu_seconds(server_pid)
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
-        command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency"]
+        command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", f"--timeout={timeout_s:g}s"]
         if lua is not None:
             script.write(lua)
             script.flush()

@@ -61,6 +61,7 @@ from twinbridge.server.api.history import routers as history_routers
 from twinbridge.server.api.ids import encode_id
 from twinbridge.server.api.plant_status import router as plant_status_router
 from twinbridge.server.api.sparql import router as sparql_router
+from twinbridge.server.bounded_cache import bounded_plant_file
 from twinbridge.server.config import PlantFile, TokenAuth
 from twinbridge.server.events.health import health_router
 from twinbridge.server.events.hub import EventHub
@@ -282,6 +283,8 @@ class Application:
         compat_aiomqtt.check()
         compat_pymodbus.check()
         compat_uvicorn.check()
+        if self.twin.resident is not None:
+            self.plant_file = bounded_plant_file(self.plant_file)
         replica = follow(self.twin)
         if replica is not None:  # first: other instances' changes from the moment the twin was loaded
             await self._start(replica)

@@ -65,8 +65,11 @@ class PlantHierarchy:
             if info.asset_type:
                 levels[shell.id] = info.asset_type
         edges: list[tuple[str, str]] = []
+        candidates = twin.semantic_candidates(hierarchy_bom.SUBMODEL)  # (a bounded cache: not every submodel)
         for shell in twin.shells.values():
             for ref in shell.submodel:
+                if candidates is not None and ref.key[0].value not in candidates:
+                    continue
                 sm = twin.submodels.get(ref.key[0].value)
                 if sm is not None and _semantic(sm) == hierarchy_bom.SUBMODEL:
                     edges.extend(_edges_of(sm, by_asset, shell.id_short or shell.id))

@@ -18,7 +18,7 @@ import enum
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from twinbridge.aas.events import ObjectKind
 
@@ -160,6 +160,59 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SubmodelFilter:
+    """The Part 2 filters of ``GET /submodels`` as a store evaluates them (all given must hold)."""
+
+    id_short: str | None = None
+    semantic_key: str | None = None
+    """The value of any key of the submodel's semanticId."""
+    semantic_keys: tuple[str, ...] | None = None
+    """The values of all keys of the semanticId, in order (a Reference given as JSON)."""
+
+
+@runtime_checkable
+class DocumentSource(Protocol):
+    """Documents read on demand (a twin with a bounded cache of submodels, ``aas.resident``):
+    called on the event loop, each one indexed read."""
+
+    def fetch(self, kind: ObjectKind, identifiers: Sequence[str]) -> dict[str, tuple[StoredDocument, int]]:
+        """The stored (document with its log, shared version) of each identifier the store has."""
+        ...
+
+    def contains(self, kind: ObjectKind, identifier: str) -> bool: ...
+
+    def count(self, kind: ObjectKind) -> int: ...
+
+    def identifiers(self, kind: ObjectKind, after: int, limit: int) -> list[tuple[int, str]]:
+        """(position, id) in first-insertion order after position ``after`` (0: from the start)."""
+        ...
+
+    def page(self, kind: ObjectKind, where: SubmodelFilter, after: int, limit: int | None,
+             ) -> tuple[list[tuple[int, StoredDocument]], bool]:
+        """Up to ``limit`` matching (position, document) after ``after`` in first-insertion order,
+        and whether more match."""
+        ...
+
+
+@runtime_checkable
+class CachingStore(Protocol):
+    """A store that can serve documents on demand: with a ``resident_limit`` the twin keeps at
+    most that many submodels in memory and reads the others through ``documents``."""
+
+    resident_limit: int | None
+
+    def documents(self) -> DocumentSource: ...
+
+    def load_kinds(self, kinds: Sequence[ObjectKind]) -> Iterator[StoredDocument]:
+        """``Store.load`` of only these kinds."""
+        ...
+
+    def remember_version(self, kind: ObjectKind, identifier: str, version: int | None) -> None:
+        """The shared version of an identifiable read on demand (None: forget it, evicted)."""
+        ...
 
 
 def touched(changes: Sequence[Change]) -> list[tuple[ObjectKind, str]]:

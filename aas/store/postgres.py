@@ -57,6 +57,7 @@ from twinbridge.aas.store.base import (
     StoredDocument,
     content_bytes,
 )
+from twinbridge.aas.store.postgres_documents import PostgresDocuments
 from twinbridge.aas.store.postgres_schema import (
     StoreUrl,
     as_bytes,
@@ -121,6 +122,9 @@ class PostgresStore:
         self._query_lock = threading.Lock()
         self._next_prune = 0.0
         self._last_own = 0  # this instance's highest outbox id: a lookup in doubt starts there
+        self.resident_limit = url.cache
+        """At most this many submodels in the twin's memory (``?cache=N``); None: all of them."""
+        self._documents: PostgresDocuments | None = None
         self._values: ValueWriter | None = None
         try:
             conn = self._connection()
@@ -146,6 +150,11 @@ class PostgresStore:
     # ------------------------------------------------------------------ reads
     def load(self) -> Iterator[StoredDocument]:
         """Everything in one snapshot, with the outbox id it includes (``loaded_through``)."""
+        return self.load_kinds(tuple(ObjectKind))
+
+    def load_kinds(self, kinds: Sequence[ObjectKind]) -> Iterator[StoredDocument]:
+        """``load`` of only these kinds (a twin with a bounded cache leaves its submodels here)."""
+        names = [kind.value for kind in kinds]
         with self._lock:
             conn = self._connection()
             with conn.transaction():
@@ -154,16 +163,25 @@ class PostgresStore:
                 self.loaded_through = as_int(row[0]) if row else 0
                 self.versions = {(ObjectKind(kind), str(identifier)): as_int(version)
                                  for kind, identifier, version in conn.execute(
-                                     "SELECT kind, id, version FROM versions").fetchall()}
-                logs = logs_of(conn, "", ())
+                                     "SELECT kind, id, version FROM versions WHERE kind = ANY(%s)",
+                                     (names,)).fetchall()}
+                logs = logs_of(conn, "", ()) if _SUBMODEL in names else {}
                 cursor = conn.cursor(name="twinbridge_load")  # server-side: a large store streams
                 cursor.itersize = 2_000
-                cursor.execute("SELECT kind, id, body::text FROM documents ORDER BY ord")
+                cursor.execute("SELECT kind, id, body::text FROM documents WHERE kind = ANY(%s) ORDER BY ord",
+                               (names,))
                 documents = [(str(kind), str(identifier), str(body)) for kind, identifier, body in cursor]
                 cursor.close()
         for kind, identifier, body in documents:
             entries = logs.get(identifier, []) if kind == _SUBMODEL else []
             yield StoredDocument(ObjectKind(kind), identifier, body.encode(), entries)
+
+    def documents(self) -> PostgresDocuments:
+        """Documents on demand, over a connection of their own (reads on the event loop must not
+        queue behind the writer thread's transactions)."""
+        if self._documents is None:
+            self._documents = PostgresDocuments(self.url, self.instance)
+        return self._documents
 
     def load_one(self, kind: ObjectKind, identifier: str) -> StoredDocument | None:
         with self._lock:
@@ -178,6 +196,13 @@ class PostgresStore:
 
     def version(self, kind: ObjectKind, identifier: str) -> int | None:
         return self.versions.get((kind, identifier), 0)
+
+    def remember_version(self, kind: ObjectKind, identifier: str, version: int | None) -> None:
+        key = (kind, identifier)
+        if version is None:
+            self.versions.pop(key, None)
+        elif self.versions.get(key, 0) < version:
+            self.versions[key] = version
 
     def load_file(self, name: str) -> tuple[str, bytes] | None:
         row = self._read("SELECT content_type, data FROM files WHERE name = %s", (name,))
@@ -445,6 +470,8 @@ class PostgresStore:
 
     def close(self) -> None:
         self.release()
+        if self._documents is not None:
+            self._documents.close()
 
 
 def written(rows: Sequence[tuple[object, ...]]) -> list[tuple[str, str, str, int]]:

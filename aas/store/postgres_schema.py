@@ -79,6 +79,17 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE outbox_pruned (through bigint NOT NULL);
     INSERT INTO outbox_pruned VALUES (0);
     """,
+    # 2: ``/submodels?semanticId=`` and ``idShort=`` in SQL at any size (``postgres_documents``): a
+    # page of matches is a range of (semantic_id or id_short, ord) (idShort over (kind, id_short)
+    # alone: 405 ms a page at 1M, 10,000 matches sorted); the semanticId's other keys (most have
+    # one) are indexed apart, so a value rare among them is found without walking the table
+    """
+    CREATE INDEX documents_semantic_order ON documents (kind, semantic_id, ord);
+    CREATE INDEX documents_id_short_order ON documents (kind, id_short, ord);
+    CREATE INDEX documents_semantic_other_keys ON documents
+        USING gin (jsonb_path_query_array(body, '$.semanticId.keys[1 to last].value') jsonb_path_ops)
+        WHERE kind = 'submodel';
+    """,
 )
 
 
@@ -99,7 +110,9 @@ def as_bytes(value: object) -> bytes | None:
 
 
 class StoreUrl:
-    """A ``postgresql://`` URL split into libpq's connection string and our schema name."""
+    """A ``postgresql://`` URL split into libpq's connection string, our schema name and the
+    resident-submodel bound (``?cache=N``: keep at most N submodels in memory, see ``aas.resident``;
+    absent: every identifiable is loaded at start)."""
 
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
@@ -108,7 +121,13 @@ class StoreUrl:
         self.schema = schemas[-1] if schemas else DEFAULT_SCHEMA
         if not _SCHEMA_NAME.fullmatch(self.schema):
             raise ValueError(f"schema {self.schema!r}: lower-case letters, digits and _, at most 63")
-        rest = urlencode([(name, value) for name, value in query if name != "schema"])
+        caches = [value for name, value in query if name == "cache"]
+        self.cache: int | None = None
+        if caches:
+            if not caches[-1].isdigit() or int(caches[-1]) < 1:
+                raise ValueError(f"cache {caches[-1]!r}: the number of submodels to keep in memory, at least 1")
+            self.cache = int(caches[-1])
+        rest = urlencode([(name, value) for name, value in query if name not in ("schema", "cache")])
         self.conninfo = urlunsplit(("postgresql", parts.netloc, parts.path, rest, ""))
         self.channel = f"twinbridge_{self.schema}"
 

@@ -132,6 +132,11 @@ class StoreWriter:
         """The sequence number up to which every unit was written (or failed)."""
         return self._durable
 
+    @property
+    def batching(self) -> bool:
+        """True inside ``batch()``: what is submitted now is not even queued yet."""
+        return self._batch is not None
+
     def observe(self, observer: Observer) -> None:
         """Call ``observer(changes, seq)`` on the loop for every unit as it is submitted."""
         self._observers.append(observer)

@@ -34,6 +34,7 @@ from twinbridge.aas.bus import ChangeBatch, Subscription
 from twinbridge.aas.documents import to_jsonable
 from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.twin import Twin
+from twinbridge.server.api.catalog_sql import StoredSubmodels
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +240,10 @@ class Catalogs:
     def __init__(self, twin: Twin) -> None:
         self._twin = twin
         self.shells: Catalog[model.AssetAdministrationShell] = Catalog(twin.shells, shell_keys)
-        self.submodels: Catalog[model.Submodel] = Catalog(twin.submodels, submodel_keys)
+        self.stored: StoredSubmodels | None = None if twin.resident is None else StoredSubmodels(twin.resident)
+        """With a bounded cache of submodels, their list is the store's (and ``submodels`` stays empty)."""
+        self.submodels: Catalog[model.Submodel] = Catalog(twin.submodels if self.stored is None else {},
+                                                          submodel_keys)
         self.concept_descriptions: Catalog[model.ConceptDescription] = Catalog(
             twin.concept_descriptions, concept_keys)
         self._by_kind: dict[ObjectKind, Catalog[model.AssetAdministrationShell] | Catalog[model.Submodel]
@@ -262,10 +266,14 @@ class Catalogs:
             self._apply(subscription.drain())
         return self
 
-    def structure_revision(self, submodel_id: str) -> tuple[int, int]:
+    def structure_revision(self, submodel_id: str) -> tuple[int, ...]:
         """Grows with every structural change of the submodel, not with value changes (call
-        ``current()`` first); render caches of single elements key on it."""
-        return self._epoch, self._structure.get(submodel_id, 0)
+        ``current()`` first); render caches of single elements key on it. A bounded cache reads
+        an evicted submodel in again as new objects: the identity of the one held now is part of
+        it then (a cached entry keeps its own submodel alive, so the identity is not reused)."""
+        if self.stored is None:
+            return self._epoch, self._structure.get(submodel_id, 0)
+        return self._epoch, self._structure.get(submodel_id, 0), id(self._twin.submodels.get(submodel_id))
 
     def _follow(self) -> None:
         """Subscribe first, then index what the twin holds: nothing published in between is lost."""
@@ -297,8 +305,8 @@ class Catalogs:
         for event in batch.structure:
             if event.object_kind is ObjectKind.SUBMODEL:
                 self._structure[event.identifier] = self._structure.get(event.identifier, 0) + 1
-            if event.path is None:  # an element inside a submodel changes neither its id nor its keys
-                self._by_kind[event.object_kind].refresh(event.identifier)
+            if event.path is None and not (self.stored is not None and event.object_kind is ObjectKind.SUBMODEL):
+                self._by_kind[event.object_kind].refresh(event.identifier)  # (elements change no id, no key)
 
     def close(self) -> None:
         if self._subscription is not None:

@@ -38,6 +38,7 @@ from twinbridge.aas.value_only import apply_value, has_value, parse_value, to_va
 from twinbridge.aas.values import find_value_kind
 from twinbridge.server.api.auth import ANONYMOUS, Role, check_token
 from twinbridge.server.api.bodies import Extent, Level, loaded_json
+from twinbridge.server.api.catalog_sql import stored_json
 from twinbridge.server.api.content import shaped_json
 from twinbridge.server.api.live import handle_headers
 from twinbridge.server.api.paging import cursor_of, limit_of
@@ -110,7 +111,7 @@ def _json(data: bytes, headers: dict[str, str] | None = None) -> Response:
     return Response(data, media_type=JSON, headers=headers)
 
 
-def _structure(services: Services, submodel_id: str) -> tuple[int, int]:
+def _structure(services: Services, submodel_id: str) -> tuple[int, ...]:
     return services.catalogs.current().structure_revision(submodel_id)
 
 
@@ -138,6 +139,9 @@ async def get_submodel(request: Request) -> Response:
     twin = services.twin
     submodel_id = scoped_submodel_id(request, twin)
     level, extent = _shape_query(request)
+    stored = twin.resident.unadmitted(submodel_id) if twin.resident is not None else None
+    if stored is not None:  # a first read with a bounded cache: from the row's JSON (catalog_sql)
+        return _json(stored_json(stored, level, extent))
     submodel = twin.submodel(submodel_id)
     return _json(services.renders.document(twin, submodel_id, f"full/{level}/{extent}",
                                            lambda: shaped_json(submodel, level, extent)))

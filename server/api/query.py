@@ -18,6 +18,7 @@ written ``_CHUNK`` at a time; no object is rendered.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -26,8 +27,10 @@ from basyx.aas import model
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
+from twinbridge.aas.store.postgres import PostgresStore
 from twinbridge.query.json_form import parse_query
-from twinbridge.query.plan import Page, Planner
+from twinbridge.query.plan import Page, PageSource, Planner
+from twinbridge.query.store_query import StorePlanner
 from twinbridge.query.syntax import Query, Root
 from twinbridge.query.text_form import parse_text_query
 from twinbridge.query.world import RepositoryWorld
@@ -82,12 +85,17 @@ class CatalogView:
         return obj
 
 
-def planner(services: Services, root: Root) -> Planner:
+def planner(services: Services, root: Root) -> PageSource:
+    """The in-memory plan over the catalogs and value indexes; for submodels on an instance that
+    keeps only some in memory (the store URL's ``?cache=N``), the query in SQL over the store."""
     catalogs = services.catalogs.current()
     catalog: Catalog[Any]
     if root is Root.AAS:
         catalog = catalogs.shells
     elif root is Root.SM:
+        backend = services.twin.store.backend
+        if catalogs.stored is not None and isinstance(backend, PostgresStore):
+            return StorePlanner(backend, root)
         catalog = catalogs.submodels
     else:
         catalog = catalogs.concept_descriptions
@@ -139,7 +147,12 @@ def _render(services: Services, root: Root, identifier: str) -> bytes:
 
 async def answer(services: Services, request: Request, root: Root, cursor: int, limit: int | None) -> Response:
     query = await read_query(request)
-    page: Page = planner(services, root).page(query, cursor, limit, QUERY_TIME_LIMIT_S)
+    source = planner(services, root)
+    if isinstance(source, StorePlanner):  # blocking SQL: off the loop, after this instance's own writes
+        await services.twin.persisted()
+        page: Page = await asyncio.to_thread(source.page, query, cursor, limit, QUERY_TIME_LIMIT_S)
+    else:
+        page = source.page(query, cursor, limit, QUERY_TIME_LIMIT_S)
     next_page = next_cursor(page.after)
     if query.select_id:
         head = _metadata("Identifier", next_page)

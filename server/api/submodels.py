@@ -17,6 +17,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from twinbridge.aas.events import ObjectKind
+from twinbridge.aas.store import StoredDocument
+from twinbridge.aas.store.base import SubmodelFilter
 from twinbridge.aas.value_only import apply_submodel_value, submodel_value
 from twinbridge.server.api.auth import ReadAccess, WriteOrigin
 from twinbridge.server.api.bodies import (
@@ -30,6 +32,7 @@ from twinbridge.server.api.bodies import (
     parsed_body,
 )
 from twinbridge.server.api.catalog import Key, id_short_key, semantic_reference_key, semantic_value_key
+from twinbridge.server.api.catalog_sql import as_submodel, stored_json
 from twinbridge.server.api.content import element_paths, reference_json, shaped_json, submodel_metadata, value_depth
 from twinbridge.server.api.ids import decode_id
 from twinbridge.server.api.live import refuse_bound_values
@@ -44,36 +47,65 @@ router = APIRouter(tags=["Submodel Repository API"])
 
 
 # ------------------------------------------------------------ repository
-def filter_keys(semantic_id: str | None, id_short: str | None) -> list[Key]:
-    """The catalog keys of the ``semanticId`` (a Reference JSON or the value of one of its keys)
-    and ``idShort`` filters."""
-    keys = [] if id_short is None else [id_short_key(id_short)]
-    if semantic_id is not None:
-        decoded = decode_id(semantic_id, "semanticId")
-        try:
-            raw = json.loads(decoded)
-        except ValueError:
-            raw = None
-        if isinstance(raw, dict) and isinstance(raw.get("keys"), list):
-            keys.append(semantic_reference_key([str(key.get("value")) for key in raw["keys"] if isinstance(key, dict)]))
-        else:
-            keys.append(semantic_value_key(decoded))
+def submodel_filter(semantic_id: str | None, id_short: str | None) -> SubmodelFilter:
+    """The ``semanticId`` (a Reference JSON or the value of one of its keys) and ``idShort`` filters."""
+    if semantic_id is None:
+        return SubmodelFilter(id_short)
+    decoded = decode_id(semantic_id, "semanticId")
+    try:
+        raw = json.loads(decoded)
+    except ValueError:
+        raw = None
+    if isinstance(raw, dict) and isinstance(raw.get("keys"), list):
+        values = tuple(str(key.get("value")) for key in raw["keys"] if isinstance(key, dict))
+        return SubmodelFilter(id_short, semantic_keys=values)
+    return SubmodelFilter(id_short, semantic_key=decoded)
+
+
+def filter_keys(where: SubmodelFilter) -> list[Key]:
+    """The catalog keys of the filters."""
+    keys = [] if where.id_short is None else [id_short_key(where.id_short)]
+    if where.semantic_keys is not None:
+        keys.append(semantic_reference_key(list(where.semantic_keys)))
+    if where.semantic_key is not None:
+        keys.append(semantic_value_key(where.semantic_key))
     return keys
 
 
+def matching(services: Services, where: SubmodelFilter, cursor: int, limit: int | None,
+             ) -> tuple[list[model.Submodel | StoredDocument], int | None]:
+    """One page of matching submodels and the position after it (None: the last page); from the
+    store when a bounded cache holds only some of them in memory (``server.api.catalog_sql``:
+    those it does not hold come as their stored documents)."""
+    catalogs = services.catalogs.current()
+    if catalogs.stored is not None:
+        return catalogs.stored.page(where, cursor, limit)
+    ids, after = catalogs.submodels.page(filter_keys(where), cursor, limit)
+    return [catalogs.submodels.get(identifier) for identifier in ids], after
+
+
 def _page(services: Services, semantic_id: str | None, id_short: str | None, cursor: int, limit: int | None,
-          render: Callable[[model.Submodel], bytes]) -> Response:
-    submodels = services.catalogs.current().submodels
-    ids, after = submodels.page(filter_keys(semantic_id, id_short), cursor, limit)
-    return bytes_response(envelope_bytes([render(submodels.get(identifier)) for identifier in ids],
-                                         next_cursor(after)))
+          render: Callable[[model.Submodel], bytes], raw: Callable[[StoredDocument], bytes] | None = None,
+          ) -> Response:
+    """``raw`` renders a stored document without decoding it (where the rendering allows)."""
+    found, after = matching(services, submodel_filter(semantic_id, id_short), cursor, limit)
+    parts = [raw(item) if raw is not None and isinstance(item, StoredDocument) else render(as_submodel(item))
+             for item in found]
+    return bytes_response(envelope_bytes(parts, next_cursor(after)))
 
 
 def _cached(services: Services, variant: str, render: Callable[[model.Submodel], Any],
             ) -> Callable[[model.Submodel], bytes]:
-    """Renders a submodel through the revision-keyed cache (shared with the single-submodel routes)."""
+    """Renders a submodel through the revision-keyed cache (shared with the single-submodel routes);
+    one that a bounded cache does not hold is rendered as is (its entry would never be read)."""
     twin, renders = services.twin, services.renders
-    return lambda submodel: renders.document(twin, submodel.id, variant, lambda: render(submodel))
+
+    def cached(submodel: model.Submodel) -> bytes:
+        if not twin.holds(ObjectKind.SUBMODEL, submodel.id):
+            return orjson.dumps(render(submodel))
+        return renders.document(twin, submodel.id, variant, lambda: render(submodel))
+
+    return cached
 
 
 @router.get("/submodels", dependencies=[ReadAccess])
@@ -81,7 +113,8 @@ async def get_all_submodels(services: ServicesDep, limit: LimitQuery, cursor: Cu
                             semanticId: str | None = None, idShort: str | None = None, level: Level = LevelQuery,
                             extent: Extent = ExtentQuery) -> Response:
     return _page(services, semanticId, idShort, cursor, limit,
-                 _cached(services, f"full/{level}/{extent}", lambda sm: shaped_json(sm, level, extent)))
+                 _cached(services, f"full/{level}/{extent}", lambda sm: shaped_json(sm, level, extent)),
+                 lambda stored: stored_json(stored, level, extent))
 
 
 @router.post("/submodels", status_code=201)
@@ -120,9 +153,8 @@ async def get_all_submodels_path(services: ServicesDep, limit: LimitQuery, curso
                                  semanticId: str | None = None, idShort: str | None = None,
                                  level: Level = LevelQuery) -> Response:
     """The idShortPaths of every matching submodel's elements, one after the other, paged as one list."""
-    catalog = services.catalogs.current().submodels
-    ids, _ = catalog.page(filter_keys(semanticId, idShort), 0, None)
-    submodels = [catalog.get(identifier) for identifier in ids]
+    found, _ = matching(services, submodel_filter(semanticId, idShort), 0, None)
+    submodels = [as_submodel(item) for item in found]
     all_paths = [path for sm in submodels for path in element_paths(sm.submodel_element, level == "deep")]
     return json_response(paged_envelope(all_paths, cursor, limit, str))
 

@@ -41,7 +41,7 @@ async def write_element_value(twin: Twin, submodel_id: str, path: str, value: El
         raise ApiError(502, f"{path}: the device did not accept the write: {error}") from None
 
 
-async def put_element_body(twin: Twin, renders: RenderCache, structure: tuple[int, int], submodel_id: str,
+async def put_element_body(twin: Twin, renders: RenderCache, structure: tuple[int, ...], submodel_id: str,
                            path: str, stored: model.SubmodelElement, body: bytes, origin: Origin) -> None:
     data = await parsed(body, load_json, "a SubmodelElement")
     if isinstance(stored, model.Property) and isinstance(data, dict) and _new_lexical_value_only(
@@ -67,7 +67,7 @@ def fits(twin: Twin, submodel_id: str, path: str | None, element: model.Submodel
                              limits.current())
 
 
-def _new_lexical_value_only(renders: RenderCache, twin: Twin, structure: tuple[int, int], submodel_id: str,
+def _new_lexical_value_only(renders: RenderCache, twin: Twin, structure: tuple[int, ...], submodel_id: str,
                             path: str, data: dict[str, Any]) -> bool:
     """Whether the body is the stored Property's JSON with another lexical ``value`` (or none)."""
     value = data.get("value")

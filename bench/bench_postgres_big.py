@@ -1,0 +1,151 @@
+"""Bigger than memory: one instance with a bounded cache (``?cache=N``) over a large PostgreSQL store.
+
+COPYs ``--submodels`` submodels of 10 Properties (and one shell per 10 submodels) into a fresh
+schema (dropped at the end), starts ``twinbridge serve --store postgresql://…?cache=N`` and
+prints its start-up time and RSS, then (wrk, 32 connections, median of ``--rounds``):
+
+- ``GET /submodels/{id}`` over 1,000 ids that fit the cache (the baseline: memory and the
+  render cache) and over ``--cold`` ids uniform over the whole store (most of them misses: one
+  indexed read and a decode each); the ratio cold/hot;
+- ``GET /shells?limit=100``, ``GET /submodels?limit=100``, a ``semanticId`` filter matching
+  one submodel in 1,000 and one matching the rest, an ``idShort`` one (pages and filters in
+  SQL), which should not grow with the store (2 connections: a page of 100 evicted submodels
+  costs 100 JSON round trips);
+- value ``PATCH`` of random elements of (mostly evicted) submodels;
+- RSS after all that. wrk waits up to 30 s for an answer (the machine is shared: a 2 s timeout
+  failed whole runs). Issue 16's targets: GET p99 ≤ 20 ms and ≥ 2,000 req/s, lists independent
+  of the total, RSS ≤ 1 GiB.
+
+    .venv/bin/python bench/bench_postgres_big.py [--submodels 100000] [--cache 10000] [--seconds 5] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_postgres import API, ELEMENTS, SERVER, b64, paths_script, start, submodel_id
+from http_load import Figures, load_average, rss_mib, stop, wrk
+
+HEADERS = {"Authorization": "Bearer bench"}
+RARE = "urn:twinbridge:bench:semantic:rare"
+COMMON = "urn:twinbridge:bench:semantic"
+
+
+def rows(count: int) -> Iterator[tuple[str, str, str]]:
+    """(kind, id, body) of every document, made as they are copied (1M would not fit as a list)."""
+    for number in range(count):
+        semantic = RARE if number % 1000 == 0 else COMMON
+        sm = submodel_id(number)
+        yield "submodel", sm, orjson.dumps({
+            "modelType": "Submodel", "id": sm, "idShort": f"Machine{number % 100}",
+            "semanticId": {"type": "ExternalReference", "keys": [{"type": "GlobalReference", "value": semantic}]},
+            "submodelElements": [{"modelType": "Property", "idShort": f"P{index}", "valueType": "xs:int",
+                                  "value": str(index)} for index in range(ELEMENTS)],
+        }).decode()
+        if number % 10 == 9:
+            shell = f"urn:twinbridge:bench:shell:{number // 10}"
+            yield "shell", shell, orjson.dumps({
+                "modelType": "AssetAdministrationShell", "id": shell, "idShort": f"Shell{number // 10}",
+                "assetInformation": {"assetKind": "Instance",
+                                     "globalAssetId": f"urn:twinbridge:bench:asset:{number // 10}"},
+                "submodels": [{"type": "ModelReference", "keys": [{"type": "Submodel", "value": submodel_id(n)}]}
+                              for n in range(number - 9, number + 1)],
+            }).decode()
+
+
+def load(schema: str, count: int) -> float:
+    from twinbridge.aas.store.postgres import PostgresStore
+    from twinbridge.aas.store.postgres_schema import StoreUrl
+
+    started = time.perf_counter()
+    PostgresStore(StoreUrl(f"{SERVER}?schema={schema}")).close()  # the schema, migrated
+    with psycopg.connect(SERVER) as conn:
+        conn.execute(f"SET search_path TO {schema}")
+        with conn.cursor().copy("COPY documents (kind, id, body) FROM STDIN") as copy:
+            for row in rows(count):
+                copy.write_row(row)
+    with psycopg.connect(SERVER, autocommit=True) as conn:
+        conn.execute(f"SET search_path TO {schema}")
+        conn.execute("VACUUM ANALYZE documents")
+    return time.perf_counter() - started
+
+
+def measure(base: str, pid: int, count: int, cold: int, seconds: float, rounds: int) -> dict[str, Figures]:
+    rng = random.Random(7)
+    hot = [f"{API}/submodels/{b64(submodel_id(n))}" for n in rng.sample(range(count), 1_000)]
+    uniform = [f"{API}/submodels/{b64(submodel_id(rng.randrange(count)))}" for _ in range(cold)]
+    writes = [f"{API}/submodels/{b64(submodel_id(n))}/submodel-elements/P{n % ELEMENTS}/$value"
+              for n in (rng.randrange(count) for _ in range(cold))]
+    lists = {
+        "GET /shells?limit=100": f"{API}/shells?limit=100",
+        "GET /submodels?limit=100": f"{API}/submodels?limit=100",
+        "GET /submodels?semanticId=rare&limit=100": f"{API}/submodels?semanticId={b64(RARE)}&limit=100",
+        "GET /submodels?semanticId=common&limit=100": f"{API}/submodels?semanticId={b64(COMMON)}&limit=100",
+        "GET /submodels?idShort=Machine7&limit=100": f"{API}/submodels?idShort=Machine7&limit=100",
+    }
+    runs: dict[str, list[Figures]] = {"GET submodel, 1,000 hot ids": [], f"GET submodel, {cold:,} uniform ids": []}
+    runs.update({name: [] for name in lists})
+    runs["PATCH value, uniform ids"] = []
+    for _ in range(2):  # warm: a second read admits an id into the cache (aas.resident), so all of them
+        for path in hot:
+            with urllib.request.urlopen(urllib.request.Request(base + path, headers=HEADERS), timeout=30):
+                pass
+    for _ in range(rounds):
+        runs["GET submodel, 1,000 hot ids"].append(wrk(base + hot[0], seconds, 32, pid, paths_script(hot), 30))
+        runs[f"GET submodel, {cold:,} uniform ids"].append(
+            wrk(base + uniform[0], seconds, 32, pid, paths_script(uniform), 30))
+        for name, path in lists.items():
+            # 2 connections: a page of evicted submodels is 100 decodes (~0.5 s), wrk gives up after 2 s
+            runs[name].append(wrk(base + path, seconds, 2, pid, paths_script([path]), 30))
+        runs["PATCH value, uniform ids"].append(wrk(base + writes[0], seconds, 32, pid,
+                                                    paths_script(writes, "PATCH", ""), 30))
+    return {name: Figures.median(figures) for name, figures in runs.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--submodels", type=int, default=100_000)
+    parser.add_argument("--cache", type=int, default=10_000)
+    parser.add_argument("--cold", type=int, default=50_000, help="distinct ids of the uniform reads and writes")
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    count = args.submodels
+    schema = f"bench_big_{count}_{int(time.time())}"
+    print(f"{count:,} submodels of {ELEMENTS} Properties + {count // 10:,} shells, cache {args.cache:,};"
+          f" load average {load_average()}")
+    processes = []
+    try:
+        print(f"PostgreSQL COPY + VACUUM ANALYZE: {load(schema, count):.1f} s")
+        with psycopg.connect(SERVER) as conn:
+            size = conn.execute("SELECT pg_size_pretty(pg_total_relation_size(%s))",
+                                (f"{schema}.documents",)).fetchone()
+        print(f"documents table with its indexes: {size[0] if size else '?'}")
+        process, base, took = start(f"{SERVER}?schema={schema}&cache={args.cache}", None)
+        processes.append(process)
+        print(f"instance started in {took:.1f} s, RSS {rss_mib(process.pid):.0f} MiB")
+        results = measure(base, process.pid, count, args.cold, args.seconds, args.rounds)
+        print(f"\nload average {load_average()}")
+        hot = results["GET submodel, 1,000 hot ids"]
+        for name, figures in results.items():
+            print(f"{name:42s} {figures}  ratio to hot GET {figures.rate / hot.rate:4.2f}")
+        print(f"RSS after the load: {rss_mib(process.pid):.0f} MiB")
+    finally:
+        stop(processes)
+        with psycopg.connect(SERVER, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+if __name__ == "__main__":
+    main()
