@@ -50,16 +50,36 @@ class DeliveryMode(enum.Enum):
 
 @dataclass(slots=True)
 class ChangeBatch:
-    """What accumulated since the consumer last looked: structure first, then values.
+    """What accumulated since the consumer last looked: the structure events and the values.
 
     ``overflowed``: structure events were lost since the last batch (the queue was full);
     rebuild from the twin. ``dropped``: EVERY-mode samples lost since the last batch.
+    ``structure_at`` (EVERY mode): for each structure event, how many of ``values`` were
+    published before it, so consumers that keep an order across both (the journal, the event
+    hub) can interleave them with ``ordered()``; empty means structure first.
     """
 
     structure: list[StructureChanged] = field(default_factory=list)
     values: list[ValueChanged] = field(default_factory=list)
     overflowed: bool = False
     dropped: int = 0
+    structure_at: list[int] = field(default_factory=list)
+
+    def ordered(self) -> list[StructureChanged | ValueChanged]:
+        """Structure events and values in the order they were published (a REST write and the
+        element added a millisecond later land in one batch: the journal must not swap them)."""
+        if not self.structure:
+            return list(self.values)
+        if not self.structure_at:
+            return [*self.structure, *self.values]
+        merged: list[StructureChanged | ValueChanged] = []
+        taken = 0
+        for event, before in zip(self.structure, self.structure_at, strict=True):
+            merged.extend(self.values[taken:before])
+            taken = max(taken, before)
+            merged.append(event)
+        merged.extend(self.values[taken:])
+        return merged
 
 
 class Subscription:
@@ -70,7 +90,7 @@ class Subscription:
     """
 
     __slots__ = (
-        "_bus", "_closed", "_dropped_since", "_every", "_idle", "_in_hand", "_signalled", "_structure",
+        "_bus", "_closed", "_dropped_since", "_every", "_idle", "_in_hand", "_signalled", "_structure", "_structure_at",
         "_values", "_wakeup", "capacity", "dropped", "followed", "mode", "offer_routed", "offer_value", "overflowed",
         "semantic_ids",
         "structure_capacity", "structure_only", "submodels",
@@ -91,6 +111,7 @@ class Subscription:
         self._values: dict[int, ValueChanged] = {}
         self._every: collections.deque[ValueChanged] = collections.deque(maxlen=capacity)
         self._structure: list[StructureChanged] = []
+        self._structure_at: list[int] = []  # EVERY: values appended (evicted ones included) before each
         self._wakeup = asyncio.Event()
         self._signalled = False
         self._closed = False
@@ -155,10 +176,13 @@ class Subscription:
             return
         if len(self._structure) >= self.structure_capacity:
             self._structure = []
+            self._structure_at = []
             self.overflowed = True
             log.warning("a bus subscription overflowed its %d structure events; its consumer must rebuild",
                         self.structure_capacity)
         self._structure.append(event)
+        if self.mode is DeliveryMode.EVERY:
+            self._structure_at.append(len(self._every) + self._dropped_since)
         if not self._signalled:
             self._signalled = True
             self._wakeup.set()
@@ -180,8 +204,11 @@ class Subscription:
         else:
             values = list(self._every)
             self._every.clear()
-        batch = ChangeBatch(self._structure, values, self.overflowed, self._dropped_since)
+        evicted = self._dropped_since  # taken from the left: positions recorded before shift by it
+        at = [max(position - evicted, 0) for position in self._structure_at]
+        batch = ChangeBatch(self._structure, values, self.overflowed, self._dropped_since, at)
         self._structure = []
+        self._structure_at = []
         self.overflowed = False
         self._dropped_since = 0
         self._signalled = False

@@ -119,9 +119,9 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
 @dataclass(slots=True)
 class Marks:
     """Where the journal stood around one drained batch, for its paired reader: ``start`` before
-    the batch; ``at``: (index of the event in the batch, structure first then values, the mark
-    after its entry) for each event that made an entry; ``structure``/``values``: the batch's
-    sizes, for the reader to check it took the same batch. A mark is ``{seq}.{hash prefix}``."""
+    the batch; ``at``: (index of the event in ``ChangeBatch.ordered()``, the mark after its
+    entry) for each event that made an entry; ``structure``/``values``: the batch's sizes, for the
+    reader to check it took the same batch. A mark is ``{seq}.{hash prefix}``."""
 
     start: str
     at: list[tuple[int, str]] = field(default_factory=list)
@@ -386,25 +386,26 @@ class Journal:
             log.error("the journal missed changes (bus queue overflow): dated reads may skip a version")
         paired = self._paired
         if paired is None:
-            for event in batch.structure:
-                self._record(event)
-            for value in batch.values:
-                self._record_write(value)
+            for event in batch.ordered():
+                if isinstance(event, StructureChanged):
+                    self._record(event)
+                else:
+                    self._record_write(event)
             return
         marks = Marks(self.mark(), [], len(batch.structure), len(batch.values), complete)
         at = marks.at
-        for index, event in enumerate(batch.structure):
-            self._record(event)
-            at.append((index, self.mark()))
-        base = len(batch.structure)
-        for index, value in enumerate(batch.values):
-            origin = value.origin
+        for index, event in enumerate(batch.ordered()):
+            if isinstance(event, StructureChanged):
+                self._record(event)
+                at.append((index, self.mark()))
+                continue
+            origin = event.origin
             if origin is None or origin.channel == "device":
                 continue  # the hot path: a device value makes no entry
             before = self._seq
-            self._record_write(value)
+            self._record_write(event)
             if self._seq != before:
-                at.append((base + index, self.mark()))
+                at.append((index, self.mark()))
         paired(marks)
 
     def _record(self, event: StructureChanged) -> None:

@@ -60,7 +60,6 @@ class RegistryService:
     def __init__(self, store: DescriptorStore) -> None:
         self.store = store
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="registry-store")
-        self._reads = store.point_reads()
 
     async def _run(self, call: Callable[..., T], *args: object, **kwargs: object) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, functools.partial(call, *args, **kwargs))
@@ -71,8 +70,6 @@ class RegistryService:
 
     # ------------------------------------------------------------ shells
     async def shell(self, identifier: str) -> bytes:
-        if self._reads is not None:
-            return self._reads.shell(identifier)
         return await self._run(self.store.shell, identifier)
 
     async def shells(self, asset_kind: str | None, asset_type: str | None, after: str | None, limit: int) -> Page:
@@ -135,8 +132,6 @@ class RegistryService:
 
     # --------------------------------------------------------- submodels
     async def submodel(self, identifier: str) -> bytes:
-        if self._reads is not None:
-            return self._reads.submodel(identifier)
         return await self._run(self.store.submodel, identifier)
 
     async def submodels(self, after: str | None, limit: int) -> Page:
@@ -177,8 +172,6 @@ class RegistryService:
     # --------------------------------------------------------- discovery
     async def lookup(self, pairs: Sequence[tuple[str, str]], after: str | None,
                      limit: int) -> tuple[list[str], str | None]:
-        if self._reads is not None and pairs:  # without pairs: a scan of every link, not a point read
-            return self._reads.lookup(pairs, after, limit)
         return await self._run(self.store.lookup, pairs, after, limit)
 
     async def links(self, aas_id: str) -> list[bytes]:

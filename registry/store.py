@@ -18,8 +18,10 @@ answered as is):
 
 Pages are keyset pages ordered by id (byte order): a cursor is the last id handed out, so pages
 stay consistent while descriptors come and go and cost the same at any depth. Every method is
-synchronous and runs on the store's own thread (``RegistryService``), except the ``PointReads``
-a store may offer for the event loop itself.
+synchronous and runs on the store's own thread (``RegistryService``). Reads on the event loop
+through a second SQLite connection were tried (two thread wake-ups less per lookup) and dropped:
+the registry feeding test saw that connection answer from an old snapshot after the store's
+thread had committed (2 of 3 runs), so a descriptor PUT did not show.
 """
 
 from __future__ import annotations
@@ -70,24 +72,8 @@ class Candidates:
     last: str | None
 
 
-class PointReads(Protocol):
-    """One row or one index range, read where the request is handled (the event loop): a lookup
-    by asset id costs ~15 µs in SQLite, and the hop to the store's thread and back cost two
-    thread wake-ups, which set the p99 on a loaded machine (bench/bench_registry.py)."""
-
-    def shell(self, identifier: str) -> bytes: ...
-    def submodel(self, identifier: str) -> bytes: ...
-    def lookup(self, pairs: Sequence[tuple[str, str]], after: str | None,
-               limit: int) -> tuple[list[str], str | None]: ...
-
-
 class DescriptorStore(Protocol):
     def close(self) -> None: ...
-
-    def point_reads(self) -> PointReads | None:
-        """Reads for the event loop, on a connection of their own that sees every committed write;
-        None when a read is a network round trip (PostgreSQL): it stays on the store's thread."""
-        ...
 
     def shell(self, identifier: str) -> bytes: ...
 

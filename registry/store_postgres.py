@@ -69,10 +69,6 @@ class PostgresDescriptorStore:
             for statement in filter(str.strip, _TABLES.split(";")):
                 conn.execute(statement)
 
-    def point_reads(self) -> None:
-        """Every read is a round trip to the server: none on the event loop."""
-        return None
-
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
         try:

@@ -22,7 +22,6 @@ from twinbridge.registry.store import (
     DescriptorTable,
     Link,
     Page,
-    PointReads,
     ShellRow,
 )
 
@@ -52,18 +51,9 @@ class SqliteDescriptorStore:
             self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at each checkpoint, never corrupt
         self._db.executescript(_SCHEMA)
         self._reads = _Reads(self._db)
-        self._loop_reads: _Reads | None = None
-        if path is not None:  # WAL: a reader never waits for the writer and sees each commit
-            self._loop_reads = _Reads(sqlite3.connect(str(path), check_same_thread=False, isolation_level=None))
 
     def close(self) -> None:
-        if self._loop_reads is not None:
-            self._loop_reads.db.close()
         self._db.close()
-
-    def point_reads(self) -> PointReads | None:
-        """On a file, a second connection (``memory:`` is one connection's database: None)."""
-        return self._loop_reads
 
     # ------------------------------------------------------------ shells
     def shell(self, identifier: str) -> bytes:
@@ -206,12 +196,8 @@ class _Transaction:
 
 
 class _Reads:
-    """The ``PointReads`` over one connection (the store's own, or the event loop's).
-
-    Every read runs its statement to the end (``fetchall``): a ``fetchone`` left it open, and
-    with it the connection's read transaction, so the loop's connection went on answering from
-    that snapshot after the store's thread had committed newer descriptors (caught by
-    ``tests/registry/test_registry_feeding.py``)."""
+    """Point reads over the store's connection. Every read runs its statement to the end
+    (``fetchall``): a ``fetchone`` leaves the statement, and with it a read transaction, open."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db

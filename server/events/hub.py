@@ -32,7 +32,7 @@ import logging
 import os
 
 from twinbridge.aas.bus import ChangeBatch, DeliveryMode, Subscription
-from twinbridge.aas.events import DeviceWrite, ValueChanged
+from twinbridge.aas.events import DeviceWrite, StructureChanged, ValueChanged
 from twinbridge.aas.twin import Twin
 from twinbridge.analytics.alarms import AlarmEvent
 from twinbridge.history.journal import Journal, Marks
@@ -212,21 +212,29 @@ class EventHub:
             self.stats.count("events", dropped=batch.dropped)
             log.warning("the event hub fell behind the bus: %d value events lost%s", batch.dropped,
                         " and structure events lost" if batch.overflowed else "")
+        if not at and not batch.structure:  # device values only: the hot path, one run
+            self._append_values(batch.values, self._mark)
+            return
         append = self._append
         marks = iter(at or ())
         index, mark = next(marks, (-1, ""))
-        for position, change in enumerate(batch.structure):
-            if position == index:
+        run: list[ValueChanged] = []  # values go in runs (one call per run, not per value)
+        for position, change in enumerate(batch.ordered()):  # as published: a write before an edit
+            if position == index:  # the event of a journal entry: it and what follows carry its mark
+                if run:
+                    self._append_values(run, self._mark)
+                    run = []
                 self._mark = "-" + mark
                 index, mark = next(marks, (-1, ""))
-            append(structure_event(change, self.twin, with_data=True))
-        values, start = batch.values, len(batch.structure)
-        while index >= 0:  # client writes: each starts a run of events after its entry
-            self._append_values(values[:index - start], self._mark)
-            self._mark = "-" + mark
-            values, start = values[index - start:], index
-            index, mark = next(marks, (-1, ""))
-        self._append_values(values, self._mark)
+            if isinstance(change, StructureChanged):
+                if run:
+                    self._append_values(run, self._mark)
+                    run = []
+                append(structure_event(change, self.twin, with_data=True))
+            else:
+                run.append(change)
+        if run:
+            self._append_values(run, self._mark)
 
     async def _follow(self, subscription: Subscription) -> None:
         while True:

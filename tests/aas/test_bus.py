@@ -57,6 +57,35 @@ async def test_every_mode_drops_the_oldest_over_capacity_and_counts_them() -> No
     assert every.drain().dropped == 0 and every.dropped == 15  # per batch, and since the start
 
 
+async def test_every_mode_hands_out_structure_and_values_in_the_order_they_were_published() -> None:
+    """A value write and an element added a moment later land in one batch: ``ordered()`` keeps
+    them in order (the journal and the event hub must not swap them), evicted samples included."""
+    twin = _twin()
+    every = twin.bus.subscribe(mode=DeliveryMode.EVERY, capacity=4)
+    handle = twin.live(A, "n")
+    twin.update(handle, 1)
+    twin.add_element(A, None, model.Property("extra", model.datatypes.Int, value=0))
+    twin.update(handle, 2)
+    twin.delete_element(A, "extra")
+
+    def names(batch: ChangeBatch) -> list[object]:
+        return [getattr(event, "value", None) if hasattr(event, "value") else event.kind.value
+                for event in batch.ordered()]
+
+    assert names(every.drain()) == [1, "created", 2, "deleted"]
+    for n in range(3, 6):  # 3 values, then an edit, then 4 more: the queue (4) keeps the last 4
+        twin.update(handle, n)
+    twin.add_element(A, None, model.Property("extra", model.datatypes.Int, value=0))
+    for n in range(6, 10):
+        twin.update(handle, n)
+    batch = every.drain()
+    assert batch.dropped == 3 and names(batch) == ["created", 6, 7, 8, 9]
+    latest = twin.bus.subscribe()  # LATEST: no order across kinds, structure first
+    twin.update(handle, 10)
+    twin.delete_element(A, "extra")
+    assert names(latest.drain()) == ["deleted", 10]
+
+
 async def test_filters_by_submodel_and_semantic_id() -> None:
     twin = _twin()
     only_b = twin.bus.subscribe(submodels=[B])
