@@ -27,8 +27,8 @@ from twinbridge.aas.events import Origin, ValueChanged
 from twinbridge.aas.live import LiveElement
 from twinbridge.aas.quality import Quality
 from twinbridge.aas.twin import Twin
-from twinbridge.analytics.feed import AnalyticsFeed, rounds_of
-from twinbridge.analytics.filter_bank import ChainBank, shape_of
+from twinbridge.analytics.feed import AnalyticsFeed, CleanedSink, rounds_of
+from twinbridge.analytics.filter_bank import BAD, QUALITIES, SEVERITY, ChainBank, IntArray, shape_of
 from twinbridge.analytics.filters import FilterChain, Sample
 from twinbridge.analytics.monitor import NUMBER
 
@@ -46,10 +46,6 @@ class ConditionedSignal:
     chain: FilterChain
 
 
-_QUALITY = (Quality.GOOD, Quality.UNCERTAIN, Quality.BAD)  # by severity
-_SEVERITY = {quality: severity for severity, quality in enumerate(_QUALITY)}
-
-
 @dataclass(frozen=True, slots=True)
 class _Route:
     signal: ConditionedSignal
@@ -62,13 +58,17 @@ class SignalConditioner:
     """Feeds the samples of each of ``signals`` through its chain into its target.
 
     Chains of one shape form one :class:`ChainBank`: a batch's samples of all of them are one array
-    step (see ``filter_bank.py``)."""
+    step (see ``filter_bank.py``). A banked signal's cleaned values can also go straight to a
+    monitor as arrays (:meth:`forward`, see ``feed.py``)."""
 
     def __init__(self, twin: Twin, signals: Sequence[ConditionedSignal], *, feed: AnalyticsFeed | None = None) -> None:
         """Without ``feed``, the conditioner has a feed of its own."""
         self._twin = twin
         self._signals = tuple(signals)
         self._routes: dict[int, _Route] = {}
+        self._targets: dict[int, _Route] = {}  # by target element key
+        # per bank: each sink with its slot of every bank slot (-1: not forwarded to it)
+        self._sinks: dict[ChainBank, list[tuple[CleanedSink, IntArray]]] = {}
         self._own_feed = feed is None
         self._feed = AnalyticsFeed(twin) if feed is None else feed
 
@@ -90,11 +90,26 @@ class SignalConditioner:
             self._twin.bind(target)
             source = self._twin.live(signal.submodel_id, signal.source)
             bank, slot = banks.get(id(signal), (None, -1))
-            self._routes[source.key] = _Route(signal, target, bank, slot)
+            self._routes[source.key] = self._targets[target.key] = _Route(signal, target, bank, slot)
             sources.append(source)
         self._feed.route(self, sources)
         if self._own_feed:
             self._feed.start()
+
+    def forward(self, target: LiveElement, sink: CleanedSink, slot: int) -> bool:
+        """Hand ``sink`` the cleaned values of ``target`` (after ``start``) as ``slot``, as arrays per
+        bank step. False for a target this conditioner does not write, or whose chain has no array
+        form (handing those one by one would cost a bank call per sample)."""
+        route = self._targets.get(target.key)
+        if route is None or route.bank is None:
+            return False
+        sinks = self._sinks.setdefault(route.bank, [])
+        slots = next((slots for known, slots in sinks if known is sink), None)
+        if slots is None:
+            slots = np.full(route.bank.size, -1, dtype=np.intp)
+            sinks.append((sink, slots))
+        slots[route.slot] = slot
+        return True
 
     async def stop(self) -> None:
         if self._own_feed:
@@ -123,21 +138,29 @@ class SignalConditioner:
             group[0].append(route.slot)
             group[1].append(event.timestamp)
             group[2].append(float(value))  # type: ignore[arg-type]
-            group[3].append(_SEVERITY[event.quality])
+            group[3].append(SEVERITY[event.quality])
             group[4].append(route)
         for bank, (slots, times, values, severities, chosen) in banked.items():
+            sinks = self._sinks.get(bank, ())
             for members in rounds_of(slots):
                 every = len(members) == len(slots)
+                slot_array = np.array(slots if every else [slots[m] for m in members], dtype=np.intp)
+                time_array = np.array(times if every else [times[m] for m in members])
                 cleaned, severity, reasons = bank.apply(
-                    np.array(slots if every else [slots[m] for m in members], dtype=np.intp),
-                    np.array(times if every else [times[m] for m in members]),
-                    np.array(values if every else [values[m] for m in members]),
+                    slot_array, time_array, np.array(values if every else [values[m] for m in members]),
                     np.array(severities if every else [severities[m] for m in members], dtype=np.int8))
                 for m, value, level, reason in zip(members, cleaned.tolist(), severity.tolist(), reasons, strict=True):
                     if reason is None:
-                        update(chosen[m].target, value, times[m], _QUALITY[level], ORIGIN)
+                        update(chosen[m].target, value, times[m], QUALITIES[level], ORIGIN)
                     else:
-                        self._write(chosen[m], value, times[m], _QUALITY[level], reason)
+                        self._write(chosen[m], value, times[m], QUALITIES[level], reason)
+                for sink, sink_slots in sinks:
+                    wanted = sink_slots[slot_array]
+                    keep = (wanted >= 0) & (severity < BAD)  # a Bad value says nothing about the machine
+                    if keep.all():
+                        sink.take(wanted, time_array, cleaned, severity)
+                    elif keep.any():
+                        sink.take(wanted[keep], time_array[keep], cleaned[keep], severity[keep])
 
     def _write(self, route: _Route, value: float, timestamp: float, quality: Quality, reason: str | None) -> None:
         if reason is not None and quality is not Quality.GOOD:

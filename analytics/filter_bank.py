@@ -18,12 +18,16 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from twinbridge.aas.quality import Quality
 from twinbridge.analytics.filters import Ewma, Filter, FilterChain, Kalman, Median, RangeCheck, RateCheck
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
-Severity = npt.NDArray[np.int8]
+SeverityArray = npt.NDArray[np.int8]
 _VECTOR = (RangeCheck, Median, Ewma, Kalman, RateCheck)
+QUALITIES = (Quality.GOOD, Quality.UNCERTAIN, Quality.BAD)  # by severity
+SEVERITY = {quality: severity for severity, quality in enumerate(QUALITIES)}
+BAD = SEVERITY[Quality.BAD]
 
 
 def shape_of(chain: FilterChain) -> tuple[object, ...] | None:
@@ -47,7 +51,7 @@ class _Range:
         self.low, self.high = _column(filters, "low"), _column(filters, "high")  # type: ignore[arg-type]
         self.warn_low, self.warn_high = _column(filters, "warn_low"), _column(filters, "warn_high")  # type: ignore[arg-type]
 
-    def step(self, slots: IntArray, t: FloatArray, x: FloatArray) -> tuple[FloatArray, Severity]:
+    def step(self, slots: IntArray, t: FloatArray, x: FloatArray) -> tuple[FloatArray, SeverityArray]:
         bad = np.isnan(x) | (x < self.low[slots]) | (x > self.high[slots])
         uncertain = (x < self.warn_low[slots]) | (x > self.warn_high[slots])
         return x, np.where(bad, 2, uncertain.astype(np.int8)).astype(np.int8)
@@ -118,7 +122,7 @@ class _Rate:
         self.last_x = np.zeros(len(filters))
         self.started = np.zeros(len(filters), dtype=bool)
 
-    def step(self, slots: IntArray, t: FloatArray, x: FloatArray) -> tuple[FloatArray, Severity]:
+    def step(self, slots: IntArray, t: FloatArray, x: FloatArray) -> tuple[FloatArray, SeverityArray]:
         elapsed = t - self.last_t[slots]
         change = np.abs(x - self.last_x[slots])
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -136,11 +140,12 @@ class ChainBank:
     """Chains of one shape (see :func:`shape_of`), slot i being ``chains[i]``'s parameters."""
 
     def __init__(self, chains: list[FilterChain]) -> None:
+        self.size = len(chains)
         self._stages = [_STAGES[type(stage)]([chain.filters[at] for chain in chains])  # type: ignore[arg-type]
                         for at, stage in enumerate(chains[0].filters)]
 
     def apply(self, slots: IntArray, t: FloatArray, x: FloatArray,
-              severity: Severity) -> tuple[FloatArray, Severity, list[str | None]]:
+              severity: SeverityArray) -> tuple[FloatArray, SeverityArray, list[str | None]]:
         """One sample per slot (distinct): the cleaned values, their severities and, for a sample a
         stage made worse, that stage's name."""
         reasons: list[str | None] = [None] * len(slots)

@@ -32,7 +32,8 @@ from twinbridge.aas.quality import Quality
 from twinbridge.aas.twin import Twin
 from twinbridge.analytics.alarms import AlarmBook, AlarmRule, Severity
 from twinbridge.analytics.detectors import DEFAULT_DETECTOR, create, create_bank
-from twinbridge.analytics.feed import AnalyticsFeed, rounds_of
+from twinbridge.analytics.feed import AnalyticsFeed, Upstream, rounds_of
+from twinbridge.analytics.filter_bank import QUALITIES, SEVERITY, FloatArray, IntArray, SeverityArray
 
 log = logging.getLogger(__name__)
 NUMBER = (int, float, decimal.Decimal)  # the Python types of numeric xs values (start() checked the element)
@@ -65,16 +66,19 @@ class AnomalyMonitor:
     """Feeds detectors from the bus and publishes their scores; one detector per signal, all of
     them one :class:`DetectorBank` (their samples of a loop turn are scored in one call).
 
-    Why the score element is written once per signal and batch (the last sample's score) while
-    every score goes to the alarm book: the detector and the alarms must see every sample; the
-    element shows the present, and a loop turn is the freshest a reader can see anyway.
+    Why the score element is written once per signal and bank call (the round's score; a batch is
+    one round unless it holds a signal twice) while every score goes to the alarm book: the detector
+    and the alarms must see every sample; the element shows the present, and a loop turn is the
+    freshest a reader can see anyway.
     """
 
     def __init__(self, twin: Twin, maintenance_submodel_id: str | None, signals: Sequence[MonitoredSignal], *,
                  detector: str = DEFAULT_DETECTOR, capacity: int = 100_000, alarms: AlarmBook | None = None,
-                 rule: AlarmRule = ANOMALY_RULE, feed: AnalyticsFeed | None = None) -> None:
+                 rule: AlarmRule = ANOMALY_RULE, feed: AnalyticsFeed | None = None,
+                 upstream: Upstream | None = None) -> None:
         """With ``alarms``, every signal's score is also watched by ``rule`` (source: the signal's
-        name). Without ``feed``, the monitor has a feed of its own."""
+        name). Without ``feed``, the monitor has a feed of its own. With ``upstream`` (a started
+        conditioner), the signals it writes come from it as arrays instead of through the feed."""
         create(detector)  # an unknown name fails here, at start-up, not on the first sample
         self._twin = twin
         self._submodel = maintenance_submodel_id
@@ -89,6 +93,7 @@ class AnomalyMonitor:
         self._bank = create_bank(detector, len(self._signals))
         self._own_feed = feed is None
         self._feed = AnalyticsFeed(twin, capacity=capacity) if feed is None else feed
+        self._upstream = upstream
 
     @property
     def dropped(self) -> int:
@@ -109,13 +114,16 @@ class AnomalyMonitor:
             element = source.element
             if not isinstance(element, model.Property) or element.value_type not in NUMERIC_TYPES:
                 raise InvalidInput(f"anomaly monitor: {signal.submodel_id} {signal.path} is not a numeric Property")
-            self._slots[source.key] = len(self._scores)
+            slot = len(self._scores)
             self._scores.append(self._score_element(signal))
             self._names.append(signal.name)
-            sources.append(source)
+            if self._upstream is None or not self._upstream.forward(source, self, slot):
+                self._slots[source.key] = slot
+                sources.append(source)
             if self._alarms is not None:
                 self._alarms.watch(signal.name, self._rule)
-        self._feed.route(self, sources)
+        if sources:
+            self._feed.route(self, sources)
         if self._own_feed:
             self._feed.start()
 
@@ -151,15 +159,12 @@ class AnomalyMonitor:
         return handle
 
     async def accept(self, events: list[ValueChanged]) -> None:
-        # Profile (cProfile, bench_analytics_mqtt, 100 signals, 2026-11-30): one detector.update
-        # per sample was 27% of the process, the 30 followers feeding the monitors 50%; now one
-        # bank call per batch (detectors/bank.py): 5%, one feed for every monitor: 30%, and one
-        # score write per signal and batch. Ratio to raw paho per CPU-second 0.37 -> 0.58.
+        """The samples of the signals routed through the feed (the others come to ``take``)."""
         slot_of = self._slots
         slots: list[int] = []
         times: list[float] = []
         values: list[float] = []
-        qualities: list[Quality] = []
+        severities: list[int] = []
         for event in events:
             value = event.value
             if event.quality is Quality.BAD or isinstance(value, bool) or not isinstance(value, NUMBER):
@@ -167,43 +172,44 @@ class AnomalyMonitor:
             slots.append(slot_of[event.element.key])
             times.append(event.timestamp)
             values.append(float(value))
-            qualities.append(event.quality)
-        if not slots:
-            return
-        scores = self._score(slots, times, values)
-        last: dict[int, int] = {}
-        for at, slot in enumerate(slots):
-            last[slot] = at
+            severities.append(SEVERITY[event.quality])
+        # one bank call per round, a round holding at most one sample per signal (the k-th samples
+        # of each signal in the batch form round k, so each signal's samples go in order)
+        for members in rounds_of(slots):
+            every = len(members) == len(slots)
+            self.take(np.array(slots if every else [slots[at] for at in members], dtype=np.intp),
+                      np.array(times if every else [times[at] for at in members]),
+                      np.array(values if every else [values[at] for at in members]),
+                      np.array(severities if every else [severities[at] for at in members], dtype=np.int8))
+
+    def take(self, slots: IntArray, times: FloatArray, values: FloatArray, severities: SeverityArray) -> None:
+        """Score one sample of each of ``slots`` (distinct), alarm on the scores, write them."""
+        # Profile (cProfile, bench_analytics_mqtt, 100 signals, 2026-11-30): one detector.update
+        # per sample was 27% of the process, the 30 followers feeding the monitors 50%; now one
+        # bank call per batch (detectors/bank.py), one feed for every monitor, filtered values
+        # handed over as arrays (feed.py), one score write per signal and bank call.
+        scores = self._bank.score(slots, times, values)
         if self._alarms is not None:
             self._observe(self._alarms, slots, scores, times)
         update, handles = self._twin.update, self._scores
-        for slot, at in last.items():
-            update(handles[slot], scores[at], times[at], qualities[at], ORIGIN)
+        for slot, score, timestamp, level in zip(slots.tolist(), scores.tolist(), times.tolist(), severities.tolist(),
+                                                 strict=True):
+            update(handles[slot], score, timestamp, QUALITIES[level], ORIGIN)
 
-    def _observe(self, book: AlarmBook, slots: list[int], scores: list[float], times: list[float]) -> None:
+    def _observe(self, book: AlarmBook, slots: IntArray, scores: FloatArray, times: FloatArray) -> None:
         """Every score to the alarm book, except those that cannot change it: short of ``raise_at``
         while the signal has no alarm (observe() of a quiet score was ~0.4 µs of ~10 per sample)."""
         rule, names, active = self._rule, self._names, self._active
-        for slot, score, timestamp in zip(slots, scores, times, strict=True):
-            if slot in active or (score >= rule.raise_at if rule.above else score <= rule.raise_at):
-                book.observe(names[slot], rule.name, score, timestamp)
-                if book.is_active(names[slot], rule.name):
-                    active.add(slot)
-                else:
-                    active.discard(slot)
-
-    def _score(self, slots: list[int], times: list[float], values: list[float]) -> list[float]:
-        """Every sample's score: one bank call per round, a round holding at most one sample per
-        signal (the k-th samples of each signal in the batch form round k, so each signal's samples
-        go in order)."""
-        out = [0.0] * len(slots)
-        for members in rounds_of(slots):
-            scored = self._bank.score(np.array([slots[at] for at in members], dtype=np.intp),
-                                      np.array([times[at] for at in members]),
-                                      np.array([values[at] for at in members]))
-            for at, value in zip(members, scored.tolist(), strict=True):
-                out[at] = value
-        return out
+        hot = scores >= rule.raise_at if rule.above else scores <= rule.raise_at
+        if active:
+            hot |= np.isin(slots, list(active))
+        for at in np.flatnonzero(hot).tolist():
+            slot = int(slots[at])
+            book.observe(names[slot], rule.name, float(scores[at]), float(times[at]))
+            if book.is_active(names[slot], rule.name):
+                active.add(slot)
+            else:
+                active.discard(slot)
 
 
 NUMERIC_TYPES = {model.datatypes.Double, model.datatypes.Float, model.datatypes.Decimal, model.datatypes.Integer,

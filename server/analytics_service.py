@@ -221,14 +221,19 @@ class AnalyticsService:
                         MonitoredSignal(submodel, path, spec.name, pm))
                 if spec.rul is not None:
                     self._monitors.append(self._rul(spec, submodel, path, pm))
+            conditioner = None
             if conditioned:  # one conditioner for all: one array step per chain shape and batch
-                self._monitors.append(SignalConditioner(twin, conditioned, feed=self._feed))
+                conditioner = SignalConditioner(twin, conditioned, feed=self._feed)
+                self._monitors.append(conditioner)
+            for monitor in self._monitors:
+                monitor.start()
             for (detector, raise_at, clear_at, interval), signals in anomaly.items():
                 rule = AlarmRule("anomaly", raise_at, clear_at, severity=Severity.MEDIUM,
                                  message="anomalous signal", min_interval=interval)
-                self._monitors.append(AnomalyMonitor(twin, None, signals, detector=detector, alarms=self.alarms,
-                                                     rule=rule, feed=self._feed))
-            for monitor in self._monitors:
+                # the conditioner (started) hands its cleaned values over as arrays (see feed.py)
+                monitor = AnomalyMonitor(twin, None, signals, detector=detector, alarms=self.alarms, rule=rule,
+                                         feed=self._feed, upstream=conditioner)
+                self._monitors.append(monitor)
                 monitor.start()
             self._describe_added(touched)
             self._feed.start()  # once every monitor has routed its elements

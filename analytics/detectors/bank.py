@@ -88,45 +88,87 @@ class _History:
         return out
 
 
+class _Columns:
+    """Allocates the state matrix's columns, block by block."""
+
+    def __init__(self) -> None:
+        self.width = 0
+
+    def take(self, k: int) -> slice:
+        at = self.width
+        self.width += k
+        return slice(at, at + k)
+
+
 class StatisticalBank:
     """S detectors of one :class:`Weights`; ``score`` advances the given slots by one sample each.
 
-    Columns of the state matrix (one row per slot): the samples seen (RangeExcess, _Features and
-    ContextNovelty count the same), the running range (ContextNovelty's is the same), the refractory
-    count, the first timestamp; then blocks of k columns where k features share a recurrence with
-    different constants: the z-scores of the samples (EwZScore: mean sum, mean weight, variance sum,
-    variance weight, mean, variance), the day z-scores (the same six plus their sample count), the
-    step scale, the tail fits of every feature (count, exceedances, excess) and the contexts.
+    The state matrix has one row per slot. Single columns: the samples seen (RangeExcess, _Features
+    and ContextNovelty count the same), the running range (ContextNovelty's is the same), the
+    refractory count, the first timestamp, the last value of the step scale; the z-scores' means
+    and variances; the day z-scores (mean sum, mean weight, variance sum, variance weight, mean,
+    variance, count: k columns each); the contexts' codes. Then one block of every exponentially
+    decayed sum, s = decay·s + input: the z-scores' and step scale's sums and weights, the tail fits
+    (count, exceedances, excess) and the contexts' counts. ``score`` fills the inputs of a call into
+    a buffer of the same layout and advances the whole block in two array operations.
+
+    Why that layout: a call's cost is the number of numpy operations (~1-2 µs each at 64 rows, the
+    arithmetic itself is noise), not the data. With a recurrence per feature the seasonal bank made
+    ~115 calls per batch, 4.3 µs per sample at 64 signals per call (load ~6); the fused decays,
+    operations skipped when no row needs them (no tail exceedance, no new context, nothing to damp)
+    and ``out=`` buffers bring that to the figures in BENCHMARKS.md. Every element is the same
+    double arithmetic in the same order as before, so the scores are bit for bit those of
+    ``StatisticalDetector.update``.
     """
 
     def __init__(self, weights: Weights, size: int) -> None:
-        self._seen, self._high, self._low, self._since, self._first = range(5)
-        width = 5
+        columns = _Columns()
+        self._seen, self._high, self._low, self._since, self._first, self._last = range(6)
+        columns.width = 6
         z = [(w, a) for w, a in ((weights.fast_z, 0.03), (weights.slow_z, 0.003)) if w]
-        self._z_at, self._z_k = width, len(z)
-        self._z_decay = np.array([1.0 - a for _, a in z])
-        width += 6 * len(z)
         day = [(w, j) for w, j in ((weights.day_z, 0), (weights.day_jitter_z, 2)) if w]
-        jitters = [j for _, j in day] + ([3] if weights.day_match else [])
+        match = 1 if weights.day_match else 0
+        jitters = [j for _, j in day] + ([3] if match else [])
         self._jitters = tuple(jitters)
-        self._day_at, self._day_k = width, len(day)
-        width += 7 * len(day)
-        self._scale_at = width if weights.day_match else -1
-        width += 4 if weights.day_match else 0
-        feature_weights = [w for w, _ in z] + [w for w, _ in day] + ([weights.day_match] if weights.day_match else [])
-        self._weights = np.array(feature_weights)
-        self._tail_at, self._tail_k = width, len(feature_weights)
-        width += 3 * len(feature_weights)
-        self._context_weight = weights.context
         contexts = CONTEXTS if weights.context else ()
+        feature_weights = [w for w, _ in z] + [w for w, _ in day] + ([weights.day_match] if match else [])
+        zk, self._day_k, tk, ck = len(z), len(day), len(feature_weights), len(contexts)
+        self._z_k, self._tail_k, self._context_k, self._match = zk, tk, ck, bool(match)
+        self._mean_var = columns.take(2 * zk)  # means, then variances
+        self._day_at = columns.take(7 * self._day_k).start
+        self._code = columns.take(ck)
+        # the decayed sums, grouped by their input (``_inputs`` has the same columns)
+        decayed = columns.width
+        self._x_in = columns.take(match + zk)  # the step scale's level sum, the z-scores' mean sums
+        self._deviation_in = columns.take(zk)  # the z-scores' variance sums (right after the mean sums)
+        self._sums = slice(self._x_in.start + match, self._deviation_in.stop)
+        self._step_in = columns.take(match)  # the step scale's step sum
+        self._exceed_in = columns.take(tk)  # the tail fits' exceedances
+        self._excess_in = columns.take(tk)  # the tail fits' excess
+        self._novel_in = columns.take(ck)  # the contexts' new-context counts
+        ones = columns.take(2 * zk + match + tk + ck)  # every weight and count: input 1
+        self._weights_of_sums = slice(ones.start, ones.start + 2 * zk)  # mean weights, variance weights
+        self._scale_weight = ones.start + 2 * zk
+        self._tail_count = slice(self._scale_weight + match, self._scale_weight + match + tk)
+        self._context_count = slice(self._tail_count.stop, self._tail_count.stop + ck)
+        self._decayed = slice(decayed, columns.width)
+        z_decay = [1.0 - a for _, a in z]
+        scale_decay = [1.0 - 0.01] * match  # _StepScale(0.01), the same double
+        tail_decay, context_decay = [1.0 - TAIL_ALPHA] * tk, [1.0 - CONTEXT_ALPHA] * ck
+        self._decay = np.array([*scale_decay, *z_decay, *z_decay, *scale_decay, *tail_decay, *tail_decay,
+                                *context_decay, *z_decay, *z_decay, *scale_decay, *tail_decay, *context_decay])
+        self._inputs = np.zeros((size, columns.width - decayed))
+        self._inputs[:, ones.start - decayed:] = 1.0
+        self._z_decay = np.array(z_decay)
+        self._weights = np.array(feature_weights)
+        self._context_weight = weights.context
         self._bins = np.array([float(b) for b, _ in contexts])
         self._spans = np.array([float(b**n) for b, n in contexts])
-        self._context_at, self._context_k = width, len(contexts)
-        width += 3 * len(contexts)  # code, count, exceed
         spans = [b**n for b, n in contexts]
         self._offsets = np.cumsum([0, *spans[:-1]]).astype(np.intp)
         self._table = np.zeros((size, sum(spans)), dtype=bool)  # the contexts seen, scale after scale
-        self._state = np.zeros((size, width))
+        self._features = np.empty((size, tk))
+        self._state = np.zeros((size, columns.width))
         self._state[:, self._since] = HOLD  # Refractory starts "long since the last event"
         self._history = [_History() for _ in range(size)] if jitters else []
         # Once every slot has had its first sample (and later its warm-up), the branches for them
@@ -137,6 +179,7 @@ class StatisticalBank:
         """One sample for each of ``slots`` (distinct), in each slot's order; returns the scores."""
         s = self._state[slots]
         n = len(slots)
+        inputs = self._inputs[:n]
         seen = s[:, self._seen]
         first = None if self._all_started else seen == 0.0
         # RangeExcess
@@ -146,21 +189,31 @@ class StatisticalBank:
         u = (excess if self._all_warm else np.where(seen >= RANGE_WARMUP, excess, 0.0)) / RANGE_UNIT
         high, low = np.maximum(high, x), np.minimum(low, x)
         s[:, self._high], s[:, self._low] = high, low
-        features = np.empty((n, self._tail_k))
+        features = self._features[:n]
+        column = x[:, None]
+        self._input(inputs, self._x_in)[:] = column
         k = self._z_k
-        if k:
-            features[:, :k] = np.abs(_ew_z(s, self._z_at, k, x[:, None], None if first is None else first[:, None],
-                                           self._z_decay, 1e-3))
+        if k:  # EwZScore.step of the z-scores (their sums advance with the decayed block)
+            mean_var = s[:, self._mean_var]
+            mean = mean_var[:, :k] if first is None else np.where(first[:, None], column, mean_var[:, :k])
+            deviation = column - mean
+            resolution = 1e-3 * (np.abs(mean) + 1e-9)
+            np.abs(deviation / np.power(mean_var[:, k:] + resolution * resolution + 1e-12, 0.5), out=features[:, :k])
+            np.multiply(deviation, deviation, out=self._input(inputs, self._deviation_in))
         if self._jitters:
-            self._seasonal(s, slots, timestamps, x, first, features)
-        u = np.maximum(u, (self._weights * _tail(s, self._tail_at, self._tail_k, features)).max(axis=1))
+            self._seasonal(s, inputs, slots, timestamps, x, first, features)
+        u = self._tail(s, inputs, features, u)
         seen = seen + 1.0
         s[:, self._seen] = seen
         warm = None if self._all_warm else seen > WARMUP
-        u = _refractory(s, self._since, u if warm is None else np.where(warm, u, 0.0))
+        u = self._refractory(s, u if warm is None else np.where(warm, u, 0.0))
         if self._context_k:
-            novelty = self._context_weight * self._novelty(s, slots, x, high, low).max(axis=1)
-            u = np.maximum(u, novelty) if warm is None else np.where(warm, np.maximum(u, novelty), u)
+            u = self._novelty(s, inputs, slots, x, high, low, u, warm)
+        block = s[:, self._decayed]  # every decayed sum: s = decay·s + input
+        np.multiply(block, self._decay, out=block)
+        np.add(block, inputs, out=block)
+        if k:
+            np.divide(s[:, self._sums], s[:, self._weights_of_sums], out=s[:, self._mean_var])
         self._state[slots] = s
         if not self._all_warm:
             least = float(self._state[:, self._seen].min())
@@ -168,7 +221,12 @@ class StatisticalBank:
         out: FloatArray = u / (u + 1.0)
         return out
 
-    def _seasonal(self, s: FloatArray, slots: IntArray, timestamps: FloatArray, x: FloatArray,
+    def _input(self, inputs: FloatArray, block: slice) -> FloatArray:
+        """The columns of ``inputs`` for the decayed columns ``block`` of the state."""
+        at = self._decayed.start
+        return inputs[:, block.start - at:block.stop - at]
+
+    def _seasonal(self, s: FloatArray, inputs: FloatArray, slots: IntArray, timestamps: FloatArray, x: FloatArray,
                   first: npt.NDArray[np.bool_] | None, features: FloatArray) -> None:
         """The day features (columns from ``_z_k`` on): day z-scores, then the day match."""
         n = len(slots)
@@ -184,8 +242,8 @@ class StatisticalBank:
                 history.times.append(t)
                 history.values.append(value)
             features[:, at:] = 0.0
-            if self._scale_at >= 0:
-                _step_scale(s, self._scale_at, x, first)
+            if self._match:
+                self._step_scale(s, inputs, x, first)
             return
         valid = np.zeros((n, len(jitters)), dtype=bool)
         differences = np.zeros((n, len(jitters)))
@@ -211,29 +269,71 @@ class StatisticalBank:
                 count = count + ok
                 s[:, count_at:count_at + k] = count
                 features[:, at:at + k] = np.where(ok & (count > DAY_WARMUP), z, 0.0)
-        if self._scale_at >= 0:
-            scale = _step_scale(s, self._scale_at, x, first)
+        if self._match:
+            scale = self._step_scale(s, inputs, x, first)
             features[:, at + k] = np.where(valid[:, k], np.abs(differences[:, k]) / scale, 0.0)
 
-    def _novelty(self, s: FloatArray, slots: IntArray, x: FloatArray, high: FloatArray,
-                 low: FloatArray) -> FloatArray:
-        """ContextNovelty.step of every scale (the range is the detector's own, updated)."""
-        at, k = self._context_at, self._context_k
-        code_cols, count_cols, exceed_cols = (slice(at + i * k, at + (i + 1) * k) for i in range(3))
+    def _step_scale(self, s: FloatArray, inputs: FloatArray, x: FloatArray,
+                    first: npt.NDArray[np.bool_] | None) -> FloatArray:
+        """_StepScale.step over rows (its sums advance with the decayed block)."""
+        weight = s[:, self._scale_weight]
+        safe = weight if first is None else np.where(first, 1.0, weight)
+        step_sum, level_sum = s[:, self._step_in.start], s[:, self._x_in.start]
+        scale = step_sum / safe + 1e-3 * np.abs(level_sum / safe) + 1e-12
+        if first is not None:
+            scale = np.where(first, 1e-3 * np.abs(x) + 1e-12, scale)
+        last = _pick(first, x, s[:, self._last])
+        np.abs(x - last, out=self._input(inputs, self._step_in)[:, 0])
+        s[:, self._last] = x
+        out: FloatArray = scale
+        return out
+
+    def _tail(self, s: FloatArray, inputs: FloatArray, f: FloatArray, u: FloatArray) -> FloatArray:
+        """TailSurprise.step of every feature (f: n by k), weighted, folded into ``u``."""
+        over = f - TAIL_LEVEL
+        exceeds = self._input(inputs, self._exceed_in)
+        np.greater(over, 0.0, out=exceeds)  # 1.0 where the feature exceeds the level
+        np.maximum(over, 0.0, out=self._input(inputs, self._excess_in))  # the excess where it exceeds, else 0
+        if not exceeds.any():  # no surprise anywhere: u stays
+            return u
+        count, exceed = s[:, self._tail_count], s[:, self._exceed_in]
+        rate = (exceed + _PRIOR) / (count + _PRIOR_WEIGHT)
+        scale = (s[:, self._excess_in] + _PRIOR) / (exceed + _PRIOR)
+        surprise = np.where(over > 0.0, -np.log10(rate) + over / scale / _LN10, 0.0)
+        out: FloatArray = np.maximum(u, (self._weights * surprise).max(axis=1))
+        return out
+
+    def _refractory(self, s: FloatArray, u: FloatArray) -> FloatArray:
+        since = s[:, self._since]
+        above = u >= HOLD_LEVEL
+        if not above.any():
+            since += 1.0
+            return u
+        damp = above & (since < HOLD)
+        s[:, self._since] = np.where(above & ~damp, 1.0, since + 1.0)
+        out: FloatArray = np.where(damp, u * HOLD_FACTOR, u)
+        return out
+
+    def _novelty(self, s: FloatArray, inputs: FloatArray, slots: IntArray, x: FloatArray, high: FloatArray,
+                 low: FloatArray, u: FloatArray, warm: npt.NDArray[np.bool_] | None) -> FloatArray:
+        """ContextNovelty.step of every scale (the range is the detector's own, updated), folded
+        into ``u`` once warm."""
         bins = self._bins
         # x >= low (the range includes x), so the level is >= 0 and only the top needs a clip
         level = np.minimum(np.floor(((x - low) / np.maximum(high - low, 1e-12))[:, None] * bins), bins - 1)
-        code = (s[:, code_cols] * bins + level) % self._spans
+        code = (s[:, self._code] * bins + level) % self._spans
+        s[:, self._code] = code
         rows, where = slots[:, None], code.astype(np.intp) + self._offsets  # every scale in one table
-        novel = ~self._table[rows, where]
-        self._table[rows, where] = True
-        count, exceed = s[:, count_cols], s[:, exceed_cols]
-        surprise = np.where(novel, -np.log10((exceed + _PRIOR) / (count + _PRIOR_WEIGHT)), 0.0)
-        decay = 1.0 - CONTEXT_ALPHA
-        s[:, code_cols] = code
-        s[:, count_cols] = decay * count + 1.0
-        s[:, exceed_cols] = decay * exceed + novel
-        out: FloatArray = surprise
+        novel = self._input(inputs, self._novel_in)
+        table = self._table
+        np.logical_not(table[rows, where], out=novel)  # 1.0 for a context never seen
+        if not novel.any():  # no surprise: u stays
+            return u
+        table[rows, where] = True
+        count, exceed = s[:, self._context_count], s[:, self._novel_in]
+        surprise = np.where(novel > 0.0, -np.log10((exceed + _PRIOR) / (count + _PRIOR_WEIGHT)), 0.0)
+        novelty = self._context_weight * surprise.max(axis=1)
+        out: FloatArray = np.maximum(u, novelty) if warm is None else np.where(warm, np.maximum(u, novelty), u)
         return out
 
 
@@ -246,7 +346,8 @@ def _pick(first: npt.NDArray[np.bool_] | None, new: FloatArray, old: FloatArray)
 def _ew_z(s: FloatArray, at: int, k: int, x: FloatArray, first: npt.NDArray[np.bool_] | None, decay: FloatArray,
           floor: float) -> FloatArray:
     """EwZScore.step of k z-scores over rows (x: n by k); columns from ``at``: mean sum, mean
-    weight, variance sum, variance weight, mean, variance, each k wide."""
+    weight, variance sum, variance weight, mean, variance, each k wide (the day z-scores, which
+    step only on a valid difference)."""
     mean_sum, mean_weight, var_sum, var_weight, mean_col, var_col = (slice(at + i * k, at + (i + 1) * k)
                                                                      for i in range(6))
     mean = _pick(first, x, s[:, mean_col])
@@ -261,52 +362,6 @@ def _ew_z(s: FloatArray, at: int, k: int, x: FloatArray, first: npt.NDArray[np.b
     v_weight = decay * s[:, var_weight] + 1.0
     s[:, var_sum], s[:, var_weight], s[:, var_col] = v_sum, v_weight, v_sum / v_weight
     return z
-
-
-def _tail(s: FloatArray, at: int, k: int, f: FloatArray) -> FloatArray:
-    """TailSurprise.step of k features over rows (f: n by k); columns from ``at``: count,
-    exceedances, excess, each k wide."""
-    count_cols, exceed_cols, over_cols = (slice(at + i * k, at + (i + 1) * k) for i in range(3))
-    decay = 1.0 - TAIL_ALPHA
-    over = f - TAIL_LEVEL
-    exceeds = over > 0.0
-    count, exceed, total = s[:, count_cols], s[:, exceed_cols], s[:, over_cols]
-    surprise = np.zeros(f.shape)
-    if exceeds.any():
-        rate = (exceed + _PRIOR) / (count + _PRIOR_WEIGHT)
-        scale = (total + _PRIOR) / (exceed + _PRIOR)
-        surprise = np.where(exceeds, -np.log10(rate) + over / scale / _LN10, 0.0)
-    s[:, count_cols] = decay * count + 1.0
-    s[:, exceed_cols] = decay * exceed + exceeds
-    s[:, over_cols] = decay * total + np.maximum(over, 0.0)  # the excess where it exceeds, else 0
-    return surprise
-
-
-def _step_scale(s: FloatArray, at: int, x: FloatArray, first: npt.NDArray[np.bool_] | None) -> FloatArray:
-    """_StepScale.step over rows; columns from ``at``: last, step sum, level sum, weight."""
-    last_col, step_col, level_col, weight_col = range(at, at + 4)
-    decay = 1.0 - 0.01  # _StepScale(0.01), the same double
-    weight = s[:, weight_col]
-    safe = weight if first is None else np.where(first, 1.0, weight)
-    scale = s[:, step_col] / safe + 1e-3 * np.abs(s[:, level_col] / safe) + 1e-12
-    if first is not None:
-        scale = np.where(first, 1e-3 * np.abs(x) + 1e-12, scale)
-    last = _pick(first, x, s[:, last_col])
-    s[:, step_col] = decay * s[:, step_col] + np.abs(x - last)
-    s[:, level_col] = decay * s[:, level_col] + x
-    s[:, weight_col] = decay * weight + 1.0
-    s[:, last_col] = x
-    out: FloatArray = scale
-    return out
-
-
-def _refractory(s: FloatArray, col: int, u: FloatArray) -> FloatArray:
-    since = s[:, col]
-    above = u >= HOLD_LEVEL
-    damp = above & (since < HOLD)
-    s[:, col] = np.where(above & ~damp, 1.0, since + 1.0)
-    out: FloatArray = np.where(damp, u * HOLD_FACTOR, u)
-    return out
 
 
 @register_bank("ewma")
