@@ -52,6 +52,10 @@ class _Range:
         self.warn_low, self.warn_high = _column(filters, "warn_low"), _column(filters, "warn_high")  # type: ignore[arg-type]
 
     def step(self, slots: IntArray, t: FloatArray, x: FloatArray) -> tuple[FloatArray, SeverityArray]:
+        # the usual case first: every value inside its warning limits (which lie inside [low, high];
+        # NaN fails both comparisons): 6 array operations instead of 15
+        if ((x >= self.warn_low[slots]) & (x <= self.warn_high[slots])).all():
+            return x, np.zeros(len(x), dtype=np.int8)
         bad = np.isnan(x) | (x < self.low[slots]) | (x > self.high[slots])
         uncertain = (x < self.warn_low[slots]) | (x > self.warn_high[slots])
         return x, np.where(bad, 2, uncertain.astype(np.int8)).astype(np.int8)
@@ -64,14 +68,22 @@ class _Median:
         self.window = filters[0].window
         self.values = np.full((len(filters), self.window), np.nan)
         self.count = np.zeros(len(filters), dtype=np.intp)
+        self.full = False  # every window filled: the middle is a fixed column
 
     def step(self, slots: IntArray, t: FloatArray, x: FloatArray) -> tuple[FloatArray, None]:
         count = self.count[slots]
-        self.values[slots, count % self.window] = x
+        window = self.window
+        self.values[slots, count % window] = x
         count += 1
         self.count[slots] = count
         ordered = np.sort(self.values[slots], axis=1)  # NaN (not yet filled) sorts last
-        filled = np.minimum(count, self.window)
+        if self.full:  # the same element(s) as below, without the per-row positions
+            middle = window // 2
+            if window % 2:
+                return ordered[:, middle], None
+            return 0.5 * (ordered[:, middle - 1] + ordered[:, middle]), None
+        self.full = bool(self.count.min() >= window)
+        filled = np.minimum(count, window)
         rows = np.arange(len(slots))
         low, high = ordered[rows, (filled - 1) // 2], ordered[rows, filled // 2]
         return np.where(filled % 2 == 1, low, 0.5 * (low + high)), None
