@@ -39,6 +39,8 @@ def check() -> None:
     missing = [f"{cls.__module__}.{cls.__qualname__}.{name}" for cls, name in _HOOKS if not hasattr(cls, name)]
     if not missing and not _lazy_containers_work():
         missing.append("the constructors of basyx.aas.model.base.Qualifiable/HasExtension/HasSemantics")
+    if not _value_attribute_works():
+        missing.append("basyx.aas.model.Property._value (the attribute behind Property.value)")
     if missing:
         try:
             installed = importlib.metadata.version("basyx-python-sdk")
@@ -59,6 +61,26 @@ def _lazy_containers_work() -> bool:
     element.qualifier.add(model.Qualifier("q", model.datatypes.String))
     element.supplemental_semantic_id.append(element.semantic_id)
     return len(element.qualifier) == 1 and len(element.supplemental_semantic_id) == 1
+
+
+def assign_value(element: model.SubmodelElement, value: object) -> None:
+    """``element.value = value`` on the twin's hot path (``Twin.update``). A Property whose value
+    already has its valueType's exact Python type stores it as basyx's setter would (its
+    ``trivial_cast`` returns such a value unchanged), without the property call and the cast:
+    ~0.3 µs of a ~1 µs update, three of which run per message with analytics on
+    (bench/bench_analytics_mqtt.py). ``check()`` verifies the attribute still holds the value."""
+    if type(element) is model.Property and type(value) is element.value_type:
+        element._value = value
+    else:
+        element.value = value  # type: ignore[attr-defined]
+
+
+def _value_attribute_works() -> bool:
+    probe = model.Property("probe", model.datatypes.Double, 1.5)
+    if getattr(probe, "_value", None) != 1.5:
+        return False
+    assign_value(probe, 2.5)
+    return probe.value == 2.5
 
 
 def class_serializers() -> dict[type, Callable[[object], dict[str, object] | list[object]]]:

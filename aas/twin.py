@@ -30,6 +30,7 @@ from basyx.aas import model
 
 from twinbridge.aas import documents, paths, tree, values
 from twinbridge.aas.bus import ChangeBus
+from twinbridge.aas.compat_basyx import assign_value
 from twinbridge.aas.errors import Conflict, InvalidInput, NotFound, NotWritable
 from twinbridge.aas.events import (
     ChangeKind,
@@ -390,7 +391,7 @@ class Twin(TwinStorage):
         if element is None:
             return
         if value is not None:
-            element.value = value  # type: ignore[attr-defined]
+            assign_value(element, value)
         else:
             value = element.value  # type: ignore[attr-defined]
         if timestamp is None:

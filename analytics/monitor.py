@@ -33,7 +33,7 @@ from twinbridge.aas.twin import Twin
 from twinbridge.analytics.alarms import AlarmBook, AlarmRule, Severity
 from twinbridge.analytics.detectors import DEFAULT_DETECTOR, create, create_bank
 from twinbridge.analytics.feed import AnalyticsFeed, Upstream, rounds_of
-from twinbridge.analytics.filter_bank import QUALITIES, SEVERITY, FloatArray, IntArray, SeverityArray
+from twinbridge.analytics.filter_bank import QUALITIES, FloatArray, IntArray, SeverityArray, severity_of
 
 log = logging.getLogger(__name__)
 NUMBER = (int, float, decimal.Decimal)  # the Python types of numeric xs values (start() checked the element)
@@ -172,7 +172,7 @@ class AnomalyMonitor:
             slots.append(slot_of[event.element.key])
             times.append(event.timestamp)
             values.append(float(value))
-            severities.append(SEVERITY[event.quality])
+            severities.append(severity_of(event.quality))
         # one bank call per round, a round holding at most one sample per signal (the k-th samples
         # of each signal in the batch form round k, so each signal's samples go in order)
         for members in rounds_of(slots):
