@@ -15,6 +15,9 @@ Second reach: ``aiomqtt.Client._on_socket_open`` registers the socket reader, wh
 aiomqtt a stand-in for the paho client whose ``loop_read`` keeps reading while messages are
 already buffered (at most ``READ_BURST`` per readable event, so other tasks still get the loop).
 ``check()`` verifies that aiomqtt still installs ``_on_socket_open`` as paho's callback.
+
+Third reach: ``aiomqtt.Client._client`` (the paho client, which ``check()`` verifies) gets a
+cheaper logger while DEBUG is off (``_PahoLog``).
 """
 
 from __future__ import annotations
@@ -42,11 +45,31 @@ class AiomqttCompatError(RuntimeError):
     """An aiomqtt private hook that twinbridge relies on is missing or no longer wired."""
 
 
+class _PahoLog:
+    """paho's logger while DEBUG is off for aiomqtt's: paho logs every packet it reads at DEBUG, and
+    through ``logging.Logger.log`` each record costs its checks (~0.5 µs a message, which the raw
+    paho baseline of bench/bench_*_mqtt.py, without a logger, never pays). Warnings and errors go on
+    to the logger; paho's DEBUG records appear when DEBUG was on as the client was made (every
+    reconnect makes a new one)."""
+
+    __slots__ = ("_logger",)
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._logger = logger
+
+    def log(self, level: int, msg: str, *args: object) -> None:
+        if level > logging.DEBUG:
+            self._logger.log(level, msg, *args)
+
+
 class HandlerClient(aiomqtt.Client):
     """aiomqtt's client with every message delivered straight to ``handler`` (see the module doc)."""
 
     def __init__(self, handler: MessageHandler, **options: Any) -> None:
+        logger: logging.Logger = options.setdefault("logger", logging.getLogger("mqtt"))  # aiomqtt's default
         super().__init__(**options)
+        if not logger.isEnabledFor(logging.DEBUG):
+            self._client.enable_logger(cast(logging.Logger, _PahoLog(logger)))
         self.handler = handler
         self.delivered = 0  # messages handed to ``handler``: tells the burst reader a read gave one
 
