@@ -7,12 +7,14 @@ array path (``score_series``) has nothing to batch. Across signals it has: every
 gathers the rows of the signals in the batch, runs each step once as numpy operations over them
 and scatters the rows back. Measured (2026-11-30, load 13-18, BENCHMARKS.md): ``seasonal`` one
 sample at a time 6.9-9.7 µs per sample; this bank 4.6 µs per sample at 64 signals per call, 2.9 µs
-at 100. A call with one signal costs ~250 µs: the bank is for many signals; one
+at 100 (2.4 µs at 64 since the decayed sums advance as one block, load ~6, see
+``StatisticalBank``). A call with one signal costs ~250 µs: the bank is for many signals; one
 ``StatisticalDetector`` per signal stays the path for files and single series. cProfile of
 bench/bench_analytics_mqtt.py: the detectors went from 27% of the process to 5%.
 
 The seasonal look-ups stay one Python step per sample (they walk a day of each signal's own
-history); the three look-ups (jitter 0, 2, 3) share one history per signal. The numbers are those
+history; ~10 µs per sample once a signal has a day behind it); the three look-ups (jitter 0, 2, 3)
+share one history per signal. The numbers are those
 of ``StatisticalDetector.update`` row by row (the tests compare them).
 """
 
@@ -159,7 +161,6 @@ class StatisticalBank:
                                 *context_decay, *z_decay, *z_decay, *scale_decay, *tail_decay, *context_decay])
         self._inputs = np.zeros((size, columns.width - decayed))
         self._inputs[:, ones.start - decayed:] = 1.0
-        self._z_decay = np.array(z_decay)
         self._weights = np.array(feature_weights)
         self._context_weight = weights.context
         self._bins = np.array([float(b) for b, _ in contexts])
