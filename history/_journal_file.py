@@ -1,7 +1,7 @@
 """The journal's file: the form of one entry, the check of the hash chain, and reading it back.
 
 Kept apart from the live ``Journal`` (which follows the bus and appends): ``twinbridge journal
-verify`` and a restore read the file with no twin running, through these alone.
+verify`` and ``restore`` check a file with no twin running, through these alone.
 """
 
 from __future__ import annotations
