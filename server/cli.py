@@ -192,7 +192,7 @@ def _serve(args: argparse.Namespace, plant_file: PlantFile, demo: bool) -> int:
 
 
 def _export(args: argparse.Namespace, plant_file: PlantFile) -> int:
-    from twinbridge.server.application import export_repository
+    from twinbridge.server.content import export_repository
 
     if not args.memory and not (args.data / STORE_FILE_NAME).is_file():
         demo = " (the demo's is data/demo)" if (args.data / "demo" / STORE_FILE_NAME).is_file() else ""

@@ -125,7 +125,7 @@ def test_export_beside_the_demo_store_names_it_and_creates_nothing(tmp_path: Pat
 
 def test_import_keeps_what_exists_unless_replace_is_given(tmp_path: Path) -> None:
     from twinbridge.aas.twin import Twin
-    from twinbridge.server.application import import_files
+    from twinbridge.server.content import import_files
 
     package = tmp_path / "plant.json"
     assert main(["export", "--memory", "--config", str(EXAMPLE_PLANT), "-o", str(package)]) == 0
