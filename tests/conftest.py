@@ -23,7 +23,7 @@ SQLITE_ITSELF = (
     "tests/aas/test_store_sqlite.py",
     "tests/test_cli.py::test_export_beside_the_demo_store_names_it_and_creates_nothing",  # looks for the file
     "tests/history/test_backup.py",  # copies the SQLite file (PostgreSQL's backup is pg_dump's)
-    "tests/submodels/test_start_up_deferred.py",  # deferred first saves: a SQLite store only (a shared one stores at once)
+    "tests/submodels/test_start_up_deferred.py",  # deferred first saves: SQLite only (a shared store writes at once)
 )
 """Tests of SQLite's file itself (and of the URL scheme table): they stay what they are."""
 
