@@ -29,12 +29,6 @@ SQLITE_ITSELF = (
     "tests/test_storage_faults.py::test_start_up_refuses_a_store_that_is_not",
     "tests/test_storage_faults.py::test_the_command_line_says_why_it_cannot_start",
 )
-    "tests/submodels/test_start_up_deferred.py",
-    # a full disk under the SQLite file, a store file that is not a twinbridge store (PostgreSQL's faults: tests/scaleout)
-    "tests/test_storage_faults.py::test_a_full_disk_answers_507",
-    "tests/test_storage_faults.py::test_start_up_refuses_a_store_that_is_not",
-    "tests/test_storage_faults.py::test_the_command_line_says_why_it_cannot_start",  # deferred first saves: SQLite only (a shared store writes at once)
-)
 """Tests of SQLite's file itself (and of the URL scheme table): they stay what they are."""
 
 
