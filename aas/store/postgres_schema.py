@@ -90,6 +90,15 @@ MIGRATIONS: tuple[str, ...] = (
         USING gin (jsonb_path_query_array(body, '$.semanticId.keys[1 to last].value') jsonb_path_ops)
         WHERE kind = 'submodel';
     """,
+    # 3: shells in SQL (``?cache=N`` bounds shells too, ``postgres_shells``): ``/shells?idShort=`` is
+    # migration 2's (kind, id_short, ord) range, ``assetIds`` migration 1's global_asset_id and
+    # specificAssetIds indexes; what was left is "which shells reference this submodel" (a
+    # submodel's DELETE drops those references, ``/submodels/{id}/shells`` lists them): without
+    # an index a walk of every shell's document
+    """
+    CREATE INDEX documents_shell_submodels ON documents
+        USING gin ((body -> 'submodels') jsonb_path_ops) WHERE kind = 'shell';
+    """,
 )
 
 
