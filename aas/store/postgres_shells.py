@@ -3,10 +3,10 @@ that reference a submodel, for a twin that keeps only some shells in memory (``?
 
 Keyset paging on ``ord`` (the first-insertion order the in-memory catalog keeps too, so a
 cursor means the same in both), over the indexes of ``postgres_schema``: ``idShort`` is a range
-of (kind, id_short, ord), a SpecificAssetId a lookup in the GIN index of the shells'
-``specificAssetIds`` (``@>`` a one-element array), a ``globalAssetId`` the global_asset_id
-index, and a submodel reference the GIN index of migration 3. ``kind = 'shell'`` is spelled
-out, not a parameter: the partial indexes are only used when the query names their predicate.
+of (kind, id_short, ord), an asset id a range of (name, value, ord) in ``shell_asset_ids`` (kept
+by triggers, migration 3), a submodel reference the GIN index of migration 3: a page reads
+about ``limit`` index entries whatever the total. Values are inlined as literals, not
+parameters: the partial indexes are only used when the query names their predicate.
 
 The filters mean what the in-memory catalog's keys mean (``server.api.catalog.shell_keys``):
 an asset id (name, value) matches a SpecificAssetId with that name and value, and name
@@ -27,9 +27,6 @@ from twinbridge.aas.store.base import ShellFilter, StoredDocument
 from twinbridge.aas.store.postgres_documents import Conn, PostgresDocuments
 from twinbridge.aas.store.postgres_schema import as_int
 
-_SPECIFIC = sql.SQL("body -> 'assetInformation' -> 'specificAssetIds' @> {}::jsonb")
-_GLOBAL = sql.SQL("(global_asset_id = {} OR body -> 'assetInformation' -> 'specificAssetIds' @> {}::jsonb)")
-
 
 class PostgresShells:
     """``ShellSource`` over one PostgreSQL schema (see the module docstring)."""
@@ -38,16 +35,24 @@ class PostgresShells:
         self._documents = documents
 
     def page(self, where: ShellFilter, after: int, limit: int | None) -> tuple[list[tuple[int, StoredDocument]], bool]:
-        clauses: list[sql.Composable] = [sql.SQL("kind = 'shell' AND ord > {}").format(sql.Literal(after))]
+        """With asset ids, the page is driven by the first one's (name, value, ord) range and the
+        others are looked up per shell; else by the (kind, id_short, ord) or (kind, ord) range."""
+        cap = sql.SQL("") if limit is None else sql.SQL(" LIMIT {}").format(sql.Literal(limit + 1))
+        clauses: list[sql.Composable] = []
         if where.id_short is not None:
-            clauses.append(sql.SQL("id_short = {}").format(sql.Literal(where.id_short)))
-        for name, value in where.asset_ids:
-            specific = sql.Literal(orjson.dumps([{"name": name, "value": value}]).decode())
-            clauses.append(_GLOBAL.format(sql.Literal(value), specific) if name == "globalAssetId"
-                           else _SPECIFIC.format(specific))
-        query = sql.SQL("SELECT ord, id, body::text FROM documents WHERE {} ORDER BY ord{}").format(
-            sql.SQL(" AND ").join(clauses),
-            sql.SQL("") if limit is None else sql.SQL(" LIMIT {}").format(sql.Literal(limit + 1)))
+            clauses.append(sql.SQL(" AND d.id_short = {}").format(sql.Literal(where.id_short)))
+        if not where.asset_ids:
+            query = sql.SQL("SELECT d.ord, d.id, d.body::text FROM documents AS d WHERE d.kind = 'shell'"
+                            " AND d.ord > {}{} ORDER BY d.ord{}").format(sql.Literal(after), sql.Composed(clauses), cap)
+        else:
+            (name, value), *others = where.asset_ids
+            clauses += [sql.SQL(" AND EXISTS (SELECT 1 FROM shell_asset_ids AS o WHERE o.ord = a.ord"
+                                " AND o.name = {} AND o.value = {})").format(sql.Literal(other), sql.Literal(wanted))
+                        for other, wanted in others]
+            query = sql.SQL("SELECT a.ord, d.id, d.body::text FROM shell_asset_ids AS a JOIN documents AS d"
+                            " ON d.kind = 'shell' AND d.ord = a.ord WHERE a.name = {} AND a.value = {}"
+                            " AND a.ord > {}{} ORDER BY a.ord{}").format(
+                sql.Literal(name), sql.Literal(value), sql.Literal(after), sql.Composed(clauses), cap)
 
         def read(conn: Conn) -> list[tuple[int, StoredDocument]]:
             return [(as_int(position), StoredDocument(ObjectKind.SHELL, str(identifier), str(body).encode()))

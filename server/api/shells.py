@@ -64,9 +64,9 @@ def reference_to(identifiable: model.Identifiable) -> Any:
 
 
 def shell_reference_json(identifier: str) -> bytes:
-    """``reference_to`` a shell from its id alone (a page of references reads no shell)."""
-    key = model.Key(model.KeyTypes.ASSET_ADMINISTRATION_SHELL, identifier)
-    return orjson.dumps(to_jsonable(model.ModelReference((key,), model.AssetAdministrationShell)))
+    """``reference_to`` a shell, from its id alone: a page of references reads no shell (and
+    building it through basyx cost ~35 µs a reference)."""
+    return orjson.dumps({"type": "ModelReference", "keys": [{"type": "AssetAdministrationShell", "value": identifier}]})
 
 
 def _asset_filters(encoded: list[str] | None) -> list[tuple[str, str]]:

@@ -144,6 +144,14 @@ def test_shell_pages_and_filters_in_sql_equal_the_in_memory_catalog(url: str) ->
             for query in ("", "idShort=Machine1", f"assetIds={b64('urn:asset:3')}"):
                 assert _pages(sql, "/shells", f"{query}&cursor={cursors[0]}") == \
                     _pages(mem, "/shells", f"{query}&cursor={cursors[1]}"), query
+            for client in (sql, mem):  # a replaced shell's asset ids follow (the triggers of migration 3)
+                shell = {"modelType": "AssetAdministrationShell", "id": "urn:aas:7", "idShort": "Machine3",
+                         "assetInformation": {"assetKind": "Instance", "globalAssetId": "urn:asset:moved",
+                                              "specificAssetIds": [{"name": "lot", "value": "L9"}]}}
+                assert client.put(f"{PREFIX}/shells/{b64('urn:aas:7')}", json=shell).status_code == 204
+            for query in (f"assetIds={_asset('serialNumber', 'SN-7')}", f"assetIds={b64('urn:asset:moved')}",
+                          f"assetIds={_asset('lot', 'L9')}", f"assetIds={_asset('lot', 'L1')}"):
+                assert _pages(sql, "/shells", query) == _pages(mem, "/shells", query), query
             # deleting a submodel drops the references of every shell, resident or not
             for client in (sql, mem):
                 assert client.delete(f"{PREFIX}/submodels/{b64('urn:sm:2')}").status_code == 204
