@@ -144,7 +144,8 @@ class Replica:
                     if document in batch.snapshots:
                         adopt(document)
                     elif not twin.holds(ObjectKind(row.kind), row.identifier):
-                        twin.changed_elsewhere(row.identifier, deleted=row.op == "delete", origin=REPLICA)
+                        twin.changed_elsewhere(ObjectKind(row.kind), row.identifier, deleted=row.op == "delete",
+                                               origin=REPLICA)
                     else:
                         retry.add(document)
                 key = (ObjectKind(row.kind), row.identifier)
@@ -227,10 +228,12 @@ class Replica:
                 ).fetchall()[0])
                 through = rows[-1].id if len(rows) == BATCH_ROWS else max(last, self.applied)
                 everything = self._missed_rows(pruned)
-                if everything:  # (of the submodels, only those memory holds: the others are read when asked)
+                if everything:  # (of a bounded cache's kinds, only what memory holds: the rest is read when asked)
+                    bounded = [kind for kind in ObjectKind if self.twin.bounded(kind)]
                     wanted.update((str(k), str(i)) for k, i in conn.execute(
-                        "SELECT kind, id FROM documents WHERE kind <> 'submodel' OR %s", (self.twin.resident is None,)))
-                    wanted.update((ObjectKind.SUBMODEL.value, i) for i in self.twin.held_ids(ObjectKind.SUBMODEL))
+                        "SELECT kind, id FROM documents WHERE NOT kind = ANY(%s)", ([kind.value for kind in bounded],)))
+                    for kind in bounded:
+                        wanted.update((kind.value, i) for i in self.twin.held_ids(kind))
                 wanted.update((r.kind, r.identifier) for r in rows
                               if r.op in _DOCUMENT_OPS and self.twin.holds(ObjectKind(r.kind), r.identifier))
                 stored = read_documents(conn, wanted)

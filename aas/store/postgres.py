@@ -66,6 +66,7 @@ from twinbridge.aas.store.postgres_schema import (
     logs_of,
     migrate,
 )
+from twinbridge.aas.store.postgres_shells import PostgresShells
 
 if TYPE_CHECKING:
     from twinbridge.aas.store.postgres_values import ValueWriter
@@ -123,8 +124,9 @@ class PostgresStore:
         self._next_prune = 0.0
         self._last_own = 0  # this instance's highest outbox id: a lookup in doubt starts there
         self.resident_limit = url.cache
-        """At most this many submodels in the twin's memory (``?cache=N``); None: all of them."""
+        """At most this many submodels (and as many shells) in the twin's memory (``?cache=N``); None: all."""
         self._documents: PostgresDocuments | None = None
+        self._shells: PostgresShells | None = None
         self._values: ValueWriter | None = None
         try:
             conn = self._connection()
@@ -182,6 +184,12 @@ class PostgresStore:
         if self._documents is None:
             self._documents = PostgresDocuments(self.url, self.instance)
         return self._documents
+
+    def shell_source(self) -> PostgresShells:
+        """Shells found in SQL (``postgres_shells``), over the connection of ``documents``."""
+        if self._shells is None:
+            self._shells = PostgresShells(self.documents())
+        return self._shells
 
     def load_one(self, kind: ObjectKind, identifier: str) -> StoredDocument | None:
         with self._lock:
