@@ -13,11 +13,10 @@ from typing import Annotated, Any
 
 import orjson
 from basyx.aas import model
-from basyx.aas.adapter.json import StrictAASFromJsonDecoder
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from twinbridge.aas import files
+from twinbridge.aas import compat_basyx, files
 from twinbridge.aas.documents import to_jsonable
 from twinbridge.aas.errors import NotFound
 from twinbridge.aas.events import ObjectKind
@@ -108,7 +107,7 @@ def shell_page(services: Services, id_short: str | None, asset_ids: list[str] | 
 
 
 def _submodel_reference(data: bytes) -> model.ModelReference:
-    reference = parse_part(data, "a Reference", StrictAASFromJsonDecoder._construct_reference)
+    reference = parse_part(data, "a Reference", compat_basyx.construct_reference)
     keys = list(reference.key)
     if not isinstance(reference, model.ModelReference) or len(keys) != 1 \
             or keys[0].type is not model.KeyTypes.SUBMODEL:
@@ -187,7 +186,7 @@ async def get_asset_information(aasIdentifier: str, twin: TwinDep) -> Response:
 async def put_asset_information(origin: WriteOrigin, aasIdentifier: str, request: Request, twin: TwinDep) -> Response:
     shell = shell_of(twin, aasIdentifier)
     info = await parsed_part(request, "an AssetInformation",
-                      StrictAASFromJsonDecoder._construct_asset_information)
+                      compat_basyx.construct_asset_information)
     twin.modify(ObjectKind.SHELL, shell.id, lambda s: setattr(s, "asset_information", info), origin=origin)
     return Response(status_code=204)
 
