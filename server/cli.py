@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import logging
 import sys
 from pathlib import Path
+
+import uvloop
 
 from twinbridge.aas.errors import StorageError, TwinError
 from twinbridge.aas.store import STORE_FILE_NAME, StoreUrlError, check_url
@@ -201,7 +202,9 @@ def _serve(args: argparse.Namespace, plant_file: PlantFile, demo: bool) -> int:
     )
     application = Application(plant_file, options)
     gc.set_threshold(YOUNG_OBJECTS_PER_COLLECTION, *gc.get_threshold()[1:])
-    asyncio.run(application.run())
+    # uvloop, the loop uvicorn itself would pick: the HTTP transports, callbacks and wake-ups in
+    # C took 13-15% off the CPU of a value PATCH (bench/bench_patch.py, 7 alternating rounds)
+    uvloop.run(application.run())
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import gc
@@ -252,14 +253,18 @@ def test_writes_survive_a_clean_restart_and_a_kill_9_mid_load(tmp_path: Path) ->
         assert {f"urn:test:restart:{index}" for index in [0, *acknowledged]} <= stored
 
 
-def test_serve_collects_young_objects_less_often_than_cpython_does(tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_runs_on_uvloop_and_collects_young_objects_less_often_than_cpython_does(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvloop
+
     from twinbridge.server import application, cli
 
     seen: list[tuple[int, ...]] = []
+    loops: list[asyncio.AbstractEventLoop] = []
 
     async def run(self: application.Application) -> None:
         seen.append(gc.get_threshold())
+        loops.append(asyncio.get_running_loop())
 
     monkeypatch.setattr(application.Application, "run", run)
     before = gc.get_threshold()
@@ -268,3 +273,4 @@ def test_serve_collects_young_objects_less_often_than_cpython_does(tmp_path: Pat
     finally:
         gc.set_threshold(*before)
     assert seen == [(cli.YOUNG_OBJECTS_PER_COLLECTION, *before[1:])]
+    assert len(loops) == 1 and isinstance(loops[0], uvloop.Loop)
