@@ -19,6 +19,7 @@ import orjson
 from basyx.aas import model
 from fastapi import Query, Request
 from fastapi.responses import Response
+from starlette.requests import ClientDisconnect
 
 from twinbridge.aas import compat_basyx, files, limits
 from twinbridge.aas.documents import to_jsonable
@@ -124,7 +125,20 @@ async def parsed_part(request: Request, what: str, construct: Callable[[dict[str
 
 
 async def loaded_json(request: Request, what: str) -> Any:
-    return await parsed(await request.body(), load_json, what)
+    return await parsed(await request_body(request), load_json, what)
+
+
+async def request_body(request: Request) -> bytes:
+    """The whole body, read once from ``receive``, as ``Request.body`` reads it but without its
+    async generator, which the event loop registers and finalizes: ~15 us of a value PATCH."""
+    chunks: list[bytes] = []
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 def parse_part(data: bytes, what: str, construct: Callable[[dict[str, Any]], T]) -> T:
