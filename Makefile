@@ -24,7 +24,8 @@ ui:
 	cd ui && npm ci --no-audit --no-fund && node build.mjs
 
 # The whole suite with every store on PostgreSQL (127.0.0.1:5432, database test; tests/conftest.py).
-# Not in CI: it takes ~20 min on the shared 2-core machine (a schema per twin, a round trip per write).
+# Not in CI: it takes ~28 min on the shared 2-core machine at load 7-9 (a schema per twin, a round trip
+# per write); the tests of the SQLite file itself are skipped there (tests/conftest.py SQLITE_ITSELF).
 test-postgresql: $(STAMP)
 	TWINBRIDGE_TEST_STORE=postgresql $(BIN)/python -m pytest -q -p no:cacheprovider
 

@@ -25,6 +25,8 @@ _HOOKS: list[tuple[type, str]] = [
     (StrictAASFromJsonDecoder, "_get_aas_class_parsers"),
     (AASFromJsonDecoder, "_get_aas_class_parsers"),
     (StrictAASFromJsonDecoder, "_construct_reference"),
+    (StrictAASFromJsonDecoder, "_construct_asset_information"),
+    (StrictAASFromJsonDecoder, "_construct_entity"),
     (AASXReader, "_add_supplementary_file"),
     (model.HasSemantics, "_check_constraint_add"),
 ]
@@ -89,9 +91,52 @@ def class_serializers() -> dict[type, Callable[[object], dict[str, object] | lis
 
 
 def class_parsers(strict: bool) -> dict[str, Callable[[dict[str, object]], object]]:
-    """basyx's JSON constructor per ``modelType``."""
-    decoder = StrictAASFromJsonDecoder if strict else AASFromJsonDecoder
+    """basyx's JSON constructor per ``modelType`` (specificAssetIds kept in the document's order)."""
+    decoder: type[AASFromJsonDecoder] = _OrderedStrict if strict else _OrderedFailsafe
     return decoder._get_aas_class_parsers()  # type: ignore[no-any-return]
+
+
+def _in_document_order(specific: ConstrainedList[model.SpecificAssetId], dct: dict[str, object]) -> None:
+    """basyx 2.2's decoder gathers an AssetInformation's or Entity's specificAssetIds in a ``set``:
+    their order then followed string hashing, i.e. changed with every process (a restart, or
+    another instance on the same store, rendered the same shell in another order). Put them back
+    in the order of the JSON array (equal ones were merged by the set, as before)."""
+    listed = dct.get("specificAssetIds")
+    if not isinstance(listed, list) or len(specific) < 2:
+        return
+    rank: dict[tuple[object, object], int] = {}
+    for index, item in enumerate(listed):
+        if isinstance(item, dict):
+            rank.setdefault((item.get("name"), item.get("value")), index)
+    specific[:] = sorted(specific, key=lambda item: rank.get((item.name, item.value), len(rank)))
+
+
+class _OrderedFailsafe(AASFromJsonDecoder):
+    """basyx's decoder with specificAssetIds in the document's order (``_in_document_order``)."""
+
+    @classmethod
+    def _construct_asset_information(cls, dct: dict[str, object],
+                                     object_class: type[model.AssetInformation] = model.AssetInformation,
+                                     ) -> model.AssetInformation:
+        built: model.AssetInformation = super()._construct_asset_information(dct, object_class=object_class)
+        _in_document_order(built.specific_asset_id, dct)
+        return built
+
+    @classmethod
+    def _construct_entity(cls, dct: dict[str, object], object_class: type[model.Entity] = model.Entity,
+                          ) -> model.Entity:
+        built: model.Entity = super()._construct_entity(dct, object_class=object_class)
+        _in_document_order(built.specific_asset_id, dct)
+        return built
+
+
+class _OrderedStrict(_OrderedFailsafe, StrictAASFromJsonDecoder):
+    """The same, strict (its MRO: the order fix, then basyx's strict decoder's settings)."""
+
+
+def construct_asset_information(data: dict[str, object]) -> model.AssetInformation:
+    """An AssetInformation from its AAS JSON object (strict, specificAssetIds in order)."""
+    return _OrderedStrict._construct_asset_information(data)
 
 
 def construct_reference(data: dict[str, object]) -> model.Reference:
@@ -301,3 +346,7 @@ def reference_type_name(reference: model.Reference) -> str:
 def asset_kind_name(kind: model.AssetKind) -> str:
     """An AssetKind member's AAS name (``Instance``, ``Type``, ``NotApplicable``)."""
     return _generic.ASSET_KIND[kind]
+
+
+StrictDecoder = _OrderedStrict
+"""basyx's strict JSON decoder (``json.loads(..., cls=StrictDecoder)``), specificAssetIds in order."""

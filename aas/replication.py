@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -144,7 +145,8 @@ class Replica:
                     if document in batch.snapshots:
                         adopt(document)
                     elif not twin.holds(ObjectKind(row.kind), row.identifier):
-                        twin.changed_elsewhere(row.identifier, deleted=row.op == "delete", origin=REPLICA)
+                        twin.changed_elsewhere(ObjectKind(row.kind), row.identifier, deleted=row.op == "delete",
+                                               origin=REPLICA)
                     else:
                         retry.add(document)
                 key = (ObjectKind(row.kind), row.identifier)
@@ -189,9 +191,7 @@ class Replica:
                     delay = 0.05
                 while self._round(conn):
                     pass
-                for _ in conn.notifies(timeout=0.05 if self._pending or self.store.failed else POLL_S,
-                                       stop_after=1):
-                    pass
+                self._wait(conn)
             except psycopg.Error as error:
                 if self.connected:
                     log.warning("replica lost %s: %s; reconnecting", self.store.where, str(error).strip())
@@ -203,6 +203,22 @@ class Replica:
                 delay = min(delay * 2, 1.0)
         if conn is not None:
             conn.close()
+
+    def _wait(self, conn: psycopg.Connection[tuple[object, ...]]) -> None:
+        """Until another instance announces a change or the poll is due (``POLL_S``; 50 ms while
+        a read-back is pending). This instance's own NOTIFYs (one per committed batch) start no
+        round: reading the outbox after each cost the writing instance ~30 us of CPU per value
+        write in a PATCH flood (and PostgreSQL a transaction). A round after another instance's
+        NOTIFY or the poll still moves ``applied`` past the own rows."""
+        own = f" {self.store.instance}"
+        started = time.monotonic()
+        while not self._stop.is_set():
+            left = started + (0.05 if self._pending or self.store.failed else POLL_S) - time.monotonic()
+            if left <= 0:
+                return
+            heard = [notify.payload for notify in conn.notifies(timeout=left, stop_after=1)]
+            if not heard or not all(payload.endswith(own) for payload in heard):
+                return
 
     def _round(self, conn: psycopg.Connection[tuple[object, ...]]) -> bool:
         """Read and apply one batch; True when there may be more right away."""
@@ -227,10 +243,12 @@ class Replica:
                 ).fetchall()[0])
                 through = rows[-1].id if len(rows) == BATCH_ROWS else max(last, self.applied)
                 everything = self._missed_rows(pruned)
-                if everything:  # (of the submodels, only those memory holds: the others are read when asked)
+                if everything:  # (of a bounded cache's kinds, only what memory holds: the rest is read when asked)
+                    bounded = [kind for kind in ObjectKind if self.twin.bounded(kind)]
                     wanted.update((str(k), str(i)) for k, i in conn.execute(
-                        "SELECT kind, id FROM documents WHERE kind <> 'submodel' OR %s", (self.twin.resident is None,)))
-                    wanted.update((ObjectKind.SUBMODEL.value, i) for i in self.twin.held_ids(ObjectKind.SUBMODEL))
+                        "SELECT kind, id FROM documents WHERE NOT kind = ANY(%s)", ([kind.value for kind in bounded],)))
+                    for kind in bounded:
+                        wanted.update((kind.value, i) for i in self.twin.held_ids(kind))
                 wanted.update((r.kind, r.identifier) for r in rows
                               if r.op in _DOCUMENT_OPS and self.twin.holds(ObjectKind(r.kind), r.identifier))
                 stored = read_documents(conn, wanted)

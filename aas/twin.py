@@ -14,7 +14,8 @@ else touches basyx objects. The twin owns the rules of writing:
   (or a container holding one) is refused: its binding would write into a detached object.
 
 Persistence (documents, the element log and its compaction, the flush) is ``TwinStorage``, in
-``aas/twin_storage.py``.
+``aas/twin_storage.py``; following changes the twin did not make (other instances', a refused
+write) is ``TwinSync``, in ``aas/twin_sync.py``; the reads are ``TwinReads``, in ``aas/twin_reads.py``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from types import MappingProxyType
 from typing import Any, Literal, overload
 
@@ -52,14 +53,12 @@ from twinbridge.aas.store import (
     MemoryStore,
     Store,
     StoreWriter,
-    touched,
 )
-from twinbridge.aas.store.base import CachingStore
-from twinbridge.aas.store.writer import Refusal, replayed
-from twinbridge.aas.twin_storage import LABELS, TwinStorage
+from twinbridge.aas.store.base import CachingStore, ShellSource
+from twinbridge.aas.twin_reads import TwinReads
+from twinbridge.aas.twin_storage import LABELS
+from twinbridge.aas.twin_sync import Identifiable
 from twinbridge.aas.values import ElementValue, PropertyValue
-
-Identifiable = model.AssetAdministrationShell | model.Submodel | model.ConceptDescription
 
 _KINDS: dict[type, ObjectKind] = {
     model.AssetAdministrationShell: ObjectKind.SHELL,
@@ -78,7 +77,7 @@ def kind_of(obj: model.Identifiable) -> ObjectKind:
     return kind
 
 
-class Twin(TwinStorage):
+class Twin(TwinReads):
     """Shells, submodels and concept descriptions, with their live values and change bus."""
 
     def __init__(self, store: Store | None = None) -> None:
@@ -87,17 +86,26 @@ class Twin(TwinStorage):
         self.write_listeners: list[Callable[[DeviceWrite], None]] = []
         """Told of every client write to a device-fed element (requested/accepted/refused): the
         event channels; called synchronously and must not block."""
-        self._shells: dict[str, model.AssetAdministrationShell] = {}
+        self._shells: MutableMapping[str, model.AssetAdministrationShell] = {}
         self._submodels: MutableMapping[str, model.Submodel] = {}
         self._concept_descriptions: dict[str, model.ConceptDescription] = {}
         backend = self.store.backend
         self.resident: ResidentTable[model.Submodel] | None = None
         """The bounded cache of submodels (a store URL's ``?cache=N``, ``aas.resident``); None: all in memory."""
+        self.resident_shells: ResidentTable[model.AssetAdministrationShell] | None = None
+        """The bounded cache of shells (the same N; concept descriptions all stay in memory)."""
+        self.shell_source: ShellSource | None = None
+        """With bounded shells: the store's SQL over them (``referencing_shells``, the REST list)."""
         if isinstance(backend, CachingStore) and backend.resident_limit is not None:
             self.resident = self._submodels = ResidentTable(
                 ObjectKind.SUBMODEL, backend.documents(), backend.resident_limit, self.store,
                 self._read_submodel, lambda identifier, version: backend.remember_version(
                     ObjectKind.SUBMODEL, identifier, version), self._pinned, self._evicted)
+            self.resident_shells = self._shells = ResidentTable(
+                ObjectKind.SHELL, backend.documents(), backend.resident_limit, self.store,
+                self._read_shell, lambda identifier, version: backend.remember_version(
+                    ObjectKind.SHELL, identifier, version), self._shell_pinned, lambda identifier: None)
+            self.shell_source = backend.shell_source()
         self._tables: dict[ObjectKind, MutableMapping[str, Identifiable]] = {
             ObjectKind.SHELL: self._shells,  # type: ignore[dict-item]
             ObjectKind.SUBMODEL: self._submodels,  # type: ignore[dict-item]
@@ -126,130 +134,12 @@ class Twin(TwinStorage):
         # One pause for the whole load: each document's decode pauses the collector too, but
         # re-enabling it after each let collections rescan the growing heap (a restart of the
         # 1,000-machine plant spent more CPU in them than in decoding).
-        loaded = backend.load_kinds((ObjectKind.SHELL, ObjectKind.CONCEPT_DESCRIPTION)) \
+        loaded = backend.load_kinds((ObjectKind.CONCEPT_DESCRIPTION,)) \
             if self.resident is not None and isinstance(backend, CachingStore) else backend.load()
         with collector_paused():
             for stored in loaded:
                 self._tables[stored.kind][stored.identifier] = self._read(stored)  # type: ignore[assignment]
         self.store.on_failure = self._restore
-
-    def _restore(self, refusal: Refusal) -> None:
-        """The store refused a unit (a full disk): memory goes back to what the store holds for
-        every object it touched plus what the units submitted after it change (they may still
-        be queued: re-reading the store alone dropped such an accepted write from memory), so no
-        reader sees a change that a restart would not. Device-fed values keep their live value
-        (memory is their newer truth)."""
-        later = self.store.after(refusal)
-        for kind, identifier in touched(refusal.changes):
-            table = self._tables[kind]
-            if refusal.read:
-                stored = refusal.stored.get((kind, identifier))
-            else:  # the writer could not read the store after the refusal: the best there is now
-                stored = self.store.backend.load_one(kind, identifier)
-            stored = replayed(kind, identifier, stored, later)
-            if stored is None:
-                if table.pop(identifier, None) is not None:
-                    self._structure_changed(ChangeKind.DELETED, kind, identifier, _RESTORED)
-                continue
-            live = {handle: handle.element.value for handle in self._live_by_submodel.get(identifier, ())  # type: ignore[attr-defined]
-                    if handle in self._bound and handle.element is not None}
-            created = identifier not in table
-            table[identifier] = self._read(stored)  # type: ignore[assignment]
-            self._structure_changed(ChangeKind.CREATED if created else ChangeKind.REPLACED, kind, identifier,
-                                    _RESTORED)
-            for handle, value in live.items():
-                if handle.element is not None:
-                    handle.element.value = value  # type: ignore[attr-defined]
-
-    # ------------------------------------------------------------------ reads
-    @property
-    def shells(self) -> Mapping[str, model.AssetAdministrationShell]:
-        """Read-only view by id (insertion ordered); mutate only through the twin."""
-        return self._views[0]
-
-    @property
-    def submodels(self) -> Mapping[str, model.Submodel]:
-        return self._views[1]
-
-    @property
-    def concept_descriptions(self) -> Mapping[str, model.ConceptDescription]:
-        return self._views[2]
-
-    @overload
-    def get(self, kind: Literal[ObjectKind.SHELL], identifier: str) -> model.AssetAdministrationShell: ...
-    @overload
-    def get(self, kind: Literal[ObjectKind.SUBMODEL], identifier: str) -> model.Submodel: ...
-    @overload
-    def get(self, kind: Literal[ObjectKind.CONCEPT_DESCRIPTION], identifier: str) -> model.ConceptDescription: ...
-    @overload
-    def get(self, kind: ObjectKind, identifier: str) -> Identifiable: ...
-
-    def get(self, kind: ObjectKind, identifier: str) -> Identifiable:
-        try:
-            return self._tables[kind][identifier]
-        except KeyError:
-            raise NotFound(f"no {LABELS[kind]} with id {identifier!r}") from None
-
-    def exists(self, kind: ObjectKind, identifier: str) -> bool:
-        return identifier in self._tables[kind]
-
-    def shell(self, identifier: str) -> model.AssetAdministrationShell:
-        return self.get(ObjectKind.SHELL, identifier)
-
-    def submodel(self, identifier: str) -> model.Submodel:
-        return self.get(ObjectKind.SUBMODEL, identifier)
-
-    def concept_description(self, identifier: str) -> model.ConceptDescription:
-        return self.get(ObjectKind.CONCEPT_DESCRIPTION, identifier)
-
-    def element(self, submodel_id: str, path: str) -> model.SubmodelElement:
-        try:
-            return paths.resolve(self.submodel(submodel_id), path)
-        except paths.PathError as error:
-            raise NotFound(f"submodel {submodel_id!r}: {error}") from None
-
-    def value(self, handle: LiveElement) -> ElementValue:
-        """The element's current value in its Python form (see ``aas.values``)."""
-        element = handle.element
-        if element is None:
-            raise NotFound(f"{handle.path} no longer exists in submodel {handle.submodel_id!r}")
-        return values.value_kind(element, handle.path).read(element)
-
-    def revision(self, submodel_id: str) -> int:
-        """Grows with every change to the submodel; serialization caches key on it."""
-        return self._state(submodel_id).revision
-
-    def version(self, kind: ObjectKind, identifier: str) -> int:
-        """The identifiable's ETag: shared by every instance on a replicated store, else this
-        twin's own count of its changes."""
-        shared = self.store.backend.version(kind, identifier)
-        if shared is not None:
-            return shared
-        if kind is ObjectKind.SUBMODEL:
-            return self._state(identifier).revision
-        return self._versions.get((kind, identifier), 0)
-
-    def live(self, submodel_id: str, path: str) -> LiveElement:
-        """The live handle of an element, created on first use; resolve once, update often."""
-        handle = self._live.get((submodel_id, path))
-        if handle is None:
-            element = self.element(submodel_id, path)
-            self._next_key += 1
-            handle = LiveElement(self._next_key, self._state(submodel_id), path, element)
-            self._live[(submodel_id, path)] = handle
-            self._live_by_submodel.setdefault(submodel_id, []).append(handle)
-        return handle
-
-    def find_live(self, submodel_id: str, path: str) -> LiveElement | None:
-        """The handle if some binding or client already made one, without creating it."""
-        return self._live.get((submodel_id, path))
-
-    def live_elements(self) -> Iterator[LiveElement]:
-        return iter(list(self._live.values()))
-
-    def live_in(self, submodel_id: str) -> list[LiveElement]:
-        """The handles made so far in one submodel (a dashboard's snapshot without a scan of all)."""
-        return list(self._live_by_submodel.get(submodel_id, ()))
 
     # ------------------------------------------------------- identifiables
     def create(self, obj: model.Identifiable, *, origin: Origin | None = None) -> None:
@@ -462,63 +352,6 @@ class Twin(TwinStorage):
     def is_bound(self, handle: LiveElement) -> bool:
         return handle in self._bound
 
-    # ------------------------------------------------- another instance's changes
-    def adopt(self, kind: ObjectKind, identifier: str, obj: Identifiable | None, *, origin: Origin) -> None:
-        """Take an identifiable as another instance left it in the shared store (None: deleted
-        there): the same events as a local change, nothing written (it is durable already)."""
-        table = self._tables[kind]
-        if obj is None:
-            if table.pop(identifier, None) is not None:
-                self._structure_changed(ChangeKind.DELETED, kind, identifier, origin)
-            return
-        if kind is ObjectKind.SUBMODEL and self.resident is not None and (
-                self.resident.drop(identifier) or not self.resident.resident(identifier)):
-            self._structure_changed(ChangeKind.REPLACED, kind, identifier, origin)  # read again when asked
-            return
-        created = identifier not in table
-        table[identifier] = obj
-        if kind is ObjectKind.SUBMODEL:
-            self._state(identifier).logged = 0
-        self._structure_changed(ChangeKind.CREATED if created else ChangeKind.REPLACED, kind, identifier, origin)
-
-    def holds(self, kind: ObjectKind, identifier: str) -> bool:
-        """Whether memory holds the identifiable (always, but for what a bounded cache left out)."""
-        return self.resident is None or kind is not ObjectKind.SUBMODEL or self.resident.resident(identifier)
-
-    def held_ids(self, kind: ObjectKind) -> list[str]:
-        """The ids memory holds (a bounded cache's resident submodels; else every id)."""
-        if kind is ObjectKind.SUBMODEL and self.resident is not None:
-            return self.resident.resident_ids()
-        return list(self._tables[kind])
-
-    def changed_elsewhere(self, identifier: str, *, deleted: bool, origin: Origin) -> None:
-        """Another instance changed a submodel a bounded cache does not hold: only the event (it
-        is read from the store when next asked for)."""
-        if self.resident is not None:
-            self.resident.drop(identifier)  # (a row read for an existence check is stale too)
-        self._structure_changed(ChangeKind.DELETED if deleted else ChangeKind.REPLACED, ObjectKind.SUBMODEL,
-                                identifier, origin)
-
-    def adopt_value(self, submodel_id: str, path: str, body: bytes, *, origin: Origin) -> bool:
-        """Take one element's value written by another instance (its log form); False when the
-        element is not here (the caller reloads the submodel). A submodel a bounded cache does not
-        hold is read from the store when next asked for: nothing to do."""
-        if self.resident is not None and not self.resident.resident(submodel_id):
-            return True
-        submodel = self._submodels.get(submodel_id)
-        if submodel is None:
-            return False
-        try:
-            element = paths.resolve(submodel, path)
-        except paths.PathError:
-            return False
-        kind = values.find_value_kind(element)
-        if kind is None:
-            return False
-        kind.load(element, body)
-        self._value_changed(self.live(submodel_id, path), kind.read(element), origin, body)
-        return True
-
     # ------------------------------------------------------------- internal
     def _value_changed(self, handle: LiveElement, value: ElementValue, origin: Origin | None, logged: bytes) -> None:
         now = time.time()
@@ -586,6 +419,3 @@ class Twin(TwinStorage):
                 handle.element = None
             handle.semantic_id = first_semantic_key(handle.element)
 
-
-_RESTORED = Origin("the store", "restore")
-"""A journal names a change the disk refused and memory undid (``Twin._restore``)."""

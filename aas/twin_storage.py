@@ -57,6 +57,7 @@ class TwinStorage:
     store: StoreWriter
     _submodels: MutableMapping[str, model.Submodel]
     resident: ResidentTable[model.Submodel] | None
+    resident_shells: ResidentTable[model.AssetAdministrationShell] | None
     _live: dict[tuple[str, str], LiveElement]
     _live_by_submodel: dict[str, list[LiveElement]]
     _bound: set[LiveElement]
@@ -109,8 +110,9 @@ class TwinStorage:
         self.store.submit(changes, restore=False)
         for submodel in whole:
             self._save(ObjectKind.SUBMODEL, submodel, restore=False)
-        if self.resident is not None:
-            self.resident.trim()  # what was pinned by a write in flight when it came in
+        for bounded in (self.resident, self.resident_shells):
+            if bounded is not None:
+                bounded.trim()  # what was pinned by a write in flight when it came in
         return count
 
     async def persisted(self, since: int | None = None) -> None:
@@ -237,6 +239,16 @@ class TwinStorage:
         if not isinstance(obj, model.Submodel):
             raise InvalidInput(f"the store holds a {type(obj).__name__} as submodel {stored.identifier!r}")
         return obj
+
+    def _read_shell(self, stored: StoredDocument) -> model.AssetAdministrationShell:
+        obj = self._read(stored)
+        if not isinstance(obj, model.AssetAdministrationShell):
+            raise InvalidInput(f"the store holds a {type(obj).__name__} as shell {stored.identifier!r}")
+        return obj
+
+    def _shell_pinned(self, shell_id: str) -> bool:
+        """Its first save waits (``deferring_first_saves``): the store lacks it."""
+        return (ObjectKind.SHELL, shell_id) in self._deferred
 
     def _pinned(self, submodel_id: str) -> bool:
         """A device feeds one of its elements, a value of it waits for the flush, or its first save

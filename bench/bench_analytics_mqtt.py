@@ -1,7 +1,7 @@
 """MQTT ingest with analytics on every signal, against the raw paho subscriber in the same run.
 
-The same flood as bench_mqtt.py (N JSON messages on 100 topics, QoS 0, our own Mosquitto on a free
-port): the paho baseline only decodes each payload; twinbridge runs the MqttAdapter into 100
+``mqtt_flood``'s flood (N JSON messages on 100 topics, QoS 0, our own Mosquitto on a free port):
+the paho baseline only decodes each payload; twinbridge runs the MqttAdapter into 100
 signals of 10 machines (each with an OperationalData and a PredictiveMaintenance submodel, as the
 plant builds them) and the plant file's analytics, started by the production ``AnalyticsService``,
 on every signal: a filter chain (range check, median of 5) into ``<Signal>Filtered``, the default
@@ -17,16 +17,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from basyx.aas import model
-from bench_mqtt import TOPICS, Rate, flood_rate, mosquitto, paho_baseline
+from mqtt_flood import TOPICS, Rate, against_paho, end_binding, flood_rate
 
 from twinbridge.aas.twin import Twin
 from twinbridge.adapters.config import Binding, ElementTarget
@@ -79,9 +76,7 @@ def plant(detector: str = DEFAULT_DETECTOR) -> tuple[Twin, list[tuple[str, Bindi
         model.AssetInformation(global_asset_id="urn:bench:asset:end"), "urn:bench:aas:end", id_short="Bench",
         submodel={model.ModelReference.from_referable(end)},
     ))
-    bindings.append(("bindings[end]", Binding(source="broker", target=ElementTarget(shell="Bench", submodel="End",
-                                                                                      path="End"),
-                                              mqtt=MqttPoint(topic="bench/end", payload="text", qos=1))))
+    bindings.append(end_binding(ElementTarget(shell="Bench", submodel="End", path="End")))
     return twin, bindings, AnalyticsSettings(signals=specs)
 
 
@@ -101,21 +96,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--detector", default=DEFAULT_DETECTOR, help="the anomaly detector on every signal")
     args = parser.parse_args()
-    baseline: list[Rate] = []
-    ours: list[Rate] = []
-    with tempfile.TemporaryDirectory() as directory, mosquitto(Path(directory)) as port:
-        for run in range(args.runs):
-            baseline.append(paho_baseline(port, args.messages))
-            rate, alarms = asyncio.run(analysed_ingest(port, args.messages, args.detector))
-            ours.append(rate)
-            print(f"run {run + 1}: paho {baseline[-1].wall:,.0f} msg/s ({baseline[-1].cpu:,.0f} per CPU-s), "
-                  f"twinbridge + analytics {rate.wall:,.0f} msg/s ({rate.cpu:,.0f} per CPU-s), {alarms} alarms; "
-                  f"load average {os.getloadavg()[0]:.2f}")
-    for label, pick in (("wall clock", lambda r: r.wall), ("per CPU-second", lambda r: r.cpu)):
-        paho_rate = statistics.median(pick(r) for r in baseline)
-        our_rate = statistics.median(pick(r) for r in ours)
-        print(f"median of {args.runs}, {label}: paho baseline {paho_rate:,.0f} msg/s; twinbridge with analytics on "
-              f"every signal ({args.detector}) {our_rate:,.0f} msg/s; ratio {our_rate / paho_rate:.2f} (target ≥ 0.7)")
+
+    def ingest(port: int, _scratch: Path) -> tuple[Rate, str]:
+        rate, alarms = asyncio.run(analysed_ingest(port, args.messages, args.detector))
+        return rate, f", {alarms} alarms"
+
+    against_paho(args.messages, args.runs, f"twinbridge with analytics on every signal ({args.detector})", ingest)
 
 
 if __name__ == "__main__":

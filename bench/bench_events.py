@@ -5,10 +5,10 @@ Measured in the same run against the same broker (QoS 0, async-aas layout, 100 P
    publishes each (its log holds all N, so nothing is dropped). Rate = N / (first update → last
    publish), in wall-clock time and per CPU-second of this process (one thread: one core; the
    broker runs in its own process). Baseline: aiomqtt publishing N pre-encoded CloudEvents.
-2. MQTT ingest with events on: bench_mqtt's flood (N JSON messages on 100 topics) into the
-   MqttAdapter (``bench_mqtt.flood_rate``) while the same twin's hub and publisher send every
+2. MQTT ingest with events on: mqtt_flood's flood (N JSON messages on 100 topics) into the
+   MqttAdapter (``mqtt_flood.flood_rate``) while the same twin's hub and publisher send every
    resulting value event back to the broker (the clock stops when the last one is published),
-   against bench_mqtt's raw paho subscriber (decode only) and bench_mqtt's ingest without events,
+   against mqtt_flood's raw paho subscriber (decode only) and its ingest without events,
    in the same run.
 Targets (issue 12): ≥ 50,000 value events/s published on one core; ingest ≥ 0.7× raw paho.
 
@@ -26,14 +26,12 @@ import time
 from pathlib import Path
 
 import aiomqtt
-import bench_mqtt as mqtt_bench  # the script's folder is on sys.path
+import mqtt_flood  # the script's folder is on sys.path
 from basyx.aas import model
-from bench_mqtt import Rate, mosquitto
+from mqtt_flood import Rate, mosquitto
 
 from twinbridge.aas.events import ValueChanged
 from twinbridge.aas.twin import Twin
-from twinbridge.adapters.config import Binding, ElementTarget
-from twinbridge.adapters.mqtt.config import MqttPoint
 from twinbridge.server.events.hub import EventHub
 from twinbridge.server.events.model import value_event
 from twinbridge.server.events.mqtt import MqttEventPublisher
@@ -90,12 +88,9 @@ async def twinbridge(port: int, events: int) -> tuple[float, float]:
 
 
 async def ingest_with_events(port: int, messages: int) -> Rate:
-    """bench_mqtt's flood (``flood_rate``) with the event hub and the MQTT publisher on the same
+    """mqtt_flood's flood (``flood_rate``) with the event hub and the MQTT publisher on the same
     twin; the clock runs until every value event of the flood is published, not only ingested."""
-    twin, bindings = mqtt_bench.bench_twin()
-    end = ElementTarget(shell="Bench", submodel="Signals", path="End")
-    bindings.append(("bindings[end]", Binding(source="broker", target=end,
-                                              mqtt=MqttPoint(topic="bench/end", payload="text", qos=1))))
+    twin, bindings = mqtt_flood.bench_twin()
     stats = EventStats()
     hub = EventHub(twin, BASE, stats, messages + 10)
     await hub.start()
@@ -111,7 +106,7 @@ async def ingest_with_events(port: int, messages: int) -> Rate:
             await asyncio.sleep(0.0005)
 
     try:
-        return await mqtt_bench.flood_rate(port, messages, twin, bindings, twin.live(mqtt_bench.SUBMODEL, "End"),
+        return await mqtt_flood.flood_rate(port, messages, twin, bindings, twin.live(mqtt_flood.SUBMODEL, "End"),
                                            published)
     finally:
         await publisher.stop()
@@ -130,9 +125,9 @@ def main() -> None:
             wall, cpu = asyncio.run(twinbridge(port, args.events))
             walls.append(wall)
             cpus.append(cpu)
-            paho.append(mqtt_bench.paho_baseline(port, args.events))
+            paho.append(mqtt_flood.paho_baseline(port, args.events))
             ours.append(asyncio.run(ingest_with_events(port, args.events)))
-            alone.append(asyncio.run(mqtt_bench.twin_ingest(port, args.events)))
+            alone.append(asyncio.run(mqtt_flood.twin_ingest(port, args.events)))
             print(f"run {run + 1}: aiomqtt {base_rates[-1]:,.0f} msg/s; published {wall:,.0f} events/s wall, "
                   f"{cpu:,.0f} per CPU-s; ingest with events {ours[-1].wall:,.0f} msg/s ({ours[-1].cpu:,.0f} per "
                   f"CPU-s), without events {alone[-1].wall:,.0f} ({alone[-1].cpu:,.0f} per CPU-s), "
@@ -148,7 +143,7 @@ def main() -> None:
     print(f"  MQTT ingest with every value published as an event: {median(r.wall for r in ours):,.0f} msg/s "
           f"({median(r.cpu for r in ours):,.0f} per CPU-s); raw paho {median(r.wall for r in paho):,.0f} "
           f"({median(r.cpu for r in paho):,.0f} per CPU-s): ratio {wall_ratio:.2f} wall, {cpu_ratio:.2f} per CPU-s")
-    print(f"  MQTT ingest without events (bench_mqtt): {median(r.wall for r in alone):,.0f} msg/s "
+    print(f"  MQTT ingest without events (mqtt_flood.twin_ingest): {median(r.wall for r in alone):,.0f} msg/s "
           f"({median(r.cpu for r in alone):,.0f} per CPU-s): ratio "
           f"{median(r.cpu for r in alone) / median(r.cpu for r in paho):.2f} per CPU-s")
     print(f"  peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")

@@ -1,6 +1,7 @@
 """Bigger than memory: one instance with a bounded cache (``?cache=N``) over a large PostgreSQL store.
 
-COPYs ``--submodels`` submodels of 10 Properties (and one shell per 10 submodels) into a fresh
+COPYs ``--submodels`` submodels of 10 Properties (and ``--shells`` shells, by default one per 10
+submodels, each referencing its share of them in order) into a fresh
 schema (dropped at the end), starts ``twinbridge serve --store postgresql://…?cache=N`` and
 prints its start-up time and RSS, then (wrk, 32 connections, median of ``--rounds``):
 
@@ -12,11 +13,15 @@ prints its start-up time and RSS, then (wrk, 32 connections, median of ``--round
   SQL), which should not grow with the store (2 connections: a page of 100 evicted submodels
   costs 100 JSON round trips);
 - value ``PATCH`` of random elements of (mostly evicted) submodels;
+- the shell routes (``measure_shells``; ``--only-shells`` measures only them): one shell by id
+  over 1,000 resident ids (their baseline) and over ``--cold`` uniform ids, ``/shells`` pages,
+  ``idShort`` and ``assetIds`` filters (one match, and one shell in 100), ``$reference`` pages;
 - RSS after all that. wrk waits up to 30 s for an answer (the machine is shared: a 2 s timeout
   failed whole runs). Issue 16's targets: GET p99 ≤ 20 ms and ≥ 2,000 req/s, lists independent
   of the total, RSS ≤ 1 GiB.
 
     .venv/bin/python bench/bench_postgres_big.py [--submodels 100000] [--cache 10000] [--seconds 5] [--rounds 3]
+        [--shells 100000] [--only-shells]
 """
 
 from __future__ import annotations
@@ -42,8 +47,20 @@ RARE = "urn:twinbridge:bench:semantic:rare"
 COMMON = "urn:twinbridge:bench:semantic"
 
 
-def rows(count: int) -> Iterator[tuple[str, str, str]]:
+def shell_number_of(number: int, count: int, shells: int) -> int | None:
+    """The shell that submodel ``number`` completes (its last submodel), if any: shell j
+    references the ``count // shells`` submodels before it, in order."""
+    group = count // shells
+    return number // group if number % group == group - 1 else None
+
+
+def shell_id(number: int) -> str:
+    return f"urn:twinbridge:bench:shell:{number}"
+
+
+def rows(count: int, shells: int) -> Iterator[tuple[str, str, str]]:
     """(kind, id, body) of every document, made as they are copied (1M would not fit as a list)."""
+    group = count // shells
     for number in range(count):
         semantic = RARE if number % 1000 == 0 else COMMON
         sm = submodel_id(number)
@@ -53,18 +70,20 @@ def rows(count: int) -> Iterator[tuple[str, str, str]]:
             "submodelElements": [{"modelType": "Property", "idShort": f"P{index}", "valueType": "xs:int",
                                   "value": str(index)} for index in range(ELEMENTS)],
         }).decode()
-        if number % 10 == 9:
-            shell = f"urn:twinbridge:bench:shell:{number // 10}"
-            yield "shell", shell, orjson.dumps({
-                "modelType": "AssetAdministrationShell", "id": shell, "idShort": f"Shell{number // 10}",
+        shell = shell_number_of(number, count, shells)
+        if shell is not None:  # idShort and the "line" asset id match 1 shell in 100, the others 1
+            yield "shell", shell_id(shell), orjson.dumps({
+                "modelType": "AssetAdministrationShell", "id": shell_id(shell), "idShort": f"Shell{shell % 100}",
                 "assetInformation": {"assetKind": "Instance",
-                                     "globalAssetId": f"urn:twinbridge:bench:asset:{number // 10}"},
+                                     "globalAssetId": f"urn:twinbridge:bench:asset:{shell}",
+                                     "specificAssetIds": [{"name": "serialNumber", "value": f"SN-{shell}"},
+                                                          {"name": "line", "value": f"L{shell % 100}"}]},
                 "submodels": [{"type": "ModelReference", "keys": [{"type": "Submodel", "value": submodel_id(n)}]}
-                              for n in range(number - 9, number + 1)],
+                              for n in range(number - group + 1, number + 1)],
             }).decode()
 
 
-def load(schema: str, count: int) -> float:
+def load(schema: str, count: int, shells: int) -> float:
     from twinbridge.aas.store.postgres import PostgresStore
     from twinbridge.aas.store.postgres_schema import StoreUrl
 
@@ -73,7 +92,7 @@ def load(schema: str, count: int) -> float:
     with psycopg.connect(SERVER) as conn:
         conn.execute(f"SET search_path TO {schema}")
         with conn.cursor().copy("COPY documents (kind, id, body) FROM STDIN") as copy:
-            for row in rows(count):
+            for row in rows(count, shells):
                 copy.write_row(row)
     with psycopg.connect(SERVER, autocommit=True) as conn:
         conn.execute(f"SET search_path TO {schema}")
@@ -113,6 +132,41 @@ def measure(base: str, pid: int, count: int, cold: int, seconds: float, rounds: 
     return {name: Figures.median(figures) for name, figures in runs.items()}
 
 
+def asset(name: str, value: str) -> str:
+    return b64(orjson.dumps({"name": name, "value": value}).decode())
+
+
+def measure_shells(base: str, pid: int, shells: int, cold: int, seconds: float, rounds: int) -> dict[str, Figures]:
+    """The shell routes: one shell by id (1,000 hot ids: resident, the baseline; ``cold`` uniform
+    ids: mostly rows never read), pages and filters in SQL (2 connections, as the lists above)."""
+    rng = random.Random(11)
+    hot = [f"{API}/shells/{b64(shell_id(n))}" for n in rng.sample(range(shells), 1_000)]
+    uniform = [f"{API}/shells/{b64(shell_id(rng.randrange(shells)))}" for _ in range(cold)]
+    some = rng.randrange(shells)
+    lists = {
+        "GET /shells?limit=100": f"{API}/shells?limit=100",
+        "GET /shells?assetIds=serialNumber (1 match)": f"{API}/shells?assetIds={asset('serialNumber', f'SN-{some}')}",
+        "GET /shells?assetIds=globalAssetId (1 match)":
+            f"{API}/shells?assetIds={asset('globalAssetId', f'urn:twinbridge:bench:asset:{some}')}",
+        "GET /shells?assetIds=line (1 in 100)&limit=100": f"{API}/shells?assetIds={asset('line', 'L7')}&limit=100",
+        "GET /shells?idShort=Shell7&limit=100": f"{API}/shells?idShort=Shell7&limit=100",
+        "GET /shells/$reference?limit=100": f"{API}/shells/$reference?limit=100",
+    }
+    runs: dict[str, list[Figures]] = {"GET shell, 1,000 hot ids": [], f"GET shell, {cold:,} uniform ids": []}
+    runs.update({name: [] for name in lists})
+    for _ in range(2):  # warm: a second read admits an id into the cache (aas.resident)
+        for path in hot:
+            with urllib.request.urlopen(urllib.request.Request(base + path, headers=HEADERS), timeout=30):
+                pass
+    for _ in range(rounds):
+        runs["GET shell, 1,000 hot ids"].append(wrk(base + hot[0], seconds, 32, pid, paths_script(hot), 30))
+        runs[f"GET shell, {cold:,} uniform ids"].append(
+            wrk(base + uniform[0], seconds, 32, pid, paths_script(uniform), 30))
+        for name, path in lists.items():
+            runs[name].append(wrk(base + path, seconds, 2, pid, paths_script([path]), 30))
+    return {name: Figures.median(figures) for name, figures in runs.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--submodels", type=int, default=100_000)
@@ -120,14 +174,20 @@ def main() -> None:
     parser.add_argument("--cold", type=int, default=50_000, help="distinct ids of the uniform reads and writes")
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--shells", type=int, default=None,
+                        help="shells (default: one per 10 submodels); each references submodels/shells of them")
+    parser.add_argument("--only-shells", action="store_true", help="measure the shell routes only")
     args = parser.parse_args()
     count = args.submodels
+    shells = args.shells or count // 10
+    if count % shells:
+        parser.error(f"--shells must divide --submodels ({count:,} by {shells:,})")
     schema = f"bench_big_{count}_{int(time.time())}"
-    print(f"{count:,} submodels of {ELEMENTS} Properties + {count // 10:,} shells, cache {args.cache:,};"
+    print(f"{count:,} submodels of {ELEMENTS} Properties + {shells:,} shells, cache {args.cache:,};"
           f" load average {load_average()}")
     processes = []
     try:
-        print(f"PostgreSQL COPY + VACUUM ANALYZE: {load(schema, count):.1f} s")
+        print(f"PostgreSQL COPY + VACUUM ANALYZE: {load(schema, count, shells):.1f} s")
         with psycopg.connect(SERVER) as conn:
             size = conn.execute("SELECT pg_size_pretty(pg_total_relation_size(%s))",
                                 (f"{schema}.documents",)).fetchone()
@@ -135,11 +195,14 @@ def main() -> None:
         process, base, took = start(f"{SERVER}?schema={schema}&cache={args.cache}", None)
         processes.append(process)
         print(f"instance started in {took:.1f} s, RSS {rss_mib(process.pid):.0f} MiB")
-        results = measure(base, process.pid, count, args.cold, args.seconds, args.rounds)
+        results = {} if args.only_shells else measure(base, process.pid, count, args.cold, args.seconds, args.rounds)
         print(f"\nload average {load_average()}")
-        hot = results["GET submodel, 1,000 hot ids"]
         for name, figures in results.items():
-            print(f"{name:42s} {figures}  ratio to hot GET {figures.rate / hot.rate:4.2f}")
+            print(f"{name:46s} {figures}  ratio to hot GET {figures.rate / results[next(iter(results))].rate:4.2f}")
+        results = measure_shells(base, process.pid, shells, args.cold, args.seconds, args.rounds)
+        print(f"load average {load_average()}")
+        for name, figures in results.items():
+            print(f"{name:46s} {figures}  ratio to hot GET {figures.rate / results[next(iter(results))].rate:4.2f}")
         print(f"RSS after the load: {rss_mib(process.pid):.0f} MiB")
     finally:
         stop(processes)

@@ -90,7 +90,7 @@ def measure(store: str, machines: int, queries: int) -> dict[str, object]:
     before = _rss()
     started = time.process_time()
     if store == "memory":
-        from twinbridge.submodels.semantic import new_graph
+        from twinbridge.submodels.sparql import new_graph
 
         graph: Graph = new_graph()
         add = graph.store.add

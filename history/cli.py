@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from twinbridge.aas.store import STORE_FILE_NAME
-from twinbridge.history.journal import verify
+from twinbridge.history._journal_file import verify
 from twinbridge.history.service import HISTORY_DIR, HISTORY_FILE, JOURNAL_FILE
 from twinbridge.history.store import HistoryError, open_history
 

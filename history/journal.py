@@ -11,6 +11,8 @@ breaks its own hash; deleting or moving an entry breaks the numbering and the ne
 ``verify`` names the first entry that is not what was written (the seeds' "data integrity"
 without a blockchain). A journal that fails verification is reported at start-up and left as it
 is; new entries chain on after its last line.
+The entry's form, the chain check and the reading of the file stand in ``_journal_file`` (the
+``twinbridge journal verify`` command needs only them).
 
 Reads of the past (``document_at``) find the newest entry of an object at or before a time, from
 an index of file offsets built when the journal opens, and replay the value entries after its last
@@ -31,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
-import hashlib
 import logging
 import os
 import shutil
@@ -51,69 +52,16 @@ from twinbridge.aas.bus import ChangeBatch, DeliveryMode, Subscription
 from twinbridge.aas.events import ChangeKind, ObjectKind, StructureChanged, ValueChanged
 from twinbridge.aas.store import ElementOp, LoggedChange
 from twinbridge.aas.twin import Twin
+from twinbridge.history._journal_file import GENESIS, OPTIONS, Broken, Limited, digest, entry_hash, lines, verify
 
 log = logging.getLogger(__name__)
 
-GENESIS = "0" * 64
 CHECKPOINT_EVERY = 256
+"""Value entries of one object between two entries that carry its whole document."""
 BASELINE_SLICE_S = 0.02
 BASELINE_PAUSE_S = 0.03
 """The start-up baseline works ~20 ms, then leaves the loop idle ~30 ms: a request takes several
 loop turns, and back-to-back slices (``sleep(0)``) made each of them wait for one."""
-"""Value entries of one object between two entries that carry its whole document."""
-_OPTIONS = orjson.OPT_SORT_KEYS
-
-
-@dataclass(frozen=True, slots=True)
-class Broken:
-    """The first entry that is not what was written, and why."""
-
-    entry: int  # 1-based line number: the entry's position in the file
-    reason: str
-
-    def __str__(self) -> str:
-        return f"journal entry {self.entry}: {self.reason}"
-
-
-def entry_hash(fields: dict[str, Any]) -> str:
-    """SHA-256 over the canonical JSON (sorted keys) of every field but ``hash``."""
-    content = {key: value for key, value in fields.items() if key != "hash"}
-    return hashlib.sha256(orjson.dumps(content, option=_OPTIONS)).hexdigest()
-
-
-def verify(path: Path) -> tuple[int, Broken | None]:
-    """Check the whole chain; returns (entries checked, the first broken entry or None)."""
-    previous = GENESIS
-    count = 0
-    for count, (_, line) in enumerate(_lines(path), start=1):
-        try:
-            fields = orjson.loads(line)
-        except orjson.JSONDecodeError as error:
-            return count, Broken(count, f"not valid JSON ({error}): edited or truncated")
-        if not isinstance(fields, dict) or not isinstance(fields.get("hash"), str):
-            return count, Broken(count, "has no hash field: edited")
-        if fields.get("seq") != count:
-            return count, Broken(count, f"is numbered {fields.get('seq')!r} but stands at position {count}: "
-                                        "an entry before it was deleted, or entries were reordered")
-        if fields.get("prev") != previous:
-            return count, Broken(count, "does not chain to the entry before it (prev hash differs): "
-                                        "the entry before it was edited, deleted or reordered")
-        if entry_hash(fields) != fields["hash"]:
-            return count, Broken(count, "its content does not match its hash: the entry was edited")
-        previous = fields["hash"]
-    return count, None
-
-
-def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(offset, line without newline) for every non-empty line."""
-    if not path.exists():
-        return
-    with path.open("rb") as stream:
-        offset = 0
-        for line in stream:
-            if line.strip():
-                yield offset, line.rstrip(b"\n")
-            offset += len(line)
 
 
 @dataclass(slots=True)
@@ -314,7 +262,7 @@ class Journal:
         target = directory / "journal.jsonl"
         with self._lock, self.path.open("rb") as source, target.open("wb") as out:
             size = os.fstat(source.fileno()).st_size
-            shutil.copyfileobj(_Limited(source, size), out)
+            shutil.copyfileobj(Limited(source, size), out)
         return [target]
 
     # ------------------------------------------------------------ appending
@@ -337,10 +285,10 @@ class Journal:
                 self._values_since_document.pop(key, None)
             plain = orjson.loads(orjson.dumps(fields))  # the hash covers exactly what is written
             plain["hash"] = entry_hash(plain)
-            self._unwritten.append((plain, orjson.dumps(plain, option=_OPTIONS) + b"\n"))
+            self._unwritten.append((plain, orjson.dumps(plain, option=OPTIONS) + b"\n"))
             self._seq += 1
             self._last = plain["hash"]
-            self._latest[key] = _digest(plain.get("document"))  # None after a value: a baseline next start
+            self._latest[key] = digest(plain.get("document"))  # None after a value: a baseline next start
 
     def _commit(self) -> None:
         """One write and one fsync for every entry added since the last commit (a batch of changes,
@@ -468,12 +416,12 @@ class Journal:
             if not self.twin.exists(kind, identifier):
                 continue
             document = documents.encode(self.twin.get(kind, identifier))
-            if self._latest.get((kind.value, identifier)) != _digest(orjson.loads(document)):
+            if self._latest.get((kind.value, identifier)) != digest(orjson.loads(document)):
                 self._add("baseline", kind, identifier, None, document, "twinbridge", "start-up")
         self._commit()
 
     def _load_index(self) -> None:
-        for offset, line in _lines(self.path):
+        for offset, line in lines(self.path):
             try:
                 fields = orjson.loads(line)
             except orjson.JSONDecodeError:
@@ -481,7 +429,7 @@ class Journal:
             self._seq += 1
             self._last = str(fields.get("hash", self._last))
             self._note(fields, offset)
-            self._latest[(str(fields.get("kind")), str(fields.get("id")))] = _digest(fields.get("document"))
+            self._latest[(str(fields.get("kind")), str(fields.get("id")))] = digest(fields.get("document"))
 
     def _note(self, fields: dict[str, Any], offset: int) -> None:
         self._offsets.append(offset)
@@ -490,24 +438,3 @@ class Journal:
         position = bisect.bisect_right(times, moment)
         times.insert(position, moment)
         offsets.insert(position, offset)
-
-
-def _digest(document: Any) -> bytes | None:
-    """A comparable digest of a document (key order does not matter): 32 bytes held per object
-    instead of its canonical JSON (the whole environment a second time)."""
-    return None if document is None else hashlib.sha256(orjson.dumps(document, option=_OPTIONS)).digest()
-
-
-class _Limited:
-    """A reader that stops at ``size`` bytes (the journal's length when the backup began)."""
-
-    def __init__(self, stream: Any, size: int) -> None:
-        self._stream = stream
-        self._left = size
-
-    def read(self, n: int = -1) -> bytes:
-        if self._left <= 0:
-            return b""
-        data = self._stream.read(self._left if n < 0 else min(n, self._left))
-        self._left -= len(data)
-        return bytes(data)

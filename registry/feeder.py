@@ -297,7 +297,7 @@ class RegistryFeeder:
                 self._mark((SHELL, change.identifier))
             else:
                 self._mark((SUBMODEL, change.identifier))
-                for shell_id in list(self._referenced_by.get(change.identifier, ())):
+                for shell_id in self._referencing(change.identifier):
                     self._mark((SHELL, shell_id))
 
     def _mark(self, due: Due) -> None:
@@ -307,14 +307,28 @@ class RegistryFeeder:
     def _make_all_due(self) -> None:
         self._referenced_by.clear()
         self._references.clear()
-        for shell in self.twin.shells.values():
-            self._index(shell)
-            self._mark((SHELL, shell.id))
+        if self.twin.shell_source is not None:  # bounded shells: their ids only (each is read when sent)
+            for identifier in self.twin.shells:
+                self._mark((SHELL, identifier))
+        else:
+            for shell in self.twin.shells.values():
+                self._index(shell)
+                self._mark((SHELL, shell.id))
         for identifier in self.twin.submodels:
             self._mark((SUBMODEL, identifier))
         self._reconciled = False
 
+    def _referencing(self, submodel_id: str) -> list[str]:
+        """The shells whose descriptors list the submodel. With bounded shells (``?cache=N``) the
+        store's index answers (the reverse index here held ~520 bytes per shell: 1M shells, ~500 MiB)."""
+        source = self.twin.shell_source
+        if source is None:
+            return list(self._referenced_by.get(submodel_id, ()))
+        return source.referencing([submodel_id])
+
     def _index(self, shell: model.AssetAdministrationShell) -> None:
+        if self.twin.shell_source is not None:
+            return
         references = self._references[shell.id] = submodel_ids(shell)
         for submodel_id in references:
             self._referenced_by.setdefault(submodel_id, set()).add(shell.id)

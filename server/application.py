@@ -3,7 +3,8 @@
 Start order follows the road a value travels: the store and the twin first, then the
 content (imports, then the plant file), then what derives from it (hierarchy, roll-ups,
 semantic graph), then the adapters that feed it, and last the endpoints that expose it.
-Stop runs the other way round and flushes live values to the store.
+Stop runs the other way round and flushes live values to the store. What the repository holds
+before it serves (imports, the plant) is built by ``content``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import hashlib
 import logging
 import signal
 import sys
@@ -20,38 +20,25 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol
 
 import uvicorn
-from basyx.aas import model
 from pydantic import SecretStr
 
 from twinbridge.aas import compat_basyx
 from twinbridge.aas.errors import InvalidInput, TwinError
 from twinbridge.aas.gc_pause import collector_paused
-from twinbridge.aas.limits import DEFAULT as DEFAULT_LIMITS
-from twinbridge.aas.limits import Limits
-from twinbridge.aas.limits import applied as applied_limits
 from twinbridge.aas.operations import OperationRegistry
 from twinbridge.aas.replication import follow
-from twinbridge.aas.serialization import (
-    Environment,
-    collect,
-    guess_format,
-    import_environment,
-    read_environment,
-    write_environment,
-)
-from twinbridge.aas.store import open_store, private_directory, store_url_for
-from twinbridge.aas.twin import Twin, kind_of
-from twinbridge.adapters.binding import BindingError, resolve_target
+from twinbridge.aas.store import open_store, private_directory
+from twinbridge.aas.twin import Twin
+from twinbridge.adapters.binding import resolve_target
 from twinbridge.adapters.config import Binding
 from twinbridge.adapters.modbus import compat_pymodbus
 from twinbridge.adapters.mqtt import compat_aiomqtt
 from twinbridge.adapters.registry import create_adapter
 from twinbridge.history.service import HistoryService
 from twinbridge.server import compat_uvicorn
-from twinbridge.server.analytics_config import watched_signals
 from twinbridge.server.analytics_service import AnalyticsService
 from twinbridge.server.api.alarms import alarm_router
 from twinbridge.server.api.app import create_app
@@ -63,6 +50,7 @@ from twinbridge.server.api.plant_status import router as plant_status_router
 from twinbridge.server.api.sparql import router as sparql_router
 from twinbridge.server.bounded_cache import bounded_plant_file
 from twinbridge.server.config import PlantFile, TokenAuth
+from twinbridge.server.content import import_files, load_plant, store_url
 from twinbridge.server.events.health import health_router
 from twinbridge.server.events.hub import EventHub
 from twinbridge.server.events.mqtt import MqttEventPublisher
@@ -83,7 +71,6 @@ if TYPE_CHECKING:
     from twinbridge.server.opcua import OpcUaServer
 
 log = logging.getLogger("twinbridge")
-_I = TypeVar("_I", bound=model.Identifiable)
 
 
 def property_of_value_node(node_id: ua.NodeId) -> tuple[str, str] | None:
@@ -129,106 +116,11 @@ DEFERRED_PAUSE_S = 0.03
 write); with ``sleep(0)`` between slices each turn waited for a slice (of this and of the
 journal's baseline): GET /shells p50 ~2x the baseline's under load while the plant was saved."""
 
-PLANT_FINGERPRINT = "plant/description.sha256"
-PLANT_MODEL = "plant/model.json"
-
-
-def import_files(twin: Twin, paths: list[Path], replace: bool = False, limits: Limits = DEFAULT_LIMITS) -> list[str]:
-    """Import each file; without ``replace`` objects and files already in the twin are kept, so a
-    restart with the same ``--import`` never silently undoes edits made over REST. Returns one
-    report line per file (what was created, kept or replaced).
-
-    ``limits``: the plant file's ``server.rest.limits``; a file is held to the same bounds as an
-    upload of it (a package a site allows over REST must not be refused at start-up, nor the
-    reverse)."""
-    reports = []
-    for path in paths:
-        data = path.read_bytes()
-        with applied_limits(limits):
-            environment = read_environment(data, guess_format(path.name, None, data))
-        kept = 0
-        if not replace:
-            environment, kept = _missing_only(twin, environment)
-        summary = import_environment(twin, environment)
-        report = (f"imported {path}: {summary.created} created, {summary.replaced} replaced, {kept} kept "
-                  f"as they were{' (--replace overwrites them)' if kept else ''}, {summary.files} files")
-        log.info("%s", report)
-        reports.append(report)
-    return reports
-
-
-def _missing_only(twin: Twin, environment: Environment) -> tuple[Environment, int]:
-    """The part of ``environment`` the twin lacks, and how many objects and files it already has."""
-    def new(objects: list[_I]) -> list[_I]:
-        return [obj for obj in objects if not twin.exists(kind_of(obj), obj.id)]
-
-    missing = Environment(new(environment.shells), new(environment.submodels), new(environment.concept_descriptions),
-                          {name: file for name, file in environment.files.items() if twin.load_file(name) is None})
-    total = len(list(environment.identifiables())) + len(environment.files)
-    return missing, total - len(list(missing.identifiables())) - len(missing.files)
-
-
-def load_plant(twin: Twin, plant_file: PlantFile) -> Plant | None:
-    """Build the described plant into the twin.
-
-    While the description (with the analytics signals, which decide the Predictive Maintenance
-    submodels) is unchanged since the last start, only missing objects are created,
-    so edits made over REST survive a restart; a changed description wins and replaces what
-    it describes. Objects the description does not mention (imports, REST) are never touched.
-    """
-    if plant_file.plant is None:
-        return None
-    watched = watched_signals(plant_file.analytics)  # which assets get a PM submodel, and its RUL conditions
-    fingerprint = hashlib.sha256(plant_file.plant.model_dump_json().encode() + repr(watched).encode()
-                                 ).hexdigest().encode()
-    stored = twin.load_file(PLANT_FINGERPRINT)
-    changed = stored is None or stored[1] != fingerprint
-    saved = twin.load_file(PLANT_MODEL)
-    plant = Plant(twin, plant_file.plant, plant_file.base_dir, replace=changed, semantic=plant_file.server.semantic,
-                  saved=None if saved is None else saved[1], watched=watched)
-    if not plant.restored:
-        twin.save_file(PLANT_MODEL, "application/json", plant.model.to_document())
-    twin.save_file(PLANT_FINGERPRINT, "text/plain", fingerprint)
-    log.info("plant %s: %d shells, %d objects %s", plant_file.plant.assets[0].id_short, plant.shell_count,
-             plant.written, "written (description changed)" if changed else
-             "restored (description unchanged)" if plant.restored else "created (description unchanged)")
-    return plant
-
-
 def bindings_by_source(plant_file: PlantFile) -> dict[str, list[tuple[str, Binding]]]:
     grouped: dict[str, list[tuple[str, Binding]]] = {s.name: [] for s in plant_file.southbound.sources}
     for index, binding in enumerate(plant_file.southbound.bindings):
         grouped[binding.source].append((f"bindings[{index}]", binding))
     return grouped
-
-
-def check_bindings(plant_file: PlantFile) -> list[str]:
-    """Every binding whose target does not resolve in the plant (for ``twinbridge validate``)."""
-    twin = Twin()
-    import_files(twin, plant_file.imports, limits=plant_file.server.rest.limits.limits())
-    load_plant(twin, plant_file)
-    problems = []
-    for index, binding in enumerate(plant_file.southbound.bindings):
-        try:
-            resolve_target(twin, binding.target, f"bindings[{index}]")
-        except BindingError as error:
-            problems.append(str(error))
-    return problems
-
-
-def export_repository(plant_file: PlantFile, data: Path | None, imports: list[Path], fmt: str) -> bytes:
-    twin = Twin(open_store(store_url(plant_file.server.store if data is not None else None, data)))
-    try:
-        import_files(twin, [*plant_file.imports, *imports], limits=plant_file.server.rest.limits.limits())
-        load_plant(twin, plant_file)
-        return write_environment(collect(twin), fmt)  # type: ignore[arg-type]
-    finally:
-        twin.close()
-
-
-def store_url(configured: str | None, data_dir: Path | None) -> str:
-    """The configured store URL; without one, SQLite in the data directory (memory without one)."""
-    return configured if configured is not None else store_url_for(data_dir)
 
 
 class Application:
@@ -362,7 +254,10 @@ class Application:
                                               self.analytics.listeners, Rights(opcua.settings)))
         await self._start_registry(app, plant_file.server.rest.prefix, opcua_url)  # after OPC UA: its endpoint
         compat_uvicorn.check_port(self.host, self.port)  # before the banner: a port in use says so, in our words
-        config = uvicorn.Config(app, host=self.host, port=self.port, log_level="warning", lifespan="off")
+        # No access log: at level warning it is never shown, but uvicorn still built each request's
+        # line (client address, quoted path): ~1-2 % of the loop on every route (helper "patch").
+        config = uvicorn.Config(app, host=self.host, port=self.port, log_level="warning", lifespan="off",
+                                access_log=False)
         self.http = compat_uvicorn.HttpServer(config)
         self._tasks.append(asyncio.create_task(self._flush_periodically(plant_file.server.flush_interval_s)))
         self._tasks.append(asyncio.create_task(self._after_first_answer(), name="deferred start-up work"))

@@ -1,8 +1,9 @@
-"""What an instance with a bounded cache of submodels (a store URL's ``?cache=N``) cannot run.
+"""What an instance with a bounded cache of submodels and shells (a store URL's ``?cache=N``) cannot run.
 
-Each of these builds something over every submodel at start-up and keeps it in memory (the
-OPC UA address space, the RDF graph, the plant's hierarchy and roll-ups, the history's Time
-Series segments and journal, analytics monitors): with most submodels in the database only,
+Each of these builds something over every submodel or shell at start-up and keeps it in memory
+(the OPC UA address space, the RDF graph, the plant's hierarchy and roll-ups, the history's Time
+Series segments and journal, analytics monitors, the Sparkplug edge node's devices): with most
+of them in the database only,
 they would either load them all (the memory the cache is there to save) or answer from part of
 the model. Those on by default are off on such an instance; one the configuration enables
 explicitly is refused at start-up naming the setting, never run on a partial model. Such an
@@ -32,6 +33,10 @@ def bounded_plant_file(plant_file: PlantFile) -> PlantFile:
         conflicts.append("a plant description (its hierarchy and roll-ups; import its AASX instead)")
     if plant_file.analytics is not None:
         conflicts.append("analytics (remove the analytics section)")
+    sparkplug = server.events.sparkplug
+    if sparkplug is not None and sparkplug.edge_node is not None:
+        conflicts.append("the Sparkplug edge node, one device per shell with every submodel's values "
+                         "(remove server.events.sparkplug.edge_node)")
     if conflicts:
         raise InvalidInput("the store keeps only some submodels in memory (its URL's ?cache=), which "
                            "these features cannot work with: " + "; ".join(conflicts))

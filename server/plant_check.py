@@ -94,7 +94,7 @@ def _drop(data: Any, location: tuple[Any, ...]) -> bool:
 
 def binding_problems(plant_file: PlantFile, lines: dict[tuple[Any, ...], int]) -> list[str]:
     """Every binding whose target does not resolve, as "bindings[i].target.<field> (line N): ... did you mean"."""
-    from twinbridge.server.application import import_files, load_plant
+    from twinbridge.server.content import import_files, load_plant
 
     twin = Twin()
     try:

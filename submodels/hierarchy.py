@@ -9,14 +9,16 @@ names the shells involved, and an invalid tree never replaces a valid one.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
+import orjson
 from basyx.aas import model
 
 from twinbridge.aas import paths
 from twinbridge.aas.errors import InvalidInput, NotFound
 from twinbridge.aas.events import ChangeKind, ObjectKind, StructureChanged
 from twinbridge.aas.gc_pause import collector_paused
+from twinbridge.aas.store.base import ShellFilter, StoredDocument
 from twinbridge.aas.twin import Twin
 from twinbridge.submodels.builder import PlantModel
 from twinbridge.submodels.templates import hierarchy_bom
@@ -56,6 +58,8 @@ class PlantHierarchy:
 
     @classmethod
     def _read(cls, twin: Twin) -> PlantHierarchy:
+        if twin.shell_source is not None:
+            return cls._read_stored(twin)
         by_asset: dict[str, str] = {}
         levels: dict[str, str] = {}
         for shell in twin.shells.values():
@@ -74,6 +78,31 @@ class PlantHierarchy:
                 if sm is not None and _semantic(sm) == hierarchy_bom.SUBMODEL:
                     edges.extend(_edges_of(sm, by_asset, shell.id_short or shell.id))
         return cls(twin.shells.keys(), edges, levels)
+
+    @classmethod
+    def _read_stored(cls, twin: Twin) -> PlantHierarchy:
+        """With bounded shells (``?cache=N``): only the shells that own or are named by a
+        Hierarchical Structures submodel, found in SQL (the BoM submodels by semanticId, their
+        shells by reference, the assets by globalAssetId), so a start reads a few documents, not
+        every shell; a shell no BoM names is not a node of the tree here."""
+        by_asset = _StoredAssets(twin)
+        edges: list[tuple[str, str]] = []
+        nodes: dict[str, None] = {}
+        candidates = twin.semantic_candidates(hierarchy_bom.SUBMODEL) or set()
+        for shell in twin.referencing_shells(*sorted(candidates)):  # in order: children keep it, as in memory
+            nodes[shell.id] = None
+            for ref in shell.submodel:
+                sm = twin.submodels.get(ref.key[0].value) if ref.key[0].value in candidates else None
+                if sm is not None and _semantic(sm) == hierarchy_bom.SUBMODEL:
+                    found = _edges_of(sm, by_asset, shell.id_short or shell.id)
+                    edges.extend(found)
+                    nodes.update((end, None) for edge in found for end in edge)
+        levels = {}
+        for shell_id in nodes:
+            node = twin.shells.get(shell_id)
+            if node is not None and node.asset_information.asset_type:
+                levels[shell_id] = node.asset_information.asset_type
+        return cls(nodes, edges, levels)
 
     def reload(self, other: PlantHierarchy) -> None:
         """Take over ``other``'s (already validated) tree in place, so holders see the new one."""
@@ -177,6 +206,33 @@ def _asset_of(sm: model.Submodel, ref: model.Reference, by_asset: Mapping[str, s
     if not isinstance(node, model.Entity) or not node.global_asset_id:
         raise HierarchyError(f"{where}: {node.id_short} is not an Entity with a globalAssetId")
     return by_asset.get(node.global_asset_id)
+
+
+class _StoredAssets(Mapping[str, str]):
+    """globalAssetId -> the (last) shell with it, asked of the store one asset at a time."""
+
+    def __init__(self, twin: Twin) -> None:
+        self._source = twin.shell_source
+        self._found: dict[str, str | None] = {}
+
+    def __getitem__(self, asset_id: str) -> str:
+        if asset_id not in self._found:
+            rows: list[tuple[int, StoredDocument]] = []
+            if self._source is not None:
+                rows, _ = self._source.page(ShellFilter(asset_ids=(("globalAssetId", asset_id),)), 0, None)
+            shells = [stored.identifier for _, stored in rows  # (the filter matches specificAssetIds too)
+                      if orjson.loads(stored.body).get("assetInformation", {}).get("globalAssetId") == asset_id]
+            self._found[asset_id] = shells[-1] if shells else None  # the last, as the in-memory read keeps
+        found = self._found[asset_id]
+        if found is None:
+            raise KeyError(asset_id)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(asset for asset, shell in self._found.items() if shell is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for shell in self._found.values() if shell is not None)
 
 
 def _tree(nodes: list[str], edges: list[tuple[str, str]]

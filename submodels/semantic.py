@@ -13,9 +13,7 @@ its submodel nodes. Queries get prefixes for the ontology's classes (``Referable
 
 SPARQL over HTTP runs in a forked child (``sparql_worker``: killed at its time limit);
 ``query`` runs in-process under a lock shared with the bus consumer (a query never sees a
-half-applied batch). Both check a deadline inside the graph's triple lookups, at every
-lookup and every 1024 triples: a query past its time limit stops with ``QueryTimeout``. Pattern
-groups are ordered by ``query_plan`` rather than by rdflib's bound-term count.
+half-applied batch). What a query may ask and its time limit are ``sparql``'s.
 """
 
 from __future__ import annotations
@@ -25,27 +23,21 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
 from basyx.aas import model
-from pyparsing import ParseException
 from rdflib import BNode, Graph, URIRef
-from rdflib.plugins.sparql import algebra, prepareQuery
-from rdflib.plugins.sparql.parser import parseUpdate
 from rdflib.term import Node
 
 from twinbridge.aas import paths
 from twinbridge.aas.bus import ChangeBatch, Follower
-from twinbridge.aas.errors import InvalidInput, TwinError
 from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.gc_pause import collector_paused
 from twinbridge.aas.live import LiveElement
 from twinbridge.aas.twin import Twin
-from twinbridge.submodels import query_plan
 from twinbridge.submodels.hierarchy import PlantHierarchy, changes_tree
 from twinbridge.submodels.rdf_mapping import (
-    PREFIXES,
     PROPERTY_VALUE,
     SUBMODEL_ELEMENTS,
     TB,
@@ -57,51 +49,14 @@ from twinbridge.submodels.rdf_mapping import (
     typed_literal,
     value_predicates,
 )
+from twinbridge.submodels.sparql import DeadlineGraph, evaluate, new_graph, prepare, turtle
 
 log = logging.getLogger(__name__)
 
 SemanticMode = Literal["lazy", "eager", "off"]
 """When the graph is built: on first SPARQL/Turtle use, right after start, or never."""
 
-_CHECK_EVERY = 1024
 _SLICE_S = 0.05
-
-
-class QueryError(InvalidInput):
-    """The SPARQL text is malformed."""
-
-
-class QueryRejected(TwinError):
-    """The query asks for something this read-only endpoint does not do (UPDATE, SERVICE, FROM)."""
-
-
-class QueryTimeout(TwinError):
-    """The query ran past its time limit and was stopped."""
-
-
-class _DeadlineGraph(Graph):
-    """A graph whose triple lookups stop a query that runs past ``deadline`` (monotonic seconds)."""
-
-    deadline = float("inf")
-
-    def triples(self, triple: Any) -> Iterator[Any]:  # type: ignore[override]
-        deadline = self.deadline
-        if deadline != float("inf"):
-            _check(deadline)
-            for count, found in enumerate(super().triples(triple)):
-                if not count % _CHECK_EVERY:
-                    _check(deadline)
-                yield found
-        else:
-            yield from super().triples(triple)
-
-
-query_plan.register(_DeadlineGraph)
-
-
-def _check(deadline: float) -> None:
-    if time.monotonic() > deadline:
-        raise QueryTimeout("the SPARQL query ran past its time limit and was stopped")
 
 
 class SemanticGraph:
@@ -119,7 +74,7 @@ class SemanticGraph:
         self._twin = twin
         self._hierarchy = hierarchy
         self._eager = eager
-        self._graph: _DeadlineGraph | None = None
+        self._graph: DeadlineGraph | None = None
         self._terms = Terms()
         self._tree_triples: list[Triple] = []
         self._value_nodes: dict[int, URIRef] = {}
@@ -151,7 +106,7 @@ class SemanticGraph:
         started = time.perf_counter()
         self._install(self._emit_graph(), started)
 
-    def _emit_graph(self) -> _DeadlineGraph:
+    def _emit_graph(self) -> DeadlineGraph:
         with collector_paused():
             self._terms = Terms()
             graph = new_graph()
@@ -189,7 +144,7 @@ class SemanticGraph:
         finally:
             self._building = None
 
-    def _install(self, graph: _DeadlineGraph, started: float) -> None:
+    def _install(self, graph: DeadlineGraph, started: float) -> None:
         if self._graph is not None:  # a concurrent build finished first
             return
         with self._lock:
@@ -393,15 +348,11 @@ class SemanticGraph:
 
     # ---------------------------------------------------------------- output
     def turtle(self) -> bytes:
-        """The graph as Turtle, written in its N-Triples subset after the prefix declarations.
-
-        rdflib's pretty Turtle writer sorts and nests the whole graph (~150 µs a triple: minutes
-        for a big plant); one triple per line is valid Turtle and ~60 times faster.
-        """
+        """The graph as Turtle (``sparql.turtle``: one triple a line, ~60 times rdflib's pretty writer)."""
         self._ensure_built_sync()
         with self._lock:
             assert self._graph is not None
-            return _turtle(self._graph)
+            return turtle(self._graph)
 
     def query(self, sparql: str, timeout_s: float = 5.0) -> tuple[str, bytes]:
         """(content type, body): SPARQL JSON results for SELECT/ASK, Turtle for CONSTRUCT/DESCRIBE.
@@ -410,95 +361,19 @@ class SemanticGraph:
         forked child instead (``sparql_worker``), where the time limit also stops a regex.
         """
         deadline = time.monotonic() + timeout_s
-        prepared = _prepare(sparql)
+        prepared = prepare(sparql)
         self._ensure_built_sync()
         with self._lock:
-            return self._evaluate(prepared, deadline)
+            assert self._graph is not None
+            return evaluate(self._graph, prepared, deadline)
 
     def evaluate_unlocked(self, sparql: str, deadline: float) -> tuple[str, bytes]:
         """``query`` for a forked child, which owns its copy of the (built) graph: no lock."""
-        return self._evaluate(_prepare(sparql), deadline)
-
-    def _evaluate(self, prepared: Any, deadline: float) -> tuple[str, bytes]:
-        graph = self._graph
-        assert graph is not None
-        graph.deadline = deadline
-        try:
-            result = graph.query(prepared)
-            if result.type in ("SELECT", "ASK"):
-                body = result.serialize(format="json")
-                content_type = "application/sparql-results+json"
-            else:
-                assert result.graph is not None
-                body = _turtle(result.graph)
-                content_type = "text/turtle"
-        except RecursionError:
-            raise QueryTimeout("the SPARQL query is too deeply nested to evaluate") from None
-        finally:
-            graph.deadline = float("inf")
-        assert body is not None
-        return content_type, body
-
+        assert self._graph is not None
+        return evaluate(self._graph, prepare(sparql), deadline)
 
 def _runs_on(loop: asyncio.AbstractEventLoop) -> bool:
     try:
         return asyncio.get_running_loop() is loop
     except RuntimeError:
         return False
-
-
-def _turtle(graph: Graph) -> bytes:
-    header = "".join(f"@prefix {prefix}: <{namespace}> .\n" for prefix, namespace in PREFIXES.items())
-    return header.encode() + b"\n" + graph.serialize(format="nt", encoding="utf-8")
-
-
-def new_graph() -> _DeadlineGraph:
-    """An empty graph on rdflib's in-memory store with our prefixes (the store chosen by
-    ``bench/bench_rdf_store.py``: see BENCHMARKS.md)."""
-    graph = _DeadlineGraph(store="SimpleMemory")
-    for prefix, namespace in PREFIXES.items():
-        graph.bind(prefix, namespace)
-    return graph
-
-
-def check_syntax(sparql: str) -> tuple[str, bytes]:
-    """Parse and check ``sparql`` only (raises as ``query`` would); an empty answer when it is fine."""
-    _prepare(sparql)
-    return "", b""
-
-
-def _prepare(sparql: str) -> Any:
-    try:
-        prepared = prepareQuery(sparql, initNs=PREFIXES)
-    except ParseException as error:
-        if _is_update(sparql):
-            raise QueryRejected("SPARQL UPDATE is not allowed: this endpoint is read-only") from None
-        raise QueryError(f"malformed SPARQL query at line {error.lineno}, column {error.col}: {error.msg}") from None
-    except Exception as error:  # rdflib reports unknown prefixes and the like with plain exceptions
-        raise QueryError(f"malformed SPARQL query: {error}") from None
-    if prepared.algebra.get("datasetClause"):
-        raise QueryRejected("FROM / FROM NAMED are not supported: the query runs over the twin's graph")
-    found: list[str] = []
-    algebra.traverse(prepared.algebra, visitPre=_collect(found))
-    if "ServiceGraphPattern" in found:
-        raise QueryRejected("SERVICE (federated queries) is not allowed on this endpoint")
-    if "Graph" in found:
-        raise QueryRejected("GRAPH is not supported: the twin is one default graph without named graphs")
-    return prepared
-
-
-def _is_update(sparql: str) -> bool:
-    try:
-        parseUpdate(sparql)
-    except Exception:  # any parse failure: it is not a valid update either
-        return False
-    return True
-
-
-def _collect(found: list[str]) -> Callable[[Any], None]:
-    """Collects the names of the algebra nodes a query uses (SERVICE and GRAPH are refused)."""
-    def visit(node: Any) -> None:
-        name = getattr(node, "name", None)
-        if isinstance(name, str):
-            found.append(name)
-    return visit

@@ -38,7 +38,7 @@ import sys
 from collections.abc import Callable
 
 from twinbridge.aas.errors import TwinError
-from twinbridge.submodels.semantic import QueryError, QueryRejected, QueryTimeout
+from twinbridge.submodels.sparql import QueryError, QueryRejected, QueryTimeout
 
 Evaluate = Callable[[], tuple[str, bytes]]
 """What the child runs: (content type, body), or a QueryError/QueryRejected/QueryTimeout."""

@@ -23,6 +23,11 @@ SQLITE_ITSELF = (
     "tests/aas/test_store_sqlite.py",
     "tests/test_cli.py::test_export_beside_the_demo_store_names_it_and_creates_nothing",  # looks for the file
     "tests/history/test_backup.py",  # copies the SQLite file (PostgreSQL's backup is pg_dump's)
+    "tests/submodels/test_start_up_deferred.py",  # deferred first saves: SQLite only (a shared store writes at once)
+    # a full disk under the SQLite file, a file that is not a twinbridge store (PostgreSQL: tests/scaleout)
+    "tests/test_storage_faults.py::test_a_full_disk_answers_507",
+    "tests/test_storage_faults.py::test_start_up_refuses_a_store_that_is_not",
+    "tests/test_storage_faults.py::test_the_command_line_says_why_it_cannot_start",
 )
 """Tests of SQLite's file itself (and of the URL scheme table): they stay what they are."""
 

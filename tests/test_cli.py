@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
+import gc
 import json
 import os
 import signal
@@ -125,7 +127,7 @@ def test_export_beside_the_demo_store_names_it_and_creates_nothing(tmp_path: Pat
 
 def test_import_keeps_what_exists_unless_replace_is_given(tmp_path: Path) -> None:
     from twinbridge.aas.twin import Twin
-    from twinbridge.server.application import import_files
+    from twinbridge.server.content import import_files
 
     package = tmp_path / "plant.json"
     assert main(["export", "--memory", "--config", str(EXAMPLE_PLANT), "-o", str(package)]) == 0
@@ -249,3 +251,26 @@ def test_writes_survive_a_clean_restart_and_a_kill_9_mid_load(tmp_path: Path) ->
         listed = http.get(f"{base}/submodels", params={"limit": 1000}).json()["result"]
         stored = {submodel["id"] for submodel in listed}
         assert {f"urn:test:restart:{index}" for index in [0, *acknowledged]} <= stored
+
+
+def test_serve_runs_on_uvloop_and_collects_young_objects_less_often_than_cpython_does(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvloop
+
+    from twinbridge.server import application, cli
+
+    seen: list[tuple[int, ...]] = []
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    async def run(self: application.Application) -> None:
+        seen.append(gc.get_threshold())
+        loops.append(asyncio.get_running_loop())
+
+    monkeypatch.setattr(application.Application, "run", run)
+    before = gc.get_threshold()
+    try:
+        assert main(["serve", "--memory", "--no-opcua", "--port", str(free_port()), "--token", TOKEN]) == 0
+    finally:
+        gc.set_threshold(*before)
+    assert seen == [(cli.YOUNG_OBJECTS_PER_COLLECTION, *before[1:])]
+    assert len(loops) == 1 and isinstance(loops[0], uvloop.Loop)

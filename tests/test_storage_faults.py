@@ -26,7 +26,7 @@ from tests.ports import free_port
 from tests.serving import serving
 from twinbridge.aas.errors import StorageError
 from twinbridge.aas.store import STORE_FILE_NAME
-from twinbridge.history.journal import verify
+from twinbridge.history._journal_file import verify
 from twinbridge.history.service import HISTORY_DIR, JOURNAL_FILE
 from twinbridge.server import cli
 from twinbridge.server.application import Application, Options

@@ -197,14 +197,41 @@ class DocumentSource(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class ShellFilter:
+    """The Part 2 filters of ``GET /shells`` as a store evaluates them (all given must hold)."""
+
+    id_short: str | None = None
+    asset_ids: tuple[tuple[str, str], ...] = ()
+    """(name, value) pairs of SpecificAssetIds; name ``globalAssetId`` also matches the global asset id."""
+
+
+@runtime_checkable
+class ShellSource(Protocol):
+    """Shells found in the store (a twin with a bounded cache of shells): called on the event
+    loop, each one indexed query."""
+
+    def page(self, where: ShellFilter, after: int, limit: int | None) -> tuple[list[tuple[int, StoredDocument]], bool]:
+        """Up to ``limit`` matching (position, document) after ``after`` in first-insertion order,
+        and whether more match."""
+        ...
+
+    def referencing(self, submodel_ids: Sequence[str]) -> list[str]:
+        """The ids of the shells with a reference to one of the submodels, in first-insertion order."""
+        ...
+
+
 @runtime_checkable
 class CachingStore(Protocol):
     """A store that can serve documents on demand: with a ``resident_limit`` the twin keeps at
-    most that many submodels in memory and reads the others through ``documents``."""
+    most that many submodels (and as many shells) in memory and reads the others through
+    ``documents`` (and finds shells through ``shell_source``)."""
 
     resident_limit: int | None
 
     def documents(self) -> DocumentSource: ...
+
+    def shell_source(self) -> ShellSource: ...
 
     def load_kinds(self, kinds: Sequence[ObjectKind]) -> Iterator[StoredDocument]:
         """``Store.load`` of only these kinds."""

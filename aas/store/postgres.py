@@ -17,8 +17,8 @@ Tables (schema ``NAME``, default ``twinbridge``; created and upgraded by ``MIGRA
 Several instances: every transaction takes one advisory lock first, so transactions commit
 one after another and outbox ids grow in commit order; every change to a document or a value
 adds an ``outbox`` row (instance, kind, id, op: save/delete/element/value, path, value) in the same transaction, and the
-commit sends one ``NOTIFY`` with the highest id (ids only: a NOTIFY is never replayed, the
-table is, see ``aas.replication``). Rows older than ``OUTBOX_RETENTION_S`` are pruned.
+commit sends one ``NOTIFY`` with the highest id and the writing instance (no data: a NOTIFY is
+never replayed, the table is, see ``aas.replication``). Rows older than ``OUTBOX_RETENTION_S`` are pruned.
 
 A batch of value writes only (the PATCH flood) goes out as one pipelined round trip on a
 connection of its own (``store.postgres_values``); everything else as below.
@@ -66,6 +66,7 @@ from twinbridge.aas.store.postgres_schema import (
     logs_of,
     migrate,
 )
+from twinbridge.aas.store.postgres_shells import PostgresShells
 
 if TYPE_CHECKING:
     from twinbridge.aas.store.postgres_values import ValueWriter
@@ -81,13 +82,14 @@ PRUNE_SQL = ("WITH gone AS (DELETE FROM outbox WHERE created < now() - make_inte
              " UPDATE outbox_pruned SET through = greatest(through, (SELECT coalesce(max(id), 0) FROM gone))")
 OUTBOX_SQL = (
     # versions and the NOTIFY (one per transaction: equal payloads are sent once) come from the
-    # outbox rows themselves, in the same statement
+    # outbox rows themselves, in the same statement; the NOTIFY names the writing instance, whose
+    # own replica then skips the round (``replication.Replica``)
     "WITH o AS (INSERT INTO outbox (instance, batch, kind, identifier, op, path, body)"
     "  SELECT %s, %s, * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bytea[])"
     "  RETURNING id, kind, identifier, op, path),"
     " v AS (INSERT INTO versions (kind, id, version) SELECT kind, identifier, max(id) FROM o"
     "  GROUP BY kind, identifier ON CONFLICT (kind, id) DO UPDATE SET version = excluded.version)"
-    " SELECT id, kind, identifier, op, path, pg_notify(%s, (SELECT max(id) FROM o)::text) FROM o")
+    " SELECT id, kind, identifier, op, path, pg_notify(%s, (SELECT max(id) FROM o) || ' ' || %s) FROM o")
 UPSERT_VALUES_SQL = (
     "INSERT INTO element_values (submodel_id, path, seq, body)"
     " SELECT s, p, nextval('change_seq'), b FROM unnest(%s::text[], %s::text[], %s::bytea[]) AS v(s, p, b)"
@@ -123,8 +125,9 @@ class PostgresStore:
         self._next_prune = 0.0
         self._last_own = 0  # this instance's highest outbox id: a lookup in doubt starts there
         self.resident_limit = url.cache
-        """At most this many submodels in the twin's memory (``?cache=N``); None: all of them."""
+        """At most this many submodels (and as many shells) in the twin's memory (``?cache=N``); None: all."""
         self._documents: PostgresDocuments | None = None
+        self._shells: PostgresShells | None = None
         self._values: ValueWriter | None = None
         try:
             conn = self._connection()
@@ -182,6 +185,12 @@ class PostgresStore:
         if self._documents is None:
             self._documents = PostgresDocuments(self.url, self.instance)
         return self._documents
+
+    def shell_source(self) -> PostgresShells:
+        """Shells found in SQL (``postgres_shells``), over the connection of ``documents``."""
+        if self._shells is None:
+            self._shells = PostgresShells(self.documents())
+        return self._shells
 
     def load_one(self, kind: ObjectKind, identifier: str) -> StoredDocument | None:
         with self._lock:
@@ -391,7 +400,7 @@ class PostgresStore:
                 return []
             cur.execute(
                 OUTBOX_SQL, (self.instance, batch, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
-                 [r[3] for r in rows], [r[4] for r in rows], self.url.channel))
+                 [r[3] for r in rows], [r[4] for r in rows], self.url.channel, self.instance))
             self._prune_if_due(conn)
             conn.commit()
             return written(cur.fetchall())

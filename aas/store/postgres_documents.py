@@ -101,6 +101,11 @@ class PostgresDocuments:
             return found[:limit], True
         return found, False
 
+    def read(self, read: Callable[[Conn], R]) -> R:
+        """``read`` in one transaction on this connection, retried as the reads above are (the
+        shells' SQL of ``postgres_shells`` shares the connection)."""
+        return self._run(read)
+
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:

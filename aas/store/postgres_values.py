@@ -128,7 +128,7 @@ class ValueWriter:
             (_OUTBOX, [_text(store.instance), sent.batch.encode(), _text_array([_SUBMODEL] * len(values)),
                        _text_array([v.submodel_id for v in values]), _text_array(["value"] * len(values)),
                        _text_array([v.path for v in values]), _bytea_array([v.body or b"" for v in values]),
-                       _text(store.url.channel)]),
+                       _text(store.url.channel), _text(store.instance)]),
         ]
         if store.prune_due():
             statements.append((_PRUNE, [str(OUTBOX_RETENTION_S).encode()]))

@@ -17,11 +17,11 @@ from typing import Any, Literal, TypeVar
 import anyio
 import orjson
 from basyx.aas import model
-from basyx.aas.adapter.json import StrictAASFromJsonDecoder
 from fastapi import Query, Request
 from fastapi.responses import Response
+from starlette.requests import ClientDisconnect
 
-from twinbridge.aas import files, limits
+from twinbridge.aas import compat_basyx, files, limits
 from twinbridge.aas.documents import to_jsonable
 from twinbridge.aas.errors import InvalidInput
 from twinbridge.server.api.results import ApiError
@@ -85,7 +85,7 @@ def parse_body(data: bytes, expected: type[T]) -> T:
     if model_type is None:
         raise ApiError(400, f"the {name} has no modelType")
     try:  # basyx's own strict decoder, for its messages; the tree above passed the limits
-        obj = json.loads(data, cls=StrictAASFromJsonDecoder)
+        obj = json.loads(data, cls=compat_basyx.StrictDecoder)
     except (model.AASConstraintViolation, KeyError, TypeError, ValueError) as error:
         raise ApiError(400, _shorten(f"invalid {name}: {_describe(error)}")) from None
     if not isinstance(obj, expected):
@@ -125,13 +125,26 @@ async def parsed_part(request: Request, what: str, construct: Callable[[dict[str
 
 
 async def loaded_json(request: Request, what: str) -> Any:
-    return await parsed(await request.body(), load_json, what)
+    return await parsed(await request_body(request), load_json, what)
+
+
+async def request_body(request: Request) -> bytes:
+    """The whole body, read once from ``receive``, as ``Request.body`` reads it but without its
+    async generator, which the event loop registers and finalizes: ~15 us of a value PATCH."""
+    chunks: list[bytes] = []
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 def parse_part(data: bytes, what: str, construct: Callable[[dict[str, Any]], T]) -> T:
     """A metamodel part without modelType (AssetInformation, Reference, SpecificAssetId...).
 
-    ``construct`` is one of basyx's ``StrictAASFromJsonDecoder._construct_*`` class methods.
+    ``construct`` is one of ``compat_basyx``'s ``construct_*`` functions.
     """
     raw = load_json(data, what)
     return construct_part(raw, what, construct)

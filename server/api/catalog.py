@@ -32,8 +32,10 @@ from basyx.aas import model
 
 from twinbridge.aas.bus import ChangeBatch, Subscription
 from twinbridge.aas.documents import to_jsonable
+from twinbridge.aas.errors import NotFound
 from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.twin import Twin
+from twinbridge.server.api.catalog_shells import StoredShells
 from twinbridge.server.api.catalog_sql import StoredSubmodels
 
 log = logging.getLogger(__name__)
@@ -239,7 +241,12 @@ class Catalogs:
 
     def __init__(self, twin: Twin) -> None:
         self._twin = twin
-        self.shells: Catalog[model.AssetAdministrationShell] = Catalog(twin.shells, shell_keys)
+        self.stored_shells: StoredShells | None = None
+        """With a bounded cache of shells, their list is the store's (and ``shells`` stays empty)."""
+        if twin.resident_shells is not None and twin.shell_source is not None:
+            self.stored_shells = StoredShells(twin.resident_shells, twin.shell_source)
+        self.shells: Catalog[model.AssetAdministrationShell] = Catalog(
+            twin.shells if self.stored_shells is None else {}, shell_keys)
         self.stored: StoredSubmodels | None = None if twin.resident is None else StoredSubmodels(twin.resident)
         """With a bounded cache of submodels, their list is the store's (and ``submodels`` stays empty)."""
         self.submodels: Catalog[model.Submodel] = Catalog(twin.submodels if self.stored is None else {},
@@ -265,6 +272,14 @@ class Catalogs:
         elif subscription.pending():
             self._apply(subscription.drain())
         return self
+
+    def shell_json(self, identifier: str) -> bytes:
+        """A shell's AAS JSON bytes, from whichever list holds it (NotFound naming a missing one)."""
+        if self.stored_shells is not None:
+            return self.stored_shells.rendered(identifier)
+        if self.shells.seq_of(identifier) is None:
+            raise NotFound(f"no AssetAdministrationShell with id {identifier!r}")
+        return self.shells.rendered(identifier)
 
     def structure_revision(self, submodel_id: str) -> tuple[int, ...]:
         """Grows with every structural change of the submodel, not with value changes (call
@@ -305,8 +320,14 @@ class Catalogs:
         for event in batch.structure:
             if event.object_kind is ObjectKind.SUBMODEL:
                 self._structure[event.identifier] = self._structure.get(event.identifier, 0) + 1
-            if event.path is None and not (self.stored is not None and event.object_kind is ObjectKind.SUBMODEL):
+            if event.path is None and not self._in_store(event.object_kind):
                 self._by_kind[event.object_kind].refresh(event.identifier)  # (elements change no id, no key)
+
+    def _in_store(self, kind: ObjectKind) -> bool:
+        """Whether the store lists that kind (a bounded cache): its catalog stays empty."""
+        if kind is ObjectKind.SUBMODEL:
+            return self.stored is not None
+        return kind is ObjectKind.SHELL and self.stored_shells is not None
 
     def close(self) -> None:
         if self._subscription is not None:

@@ -6,10 +6,10 @@ from collections.abc import Callable
 from typing import Annotated
 
 from basyx.aas import model
-from basyx.aas.adapter.json import StrictAASFromJsonDecoder
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from twinbridge.aas import compat_basyx
 from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.twin import Twin
 from twinbridge.server.api.auth import ReadAccess, WriteOrigin
@@ -35,7 +35,7 @@ def _reference_key(encoded: str | None, what: str, key: Callable[[KeyTuple], Key
         return []
     raw = decode_json(encoded, what)
     return [key(reference_keys(construct_part(raw, f"{what} (a Reference)",
-                                              StrictAASFromJsonDecoder._construct_reference)))]
+                                              compat_basyx.construct_reference)))]
 
 
 def _concept_of(twin: Twin, encoded: str) -> model.ConceptDescription:

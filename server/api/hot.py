@@ -123,15 +123,13 @@ async def get_shells(request: Request) -> Response:
     query = request.query_params
     return shell_page(services, query.get("idShort"), query.getlist("assetIds") or None,
                       cursor_of(query.get("cursor")), limit_of(query.get("limit")),
-                      services.catalogs.shells.rendered)
+                      services.catalogs.shell_json)
 
 
 async def get_shell(request: Request) -> Response:
     services, _ = _services(request, "read")
     identifier = decode_cached(request.path_params["aasIdentifier"], "aasIdentifier")
-    shells = services.catalogs.current().shells
-    services.twin.shell(identifier)  # NotFound naming the id
-    return _json(shells.rendered(identifier))
+    return _json(services.catalogs.current().shell_json(identifier))  # (NotFound naming the id)
 
 
 async def get_submodel(request: Request) -> Response:

@@ -23,10 +23,10 @@ from typing import Any
 
 import orjson
 from basyx.aas import model
-from basyx.aas.adapter.json import StrictAASFromJsonDecoder
 from fastapi import Request
 from fastapi.responses import Response
 
+from twinbridge.aas import compat_basyx
 from twinbridge.aas.documents import to_jsonable
 from twinbridge.aas.errors import InvalidInput, NotFound
 from twinbridge.aas.operations import OperationImpl
@@ -211,7 +211,7 @@ def _message(kind: str, text: str) -> dict[str, str]:
 
 def _fresh(variable: model.SubmodelElement) -> model.SubmodelElement:
     """A parentless copy of a declared variable, to carry an output value."""
-    copy: model.SubmodelElement = json.loads(json.dumps(to_jsonable(variable)), cls=StrictAASFromJsonDecoder)
+    copy: model.SubmodelElement = json.loads(json.dumps(to_jsonable(variable)), cls=compat_basyx.StrictDecoder)
     return copy
 
 

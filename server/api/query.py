@@ -86,14 +86,17 @@ class CatalogView:
 
 
 def planner(services: Services, root: Root) -> PageSource:
-    """The in-memory plan over the catalogs and value indexes; for submodels on an instance that
-    keeps only some in memory (the store URL's ``?cache=N``), the query in SQL over the store."""
+    """The in-memory plan over the catalogs and value indexes; for submodels and shells on an
+    instance that keeps only some in memory (the store URL's ``?cache=N``), the query in SQL over
+    the store."""
     catalogs = services.catalogs.current()
     catalog: Catalog[Any]
+    backend = services.twin.store.backend
     if root is Root.AAS:
+        if catalogs.stored_shells is not None and isinstance(backend, PostgresStore):
+            return StorePlanner(backend, root)
         catalog = catalogs.shells
     elif root is Root.SM:
-        backend = services.twin.store.backend
         if catalogs.stored is not None and isinstance(backend, PostgresStore):
             return StorePlanner(backend, root)
         catalog = catalogs.submodels
@@ -137,7 +140,7 @@ def _ids_stream(head: bytes, identifiers: list[str]) -> Iterator[bytes]:
 def _render(services: Services, root: Root, identifier: str) -> bytes:
     catalogs = services.catalogs
     if root is Root.AAS:
-        return catalogs.shells.rendered(identifier)
+        return catalogs.shell_json(identifier)
     if root is Root.CD:
         return catalogs.concept_descriptions.rendered(identifier)
     twin = services.twin

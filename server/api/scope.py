@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, NamedTuple
 
-from basyx.aas import model
 from fastapi import APIRouter, Depends, Request
 
 from twinbridge.aas.errors import NotFound
 from twinbridge.aas.twin import Twin
+from twinbridge.aas.twin_reads import references
 from twinbridge.server.api.ids import decode_id
 from twinbridge.server.api.services import TwinDep
 
@@ -82,6 +82,4 @@ async def submodel_scope(request: Request, twin: TwinDep) -> Scope:
 ScopeDep = Annotated[Scope, Depends(submodel_scope)]
 
 
-def references(shell: model.AssetAdministrationShell, submodel_id: str) -> bool:
-    return any(ref.key and ref.key[0].value == submodel_id for ref in shell.submodel)
 

@@ -24,7 +24,8 @@ from fastapi.responses import Response
 
 from twinbridge.server.api.auth import ReadAccess
 from twinbridge.server.api.results import ApiError
-from twinbridge.submodels.semantic import QueryError, QueryRejected, QueryTimeout, SemanticGraph, check_syntax
+from twinbridge.submodels.semantic import SemanticGraph
+from twinbridge.submodels.sparql import QueryError, QueryRejected, QueryTimeout, check_syntax
 from twinbridge.submodels.sparql_worker import QueryBusy, SparqlWorkers
 
 router = APIRouter(tags=["SPARQL"])

@@ -18,7 +18,7 @@ from twinbridge.server.api.bodies import json_response
 from twinbridge.server.api.ids import decode_ids
 from twinbridge.server.api.paging import CursorQuery, LimitQuery, paged_envelope
 from twinbridge.server.api.results import ApiError
-from twinbridge.server.api.scope import Scope, ScopeDep, ScopedRoutes, decode_cached, references
+from twinbridge.server.api.scope import Scope, ScopeDep, ScopedRoutes, decode_cached
 from twinbridge.server.api.serialization import AASX_MEDIA_TYPE, IdsQuery, negotiate
 from twinbridge.server.api.v31 import metamodel_of
 
@@ -75,5 +75,5 @@ def _referencing_shells(request: Request, scope: Scope) -> list[model.AssetAdmin
     shell_param = request.path_params.get("aasIdentifier")
     if shell_param is not None:
         return [twin.shell(decode_cached(shell_param, "aasIdentifier"))]
-    return [shell for shell in twin.shells.values() if references(shell, submodel_id)]
+    return twin.referencing_shells(submodel_id)
 

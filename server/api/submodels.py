@@ -39,7 +39,7 @@ from twinbridge.server.api.live import refuse_bound_values
 from twinbridge.server.api.metadata import SUBMODEL_METADATA, copy_metadata
 from twinbridge.server.api.paging import CursorQuery, LimitQuery, envelope_bytes, next_cursor, paged_envelope
 from twinbridge.server.api.results import ApiError
-from twinbridge.server.api.scope import ScopeDep, ScopedRoutes, references
+from twinbridge.server.api.scope import ScopeDep, ScopedRoutes
 from twinbridge.server.api.services import Services, ServicesDep, TwinDep
 from twinbridge.server.api.submodel_service import add_service_routes
 
@@ -185,9 +185,8 @@ async def patch_submodel(origin: WriteOrigin, request: Request, scope: ScopeDep)
 async def delete_submodel(origin: WriteOrigin, scope: ScopeDep) -> Response:
     """Deletes the submodel and the references every shell holds to it (no dangling refs remain)."""
     twin, submodel_id = scope
-    for shell in list(twin.shells.values()):
-        if references(shell, submodel_id):
-            twin.modify(ObjectKind.SHELL, shell.id, lambda aas: _drop_reference(aas, submodel_id), origin=origin)
+    for shell in twin.referencing_shells(submodel_id):
+        twin.modify(ObjectKind.SHELL, shell.id, lambda aas: _drop_reference(aas, submodel_id), origin=origin)
     twin.delete(ObjectKind.SUBMODEL, submodel_id, origin=origin)
     return Response(status_code=204)
 

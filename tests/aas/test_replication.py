@@ -13,7 +13,7 @@ from basyx.aas import model
 from tests.postgres import SERVER, fresh_store_url, require_postgres
 from twinbridge.aas.errors import PreconditionFailed
 from twinbridge.aas.events import ObjectKind
-from twinbridge.aas.replication import Replica
+from twinbridge.aas.replication import POLL_S, Replica
 from twinbridge.aas.store import CheckVersion
 from twinbridge.aas.store.postgres import PostgresStore
 from twinbridge.aas.store.postgres_schema import StoreUrl
@@ -69,6 +69,37 @@ async def test_a_replica_catches_up_from_the_outbox_after_its_connection_is_cut(
         await a.write_value(a.live(SM, "x"), value)
     await a.persisted()
     await _eventually(lambda: _value(b, "x") == 50)
+    assert b.version(ObjectKind.SUBMODEL, SM) == a.version(ObjectKind.SUBMODEL, SM)
+
+
+async def test_an_instances_own_commits_start_no_outbox_read_another_instances_do(
+        pair: tuple[Twin, Twin, Replica], monkeypatch: pytest.MonkeyPatch) -> None:
+    a, b, b_replica = pair
+    b.create(model.Submodel(SM, id_short="R", submodel_element=[model.Property("x", model.datatypes.Int, 0)]))
+    await b.persisted()
+    await _eventually(lambda: _value(a, "x") == 0)
+    rounds = 0
+    read_outbox = b_replica._round
+
+    def counted(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
+        nonlocal rounds
+        rounds += 1
+        return read_outbox(conn)
+
+    monkeypatch.setattr(b_replica, "_round", counted)
+    started = asyncio.get_running_loop().time()
+    for value in range(1, 41):  # 40 commits of B's own, 40 NOTIFYs naming B
+        await b.write_value(b.live(SM, "x"), value)
+        await b.persisted()
+    polls = (asyncio.get_running_loop().time() - started) / POLL_S
+    assert rounds <= polls + 2, f"{rounds} outbox reads for B's own 40 commits ({polls:.1f} polls due)"
+    with psycopg.connect(SERVER, autocommit=True) as conn:  # the NOTIFY names the writing instance
+        conn.execute(f'LISTEN "{b_replica.store.url.channel}"')
+        await a.write_value(a.live(SM, "x"), 1000)
+        await a.persisted()
+        heard = [notify.payload for notify in conn.notifies(timeout=5, stop_after=1)]
+    assert heard and heard[0].endswith(f" {a.store.backend.instance}")  # type: ignore[attr-defined]
+    await _eventually(lambda: _value(b, "x") == 1000)  # another instance's NOTIFY: B reads and applies it
     assert b.version(ObjectKind.SUBMODEL, SM) == a.version(ObjectKind.SUBMODEL, SM)
 
 

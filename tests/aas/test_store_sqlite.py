@@ -3,7 +3,10 @@ the StoreWriter batches, shows pending files, and open_store picks the store by 
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,7 @@ from twinbridge.aas.errors import StorageError, StorageFull
 from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.store import (
     STORE_FILE_NAME,
+    Change,
     DeleteDocument,
     DeleteFile,
     ElementOp,
@@ -141,6 +145,48 @@ def test_a_batch_that_raises_writes_nothing(path: Path) -> None:
     assert writer.load_file("/f") is None
     writer.wait_persisted()
     assert writer.position == 0
+    writer.close()
+
+
+class HeldStore(SqliteStore):
+    """Its first write waits for ``go``: what is submitted meanwhile queues into one transaction."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.go = threading.Event()
+
+    def write(self, changes: Sequence[Change]) -> None:
+        self.go.wait(10)
+        super().write(changes)
+
+
+async def test_the_waiters_of_one_transaction_are_woken_with_one_call_into_their_loop(
+        path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = HeldStore(path)
+    writer = StoreWriter(store)
+    loop = asyncio.get_running_loop()
+    calls = 0
+    call_soon_threadsafe = loop.call_soon_threadsafe
+
+    def counted(*args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return call_soon_threadsafe(*args)
+
+    monkeypatch.setattr(loop, "call_soon_threadsafe", counted)
+
+    async def client(number: int) -> None:
+        writer.submit([SaveDocument(ObjectKind.SHELL, f"urn:waiter:{number}", b"{}")])
+        await writer.persisted()
+
+    first = asyncio.create_task(client(0))
+    await asyncio.sleep(0.05)  # the thread holds unit 1; the next 20 queue behind it
+    others = [asyncio.create_task(client(number)) for number in range(1, 21)]
+    await asyncio.sleep(0.05)
+    store.go.set()
+    await asyncio.wait_for(asyncio.gather(first, *others), 10)
+    assert calls == 2  # unit 1's waiter, then the 20 of the second transaction together
+    assert len(_documents(store)) == 21
     writer.close()
 
 

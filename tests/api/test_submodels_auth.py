@@ -38,3 +38,20 @@ async def test_writes_need_the_write_role(client: httpx.AsyncClient) -> None:
     assert forbidden.status_code == 403 and "write" in forbidden.json()["messages"][0]["text"]
     assert (await client.patch(VALUE, json=body, headers=WRITE)).status_code == 204
     assert (await client.get(VALUE, headers=READ)).json() == body
+
+
+@pytest.mark.parametrize("authorization", ["Basic writer-token", "Bearer", "Bearer   ", "writer-token", ""])
+async def test_a_hot_write_without_a_bearer_token_is_a_401_and_changes_nothing(
+        client: httpx.AsyncClient, authorization: str) -> None:
+    before = (await client.get(VALUE, headers=READ)).json()
+    refused = await client.patch(VALUE, json={"ExampleRange": {"min": 7, "max": 8}},
+                                 headers={"Authorization": authorization})
+    assert refused.status_code == 401 and "write role" in refused.json()["messages"][0]["text"]
+    assert (await client.get(VALUE, headers=READ)).json() == before
+
+
+async def test_a_hot_write_takes_the_bearer_scheme_in_any_case_and_spaces_around_the_token(
+        client: httpx.AsyncClient) -> None:
+    body = {"ExampleRange": {"min": 3, "max": 4}}
+    assert (await client.patch(VALUE, json=body, headers={"Authorization": "bearer  writer-token "})).status_code == 204
+    assert (await client.get(VALUE, headers=READ)).json() == body

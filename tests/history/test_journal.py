@@ -14,7 +14,7 @@ import pytest
 from tests.history.conftest import SUBMODEL, TOKEN, Served, b64, serve
 from twinbridge.aas.events import ObjectKind, Origin
 from twinbridge.history import journal as journal_module
-from twinbridge.history.journal import verify
+from twinbridge.history._journal_file import verify
 from twinbridge.server.cli import main
 
 

@@ -19,6 +19,7 @@ import uvicorn
 from basyx.aas import model
 
 from tests.ports import free_port
+from tests.postgres import fresh_store_url, require_postgres
 from tests.registry.conformance import check
 from tests.serving import serving
 from twinbridge.aas.documents import to_jsonable
@@ -308,3 +309,18 @@ async def test_descriptors_advertise_the_opc_ua_endpoint_when_it_runs(tmp_path: 
                 uri, identifier = body.removeprefix("nsu=").split(";s=", 1)
                 node = connected.get_node(ua.NodeId(identifier, await connected.get_namespace_index(uri)))
                 assert (await node.read_browse_name()).Name == id_short
+
+
+async def test_a_repository_keeping_some_shells_in_memory_feeds_the_registry(tmp_path: Path) -> None:
+    """On PostgreSQL with ``?cache=2``: the shells referencing a changed submodel come from the
+    store's index, the full sync reads ids only; the registry follows as it does in memory."""
+    require_postgres()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/api/v3.0"
+    with fresh_store_url("bfeed") as url:
+        plant = PlantFile.model_validate({"server": {"registry": {"serve": True}}})
+        app = Application(plant, Options(host="127.0.0.1", port=port, data=tmp_path / "data", token=TOKEN,
+                                         opcua=False, store=url + "&cache=2"))
+        async with serving(app), httpx.AsyncClient(base_url=base, headers=AUTH) as client:
+            assert app.twin.shell_source is not None
+            await follow_the_repository(client, client, base)

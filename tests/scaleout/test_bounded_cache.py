@@ -169,6 +169,9 @@ def test_features_that_need_every_submodel_are_off_or_refused() -> None:
     assert not settled.server.history.enabled
     with pytest.raises(InvalidInput, match=r"server.opcua.enabled: false.*server.semantic: off"):
         bounded_plant_file(parse_plant_file("server: {opcua: {enabled: true}, semantic: eager}"))
+    with pytest.raises(InvalidInput, match=r"Sparkplug edge node.*server.events.sparkplug.edge_node"):
+        bounded_plant_file(parse_plant_file(
+            "server: {events: {sparkplug: {url: 'mqtt://broker:1883', edge_node: {group_id: plant}}}}"))
 
 
 def test_two_bounded_instances_see_each_others_writes_to_evicted_submodels(

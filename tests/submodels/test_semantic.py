@@ -14,7 +14,8 @@ from twinbridge.aas.twin import Twin
 from twinbridge.submodels.builder import PlantModel
 from twinbridge.submodels.hierarchy import PlantHierarchy
 from twinbridge.submodels.rdf_mapping import AAS, TB, iri
-from twinbridge.submodels.semantic import QueryError, QueryRejected, QueryTimeout, SemanticGraph
+from twinbridge.submodels.semantic import SemanticGraph
+from twinbridge.submodels.sparql import QueryError, QueryRejected, QueryTimeout
 
 XSD_DOUBLE = URIRef("http://www.w3.org/2001/XMLSchema#double")
 

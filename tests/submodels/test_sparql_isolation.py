@@ -15,7 +15,8 @@ import pytest
 
 from twinbridge.aas.twin import Twin
 from twinbridge.submodels import sparql_worker
-from twinbridge.submodels.semantic import QueryTimeout, SemanticGraph
+from twinbridge.submodels.semantic import SemanticGraph
+from twinbridge.submodels.sparql import QueryTimeout
 
 SPARQL = {"Content-Type": "application/sparql-query"}
 # (a+)+$ against 34 a's and a '!' backtracks 2^34 times: minutes inside one ``re`` call
