@@ -120,9 +120,10 @@ def main() -> None:
     parser.add_argument("--cold", type=int, default=50_000, help="distinct ids of the uniform reads and writes")
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--schema", default="bench_big", help="prefix of the schema made (and dropped) for the run")
     args = parser.parse_args()
     count = args.submodels
-    schema = f"bench_big_{count}_{int(time.time())}"
+    schema = f"{args.schema}_{count}_{int(time.time())}"
     print(f"{count:,} submodels of {ELEMENTS} Properties + {count // 10:,} shells, cache {args.cache:,};"
           f" load average {load_average()}")
     processes = []
