@@ -9,8 +9,9 @@ What stays in memory whatever the bound (pinned), because the database does not 
 memory is its newer truth:
 
 - a submodel with a change submitted to the store that is not durable yet (the writer's
-  ``observe``: its sequence number is past ``durable``). Such an id that is *not* in memory was
-  deleted here: it reads as absent until the delete is durable, never as the stale row;
+  ``observe``: its sequence number is past ``durable``). An id deleted here reads as absent until
+  the delete is durable, never as the stale row. A value written to a submodel memory does not
+  hold (``row``: the PATCH of an evicted one, validated against its stored JSON) leaves it out.
 - a submodel with a device-fed or not yet flushed live element (``pinned`` of the twin);
 - everything while an import batch is open (its rows are not even queued yet).
 
@@ -65,6 +66,9 @@ class ResidentTable(MutableMapping[str, T], Generic[T]):
         self._evicted = evicted
         self._items: OrderedDict[str, T] = OrderedDict()
         self._pending: dict[str, int] = {}
+        """The sequence number of the last change submitted to each id (not yet pruned)."""
+        self._deleted: dict[str, int] = {}
+        """The sequence number of each id's deletion here (absent until it is durable)."""
         self._staged: OrderedDict[str, tuple[StoredDocument | None, int]] = OrderedDict()
         """Rows read ahead of their use: (document or None when the store has none, the writer's
         ``durable`` when the read began)."""
@@ -96,8 +100,8 @@ class ResidentTable(MutableMapping[str, T], Generic[T]):
         if identifier in self._items:
             return True
         staged = self._staged.get(identifier)
-        if staged is not None and self._fresh(identifier, staged[1]):
-            return staged[0] is not None
+        if staged is not None and self._deleted.get(identifier, 0) <= staged[1]:  # (a value written since
+            return staged[0] is not None  # changed what it holds, not whether it exists)
         read_at = self._writer.durable
         stored = self._fetch(identifier)
         if stored is None:
@@ -112,7 +116,7 @@ class ResidentTable(MutableMapping[str, T], Generic[T]):
         if identifier in self._items:
             return
         staged = self._staged.get(identifier)
-        if (staged is not None and self._fresh(identifier, staged[1])) or self._in_flight(identifier):
+        if (staged is not None and self._fresh(identifier, staged[1])) or self._deleted_here(identifier):
             return
         loop = asyncio.get_running_loop()
         fetcher = self._fetcher
@@ -157,16 +161,8 @@ class ResidentTable(MutableMapping[str, T], Generic[T]):
         the last ``capacity`` ids read) returns None: the caller reads it through the table and
         it becomes resident. A uniform scan over a large store thus costs a row and a JSON
         round trip per read; a hot set is admitted on its second read (see BENCHMARKS.md)."""
-        if identifier in self._items:
+        if identifier in self._items or self._saw(identifier):
             return None
-        seen = self._seen
-        if identifier in seen:
-            return None
-        seen[identifier] = None
-        if len(seen) > self.capacity:
-            old, _ = seen.popitem(last=False)
-            if old not in self._items:
-                self._loaded(old, None)
         read_at = self._writer.durable
         stored = self._fetch(identifier)
         if stored is None or stored.log:
@@ -175,12 +171,29 @@ class ResidentTable(MutableMapping[str, T], Generic[T]):
             return None
         return stored
 
+    def row(self, identifier: str) -> StoredDocument | None:
+        """The stored document (with its log) of an id memory does not hold, without decoding
+        or admitting it; None when memory holds it or the store has none. Counted as a read for
+        ``unadmitted`` (so its remembered version is forgotten in time)."""
+        if identifier in self._items:
+            return None
+        self._saw(identifier)
+        staged = self._staged.get(identifier)
+        if staged is not None and self._fresh(identifier, staged[1]):
+            return staged[0]
+        read_at = self._writer.durable
+        stored = self._fetch(identifier)
+        if stored is not None:
+            self._stage(identifier, stored, read_at)
+        return stored
+
     def gone(self, identifier: str) -> bool:
         """Deleted here while the store still has it (the delete is not durable yet)."""
-        return identifier not in self._items and self._in_flight(identifier)
+        return identifier not in self._items and self._deleted_here(identifier)
 
     def __setitem__(self, identifier: str, obj: T) -> None:
         self._staged.pop(identifier, None)
+        self._deleted.pop(identifier, None)
         self._items[identifier] = obj
         self._items.move_to_end(identifier)
         self._evict()
@@ -192,7 +205,8 @@ class ResidentTable(MutableMapping[str, T], Generic[T]):
         if self._items.pop(identifier, None) is None and (staged is None or staged[0] is None):
             raise KeyError(identifier)
         # absent until durable; inside an import batch its unit is not queued yet, the next one is
-        self._pending[identifier] = max(self._pending.get(identifier, 0), self._writer.position + 1)
+        seq = self._pending[identifier] = max(self._pending.get(identifier, 0), self._writer.position + 1)
+        self._deleted[identifier] = seq
         self._gone_from_memory(identifier)
 
     def pop(self, identifier: str, default: T | None = None) -> T | None:  # type: ignore[override]
@@ -250,7 +264,7 @@ class ResidentTable(MutableMapping[str, T], Generic[T]):
         """The stored document (a staged row first, unless a change submitted since makes it
         stale), its shared version remembered; None when the store has none or it was deleted
         here and the delete is not durable yet."""
-        if self._in_flight(identifier):  # deleted here, not durable yet: the row is stale
+        if self._deleted_here(identifier):  # not durable yet: the row is stale
             return None
         staged = self._staged.pop(identifier, None)
         if staged is not None and self._fresh(identifier, staged[1]):
@@ -295,7 +309,7 @@ class ResidentTable(MutableMapping[str, T], Generic[T]):
         while True:
             page = self.source.identifiers(self.kind, after, _SCAN_PAGE)
             for position, identifier in page:
-                if identifier not in unstored and (identifier in self._items or not self._in_flight(identifier)):
+                if identifier not in unstored and (identifier in self._items or not self._deleted_here(identifier)):
                     yield position, identifier
             if len(page) < _SCAN_PAGE:
                 break
@@ -310,6 +324,22 @@ class ResidentTable(MutableMapping[str, T], Generic[T]):
 
     def _in_flight(self, identifier: str) -> bool:
         return self._pending.get(identifier, 0) > self._writer.durable
+
+    def _deleted_here(self, identifier: str) -> bool:
+        return self._deleted.get(identifier, 0) > self._writer.durable
+
+    def _saw(self, identifier: str) -> bool:
+        """Whether ``identifier`` is among the last ``capacity`` ids read; remembers it if not (the
+        one that falls out, if not resident, has its remembered version forgotten)."""
+        seen = self._seen
+        if identifier in seen:
+            return True
+        seen[identifier] = None
+        if len(seen) > self.capacity:
+            old, _ = seen.popitem(last=False)
+            if old not in self._items:
+                self._loaded(old, None)
+        return False
 
     def _submitted(self, changes: Sequence[Change], seq: int) -> None:
         kind = self.kind
@@ -340,6 +370,7 @@ class ResidentTable(MutableMapping[str, T], Generic[T]):
             excess -= 1
         if len(pending) > 4 * self.capacity:  # durable entries tell nothing any more
             self._pending = {key: seq for key, seq in pending.items() if seq > durable}
+            self._deleted = {key: seq for key, seq in self._deleted.items() if seq > durable}
             self._staged.clear()  # (their freshness was judged by the entries dropped)
 
 

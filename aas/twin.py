@@ -239,6 +239,13 @@ class Twin(TwinStorage):
             self._live_by_submodel.setdefault(submodel_id, []).append(handle)
         return handle
 
+    def detached(self, submodel_id: str, path: str, element: model.SubmodelElement) -> LiveElement:
+        """A handle of an element decoded alone from the store, of a submodel a bounded cache does
+        not hold: for one client write through ``write_value`` (one row, the same events), kept
+        nowhere, so the submodel is not read in (``aas.resident``)."""
+        self._next_key += 1
+        return LiveElement(self._next_key, SubmodelState(submodel_id), path, element)
+
     def find_live(self, submodel_id: str, path: str) -> LiveElement | None:
         """The handle if some binding or client already made one, without creating it."""
         return self._live.get((submodel_id, path))

@@ -27,7 +27,7 @@ from twinbridge.aas.errors import StorageError
 from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.resident import ResidentTable
 from twinbridge.aas.store import StoredDocument
-from twinbridge.aas.store.base import SubmodelFilter
+from twinbridge.aas.store.base import ElementOp, SubmodelFilter
 from twinbridge.server.api.bodies import Extent, Level, shape
 
 
@@ -57,6 +57,33 @@ class StoredSubmodels:
 def stored_json(stored: StoredDocument, level: Level, extent: Extent) -> bytes:
     """The Part 2 rendering of a submodel without an element log, from its stored JSON."""
     return orjson.dumps(shape(orjson.loads(stored.body), level, extent))
+
+
+_CHILDREN = {"Submodel": "submodelElements", "SubmodelElementCollection": "value", "Entity": "statements",
+             "AnnotatedRelationshipElement": "annotations"}
+
+
+def stored_element(stored: StoredDocument, path: str) -> model.SubmodelElement | None:
+    """The element at ``path`` decoded alone from a stored submodel's JSON (a 10-element
+    submodel's decode cost ~1 ms; one Property's ~50 us), when the stored structure is current:
+    no structural change in its element log (value rows change no element's type). None when
+    that does not hold, the path names a list item, or nothing is at ``path``: the caller reads
+    the submodel in, which answers those cases as for any submodel."""
+    if "[" in path or any(change.op is not ElementOp.VALUE for change in stored.log):
+        return None
+    data = orjson.loads(stored.body)
+    for id_short in path.split("."):
+        children = data.get(_CHILDREN.get(str(data.get("modelType")), ""))
+        if not isinstance(children, list):
+            return None
+        data = next((child for child in children if isinstance(child, dict) and child.get("idShort") == id_short),
+                    None)
+        if data is None:
+            return None
+    try:
+        return documents.decode_element(orjson.dumps(data))
+    except (TypeError, ValueError, KeyError, AttributeError):
+        return None  # not a valid element: reading the submodel in names the fault
 
 
 def as_submodel(stored: model.Submodel | StoredDocument) -> model.Submodel:
