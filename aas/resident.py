@@ -155,21 +155,15 @@ class ResidentTable(MutableMapping[str, T], Generic[T]):
                     wanted.set_result(None)
 
     def unadmitted(self, identifier: str) -> StoredDocument | None:
-        """The stored document of a submodel read for the first time in a while, if it needs no
-        replay (no element log): the caller renders it from its JSON, without decoding it into
-        objects, and it does not push a resident one out. A second read soon after (it is in
-        the last ``capacity`` ids read) returns None: the caller reads it through the table and
-        it becomes resident. A uniform scan over a large store thus costs a row and a JSON
-        round trip per read; a hot set is admitted on its second read (see BENCHMARKS.md)."""
+        """The stored document (with its log) of a submodel read for the first time in a while:
+        the caller renders it from its JSON, without decoding it into objects, and it does not
+        push a resident one out. A second read soon after (it is in the last ``capacity`` ids
+        read) returns None: the caller reads it through the table and it becomes resident. A
+        uniform scan over a large store thus costs a row and a JSON round trip per read; a hot
+        set is admitted on its second read (see BENCHMARKS.md)."""
         if identifier in self._items or self._saw(identifier):
             return None
-        read_at = self._writer.durable
-        stored = self._fetch(identifier)
-        if stored is None or stored.log:
-            if stored is not None:
-                self._stage(identifier, stored, read_at)
-            return None
-        return stored
+        return self._fetch(identifier)
 
     def row(self, identifier: str) -> StoredDocument | None:
         """The stored document (with its log) of an id memory does not hold, without decoding

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import orjson
 import psycopg
 import pytest
 from basyx.aas import model
@@ -25,7 +26,11 @@ from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.resident import ResidentTable
 from twinbridge.aas.store import StoredDocument, open_store, postgres_documents
 from twinbridge.aas.twin import Twin
+from twinbridge.aas.values import RangeValue
 from twinbridge.server.api.app import create_app
+from twinbridge.server.api.bodies import Extent, Level
+from twinbridge.server.api.catalog_sql import as_submodel, stored_json
+from twinbridge.server.api.content import shaped_json
 
 PREFIX = "/api/v3.0"
 COUNT = 30
@@ -195,6 +200,11 @@ def test_a_value_patch_to_an_evicted_submodel_is_checked_and_written_without_rea
                               " ORDER BY 1") == [("urn:sm:0", "p1", "41"), ("urn:sm:1", "p0", "7")]
             assert _rows(url, "SELECT identifier, op, path FROM outbox WHERE op = 'value' ORDER BY id") == \
                 [("urn:sm:0", "value", "p1"), ("urn:sm:1", "value", "p0")]
+            for index in range(2, 7):  # first reads of five others: urn:sm:1's next read is a first one again
+                assert client.get(f"{PREFIX}/submodels/{b64(f'urn:sm:{index}')}").status_code == 200
+            whole = client.get(f"{PREFIX}/submodels/{b64('urn:sm:1')}")  # its JSON with the logged value
+            assert [element["value"] for element in whole.json()["submodelElements"]] == ["7", "11", "12"]
+            assert not table.resident("urn:sm:1")
             read = client.get(f"{PREFIX}/submodels/{b64('urn:sm:0')}/submodel-elements/p1/$value")
             assert read.json() == {"p1": 41}  # read-your-writes on this instance
     finally:
@@ -226,5 +236,39 @@ def test_a_patch_after_the_submodel_changed_in_structure_reads_it_in(url: str) -
             assert table.resident("urn:sm:11")
             assert client.get(f"{PREFIX}/submodels/{b64('urn:sm:11')}/submodel-elements/late/$value",
                               ).json() == {"late": "b"}
+    finally:
+        twin.close()
+
+
+async def test_the_json_of_a_submodel_with_logged_values_equals_its_decoded_rendering(url: str) -> None:
+    twin = _filled(url, 8)
+    table = twin.resident
+    assert table is not None
+    try:
+        twin.create(model.Submodel("urn:sm:typed", submodel_element=[
+            model.Property("d", model.datatypes.Double, value=1.0), model.Property("b", model.datatypes.Boolean),
+            model.Property("s", model.datatypes.String, value="x"), model.Range("r", model.datatypes.Int, 1, 2)]))
+        for path, value in (("d", 2.5e-7), ("b", True), ("s", "a \"quoted\" text"), ("d", 1e20)):
+            await twin.write_value(twin.live("urn:sm:typed", path), value)
+        await twin.persisted()
+        for index in range(8):  # push it out
+            twin.submodel(f"urn:sm:{index}")
+        table.trim()
+        assert not table.resident("urn:sm:typed")
+        stored = table.row("urn:sm:typed")
+        assert stored is not None and len(stored.log) == 3
+        shapes: list[tuple[Level, Extent]] = [("deep", "withBlobValue"), ("core", "withoutBlobValue")]
+        for level, extent in shapes:
+            assert orjson.loads(stored_json(stored, level, extent)) == shaped_json(as_submodel(stored), level, extent)
+        await twin.write_value(twin.live("urn:sm:typed", "r"), RangeValue(3, 4))  # another kind's value
+        await twin.persisted()
+        for index in range(8):
+            twin.submodel(f"urn:sm:{index}")
+        table.trim()
+        stored = table.row("urn:sm:typed")
+        assert stored is not None and not table.resident("urn:sm:typed")
+        rendered = orjson.loads(stored_json(stored, "deep", "withBlobValue"))  # replayed on the objects
+        assert rendered == shaped_json(as_submodel(stored), "deep", "withBlobValue")
+        assert rendered["submodelElements"][3]["min"] == "3"
     finally:
         twin.close()
