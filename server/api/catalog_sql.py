@@ -109,8 +109,8 @@ _CHILDREN = {"Submodel": "submodelElements", "SubmodelElementCollection": "value
 
 
 def stored_element(stored: StoredDocument, path: str) -> model.SubmodelElement | None:
-    """The element at ``path`` decoded alone from a stored submodel's JSON (a 10-element
-    submodel's decode cost ~1 ms; one Property's ~50 us), when the stored structure is current:
+    """The element at ``path`` decoded alone from a stored submodel's JSON (one Property: 0.15 to
+    0.55 ms, a 10-element submodel 1.8 ms, measured at load 2 to 8), when the stored structure is current:
     no structural change in its element log (value rows change no element's type). None when
     that does not hold, the path names a list item, or nothing is at ``path``: the caller reads
     the submodel in, which answers those cases as for any submodel."""
