@@ -44,8 +44,9 @@ from twinbridge.aas.store.base import DocumentSource
 
 T = TypeVar("T")
 _SCAN_PAGE = 500
-_STAGED = 256  # rows read by an existence check or ``ready``, kept for the read that follows it
-_BATCH = 256  # ids a prefetch asks for in one statement (the staged rows must hold them all)
+_BATCH = 256  # ids a prefetch asks for in one statement
+_STAGED = 2 * _BATCH  # rows read by an existence check or ``ready``, kept for the read that follows
+# (room for a whole batch beside the rows of the one before, whose requests may not have run yet)
 
 
 class ResidentTable(MutableMapping[str, T], Generic[T]):
