@@ -17,7 +17,7 @@ from basyx.aas import model
 from twinbridge.aas import paths, values
 from twinbridge.aas.errors import NotFound
 from twinbridge.aas.events import ObjectKind
-from twinbridge.aas.live import LiveElement
+from twinbridge.aas.live import LiveElement, SubmodelState
 from twinbridge.aas.store.base import ShellSource
 from twinbridge.aas.twin_storage import LABELS
 from twinbridge.aas.twin_sync import Identifiable, TwinSync
@@ -117,6 +117,13 @@ class TwinReads(TwinSync):
             self._live[(submodel_id, path)] = handle
             self._live_by_submodel.setdefault(submodel_id, []).append(handle)
         return handle
+
+    def detached(self, submodel_id: str, path: str, element: model.SubmodelElement) -> LiveElement:
+        """A handle of an element decoded alone from the store, of a submodel a bounded cache does
+        not hold: for one client write through ``write_value`` (one row, the same events), kept
+        nowhere, so the submodel is not read in (``aas.resident``)."""
+        self._next_key += 1
+        return LiveElement(self._next_key, SubmodelState(submodel_id), path, element)
 
     def find_live(self, submodel_id: str, path: str) -> LiveElement | None:
         """The handle if some binding or client already made one, without creating it."""

@@ -121,6 +121,7 @@ class TwinSync(TwinStorage):
         element is not here (the caller reloads the submodel). A submodel a bounded cache does not
         hold is read from the store when next asked for: nothing to do."""
         if self.resident is not None and not self.resident.resident(submodel_id):
+            self.resident.drop(submodel_id)  # (a row read ahead holds the old value)
             return True
         submodel = self._submodels.get(submodel_id)
         if submodel is None:

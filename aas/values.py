@@ -123,6 +123,14 @@ def _from_lexical(data: object, value_type: type) -> PropertyValue | None:
     raise ValueError(f"expected an xs value, got {data!r}")
 
 
+def lexical_of_logged(body: bytes, value_type: str) -> str | None:
+    """A Property's value in log form as the xs lexical string its AAS JSON carries (what a
+    decode, replay and encode would give), for a ``valueType`` such as ``xs:int``. ValueError
+    when the body does not hold a value of that type; KeyError for an unknown type."""
+    value = _from_lexical(orjson.loads(body), model.datatypes.XSD_TYPE_CLASSES[value_type])
+    return None if value is None else model.datatypes.xsd_repr(value)
+
+
 class _PropertyKind:
     def read(self, element: model.SubmodelElement) -> ElementValue:
         assert isinstance(element, model.Property)

@@ -12,7 +12,8 @@ prints its start-up time and RSS, then (wrk, 32 connections, median of ``--round
   one submodel in 1,000 and one matching the rest, an ``idShort`` one (pages and filters in
   SQL), which should not grow with the store (2 connections: a page of 100 evicted submodels
   costs 100 JSON round trips);
-- value ``PATCH`` of random elements of (mostly evicted) submodels;
+- value ``PATCH`` of elements of the 1,000 hot submodels (resident: the write alone) and of
+  random elements of (mostly evicted) submodels (checked against the stored JSON, one row);
 - the shell routes (``measure_shells``; ``--only-shells`` measures only them): one shell by id
   over 1,000 resident ids (their baseline) and over ``--cold`` uniform ids, ``/shells`` pages,
   ``idShort`` and ``assetIds`` filters (one match, and one shell in 100), ``$reference`` pages;
@@ -106,6 +107,7 @@ def measure(base: str, pid: int, count: int, cold: int, seconds: float, rounds: 
     uniform = [f"{API}/submodels/{b64(submodel_id(rng.randrange(count)))}" for _ in range(cold)]
     writes = [f"{API}/submodels/{b64(submodel_id(n))}/submodel-elements/P{n % ELEMENTS}/$value"
               for n in (rng.randrange(count) for _ in range(cold))]
+    hot_writes = [f"{path}/submodel-elements/P{n % ELEMENTS}/$value" for n, path in enumerate(hot)]
     lists = {
         "GET /shells?limit=100": f"{API}/shells?limit=100",
         "GET /submodels?limit=100": f"{API}/submodels?limit=100",
@@ -115,6 +117,7 @@ def measure(base: str, pid: int, count: int, cold: int, seconds: float, rounds: 
     }
     runs: dict[str, list[Figures]] = {"GET submodel, 1,000 hot ids": [], f"GET submodel, {cold:,} uniform ids": []}
     runs.update({name: [] for name in lists})
+    runs["PATCH value, 1,000 hot ids"] = []
     runs["PATCH value, uniform ids"] = []
     for _ in range(2):  # warm: a second read admits an id into the cache (aas.resident), so all of them
         for path in hot:
@@ -127,6 +130,8 @@ def measure(base: str, pid: int, count: int, cold: int, seconds: float, rounds: 
         for name, path in lists.items():
             # 2 connections: a page of evicted submodels is 100 decodes (~0.5 s), wrk gives up after 2 s
             runs[name].append(wrk(base + path, seconds, 2, pid, paths_script([path]), 30))
+        runs["PATCH value, 1,000 hot ids"].append(wrk(base + hot_writes[0], seconds, 32, pid,
+                                                      paths_script(hot_writes, "PATCH", ""), 30))
         runs["PATCH value, uniform ids"].append(wrk(base + writes[0], seconds, 32, pid,
                                                     paths_script(writes, "PATCH", ""), 30))
     return {name: Figures.median(figures) for name, figures in runs.items()}
@@ -177,12 +182,13 @@ def main() -> None:
     parser.add_argument("--shells", type=int, default=None,
                         help="shells (default: one per 10 submodels); each references submodels/shells of them")
     parser.add_argument("--only-shells", action="store_true", help="measure the shell routes only")
+    parser.add_argument("--schema", default="bench_big", help="prefix of the schema made (and dropped) for the run")
     args = parser.parse_args()
     count = args.submodels
     shells = args.shells or count // 10
     if count % shells:
         parser.error(f"--shells must divide --submodels ({count:,} by {shells:,})")
-    schema = f"bench_big_{count}_{int(time.time())}"
+    schema = f"{args.schema}_{count}_{int(time.time())}"
     print(f"{count:,} submodels of {ELEMENTS} Properties + {shells:,} shells, cache {args.cache:,};"
           f" load average {load_average()}")
     processes = []

@@ -175,8 +175,10 @@ class SubmodelFilter:
 
 @runtime_checkable
 class DocumentSource(Protocol):
-    """Documents read on demand (a twin with a bounded cache of submodels, ``aas.resident``):
-    called on the event loop, each one indexed read."""
+    """Documents read on demand (a twin with a bounded cache of submodels, ``aas.resident``),
+    each one indexed read; ``fetch`` of many ids one statement. Called on the event loop and,
+    for ``fetch``, from a worker thread too (``ResidentTable.ready``): an implementation
+    serializes the use of its connection."""
 
     def fetch(self, kind: ObjectKind, identifiers: Sequence[str]) -> dict[str, tuple[StoredDocument, int]]:
         """The stored (document with its log, shared version) of each identifier the store has."""

@@ -3,9 +3,11 @@ submodels (``?cache=N``, ``aas.resident``) asks for a submodel that is not in me
 ``/submodels`` pages and filters in SQL (keyset paging on ``ord``, the first-insertion order the
 in-memory catalog keeps too, over the indexed generated columns of ``postgres_schema``).
 
-Its own connection, so a read on the event loop never waits for the writer thread's
-transaction (the store's connection is the writer's); a lost connection is reopened and the
-read retried for up to ``RETRY_FOR_S``, as the store's own reads do.
+Its own connection, so a read never waits for the writer thread's transaction (the store's
+connection is the writer's), used by one caller at a time (a lock: the loop's reads and the
+batched misses ``ResidentTable.ready`` reads on a worker thread); a lost connection is reopened
+and the read retried for up to ``RETRY_FOR_S``, as the store's own reads do (on the worker
+thread the loop serves other requests meanwhile).
 """
 
 from __future__ import annotations

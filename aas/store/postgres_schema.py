@@ -210,22 +210,30 @@ def migrate(conn: psycopg.Connection[tuple[object, ...]], schema: str) -> None:
 
 def read_documents(conn: psycopg.Connection[tuple[object, ...]], kinds_ids: Iterable[tuple[str, str]],
                    ) -> dict[tuple[str, str], tuple[StoredDocument | None, int]]:
-    """The current (document with its log, version) of each (kind, id); (None, 0) when deleted."""
+    """The current (document with its log, version) of each (kind, id); (None, 0) when deleted.
+
+    One statement: each document with its element log and value rows aggregated beside it in
+    ``seq`` order (two statements, document then log, cost a bounded twin's miss a second round
+    trip)."""
     wanted = list(kinds_ids)
     found: dict[tuple[str, str], tuple[StoredDocument | None, int]] = {key: (None, 0) for key in wanted}
     if not wanted:
         return found
     kinds, ids = [kind for kind, _ in wanted], [identifier for _, identifier in wanted]
     rows = conn.execute(
-        "SELECT d.kind, d.id, d.body::text, coalesce(v.version, 0) FROM documents d"
+        "SELECT d.kind, d.id, d.body::text, coalesce(v.version, 0), l.ops, l.paths, l.bodies FROM documents d"
         " JOIN unnest(%s::text[], %s::text[]) AS w(kind, id) USING (kind, id)"
-        " LEFT JOIN versions v USING (kind, id)", (kinds, ids)).fetchall()
-    submodels = [str(row[1]) for row in rows if row[0] == _SUBMODEL]
-    logs = logs_of(conn, "WHERE submodel_id = ANY(%s)", (submodels,)) if submodels else {}
-    for kind, identifier, body, version in rows:
+        " LEFT JOIN versions v USING (kind, id)"
+        " LEFT JOIN LATERAL (SELECT array_agg(op ORDER BY seq) AS ops, array_agg(path ORDER BY seq) AS paths,"
+        " array_agg(body ORDER BY seq) AS bodies FROM (SELECT seq, op, path, body FROM element_log"
+        " WHERE submodel_id = d.id UNION ALL SELECT seq, 'value', path, body FROM element_values"
+        " WHERE submodel_id = d.id) AS logged WHERE d.kind = %s) AS l ON true", (kinds, ids, _SUBMODEL)).fetchall()
+    for kind, identifier, body, version, ops, log_paths, bodies in rows:
         key = (str(kind), str(identifier))
-        document = StoredDocument(ObjectKind(kind), key[1], str(body).encode(), logs.get(key[1], []))
-        found[key] = (document, as_int(version))
+        log = [] if not isinstance(ops, list) or not isinstance(log_paths, list) or not isinstance(bodies, list) \
+            else [LoggedChange(ElementOp(str(op)), str(path), as_bytes(logged))
+                  for op, path, logged in zip(ops, log_paths, bodies, strict=True)]
+        found[key] = (StoredDocument(ObjectKind(kind), key[1], str(body).encode(), log), as_int(version))
     return found
 
 

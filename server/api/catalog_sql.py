@@ -11,13 +11,17 @@ hot submodels out, and a full rendering of one is made from its stored JSON with
 into objects (``stored_json``: the decode is ~85% of rendering a 10-element submodel).
 
 ``stored_json`` equals the rendering of the decoded objects because the stored document is the
-twin's own encoding of them (``documents.encode``, the same JSON ``to_jsonable`` gives), and
-the document of a submodel with an element log is never used so (its values are in the log).
-One difference: basyx keeps a valueList's pairs in a set, so the decoded rendering may list them
-in another order than stored; the stored JSON keeps the order the client sent.
+twin's own encoding of them (``documents.encode``, the same JSON ``to_jsonable`` gives), and an
+element log of Property values (what value writes leave) is applied to the JSON as the lexical
+strings a decode and encode would give (``values.lexical_of_logged``); any other log (a
+structural change, another element kind's value) is replayed on the decoded objects instead.
+One difference: basyx keeps a valueList's pairs in a set, so the decoded rendering may list
+them in another order than stored; the stored JSON keeps the order the client sent.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import orjson
 from basyx.aas import model
@@ -27,7 +31,8 @@ from twinbridge.aas.errors import StorageError
 from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.resident import ResidentTable
 from twinbridge.aas.store import StoredDocument
-from twinbridge.aas.store.base import SubmodelFilter
+from twinbridge.aas.store.base import ElementOp, LoggedChange, SubmodelFilter
+from twinbridge.aas.values import lexical_of_logged
 from twinbridge.server.api.bodies import Extent, Level, shape
 
 
@@ -50,13 +55,74 @@ class StoredSubmodels:
             if table.resident(identifier):
                 found.append(table[identifier])
             elif not table.gone(identifier):
-                found.append(as_submodel(stored) if stored.log else stored)
+                found.append(stored)
         return found, rows[-1][0] if more and rows else None
 
 
 def stored_json(stored: StoredDocument, level: Level, extent: Extent) -> bytes:
-    """The Part 2 rendering of a submodel without an element log, from its stored JSON."""
-    return orjson.dumps(shape(orjson.loads(stored.body), level, extent))
+    """The Part 2 rendering of a stored submodel: from its JSON with its logged Property values
+    applied, or (another log) from the objects it decodes into (see the module docstring)."""
+    data = orjson.loads(stored.body)
+    if not _values_applied(data, stored.log):
+        data = documents.to_jsonable(as_submodel(stored))
+    return orjson.dumps(shape(data, level, extent))
+
+
+def _values_applied(data: dict[str, Any], log: list[LoggedChange]) -> bool:
+    """Applies ``log`` to the JSON ``data`` if it holds only Property values (in place; False,
+    with ``data`` partly changed, when it holds anything else)."""
+    for change in log:
+        if change.op is not ElementOp.VALUE or change.body is None:
+            return False
+        element = _element_data(data, change.path)
+        if element is None or element.get("modelType") != "Property":
+            return False
+        try:
+            lexical = lexical_of_logged(change.body, str(element.get("valueType")))
+        except (KeyError, ValueError, TypeError):
+            return False  # the objects' replay names what is wrong
+        if lexical is None:
+            element.pop("value", None)
+        else:
+            element["value"] = lexical
+    return True
+
+
+def _element_data(data: dict[str, Any], path: str) -> dict[str, Any] | None:
+    """The JSON of the element at ``path`` (no list items) in a submodel's JSON, if there."""
+    if "[" in path:
+        return None
+    found: Any = data
+    for id_short in path.split("."):
+        children = found.get(_CHILDREN.get(str(found.get("modelType")), ""))
+        if not isinstance(children, list):
+            return None
+        found = next((child for child in children if isinstance(child, dict) and child.get("idShort") == id_short),
+                     None)
+        if found is None:
+            return None
+    return found  # type: ignore[no-any-return]
+
+
+_CHILDREN = {"Submodel": "submodelElements", "SubmodelElementCollection": "value", "Entity": "statements",
+             "AnnotatedRelationshipElement": "annotations"}
+
+
+def stored_element(stored: StoredDocument, path: str) -> model.SubmodelElement | None:
+    """The element at ``path`` decoded alone from a stored submodel's JSON (one Property: 0.15 to
+    0.55 ms, a 10-element submodel 1.8 ms, measured at load 2 to 8), when the stored structure is current:
+    no structural change in its element log (value rows change no element's type). None when
+    that does not hold, the path names a list item, or nothing is at ``path``: the caller reads
+    the submodel in, which answers those cases as for any submodel."""
+    if any(change.op is not ElementOp.VALUE for change in stored.log):
+        return None
+    data = _element_data(orjson.loads(stored.body), path)
+    if data is None:
+        return None
+    try:
+        return documents.decode_element(orjson.dumps(data))
+    except (TypeError, ValueError, KeyError, AttributeError):
+        return None  # not a valid element: reading the submodel in names the fault
 
 
 def as_submodel(stored: model.Submodel | StoredDocument) -> model.Submodel:

@@ -11,6 +11,10 @@ a shared store the database decides the rest: the first unit the request writes 
 through another instance makes it 412, and the replica reads the identifiable back). A client
 holding a newer ETag than this instance has seen yet (it read through another instance) is not
 refused for that: the database knows better. Without a shared store the check is this process's.
+
+Being the first to look a submodel up, it is also where a bounded cache (``?cache=N``) reads one
+that memory does not hold: awaited, off the loop and together with the misses of concurrent
+requests (``ResidentTable.ready``), so the checks and the route after it find the row staged.
 """
 
 from __future__ import annotations
@@ -20,10 +24,11 @@ import re
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from twinbridge.aas.errors import StorageError
 from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.store import CheckVersion
 from twinbridge.aas.twin import Twin
-from twinbridge.server.api.results import ApiError, result_body
+from twinbridge.server.api.results import ApiError, error_response, result_body
 from twinbridge.server.api.scope import decode_cached
 
 _READS = frozenset({"GET", "HEAD"})
@@ -73,6 +78,12 @@ class Preconditions:
             await self.app(scope, receive, send)
             return
         twin = self.twin
+        if twin.resident is not None and target[0] is ObjectKind.SUBMODEL:
+            try:
+                await twin.resident.ready(target[1])
+            except StorageError as error:  # the store stayed away past its retries: 503, as a route says it
+                await error_response(error)(scope, receive, send)
+                return
         if scope["method"] in _READS:  # the version the read starts from (a read changes nothing)
             if not twin.exists(*target):
                 await self.app(scope, receive, send)

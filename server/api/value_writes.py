@@ -22,6 +22,7 @@ from twinbridge.aas import limits
 from twinbridge.aas.documents import to_jsonable
 from twinbridge.aas.errors import TwinError
 from twinbridge.aas.events import Origin
+from twinbridge.aas.live import LiveElement
 from twinbridge.aas.twin import Twin
 from twinbridge.aas.values import ElementValue
 from twinbridge.server.api.bodies import load_json, parse_body, parsed
@@ -29,10 +30,10 @@ from twinbridge.server.api.render_cache import RenderCache
 from twinbridge.server.api.results import ApiError
 
 
-async def write_element_value(twin: Twin, submodel_id: str, path: str, value: ElementValue | str | None,
+async def write_element_value(twin: Twin, handle: LiveElement, value: ElementValue | str | None,
                               origin: Origin) -> None:
     """``value`` (the element's Python form, or a Property's lexical string) through the twin."""
-    handle = twin.live(submodel_id, path)
+    path = handle.path
     try:
         await twin.write_value(handle, value, origin=origin)
     except TwinError:
@@ -46,7 +47,7 @@ async def put_element_body(twin: Twin, renders: RenderCache, structure: tuple[in
     data = await parsed(body, load_json, "a SubmodelElement")
     if isinstance(stored, model.Property) and isinstance(data, dict) and _new_lexical_value_only(
             renders, twin, structure, submodel_id, path, data):
-        await write_element_value(twin, submodel_id, path, data.get("value"), origin)
+        await write_element_value(twin, twin.live(submodel_id, path), data.get("value"), origin)
         return
     element = await parsed(body, parse_body, model.SubmodelElement)
     fits(twin, submodel_id, path, element, replaced=stored)

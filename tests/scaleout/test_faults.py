@@ -120,6 +120,10 @@ class PrivateCluster:
         self._run("pg_ctl", "-D", str(self.directory / "data"), "-w", "-l", str(self.directory / "log"),
                   "-o", f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1", action)
 
+    def resume(self) -> None:
+        """Start it again after ``stop``."""
+        self._pg_ctl("start")
+
     def restart(self) -> None:
         self._run("pg_ctl", "-D", str(self.directory / "data"), "-w", "-m", "fast", "restart")
 
