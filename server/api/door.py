@@ -18,6 +18,7 @@ import logging
 import secrets
 
 import orjson
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from twinbridge.aas import limits as limits_module
@@ -83,6 +84,8 @@ class Door:
         except LimitExceeded as error:  # raised by bounded_receive outside any route's handlers
             if not started:
                 await _answer(send, status_of(error), str(error))
+        except ClientDisconnect:  # the client left before its body ended: nobody to answer, nothing changed
+            log.debug("%s %s: the client disconnected mid-request", scope.get("method"), scope.get("path"))
         except Exception:
             reference = secrets.token_hex(6)
             log.exception("unexpected error %s on %s %s", reference, scope.get("method"), scope.get("path"))

@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import logging
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 from fastapi import APIRouter
 
 from tests.api.conftest import PREFIX, SUBMODEL_ID
@@ -128,3 +131,28 @@ def test_a_streamed_body_over_its_limit_is_413_naming_the_limit(full_twin: Twin)
         body = client.post(elements, content=chunks(b'{"a": "' + b"x" * 300_000 + b'"}'))
         assert_result(body, 413, "server.rest.limits.body_bytes")
         assert client.get(f"{PREFIX}/description").status_code == 200
+
+
+IDENTIFICATION = "http://example.org/Submodels/Assets/TestAsset/Identification"
+
+
+def test_a_client_leaving_mid_body_is_no_server_error_and_changes_nothing(
+        full_twin: Twin, caplog: pytest.LogCaptureFixture) -> None:
+    """A PATCH whose client closes the socket before its body ends: nothing to answer, nothing
+    written, and no "unexpected error" in the log (wrk does this at the end of every run)."""
+    app = create_app(full_twin, prefix=PREFIX)
+    path = f"{PREFIX}/submodels/{b64(IDENTIFICATION)}/submodel-elements/ManufacturerName/$value"
+    before = full_twin.element(IDENTIFICATION, "ManufacturerName").value  # type: ignore[attr-defined]
+    with caplog.at_level(logging.DEBUG, logger="twinbridge"), serving_in_thread(app) as url:
+        with socket.create_connection(urlsplit(url).netloc.split(":", 1)) as raw:  # type: ignore[arg-type]
+            raw.sendall(f"PATCH {path} HTTP/1.1\r\nHost: twin\r\nContent-Type: application/json\r\n"
+                        "Content-Length: 100\r\n\r\n\"half".encode())
+            time.sleep(0.2)
+        deadline = time.monotonic() + 5
+        while "disconnected mid-request" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with httpx.Client(base_url=url) as client:  # still serving
+            assert client.get(f"{PREFIX}/description").status_code == 200
+    assert "disconnected mid-request" in caplog.text
+    assert "unexpected error" not in caplog.text
+    assert full_twin.element(IDENTIFICATION, "ManufacturerName").value == before  # type: ignore[attr-defined]
