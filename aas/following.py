@@ -3,6 +3,8 @@
 - ``ViewFollower``: a view derived from the twin (the REST catalogs, the query value indexes) that
   a task keeps in step with the bus *and* that a read brings up to date synchronously, so a
   ``GET`` right after a ``POST`` sees the change without waiting for the task to run.
+- ``Relay``: a ``Follower`` that records changes and a second task that sends what it recorded to
+  a peer (the registry feeder, the edge forwarder), started and stopped as one.
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 
-from twinbridge.aas.bus import ChangeBatch, ChangeBus, Subscription
+from twinbridge.aas.bus import ChangeBatch, ChangeBus, Follower, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -69,3 +71,32 @@ class ViewFollower:
             self._task.cancel()
         self._subscription = self._task = None
 
+
+class Relay:
+    """A ``Follower`` that records the bus's changes and the task running ``send``, which passes
+    what was recorded on to a peer; the task is named after the follower.
+
+    ``subscribe()`` comes before the service's full sync (every descriptor due, a snapshot) and
+    ``start()`` after it, so no change made in between is lost. ``stop()`` ends the follower
+    first, so nothing is recorded for a sender that is gone.
+    """
+
+    def __init__(self, follower: Follower, send: Callable[[], Coroutine[None, None, None]]) -> None:
+        self._follower = follower
+        self._send = send
+        self._task: asyncio.Task[None] | None = None
+
+    def subscribe(self) -> None:
+        self._follower.subscribe()
+
+    def start(self) -> None:
+        self._follower.start()
+        self._task = asyncio.create_task(self._send(), name=self._follower.name)
+
+    async def stop(self) -> None:
+        await self._follower.stop()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None

@@ -1,5 +1,6 @@
-"""``aas.following.ViewFollower``: a view that reads bring up to date synchronously and that its
-task rebuilds when a batch fails, instead of going deaf to every later change."""
+"""``aas.following``: a ``ViewFollower`` that reads bring up to date synchronously and that its
+task rebuilds when a batch fails, instead of going deaf to every later change; a ``Relay`` whose
+follower misses nothing made between ``subscribe`` and ``start`` and whose sender stops with it."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import asyncio
 
 from basyx.aas import model
 
-from twinbridge.aas.bus import ChangeBatch
-from twinbridge.aas.following import ViewFollower
+from twinbridge.aas.bus import ChangeBatch, Follower
+from twinbridge.aas.following import Relay, ViewFollower
 from twinbridge.aas.twin import Twin
 
 A = "urn:test:following:a"
@@ -74,3 +75,33 @@ def test_without_a_running_loop_reads_catch_up_themselves() -> None:
     follower.catch_up()
     assert view.values == [4.0]
     follower.close()
+
+
+async def test_a_relay_records_what_came_before_start_and_stops_its_sender() -> None:
+    twin = _twin()
+    recorded: list[object] = []
+    sending, cancelled = asyncio.Event(), asyncio.Event()
+
+    async def record(batch: ChangeBatch) -> None:
+        recorded.extend(event.value for event in batch.values)
+
+    async def send() -> None:
+        sending.set()
+        try:
+            await asyncio.Event().wait()  # a sender runs until it is cancelled
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    relay = Relay(Follower(twin.bus, record, "test relay"), send)
+    relay.subscribe()
+    twin.update(twin.live(A, "t"), 5.0)  # during the full sync: after subscribe, before start
+    relay.start()
+    await asyncio.wait_for(sending.wait(), 5)
+    await asyncio.wait_for(twin.bus.drained(), 5)
+    assert recorded == [5.0]
+    await relay.stop()
+    assert cancelled.is_set()
+    twin.update(twin.live(A, "t"), 6.0)
+    await asyncio.wait_for(twin.bus.drained(), 1)  # the follower unsubscribed: nothing waits
+    assert recorded == [5.0]
