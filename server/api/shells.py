@@ -31,6 +31,7 @@ from twinbridge.server.api.bodies import (
     parse_part,
     parsed_body,
     parsed_part,
+    same_id,
 )
 from twinbridge.server.api.catalog import Key, asset_key, id_short_key, shell_keys
 from twinbridge.server.api.ids import decode_asset_ids, decode_id
@@ -133,8 +134,7 @@ async def get_all_shell_references(services: ServicesDep, limit: LimitQuery, cur
 async def put_shell(origin: WriteOrigin, aasIdentifier: str, request: Request, twin: TwinDep) -> Response:
     identifier = decode_id(aasIdentifier, "aasIdentifier")
     shell = await parsed_body(request, model.AssetAdministrationShell)
-    if shell.id != identifier:
-        raise ApiError(400, f"the body's id {shell.id!r} differs from the path's aasIdentifier {identifier!r}")
+    same_id(shell, identifier, "aasIdentifier")
     twin.replace(shell, origin=origin)
     return Response(status_code=204)
 
