@@ -22,6 +22,7 @@ from typing import Any
 from basyx.aas import model
 
 from twinbridge.aas.errors import InvalidInput, LimitExceeded
+from twinbridge.aas.paths import children
 
 MIB = 1024 * 1024
 
@@ -226,29 +227,17 @@ def _bytes(count: int) -> str:
 
 
 # ------------------------------------------------------------ model trees
-def _children(element: object) -> list[model.SubmodelElement]:
-    if isinstance(element, (model.SubmodelElementCollection, model.SubmodelElementList)):
-        return list(element.value)
-    if isinstance(element, model.Entity):
-        return list(element.statement)
-    if isinstance(element, model.AnnotatedRelationshipElement):
-        return list(element.annotation)
-    if isinstance(element, model.Submodel):
-        return list(element.submodel_element)
-    return []
-
-
-def count_and_depth(root: object) -> tuple[int, int]:
+def count_and_depth(root: model.Referable) -> tuple[int, int]:
     """Elements below ``root`` (itself included unless it is a submodel) and its nesting depth."""
     count, deepest = 0, 0
-    stack: list[tuple[object, int]] = [(child, 1) for child in _children(root)]
+    stack: list[tuple[model.Referable, int]] = [(child, 1) for child in children(root)]
     if not isinstance(root, model.Submodel):
         stack = [(root, 1)]
     while stack:
         element, depth = stack.pop()
         count += 1
         deepest = max(deepest, depth)
-        stack.extend((child, depth + 1) for child in _children(element))
+        stack.extend((child, depth + 1) for child in children(element))
     return count, deepest
 
 

@@ -185,14 +185,7 @@ def parse_value(element: model.SubmodelElement, data: Any, where: str) -> Elemen
     if isinstance(element, model.ReferenceElement):
         return None if data is None else _parse_reference(data, where)
     if isinstance(element, model.File):
-        fields = _object(data, where, required=("contentType",), allowed=("contentType", "value"))
-        content_type, value = fields["contentType"], fields.get("value")
-        if not isinstance(content_type, str) or (value is not None and not isinstance(value, str)):
-            raise InvalidInput(f"{where}: contentType and value of a File are strings")
-        if value is not None:
-            files.check_reference(value, where)
-        _check(lambda: model.File(None, content_type=content_type, value=value), where)
-        return FileValue(content_type, value)
+        return _parse_file(data, where)
     if isinstance(element, model.Blob):
         return _parse_blob(element, data, where)
     raise InvalidInput(f"{where}: a {type(element).__name__} has no single value")
@@ -278,6 +271,16 @@ def _plan_range(element: model.Range, data: Any, where: str, out: list[Assignmen
 
 
 def _plan_file(element: model.File, data: Any, where: str, out: list[Assignment]) -> None:
+    file = _parse_file(data, where)
+
+    def assign() -> None:
+        element.content_type, element.value = file.content_type, file.value
+
+    out.append(assign)
+
+
+def _parse_file(data: Any, where: str) -> FileValue:
+    """A File's ValueOnly JSON: ``value`` absent or null clears the reference."""
     fields = _object(data, where, required=("contentType",), allowed=("contentType", "value"))
     content_type, value = fields["contentType"], fields.get("value")
     if not isinstance(content_type, str) or (value is not None and not isinstance(value, str)):
@@ -285,11 +288,7 @@ def _plan_file(element: model.File, data: Any, where: str, out: list[Assignment]
     if value is not None:
         files.check_reference(value, where)
     _check(lambda: model.File(None, content_type=content_type, value=value), where)
-
-    def assign() -> None:
-        element.content_type, element.value = content_type, value
-
-    out.append(assign)
+    return FileValue(content_type, value)
 
 
 def _plan_blob(element: model.Blob, data: Any, where: str, out: list[Assignment]) -> None:

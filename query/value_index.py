@@ -15,23 +15,19 @@ index answers with a superset for the comparisons it serves; the evaluator decid
 
 from __future__ import annotations
 
-import asyncio
 import bisect
-import contextlib
-import logging
 import math
 from collections import OrderedDict
 from collections.abc import Iterable
 from decimal import Decimal
 
-from twinbridge.aas.bus import ChangeBatch, Subscription
+from twinbridge.aas.bus import ChangeBatch
 from twinbridge.aas.events import ObjectKind
+from twinbridge.aas.following import ViewFollower
 from twinbridge.aas.twin import Twin
 from twinbridge.query.resolve import values_at
 from twinbridge.query.syntax import Field, Kind, Literal
 from twinbridge.query.values import INVALID, to_number, to_string
-
-log = logging.getLogger(__name__)
 
 BUILD_AFTER = 2
 """A path gets an index on its second use: a one-off query pays one scan, not a scan and a build."""
@@ -141,49 +137,29 @@ class ValueIndexes:
         self._twin = twin
         self._indexes: OrderedDict[str, PathIndex] = OrderedDict()
         self._uses: dict[str, int] = {}
-        self._subscription: Subscription | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._follower = ViewFollower(twin.bus, self._apply, self._rebuild, "query-value-indexes")
 
     def index_for(self, field: Field) -> PathIndex | None:
         """The index of ``field``'s path, built on its ``BUILD_AFTER``-th use; None before."""
         key = field.text
         index = self._indexes.get(key)
         if index is not None:
-            self._catch_up()
+            self._follower.catch_up()
             self._indexes.move_to_end(key)
             return index
         uses = self._uses[key] = self._uses.get(key, 0) + 1
         if uses < BUILD_AFTER:
             return None
-        if self._subscription is None:
-            self._follow()
+        if self._follower.following:
+            self._follower.catch_up()
         else:
-            self._catch_up()
+            self._follower.follow()  # before the first build, so no change between the two is lost
         index = PathIndex(field)
         index.build(self._twin)
         self._indexes[key] = index
         if len(self._indexes) > MAX_INDEXES:
             self._indexes.popitem(last=False)
         return index
-
-    def _follow(self) -> None:
-        """Subscribe before the first build, so no change between the two is lost."""
-        self._subscription = self._twin.bus.subscribe()
-        with contextlib.suppress(RuntimeError):  # no running loop: reads catch up themselves
-            self._task = asyncio.get_running_loop().create_task(self._consume(self._subscription),
-                                                                 name="query-value-indexes")
-
-    async def _consume(self, subscription: Subscription) -> None:
-        async for batch in subscription:
-            try:
-                self._apply(batch)
-            except Exception:  # a failed refresh must not leave an index stale: rebuild instead
-                log.exception("a query value index could not apply a change; rebuilding")
-                self._rebuild()
-
-    def _catch_up(self) -> None:
-        if self._subscription is not None and self._subscription.pending():
-            self._apply(self._subscription.drain())
 
     def _rebuild(self) -> None:
         for index in self._indexes.values():
@@ -208,8 +184,4 @@ class ValueIndexes:
                     index.refresh(self._twin, element.submodel_id)
 
     def close(self) -> None:
-        if self._subscription is not None:
-            self._subscription.close()
-        if self._task is not None:
-            self._task.cancel()
-        self._subscription = self._task = None
+        self._follower.close()

@@ -36,7 +36,7 @@ from twinbridge.registry.descriptors import (
 from twinbridge.registry.service import RegistryService, parse
 from twinbridge.server.api.auth import ApiSecurity, Credentials, check_access, check_token
 from twinbridge.server.api.bodies import load_json
-from twinbridge.server.api.ids import decode_id, decode_json, encode_id
+from twinbridge.server.api.ids import decode_asset_ids, decode_id, encode_id
 from twinbridge.server.api.paging import limit_of
 from twinbridge.server.api.results import ApiError, error_response
 
@@ -252,19 +252,13 @@ discovery = APIRouter(tags=["Asset Administration Shell Basic Discovery API"])
 
 
 def asset_pairs(encoded: list[str] | None) -> list[tuple[str, str]]:
-    """(name, value) pairs from ``assetIds``: each a base64url SpecificAssetId JSON (or an array of
-    them), or a bare base64url globalAssetId."""
-    pairs: list[tuple[str, str]] = []
-    for value in encoded or ():
-        text = decode_id(value, "assetIds")
-        if not text.lstrip().startswith(("{", "[")):
-            pairs.append(("globalAssetId", text))
-            continue
-        data = decode_json(value, "assetIds")
-        for item in data if isinstance(data, list) else [data]:
-            link = parse(SpecificAssetId, item, "SpecificAssetId in assetIds")
-            pairs.append((link.name, link.value))
-    return pairs
+    """(name, value) pairs from ``assetIds``, each SpecificAssetId checked as the registry's model says."""
+    return decode_asset_ids(encoded, _specific_asset_id)
+
+
+def _specific_asset_id(item: object) -> tuple[str, str]:
+    link = parse(SpecificAssetId, item, "SpecificAssetId in assetIds")
+    return link.name, link.value
 
 
 @discovery.get("/lookup/shells")

@@ -39,6 +39,7 @@ from basyx.aas import model
 from twinbridge.aas.bus import ChangeBatch, Follower
 from twinbridge.aas.errors import NotFound
 from twinbridge.aas.events import ObjectKind
+from twinbridge.aas.following import Relay
 from twinbridge.aas.twin import Twin
 from twinbridge.registry.descriptors import (
     AssetAdministrationShellDescriptor,
@@ -245,11 +246,11 @@ class RegistryFeeder:
         self.sink = sink
         self.base_url = base_url.rstrip("/")
         self.opcua = opcua
-        self._follower = Follower(twin.bus, self._handle, "registry feeder", structure_only=True)
+        self._relay = Relay(Follower(twin.bus, self._handle, "registry feeder", structure_only=True),
+                            self._send_forever)
         self._due: dict[Due, None] = {}  # insertion-ordered set
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._referenced_by: dict[str, set[str]] = {}  # submodel id -> ids of shells referencing it
         self._references: dict[str, list[str]] = {}  # shell id -> the submodel ids it was indexed under
         self._reconciled = False
@@ -258,18 +259,12 @@ class RegistryFeeder:
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        self._follower.subscribe()  # before the full sync: nothing between the two is missed
+        self._relay.subscribe()  # before the full sync: nothing between the two is missed
         self._make_all_due()
-        self._follower.start()
-        self._task = asyncio.create_task(self._send_forever(), name="registry feeder")
+        self._relay.start()
 
     async def stop(self) -> None:
-        await self._follower.stop()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._relay.stop()
         close = getattr(self.sink, "close", None)
         if close is not None:
             await close()

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import unquote, urlsplit
 
 from twinbridge.aas.errors import InvalidInput
@@ -70,6 +70,47 @@ class Candidates:
     rows: list[tuple[str, bytes]]
     exact: bool
     last: str | None
+
+
+def page_statement(table: DescriptorTable, filters: Sequence[tuple[str, object]], after: str | None, limit: int,
+                   mark: str) -> tuple[str, list[object]]:
+    """A keyset page of ``table`` with ``column = value`` ``filters``, one row beyond ``limit``
+    (whether a next page exists); ``mark`` is the driver's placeholder (``?``, ``%s``)."""
+    conditions = " AND ".join([*(f"{column} = {mark}" for column, _ in filters), f"id > {mark}"])
+    return (f"SELECT id, body FROM {table} WHERE {conditions} ORDER BY id LIMIT {mark}",
+            [*(value for _, value in filters), after or "", limit + 1])
+
+
+def shell_filters(asset_kind: str | None, asset_type: str | None) -> list[tuple[str, object]]:
+    """The Part 2 filters of ``GET /shell-descriptors`` that were given, as ``page_statement`` takes them."""
+    return [(column, value) for column, value in (("asset_kind", asset_kind), ("asset_type", asset_type))
+            if value is not None]
+
+
+def page_of(rows: Sequence[Sequence[Any]], limit: int) -> Page:
+    """The bodies of a ``page_statement``'s rows and the cursor (None on the last page)."""
+    return [bytes(row[1]) for row in rows[:limit]], str(rows[limit - 1][0]) if len(rows) > limit else None
+
+
+def lookup_statement(pairs: Sequence[tuple[str, str]], after: str | None, limit: int,
+                     mark: str) -> tuple[str, list[object]]:
+    """Ids of shells linked to *every* (name, value) pair, by either origin; all linked shells
+    without pairs, each once (a link both posted and described matches twice). One primary-key
+    range scan per pair, intersected by the database; one id beyond ``limit``."""
+    if pairs:
+        query = " INTERSECT ".join([f"SELECT DISTINCT aas_id FROM asset_link WHERE name = {mark} AND value = {mark}"]
+                                  * len(pairs))
+        parameters: list[object] = [part for pair in pairs for part in pair]
+    else:
+        query, parameters = "SELECT DISTINCT aas_id FROM asset_link", []
+    return (f"SELECT aas_id FROM ({query}) AS linked WHERE aas_id > {mark} ORDER BY aas_id LIMIT {mark}",
+            [*parameters, after or "", limit + 1])
+
+
+def ids_page(rows: Sequence[Sequence[Any]], limit: int) -> tuple[list[str], str | None]:
+    """The ids of a ``lookup_statement``'s rows and the cursor (None on the last page)."""
+    ids = [str(row[0]) for row in rows[:limit]]
+    return ids, ids[-1] if len(rows) > limit else None
 
 
 class DescriptorStore(Protocol):

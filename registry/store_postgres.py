@@ -30,6 +30,11 @@ from twinbridge.registry.store import (
     Link,
     Page,
     ShellRow,
+    ids_page,
+    lookup_statement,
+    page_of,
+    page_statement,
+    shell_filters,
 )
 
 DEFAULT_SCHEMA = "twinbridge_registry"
@@ -153,15 +158,7 @@ class PostgresDescriptorStore:
             conn.execute("DELETE FROM asset_link WHERE aas_id = %s AND origin = %s", (identifier, DESCRIPTOR_LINKS))
 
     def shells(self, asset_kind: str | None, asset_type: str | None, after: str | None, limit: int) -> Page:
-        where: list[str] = []
-        parameters: list[object] = []
-        if asset_kind is not None:
-            where.append("asset_kind = %s")
-            parameters.append(asset_kind)
-        if asset_type is not None:
-            where.append("asset_type = %s")
-            parameters.append(asset_type)
-        return self._page("shell_descriptor", where, parameters, after, limit)
+        return self._page("shell_descriptor", shell_filters(asset_kind, asset_type), after, limit)
 
     # --------------------------------------------------------- submodels
     def submodel(self, identifier: str) -> bytes:
@@ -190,21 +187,13 @@ class PostgresDescriptorStore:
                 raise NotFound(f"no SubmodelDescriptor with id {identifier!r}")
 
     def submodels(self, after: str | None, limit: int) -> Page:
-        return self._page("submodel_descriptor", [], [], after, limit)
+        return self._page("submodel_descriptor", [], after, limit)
 
     # --------------------------------------------------------- discovery
     def lookup(self, pairs: Sequence[tuple[str, str]], after: str | None, limit: int) -> tuple[list[str], str | None]:
-        if pairs:
-            query = " INTERSECT ".join(["SELECT DISTINCT aas_id FROM asset_link WHERE name = %s AND value = %s"]
-                                      * len(pairs))
-            parameters: list[object] = [part for pair in pairs for part in pair]
-        else:
-            query, parameters = "SELECT DISTINCT aas_id FROM asset_link", []
         with self._connection() as conn:
-            rows = conn.execute(f"SELECT aas_id FROM ({query}) AS linked WHERE aas_id > %s ORDER BY aas_id "
-                                "LIMIT %s", [*parameters, after or "", limit + 1]).fetchall()
-        ids = [row[0] for row in rows[:limit]]
-        return ids, ids[-1] if len(rows) > limit else None
+            rows = conn.execute(*lookup_statement(pairs, after, limit, "%s")).fetchall()
+        return ids_page(rows, limit)
 
     def links(self, aas_id: str) -> list[bytes]:
         with self._connection() as conn:
@@ -266,10 +255,8 @@ class PostgresDescriptorStore:
                                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                                [(link.name, link.value, aas_id, origin, link.body) for link in links])
 
-    def _page(self, table: str, where: list[str], parameters: Sequence[object], after: str | None, limit: int) -> Page:
-        conditions = " AND ".join([*where, "id > %s"])
+    def _page(self, table: DescriptorTable, filters: Sequence[tuple[str, object]], after: str | None,
+              limit: int) -> Page:
         with self._connection() as conn:
-            rows = conn.execute(f"SELECT id, body FROM {table} WHERE {conditions} ORDER BY id LIMIT %s",
-                                [*parameters, after or "", limit + 1]).fetchall()
-        bodies = [bytes(row[1]) for row in rows[:limit]]
-        return bodies, rows[limit - 1][0] if len(rows) > limit else None
+            rows = conn.execute(*page_statement(table, filters, after, limit, "%s")).fetchall()
+        return page_of(rows, limit)

@@ -23,6 +23,11 @@ from twinbridge.registry.store import (
     Link,
     Page,
     ShellRow,
+    ids_page,
+    lookup_statement,
+    page_of,
+    page_statement,
+    shell_filters,
 )
 
 _SCHEMA = """
@@ -96,15 +101,7 @@ class SqliteDescriptorStore:
                              (identifier, DESCRIPTOR_LINKS))
 
     def shells(self, asset_kind: str | None, asset_type: str | None, after: str | None, limit: int) -> Page:
-        where: list[str] = []
-        parameters: list[object] = []
-        if asset_kind is not None:
-            where.append("asset_kind = ?")
-            parameters.append(asset_kind)
-        if asset_type is not None:
-            where.append("asset_type = ?")
-            parameters.append(asset_type)
-        return self._page("shell_descriptor", where, parameters, after, limit)
+        return self._page("shell_descriptor", shell_filters(asset_kind, asset_type), after, limit)
 
     # --------------------------------------------------------- submodels
     def submodel(self, identifier: str) -> bytes:
@@ -124,7 +121,7 @@ class SqliteDescriptorStore:
             raise NotFound(f"no SubmodelDescriptor with id {identifier!r}")
 
     def submodels(self, after: str | None, limit: int) -> Page:
-        return self._page("submodel_descriptor", [], [], after, limit)
+        return self._page("submodel_descriptor", [], after, limit)
 
     # --------------------------------------------------------- discovery
     def lookup(self, pairs: Sequence[tuple[str, str]], after: str | None, limit: int) -> tuple[list[str], str | None]:
@@ -171,12 +168,9 @@ class SqliteDescriptorStore:
         return Candidates([(str(row[0]), bytes(row[1])) for row in rows], False,
                           str(rows[-1][0]) if len(rows) == limit else None)
 
-    def _page(self, table: str, where: list[str], parameters: Sequence[object], after: str | None, limit: int) -> Page:
-        conditions = " AND ".join([*where, "id > ?"])
-        rows = self._db.execute(f"SELECT id, body FROM {table} WHERE {conditions} ORDER BY id LIMIT ?",
-                                [*parameters, after or "", limit + 1]).fetchall()
-        bodies = [bytes(row[1]) for row in rows[:limit]]
-        return bodies, rows[limit - 1][0] if len(rows) > limit else None
+    def _page(self, table: DescriptorTable, filters: Sequence[tuple[str, object]], after: str | None,
+              limit: int) -> Page:
+        return page_of(self._db.execute(*page_statement(table, filters, after, limit, "?")).fetchall(), limit)
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
@@ -215,16 +209,4 @@ class _Reads:
         return bytes(rows[0][0])
 
     def lookup(self, pairs: Sequence[tuple[str, str]], after: str | None, limit: int) -> tuple[list[str], str | None]:
-        """Ids of shells linked to *every* (name, value) pair, by either origin; all linked shells
-        without pairs, each once (a link both posted and described matches twice). One primary-key
-        range scan per pair, intersected by SQLite."""
-        if pairs:
-            query = " INTERSECT ".join(["SELECT DISTINCT aas_id FROM asset_link WHERE name = ? AND value = ?"]
-                                      * len(pairs))
-            parameters: list[object] = [part for pair in pairs for part in pair]
-        else:
-            query, parameters = "SELECT DISTINCT aas_id FROM asset_link", []
-        sql = f"SELECT aas_id FROM ({query}) WHERE aas_id > ? ORDER BY aas_id LIMIT ?"
-        rows = self.db.execute(sql, [*parameters, after or "", limit + 1]).fetchall()
-        ids = [row[0] for row in rows[:limit]]
-        return ids, ids[-1] if len(rows) > limit else None
+        return ids_page(self.db.execute(*lookup_statement(pairs, after, limit, "?")).fetchall(), limit)

@@ -120,6 +120,12 @@ async def parsed_body(request: Request, expected: type[T]) -> T:
     return await parsed(await request.body(), parse_body, expected)
 
 
+def same_id(obj: model.Identifiable, identifier: str, parameter: str) -> None:
+    """A PUT's body must be the object its path names (Part 2): a 400 naming both ids otherwise."""
+    if obj.id != identifier:
+        raise ApiError(400, f"the body's id {obj.id!r} differs from the path's {parameter} {identifier!r}")
+
+
 async def parsed_part(request: Request, what: str, construct: Callable[[dict[str, Any]], T]) -> T:
     return await parsed(await request.body(), parse_part, what, construct)
 

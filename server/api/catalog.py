@@ -20,25 +20,21 @@ place, a re-created id goes to the end), so a catalog page equals the naive filt
 
 from __future__ import annotations
 
-import asyncio
 import bisect
-import contextlib
-import logging
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Generic, TypeVar
 
 import orjson
 from basyx.aas import model
 
-from twinbridge.aas.bus import ChangeBatch, Subscription
+from twinbridge.aas.bus import ChangeBatch
 from twinbridge.aas.documents import to_jsonable
 from twinbridge.aas.errors import NotFound
 from twinbridge.aas.events import ObjectKind
+from twinbridge.aas.following import ViewFollower
 from twinbridge.aas.twin import Twin
 from twinbridge.server.api.catalog_shells import StoredShells
 from twinbridge.server.api.catalog_sql import StoredSubmodels
-
-log = logging.getLogger(__name__)
 
 T = TypeVar("T", bound=model.Identifiable)
 Key = tuple[Hashable, ...]
@@ -261,16 +257,15 @@ class Catalogs:
         }
         self._structure: dict[str, int] = {}
         self._epoch = 0
-        self._subscription: Subscription | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._follower = ViewFollower(twin.bus, self._apply, self._rebuild, "rest-catalogs", structure_only=True)
 
     def current(self) -> Catalogs:
         """The catalogs with every structural change published so far applied (synchronously)."""
-        subscription = self._subscription
-        if subscription is None:
-            self._follow()
-        elif subscription.pending():
-            self._apply(subscription.drain())
+        if self._follower.following:
+            self._follower.catch_up()
+        else:  # subscribe first, then index what the twin holds: nothing published in between is lost
+            self._follower.follow()
+            self._rebuild()
         return self
 
     def shell_json(self, identifier: str) -> bytes:
@@ -289,23 +284,6 @@ class Catalogs:
         if self.stored is None:
             return self._epoch, self._structure.get(submodel_id, 0)
         return self._epoch, self._structure.get(submodel_id, 0), id(self._twin.submodels.get(submodel_id))
-
-    def _follow(self) -> None:
-        """Subscribe first, then index what the twin holds: nothing published in between is lost."""
-        self._subscription = self._twin.bus.subscribe(structure_only=True)
-        self._rebuild()
-        with contextlib.suppress(RuntimeError):  # no running loop: reads still catch up themselves
-            self._task = asyncio.get_running_loop().create_task(self._consume(self._subscription),
-                                                                 name="rest-catalogs")
-
-    async def _consume(self, subscription: Subscription) -> None:
-        """Keeps the inbox empty between requests, so ``bus.drained()`` is never held up by it."""
-        async for batch in subscription:
-            try:
-                self._apply(batch)
-            except Exception:  # a failed refresh must not leave the catalog deaf: rebuild instead
-                log.exception("the REST catalogs could not apply a change; rebuilding them")
-                self._rebuild()
 
     def _rebuild(self) -> None:
         self._epoch += 1
@@ -330,8 +308,4 @@ class Catalogs:
         return kind is ObjectKind.SHELL and self.stored_shells is not None
 
     def close(self) -> None:
-        if self._subscription is not None:
-            self._subscription.close()
-        if self._task is not None:
-            self._task.cancel()
-        self._subscription = self._task = None
+        self._follower.close()

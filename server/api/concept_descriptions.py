@@ -13,7 +13,7 @@ from twinbridge.aas import compat_basyx
 from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.twin import Twin
 from twinbridge.server.api.auth import ReadAccess, WriteOrigin
-from twinbridge.server.api.bodies import bytes_response, construct_part, json_response, parsed_body
+from twinbridge.server.api.bodies import bytes_response, construct_part, json_response, parsed_body, same_id
 from twinbridge.server.api.catalog import (
     Key,
     KeyTuple,
@@ -24,7 +24,6 @@ from twinbridge.server.api.catalog import (
 )
 from twinbridge.server.api.ids import decode_id, decode_json
 from twinbridge.server.api.paging import CursorQuery, LimitQuery, envelope_bytes, next_cursor
-from twinbridge.server.api.results import ApiError
 from twinbridge.server.api.services import ServicesDep, TwinDep
 from twinbridge.server.api.shells import JSON_BODY
 
@@ -80,8 +79,7 @@ async def get_concept_description(cdIdentifier: str, services: ServicesDep) -> R
 async def put_concept_description(origin: WriteOrigin, cdIdentifier: str, request: Request, twin: TwinDep) -> Response:
     identifier = decode_id(cdIdentifier, "cdIdentifier")
     concept = await parsed_body(request, model.ConceptDescription)
-    if concept.id != identifier:
-        raise ApiError(400, f"the body's id {concept.id!r} differs from the path's cdIdentifier {identifier!r}")
+    same_id(concept, identifier, "cdIdentifier")
     twin.replace(concept, origin=origin)
     return Response(status_code=204)
 

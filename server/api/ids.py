@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from twinbridge.server.api.results import ApiError
@@ -45,6 +46,21 @@ def decode_json(value: str, what: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as error:
         raise ApiError(400, f"{what} does not decode to JSON: {error.msg} at column {error.colno}") from None
+
+
+def decode_asset_ids(encoded: list[str] | None, pair_of: Callable[[Any], tuple[str, str]]) -> list[tuple[str, str]]:
+    """(name, value) pairs from ``assetIds`` parameters: each a base64url SpecificAssetId JSON, a JSON
+    array of them, or a bare globalAssetId (text that is not a JSON object or array: common clients
+    send the id itself). ``pair_of`` checks one SpecificAssetId item, in its caller's rules."""
+    pairs: list[tuple[str, str]] = []
+    for value in encoded or ():
+        text = decode_id(value, "assetIds")
+        if not text.lstrip().startswith(("{", "[")):
+            pairs.append(("globalAssetId", text))
+            continue
+        data = decode_json(value, "assetIds")
+        pairs.extend(pair_of(item) for item in (data if isinstance(data, list) else [data]))
+    return pairs
 
 
 def decode_ids(values: list[str], what: str) -> list[str]:

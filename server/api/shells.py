@@ -31,9 +31,10 @@ from twinbridge.server.api.bodies import (
     parse_part,
     parsed_body,
     parsed_part,
+    same_id,
 )
 from twinbridge.server.api.catalog import Key, asset_key, id_short_key, shell_keys
-from twinbridge.server.api.ids import decode_id, decode_json
+from twinbridge.server.api.ids import decode_asset_ids, decode_id
 from twinbridge.server.api.paging import CursorQuery, LimitQuery, envelope_bytes, next_cursor, paged_envelope
 from twinbridge.server.api.results import ApiError
 from twinbridge.server.api.services import Services, ServicesDep, TwinDep
@@ -68,27 +69,16 @@ def shell_reference_json(identifier: str) -> bytes:
     return orjson.dumps({"type": "ModelReference", "keys": [{"type": "AssetAdministrationShell", "value": identifier}]})
 
 
-def _asset_filters(encoded: list[str] | None) -> list[tuple[str, str]]:
-    """(name, value) pairs; each parameter may carry one SpecificAssetId, a JSON array of them, or a bare
-    globalAssetId (text that is not a JSON object or array: common clients send the id itself)."""
-    pairs: list[tuple[str, str]] = []
-    for value in encoded or ():
-        text = decode_id(value, "assetIds")
-        if not text.lstrip().startswith(("{", "[")):
-            pairs.append(("globalAssetId", text))
-            continue
-        data = decode_json(value, "assetIds")
-        for item in data if isinstance(data, list) else [data]:
-            if not (isinstance(item, dict) and isinstance(item.get("name"), str)
-                    and isinstance(item.get("value"), str)):
-                raise ApiError(400, "assetIds must encode SpecificAssetId objects with string name and value")
-            pairs.append((item["name"], item["value"]))
-    return pairs
+def _specific_asset_id(item: Any) -> tuple[str, str]:
+    """One item of an ``assetIds`` filter (``decode_asset_ids``): an object with string name and value."""
+    if not (isinstance(item, dict) and isinstance(item.get("name"), str) and isinstance(item.get("value"), str)):
+        raise ApiError(400, "assetIds must encode SpecificAssetId objects with string name and value")
+    return item["name"], item["value"]
 
 
 def filter_keys(id_short: str | None, asset_ids: list[str] | None) -> list[Key]:
     """The catalog keys a shell must all have to pass the ``idShort`` and ``assetIds`` filters."""
-    keys = [asset_key(name, value) for name, value in _asset_filters(asset_ids)]
+    keys = [asset_key(name, value) for name, value in decode_asset_ids(asset_ids, _specific_asset_id)]
     if id_short is not None:
         keys.append(id_short_key(id_short))
     return keys
@@ -99,7 +89,7 @@ def shell_page(services: Services, id_short: str | None, asset_ids: list[str] | 
     """A page of ``/shells``: over the in-memory catalog, or in SQL with a bounded cache of shells."""
     catalogs = services.catalogs.current()
     if catalogs.stored_shells is not None:
-        where = ShellFilter(id_short, tuple(_asset_filters(asset_ids)))
+        where = ShellFilter(id_short, tuple(decode_asset_ids(asset_ids, _specific_asset_id)))
         ids, after = catalogs.stored_shells.page(where, cursor, limit)
     else:
         ids, after = catalogs.shells.page(filter_keys(id_short, asset_ids), cursor, limit)
@@ -144,8 +134,7 @@ async def get_all_shell_references(services: ServicesDep, limit: LimitQuery, cur
 async def put_shell(origin: WriteOrigin, aasIdentifier: str, request: Request, twin: TwinDep) -> Response:
     identifier = decode_id(aasIdentifier, "aasIdentifier")
     shell = await parsed_body(request, model.AssetAdministrationShell)
-    if shell.id != identifier:
-        raise ApiError(400, f"the body's id {shell.id!r} differs from the path's aasIdentifier {identifier!r}")
+    same_id(shell, identifier, "aasIdentifier")
     twin.replace(shell, origin=origin)
     return Response(status_code=204)
 

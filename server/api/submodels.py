@@ -30,6 +30,7 @@ from twinbridge.server.api.bodies import (
     json_response,
     loaded_json,
     parsed_body,
+    same_id,
 )
 from twinbridge.server.api.catalog import Key, id_short_key, semantic_reference_key, semantic_value_key
 from twinbridge.server.api.catalog_sql import as_submodel, stored_json
@@ -247,8 +248,7 @@ add_service_routes(scoped)  # /description, /shells, /serialization of the singl
 
 async def _body_for(request: Request, submodel_id: str) -> model.Submodel:
     submodel = await parsed_body(request, model.Submodel)
-    if submodel.id != submodel_id:
-        raise ApiError(400, f"the body's id {submodel.id!r} differs from the path's {submodel_id!r}")
+    same_id(submodel, submodel_id, "submodelIdentifier")
     return submodel
 
 

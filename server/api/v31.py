@@ -30,9 +30,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from twinbridge.server.api.auth import ReadAccess, WriteOrigin
-from twinbridge.server.api.bodies import json_response, parse_body
+from twinbridge.server.api.bodies import json_response, parse_body, same_id
 from twinbridge.server.api.ids import decode_id, encode_id
-from twinbridge.server.api.results import ApiError
 from twinbridge.server.api.scope import ScopeDep
 from twinbridge.server.api.services import ServicesDep, TwinDep, services_of
 from twinbridge.server.api.shells import shell_of
@@ -80,16 +79,11 @@ def _put(request: Request, created: bool, obj: model.Identifiable) -> Response:
     return json_response(obj, status=201, headers={"Location": location})
 
 
-def _same_id(obj: model.Identifiable, identifier: str, parameter: str) -> None:
-    if obj.id != identifier:
-        raise ApiError(400, f"the body's id {obj.id!r} differs from the path's {parameter} {identifier!r}")
-
-
 @router.put("/shells/{aasIdentifier}", status_code=204, tags=["Asset Administration Shell Repository API"])
 async def put_shell(origin: WriteOrigin, aasIdentifier: str, request: Request, twin: TwinDep) -> Response:
     """Replaces the shell, or creates it (201) when there is none with that id (v3.1)."""
     shell = parse_body(await request.body(), model.AssetAdministrationShell)
-    _same_id(shell, decode_id(aasIdentifier, "aasIdentifier"), "aasIdentifier")
+    same_id(shell, decode_id(aasIdentifier, "aasIdentifier"), "aasIdentifier")
     return _put(request, twin.upsert(shell, origin=origin), shell)
 
 
@@ -97,7 +91,7 @@ async def put_shell(origin: WriteOrigin, aasIdentifier: str, request: Request, t
 async def put_submodel(origin: WriteOrigin, submodelIdentifier: str, request: Request, twin: TwinDep) -> Response:
     """Replaces the submodel, or creates it (201) when there is none with that id (v3.1)."""
     submodel = parse_body(await request.body(), model.Submodel)
-    _same_id(submodel, decode_id(submodelIdentifier, "submodelIdentifier"), "submodelIdentifier")
+    same_id(submodel, decode_id(submodelIdentifier, "submodelIdentifier"), "submodelIdentifier")
     return _put(request, twin.upsert(submodel, origin=origin), submodel)
 
 
@@ -107,7 +101,7 @@ async def put_concept_description(origin: WriteOrigin, cdIdentifier: str, reques
                                   twin: TwinDep) -> Response:
     """Replaces the concept description, or creates it (201) when there is none with that id (v3.1)."""
     concept = parse_body(await request.body(), model.ConceptDescription)
-    _same_id(concept, decode_id(cdIdentifier, "cdIdentifier"), "cdIdentifier")
+    same_id(concept, decode_id(cdIdentifier, "cdIdentifier"), "cdIdentifier")
     return _put(request, twin.upsert(concept, origin=origin), concept)
 
 

@@ -28,6 +28,7 @@ from typing import TypeVar
 import aiomqtt
 
 from twinbridge.aas.bus import ChangeBatch, DeliveryMode, Follower
+from twinbridge.aas.following import Relay
 from twinbridge.aas.twin import Twin
 from twinbridge.adapters.mqtt.connection import client_options
 from twinbridge.adapters.supervisor import describe
@@ -58,11 +59,10 @@ class EdgeForwarder:
         self._options = client_options(settings.mqtt_source(f"twinbridge-edge-{settings.edge_id}"))
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edge-outbox")
         self.outbox = Outbox(data_dir / OUTBOX_FILE)
-        self._follower = Follower(twin.bus, self._record, "edge forwarder", mode=DeliveryMode.EVERY,
-                                  capacity=settings.capacity, structure_capacity=settings.capacity)
+        self._relay = Relay(Follower(twin.bus, self._record, "edge forwarder", mode=DeliveryMode.EVERY,
+                                     capacity=settings.capacity, structure_capacity=settings.capacity), self._run)
         self._appended = asyncio.Event()
         self._acked = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self.connected = False
         self.sent = 0
         self.resent = 0
@@ -72,19 +72,13 @@ class EdgeForwarder:
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        self._follower.subscribe()
+        self._relay.subscribe()
         if not self.outbox.started:  # a new edge: the central learns everything it holds first
             await self._append(records.snapshot(self.twin), started=True)
-        self._follower.start()
-        self._task = asyncio.create_task(self._run(), name="edge forwarder")
+        self._relay.start()
 
     async def stop(self) -> None:
-        await self._follower.stop()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._relay.stop()
         self._thread.submit(self.outbox.close).result()
         self._thread.shutdown()
 
