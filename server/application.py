@@ -47,6 +47,7 @@ from twinbridge.server.api.hierarchy import router as hierarchy_router
 from twinbridge.server.api.history import routers as history_routers
 from twinbridge.server.api.ids import encode_id
 from twinbridge.server.api.plant_status import router as plant_status_router
+from twinbridge.server.api.services import Services, app_services
 from twinbridge.server.api.sparql import router as sparql_router
 from twinbridge.server.bounded_cache import bounded_plant_file
 from twinbridge.server.config import PlantFile, TokenAuth
@@ -148,6 +149,8 @@ class Application:
         self._demo_user_origin = ""
         self.import_reports: list[str] = []
         self.registry: RegistryHost | None = None
+        self.rest: Services | None = None
+        """The REST API's shared state once started (its views follow the twin until the stop)."""
         """The AAS Registry/Discovery and its feeder, when ``server.registry`` is configured."""
 
     async def run(self) -> None:
@@ -230,6 +233,7 @@ class Application:
             extra_routers=[*routers, events_router(plant_file.server.events.sse)],
             semantic_graph=graph, limits=plant_file.server.rest.limits.limits(), data_dir=self.data_dir,
         )
+        self.rest = app_services(app)
         app.state.history = self.history
         app.state.hierarchy = hierarchy
         app.include_router(health_router(self._source_states))  # /metrics, /health, /ready at the root
@@ -271,6 +275,8 @@ class Application:
                 await service.stop()
             except Exception:
                 log.exception("stopping %s failed", type(service).__name__)
+        if self.rest is not None:
+            self.rest.close()
         self.twin.close()
 
     async def _start(self, service: Service) -> None:
@@ -321,7 +327,6 @@ class Application:
         if settings is None:
             return
         from twinbridge.registry.host import RegistryHost
-        from twinbridge.server.api.services import app_services
 
         registry = self.registry = RegistryHost(self.twin, settings, self.data_dir,
                                                 f"http://{self.host}:{self.port}{prefix}", opcua_url)

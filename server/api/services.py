@@ -70,6 +70,12 @@ class Services:
         self.catalogs = Catalogs(self.twin)
         self.value_indexes = ValueIndexes(self.twin)
 
+    def close(self) -> None:
+        """Stop the views' following of the twin's bus (the application's stop: another app on the
+        same twin, as tests make, would otherwise keep feeding this one's catalogs)."""
+        self.catalogs.close()
+        self.value_indexes.close()
+
     def origin(self, who: str) -> Origin:
         """The ``Origin`` of REST changes by ``who`` (a token's holder), one object per holder."""
         origin = self._origins.get(who)
