@@ -55,7 +55,18 @@ def decode(document: bytes | str) -> model.Identifiable:
 
 def decode_element(document: bytes | str) -> model.SubmodelElement:
     """One submodel element from its AAS JSON (the element log's add/replace bodies)."""
-    element = jsontree.build(orjson.loads(document), failsafe=True)
+    return element_of(orjson.loads(document))
+
+
+def element_of(data: object) -> model.SubmodelElement:
+    """One submodel element from its parsed AAS JSON: the direct decoder where it reproduces
+    basyx exactly (a Property ~10x faster than basyx's constructors), else basyx's, failsafe."""
+    if isinstance(data, dict):
+        try:
+            return direct.element(data)
+        except direct.Unhandled:
+            pass  # basyx's decoder decides, with its own failsafe skipping and logs (data is not mutated)
+    element = jsontree.build(data, failsafe=True)
     if not isinstance(element, model.SubmodelElement):
         raise ValueError("the document is not an AAS submodel element")
     return element

@@ -355,6 +355,15 @@ def _element(data: object) -> model.SubmodelElement:
     return build(data)
 
 
+def element(data: dict[str, Any]) -> model.SubmodelElement:
+    """One submodel element from its parsed AAS JSON (a value write to a submodel a bounded
+    cache does not hold, an element log's bodies); raises ``Unhandled`` as ``submodel`` does."""
+    try:
+        return _element(data)
+    except (TypeError, ValueError, KeyError, model.AASConstraintViolation):
+        raise Unhandled from None
+
+
 _SUBMODEL = _COMMON | {"id", "administration", "submodelElements"}
 
 

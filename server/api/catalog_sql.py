@@ -120,7 +120,7 @@ def stored_element(stored: StoredDocument, path: str) -> model.SubmodelElement |
     if data is None:
         return None
     try:
-        return documents.decode_element(orjson.dumps(data))
+        return documents.element_of(data)
     except (TypeError, ValueError, KeyError, AttributeError):
         return None  # not a valid element: reading the submodel in names the fault
 

@@ -171,3 +171,25 @@ trees = st.recursive(leaves, lambda children: st.fixed_dictionaries(
 @given(st.lists(trees, max_size=4))
 def test_generated_documents_decode_as_basyx_does(tree: list[dict[str, Any]]) -> None:
     assert_same(submodel(*tree))
+
+
+@settings(max_examples=150, deadline=None)
+@given(trees)
+def test_a_generated_element_alone_decodes_as_basyx_does(tree: dict[str, Any]) -> None:
+    """``documents.element_of``: one element (a value write to an evicted submodel reads it so)."""
+    try:
+        expected = jsontree.build(tree, failsafe=True)
+    except Exception as error:  # basyx refuses it: so does element_of, with the same error class
+        with pytest.raises(type(error)):
+            documents.element_of(tree)
+        return
+    if not isinstance(expected, model.SubmodelElement):
+        with pytest.raises(ValueError, match="not an AAS submodel element"):
+            documents.element_of(tree)
+        return
+    actual = documents.element_of(tree)
+    assert documents.to_jsonable(actual) == documents.to_jsonable(expected)
+    for mine, theirs in zip(elements(actual), elements(expected), strict=True):
+        assert type(mine) is type(theirs)
+        assert [name for name in vars(mine) if not name.startswith("_twinbridge_")] == [
+            name for name in vars(theirs) if not name.startswith("_twinbridge_")]
