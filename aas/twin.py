@@ -39,7 +39,6 @@ from twinbridge.aas.events import (
     ObjectKind,
     Origin,
     StructureChanged,
-    ValueChanged,
     WriteStage,
 )
 from twinbridge.aas.gc_pause import collector_paused
@@ -292,7 +291,7 @@ class Twin(TwinReads):
         if not handle.dirty:
             handle.dirty = True
             self._dirty.append(handle)
-        self.bus.publish_value(ValueChanged(handle, value, timestamp, quality, origin))
+        self.bus.publish_value(handle, value, timestamp, quality, origin)
 
     def set_quality(self, handle: LiveElement, quality: Quality, timestamp: float | None = None) -> None:
         """Mark a value Bad/Uncertain (device lost) or Good again without changing it."""
@@ -357,7 +356,7 @@ class Twin(TwinReads):
         now = time.time()
         handle.timestamp, handle.quality = now, Quality.GOOD
         handle.state.revision += 1
-        self.bus.publish_value(ValueChanged(handle, value, now, Quality.GOOD, origin, logged))
+        self.bus.publish_value(handle, value, now, Quality.GOOD, origin, logged)
 
     def _device_write(self, stage: WriteStage, handle: LiveElement, value: ElementValue, origin: Origin | None,
                       reason: str | None = None) -> None:

@@ -4,9 +4,10 @@ Why one: with a subscription per monitor (a conditioner per submodel, an anomaly
 Predictive Maintenance submodel, an RUL monitor per signal: 30 for 100 signals of 10 machines),
 every sample was offered to several inboxes and every loop turn woke 30 tasks, each handed a few
 samples (bench/bench_analytics_mqtt.py: 0.36 of raw paho per CPU-second). Here one EVERY-mode
-subscription takes everything of the watched submodels, and each batch is split by element into
-one list per monitor, which then handles its samples together (the anomaly monitor scores them as
-one array call, see ``detectors/bank.py``).
+subscription takes the routed elements' values (narrowed to elements, not to their submodels: the
+filtered values that go straight to the anomaly detector and the scores would otherwise cross the
+bus for nobody, ~1 µs per message), and each batch is split by element into one list per monitor,
+which then handles its samples together (the anomaly monitor scores them as one array call, see ``detectors/bank.py``).
 
 Why the feed drains again before it returns: a monitor's output can be another's input (the
 conditioner writes ``<Signal>Filtered``, which the anomaly detector reads). Those writes land in
@@ -69,7 +70,7 @@ class AnalyticsFeed:
         self._capacity = capacity
         self._consumers: list[Consumer] = []
         self._routes: dict[int, tuple[int, ...]] = {}  # element key -> consumer indices
-        self._submodels: set[str] = set()
+        self._handles: dict[int, LiveElement] = {}  # the routed elements, by key
         self._follower: Follower | None = None
         self.dropped = 0
 
@@ -82,12 +83,13 @@ class AnalyticsFeed:
             routes = self._routes.get(handle.key, ())
             if index not in routes:
                 self._routes[handle.key] = (*routes, index)
-            self._submodels.add(handle.submodel_id)
+            self._handles[handle.key] = handle
 
     def start(self) -> None:
         if self._follower is None:
             self._follower = Follower(self._twin.bus, self._handle, "analytics", mode=DeliveryMode.EVERY,
-                                      submodels=self._submodels, capacity=self._capacity)
+                                      submodels={handle.submodel_id for handle in self._handles.values()},
+                                      elements=self._handles.values(), capacity=self._capacity)
             self._follower.start()
 
     async def stop(self) -> None:

@@ -1,5 +1,5 @@
 """Bus subscription modes: LATEST coalesces, EVERY keeps every sample up to its capacity and counts
-what it dropped; filters by submodel and semanticId; bounded structure queues; drained()."""
+what it dropped; filters by submodel, element and semanticId; bounded structure queues; drained()."""
 
 from __future__ import annotations
 
@@ -99,6 +99,22 @@ async def test_filters_by_submodel_and_semantic_id() -> None:
     assert [(e.element.submodel_id, e.element.path) for e in both.drain().values] == [(A, "t")]
     twin.modify(ObjectKind.SUBMODEL, A, lambda submodel: setattr(submodel, "category", "x"))
     assert only_b.drain().structure == []  # structure of other submodels is filtered too
+
+
+async def test_filters_by_element_and_offers_to_subscriptions_that_come_later() -> None:
+    twin = _twin()
+    a_t, a_n, b_t = twin.live(A, "t"), twin.live(A, "n"), twin.live(B, "t")
+    just_a_t = twin.bus.subscribe(mode=DeliveryMode.EVERY, submodels=[A], elements=[a_t, b_t])  # b_t: not in A
+    twin.update(a_t, 1.0)
+    twin.update(a_n, 1)
+    twin.update(b_t, 1.0)  # looked up once per element: a subscription that comes later must see it
+    late = twin.bus.subscribe(elements=[b_t])
+    twin.update(b_t, 2.0)
+    assert [(e.element.path, e.value) for e in just_a_t.drain().values] == [("t", 1.0)]
+    assert [(e.element.submodel_id, e.value) for e in late.drain().values] == [(B, 2.0)]
+    late.close()
+    twin.update(b_t, 3.0)
+    assert not late.pending()
 
 
 async def test_structure_overflow_marks_the_subscription_instead_of_losing_silently() -> None:
