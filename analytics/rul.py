@@ -9,6 +9,7 @@ against progpy pump trajectories in bench/bench_rul.py (figures in BENCHMARKS.md
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 
@@ -116,9 +117,10 @@ class TrendRul:
             reach = np.where(np.sign(boot_slope) == np.sign(slope), (goal - boot_level) / boot_slope, np.inf)
             boot_rul = np.maximum(np.power(np.maximum(reach, 0.0), 1.0 / self._shape) - boot_age, 0.0)
         tail = (1.0 - self._confidence) / 2.0
-        lower = float(max(np.quantile(boot_rul, tail), 0.0))
-        upper = float(max(np.quantile(boot_rul, 1.0 - tail), 0.0))
-        window = (now + 0.5 * lower, now + lower)
+        with np.errstate(invalid="ignore"):  # see _bound
+            low, high = np.quantile(boot_rul, [tail, 1.0 - tail])
+        lower, upper = _bound(float(low)), _bound(float(high))
+        window = (now + 0.5 * lower, now + lower) if math.isfinite(lower) else None
         return RulEstimate(now, health, rul, lower, upper, onset, window)
 
     def _time_to(self, drop: float, slope: float, age: float) -> float:
@@ -195,3 +197,11 @@ def _hinge_fits(t: FloatArray, targets: FloatArray, onsets: FloatArray, with_lev
         parameters = (2 if with_level else 1) + (0 if onset == t[0] else 1)
         bic[index] = n * np.log(error / n) + parameters * np.log(n)
     return bic, levels, slopes, fitted
+
+
+
+def _bound(quantile: float) -> float:
+    """A bound of the bootstrap interval. Draws whose trend never reaches the failure level have an
+    infinite RUL; a quantile between two of them interpolates inf - inf, i.e. NaN (with a weak trend
+    the upper bound was NaN, written into the ConfidenceInterval). It is unbounded: INF."""
+    return math.inf if math.isnan(quantile) else max(quantile, 0.0)

@@ -69,3 +69,24 @@ def test_progpy_pump_rul_from_sensor_readings_only() -> None:
     assert estimate.rul is not None
     assert abs(estimate.rul - truth) < 0.1 * truth
     assert abs(estimate.rul - truth) < 0.5 * abs(naive - float(test_t[half - 1]) - truth)
+
+
+def test_a_weak_trend_gives_an_unbounded_upper_bound_not_nan() -> None:
+    """Bootstrap draws whose trend never reaches the failure level have an infinite RUL; the upper
+    quantile among them was NaN (inf - inf) and went into the ConfidenceInterval."""
+    uppers = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for seed in range(10):
+            rng = np.random.default_rng(seed)
+            estimator = TrendRul(10.0, healthy_level=1.0, seed=seed)
+            for step in range(60):
+                estimator.update(float(step), 1.0 + 0.00002 * step + rng.normal(0, 0.05))
+            estimate = estimator.estimate()
+            if estimate.rul is None:
+                continue
+            assert estimate.lower is not None and estimate.upper is not None
+            assert not np.isnan(estimate.lower) and not np.isnan(estimate.upper)
+            assert 0.0 <= estimate.lower <= estimate.upper
+            uppers.append(estimate.upper)
+    assert np.inf in uppers  # this series is that weak (5 of the 10 seeds)
