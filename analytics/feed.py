@@ -26,7 +26,7 @@ writes ``<Signal>Filtered`` through ``Twin.update``: every other listener sees w
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -118,7 +118,7 @@ class AnalyticsFeed:
             batch = subscription.drain()
 
 
-def rounds_of(slots: list[int]) -> list[list[int]]:
+def rounds_of(slots: Sequence[int]) -> list[list[int]]:
     """Positions of ``slots`` in rounds holding each slot at most once: round k has the k-th
     occurrence of every slot, so a bank that takes one sample per slot sees each slot's samples
     in order. One round (all positions) when no slot repeats, the usual case."""

@@ -81,7 +81,8 @@ class _Median:
         self.values[slots, count % window] = x
         count += 1
         self.count[slots] = count
-        ordered = np.sort(self.values[slots], axis=1)  # NaN (not yet filled) sorts last
+        ordered = self.values[slots]  # a copy (fancy indexing): sorted in place, without np.sort's copy
+        ordered.sort(axis=1)  # NaN (not yet filled) sorts last
         if self.full:  # the same element(s) as below, without the per-row positions
             middle = window // 2
             if window % 2:
