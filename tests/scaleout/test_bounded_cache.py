@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 
 import httpx
 import pytest
 from basyx.aas import model
 
-from tests.postgres import fresh_store_url, require_postgres
 from tests.scaleout.instances import HEADERS, Instance, b64, wait_for
 from tests.serving import serving_in_thread
 from twinbridge.aas.errors import InvalidInput
@@ -26,13 +24,6 @@ from twinbridge.server.config import parse_plant_file
 PREFIX = "/api/v3.0"
 COUNT = 23
 SEMANTICS = ("urn:sem:a", "urn:sem:b", "urn:sem:c")
-
-
-@pytest.fixture
-def url() -> Iterator[str]:
-    require_postgres()
-    with fresh_store_url("bounded") as base:
-        yield base + "&cache=5"
 
 
 def _submodel(index: int) -> model.Submodel:
@@ -49,8 +40,8 @@ def _fill(twin: Twin) -> None:
     twin.wait_persisted(timeout=30)
 
 
-def test_a_bounded_twin_reads_evicted_submodels_and_writes_to_them(url: str) -> None:
-    twin = Twin(open_store(url))
+def test_a_bounded_twin_reads_evicted_submodels_and_writes_to_them(bounded_url: str) -> None:
+    twin = Twin(open_store(bounded_url))
     try:
         assert twin.resident is not None
         _fill(twin)
@@ -80,7 +71,7 @@ def test_a_bounded_twin_reads_evicted_submodels_and_writes_to_them(url: str) -> 
         assert "urn:sm:3" not in twin.submodels and len(twin.submodels) == COUNT - 1
     finally:
         twin.close()
-    whole = Twin(open_store(url.replace("&cache=5", "")))  # every submodel in memory: the same values
+    whole = Twin(open_store(bounded_url.replace("&cache=5", "")))  # every submodel in memory: the same values
     try:
         assert whole.resident is None and len(whole.submodels) == COUNT - 1
         element = whole.element("urn:sm:1", "p2")
@@ -109,8 +100,8 @@ def _semantic(values: tuple[str, ...]) -> str:
     return base64.urlsafe_b64encode(json.dumps(reference).encode()).decode().rstrip("=")
 
 
-def test_paging_and_filters_in_sql_equal_the_in_memory_catalog(url: str) -> None:
-    bounded, memory = Twin(open_store(url)), Twin()
+def test_paging_and_filters_in_sql_equal_the_in_memory_catalog(bounded_url: str) -> None:
+    bounded, memory = Twin(open_store(bounded_url)), Twin()
     try:
         _fill(bounded)
         for index in range(COUNT):
@@ -175,9 +166,9 @@ def test_features_that_need_every_submodel_are_off_or_refused() -> None:
 
 
 def test_two_bounded_instances_see_each_others_writes_to_evicted_submodels(
-        url: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+        bounded_url: str, tmp_path_factory: pytest.TempPathFactory) -> None:
     logs = tmp_path_factory.mktemp("bounded")
-    a, b = Instance(url, logs / "a.log"), Instance(url, logs / "b.log")
+    a, b = Instance(bounded_url, logs / "a.log"), Instance(bounded_url, logs / "b.log")
     try:
         a.start()
         b.start()

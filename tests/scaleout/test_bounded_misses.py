@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -18,7 +18,6 @@ import psycopg
 import pytest
 from basyx.aas import model
 
-from tests.postgres import fresh_store_url, require_postgres
 from tests.scaleout.instances import b64
 from tests.scaleout.test_faults import PrivateCluster, private_cluster  # noqa: F401  (the fixture)
 from tests.serving import serving_in_thread
@@ -36,15 +35,8 @@ PREFIX = "/api/v3.0"
 COUNT = 30
 
 
-@pytest.fixture
-def url() -> Iterator[str]:
-    require_postgres()
-    with fresh_store_url("misses") as base:
-        yield base + "&cache=5"
-
-
-def _filled(url: str, count: int = COUNT) -> Twin:
-    twin = Twin(open_store(url))
+def _filled(bounded_url: str, count: int = COUNT) -> Twin:
+    twin = Twin(open_store(bounded_url))
     for index in range(count):
         twin.create(model.Submodel(f"urn:sm:{index}", id_short=f"Sm{index}", submodel_element=[
             model.Property(f"p{k}", model.datatypes.Int, value=index * 10 + k) for k in range(3)]))
@@ -83,8 +75,8 @@ class HeldFetches:
         return self._fetch(kind, identifiers)
 
 
-def test_concurrent_first_reads_go_to_the_store_together(url: str) -> None:
-    twin = _filled(url)
+def test_concurrent_first_reads_go_to_the_store_together(bounded_url: str) -> None:
+    twin = _filled(bounded_url)
     table = twin.resident
     assert table is not None
     held = HeldFetches(table)
@@ -114,8 +106,8 @@ def test_concurrent_first_reads_go_to_the_store_together(url: str) -> None:
         twin.close()
 
 
-async def test_a_delete_in_flight_reads_as_absent(url: str) -> None:
-    twin = _filled(url, 8)
+async def test_a_delete_in_flight_reads_as_absent(bounded_url: str) -> None:
+    twin = _filled(bounded_url, 8)
     table = twin.resident
     assert table is not None
     held = HeldFetches(table)
@@ -167,15 +159,15 @@ def test_postgresql_away_during_a_miss_waits_then_answers_or_503(
         twin.close()
 
 
-def _rows(url: str, query: str) -> list[tuple[object, ...]]:
-    schema = url.split("schema=")[1].split("&")[0]
-    with psycopg.connect(url.split("?")[0]) as conn:
+def _rows(bounded_url: str, query: str) -> list[tuple[object, ...]]:
+    schema = bounded_url.split("schema=")[1].split("&")[0]
+    with psycopg.connect(bounded_url.split("?")[0]) as conn:
         conn.execute(f'SET search_path TO "{schema}"')
         return conn.execute(query).fetchall()  # type: ignore[arg-type]
 
 
-def test_a_value_patch_to_an_evicted_submodel_is_checked_and_written_without_reading_it_in(url: str) -> None:
-    twin = _filled(url, 12)
+def test_a_value_patch_to_an_evicted_submodel_is_checked_and_written_without_reading_it_in(bounded_url: str) -> None:
+    twin = _filled(bounded_url, 12)
     table = twin.resident
     assert table is not None
     value = f"{PREFIX}/submodels/{b64('urn:sm:0')}/submodel-elements/p1/$value"
@@ -196,9 +188,9 @@ def test_a_value_patch_to_an_evicted_submodel_is_checked_and_written_without_rea
             assert unknown.status_code == 404 and "nothing" in unknown.json()["messages"][0]["text"]
             assert client.patch(f"{PREFIX}/submodels/{b64('urn:sm:none')}/submodel-elements/p1/$value",
                                 json=1).status_code == 404
-            assert _rows(url, "SELECT submodel_id, path, convert_from(body, 'UTF8') FROM element_values"
+            assert _rows(bounded_url, "SELECT submodel_id, path, convert_from(body, 'UTF8') FROM element_values"
                               " ORDER BY 1") == [("urn:sm:0", "p1", "41"), ("urn:sm:1", "p0", "7")]
-            assert _rows(url, "SELECT identifier, op, path FROM outbox WHERE op = 'value' ORDER BY id") == \
+            assert _rows(bounded_url, "SELECT identifier, op, path FROM outbox WHERE op = 'value' ORDER BY id") == \
                 [("urn:sm:0", "value", "p1"), ("urn:sm:1", "value", "p0")]
             for index in range(2, 7):  # first reads of five others: urn:sm:1's next read is a first one again
                 assert client.get(f"{PREFIX}/submodels/{b64(f'urn:sm:{index}')}").status_code == 200
@@ -209,7 +201,7 @@ def test_a_value_patch_to_an_evicted_submodel_is_checked_and_written_without_rea
             assert read.json() == {"p1": 41}  # read-your-writes on this instance
     finally:
         twin.close()
-    other = Twin(open_store(url))  # another instance on the same database
+    other = Twin(open_store(bounded_url))  # another instance on the same database
     try:
         element = other.element("urn:sm:0", "p1")
         assert isinstance(element, model.Property) and element.value == 41
@@ -217,10 +209,10 @@ def test_a_value_patch_to_an_evicted_submodel_is_checked_and_written_without_rea
         other.close()
 
 
-def test_a_patch_after_the_submodel_changed_in_structure_reads_it_in(url: str) -> None:
+def test_a_patch_after_the_submodel_changed_in_structure_reads_it_in(bounded_url: str) -> None:
     """A structural change in the element log (here an element added while resident) means the
     stored JSON is not the structure any more: the PATCH takes the usual path and still works."""
-    twin = _filled(url, 12)
+    twin = _filled(bounded_url, 12)
     table = twin.resident
     assert table is not None
     try:
@@ -240,8 +232,8 @@ def test_a_patch_after_the_submodel_changed_in_structure_reads_it_in(url: str) -
         twin.close()
 
 
-async def test_the_json_of_a_submodel_with_logged_values_equals_its_decoded_rendering(url: str) -> None:
-    twin = _filled(url, 8)
+async def test_the_json_of_a_submodel_with_logged_values_equals_its_decoded_rendering(bounded_url: str) -> None:
+    twin = _filled(bounded_url, 8)
     table = twin.resident
     assert table is not None
     try:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -16,7 +15,6 @@ import pytest
 import yaml
 from basyx.aas import model
 
-from tests.postgres import fresh_store_url, require_postgres
 from tests.scaleout.instances import HEADERS, Instance, b64, wait_for
 from tests.serving import serving_in_thread
 from tests.submodels.conftest import PLANT_FILE, watched
@@ -30,13 +28,6 @@ from twinbridge.submodels.hierarchy import PlantHierarchy
 
 PREFIX = "/api/v3.0"
 COUNT = 23
-
-
-@pytest.fixture
-def url() -> Iterator[str]:
-    require_postgres()
-    with fresh_store_url("bshells") as base:
-        yield base + "&cache=5"
 
 
 def _shell(index: int) -> model.AssetAdministrationShell:
@@ -84,8 +75,8 @@ def _pages(client: httpx.Client, path: str, query: str) -> list[list[object]]:
             return pages
 
 
-def test_a_bounded_twin_keeps_some_shells_and_reads_the_others(url: str) -> None:
-    twin = Twin(open_store(url))
+def test_a_bounded_twin_keeps_some_shells_and_reads_the_others(bounded_url: str) -> None:
+    twin = Twin(open_store(bounded_url))
     try:
         assert twin.resident_shells is not None
         _fill(twin)
@@ -101,15 +92,15 @@ def test_a_bounded_twin_keeps_some_shells_and_reads_the_others(url: str) -> None
         assert "urn:aas:1" not in [shell.id for shell in twin.referencing_shells("urn:sm:1")]
     finally:
         twin.close()
-    whole = Twin(open_store(url.replace("&cache=5", "")))  # every shell in memory: the same shells
+    whole = Twin(open_store(bounded_url.replace("&cache=5", "")))  # every shell in memory: the same shells
     try:
         assert whole.resident_shells is None and len(whole.shells) == COUNT - 1
     finally:
         whole.close()
 
 
-def test_shell_pages_and_filters_in_sql_equal_the_in_memory_catalog(url: str) -> None:
-    bounded, memory = Twin(open_store(url)), Twin()
+def test_shell_pages_and_filters_in_sql_equal_the_in_memory_catalog(bounded_url: str) -> None:
+    bounded, memory = Twin(open_store(bounded_url)), Twin()
     try:
         _fill(bounded)
         _fill(memory)
@@ -170,9 +161,9 @@ def test_shell_pages_and_filters_in_sql_equal_the_in_memory_catalog(url: str) ->
 
 
 def test_two_bounded_instances_see_each_others_shell_changes(
-        url: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+        bounded_url: str, tmp_path_factory: pytest.TempPathFactory) -> None:
     logs = tmp_path_factory.mktemp("bshells")
-    a, b = Instance(url, logs / "a.log"), Instance(url, logs / "b.log")
+    a, b = Instance(bounded_url, logs / "a.log"), Instance(bounded_url, logs / "b.log")
     try:
         a.start()
         b.start()
@@ -203,11 +194,11 @@ def test_two_bounded_instances_see_each_others_shell_changes(
         b.stop()
 
 
-def test_the_plant_tree_of_a_bounded_twin_is_read_in_sql(url: str) -> None:
+def test_the_plant_tree_of_a_bounded_twin_is_read_in_sql(bounded_url: str) -> None:
     """Only the shells a BoM names are read (not every shell): the tree equals the in-memory one."""
     raw = yaml.safe_load(PLANT_FILE.read_text())["plant"]
     plant = build_environment(PlantDescription.model_validate(raw), PLANT_FILE.parent, watched(PLANT_FILE))
-    bounded, memory = Twin(open_store(url)), Twin()
+    bounded, memory = Twin(open_store(bounded_url)), Twin()
     try:
         plant.load_into(bounded)
         plant.load_into(memory)
