@@ -115,26 +115,35 @@ def measure(base: str, pid: int, count: int, cold: int, seconds: float, rounds: 
         "GET /submodels?semanticId=common&limit=100": f"{API}/submodels?semanticId={b64(COMMON)}&limit=100",
         "GET /submodels?idShort=Machine7&limit=100": f"{API}/submodels?idShort=Machine7&limit=100",
     }
-    runs: dict[str, list[Figures]] = {"GET submodel, 1,000 hot ids": [], f"GET submodel, {cold:,} uniform ids": []}
-    runs.update({name: [] for name in lists})
-    runs["PATCH value, 1,000 hot ids"] = []
-    runs["PATCH value, uniform ids"] = []
-    for _ in range(2):  # warm: a second read admits an id into the cache (aas.resident), so all of them
+    warm(base, hot)
+    runs: dict[str, list[Figures]] = {}
+    for _ in range(rounds):
+        reads(runs, base, pid, seconds, "submodel", hot, uniform, lists)
+        runs.setdefault("PATCH value, 1,000 hot ids", []).append(
+            wrk(base + hot_writes[0], seconds, 32, pid, paths_script(hot_writes, "PATCH", ""), 30))
+        runs.setdefault("PATCH value, uniform ids", []).append(
+            wrk(base + writes[0], seconds, 32, pid, paths_script(writes, "PATCH", ""), 30))
+    return {name: Figures.median(figures) for name, figures in runs.items()}
+
+
+def warm(base: str, hot: list[str]) -> None:
+    """Read the hot ids twice: a second read admits an id into the cache (aas.resident)."""
+    for _ in range(2):
         for path in hot:
             with urllib.request.urlopen(urllib.request.Request(base + path, headers=HEADERS), timeout=30):
                 pass
-    for _ in range(rounds):
-        runs["GET submodel, 1,000 hot ids"].append(wrk(base + hot[0], seconds, 32, pid, paths_script(hot), 30))
-        runs[f"GET submodel, {cold:,} uniform ids"].append(
-            wrk(base + uniform[0], seconds, 32, pid, paths_script(uniform), 30))
-        for name, path in lists.items():
-            # 2 connections: a page of evicted submodels is 100 decodes (~0.5 s), wrk gives up after 2 s
-            runs[name].append(wrk(base + path, seconds, 2, pid, paths_script([path]), 30))
-        runs["PATCH value, 1,000 hot ids"].append(wrk(base + hot_writes[0], seconds, 32, pid,
-                                                      paths_script(hot_writes, "PATCH", ""), 30))
-        runs["PATCH value, uniform ids"].append(wrk(base + writes[0], seconds, 32, pid,
-                                                    paths_script(writes, "PATCH", ""), 30))
-    return {name: Figures.median(figures) for name, figures in runs.items()}
+
+
+def reads(runs: dict[str, list[Figures]], base: str, pid: int, seconds: float, what: str, hot: list[str],
+          uniform: list[str], lists: dict[str, str]) -> None:
+    """One round of single reads (32 connections: the hot ids, then the uniform ones) and of the
+    pages (2 connections: a page of evicted objects is 100 row renderings, wrk gives up after 2 s)."""
+    runs.setdefault(f"GET {what}, 1,000 hot ids", []).append(
+        wrk(base + hot[0], seconds, 32, pid, paths_script(hot), 30))
+    runs.setdefault(f"GET {what}, {len(uniform):,} uniform ids", []).append(
+        wrk(base + uniform[0], seconds, 32, pid, paths_script(uniform), 30))
+    for name, path in lists.items():
+        runs.setdefault(name, []).append(wrk(base + path, seconds, 2, pid, paths_script([path]), 30))
 
 
 def asset(name: str, value: str) -> str:
@@ -157,19 +166,19 @@ def measure_shells(base: str, pid: int, shells: int, cold: int, seconds: float, 
         "GET /shells?idShort=Shell7&limit=100": f"{API}/shells?idShort=Shell7&limit=100",
         "GET /shells/$reference?limit=100": f"{API}/shells/$reference?limit=100",
     }
-    runs: dict[str, list[Figures]] = {"GET shell, 1,000 hot ids": [], f"GET shell, {cold:,} uniform ids": []}
-    runs.update({name: [] for name in lists})
-    for _ in range(2):  # warm: a second read admits an id into the cache (aas.resident)
-        for path in hot:
-            with urllib.request.urlopen(urllib.request.Request(base + path, headers=HEADERS), timeout=30):
-                pass
+    warm(base, hot)
+    runs: dict[str, list[Figures]] = {}
     for _ in range(rounds):
-        runs["GET shell, 1,000 hot ids"].append(wrk(base + hot[0], seconds, 32, pid, paths_script(hot), 30))
-        runs[f"GET shell, {cold:,} uniform ids"].append(
-            wrk(base + uniform[0], seconds, 32, pid, paths_script(uniform), 30))
-        for name, path in lists.items():
-            runs[name].append(wrk(base + path, seconds, 2, pid, paths_script([path]), 30))
+        reads(runs, base, pid, seconds, "shell", hot, uniform, lists)
     return {name: Figures.median(figures) for name, figures in runs.items()}
+
+
+def report(results: dict[str, Figures]) -> None:
+    """Each measure with its ratio to the first (the hot GET of the same run)."""
+    print(f"\nload average {load_average()}")
+    baseline = results[next(iter(results))].rate
+    for name, figures in results.items():
+        print(f"{name:46s} {figures}  ratio to hot GET {figures.rate / baseline:4.2f}")
 
 
 def main() -> None:
@@ -201,14 +210,9 @@ def main() -> None:
         process, base, took = start(f"{SERVER}?schema={schema}&cache={args.cache}", None)
         processes.append(process)
         print(f"instance started in {took:.1f} s, RSS {rss_mib(process.pid):.0f} MiB")
-        results = {} if args.only_shells else measure(base, process.pid, count, args.cold, args.seconds, args.rounds)
-        print(f"\nload average {load_average()}")
-        for name, figures in results.items():
-            print(f"{name:46s} {figures}  ratio to hot GET {figures.rate / results[next(iter(results))].rate:4.2f}")
-        results = measure_shells(base, process.pid, shells, args.cold, args.seconds, args.rounds)
-        print(f"load average {load_average()}")
-        for name, figures in results.items():
-            print(f"{name:46s} {figures}  ratio to hot GET {figures.rate / results[next(iter(results))].rate:4.2f}")
+        if not args.only_shells:
+            report(measure(base, process.pid, count, args.cold, args.seconds, args.rounds))
+        report(measure_shells(base, process.pid, shells, args.cold, args.seconds, args.rounds))
         print(f"RSS after the load: {rss_mib(process.pid):.0f} MiB")
     finally:
         stop(processes)
