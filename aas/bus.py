@@ -48,6 +48,9 @@ if TYPE_CHECKING:
     from twinbridge.aas.values import ElementValue
 
 log = logging.getLogger(__name__)
+_OFFERS_KEPT = 100_000
+"""Elements whose offers are remembered. A bounded cache's value write to an evicted submodel uses
+a handle of its own each time (``Twin.detached``): 1,000,000 such PATCHes kept 1,000,000 entries."""
 
 DEFAULT_CAPACITY = 100_000
 """EVERY mode: samples held per subscription (an event is ~100 bytes: ~10 MB at most)."""
@@ -330,8 +333,10 @@ class ChangeBus:
         self._offers = {}
 
     def _offers_of(self, element: LiveElement) -> tuple[Offer, ...]:
-        offers = self._offers[element.key] = (
-            *self._value_offers, *self._routed.get(element.submodel_id, ()), *self._keyed.get(element.key, ()))
+        offers = (*self._value_offers, *self._routed.get(element.submodel_id, ()), *self._keyed.get(element.key, ()))
+        if len(self._offers) >= _OFFERS_KEPT:  # a cache: short-lived handles must not grow it without end
+            self._offers.clear()
+        self._offers[element.key] = offers
         return offers
 
     def publish_value(self, element: LiveElement, value: ElementValue, timestamp: float, quality: Quality,

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from basyx.aas import model
 
+from twinbridge.aas import bus as bus_module
 from twinbridge.aas.bus import ChangeBatch, DeliveryMode, Follower
 from twinbridge.aas.events import ObjectKind
 from twinbridge.aas.twin import Twin
@@ -159,3 +161,16 @@ async def test_a_failing_handler_still_counts_as_handled() -> None:
     twin.update(twin.live(A, "t"), 1.0)
     await asyncio.wait_for(twin.bus.drained(), 5)
     await follower.stop()
+
+
+async def test_short_lived_handles_do_not_grow_the_offer_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A handle of its own per write (a bounded cache's write to an evicted submodel, ``Twin.detached``):
+    the bus's per-element cache of offers stays bounded, and every value still reaches its subscriber."""
+    monkeypatch.setattr(bus_module, "_OFFERS_KEPT", 50)
+    twin = _twin()
+    every = twin.bus.subscribe(mode=DeliveryMode.EVERY, capacity=1_000)
+    element = twin.element(A, "n")
+    for n in range(500):
+        twin.update(twin.detached(A, "n", element), n)
+        assert len(twin.bus._offers) <= 50
+    assert [event.value for event in every.drain().values] == list(range(500))
