@@ -97,3 +97,21 @@ def test_a_uvicorn_that_no_longer_calls_capture_signals_stops_the_start(monkeypa
     monkeypatch.setattr(uvicorn.Server, "serve", serve)
     with pytest.raises(compat_uvicorn.UvicornCompatError, match=r"no longer calls capture_signals\(\)"):
         compat_uvicorn.check()
+
+
+async def test_a_paho_that_dispatches_messages_elsewhere_stops_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A paho release whose PUBLISH handling no longer ends in ``_handle_on_message`` would lose
+    every message: the probe packet must reach the handler."""
+    import paho.mqtt.client as paho
+
+    monkeypatch.setattr(paho.Client, "_handle_publish", lambda self: paho.MQTTErrorCode.MQTT_ERR_SUCCESS)
+    with pytest.raises(compat_aiomqtt.AiomqttCompatError, match="did not reach the handler"):
+        compat_aiomqtt.check()
+
+
+async def test_a_renamed_paho_receive_hook_stops_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    import paho.mqtt.client as paho
+
+    monkeypatch.delattr(paho.Client, "_handle_on_message")
+    with pytest.raises(compat_aiomqtt.AiomqttCompatError, match=r"paho.Client._handle_on_message is missing"):
+        compat_aiomqtt.check()
