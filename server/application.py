@@ -35,7 +35,7 @@ from twinbridge.aas.twin import Twin
 from twinbridge.adapters.binding import resolve_target
 from twinbridge.adapters.config import Binding
 from twinbridge.adapters.modbus import compat_pymodbus
-from twinbridge.adapters.mqtt import compat_aiomqtt
+from twinbridge.adapters.mqtt import compat_aiomqtt, compat_paho
 from twinbridge.adapters.registry import create_adapter
 from twinbridge.history.service import HistoryService
 from twinbridge.server import compat_uvicorn
@@ -176,6 +176,7 @@ class Application:
     async def start(self) -> None:
         # library internals we rely on: a changed hook stops the start here, with its name
         compat_aiomqtt.check()
+        compat_paho.check()
         compat_pymodbus.check()
         compat_uvicorn.check()
         if self.twin.resident is not None:

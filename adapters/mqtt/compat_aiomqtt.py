@@ -19,20 +19,9 @@ already buffered (at most ``READ_BURST`` per readable event, so other tasks stil
 Third reach: ``aiomqtt.Client._client`` (the paho client, which ``check()`` verifies) gets a
 cheaper logger while DEBUG is off (``_PahoLog``).
 
-Fourth reach: paho reads a packet in three ``recv`` system calls (its command byte, its length,
-its body) through ``paho.Client._sock_recv``. ``_Receiver`` takes that method's place on our
-client: one ``recv`` of up to ``RECEIVE_SIZE`` bytes, through paho's own method (which turns TLS's
-want-read into BlockingIOError), serves the packets it holds. Measured: a third of paho's read
-path, ~10 µs of ~60 µs CPU per message with analytics on (py-spy, bench/bench_analytics_mqtt.py).
-
-Fifth reach: ``paho.Client._handle_on_message`` matches every topic against the callbacks of
-``message_callback_add`` (aiomqtt adds none) and takes two locks before it calls ``on_message``
-(~5 µs per message); on our client it is ``HandlerClient._deliver``, which hands the message to
-the handler directly. The locks guard paho's direct writes from a callback, which aiomqtt never
-makes (it registers writes with the event loop), and the handler runs on the event loop only.
-
-``check()`` proves the fourth and fifth reaches end to end: a PUBLISH packet written to a socket
-pair must reach the handler through the burst reader.
+The adapter's client also uses paho's private hooks (a buffered receive, a direct message
+hand-off): those are ``compat_paho``'s, and the burst reader below asks its ``Receiver`` whether
+bytes are still buffered.
 """
 
 from __future__ import annotations
@@ -40,12 +29,13 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import logging
-import socket
 from collections.abc import Callable
 from typing import Any, cast
 
 import aiomqtt
 import paho.mqtt.client as paho
+
+from twinbridge.adapters.mqtt import compat_paho
 
 TESTED_VERSION = "2.5.1"
 
@@ -53,11 +43,6 @@ log = logging.getLogger("twinbridge.adapters.mqtt")
 
 READ_BURST = 64
 """Packets read per readable socket event at most: ~1-2 ms of work before the loop serves others."""
-
-RECEIVE_SIZE = 65_536
-"""Bytes asked of the socket per ``recv``: a loop turn's burst of small messages in one call."""
-
-_PAHO_RECEIVE = paho.Client._sock_recv
 
 MessageHandler = Callable[[str, bytes], None]
 """Receives (topic, payload) synchronously, on the event loop, in the socket reader: must not block."""
@@ -95,9 +80,7 @@ class HandlerClient(aiomqtt.Client):
             paho_client.enable_logger(cast(logging.Logger, _PahoLog(logger)))
         self.handler = handler
         self.delivered = 0  # messages handed to ``handler``: tells the burst reader a read gave one
-        self._receiver = _Receiver(paho_client)
-        paho_client._sock_recv = self._receiver  # type: ignore[method-assign,assignment]
-        paho_client._handle_on_message = self._deliver  # type: ignore[method-assign]
+        self.receiver = compat_paho.install(paho_client, self._deliver)
 
     def _on_socket_open(self, client: paho.Client, userdata: Any, sock: Any) -> None:
         super()._on_socket_open(cast(paho.Client, _BurstReads(client, self)), userdata, sock)
@@ -111,35 +94,6 @@ class HandlerClient(aiomqtt.Client):
             self.handler(message.topic, cast(bytes, message.payload))
         except Exception:  # a bug in one binding must not drop the connection
             log.exception("MQTT message on %r could not be handled", message.topic)
-
-
-class _Receiver:
-    """Stands in for ``paho.Client._sock_recv`` (see the module doc): serves paho's small reads
-    from one large ``recv``. What was buffered belongs to its socket: a new connection starts empty."""
-
-    __slots__ = ("_at", "_data", "_paho", "_sock")
-
-    def __init__(self, paho_client: paho.Client) -> None:
-        self._paho = paho_client
-        self._sock: object = None
-        self._data = b""
-        self._at = 0
-
-    def __call__(self, size: int) -> bytes:
-        data, at = self._data, self._at
-        if at >= len(data) or self._paho._sock is not self._sock:
-            self._sock, self._data, self._at = self._paho._sock, b"", 0
-            data = _PAHO_RECEIVE(self._paho, RECEIVE_SIZE)  # raises as paho's own read does
-            if len(data) <= size:  # the end of the stream (b""), or all of it wanted
-                return data
-            self._data, at = data, 0
-        self._at = at + size
-        return data[at:at + size]
-
-    @property
-    def buffered(self) -> bool:
-        """Bytes of the current connection received and not yet read by paho."""
-        return self._at < len(self._data) and self._paho._sock is self._sock
 
 
 class _BurstReads:
@@ -157,7 +111,7 @@ class _BurstReads:
 
     def loop_read(self, max_packets: int = 1) -> paho.MQTTErrorCode:
         client, owner = self._paho, self._owner
-        receiver = owner._receiver
+        receiver = owner.receiver
         rc = paho.MQTTErrorCode.MQTT_ERR_SUCCESS
         for _ in range(READ_BURST):
             before = owner.delivered
@@ -203,44 +157,11 @@ def check() -> None:
             if paho_client.on_socket_open != probe._on_socket_open:
                 problems.append("aiomqtt.Client no longer installs _on_socket_open as paho's on_socket_open "
                                 "callback (twinbridge's burst reader would never run)")
-    for name, role in (("_sock_recv", "reads the socket in large pieces"),
-                       ("_handle_on_message", "hands messages to the adapter directly")):
-        if not callable(getattr(paho.Client, name, None)):
-            problems.append(f"paho.Client.{name} is missing (twinbridge's stand-in {role})")
-    if not problems:
-        problems += _delivery_problems()
     if problems:
         raise AiomqttCompatError(
             f"aiomqtt {_installed()}: {'; '.join(problems)}; twinbridge was tested with aiomqtt {TESTED_VERSION} "
             f"(install it with `pip install -c constraints.txt .`)"
         )
-
-
-_PROBE = ("twinbridge/probe", b"1")
-_PROBE_PACKET = b"\x30\x13\x00\x10twinbridge/probe1"  # PUBLISH, QoS 0, of _PROBE (MQTT 3.1.1, section 3.3)
-
-
-def _delivery_problems() -> list[str]:
-    """A PUBLISH packet written to a socket pair must reach the handler through the burst reader,
-    the receiver and the direct hand-off (the fourth and fifth reaches), and nothing else."""
-    received: list[tuple[str, bytes]] = []
-    probe = HandlerClient(lambda topic, payload: received.append((topic, payload)), hostname="127.0.0.1")
-    paho_client = probe._client
-    ours, theirs = socket.socketpair()
-    with ours, theirs:
-        ours.setblocking(False)
-        theirs.sendall(_PROBE_PACKET)
-        paho_client._sock = ours
-        try:
-            _BurstReads(paho_client, probe).loop_read()
-        except Exception as error:  # any failure is the finding
-            received.append(("error", repr(error).encode()))
-        finally:
-            paho_client._sock = None
-    if received == [_PROBE]:
-        return []
-    return [f"a message read through paho.Client._sock_recv and delivered by paho.Client._handle_on_message "
-            f"did not reach the handler (got {received!r})"]
 
 
 def _installed() -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import aiomqtt
+import paho.mqtt.client as paho
 import pytest
 import uvicorn
 from pymodbus.client import AsyncModbusTcpClient
@@ -18,12 +19,13 @@ from tests.adapters.mqtt_fixtures import (
     mosquitto_fixture,  # noqa: F401
 )
 from twinbridge.adapters.modbus import compat_pymodbus
-from twinbridge.adapters.mqtt import compat_aiomqtt
+from twinbridge.adapters.mqtt import compat_aiomqtt, compat_paho
 from twinbridge.server import compat_uvicorn
 
 
 async def test_every_check_passes_on_the_pinned_versions() -> None:
     compat_aiomqtt.check()
+    compat_paho.check()
     compat_pymodbus.check()
     compat_uvicorn.check()
 
@@ -101,17 +103,24 @@ def test_a_uvicorn_that_no_longer_calls_capture_signals_stops_the_start(monkeypa
 
 async def test_a_paho_that_dispatches_messages_elsewhere_stops_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
     """A paho release whose PUBLISH handling no longer ends in ``_handle_on_message`` would lose
-    every message: the probe packet must reach the handler."""
-    import paho.mqtt.client as paho
-
+    every message: the probe packet must arrive."""
     monkeypatch.setattr(paho.Client, "_handle_publish", lambda self: paho.MQTTErrorCode.MQTT_ERR_SUCCESS)
-    with pytest.raises(compat_aiomqtt.AiomqttCompatError, match="did not reach the handler"):
-        compat_aiomqtt.check()
+    with pytest.raises(compat_paho.PahoCompatError, match=r"did not arrive .* tested with paho-mqtt 2\.2\.0"):
+        compat_paho.check()
+
+
+async def test_a_paho_that_reads_the_socket_elsewhere_stops_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A packet reader that no longer calls ``_sock_recv`` would bypass the buffer: the probe,
+    read with the buffer's stand-in failing, must not arrive unnoticed."""
+    def broken(self: paho.Client, size: int) -> bytes:
+        raise OSError("not this way")
+
+    monkeypatch.setattr(compat_paho, "_PAHO_RECEIVE", broken)
+    with pytest.raises(compat_paho.PahoCompatError, match="did not arrive"):
+        compat_paho.check()
 
 
 async def test_a_renamed_paho_receive_hook_stops_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
-    import paho.mqtt.client as paho
-
     monkeypatch.delattr(paho.Client, "_handle_on_message")
-    with pytest.raises(compat_aiomqtt.AiomqttCompatError, match=r"paho.Client._handle_on_message is missing"):
-        compat_aiomqtt.check()
+    with pytest.raises(compat_paho.PahoCompatError, match=r"paho.Client._handle_on_message is missing"):
+        compat_paho.check()

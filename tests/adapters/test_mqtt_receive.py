@@ -1,6 +1,7 @@
-"""The MQTT client's receive path (``compat_aiomqtt``) over a real socket pair: packets served from
-one large ``recv`` arrive whole and in order, whatever the boundaries the bytes arrive with, and
-bytes already received are read even when the socket has nothing more to say."""
+"""The MQTT client's receive path over a real socket pair (``compat_paho``'s receiver under
+``compat_aiomqtt``'s burst reader): packets served from one large ``recv`` arrive whole and in
+order, whatever the boundaries the bytes arrive with, and bytes already received are read even
+when the socket has nothing more to say."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from twinbridge.adapters.mqtt import compat_aiomqtt
+from twinbridge.adapters.mqtt import compat_aiomqtt, compat_paho
 
 
 def publish_packet(topic: str, payload: bytes) -> bytes:
@@ -83,7 +84,7 @@ async def test_packets_split_anywhere_arrive_whole(wire: Wire) -> None:
 
 
 async def test_a_message_larger_than_one_receive_arrives_whole(wire: Wire) -> None:
-    payload = bytes(range(256)) * (3 * compat_aiomqtt.RECEIVE_SIZE // 256 + 7)
+    payload = bytes(range(256)) * (3 * compat_paho.RECEIVE_SIZE // 256 + 7)
 
     async def send() -> None:
         await asyncio.get_running_loop().sock_sendall(wire.theirs, publish_packet("big", payload))
