@@ -26,7 +26,9 @@ from twinbridge.analytics.detectors.causal import FloatArray
 from twinbridge.analytics.nab import PROFILES, LabelledSeries, label_series, load_windows, score_corpus
 from twinbridge.analytics.series import Series, read_csv_series
 
-DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "nab"
+# the project's ../shared/data/nab, seen from the checkout or from a worktree nested below it
+DEFAULT_DATA = next((folder / "shared" / "data" / "nab" for folder in Path(__file__).resolve().parents
+                     if (folder / "shared" / "data" / "nab").is_dir()), Path("../shared/data/nab"))
 
 
 def seconds(series: Series) -> FloatArray:
