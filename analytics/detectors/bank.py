@@ -25,7 +25,7 @@ import numpy.typing as npt
 
 from twinbridge.analytics.detectors import register_bank
 from twinbridge.analytics.detectors.causal import FloatArray
-from twinbridge.analytics.detectors.seasonal import DAY_S
+from twinbridge.analytics.detectors.seasonal import DAY_S, RingHistory
 from twinbridge.analytics.detectors.statistical import (
     CHEAP,
     CONTEXT_ALPHA,
@@ -48,46 +48,6 @@ _LN10 = float(np.log(10.0))
 # the prior of TailSurprise and ContextNovelty (their defaults)
 _PRIOR_RATE, _PRIOR_WEIGHT = 0.01, 50.0
 _PRIOR = _PRIOR_RATE * _PRIOR_WEIGHT
-
-
-class _History:
-    """One signal's samples of the last period, shared by the seasonal look-ups of every jitter
-    (``SeasonalNeighbours.step`` with the same arithmetic; trimmed by the largest jitter)."""
-
-    __slots__ = ("head", "times", "values")
-
-    def __init__(self) -> None:
-        self.times: list[float] = []
-        self.values: list[float] = []
-        self.head = 0
-
-    def look_up(self, t: float, x: float, jitters: tuple[int, ...]) -> list[float | None]:
-        """The differences to the closest earlier neighbours around t - period, then appends."""
-        target = t - DAY_S
-        times, values = self.times, self.values
-        while self.head < len(times) and times[self.head] < target:
-            self.head += 1
-        count = len(times)
-        out: list[float | None] = []
-        for jitter in jitters:
-            best = float("inf")
-            difference: float | None = None
-            for k in range(-jitter, jitter + 1):
-                at = max(self.head + k, 0)
-                if at >= count:
-                    continue
-                d = x - values[at]
-                if abs(d) < best:
-                    best, difference = abs(d), d
-            out.append(difference)
-        times.append(t)
-        values.append(x)
-        keep_from = self.head - max(jitters)
-        if keep_from > 1024:
-            del times[:keep_from]
-            del values[:keep_from]
-            self.head -= keep_from
-        return out
 
 
 class _Columns:
@@ -171,8 +131,7 @@ class StatisticalBank:
         self._features = np.empty((size, tk))
         self._state = np.zeros((size, columns.width))
         self._state[:, self._since] = HOLD  # Refractory starts "long since the last event"
-        self._history = [_History() for _ in range(size)] if jitters else []
-        self._unfiled: list[FloatArray] = []  # first-period rows (slot, time, value) not yet in a history
+        self._history = RingHistory(size, self._jitters) if jitters else None
         # Once every slot has had its first sample (and later its warm-up), the branches for them
         # are skipped: np.where costs ~2-4 µs a call on a loaded machine, as much as the arithmetic.
         self._all_started = self._all_warm = False
@@ -234,41 +193,31 @@ class StatisticalBank:
     def _seasonal(self, s: FloatArray, inputs: FloatArray, slots: IntArray, timestamps: FloatArray, x: FloatArray,
                   first: npt.NDArray[np.bool_] | None, features: FloatArray) -> None:
         """The day features (columns from ``_z_k`` on): day z-scores, then the day match."""
-        n = len(slots)
         start = _pick(first, timestamps, s[:, self._first])
         if first is not None:
             s[:, self._first] = start
-        histories, jitters = self._history, self._jitters
+        history = self._history
+        assert history is not None  # the bank has look-ups (``_jitters``)
         compare = start <= timestamps - DAY_S  # a full period seen: look up yesterday
         at, k = self._z_k, self._day_k
         if not compare.any():  # every slot in its first period: keep the samples, nothing to compare yet
-            self._unfiled.append(np.array((slots, timestamps, x)))
+            history.keep(slots, timestamps, x)
             features[:, at:] = 0.0
             if self._match:
                 self._advance_steps(s, inputs, x, first)
             return
-        self._file()
-        valid = np.zeros((n, len(jitters)), dtype=bool)
-        differences = np.zeros((n, len(jitters)))
-        for i, slot, t, value, look in zip(range(n), slots.tolist(), timestamps.tolist(), x.tolist(),
-                                           compare.tolist(), strict=True):
-            history = histories[slot]
-            if not look:
-                history.times.append(t)
-                history.values.append(value)
-                continue
-            for j, difference in enumerate(history.look_up(t, value, jitters)):
-                if difference is not None:
-                    differences[i, j], valid[i, j] = difference, True
+        differences, valid = history.look_up(slots, timestamps, x, compare)
         if k:
             features[:, at:at + k] = 0.0
             ok = valid[:, :k]
             if ok.any():  # _DayZ: the z-score steps only on a valid difference, and counts it
                 count_at = self._day_at + 6 * k
                 count = s[:, count_at:count_at + k]
-                before = s[:, self._day_at:count_at].copy()
+                # after a day every row usually has its differences: nothing to undo
+                before = None if ok.all() else s[:, self._day_at:count_at].copy()
                 z = np.abs(_ew_z(s, self._day_at, k, differences[:, :k], count == 0.0, np.full(k, 1.0 - 0.01), 0.0))
-                s[:, self._day_at:count_at] = np.where(np.tile(ok, 6), s[:, self._day_at:count_at], before)
+                if before is not None:
+                    s[:, self._day_at:count_at] = np.where(np.tile(ok, 6), s[:, self._day_at:count_at], before)
                 count = count + ok
                 s[:, count_at:count_at + k] = count
                 features[:, at:at + k] = np.where(ok & (count > DAY_WARMUP), z, 0.0)
@@ -276,25 +225,6 @@ class StatisticalBank:
             scale = self._step_scale(s, x, first)
             self._advance_steps(s, inputs, x, first)
             features[:, at + k] = np.where(valid[:, k], np.abs(differences[:, k]) / scale, 0.0)
-
-    def _file(self) -> None:
-        """Append the first-period samples kept in bulk to their slots' histories, in order.
-
-        Why in bulk: a day of samples is only stored, never looked up, so each call keeps its
-        rows as one array instead of appending two floats per sample to the slot's lists in a
-        Python loop (~16 µs of a ~180 µs call at 64 signals); they are filed once, before the
-        first look-up needs them."""
-        if not self._unfiled:
-            return
-        rows = np.concatenate(self._unfiled, axis=1)
-        self._unfiled.clear()
-        order = np.argsort(rows[0], kind="stable")  # by slot, each slot's samples in their order
-        slots, times, values = rows[0, order].astype(np.intp), rows[1, order], rows[2, order]
-        cuts = (np.flatnonzero(np.diff(slots)) + 1).tolist()
-        for begin, end in zip([0, *cuts], [*cuts, len(slots)], strict=True):
-            history = self._history[int(slots[begin])]
-            history.times.extend(times[begin:end].tolist())
-            history.values.extend(values[begin:end].tolist())
 
     def _step_scale(self, s: FloatArray, x: FloatArray, first: npt.NDArray[np.bool_] | None) -> FloatArray:
         """_StepScale.step's scale over rows, from the sums before this sample."""

@@ -7,6 +7,7 @@ import pytest
 
 from twinbridge.analytics.detectors import UnknownDetector, create, names
 from twinbridge.analytics.detectors.causal import ContextNovelty
+from twinbridge.analytics.detectors.seasonal import SeasonalNeighbours
 
 DAY = 86_400.0
 
@@ -59,6 +60,25 @@ def test_one_sample_at_a_time_equals_the_array_form(name: str) -> None:
     stepped = np.array([streaming.update(ti, xi) for ti, xi in zip(t.tolist(), x.tolist(), strict=True)])
     batch = create(name).score_series(t, x)
     np.testing.assert_allclose(stepped, batch, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("jitter", [0, 2, 3])
+def test_seasonal_neighbours_one_at_a_time_equal_the_array_form_at_a_high_rate(jitter: int) -> None:
+    """Many samples per kept minute, repeated timestamps, pauses and a jump back in time: ``batch``
+    keeps and finds the same samples as ``step``, exactly."""
+    rng = np.random.default_rng(jitter)
+    steps = rng.choice([0.0, 1.0, 7.0, 59.0, 61.0, 900.0], size=20_000, p=[0.05, 0.5, 0.3, 0.1, 0.04, 0.01])
+    steps[12_000] = -5_000.0
+    t = 1.7e9 + np.cumsum(steps)
+    x = np.round(rng.normal(0.0, 1.0, len(t)), 1)  # ties between neighbours
+    one = SeasonalNeighbours(jitter=jitter)
+    stepped = [one.step(a, b) for a, b in zip(t.tolist(), x.tolist(), strict=True)]
+    difference, valid = SeasonalNeighbours(jitter=jitter).batch(t, x)
+    assert valid.sum() > 10_000
+    assert [d if ok else None for d, ok in zip(difference.tolist(), valid.tolist(), strict=True)] == stepped
+    seasonal = create("seasonal")
+    scores = [seasonal.update(a, b) for a, b in zip(t.tolist(), x.tolist(), strict=True)]
+    np.testing.assert_allclose(scores, create("seasonal").score_series(t, x), rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", names())
