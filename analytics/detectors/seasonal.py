@@ -12,7 +12,7 @@ of each ``RESOLUTION_S`` bin of time, bin = ``t // RESOLUTION_S``, and only a bi
 last kept one (a duplicate timestamp or a jump back in time keeps nothing, so the kept times stay
 strictly increasing). A day is then at most 1,441 samples per signal whatever the rate: ~23 KiB
 per signal in :class:`RingHistory` (two float64 rows), ~27 KiB per :class:`SeasonalNeighbours`.
-Signals sampled every minute or slower (NAB's are 5-minute) keep every sample, as before. The
+Signals sampled less often than once a minute (NAB's are 5-minute) keep every sample, as before. The
 rule is the same in ``step``, ``batch`` and the bank's :class:`RingHistory`, and ``//`` is the
 same double arithmetic in Python and numpy (``np.floor_divide``), so the three agree exactly.
 """
