@@ -3,8 +3,9 @@
 Why this method: a wearing part (impeller, bearing, valve seal) shows a flat healthy level, then a
 drift toward a failure level learnt from past run-to-failure units. Fitting that "hinge" (level, then
 a straight line from an onset found by least squares) needs no model of the machine, extrapolates to
-the failure level for the RUL, and a residual bootstrap of the same fit gives the interval. Measured
-against progpy pump trajectories in bench/bench_rul.py (figures in BENCHMARKS.md).
+the failure level for the RUL, and a residual bootstrap of the same fit gives the interval. Where
+the drift is no power law, a :class:`HealthCurve` learnt from past units straightens it first.
+Measured against progpy pump and valve trajectories in bench/bench_rul.py (figures in BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -49,13 +50,15 @@ class TrendRul:
     ``capacity`` samples are kept (the oldest go first); an estimate costs
     O(capacity · (onsets + bootstrap)). ``shape`` is the exponent p of the drift (level + b·(t -
     onset)^p): 1 is a straight line; wear that slows down (progpy's impeller: p ≈ 0.9) or speeds up
-    has p below or above 1, learnt from past units with :func:`fit_shape`.
+    has p below or above 1, learnt from past units with :func:`fit_shape`. A known ``onset`` (the
+    installation, when the readings are a :class:`HealthCurve`'s life share) replaces the search:
+    one parameter fewer to learn from the first, noisy readings.
     """
 
     def __init__(self, failure_level: float, *, healthy_level: float | None = None, shape: float = 1.0,
                  baseline: int = 10,
                  confidence: float = 0.9, bootstrap: int = 200, onsets: int = 24, capacity: int = 5000,
-                 seed: int = 0) -> None:
+                 onset: float | None = None, seed: int = 0) -> None:
         if not 0.0 < confidence < 1.0:
             raise ValueError(f"confidence must be in (0, 1), got {confidence}")
         self.failure_level = failure_level
@@ -63,6 +66,7 @@ class TrendRul:
         self._confidence = confidence
         self._bootstrap = bootstrap
         self._onsets = onsets
+        self._onset = onset
         self._rng = np.random.default_rng(seed)
         # bounded windows: the oldest sample drops in O(1); ``del list[0]`` copied the whole
         # window on every sample once it was full (2.42 -> 0.59 us an update at 5,000 samples)
@@ -92,7 +96,8 @@ class TrendRul:
         if len(t) < enough or span == 0.0:
             return RulEstimate(now, _health(float(y[-1]), baseline, self.failure_level), None, None, None, None, None)
         target = y if self._anchor is None else y - self._anchor
-        candidates = _onsets(t, target, self._onsets, self._anchor is None, self._shape)
+        candidates = (np.asarray([self._onset]) if self._onset is not None
+                      else _onsets(t, target, self._onsets, self._anchor is None, self._shape))
         bic, levels, slopes, fitted = _hinge_fits(t, target[:, None], candidates, self._anchor is None, self._shape)
         best = int(np.argmin(bic[:, 0]))
         onset = float(candidates[best])
@@ -145,6 +150,63 @@ def fit_shape(runs: list[tuple[FloatArray, FloatArray]], healthy_level: float,
             errors.append(float(residual @ residual))
         best.append(float(exponents[int(np.argmin(errors))]))
     return float(np.median(best))
+
+
+class HealthCurve:
+    """The course of a health indicator over a life, learnt from past run-to-failure units (times,
+    readings, failure time; times counted from the unit's installation), to map a reading to the
+    share of the life it stands for (0 new, 1 at failure).
+
+    Why: units that differ only in how fast they wear run through the same indicator curve at
+    different speeds, but that curve is not always a power law. progpy's pneumatic valve opens faster
+    as its spring softens, and that drift slows down towards the end more than any one exponent
+    allows (the local exponent falls from ~0.9 to ~0.6): a power law fitted to the readings so far
+    then puts the failure too early, by ~10% of the life even without noise.
+    Read through this curve, the indicator of every such unit grows in a straight line from its
+    installation, which TrendRul (failure level 1, healthy level 0, shape 1, onset at the installation:
+    a healthy stretch before wear shows is part of the curve) extrapolates without that bias. The curve is
+    a least-squares polynomial of the pooled (life share, indicator) points, made monotone; readings
+    beyond its ends extrapolate with the slope of its first or last 5%, so noise around the healthy
+    and failure levels stays symmetric.
+    """
+
+    def __init__(self, runs: list[tuple[FloatArray, FloatArray, float]], degree: int = 3,
+                 points: int = 1001) -> None:
+        shares = np.concatenate([t / eol for t, _, eol in runs])
+        values = np.concatenate([y for _, y, _ in runs])
+        if len(shares) <= degree:
+            raise ValueError(f"{len(shares)} readings cannot fit a degree-{degree} health curve")
+        shares_grid = np.linspace(0.0, 1.0, points)
+        curve = np.polyval(np.polyfit(shares, values, degree), shares_grid)
+        self._sign = -1.0 if curve[-1] < curve[0] else 1.0
+        # increasing in the direction of wear (a falling indicator is negated); a bump of the fitted
+        # polynomial is flattened, and np.interp needs strictly increasing points
+        rising = np.maximum.accumulate(self._sign * curve)
+        if rising[-1] - rising[0] <= 1e-9 * max(abs(float(rising[0])), 1.0):  # (rounding of the fit)
+            raise ValueError("the indicator does not change over the training lives")
+        keep = np.concatenate(([True], np.diff(rising) > 0.0))
+        self._rising, self._shares = rising[keep], shares_grid[keep]
+        edge = max(points // 20, 1)
+        span = rising[-1] - rising[0]  # the mean slope stands in where an end was flattened
+        self._first_slope = max((rising[edge] - rising[0]) / shares_grid[edge], 0.1 * span)
+        self._last_slope = max((rising[-1] - rising[-1 - edge]) / (1.0 - shares_grid[-1 - edge]), 0.1 * span)
+
+    @property
+    def healthy_level(self) -> float:
+        return float(self._sign * self._rising[0])
+
+    @property
+    def failure_level(self) -> float:
+        return float(self._sign * self._rising[-1])
+
+    def share(self, value: float) -> float:
+        """The share of the life a reading stands for (beyond 0 and 1 by linear extrapolation)."""
+        x = self._sign * value
+        if x <= self._rising[0]:
+            return float((x - self._rising[0]) / self._first_slope)
+        if x >= self._rising[-1]:
+            return float(1.0 + (x - self._rising[-1]) / self._last_slope)
+        return float(np.interp(x, self._rising, self._shares))
 
 
 def _health(level: float, baseline: float, failure: float) -> float:
