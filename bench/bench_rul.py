@@ -1,9 +1,10 @@
-"""Remaining useful life on NASA progpy run-to-failure trajectories (CentrifugalPump).
+"""Remaining useful life on NASA progpy run-to-failure trajectories: CentrifugalPump and PneumaticValve.
 
-Usage: python bench/bench_rul.py [--model pump|both] [--train N] [--test N] [--no-cache]
+Usage: python bench/bench_rul.py [--model pump|valve|both] [--train N] [--test N] [--no-cache]
 
-Each model's population is simulated offline (bench/rul_pump.py: impeller wear, flow readings)
-and cached under bench/.cache/. Estimators see only the health indicator derived from noisy sensor outputs:
+Each model's population is simulated offline (bench/rul_pump.py: impeller wear, flow readings;
+bench/rul_valve.py: spring wear, opening stroke time from the end-position switch) and cached under
+bench/.cache/. Estimators see only the health indicator derived from noisy sensor outputs:
 
 - ``trend`` (ours, analytics.rul.TrendRul): hinge fit + residual bootstrap toward the failure level
   learnt from the training units.
@@ -15,7 +16,7 @@ and cached under bench/.cache/. Estimators see only the health indicator derived
 Training seeds tune nothing but the healthy and failure levels, the drift exponent and the mean
 life; the figures are on the test seeds (100+), never used while tuning. Metrics at 20%, 30%, ...
 90% of each unit's life: RMSE, PHM08 score (d = predicted - true in the reporting unit: hours for
-the pump; exp(-d/13)-1 early, exp(d/10)-1 late; mean per prediction),
+the pump, cycles for the valve; exp(-d/13)-1 early, exp(d/10)-1 late; mean per prediction),
 alpha-lambda accuracy (share within +-20% of the true RUL), 90% interval coverage.
 """
 
@@ -23,15 +24,19 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import rul_pump
-from rul_population import FloatArray, Population
+import rul_valve
+from rul_population import TEST_SEED, FloatArray, Population
 
-from twinbridge.analytics.rul import TrendRul, fit_shape
+from twinbridge.analytics.rul import HealthCurve, RulEstimate, TrendRul, fit_shape
 
 LAMBDAS = np.round(np.arange(0.2, 0.91, 0.1), 2)
-MODELS = {"pump": rul_pump.population}
+MODELS = {"pump": rul_pump.population, "valve": rul_valve.population}
+FORMS = ("power", "curve")
 
 
 class ModelBased:
@@ -54,53 +59,107 @@ def phm08(d: FloatArray) -> float:
     return float(np.mean(np.where(d < 0, np.exp(-d / 13.0) - 1.0, np.exp(d / 10.0) - 1.0)))
 
 
+@dataclass(frozen=True)
+class Learnt:
+    """What training units teach TrendRul: levels and drift exponent of the indicator as fed to it
+    (``feed`` maps a reading: the identity, or a learnt HealthCurve's life share), the onset when it
+    is known (None: TrendRul searches it), and the mean life."""
+
+    form: str
+    failure_level: float
+    healthy_level: float
+    shape: float
+    onset: float | None
+    mean_life: float
+    feed: Callable[[float], float]
+    indicator_levels: tuple[float, float]  # healthy, failure: in the indicator's own unit
+
+
+def learn(pop: Population, units: list[int], form: str, anchor: bool) -> Learnt:
+    """``power``: the indicator itself, its healthy and failure levels (each unit's first and last
+    readings, a line evaluated at its first reading and at its failure time) and the exponent of a
+    power-law drift. ``curve``: the indicator read through the HealthCurve of these units, which
+    grows in a straight line from 0 at the installation (t = 0) to 1 at failure."""
+    times, readings, eols, edge = pop.times, pop.readings, pop.eols, pop.edge
+    mean_life = float(np.mean(eols[units]))
+    if form == "curve":
+        curve = HealthCurve([(times[i], readings[i], float(eols[i])) for i in units])
+        return Learnt(form, 1.0, 0.0, 1.0, 0.0, mean_life, curve.share, (curve.healthy_level, curve.failure_level))
+    failure_level = float(np.mean([np.polyval(np.polyfit(times[i][-edge:], readings[i][-edge:], 1), eols[i])
+                                   for i in units]))
+    healthy_level = float(np.mean([np.polyval(np.polyfit(times[i][:edge], readings[i][:edge], 1), times[i][0])
+                                   for i in units]))
+    shape = fit_shape([(times[i], readings[i]) for i in units], healthy_level) if anchor else 1.0
+    return Learnt(form, failure_level, healthy_level, shape, None, mean_life, float, (healthy_level, failure_level))
+
+
+def predict(pop: Population, unit: int, learnt: Learnt, anchor: bool) -> list[tuple[float, float, RulEstimate]]:
+    """TrendRul fed the unit's readings up to each lambda of its life: (time, true RUL, estimate)."""
+    times, readings = pop.times[unit], pop.readings[unit]
+    estimator = TrendRul(learnt.failure_level, healthy_level=learnt.healthy_level if anchor else None,
+                         shape=learnt.shape, onset=learnt.onset, seed=pop.seeds[unit])
+    out = []
+    at = 0
+    for lam in LAMBDAS.tolist():
+        now = lam * pop.eols[unit]
+        while at < len(times) and times[at] <= now:
+            estimator.update(float(times[at]), learnt.feed(float(readings[at])))
+            at += 1
+        t_now = float(times[at - 1])
+        out.append((t_now, float(pop.eols[unit] - t_now), estimator.estimate()))
+    return out
+
+
+def rul_or_naive(estimate: RulEstimate, learnt: Learnt) -> float:
+    """Without a visible trend TrendRul gives no RUL: the naive estimate stands in."""
+    return estimate.rul if estimate.rul is not None else max(learnt.mean_life - estimate.time, 0.0)
+
+
+def choose_form(pop: Population, train: list[int], anchor: bool) -> tuple[str, dict[str, float]]:
+    """The drift form with the lower leave-one-out RMSE over the training units (never a test unit)."""
+    rmse: dict[str, float] = {}
+    for form in FORMS:
+        errors = []
+        for unit in train:
+            learnt = learn(pop, [i for i in train if i != unit], form, anchor)
+            predictions = predict(pop, unit, learnt, anchor)
+            errors += [rul_or_naive(estimate, learnt) - truth for _, truth, estimate in predictions]
+        rmse[form] = float(np.sqrt(np.mean(np.square(errors)))) / pop.unit_s
+    return min(rmse, key=rmse.__getitem__), rmse
+
+
 def evaluate(pop: Population, anchor: bool) -> None:
     """Learn from the training units, predict the test units at every lambda, print the table."""
-    train = [i for i, s in enumerate(pop.seeds) if s < 100]
-    test = [i for i, s in enumerate(pop.seeds) if s >= 100]
-    times, readings, eols, edge = pop.times, pop.readings, pop.eols, pop.edge
-    # what the training units teach: the indicator at failure (each unit's last readings, a line
-    # evaluated at its failure time), the healthy level, the drift's shape and the mean life
-    failure_level = float(np.mean([np.polyval(np.polyfit(times[i][-edge:], readings[i][-edge:], 1), eols[i])
-                                   for i in train]))
-    healthy_level = float(np.mean([np.polyval(np.polyfit(times[i][:edge], readings[i][:edge], 1), times[i][0])
-                                   for i in train]))
-    shape = fit_shape([(times[i], readings[i]) for i in train], healthy_level) if anchor else 1.0
-    mean_life = float(np.mean(eols[train]))
-    ceiling = ModelBased(pop.grid, pop.grid_curves, pop.grid_eols, max(len(r) for r in readings))
-    u = pop.unit_s
+    train = [i for i, s in enumerate(pop.seeds) if s < TEST_SEED]
+    test = [i for i, s in enumerate(pop.seeds) if s >= TEST_SEED]
+    form, cv = choose_form(pop, train, anchor) if anchor else ("power", {})
+    learnt = learn(pop, train, form, anchor)
+    ceiling = ModelBased(pop.grid, pop.grid_curves, pop.grid_eols, max(len(r) for r in pop.readings))
+    u, eols = pop.unit_s, pop.eols
     print(f"\n== {pop.name}: indicator {pop.indicator}; {len(train)} training + {len(test)} test units "
           f"+ {len(pop.grid)} model-grid runs")
-    print(f"training: healthy level {healthy_level:.5f}, failure level {failure_level:.5f}, "
-          f"drift exponent {shape:.3f}, mean life {mean_life / u:.2f} {pop.unit}; "
+    if cv:
+        print("drift form, leave-one-out RMSE over the training units: "
+              + ", ".join(f"{name} {value:.3f} {pop.unit}" for name, value in cv.items()) + f" -> {form}")
+    healthy, failure = learnt.indicator_levels
+    print(f"training: healthy level {healthy:.5f}, failure level {failure:.5f}, "
+          f"drift exponent {learnt.shape:.3f}{' (of the life share)' if form == 'curve' else ''}, "
+          f"mean life {learnt.mean_life / u:.2f} {pop.unit}; "
           f"test lives {eols[test].min() / u:.1f}-{eols[test].max() / u:.1f} {pop.unit}")
 
     errors: dict[str, list[float]] = {"trend": [], "naive": [], "model": []}
     truths: list[float] = []
     covered = 0
-    estimate_time = 0.0
+    tick = time.perf_counter()
     for i in test:
-        estimator = TrendRul(failure_level, healthy_level=healthy_level if anchor else None, shape=shape,
-                             seed=pop.seeds[i])
-        at = 0
-        for lam in LAMBDAS.tolist():
-            now = lam * eols[i]
-            while at < len(times[i]) and times[i][at] <= now:
-                estimator.update(float(times[i][at]), float(readings[i][at]))
-                at += 1
-            t_now = float(times[i][at - 1])
-            truth = float(eols[i] - t_now)
-            tick = time.perf_counter()
-            estimate = estimator.estimate()
-            estimate_time += time.perf_counter() - tick
-            naive = max(mean_life - t_now, 0.0)
-            ours = estimate.rul if estimate.rul is not None else naive
+        for t_now, truth, estimate in predict(pop, i, learnt, anchor):
             if estimate.lower is not None and estimate.upper is not None and estimate.lower <= truth <= estimate.upper:
                 covered += 1
-            errors["trend"].append(ours - truth)
-            errors["naive"].append(naive - truth)
-            errors["model"].append(ceiling.rul(readings[i][:at], t_now) - truth)
+            errors["trend"].append(rul_or_naive(estimate, learnt) - truth)
+            errors["naive"].append(max(learnt.mean_life - t_now, 0.0) - truth)
+            errors["model"].append(ceiling.rul(pop.readings[i][: int(np.sum(pop.times[i] <= t_now))], t_now) - truth)
             truths.append(truth)
+    elapsed = time.perf_counter() - tick
     truth_arr = np.asarray(truths) / u
     rmse = {k: float(np.sqrt(np.mean(np.square(v)))) / u for k, v in errors.items()}
     print(f"\n{'estimator':10s} {'RMSE ' + pop.unit:>12s} {'PHM08':>8s} {'alpha-lambda (±20%)':>20s}")
@@ -111,7 +170,7 @@ def evaluate(pop: Population, anchor: bool) -> None:
     print(f"\ntrend / naive RMSE: {rmse['trend'] / rmse['naive']:.2f} (goal <= 0.5); "
           f"trend / model ceiling: {rmse['trend'] / rmse['model']:.2f} (goal <= 1.5)")
     print(f"90% interval coverage (trend): {covered / len(truths):.2f}; "
-          f"one estimate: {1000 * estimate_time / len(truths):.2f} ms ({len(truths)} estimates)")
+          f"updates and estimate per prediction: {1000 * elapsed / len(truths):.2f} ms ({len(truths)} predictions)")
 
 
 def main() -> None:
