@@ -3,8 +3,10 @@
 Why spring wear: a weakening return spring is a common actuator failure, its wear rate
 (progpy's wk: k falls by wk·|v·spring force| while the piston moves) depends on use, and it shows
 in a signal every plant logs: the valve opens faster against a softer spring. The other modes were
-no better: a bottom leak stops the valve opening long before its threshold, friction (wr) grows
-exponentially and fails within a few cycles of showing, internal leak stops the stroke early.
+no better (tried at rates meant for ~50-cycle lives): a bottom leak stops the valve opening long
+before its threshold, a top leak hardly moves the stroke time (only the closed valve's top
+pressure), friction (wr) grows exponentially and fails within a few cycles of showing, and an
+internal leak stops the stroke short of the end position at a fifth of its life.
 
 Each valve cycles as in progpy's sim_valve example (20 s: open 10 s, close 10 s; pL 3.5e5 Pa, pR
 2.0e5 Pa; dt 0.01 s) with wk log-normal around 0.2 (sigma 0.3 in log; a life of ~45 cycles, so a
@@ -17,8 +19,8 @@ is dropped: it starts from progpy's initial gas masses, not from the closed stea
 
 progpy's PneumaticValveBase is the same model as PneumaticValve with the wear rates as parameters
 instead of states: stepped directly (next_state, outputs per cycle in one vectorised call) it costs
-~0.15 ms a step instead of ~0.5 ms through simulate_to_threshold. Its state limits are checked
-rather than applied (spring wear never reaches them).
+~0.15 ms a step instead of ~0.5 ms through simulate_to_threshold saving every step's outputs. Its
+state limits are checked rather than applied (spring wear never reaches them).
 """
 
 from __future__ import annotations
