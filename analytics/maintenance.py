@@ -1,5 +1,6 @@
-"""Remaining useful life in the twin: a health indicator's samples feed a :class:`TrendRul`, and
-every ``every`` samples the estimate is written to the asset's Predictive Maintenance submodel.
+"""Remaining useful life in the twin: a health indicator's samples feed a :class:`TrendRul` (or a
+:class:`CurveRul`, which first reads them as life share through a health curve), and every
+``every`` samples the estimate is written to the asset's Predictive Maintenance submodel.
 
 IDTA 02048 1.0 elements written (under ``RemainingUsefulLifePrediction``):
 ``RemainingUsefulLifetime`` (Entity: IndicationType "time", DurationValue in s, EngineeringUnit
@@ -34,7 +35,7 @@ from twinbridge.aas.twin import Twin
 from twinbridge.aas.values import RangeValue
 from twinbridge.analytics.feed import AnalyticsFeed
 from twinbridge.analytics.monitor import NUMBER
-from twinbridge.analytics.rul import RulEstimate, TrendRul
+from twinbridge.analytics.rul import RulEstimate, RulEstimator
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class RulMonitor:
     """Watches one health-indicator element; writes RUL, interval, health and maintenance window."""
 
     def __init__(self, twin: Twin, maintenance_submodel_id: str, submodel_id: str, path: str,
-                 estimator: TrendRul, *, every: int = 10, min_spacing_s: float = 1.0,
+                 estimator: RulEstimator, *, every: int = 10, min_spacing_s: float = 1.0,
                  feed: AnalyticsFeed | None = None) -> None:
         """Without ``feed``, the monitor has a feed of its own."""
         if every < 1:

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
+_EDGE = 0.05
+"""A health curve beyond its ends extrapolates with its mean slope over this share of the life."""
 
 
 @dataclass(frozen=True)
@@ -177,19 +181,64 @@ class HealthCurve:
         if len(shares) <= degree:
             raise ValueError(f"{len(shares)} readings cannot fit a degree-{degree} health curve")
         shares_grid = np.linspace(0.0, 1.0, points)
-        curve = np.polyval(np.polyfit(shares, values, degree), shares_grid)
-        self._sign = -1.0 if curve[-1] < curve[0] else 1.0
+        self._follow(shares_grid, np.polyval(np.polyfit(shares, values, degree), shares_grid).astype(float))
+
+    @classmethod
+    def from_points(cls, points: Sequence[Sequence[float]]) -> HealthCurve:
+        """The curve through ``[life_share, value]`` points (linear between them), as a plant file
+        gives it: at least 3, shares strictly increasing from 0 to 1, values strictly rising or
+        falling. Why: the integrator learns the curve from past units (the constructor) once, and
+        pastes :meth:`points` into the plant file; the twin rebuilds the same mapping from them."""
+        table = np.asarray(points, dtype=float)
+        if table.ndim != 2 or table.shape[1] != 2:
+            raise ValueError("a health curve is a list of [life_share, value] pairs")
+        if len(table) < 3:
+            raise ValueError(f"a health curve needs at least 3 points, got {len(table)}")
+        shares, values = table[:, 0], table[:, 1]
+        if not np.all(np.isfinite(table)):
+            raise ValueError("a health curve's shares and values must be finite numbers")
+        if shares[0] != 0.0 or shares[-1] != 1.0:
+            raise ValueError(f"a health curve's life shares run from 0 (new) to 1 (failed), got {shares[0]:g} .. "
+                             f"{shares[-1]:g}")
+        if np.any(np.diff(shares) <= 0.0):
+            raise ValueError("a health curve's life shares must be strictly increasing")
+        steps = np.sign(np.diff(values))
+        if steps[0] == 0.0 or np.any(steps != steps[0]):
+            raise ValueError("a health curve's values must be strictly monotone (all rising or all falling)")
+        curve = cls.__new__(cls)  # the runs' constructor fits the points this one is given
+        curve._follow(shares, values)
+        return curve
+
+    def _follow(self, shares: FloatArray, values: FloatArray) -> None:
+        """The curve through (share, value) points, 0 .. 1: made monotone, and its end slopes."""
+        self._sign = -1.0 if values[-1] < values[0] else 1.0
         # increasing in the direction of wear (a falling indicator is negated); a bump of the fitted
         # polynomial is flattened, and np.interp needs strictly increasing points
-        rising = np.maximum.accumulate(self._sign * curve)
+        rising = np.maximum.accumulate(self._sign * values)
         if rising[-1] - rising[0] <= 1e-9 * max(abs(float(rising[0])), 1.0):  # (rounding of the fit)
             raise ValueError("the indicator does not change over the training lives")
         keep = np.concatenate(([True], np.diff(rising) > 0.0))
-        self._rising, self._shares = rising[keep], shares_grid[keep]
-        edge = max(points // 20, 1)
+        self._rising, self._shares = rising[keep], shares[keep]
         span = rising[-1] - rising[0]  # the mean slope stands in where an end was flattened
-        self._first_slope = max((rising[edge] - rising[0]) / shares_grid[edge], 0.1 * span)
-        self._last_slope = max((rising[-1] - rising[-1 - edge]) / (1.0 - shares_grid[-1 - edge]), 0.1 * span)
+        first = float(np.interp(_EDGE, shares, rising)) - rising[0]
+        last = rising[-1] - float(np.interp(1.0 - _EDGE, shares, rising))
+        self._first_slope = max(first / _EDGE, 0.1 * span)
+        self._last_slope = max(last / _EDGE, 0.1 * span)
+
+    def points(self, count: int = 11) -> list[list[float]]:
+        """``count`` points of the curve at evenly spaced life shares, for a plant file's
+        ``rul.curve`` (:meth:`from_points` reads them back). A stretch the fit flattened adds no
+        point (a plant-file curve is strictly monotone); the ends are always there."""
+        if count < 3:
+            raise ValueError(f"a health curve needs at least 3 points, got {count}")
+        out = [[0.0, self.healthy_level]]
+        top = float(self._rising[-1])
+        for share in np.linspace(0.0, 1.0, count)[1:-1].tolist():
+            rising = float(np.interp(share, self._shares, self._rising))
+            if self._sign * out[-1][1] < rising < top:
+                out.append([share, self._sign * rising])
+        out.append([1.0, self.failure_level])
+        return out
 
     @property
     def healthy_level(self) -> float:
@@ -207,6 +256,42 @@ class HealthCurve:
         if x >= self._rising[-1]:
             return float(1.0 + (x - self._rising[-1]) / self._last_slope)
         return float(np.interp(x, self._rising, self._shares))
+
+
+class RulEstimator(Protocol):
+    """What a RUL monitor feeds and asks: :class:`TrendRul` or :class:`CurveRul`."""
+
+    def update(self, t: float, value: float) -> None: ...
+
+    def estimate(self) -> RulEstimate: ...
+
+
+class CurveRul:
+    """A :class:`TrendRul` fed a :class:`HealthCurve`'s life share of each reading: failure level 1,
+    healthy level 0, shape 1, the onset at the part's installation (``installed``; default the
+    first reading's time), as bench/bench_rul.py evaluates it. Its health is 1 - life share.
+
+    Why the onset waits for the first reading: in the twin the installation is often not written
+    down, and the monitor starting with a new part is the best guess; a part already worn when the
+    monitor starts needs ``installed``, or its life share is read as a faster drift."""
+
+    def __init__(self, curve: HealthCurve, *, installed: float | None = None, **options: Any) -> None:
+        """``options``: TrendRul's (confidence, bootstrap, capacity, seed)."""
+        self.curve = curve
+        self._installed = installed
+        self._options = options
+        self._trend: TrendRul | None = None
+
+    def update(self, t: float, value: float) -> None:
+        if self._trend is None:
+            onset = t if self._installed is None else self._installed
+            self._trend = TrendRul(1.0, healthy_level=0.0, shape=1.0, onset=onset, **self._options)
+        self._trend.update(t, self.curve.share(value))
+
+    def estimate(self) -> RulEstimate:
+        if self._trend is None:
+            raise ValueError("no samples yet")
+        return self._trend.estimate()
 
 
 def _health(level: float, baseline: float, failure: float) -> float:
@@ -259,7 +344,6 @@ def _hinge_fits(t: FloatArray, targets: FloatArray, onsets: FloatArray, with_lev
         parameters = (2 if with_level else 1) + (0 if onset == t[0] else 1)
         bic[index] = n * np.log(error / n) + parameters * np.log(n)
     return bic, levels, slopes, fitted
-
 
 
 def _bound(quantile: float) -> float:
