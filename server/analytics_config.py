@@ -20,13 +20,15 @@ inputs, cycles) are checked by :func:`analytics_problems` at ``twinbridge valida
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from twinbridge.analytics.detectors import DEFAULT_DETECTOR, names
 from twinbridge.analytics.expressions import ExpressionError, compile_expression
 from twinbridge.analytics.filters import FilterError, build_chain
+from twinbridge.analytics.rul import HealthCurve
 from twinbridge.submodels.templates.predictive_maintenance import WatchedSignal
 
 
@@ -55,13 +57,67 @@ class AnomalySpec(_Strict):
 
 
 class RulSpec(_Strict):
-    failure_level: float = Field(description="the signal's value at failure")
-    healthy_level: float | None = Field(None, description="its value when new (default: mean of the first samples)")
+    """How a signal is trended to a remaining useful life (analytics/rul.py).
+
+    Why ``curve`` is declared first: pydantic validates fields in declaration order, so the fields
+    after it (levels, ``shape``, ``installed``) are checked against it and each error names the
+    field that is wrong. ``shape`` and ``installed`` are checked only when given."""
+
+    curve: list[tuple[float, float]] | None = Field(
+        None, description="[life_share, value] pairs of the signal's course over a life, learnt from past "
+                          "run-to-failure units (analytics.rul.HealthCurve(runs).points()): at least 3, shares "
+                          "strictly increasing from 0 (new) to 1 (failed), values strictly rising or falling. "
+                          "Readings are read as life share through it, for a drift that is no power law")
+    failure_level: float | None = Field(
+        None, validate_default=True, description="the signal's value at failure (with curve: its last value)")
+    healthy_level: float | None = Field(
+        None, validate_default=True,
+        description="its value when new (default: mean of the first samples; with curve: its first value)")
+    shape: float = Field(1.0, gt=0, description="the drift exponent p (level + b·t^p) learnt from past units with "
+                                                "analytics.rul.fit_shape, as bench/bench_rul.py does; not with curve")
+    installed: AwareDatetime | None = Field(
+        None, description="with curve: when the part was installed (life share 0), ISO 8601 with offset "
+                          "(default: the time of the first sample the monitor sees)")
     every: int = Field(10, ge=1, description="samples between two estimates")
     limit_s: float | None = Field(None, gt=0, description="an RUL below this raises an alarm")
     alarm_health: float = Field(
         0.5, gt=0, le=1, description="the RUL alarm waits until the health indicator (1 new .. 0 failed) is this "
                                      "low: a trend fitted to a start-up ramp would predict the end of a new machine")
+
+    @field_validator("curve")
+    @classmethod
+    def _curve(cls, points: list[tuple[float, float]] | None) -> list[tuple[float, float]] | None:
+        if points is not None:
+            HealthCurve.from_points(points)  # its ValueError names what is wrong
+        return points
+
+    @field_validator("failure_level", "healthy_level")
+    @classmethod
+    def _curve_end(cls, level: float | None, info: ValidationInfo) -> float | None:
+        curve = info.data.get("curve")
+        if curve is None:
+            if level is None and info.field_name == "failure_level" and "curve" in info.data:
+                raise ValueError("required (unless a curve gives it)")
+            return level
+        end = curve[-1][1] if info.field_name == "failure_level" else curve[0][1]
+        if level is not None and level != end:
+            raise ValueError(f"is {level:g} but the curve {'ends' if info.field_name == 'failure_level' else 'starts'}"
+                             f" at {end:g}: with a curve, leave it out")
+        return end
+
+    @field_validator("shape")
+    @classmethod
+    def _no_shape_with_curve(cls, shape: float, info: ValidationInfo) -> float:
+        if info.data.get("curve") is not None:
+            raise ValueError("not with a curve: read through the curve, the drift is a straight line (shape 1)")
+        return shape
+
+    @field_validator("installed")
+    @classmethod
+    def _installed_needs_curve(cls, installed: dt.datetime | None, info: ValidationInfo) -> dt.datetime | None:
+        if "curve" in info.data and info.data["curve"] is None:
+            raise ValueError("only with a curve: it is the curve's life share 0")
+        return installed
 
 
 class SignalSpec(_Strict):

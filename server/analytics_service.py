@@ -32,7 +32,7 @@ from twinbridge.analytics.feed import AnalyticsFeed
 from twinbridge.analytics.filters import build_chain
 from twinbridge.analytics.maintenance import RulMonitor
 from twinbridge.analytics.monitor import NUMERIC_TYPES, AnomalyMonitor, MonitoredSignal
-from twinbridge.analytics.rul import RulEstimate, TrendRul
+from twinbridge.analytics.rul import CurveRul, HealthCurve, RulEstimate, RulEstimator, TrendRul
 from twinbridge.analytics.virtual import VirtualPropertyMonitor, walk_elements
 from twinbridge.server.analytics_config import AnalyticsSettings, SignalSpec, VirtualSpec
 from twinbridge.submodels.concepts import undescribed
@@ -255,7 +255,13 @@ class AnalyticsService:
     def _rul(self, spec: SignalSpec, submodel: str, path: str, pm: str) -> RulMonitor:
         assert spec.rul is not None
         rul = spec.rul
-        estimator = TrendRul(rul.failure_level, healthy_level=rul.healthy_level)
+        estimator: RulEstimator
+        if rul.curve is not None:  # the form bench/bench_rul.py evaluates for a drift that is no power law
+            installed = rul.installed.timestamp() if rul.installed is not None else None
+            estimator = CurveRul(HealthCurve.from_points(rul.curve), installed=installed)
+        else:
+            assert rul.failure_level is not None  # required without a curve (RulSpec)
+            estimator = TrendRul(rul.failure_level, healthy_level=rul.healthy_level, shape=rul.shape)
         if rul.limit_s is None:
             return RulMonitor(self.twin, pm, submodel, path, estimator, every=rul.every, feed=self._feed)
         rule = AlarmRule("rul", raise_at=rul.limit_s, clear_at=rul.limit_s * 1.2, above=False,
