@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +36,7 @@ import rul_pump
 import rul_valve
 from rul_population import TEST_SEED, FloatArray, Population
 
-from twinbridge.analytics.rul import HealthCurve, RulEstimate, TrendRul, fit_shape
+from twinbridge.analytics.rul import CurveRul, HealthCurve, RulEstimate, RulEstimator, TrendRul, fit_shape
 
 LAMBDAS = np.round(np.arange(0.2, 0.91, 0.1), 2)
 MODELS = {"pump": rul_pump.population, "valve": rul_valve.population}
@@ -66,18 +65,25 @@ def phm08(d: FloatArray) -> float:
 
 @dataclass(frozen=True)
 class Learnt:
-    """What training units teach TrendRul: levels and drift exponent of the indicator as fed to it
-    (``feed`` maps a reading: the identity, or a learnt HealthCurve's life share), the onset when it
-    is known (None: TrendRul searches it), and the mean life."""
+    """What training units teach the estimator: ``power``: the indicator's levels and drift exponent
+    (TrendRul searches the onset); ``curve``: the HealthCurve the twin's CurveRul reads readings
+    through (plant file ``rul.curve``); and the mean life."""
 
     form: str
     failure_level: float
     healthy_level: float
     shape: float
-    onset: float | None
     mean_life: float
-    feed: Callable[[float], float]
+    curve: HealthCurve | None
     indicator_levels: tuple[float, float]  # healthy, failure: in the indicator's own unit
+
+    def estimator(self, seed: int, anchor: bool) -> RulEstimator:
+        """The estimator the twin builds from the same plant-file settings (server/analytics_service.py):
+        a curve's from the installation (t = 0), else the power law's."""
+        if self.curve is not None:
+            return CurveRul(self.curve, installed=0.0, seed=seed)
+        return TrendRul(self.failure_level, healthy_level=self.healthy_level if anchor else None, shape=self.shape,
+                        seed=seed)
 
 
 def learn(pop: Population, units: list[int], form: str, anchor: bool) -> Learnt:
@@ -89,26 +95,25 @@ def learn(pop: Population, units: list[int], form: str, anchor: bool) -> Learnt:
     mean_life = float(np.mean(eols[units]))
     if form == "curve":
         curve = HealthCurve([(times[i], readings[i], float(eols[i])) for i in units])
-        return Learnt(form, 1.0, 0.0, 1.0, 0.0, mean_life, curve.share, (curve.healthy_level, curve.failure_level))
+        return Learnt(form, 1.0, 0.0, 1.0, mean_life, curve, (curve.healthy_level, curve.failure_level))
     failure_level = float(np.mean([np.polyval(np.polyfit(times[i][-edge:], readings[i][-edge:], 1), eols[i])
                                    for i in units]))
     healthy_level = float(np.mean([np.polyval(np.polyfit(times[i][:edge], readings[i][:edge], 1), times[i][0])
                                    for i in units]))
     shape = fit_shape([(times[i], readings[i]) for i in units], healthy_level) if anchor else 1.0
-    return Learnt(form, failure_level, healthy_level, shape, None, mean_life, float, (healthy_level, failure_level))
+    return Learnt(form, failure_level, healthy_level, shape, mean_life, None, (healthy_level, failure_level))
 
 
 def predict(pop: Population, unit: int, learnt: Learnt, anchor: bool) -> list[tuple[float, float, RulEstimate]]:
-    """TrendRul fed the unit's readings up to each lambda of its life: (time, true RUL, estimate)."""
+    """The estimator fed the unit's readings up to each lambda of its life: (time, true RUL, estimate)."""
     times, readings = pop.times[unit], pop.readings[unit]
-    estimator = TrendRul(learnt.failure_level, healthy_level=learnt.healthy_level if anchor else None,
-                         shape=learnt.shape, onset=learnt.onset, seed=pop.seeds[unit])
+    estimator = learnt.estimator(int(pop.seeds[unit]), anchor)
     out = []
     at = 0
     for lam in LAMBDAS.tolist():
         now = lam * pop.eols[unit]
         while at < len(times) and times[at] <= now:
-            estimator.update(float(times[at]), learnt.feed(float(readings[at])))
+            estimator.update(float(times[at]), float(readings[at]))
             at += 1
         t_now = float(times[at - 1])
         out.append((t_now, float(pop.eols[unit] - t_now), estimator.estimate()))
