@@ -58,7 +58,8 @@ def simulate(wear: float, seed: int | None) -> tuple[FloatArray, FloatArray, flo
     steps = round(CYCLE_S / DT)
     limited = [valve.states.index(name) for name in valve.state_limits]
     state = valve.initialize(opening)
-    times, strokes = [], []
+    times: list[float] = []
+    strokes: list[float] = []
     for cycle in range(MAX_CYCLES):
         history = np.empty((len(valve.states), steps))
         for step in range(steps):
