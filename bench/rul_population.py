@@ -42,6 +42,20 @@ class Population:
     grid_eols: FloatArray
 
 
+def split(data: dict[str, np.ndarray], indicator_key: str, seeds: list[int], grid: FloatArray,
+          read: Callable[[int, FloatArray], FloatArray], *, name: str, indicator: str, unit: str, unit_s: float,
+          edge: int) -> Population:
+    """The population from simulation results: ``data`` holds the units' runs (in ``seeds``' order)
+    then the grid's, under "times", ``indicator_key`` and "eol"; ``read`` gives a unit's readings
+    from its seed and its indicator (adds the sensor noise, or nothing when the run already has it)."""
+    n = len(seeds)
+    times, curves = list(data["times"]), list(data[indicator_key])
+    return Population(
+        name=name, indicator=indicator, unit=unit, unit_s=unit_s, edge=edge, seeds=seeds, times=times[:n],
+        readings=[read(seed, curve) for seed, curve in zip(seeds, curves[:n], strict=True)], eols=data["eol"][:n],
+        grid=grid, grid_curves=curves[n:], grid_eols=data["eol"][n:])
+
+
 def unit_seeds(train: int, test: int) -> list[int]:
     return list(range(train)) + [TEST_SEED + i for i in range(test)]
 

@@ -12,7 +12,7 @@ import warnings
 from multiprocessing import Pool
 
 import numpy as np
-from rul_population import FloatArray, Population, cached, ragged, unit_seeds
+from rul_population import FloatArray, Population, cached, ragged, split, unit_seeds
 
 SAMPLE_S = 300.0
 DT = 2.0
@@ -59,10 +59,5 @@ def population(train: int, test: int, use_cache: bool) -> Population:
         return {"times": ragged([r[0] for r in runs]), "flow": ragged([r[1] for r in runs]),
                 "eol": np.asarray([r[2] for r in runs])}
 
-    data = cached("rul_pump", key, use_cache, build)
-    n = len(seeds)
-    times, flows = list(data["times"]), list(data["flow"])
-    return Population(
-        name="CentrifugalPump", indicator="Qout", unit="h", unit_s=3600.0, edge=12, seeds=seeds,
-        times=times[:n], readings=[readings(seed, flow) for seed, flow in zip(seeds, flows[:n], strict=True)],
-        eols=data["eol"][:n], grid=grid, grid_curves=flows[n:], grid_eols=data["eol"][n:])
+    return split(cached("rul_pump", key, use_cache, build), "flow", seeds, grid, readings, name="CentrifugalPump",
+                 indicator="Qout", unit="h", unit_s=3600.0, edge=12)

@@ -29,7 +29,7 @@ import warnings
 from multiprocessing import Pool
 
 import numpy as np
-from rul_population import FloatArray, Population, cached, ragged, unit_seeds
+from rul_population import FloatArray, Population, cached, ragged, split, unit_seeds
 
 CYCLE_S = 20.0
 DT = 0.01
@@ -130,10 +130,5 @@ def population(train: int, test: int, use_cache: bool) -> Population:
         return {"times": ragged([r[0] for r in runs]), "stroke": ragged([r[1] for r in runs]),
                 "eol": np.asarray([r[2] for r in runs])}
 
-    data = cached("rul_valve", key, use_cache, build)
-    n = len(seeds)
-    times, strokes = list(data["times"]), list(data["stroke"])
-    return Population(
-        name="PneumaticValve", indicator="opening stroke time (s)", unit="cycles", unit_s=CYCLE_S, edge=5,
-        seeds=seeds, times=times[:n], readings=strokes[:n], eols=data["eol"][:n], grid=grid,
-        grid_curves=strokes[n:], grid_eols=data["eol"][n:])
+    return split(cached("rul_valve", key, use_cache, build), "stroke", seeds, grid, lambda seed, strokes: strokes,
+                 name="PneumaticValve", indicator="opening stroke time (s)", unit="cycles", unit_s=CYCLE_S, edge=5)
