@@ -1,13 +1,14 @@
 """Every reach into aiomqtt's private API, in one place, checked at start-up.
 
-The MQTT adapter receives messages by overriding ``aiomqtt.Client._on_message``, the method
-aiomqtt installs as paho's ``on_message`` callback, instead of iterating ``Client.messages``:
-the iterator allocates a task and an ``asyncio.wait`` per message, which halves throughput
-(measured: 27,500 vs 49,600 JSON msg/s on the same broker, 2-core machine). If an aiomqtt
-release renamed that method, or stopped installing it as the paho callback, the override would
-never run and MQTT values would silently stop changing — so ``check()`` verifies both (the
-second on a real, unconnected client) and stops the start with a message naming the hook and
-the version these hooks were tested with.
+The MQTT adapter does not iterate ``Client.messages``: the iterator allocates a task and an
+``asyncio.wait`` per message, which halves throughput (measured: 27,500 vs 49,600 JSON msg/s on
+the same broker, 2-core machine). Messages reach the handler through ``compat_paho``'s direct
+hand-off, which replaces paho's dispatch on our client. First reach: ``HandlerClient`` still
+overrides ``aiomqtt.Client._on_message``, the method aiomqtt installs as paho's ``on_message``
+callback, so that a message paho hands to ``on_message`` by any other path reaches the handler
+too, instead of aiomqtt's queue, which nobody reads and which would grow without bound.
+``check()`` verifies that aiomqtt still installs it (on a real, unconnected client) and stops the
+start with a message naming the hook and the version these hooks were tested with.
 
 Second reach: ``aiomqtt.Client._on_socket_open`` registers the socket reader, which calls paho's
 ``loop_read()``; paho reads one packet per call, so every message cost a full event-loop turn
@@ -19,9 +20,8 @@ already buffered (at most ``READ_BURST`` per readable event, so other tasks stil
 Third reach: ``aiomqtt.Client._client`` (the paho client, which ``check()`` verifies) gets a
 cheaper logger while DEBUG is off (``_PahoLog``).
 
-The adapter's client also uses paho's private hooks (a buffered receive, a direct message
-hand-off): those are ``compat_paho``'s, and the burst reader below asks its ``Receiver`` whether
-bytes are still buffered.
+paho's private hooks (the buffered receive, the direct hand-off) are ``compat_paho``'s; the burst
+reader below asks its ``Receiver`` whether bytes are still buffered.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ class HandlerClient(aiomqtt.Client):
         super()._on_socket_open(cast(paho.Client, _BurstReads(client, self)), userdata, sock)
 
     def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
-        self._deliver(message)  # aiomqtt's paho callback, should anything else call it
+        self._deliver(message)  # see the module doc: never aiomqtt's unread queue
 
     def _deliver(self, message: paho.MQTTMessage) -> None:
         self.delivered += 1
