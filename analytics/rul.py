@@ -14,7 +14,7 @@ import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -275,17 +275,20 @@ class CurveRul:
     down, and the monitor starting with a new part is the best guess; a part already worn when the
     monitor starts needs ``installed``, or its life share is read as a faster drift."""
 
-    def __init__(self, curve: HealthCurve, *, installed: float | None = None, **options: Any) -> None:
-        """``options``: TrendRul's (confidence, bootstrap, capacity, seed)."""
+    def __init__(self, curve: HealthCurve, *, installed: float | None = None, confidence: float = 0.9,
+                 seed: int = 0) -> None:
+        """``confidence`` and ``seed``: TrendRul's."""
         self.curve = curve
         self._installed = installed
-        self._options = options
+        self._confidence = confidence
+        self._seed = seed
         self._trend: TrendRul | None = None
 
     def update(self, t: float, value: float) -> None:
         if self._trend is None:
             onset = t if self._installed is None else self._installed
-            self._trend = TrendRul(1.0, healthy_level=0.0, shape=1.0, onset=onset, **self._options)
+            self._trend = TrendRul(1.0, healthy_level=0.0, shape=1.0, onset=onset, confidence=self._confidence,
+                                   seed=self._seed)
         self._trend.update(t, self.curve.share(value))
 
     def estimate(self) -> RulEstimate:
